@@ -1,0 +1,86 @@
+// The typed, frozen configurations the rest of tlssh reads. Field names are the config keywords
+// themselves, so a reader can grep a keyword from the man page straight to its use.
+
+export interface MaxStartups {
+  /** Unauthenticated connections allowed before random early drop starts. */
+  start: number;
+  /** Percentage chance of dropping at `start`, rising linearly to 100 at `full`. */
+  rate: number;
+  /** At or beyond this many, every new connection is dropped. */
+  full: number;
+}
+
+/** Fields both programs share: TLS identity and the TPM. */
+export interface CommonConfig {
+  /** Source file of each keyword's final value, for messages ("file:line"). */
+  readonly origin: Readonly<Record<string, string>>;
+  CertFile: string;
+  KeyFile: string;
+  /** Seconds between keepalive pings inside TLS; 0 turns them off. */
+  Keepalive: number;
+  /** "" (a plain PEM key file) or "tpm". */
+  PrivkeyEngine: '' | 'tpm';
+  /** Auth value of the TPM parent key; undefined when the keyword is absent. Empty string: empty. */
+  TpmSrkPassword: string | undefined;
+  /** Auth value of the key itself; undefined when the keyword is absent. */
+  PrivkeyPassword: string | undefined;
+  /** libtss2 TCTI string; "" means the default (device:/dev/tpmrm0, then /dev/tpm0). */
+  TpmTcti: string;
+}
+
+export interface ServerConfig extends CommonConfig {
+  Port: number;
+  /** Addresses to listen on; default ["::", "0.0.0.0"] style any-address listening. */
+  Listen: string[];
+  ClientCAFile: string;
+  ClientCAPath: string;
+  ClientCRL: string;
+  ClientDomain: string;
+  /** Seconds to finish TLS plus the session request; 0: no limit. */
+  LoginGraceTime: number;
+  MaxStartups: MaxStartups;
+  PermitRootLogin: boolean;
+  /** Environment variable name patterns (`*`, `?`) the server accepts from clients. */
+  AcceptEnv: string[];
+  /** "" for none. */
+  PidFile: string;
+  /** Directory for the TPM key agent's socket and session records. */
+  RuntimeDir: string;
+  SyslogFacility: string;
+  LogLevel: 'QUIET' | 'ERROR' | 'INFO' | 'VERBOSE' | 'DEBUG';
+}
+
+export interface ClientConfig extends CommonConfig {
+  /** The host as matched against `[pattern]` sections. */
+  readonly host: string;
+  /** Real host name to connect to; defaults to the host as typed. */
+  HostName: string;
+  Port: number;
+  /** Remote user; "" means whatever the certificate maps to. */
+  User: string;
+  ServerCAFile: string;
+  ServerCAPath: string;
+  ServerCRL: string;
+  /** Seconds for TCP connect plus TLS handshake; 0: the system's own timeout. */
+  ConnectTimeout: number;
+  /** One character, "^X" control notation, or "none". */
+  EscapeChar: string;
+  /** Local environment variable name patterns sent to the server. */
+  SendEnv: string[];
+  AddressFamily: 'any' | 'inet' | 'inet6';
+  LogLevel: 'QUIET' | 'ERROR' | 'INFO' | 'VERBOSE' | 'DEBUG';
+}
+
+export interface LoadOptions {
+  /** `-c FILE`: replaces the default file list. */
+  file?: string;
+  /** `-o Keyword=value` arguments, in order; later ones win. */
+  overrides?: readonly string[];
+}
+
+export interface ClientLoadOptions extends LoadOptions {
+  /** The host as the user typed it (without user@). */
+  host: string;
+  /** Home directory used to expand `~`; defaults to os.homedir(). */
+  home?: string;
+}
