@@ -1,0 +1,326 @@
+// A tlssh/2 connection over an established TLS socket, shared by client and server: framing
+// through the codec, per-stream flow control, keepalive, and orderly or failed shutdown.
+//
+// Flow control is credit based, as in SSH channels: TCP back-pressure alone would stall the
+// whole connection (keepalive pongs included) behind a reader that stops draining stdout.
+// A receiver grants LIMITS.defaultWindow bytes per stream up front and returns credit only once
+// the bytes have left its process, so neither side buffers more than the window per stream.
+
+import { EventEmitter } from 'node:events';
+import { Writable } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
+import { MessageDecoder, encodeMessage } from '../protocol/codec';
+import { LIMITS, type Message, type StreamId } from '../protocol/messages';
+import { TlsshError, isErrorCode, isTlsshError, type ErrorCode } from '../errors';
+
+export interface ChannelOptions {
+  /** Seconds between pings; 0 turns keepalive off. */
+  keepalive: number;
+  /** Unanswered pings tolerated before the peer is declared gone. */
+  keepaliveMaxMissed?: number;
+  debug?: (line: string) => void;
+}
+
+interface PendingWrite {
+  chunk: Buffer;
+  callback: (err?: Error | null) => void;
+}
+
+interface IncomingSink {
+  dest: Writable;
+  end: boolean;
+}
+
+export interface ChannelEvents {
+  message: [Message];
+  eof: [StreamId];
+  close: [TlsshError | undefined];
+}
+
+export class Channel extends EventEmitter<ChannelEvents> {
+  readonly socket: TLSSocket;
+  private readonly decoder = new MessageDecoder();
+  private readonly debug: ((line: string) => void) | undefined;
+
+  /** Credit the peer has granted us, per stream we send. */
+  private readonly sendCredit = new Map<StreamId, number>();
+  private readonly pending = new Map<StreamId, PendingWrite>();
+  /** Credit we granted and the peer has not yet used, per stream we receive. */
+  private readonly recvCredit = new Map<StreamId, number>();
+  /** Bytes delivered to their destination but not yet returned to the peer as credit. */
+  private readonly consumed = new Map<StreamId, number>();
+  private readonly sinks = new Map<StreamId, IncomingSink>();
+  /** Data that arrived before incoming() named its destination; bounded by the window. */
+  private readonly early = new Map<StreamId, Buffer[]>();
+  private readonly eofSeen = new Set<StreamId>();
+
+  private keepaliveTimer: NodeJS.Timeout | undefined;
+  private pingCookie = 0;
+  private missedPings = 0;
+  private closed = false;
+  private closeError: TlsshError | undefined;
+  private remoteError: TlsshError | undefined;
+
+  constructor(socket: TLSSocket, options: ChannelOptions) {
+    super();
+    this.socket = socket;
+    this.debug = options.debug;
+    socket.on('data', (chunk: Buffer) => this.onBytes(chunk));
+    socket.on('end', () => this.onEnd());
+    socket.on('error', (err: Error) => this.onSocketError(err));
+    socket.on('close', () => this.finish());
+    socket.on('drain', () => this.flushAll());
+    if (options.keepalive > 0) this.startKeepalive(options.keepalive, options.keepaliveMaxMissed ?? 3);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Sends one control message. Data goes through outgoing() so that flow control applies. */
+  send(msg: Message): void {
+    if (this.closed || this.socket.destroyed || this.socket.writableEnded) return;
+    this.debug?.(`send ${msg.type}`);
+    this.socket.write(encodeMessage(msg));
+  }
+
+  /**
+   * A Writable whose bytes travel as data frames on `stream`, never beyond the peer's window;
+   * end() sends eof. `initialWindow` is the credit the peer granted up front.
+   */
+  outgoing(stream: StreamId, initialWindow: number = LIMITS.defaultWindow): Writable {
+    this.sendCredit.set(stream, (this.sendCredit.get(stream) ?? 0) + initialWindow);
+    return new Writable({
+      highWaterMark: LIMITS.maxDataChunk * 2,
+      write: (chunk: Buffer, _enc, callback) => {
+        if (this.closed) return callback();
+        this.pending.set(stream, { chunk, callback });
+        this.flush(stream);
+      },
+      final: (callback) => {
+        this.send({ type: 'eof', stream });
+        callback();
+      },
+    });
+  }
+
+  /**
+   * Delivers data received on `stream` into `dest`, returning credit to the peer as `dest`
+   * accepts it; ends `dest` at the peer's eof unless `end` is false.
+   */
+  incoming(stream: StreamId, dest: Writable, options: { end?: boolean } = {}): void {
+    this.sinks.set(stream, { dest, end: options.end ?? true });
+    const early = this.early.get(stream);
+    this.early.delete(stream);
+    for (const chunk of early ?? []) this.deliver(stream, chunk);
+    if (this.eofSeen.has(stream) && (options.end ?? true)) dest.end();
+  }
+
+  /** Sends an error frame, then closes. Used for refusals and protocol violations. */
+  fail(code: ErrorCode, message: string): void {
+    if (this.closed) return;
+    this.closeError ??= new TlsshError(code, message);
+    this.send({ type: 'error', code, message });
+    this.close();
+  }
+
+  /** Flushes what is queued and ends the TLS stream; 'close' follows. */
+  close(): void {
+    this.stopKeepalive();
+    if (this.socket.destroyed) return this.finish();
+    if (!this.socket.writableEnded) this.socket.end();
+    // A peer that never reads cannot hold us open: give the flush a bounded time.
+    setTimeout(() => this.socket.destroy(), 5000).unref();
+  }
+
+  /** Tears the connection down at once, with `err` as the reason reported by 'close'. */
+  destroy(err?: TlsshError): void {
+    if (err) this.closeError ??= err;
+    this.stopKeepalive();
+    this.socket.destroy();
+    this.finish();
+  }
+
+  private onBytes(chunk: Buffer): void {
+    if (this.closed) return;
+    let messages: Message[];
+    try {
+      messages = this.decoder.push(chunk);
+    } catch (err) {
+      return this.protocolViolation(err);
+    }
+    for (const msg of messages) {
+      if (this.closed) return;
+      try {
+        this.dispatch(msg);
+      } catch (err) {
+        return this.protocolViolation(err);
+      }
+    }
+  }
+
+  private dispatch(msg: Message): void {
+    switch (msg.type) {
+      case 'data':
+        return this.onData(msg.stream, msg.data);
+      case 'eof':
+        return this.onEof(msg.stream);
+      case 'window-adjust':
+        return this.onWindowAdjust(msg.stream, msg.bytes);
+      case 'ping':
+        this.send({ type: 'pong', cookie: msg.cookie });
+        return;
+      case 'pong':
+        this.missedPings = 0;
+        return;
+      case 'error':
+        this.debug?.(`recv error ${msg.code}`);
+        this.remoteError = new TlsshError(isErrorCode(msg.code) ? msg.code : 'TLSSH_ERR_REMOTE', msg.message);
+        this.emit('message', msg);
+        return;
+      default:
+        this.debug?.(`recv ${msg.type}`);
+        this.emit('message', msg);
+    }
+  }
+
+  private onData(stream: StreamId, data: Buffer): void {
+    const credit = this.recvCredit.get(stream) ?? LIMITS.defaultWindow;
+    if (data.length > credit) {
+      throw new TlsshError('TLSSH_ERR_FLOW_CONTROL', `peer sent ${data.length} bytes on stream ${stream} with only ${credit} bytes of window`);
+    }
+    if (this.eofSeen.has(stream)) {
+      throw new TlsshError('TLSSH_ERR_PROTOCOL_STATE', `peer sent data on stream ${stream} after its eof`);
+    }
+    this.recvCredit.set(stream, credit - data.length);
+    if (this.sinks.has(stream)) return this.deliver(stream, data);
+    const early = this.early.get(stream) ?? [];
+    early.push(data);
+    this.early.set(stream, early);
+  }
+
+  private deliver(stream: StreamId, data: Buffer): void {
+    const sink = this.sinks.get(stream);
+    if (!sink) return;
+    if (sink.dest.destroyed || sink.dest.writableEnded) {
+      // Nobody will read these bytes (e.g. the local stdout closed); keep the peer moving.
+      return this.credit(stream, data.length);
+    }
+    sink.dest.write(data, () => this.credit(stream, data.length));
+  }
+
+  private credit(stream: StreamId, bytes: number): void {
+    if (this.closed) return;
+    const total = (this.consumed.get(stream) ?? 0) + bytes;
+    // Returning credit in large steps keeps window-adjust traffic small.
+    if (total < LIMITS.defaultWindow / 4) {
+      this.consumed.set(stream, total);
+      return;
+    }
+    this.consumed.set(stream, 0);
+    this.recvCredit.set(stream, (this.recvCredit.get(stream) ?? LIMITS.defaultWindow) + total);
+    this.send({ type: 'window-adjust', stream, bytes: total });
+  }
+
+  private onEof(stream: StreamId): void {
+    if (this.eofSeen.has(stream)) {
+      throw new TlsshError('TLSSH_ERR_PROTOCOL_STATE', `peer sent eof twice on stream ${stream}`);
+    }
+    this.eofSeen.add(stream);
+    this.emit('eof', stream);
+    const sink = this.sinks.get(stream);
+    if (sink?.end && !sink.dest.writableEnded) sink.dest.end();
+  }
+
+  private onWindowAdjust(stream: StreamId, bytes: number): void {
+    const credit = (this.sendCredit.get(stream) ?? 0) + bytes;
+    if (credit > LIMITS.maxWindow) {
+      throw new TlsshError('TLSSH_ERR_FLOW_CONTROL', `peer's window on stream ${stream} grew to ${credit} bytes, over the limit of ${LIMITS.maxWindow}`);
+    }
+    this.sendCredit.set(stream, credit);
+    this.flush(stream);
+  }
+
+  private flushAll(): void {
+    for (const stream of this.pending.keys()) this.flush(stream);
+  }
+
+  /** Sends as much of the stream's pending chunk as credit allows; completes it when done. */
+  private flush(stream: StreamId): void {
+    const p = this.pending.get(stream);
+    if (!p || this.closed) return;
+    let credit = this.sendCredit.get(stream) ?? 0;
+    let chunk = p.chunk;
+    while (chunk.length > 0 && credit > 0) {
+      const n = Math.min(chunk.length, credit, LIMITS.maxDataChunk);
+      this.socket.write(encodeMessage({ type: 'data', stream, data: chunk.subarray(0, n) }));
+      chunk = chunk.subarray(n);
+      credit -= n;
+    }
+    this.sendCredit.set(stream, credit);
+    if (chunk.length > 0) {
+      p.chunk = chunk;
+      return;
+    }
+    // Hold the writer back while TLS itself is backed up, so buffering stays bounded.
+    if (this.socket.writableNeedDrain) return;
+    this.pending.delete(stream);
+    p.callback();
+  }
+
+  private startKeepalive(seconds: number, maxMissed: number): void {
+    this.keepaliveTimer = setInterval(() => {
+      if (this.missedPings >= maxMissed) {
+        this.destroy(new TlsshError('TLSSH_ERR_KEEPALIVE_TIMEOUT', `peer did not answer ${maxMissed} keepalives in ${maxMissed * seconds} seconds`));
+        return;
+      }
+      this.missedPings++;
+      this.pingCookie = (this.pingCookie + 1) >>> 0;
+      this.send({ type: 'ping', cookie: this.pingCookie });
+    }, seconds * 1000);
+    this.keepaliveTimer.unref();
+  }
+
+  private stopKeepalive(): void {
+    if (this.keepaliveTimer) clearInterval(this.keepaliveTimer);
+    this.keepaliveTimer = undefined;
+  }
+
+  private protocolViolation(err: unknown): void {
+    const e = isTlsshError(err) ? err : new TlsshError('TLSSH_ERR_FRAME_MALFORMED', String(err), { cause: err });
+    this.debug?.(`protocol error ${e.code}: ${e.message}`);
+    this.closeError ??= e;
+    // Tell the peer why, best effort, then drop the connection: nothing after a bad frame can be trusted.
+    try {
+      if (!this.socket.writableEnded) this.socket.end(encodeMessage({ type: 'error', code: e.code, message: e.message }));
+    } catch {
+      // The socket is already gone; the reason is still reported locally.
+    }
+    this.stopKeepalive();
+    setTimeout(() => this.socket.destroy(), 1000).unref();
+    this.finish();
+  }
+
+  private onEnd(): void {
+    try {
+      this.decoder.finish();
+    } catch (err) {
+      if (isTlsshError(err)) this.closeError ??= err;
+    }
+    if (!this.socket.writableEnded) this.socket.end();
+  }
+
+  private onSocketError(err: Error): void {
+    const code = (err as NodeJS.ErrnoException).code ?? err.message;
+    this.closeError ??= new TlsshError('TLSSH_ERR_CONNECTION_LOST', `connection lost: ${code}`, { cause: err });
+  }
+
+  private finish(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.stopKeepalive();
+    for (const p of this.pending.values()) p.callback();
+    this.pending.clear();
+    this.emit('close', this.closeError ?? this.remoteError);
+  }
+}
