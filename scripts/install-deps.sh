@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs whatever this checkout needs and is missing: Debian packages, node modules, the
+# build. Safe to run again; does nothing that is already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  build-essential python3 pkg-config      # node-gyp for the TPM addon and node-pty
+  libtss2-dev                             # libtss2 esys/tctildr/mu/rc, linked by the addon
+  swtpm swtpm-tools tpm2-tools tpm2-openssl  # the TPM emulator and interop tools for tests
+  openssl openssh-client openssh-server   # certificates; OpenSSH for benchmarks
+  util-linux procps passwd login          # logger, setsid, useradd, who/last
+  man-db groff-base                       # man -l checks of the man pages
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "installing Debian packages: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "installing node modules (npm ci)"
+  npm ci --no-audit --no-fund
+fi
+
+if [ ! -f build/Release/tlssh_tpm.node ] || [ -n "$(find native binding.gyp -newer build/Release/tlssh_tpm.node 2>/dev/null | head -1)" ]; then
+  echo "building the TPM addon"
+  npx node-gyp rebuild >/dev/null
+fi
+echo "compiling TypeScript"
+npx tsc -p tsconfig.json

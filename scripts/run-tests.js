@@ -1,0 +1,32 @@
+#!/usr/bin/env node
+// Runs the compiled node:test files: `node scripts/run-tests.js [unit|integration] [filter]`.
+'use strict';
+const { readdirSync, existsSync } = require('node:fs');
+const { join } = require('node:path');
+const { spawnSync } = require('node:child_process');
+
+const root = join(__dirname, '..', 'dist', 'test');
+const kinds = ['unit', 'integration'];
+const [only, filter] = process.argv.slice(2);
+if (only && !kinds.includes(only)) {
+  console.error(`usage: run-tests.js [${kinds.join('|')}] [name-filter]`);
+  process.exit(2);
+}
+if (!existsSync(root)) {
+  console.error('dist/test is missing: run `npm run build` first');
+  process.exit(2);
+}
+const files = [];
+for (const kind of only ? [only] : kinds) {
+  const dir = join(root, kind);
+  if (!existsSync(dir)) continue;
+  for (const f of readdirSync(dir).sort()) {
+    if (f.endsWith('.test.js') && (!filter || f.includes(filter))) files.push(join(dir, f));
+  }
+}
+if (files.length === 0) {
+  console.error('no test files found');
+  process.exit(1);
+}
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=300000', ...files], { stdio: 'inherit' });
+process.exit(r.status ?? 1);
