@@ -131,4 +131,13 @@ export const LIMITS = {
   defaultWindow: 2 * 1024 * 1024,
   /** Largest window a peer may grant in total; more is a protocol error. */
   maxWindow: 64 * 1024 * 1024,
+  /** Local user name in session-request and session-started (Linux LOGIN_NAME_MAX). */
+  maxUser: 256,
+  /** TERM value in session-request; a terminfo name, never a path. */
+  maxTerm: 64,
+  /** Signal names in signal and exit-status, without "SIG". */
+  maxSignalName: 16,
+  /** Error message: the code and the human-readable text. */
+  maxErrorCode: 64,
+  maxErrorMessage: 1024,
 } as const;
