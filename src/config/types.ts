@@ -12,7 +12,7 @@ export interface MaxStartups {
 
 /** Fields both programs share: TLS identity and the TPM. */
 export interface CommonConfig {
-  /** Source file of each keyword's final value, for messages ("file:line"). */
+  /** Where each field's final value came from: "file:line", "command line" or "default". */
   readonly origin: Readonly<Record<string, string>>;
   CertFile: string;
   KeyFile: string;
@@ -30,7 +30,11 @@ export interface CommonConfig {
 
 export interface ServerConfig extends CommonConfig {
   Port: number;
-  /** Addresses to listen on; default ["::", "0.0.0.0"] style any-address listening. */
+  /**
+   * Addresses to listen on, each canonical "host:port" ("0.0.0.0:232", "[::1]:2323") with Port
+   * already applied to lines that gave no port. Default: ["0.0.0.0:<Port>", "[::]:<Port>"].
+   * listenAddresses() from src/config splits them and says which IPv6 socket must be v6-only.
+   */
   Listen: string[];
   ClientCAFile: string;
   ClientCAPath: string;
@@ -63,7 +67,10 @@ export interface ClientConfig extends CommonConfig {
   ServerCRL: string;
   /** Seconds for TCP connect plus TLS handshake; 0: the system's own timeout. */
   ConnectTimeout: number;
-  /** One character, "^X" control notation, or "none". */
+  /**
+   * The escape character itself (a line's "^]" is stored decoded, as "\x1d"), or "none".
+   * Written in the config as one character, "^X" control notation, or "none".
+   */
   EscapeChar: string;
   /** Local environment variable name patterns sent to the server. */
   SendEnv: string[];

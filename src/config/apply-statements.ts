@@ -1,0 +1,50 @@
+// Folds statements into values. A later line replaces an earlier one, except for list keywords,
+// whose lines accumulate; the first `-o` of a list keyword replaces what the files said, so
+// `-o Listen=127.0.0.1` means "only there".
+import { originText, type Where } from './config-error';
+import { globToRegExp } from './glob-pattern';
+import type { KeywordSpec } from './schema';
+
+export class ConfigFold {
+  readonly values = new Map<string, unknown>();
+  /** Where each field's final value was set. */
+  readonly where = new Map<string, Where>();
+  private readonly replacedByCommandLine = new Set<string>();
+
+  originOf(field: string): string {
+    const w = this.where.get(field);
+    return w === undefined ? 'default' : originText(w);
+  }
+
+  apply(spec: KeywordSpec, value: unknown, where: Where): void {
+    const field = spec.field;
+    this.where.set(field, where);
+    if (!spec.list) {
+      this.values.set(field, value);
+      return;
+    }
+    let current = (this.values.get(field) as unknown[] | undefined) ?? [];
+    if (!('file' in where) && !this.replacedByCommandLine.has(field)) {
+      this.replacedByCommandLine.add(field);
+      current = [];
+    }
+    this.values.set(field, mergeList(current, Array.isArray(value) ? value : [value]));
+  }
+}
+
+function mergeList(current: readonly unknown[], items: readonly unknown[]): unknown[] {
+  let out = [...current];
+  for (const item of items) {
+    if (typeof item === 'string' && item.startsWith('-')) {
+      const re = globToRegExp(item.slice(1), { ignoreCase: false, pathSegment: false });
+      out = out.filter((o) => typeof o !== 'string' || !re.test(o));
+    } else if (!out.some((o) => sameItem(o, item))) {
+      out.push(item);
+    }
+  }
+  return out;
+}
+
+function sameItem(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}

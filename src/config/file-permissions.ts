@@ -1,0 +1,54 @@
+// A file holding a TPM or key password must be as private as a key file: readable by its owner
+// only, and owned by that user or root (as ssh demands of private keys).
+import * as fs from 'node:fs';
+import { TlsshError } from '../errors';
+
+/** Files of a loaded config that set TpmSrkPassword or PrivkeyPassword. */
+const secretFilesOf = new WeakMap<object, readonly string[]>();
+
+export function recordSecretFiles(cfg: object, files: readonly string[]): void {
+  secretFilesOf.set(cfg, Object.freeze([...files]));
+}
+
+/** The files of `cfg` that set a password keyword, in the order read. */
+export function secretFiles(cfg: object): readonly string[] {
+  return secretFilesOf.get(cfg) ?? [];
+}
+
+function problem(file: string): string | undefined {
+  const st = fs.statSync(file);
+  if ((st.mode & 0o077) !== 0) {
+    const mode = (st.mode & 0o777).toString(8).padStart(4, '0');
+    return `contains a password but has mode ${mode}; other users could read it (run chmod 600 ${file})`;
+  }
+  const euid = typeof process.geteuid === 'function' ? process.geteuid() : st.uid;
+  if (st.uid !== euid && st.uid !== 0) {
+    return `contains a password but belongs to uid ${st.uid}, neither you (${euid}) nor root`;
+  }
+  return undefined;
+}
+
+/** Throws TLSSH_ERR_CONFIG_INSECURE_MODE unless only its owner (us or root) can read the file. */
+export function assertPrivateFile(file: string): void {
+  let why: string | undefined;
+  try {
+    why = problem(file);
+  } catch (e) {
+    throw new TlsshError('TLSSH_ERR_CONFIG_READ', `${file}: cannot check permissions: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { cause: e });
+  }
+  if (why !== undefined) throw new TlsshError('TLSSH_ERR_CONFIG_INSECURE_MODE', `${file}: ${why}`);
+}
+
+/**
+ * The client's softer check: the password files of `cfg` that others could read, for a warning.
+ * A file that vanished since loading is skipped.
+ */
+export function insecureSecretFiles(cfg: object): string[] {
+  return secretFiles(cfg).filter((f) => {
+    try {
+      return problem(f) !== undefined;
+    } catch {
+      return false;
+    }
+  });
+}

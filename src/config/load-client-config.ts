@@ -1,0 +1,67 @@
+// tlssh's configuration for one host. Files are read in order (/etc/tlssh/tlssh.conf, then
+// ~/.tlssh/tlssh.conf; or only -c FILE), each laid over the one before. Within one file (with what
+// it includes) the global lines apply first and then the [sections] matching the host, in file
+// order, so a section overrides a global line wherever it sits. -o overrides everything.
+import * as os from 'node:os';
+import { TlsshError } from '../errors';
+import { ConfigFold } from './apply-statements';
+import { parseOverrides } from './command-line-overrides';
+import { DEFAULT_CONFIG_PATHS, userClientConfigFile, type ConfigPaths } from './config-paths';
+import { configError } from './config-error';
+import { deepFreeze } from './deep-freeze';
+import { recordSecretFiles } from './file-permissions';
+import { hostMatches } from './host-patterns';
+import { secretFilesIn } from './load-server-config';
+import type { ConfigStatement } from './parse-config-text';
+import { readConfigFile } from './read-config-files';
+import { clientSchema } from './schema';
+import type { ClientConfig, ClientLoadOptions } from './types';
+
+export function loadClientConfig(opts: ClientLoadOptions, paths: ConfigPaths = DEFAULT_CONFIG_PATHS): ClientConfig {
+  const home = opts.home ?? os.homedir();
+  if (opts.host === '' || /[\s\u0000-\u001f\u007f]/.test(opts.host)) {
+    throw new TlsshError('TLSSH_ERR_USAGE', `${JSON.stringify(opts.host)} is not a host name`);
+  }
+  const files =
+    opts.file !== undefined
+      ? [{ file: opts.file, missingOk: false }]
+      : [
+          { file: paths.systemClientFile, missingOk: true },
+          { file: paths.userClientFile ?? userClientConfigFile(home), missingOk: true },
+        ];
+
+  const fold = new ConfigFold();
+  const all: ConfigStatement[] = [];
+  for (const { file, missingOk } of files) {
+    const statements = readConfigFile(file, clientSchema, { home, missingOk }) ?? [];
+    all.push(...statements);
+    for (const st of statements) if (st.kind === 'set' && st.section === null) fold.apply(st.spec, st.value, st.where);
+    for (const st of statements) {
+      if (st.kind === 'set' && st.section !== null && hostMatches(opts.host, st.section.patterns)) fold.apply(st.spec, st.value, st.where);
+    }
+  }
+  for (const o of parseOverrides(opts.overrides ?? [], clientSchema, home)) fold.apply(o.spec, o.value, o.where);
+
+  const cfg = buildClientConfig(fold, opts.host, home);
+  recordSecretFiles(cfg, secretFilesIn(all));
+  return deepFreeze(cfg);
+}
+
+function buildClientConfig(fold: ConfigFold, host: string, home: string): ClientConfig {
+  const defaults: Record<string, unknown> = { HostName: host, ...clientSchema.defaults({ home }) };
+  const values: Record<string, unknown> = {};
+  const origin: Record<string, string> = {};
+  for (const field of Object.keys(defaults)) {
+    values[field] = fold.values.has(field) ? fold.values.get(field) : defaults[field];
+    origin[field] = fold.originOf(field);
+  }
+  if (values['ServerCAFile'] === '' && values['ServerCAPath'] === '') {
+    throw configError(
+      'TLSSH_ERR_CONFIG_BAD_VALUE',
+      fold.where.get('ServerCAFile') ?? fold.where.get('ServerCAPath') ?? { commandLine: 'ServerCAFile=' },
+      'ServerCAFile',
+      'ServerCAFile and ServerCAPath are both empty: no server certificate could be verified',
+    );
+  }
+  return { origin, host, ...values } as unknown as ClientConfig;
+}

@@ -1,0 +1,135 @@
+// Turns the text of one config file into typed statements with their line numbers. No I/O here:
+// `include` lines come out as statements for the file reader to follow.
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ValueProblem, configError, type Where } from './config-error';
+import { SyntaxProblem, lexLine } from './line-lexer';
+import { otherSchema, type ConfigSchema, type KeywordSpec } from './schema';
+import { expandPath, type ValueContext } from './value-parsers';
+
+export interface FileWhere {
+  readonly file: string;
+  readonly line: number;
+}
+
+/** A `[pattern ...]` header (or `Host pattern ...` line) and the lines under it. */
+export interface HostSection {
+  readonly patterns: readonly string[];
+  readonly where: FileWhere;
+}
+
+export type ConfigStatement =
+  | {
+      readonly kind: 'set';
+      readonly spec: KeywordSpec;
+      readonly value: unknown;
+      readonly where: FileWhere;
+      /** null: a global line, outside any host section. */
+      readonly section: HostSection | null;
+    }
+  | {
+      readonly kind: 'include';
+      /** `-include`: a missing file is not an error. */
+      readonly optional: boolean;
+      /** Absolute, `~/` expanded; may hold `*` and `?` wildcards. */
+      readonly path: string;
+      readonly where: FileWhere;
+      readonly section: HostSection | null;
+    };
+
+export interface ParseOptions {
+  /** For `~/`; defaults to os.homedir(). */
+  readonly home?: string;
+  /** The section an included file starts in: that of its include line. */
+  readonly section?: HostSection | null;
+}
+
+export function parseConfigText(
+  text: string,
+  file: string,
+  schema: ConfigSchema,
+  options: ParseOptions = {},
+): ConfigStatement[] {
+  const ctx: ValueContext = { baseDir: path.dirname(path.resolve(file)), home: options.home ?? os.homedir() };
+  const out: ConfigStatement[] = [];
+  let section = options.section ?? null;
+  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+
+  lines.forEach((raw, i) => {
+    const where: FileWhere = { file, line: i + 1 };
+    let lexed;
+    try {
+      lexed = lexLine(raw);
+    } catch (e) {
+      if (e instanceof SyntaxProblem) throw configError('TLSSH_ERR_CONFIG_SYNTAX', where, undefined, e.message, e);
+      throw e;
+    }
+    if (lexed.kind === 'blank') return;
+    if (lexed.kind === 'section') {
+      section = hostSection(lexed.text, where, schema, undefined);
+      return;
+    }
+    const lower = lexed.keyword.toLowerCase();
+    if (lower === 'include' || lower === '-include') {
+      out.push({ kind: 'include', optional: lower === '-include', path: includePath(lexed.value, where, lexed.keyword, ctx), where, section });
+      return;
+    }
+    if (lower === 'host' && schema.hostSections) {
+      section = hostSection(lexed.value, where, schema, 'Host');
+      return;
+    }
+    const spec = lookupKeyword(lexed.keyword, where, schema);
+    out.push({ kind: 'set', spec, value: parseValue(spec, lexed.value, where, ctx), where, section });
+  });
+  return out;
+}
+
+export function lookupKeyword(keyword: string, where: Where, schema: ConfigSchema): KeywordSpec {
+  const lower = keyword.toLowerCase();
+  const spec = schema.keywords.get(lower);
+  if (spec !== undefined) return spec;
+  const retired = schema.retired[lower];
+  const other = otherSchema(schema).keywords.get(lower);
+  const why =
+    retired !== undefined
+      ? `no longer supported: ${retired}`
+      : other !== undefined
+        ? `unknown keyword (${other.name} belongs in ${otherSchema(schema).fileName}, not ${schema.fileName})`
+        : lower === 'host' || lower === 'include' || lower === '-include'
+          ? `not allowed here`
+          : 'unknown keyword';
+  throw configError('TLSSH_ERR_CONFIG_UNKNOWN_KEYWORD', where, keyword, why);
+}
+
+export function parseValue(spec: KeywordSpec, text: string, where: Where, ctx: ValueContext): unknown {
+  try {
+    return spec.parse(text, ctx);
+  } catch (e) {
+    if (e instanceof ValueProblem) throw configError('TLSSH_ERR_CONFIG_BAD_VALUE', where, spec.name, e.message, e);
+    throw e;
+  }
+}
+
+function includePath(value: string, where: FileWhere, keyword: string, ctx: ValueContext): string {
+  if (value === '') throw configError('TLSSH_ERR_CONFIG_BAD_VALUE', where, keyword, 'a file name is required');
+  try {
+    return expandPath(value, ctx);
+  } catch (e) {
+    if (e instanceof ValueProblem) throw configError('TLSSH_ERR_CONFIG_BAD_VALUE', where, keyword, e.message, e);
+    throw e;
+  }
+}
+
+function hostSection(text: string, where: FileWhere, schema: ConfigSchema, keyword: string | undefined): HostSection {
+  if (!schema.hostSections) {
+    throw configError('TLSSH_ERR_CONFIG_SYNTAX', where, keyword, `${schema.fileName} has no [host] sections; they belong in tlssh.conf`);
+  }
+  const patterns = text.split(/[\s,]+/).filter((p) => p !== '');
+  if (patterns.length === 0) throw configError('TLSSH_ERR_CONFIG_SYNTAX', where, keyword, 'a host section needs at least one host pattern');
+  for (const p of patterns) {
+    if (!/^!?[^!\s,[\]]+$/.test(p)) {
+      throw configError('TLSSH_ERR_CONFIG_SYNTAX', where, keyword, `${JSON.stringify(p)} is not a host pattern (like *.example.com or !bad.example.com)`);
+    }
+  }
+  return { patterns, where };
+}
