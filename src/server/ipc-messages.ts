@@ -1,0 +1,56 @@
+// Messages between the listener and its workers over the fork() IPC channel. Workers are
+// trusted until they drop root, but the listener still validates everything it receives:
+// after the drop a worker parses network input as the user.
+
+import type { ServerConfig } from '../config/types';
+import type { LogSink } from './log';
+
+/** Listener -> worker, with the client's socket attached. */
+export interface ConnectionMessage {
+  t: 'connection';
+  /** Connection number, for log lines. */
+  id: number;
+  config: ServerConfig;
+  logSink: LogSink;
+  /** Socket of the TPM key agent, when the key lives in a TPM. */
+  agentSocket?: string;
+}
+
+/** Worker -> listener: the session request passed every check; MaxStartups stops counting it. */
+export interface AuthenticatedMessage {
+  t: 'authenticated';
+  user: string;
+}
+
+/** Worker -> listener: a PTY session started on `line`; write the login records. */
+export interface LoginMessage {
+  t: 'login';
+  line: string;
+}
+
+/** Worker -> listener: a pre-forked worker finished starting and can take a connection. */
+export interface ReadyMessage {
+  t: 'ready';
+}
+
+export type WorkerMessage = AuthenticatedMessage | LoginMessage | ReadyMessage;
+
+export function isConnectionMessage(v: unknown): v is ConnectionMessage {
+  if (typeof v !== 'object' || v === null) return false;
+  const o = v as Record<string, unknown>;
+  return o['t'] === 'connection' && typeof o['id'] === 'number' && typeof o['config'] === 'object' && o['config'] !== null
+    && (o['logSink'] === 'stderr' || o['logSink'] === 'syslog');
+}
+
+export function parseWorkerMessage(v: unknown): WorkerMessage | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const o = v as Record<string, unknown>;
+  if (o['t'] === 'authenticated' && typeof o['user'] === 'string' && o['user'].length <= 64) {
+    return { t: 'authenticated', user: o['user'] };
+  }
+  if (o['t'] === 'ready') return { t: 'ready' };
+  if (o['t'] === 'login' && typeof o['line'] === 'string' && /^pts\/\d{1,6}$/.test(o['line'])) {
+    return { t: 'login', line: o['line'] };
+  }
+  return undefined;
+}

@@ -1,0 +1,226 @@
+// The root listener: binds Listen:Port, applies MaxStartups, hands every accepted socket to a
+// worker process of its own, and keeps the login records (utmp/wtmp) its workers cannot write
+// once they are the user. It never parses a byte from the network itself.
+
+import { fork, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import type { Writable } from 'node:stream';
+import { listenAddresses } from '../config/listen-address';
+import type { ServerConfig } from '../config/types';
+import { TlsshError } from '../errors';
+import type { ConnectionMessage } from './ipc-messages';
+import { parseWorkerMessage } from './ipc-messages';
+import { LoginRecords } from './login-records';
+import type { Logger, LogSink } from './log';
+import { shouldDrop } from './max-startups';
+import { lookupUser } from './passwd-lookup';
+
+const WORKER_ENTRY = path.join(__dirname, 'worker-main.js');
+
+export interface ListenerOptions {
+  config: ServerConfig;
+  log: Logger;
+  logSink: LogSink;
+  /** The workers' stderr: the daemon's own stderr, or the syslog pipe. */
+  workerStderr: 'inherit' | Writable;
+  /** Warm workers kept ready; 0 forks one per connection. */
+  prefork?: number;
+  /** Overrides for tests. */
+  utmpPath?: string;
+  wtmpPath?: string;
+}
+
+interface WorkerState {
+  child: ChildProcess;
+  id: number;
+  remote: string;
+  authenticated: boolean;
+  user?: string;
+}
+
+export interface BoundAddress {
+  host: string;
+  port: number;
+}
+
+export class Listener {
+  private config: ServerConfig;
+  private readonly log: Logger;
+  private readonly servers: net.Server[] = [];
+  private readonly workers = new Map<number, WorkerState>();
+  private readonly warm: ChildProcess[] = [];
+  private readonly records: LoginRecords;
+  private nextId = 1;
+  private stopping = false;
+  private agentSocket: string | undefined;
+  private agentStop: (() => Promise<void> | void) | undefined;
+
+  constructor(private readonly opts: ListenerOptions) {
+    this.config = opts.config;
+    this.log = opts.log;
+    this.records = new LoginRecords({
+      utmpPath: opts.utmpPath,
+      wtmpPath: opts.wtmpPath,
+      stateDir: this.config.RuntimeDir ? path.join(this.config.RuntimeDir, 'sessions') : '',
+      log: (level, message) => (level === 'error' ? this.log.error(message) : level === 'info' ? this.log.info(message) : this.log.debug(message)),
+    });
+  }
+
+  /** Bind every Listen address; resolves with the real ports (Port 0 picks one). */
+  async start(): Promise<BoundAddress[]> {
+    await this.startKeyAgent();
+    const bound: BoundAddress[] = [];
+    for (const a of listenAddresses(this.config)) {
+      const server = net.createServer({ pauseOnConnect: true, noDelay: true }, (s) => this.onConnection(s));
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', (e) => reject(new TlsshError('TLSSH_ERR_LISTEN', `cannot listen on ${a.host} port ${a.port}: ${e.message}`, { cause: e })));
+        server.listen({ host: a.host, port: a.port, ipv6Only: a.ipv6Only, backlog: 511 }, () => resolve());
+      });
+      server.on('error', (e) => this.log.error(`listener error: ${e.message}`));
+      const addr = server.address() as net.AddressInfo;
+      bound.push({ host: addr.address, port: addr.port });
+      this.servers.push(server);
+      this.log.info(`listening on ${net.isIPv6(addr.address) ? `[${addr.address}]` : addr.address}:${addr.port}`);
+    }
+    await this.records.adoptOrphans();
+    this.fillPool();
+    return bound;
+  }
+
+  /** New connections use `cfg` from now on; Listen/Port changes need a restart. */
+  reload(cfg: ServerConfig): void {
+    if (cfg.Listen.join() !== this.config.Listen.join()) this.log.info('Listen/Port changed: restart tlsshd to apply');
+    this.config = cfg;
+    this.log.info('configuration reloaded');
+  }
+
+  /** Stop accepting; running sessions (and their workers) carry on without us. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    for (const w of this.warm.splice(0)) w.kill('SIGTERM');
+    for (const w of this.workers.values()) {
+      // Detach: their exit is no longer our business (a later listener picks the records up).
+      w.child.removeAllListeners('exit');
+      if (w.child.connected) w.child.disconnect();
+    }
+    this.records.stop();
+    await this.records.flush();
+    await this.agentStop?.();
+  }
+
+  private onConnection(socket: net.Socket): void {
+    const id = this.nextId++;
+    const remote = `${socket.remoteAddress ?? '?'} port ${socket.remotePort ?? '?'}`;
+    if (this.stopping) return void socket.destroy();
+    const pending = [...this.workers.values()].filter((w) => !w.authenticated).length;
+    if (shouldDrop(this.config.MaxStartups, pending)) {
+      const m = this.config.MaxStartups;
+      this.log.info(`drop connection #${id} from ${remote} past MaxStartups ${m.start}:${m.rate}:${m.full} (${pending} unauthenticated)`);
+      return void socket.destroy();
+    }
+    const child = this.warm.shift() ?? this.spawnWorker();
+    this.fillPool();
+    const pid = child.pid;
+    if (pid === undefined) {
+      this.log.error(`cannot start a worker for connection #${id}`);
+      return void socket.destroy();
+    }
+    const state: WorkerState = { child, id, remote, authenticated: false };
+    this.workers.set(pid, state);
+    child.on('message', (m: unknown) => this.onWorkerMessage(state, m, socket.remoteAddress ?? ''));
+    const msg: ConnectionMessage = {
+      t: 'connection', id, config: this.config, logSink: this.opts.logSink,
+      ...(this.agentSocket ? { agentSocket: this.agentSocket } : {}),
+    };
+    this.log.verbose(`connection #${id} from ${remote} -> worker ${pid}`);
+    child.send(msg, socket, (err) => {
+      if (err) {
+        this.log.error(`cannot hand connection #${id} to worker ${pid}: ${err.message}`);
+        socket.destroy();
+        child.kill('SIGTERM');
+      }
+    });
+  }
+
+  private spawnWorker(): ChildProcess {
+    const child = fork(WORKER_ENTRY, [], {
+      // Its own process group: signals for the listener (a terminal's ^C) never reach sessions.
+      detached: true,
+      stdio: ['ignore', 'ignore', this.opts.workerStderr, 'ipc'],
+      execArgv: [],
+      serialization: 'json',
+    });
+    child.on('error', (e) => this.log.error(`worker: ${e.message}`));
+    child.once('exit', (code, signal) => this.onWorkerExit(child, code, signal));
+    return child;
+  }
+
+  private fillPool(): void {
+    const want = this.stopping ? 0 : this.opts.prefork ?? 0;
+    while (this.warm.length < want) {
+      const child = this.spawnWorker();
+      this.warm.push(child);
+    }
+  }
+
+  private onWorkerExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    const i = this.warm.indexOf(child);
+    if (i >= 0) this.warm.splice(i, 1);
+    const pid = child.pid;
+    if (pid === undefined) return;
+    const w = this.workers.get(pid);
+    this.workers.delete(pid);
+    if (w) {
+      const how = signal ? `killed by ${signal}` : `exit ${code ?? '?'}`;
+      this.log.verbose(`worker ${pid} for connection #${w.id} ended (${how})`);
+      if (w.authenticated && w.user) this.log.info(`session of ${w.user} from ${w.remote} closed`);
+    }
+    void this.records.logout(pid);
+  }
+
+  private onWorkerMessage(w: WorkerState, raw: unknown, host: string): void {
+    const m = parseWorkerMessage(raw);
+    const pid = w.child.pid;
+    if (!m || pid === undefined) return;
+    if (m.t === 'authenticated') {
+      if (w.authenticated) return;
+      w.authenticated = true;
+      w.user = m.user;
+    } else if (m.t === 'login') {
+      if (!w.user || this.records.isOpen(pid)) return;
+      void this.recordLogin(pid, w.user, m.line, host);
+    }
+  }
+
+  /** The worker is the user by now: believe its tty only if that user really owns it. */
+  private async recordLogin(pid: number, user: string, line: string, host: string): Promise<void> {
+    try {
+      const [acct, st] = await Promise.all([lookupUser(user), fs.promises.stat(`/dev/${line}`)]);
+      if (!acct || st.uid !== acct.uid || !st.isCharacterDevice()) {
+        this.log.error(`worker ${pid} reported tty ${line} which ${user} does not own; no login record`);
+        return;
+      }
+      await this.records.login({ pid, line, user, host });
+    } catch (e) {
+      this.log.error(`login record for ${user} on ${line}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
+  private async startKeyAgent(): Promise<void> {
+    if (this.config.PrivkeyEngine !== 'tpm') return;
+    const socketPath = path.join(this.config.RuntimeDir, 'tpm-agent.sock');
+    await fs.promises.mkdir(this.config.RuntimeDir, { recursive: true, mode: 0o700 });
+    // Loaded only with a TPM key, so plain-key daemons never load the native addon.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const tpm = require('../tpm') as { startKeyAgent?: (o: { socketPath: string; keys: string[] }) => unknown };
+    if (typeof tpm.startKeyAgent !== 'function') throw new TlsshError('TLSSH_ERR_TPM_AGENT', 'this build has no TPM key agent');
+    const agent = await Promise.resolve(tpm.startKeyAgent({ socketPath, keys: [this.config.KeyFile] }));
+    const close = (agent as { close?: unknown } | null)?.close;
+    if (typeof close === 'function') this.agentStop = () => (close as () => Promise<void>).call(agent);
+    this.agentSocket = socketPath;
+    this.log.info(`TPM key agent on ${socketPath}`);
+  }
+}

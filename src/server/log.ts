@@ -1,0 +1,77 @@
+// Daemon logging. In the foreground (-f) lines go to stderr. Otherwise they go to syslog through
+// ONE long-lived `logger --prio-prefix` process per daemon: the listener writes to its stdin and
+// hands the same pipe to every worker as the worker's stderr, so a login costs no extra process
+// and sessions keep logging after the listener is gone (the pipe lives while anyone holds it).
+// Each line is one write(2) well under PIPE_BUF, so lines from many processes never interleave.
+
+import * as fs from 'node:fs';
+import type { ServerConfig } from '../config/types';
+
+export type LogLevel = ServerConfig['LogLevel'];
+export type LogSink = 'stderr' | 'syslog';
+
+const RANK: Record<LogLevel, number> = { QUIET: 0, ERROR: 1, INFO: 2, VERBOSE: 3, DEBUG: 4 };
+const SEVERITY = { ERROR: 3, INFO: 6, VERBOSE: 6, DEBUG: 7 } as const;
+type MessageLevel = keyof typeof SEVERITY;
+
+const FACILITY: Record<string, number> = {
+  KERN: 0, USER: 1, MAIL: 2, DAEMON: 3, AUTH: 4, SYSLOG: 5, LPR: 6, NEWS: 7, UUCP: 8, CRON: 9, AUTHPRIV: 10, FTP: 11,
+  LOCAL0: 16, LOCAL1: 17, LOCAL2: 18, LOCAL3: 19, LOCAL4: 20, LOCAL5: 21, LOCAL6: 22, LOCAL7: 23,
+};
+
+export function facilityNumber(name: string): number {
+  return FACILITY[name.toUpperCase()] ?? FACILITY['AUTHPRIV']!;
+}
+
+const MAX_LINE = 1000;
+
+/** Bytes from the network end up in messages (CNs, user names); never let them forge lines. */
+export function sanitize(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  const clean = s.replace(/[\x00-\x1f\x7f]/g, '?');
+  return clean.length > MAX_LINE ? `${clean.slice(0, MAX_LINE)}...` : clean;
+}
+
+export interface LoggerOptions {
+  level: LogLevel;
+  sink: LogSink;
+  facility: string;
+  /** Where lines go; defaults to fd 2. */
+  write?: (line: string) => void;
+}
+
+export class Logger {
+  constructor(private readonly o: LoggerOptions, private readonly prefix = '') {}
+
+  child(prefix: string): Logger {
+    return new Logger(this.o, `${this.prefix}${prefix}: `);
+  }
+
+  enabled(level: MessageLevel): boolean {
+    return RANK[this.o.level] >= RANK[level];
+  }
+
+  error(msg: string): void { this.emit('ERROR', msg); }
+  info(msg: string): void { this.emit('INFO', msg); }
+  verbose(msg: string): void { this.emit('VERBOSE', msg); }
+  debug(msg: string): void { this.emit('DEBUG', msg); }
+
+  /** A `debug` callback for lower layers; undefined (free) unless DEBUG is on. */
+  debugFn(): ((s: string) => void) | undefined {
+    return this.enabled('DEBUG') ? (s: string) => this.debug(s) : undefined;
+  }
+
+  private emit(level: MessageLevel, msg: string): void {
+    if (!this.enabled(level)) return;
+    const text = sanitize(this.prefix + msg);
+    const line = this.o.sink === 'syslog'
+      ? `<${facilityNumber(this.o.facility) * 8 + SEVERITY[level]}>${text}\n`
+      : `tlsshd[${process.pid}]: ${text}\n`;
+    try {
+      if (this.o.write) this.o.write(line);
+      else fs.writeSync(2, line);
+    } catch {
+      // A dead log pipe must never take a session down with it.
+    }
+  }
+}

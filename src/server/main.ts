@@ -1,0 +1,161 @@
+// tlsshd: parse the command line, load the config, detach (unless -f), start the listener.
+// Exit status: 0 once the daemon runs (or after --help/-V), 255 when it cannot start.
+
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import { loadServerConfig } from '../config';
+import type { ServerConfig } from '../config/types';
+import { EXIT_TLSSH_FAILURE, describeError } from '../errors';
+import { parseDaemonArgs, type DaemonArgs } from './cli-args';
+import { Listener } from './listener';
+import { Logger, type LogLevel } from './log';
+
+/** Set in the re-launched background copy; never seen by sessions (their env is built anew). */
+const DETACHED_ENV = 'TLSSHD_DETACHED';
+
+const LEVELS: readonly LogLevel[] = ['QUIET', 'ERROR', 'INFO', 'VERBOSE', 'DEBUG'];
+
+function withVerbosity(cfg: ServerConfig, verbose: number): ServerConfig {
+  if (verbose === 0) return cfg;
+  const base = Math.max(LEVELS.indexOf(cfg.LogLevel), LEVELS.indexOf('INFO'));
+  const level = LEVELS[Math.min(LEVELS.length - 1, base + verbose)] ?? 'DEBUG';
+  return { ...cfg, LogLevel: level };
+}
+
+function loadConfig(args: DaemonArgs): ServerConfig {
+  const cfg = loadServerConfig({ ...(args.configFile !== undefined ? { file: args.configFile } : {}), overrides: args.overrides });
+  return withVerbosity(cfg, args.verbose);
+}
+
+type StartupReport = { t: 'started' } | { t: 'failed'; message: string };
+
+function report(r: StartupReport): void {
+  if (process.send) {
+    process.send(r, () => process.disconnect());
+  }
+}
+
+/** Parent side of going to the background: wait until the copy listens (or fails), then exit. */
+function detach(argv: readonly string[]): void {
+  const child: ChildProcess = fork(__filename, argv as string[], {
+    detached: true,
+    stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
+    env: { ...process.env, [DETACHED_ENV]: '1' },
+    execArgv: [],
+  });
+  child.once('message', (m: unknown) => {
+    const r = m as StartupReport;
+    if (r.t === 'failed') {
+      process.stderr.write(`tlsshd: ${r.message}\n`);
+      process.exit(EXIT_TLSSH_FAILURE);
+    }
+    child.unref();
+    child.disconnect();
+    process.exit(0);
+  });
+  child.once('exit', (code) => {
+    process.stderr.write(`tlsshd: background process ended during startup (status ${code ?? '?'})\n`);
+    process.exit(EXIT_TLSSH_FAILURE);
+  });
+}
+
+function startSyslog(cfg: ServerConfig): ChildProcess {
+  const facility = cfg.SyslogFacility.toLowerCase();
+  const logger = spawn('logger', ['--prio-prefix', '-t', 'tlsshd', '-p', `${facility}.info`], {
+    stdio: ['pipe', 'ignore', 'ignore'],
+  });
+  logger.on('error', () => {});
+  logger.stdin?.on('error', () => {});
+  return logger;
+}
+
+function writePidFile(file: string): void {
+  if (!file) return;
+  fs.writeFileSync(file, `${process.pid}\n`, { mode: 0o644 });
+}
+
+function removePidFile(file: string): void {
+  if (!file) return;
+  try {
+    if (fs.readFileSync(file, 'utf8').trim() === String(process.pid)) fs.unlinkSync(file);
+  } catch {
+    // Already gone.
+  }
+}
+
+async function run(args: DaemonArgs, argv: readonly string[]): Promise<void> {
+  const background = process.env[DETACHED_ENV] === '1';
+  delete process.env[DETACHED_ENV];
+  let cfg: ServerConfig;
+  try {
+    cfg = loadConfig(args);
+  } catch (e) {
+    if (background) report({ t: 'failed', message: describeError(e) });
+    else process.stderr.write(`tlsshd: ${describeError(e)}\n`);
+    process.exitCode = EXIT_TLSSH_FAILURE;
+    return;
+  }
+  if (!args.foreground && !background) return detach(argv);
+
+  const syslog = args.foreground ? undefined : startSyslog(cfg);
+  const sink = args.foreground ? 'stderr' : 'syslog';
+  const log = new Logger({
+    level: cfg.LogLevel, sink, facility: cfg.SyslogFacility,
+    ...(syslog?.stdin ? { write: (line: string) => void syslog.stdin?.write(line) } : {}),
+  });
+  if (background) process.chdir('/');
+
+  const listener = new Listener({
+    config: cfg, log, logSink: sink,
+    workerStderr: syslog?.stdin ?? 'inherit',
+    prefork: Number(process.env['TLSSHD_PREFORK'] ?? 0) || 0,
+  });
+  try {
+    await listener.start();
+    writePidFile(cfg.PidFile);
+  } catch (e) {
+    log.error(describeError(e));
+    if (background) report({ t: 'failed', message: describeError(e) });
+    else process.stderr.write(`tlsshd: ${describeError(e)}\n`);
+    process.exit(EXIT_TLSSH_FAILURE);
+  }
+  if (background) report({ t: 'started' });
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info(`received ${signal}; no longer accepting connections (sessions continue)`);
+    void listener.stop().finally(() => {
+      removePidFile(cfg.PidFile);
+      syslog?.stdin?.end();
+      // Worker IPC handles would otherwise keep this process alive.
+      setImmediate(() => process.exit(0));
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', () => {
+    try {
+      listener.reload(loadConfig(args));
+    } catch (e) {
+      log.error(`SIGHUP: keeping the old configuration: ${describeError(e)}`);
+    }
+  });
+}
+
+function main(): void {
+  const argv = process.argv.slice(2);
+  const parsed = parseDaemonArgs(argv);
+  if (parsed.kind === 'exit') {
+    (parsed.status === 0 ? process.stdout : process.stderr).write(parsed.output);
+    process.exitCode = parsed.status;
+    return;
+  }
+  run(parsed.args, argv).catch((e: unknown) => {
+    process.stderr.write(`tlsshd: ${describeError(e)}\n`);
+    process.exit(EXIT_TLSSH_FAILURE);
+  });
+}
+
+main();

@@ -1,0 +1,213 @@
+// The user's process and its relay over the Channel. Runs after the privilege drop, so
+// everything here (and everything it spawns) already has the user's uid, gid and groups.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import type { Readable, Writable } from 'node:stream';
+import type { IPty } from 'node-pty';
+import { TlsshError } from '../errors';
+import { LIMITS, STREAM, type SessionRequest } from '../protocol/messages';
+import type { Channel } from '../transport/channel';
+import type { Logger } from './log';
+import type { Account } from './passwd-lookup';
+import { ptyInput } from './pty-input';
+import { buildSessionEnv } from './session-env';
+
+/** Signals a client may send, RFC 4254's list. */
+const ALLOWED_SIGNALS = new Set(['ABRT', 'ALRM', 'FPE', 'HUP', 'ILL', 'INT', 'KILL', 'PIPE', 'QUIT', 'SEGV', 'TERM', 'USR1', 'USR2']);
+
+const MAX_DIMENSION = 10_000;
+
+export interface SessionOptions {
+  channel: Channel;
+  account: Account;
+  request: SessionRequest;
+  acceptEnv: readonly string[];
+  /** "client_ip client_port server_ip server_port". */
+  connection: string;
+  log: Logger;
+  /** Called with "pts/N" once a PTY session has its terminal. */
+  onTty?: (line: string) => void;
+}
+
+interface Exit {
+  code: number | null;
+  signal: string | null;
+}
+
+function signalName(n: number | string | null | undefined): string | null {
+  if (n === null || n === undefined || n === 0) return null;
+  if (typeof n === 'string') return n.replace(/^SIG/, '');
+  const entry = Object.entries(os.constants.signals).find(([, v]) => v === n);
+  return entry ? entry[0].replace(/^SIG/, '') : String(n);
+}
+
+function clampDimension(n: number, fallback: number): number {
+  return Number.isInteger(n) && n > 0 ? Math.min(n, MAX_DIMENSION) : fallback;
+}
+
+/** The home directory when the user can enter it; otherwise "/" and a note, like sshd. */
+function workingDirectory(home: string): { cwd: string; note?: string } {
+  try {
+    if (!fs.statSync(home).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+    fs.accessSync(home, fs.constants.X_OK);
+    return { cwd: home };
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code ?? 'error';
+    return { cwd: '/', note: `Could not chdir to home directory ${home}: ${why}` };
+  }
+}
+
+function waitFinished(w: Writable): Promise<void> {
+  if (w.writableFinished || w.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    w.once('finish', resolve);
+    w.once('close', resolve);
+    w.once('error', () => resolve());
+  });
+}
+
+/**
+ * Spawns the shell or command and relays until it exits; resolves after exit-status went out and
+ * the channel is closing. A lost connection hangs the session up (SIGHUP), like sshd.
+ */
+export async function runSession(o: SessionOptions): Promise<void> {
+  const { channel, account, request, log } = o;
+  const shell = account.shell || '/bin/sh';
+  const args = request.command === '' ? ['-l'] : ['-c', request.command];
+  const { cwd, note } = workingDirectory(account.home);
+  const env = buildSessionEnv({
+    account, shell, term: request.pty ? request.term : undefined, requested: request.env,
+    acceptEnv: o.acceptEnv, connection: o.connection,
+  });
+
+  const stdout = channel.outgoing(STREAM.stdout);
+  const stderr = request.pty ? undefined : channel.outgoing(STREAM.stderr);
+  if (note) (stderr ?? stdout).write(request.pty ? `${note}\r\n` : `${note}\n`);
+
+  let exit: Exit;
+  if (request.pty) exit = await runPty(o, shell, args, cwd, env, stdout);
+  else exit = await runPipes(o, shell, args, cwd, env, stdout, stderr!);
+
+  stdout.end();
+  stderr?.end();
+  await Promise.all([waitFinished(stdout), stderr ? waitFinished(stderr) : Promise.resolve()]);
+  log.verbose(exit.signal ? `session ended by signal ${exit.signal}` : `session exited with status ${exit.code}`);
+  channel.send({ type: 'exit-status', code: exit.signal ? null : exit.code ?? 0, signal: exit.signal, coreDumped: false });
+  channel.close();
+}
+
+function deliverSignal(pid: number | undefined, name: string, log: Logger): void {
+  if (!ALLOWED_SIGNALS.has(name) || pid === undefined) {
+    log.verbose(`ignoring request for signal ${name}`);
+    return;
+  }
+  try {
+    process.kill(pid, `SIG${name}` as NodeJS.Signals);
+  } catch {
+    // Already gone.
+  }
+}
+
+function runPty(o: SessionOptions, shell: string, args: string[], cwd: string, env: Record<string, string>, stdout: Writable): Promise<Exit> {
+  const { channel, request, log } = o;
+  // Loaded only for PTY sessions: exec-only logins never pay for the native module.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const nodePty = require('node-pty') as typeof import('node-pty');
+  let term: IPty;
+  try {
+    term = nodePty.spawn(shell, args, {
+      name: request.term || 'dumb',
+      cols: clampDimension(request.cols, 80),
+      rows: clampDimension(request.rows, 24),
+      cwd,
+      env,
+      encoding: null,
+    });
+  } catch (e) {
+    throw new TlsshError('TLSSH_ERR_PTY', `cannot start ${shell} on a pty: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+  const internals = term as unknown as { fd?: unknown; _pty?: unknown };
+  const ptsPath = typeof internals._pty === 'string' ? internals._pty : safeReadlink(`/proc/${term.pid}/fd/0`);
+  const line = ptsPath?.replace(/^\/dev\//, '');
+  log.verbose(`started ${request.command === '' ? 'login shell' : 'command'} on ${line ?? 'a pty'} (pid ${term.pid})`);
+  if (line) o.onTty?.(line);
+
+  term.onData((data: string | Buffer) => {
+    const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    if (!stdout.write(buf)) {
+      term.pause();
+      stdout.once('drain', () => term.resume());
+    }
+  });
+  if (typeof internals.fd === 'number') {
+    channel.incoming(STREAM.stdin, ptyInput(internals.fd), { end: false });
+  }
+  const onMessage = (msg: import('../protocol/messages').Message): void => {
+    if (msg.type === 'window-change') {
+      term.resize(clampDimension(msg.cols, term.cols), clampDimension(msg.rows, term.rows));
+    } else if (msg.type === 'signal') {
+      deliverSignal(term.pid, msg.name, log);
+    }
+  };
+  channel.on('message', onMessage);
+  channel.once('close', () => hangUp(() => term.kill('SIGHUP')));
+  return new Promise((resolve) => {
+    term.onExit(({ exitCode, signal }) => {
+      channel.off('message', onMessage);
+      resolve({ code: exitCode, signal: signalName(signal) });
+    });
+  });
+}
+
+function runPipes(o: SessionOptions, shell: string, args: string[], cwd: string, env: Record<string, string>, stdout: Writable, stderr: Writable): Promise<Exit> {
+  const { channel, log } = o;
+  let child: ChildProcess;
+  try {
+    // detached: its own session and process group, as sshd gives every session.
+    child = spawn(shell, args, { cwd, env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+  } catch (e) {
+    throw new TlsshError('TLSSH_ERR_SPAWN', `cannot start ${shell}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+  const stdin = child.stdin as Writable;
+  stdin.on('error', () => {
+    // EPIPE: the command stopped reading; what the client still sends is dropped.
+  });
+  channel.incoming(STREAM.stdin, stdin);
+  (child.stdout as Readable).pipe(stdout);
+  (child.stderr as Readable).pipe(stderr);
+  const onMessage = (msg: import('../protocol/messages').Message): void => {
+    if (msg.type === 'signal') deliverSignal(child.pid, msg.name, log);
+  };
+  channel.on('message', onMessage);
+  channel.once('close', () => hangUp(() => {
+    if (child.pid !== undefined && child.exitCode === null) process.kill(-child.pid, 'SIGHUP');
+  }));
+  return new Promise((resolve, reject) => {
+    child.once('error', (e) => reject(new TlsshError('TLSSH_ERR_SPAWN', `cannot start ${shell}: ${e.message}`, { cause: e })));
+    // 'close' rather than 'exit': all output has been read by then.
+    child.once('close', (code, signal) => {
+      channel.off('message', onMessage);
+      resolve({ code, signal: signalName(signal) });
+    });
+  });
+}
+
+function hangUp(fn: () => void): void {
+  try {
+    fn();
+  } catch {
+    // The process is already gone.
+  }
+}
+
+function safeReadlink(p: string): string | undefined {
+  try {
+    return fs.readlinkSync(p);
+  } catch {
+    return undefined;
+  }
+}
+
+export const SESSION_WINDOW = LIMITS.defaultWindow;

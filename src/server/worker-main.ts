@@ -1,0 +1,35 @@
+// Entry point of a worker process, forked by the listener. It waits for exactly one client
+// socket, serves it, and exits. It outlives the listener: a stopped or upgraded listener must
+// never end a logged-in session.
+
+import * as net from 'node:net';
+import { isConnectionMessage } from './ipc-messages';
+import { serveConnection } from './worker';
+
+let served = false;
+
+process.on('disconnect', () => {
+  // The listener went away; the session carries on.
+});
+// Signals meant for the listener (a terminal's ^C in -f mode) are not ours.
+process.on('SIGINT', () => {});
+process.on('SIGHUP', () => {});
+
+process.on('message', (msg: unknown, handle: unknown) => {
+  if (served || !isConnectionMessage(msg) || !(handle instanceof net.Socket)) return;
+  served = true;
+  serveConnection(msg, handle, {
+    report: (m) => {
+      if (!process.connected || !process.send) throw new Error('no IPC channel');
+      process.send(m);
+    },
+    exit: (code) => {
+      // Let the last frames reach the kernel before the process goes.
+      setImmediate(() => process.exit(code));
+    },
+  });
+  // IPC is no longer needed to stay alive; the session's own handles keep us running.
+  process.channel?.unref();
+});
+
+if (process.send) process.send({ t: 'ready' });

@@ -1,0 +1,166 @@
+// One connection, one process (DESIGN §1): TLS handshake, client certificate checks, the
+// certificate -> user decision, then the permanent drop to that user, then the session.
+// A crash or a slow TPM signature here touches no other connection.
+
+import * as net from 'node:net';
+import * as tls from 'node:tls';
+import type { ServerConfig } from '../config/types';
+import { TlsshError, isTlsshError, type ErrorCode } from '../errors';
+import { ALPN_TLSSH2, type Message, type SessionRequest } from '../protocol/messages';
+import { Channel } from '../transport/channel';
+import { describePeer, type PeerIdentity } from '../transport/peer-identity';
+import { checkClientCertificate, serverTlsOptions } from '../transport/tls-options';
+import { authorizeUser } from './cert-user';
+import type { ConnectionMessage, WorkerMessage } from './ipc-messages';
+import { Logger } from './log';
+import { dropPrivileges } from './privilege-drop';
+import { SESSION_WINDOW, runSession } from './session';
+
+export interface WorkerHooks {
+  /** Tell the listener something; failures (listener gone) are the caller's to ignore. */
+  report(msg: WorkerMessage): void;
+  /** End this process; `code` 0 for an orderly end. */
+  exit(code: number): void;
+}
+
+function peerOf(e: unknown): PeerIdentity | undefined {
+  const p = (e as { peer?: unknown } | null)?.peer;
+  return typeof p === 'object' && p !== null ? (p as PeerIdentity) : undefined;
+}
+
+function shortMessage(e: unknown): string {
+  return e instanceof Error ? e.message.split('\n')[0] ?? '' : String(e);
+}
+
+export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hooks: WorkerHooks): void {
+  const cfg: ServerConfig = msg.config;
+  const root = new Logger({ level: cfg.LogLevel, sink: msg.logSink, facility: cfg.SyslogFacility });
+  let log = root.child(`conn ${msg.id}`);
+  const remote = `${socket.remoteAddress ?? '?'} port ${socket.remotePort ?? '?'}`;
+  const connection = `${socket.remoteAddress ?? ''} ${socket.remotePort ?? ''} ${socket.localAddress ?? ''} ${socket.localPort ?? ''}`;
+  socket.setNoDelay(true);
+
+  let channel: Channel | undefined;
+  let authenticated = false;
+  let exiting = false;
+  const finish = (code: number): void => {
+    if (exiting) return;
+    exiting = true;
+    hooks.exit(code);
+  };
+
+  const grace = cfg.LoginGraceTime > 0
+    ? setTimeout(() => {
+      if (authenticated) return;
+      log.info(`timeout before authentication for ${remote}`);
+      if (channel) channel.fail('TLSSH_ERR_LOGIN_GRACE_TIME', `no session within LoginGraceTime (${cfg.LoginGraceTime}s)`);
+      else {
+        socket.destroy();
+        finish(0);
+      }
+    }, cfg.LoginGraceTime * 1000)
+    : undefined;
+
+  let tlsOptions: tls.TlsOptions;
+  try {
+    tlsOptions = serverTlsOptions(cfg, msg.agentSocket ? { agentSocket: msg.agentSocket } : {});
+  } catch (e) {
+    log.error(`cannot set up TLS: ${shortMessage(e)}`);
+    socket.destroy();
+    return finish(1);
+  }
+
+  const tlsSocket = new tls.TLSSocket(socket, { ...tlsOptions, isServer: true } as tls.TLSSocketOptions);
+  tlsSocket.on('error', (e) => {
+    if (!channel) {
+      log.verbose(`TLS handshake with ${remote} failed: ${shortMessage(e)}`);
+      tlsSocket.destroy();
+      finish(0);
+    }
+  });
+  tlsSocket.on('close', () => {
+    if (!channel) finish(0);
+  });
+
+  tlsSocket.once('secure', () => {
+    if (tlsSocket.alpnProtocol !== ALPN_TLSSH2) {
+      // The original's tlssh.1 text protocol (no ALPN) is not spoken here.
+      log.info(`connection from ${remote} did not negotiate ${ALPN_TLSSH2}; closing`);
+      tlsSocket.destroy();
+      return finish(0);
+    }
+    const ch = new Channel(tlsSocket, { keepalive: cfg.Keepalive, debug: log.debugFn() });
+    channel = ch;
+    ch.on('close', (err) => {
+      if (err && authenticated) log.info(`connection closed: ${err.code}: ${err.message}`);
+      else if (err) log.verbose(`connection closed: ${err.code}: ${err.message}`);
+      finish(0);
+    });
+
+    let peer: PeerIdentity;
+    const refuse = (e: unknown, who: PeerIdentity | undefined): void => {
+      const code: ErrorCode = isTlsshError(e) ? e.code : 'TLSSH_ERR_INTERNAL';
+      const message = shortMessage(e);
+      log.info(`refused ${who ? describePeer(who) : 'client without certificate'} from ${remote}: ${code}: ${message}`);
+      ch.fail(code, message);
+    };
+    try {
+      peer = checkClientCertificate(tlsSocket, cfg);
+    } catch (e) {
+      return refuse(e, peerOf(e));
+    }
+    log = root.child(`conn ${msg.id} ${peer.fingerprint}`);
+    log.debug(`client certificate ${describePeer(peer)}`);
+
+    const onFirst = (m: Message): void => {
+      if (m.type !== 'session-request') {
+        return refuse(new TlsshError('TLSSH_ERR_PROTOCOL_STATE', `expected a session request, got ${m.type}`), peer);
+      }
+      void startSession(m, peer);
+    };
+    ch.once('message', onFirst);
+
+    const startSession = async (req: SessionRequest, who: PeerIdentity): Promise<void> => {
+      let account;
+      try {
+        account = await authorizeUser({
+          commonNames: who.commonNames,
+          clientDomain: cfg.ClientDomain,
+          requestedUser: req.user,
+          permitRootLogin: cfg.PermitRootLogin,
+          daemonUid: process.geteuid?.() ?? 0,
+        });
+      } catch (e) {
+        return refuse(e, who);
+      }
+      if (ch.isClosed) return;
+      authenticated = true;
+      if (grace) clearTimeout(grace);
+      safeReport(hooks, { t: 'authenticated', user: account.name }, log);
+      log.info(`accepted certificate for ${account.name} from ${remote}: ${describePeer(who)}; ${req.pty ? 'pty' : 'no pty'}, ${req.command === '' ? 'shell' : 'command'}`);
+      try {
+        dropPrivileges(account);
+      } catch (e) {
+        return refuse(e, who);
+      }
+      ch.send({ type: 'session-started', user: account.name, window: SESSION_WINDOW });
+      try {
+        await runSession({
+          channel: ch, account, request: req, acceptEnv: cfg.AcceptEnv, connection, log,
+          onTty: (line) => safeReport(hooks, { t: 'login', line }, log),
+        });
+      } catch (e) {
+        log.error(`session failed: ${shortMessage(e)}`);
+        ch.fail(isTlsshError(e) ? e.code : 'TLSSH_ERR_SPAWN', shortMessage(e));
+      }
+    };
+  });
+}
+
+function safeReport(hooks: WorkerHooks, msg: WorkerMessage, log: Logger): void {
+  try {
+    hooks.report(msg);
+  } catch (e) {
+    log.verbose(`listener not reachable (${shortMessage(e)}); ${msg.t} not reported`);
+  }
+}
