@@ -70,19 +70,21 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
     return finish(1);
   }
 
-  const tlsSocket = new tls.TLSSocket(socket, { ...tlsOptions, isServer: true } as tls.TLSSocketOptions);
-  tlsSocket.on('error', (e) => {
-    if (!channel) {
-      log.verbose(`TLS handshake with ${remote} failed: ${shortMessage(e)}`);
-      tlsSocket.destroy();
-      finish(0);
-    }
+  // A tls.Server that never listens, fed the one socket: its handshake path is the one Node
+  // tests (it sets `authorized`/`authorizationError`, which a bare TLSSocket does not).
+  const server = tls.createServer(tlsOptions);
+  server.on('tlsClientError', (e) => {
+    log.verbose(`TLS handshake with ${remote} failed: ${shortMessage(e)}`);
+    socket.destroy();
+    finish(0);
   });
-  tlsSocket.on('close', () => {
+  socket.on('close', () => {
     if (!channel) finish(0);
   });
+  server.once('secureConnection', (tlsSocket: tls.TLSSocket) => onSecure(tlsSocket));
+  server.emit('connection', socket);
 
-  tlsSocket.once('secure', () => {
+  const onSecure = (tlsSocket: tls.TLSSocket): void => {
     if (tlsSocket.alpnProtocol !== ALPN_TLSSH2) {
       // The original's tlssh.1 text protocol (no ALPN) is not spoken here.
       log.info(`connection from ${remote} did not negotiate ${ALPN_TLSSH2}; closing`);
@@ -154,7 +156,7 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
         ch.fail(isTlsshError(e) ? e.code : 'TLSSH_ERR_SPAWN', shortMessage(e));
       }
     };
-  });
+  };
 }
 
 function safeReport(hooks: WorkerHooks, msg: WorkerMessage, log: Logger): void {

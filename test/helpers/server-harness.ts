@@ -1,0 +1,344 @@
+// A real tlsshd on 127.0.0.1 (Port 0) for integration tests, a small tlssh/2 client built on
+// node:tls and the codec, and throw-away system users for the tests that need root.
+
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tls from 'node:tls';
+import { MessageDecoder, encodeMessage } from '../../src/protocol/codec';
+import {
+  ALPN_TLSSH2,
+  LIMITS,
+  type ErrorMessage,
+  type ExitStatus,
+  type Message,
+  type SessionRequest,
+  type SessionStarted,
+  type StreamId,
+} from '../../src/protocol/messages';
+
+const ROOT = path.resolve(__dirname, '..', '..', '..');
+const TLSSHD = path.join(ROOT, 'bin', 'tlsshd');
+
+export interface StartOptions {
+  dir: string;
+  /** Keyword -> value lines of the config file (Listen 127.0.0.1 and Port 0 unless given). */
+  config?: Record<string, string>;
+  extraArgs?: string[];
+  env?: NodeJS.ProcessEnv;
+  /** Run the daemon as this uid/gid (the harness makes `dir` theirs). */
+  uid?: number;
+  gid?: number;
+}
+
+export interface TlsshdHandle {
+  port: number;
+  pid: number;
+  configFile: string;
+  logs(): string;
+  /** Resolves with the first log line matching `re` (already written or still to come). */
+  waitForLog(re: RegExp, timeoutMs?: number): Promise<string>;
+  /** Worker processes the listener forked that are still its children. */
+  workerPids(): number[];
+  /** SIGTERM the listener and wait for it; unless keepSessions, SIGKILL its workers too. */
+  stop(opts?: { keepSessions?: boolean }): Promise<void>;
+}
+
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${name}/stat`, 'latin1');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) out.push(Number(name));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
+}
+
+/** Processes whose real uid is `uid`. */
+export function processesOf(uid: number): number[] {
+  const out: number[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const status = fs.readFileSync(`/proc/${name}/status`, 'latin1');
+      if (Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]) === uid) out.push(Number(name));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function writeConfig(file: string, config: Record<string, string>): void {
+  fs.writeFileSync(file, Object.entries(config).map(([k, v]) => `${k} ${v}\n`).join(''), { mode: 0o644 });
+}
+
+export async function startTlsshd(opts: StartOptions): Promise<TlsshdHandle> {
+  const configFile = path.join(opts.dir, `tlsshd-${randomBytes(3).toString('hex')}.conf`);
+  writeConfig(configFile, {
+    Listen: '127.0.0.1',
+    Port: '0',
+    RuntimeDir: path.join(opts.dir, 'run'),
+    LogLevel: 'VERBOSE',
+    ...opts.config,
+  });
+  if (opts.uid !== undefined) execFileSync('chown', ['-R', `${opts.uid}:${opts.gid ?? opts.uid}`, opts.dir]);
+  const child = spawn(process.execPath, [TLSSHD, '-f', '-c', configFile, ...(opts.extraArgs ?? [])], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: opts.env ?? process.env,
+    ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid ?? opts.uid } : {}),
+  });
+  let text = '';
+  const waiters: Array<{ re: RegExp; resolve: (line: string) => void }> = [];
+  const scan = (): void => {
+    const lines = text.split('\n');
+    for (const w of [...waiters]) {
+      const line = lines.find((l) => w.re.test(l));
+      if (line !== undefined) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(line);
+      }
+    }
+  };
+  const onText = (b: Buffer): void => {
+    text += b.toString('utf8');
+    scan();
+  };
+  child.stderr.on('data', onText);
+  child.stdout.on('data', onText);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+
+  const waitForLog = (re: RegExp, timeoutMs = 15_000): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no log line matching ${re} within ${timeoutMs} ms; logs:\n${text}`)), timeoutMs);
+      waiters.push({ re, resolve: (l) => { clearTimeout(timer); resolve(l); } });
+      scan();
+    });
+
+  const line = await Promise.race([
+    waitForLog(/listening on 127\.0\.0\.1:\d+/),
+    exited.then((code) => { throw new Error(`tlsshd exited with ${code} before listening; logs:\n${text}`); }),
+  ]);
+  const port = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(line)?.[1]);
+  const pid = child.pid!;
+  return {
+    port,
+    pid,
+    configFile,
+    logs: () => text,
+    waitForLog,
+    workerPids: () => childrenOf(pid),
+    stop: async (o = {}) => {
+      const workers = childrenOf(pid);
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+      if (!o.keepSessions) for (const w of workers) try { process.kill(w, 'SIGKILL'); } catch { /* gone */ }
+    },
+  };
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* A test client: tls + the codec, nothing else.                                              */
+
+export interface ClientIdentity {
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+}
+
+export interface SessionResult {
+  started: SessionStarted | undefined;
+  stdout: Buffer;
+  stderr: Buffer;
+  exit: ExitStatus | undefined;
+  error: ErrorMessage | undefined;
+  /** Set when TLS itself failed or the connection broke without an error frame. */
+  transportError: Error | undefined;
+}
+
+export interface TestSession {
+  socket: tls.TLSSocket;
+  send(msg: Message): void;
+  /** Write stdin (split into frames). */
+  write(data: Buffer | string): void;
+  endStdin(): void;
+  /** Resolves once `pred` holds for the stdout collected so far. */
+  waitForStdout(pred: (s: string) => boolean, timeoutMs?: number): Promise<string>;
+  /** Resolves at the first message of `type`. */
+  waitFor<T extends Message['type']>(type: T, timeoutMs?: number): Promise<Extract<Message, { type: T }>>;
+  result: Promise<SessionResult>;
+  close(): void;
+}
+
+export function sessionRequest(r: Partial<SessionRequest> = {}): SessionRequest {
+  return { type: 'session-request', user: '', command: '', pty: false, term: '', cols: 80, rows: 24, env: [], ...r };
+}
+
+export function connectClient(port: number, id: ClientIdentity, request?: SessionRequest | null): TestSession {
+  const socket = tls.connect({
+    host: '127.0.0.1',
+    port,
+    ca: fs.readFileSync(id.caFile),
+    cert: fs.readFileSync(id.certFile),
+    key: fs.readFileSync(id.keyFile),
+    minVersion: 'TLSv1.3',
+    ALPNProtocols: [ALPN_TLSSH2],
+    // The server certificate is checked by the chain; its name is not what these tests are about.
+    checkServerIdentity: () => undefined,
+  });
+  socket.setNoDelay(true);
+  const decoder = new MessageDecoder();
+  const out: SessionResult = { started: undefined, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), exit: undefined, error: undefined, transportError: undefined };
+  const stdoutChunks: Buffer[] = [];
+  const stderrChunks: Buffer[] = [];
+  const listeners = new Set<(m: Message | null) => void>();
+  const send = (m: Message): void => {
+    if (!socket.destroyed) socket.write(encodeMessage(m));
+  };
+  socket.on('secureConnect', () => {
+    if (request) send(request);
+  });
+  socket.on('data', (chunk: Buffer) => {
+    let msgs: Message[];
+    try {
+      msgs = decoder.push(chunk);
+    } catch (e) {
+      out.transportError = e as Error;
+      socket.destroy();
+      return;
+    }
+    for (const m of msgs) {
+      if (m.type === 'data') {
+        (m.stream === 2 ? stderrChunks : stdoutChunks).push(Buffer.from(m.data));
+        send({ type: 'window-adjust', stream: m.stream, bytes: m.data.length });
+      } else if (m.type === 'ping') send({ type: 'pong', cookie: m.cookie });
+      else if (m.type === 'session-started') out.started = m;
+      else if (m.type === 'exit-status') out.exit = m;
+      else if (m.type === 'error') out.error = m;
+      for (const l of [...listeners]) l(m);
+    }
+  });
+  socket.on('error', (e) => {
+    out.transportError ??= e;
+  });
+  const result = new Promise<SessionResult>((resolve) => {
+    socket.once('close', () => {
+      out.stdout = Buffer.concat(stdoutChunks);
+      out.stderr = Buffer.concat(stderrChunks);
+      for (const l of [...listeners]) l(null);
+      resolve(out);
+    });
+  });
+  const waitFor = <T extends Message['type']>(type: T, timeoutMs = 15_000): Promise<Extract<Message, { type: T }>> =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => { listeners.delete(l); reject(new Error(`no ${type} within ${timeoutMs} ms`)); }, timeoutMs);
+      const l = (m: Message | null): void => {
+        if (m === null) {
+          clearTimeout(timer);
+          listeners.delete(l);
+          reject(new Error(`connection closed before ${type}${out.error ? ` (error ${out.error.code})` : ''}`));
+        } else if (m.type === type) {
+          clearTimeout(timer);
+          listeners.delete(l);
+          resolve(m as Extract<Message, { type: T }>);
+        }
+      };
+      listeners.add(l);
+    });
+  const waitForStdout = (pred: (s: string) => boolean, timeoutMs = 15_000): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const current = (): string => Buffer.concat(stdoutChunks).toString('utf8');
+      if (pred(current())) return resolve(current());
+      const timer = setTimeout(() => { listeners.delete(l); reject(new Error(`stdout never matched; got ${JSON.stringify(current())}`)); }, timeoutMs);
+      const l = (m: Message | null): void => {
+        const s = current();
+        if (pred(s)) {
+          clearTimeout(timer);
+          listeners.delete(l);
+          resolve(s);
+        } else if (m === null) {
+          clearTimeout(timer);
+          listeners.delete(l);
+          reject(new Error(`connection closed; stdout ${JSON.stringify(s)}`));
+        }
+      };
+      listeners.add(l);
+    });
+  return {
+    socket,
+    send,
+    write: (data) => {
+      const buf = typeof data === 'string' ? Buffer.from(data) : data;
+      for (let off = 0; off < buf.length; off += LIMITS.maxDataChunk) {
+        send({ type: 'data', stream: 0 as StreamId, data: buf.subarray(off, off + LIMITS.maxDataChunk) });
+      }
+    },
+    endStdin: () => send({ type: 'eof', stream: 0 }),
+    waitFor,
+    waitForStdout,
+    result,
+    close: () => socket.destroy(),
+  };
+}
+
+/** Connect, run `command` without a pty (stdin closed at once unless given), and collect. */
+export async function runCommand(port: number, id: ClientIdentity, command: string, r: Partial<SessionRequest> = {}, stdin?: Buffer): Promise<SessionResult> {
+  const s = connectClient(port, id, sessionRequest({ command, ...r }));
+  s.socket.once('secureConnect', () => {
+    if (stdin) s.write(stdin);
+    if (!r.pty) s.endStdin();
+  });
+  return s.result;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* System users for the tests that need root.                                                 */
+
+export interface TestUser {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+  /** Supplementary group names. */
+  groups: string[];
+  remove(): void;
+}
+
+export const isRoot = process.getuid?.() === 0;
+
+/** A fresh user with two supplementary groups and a home made from /etc/skel; root only. */
+export function createTestUser(): TestUser {
+  const tag = randomBytes(3).toString('hex');
+  const name = `tlssh-test-${tag}`;
+  const groups = [`tlssh-tg1-${tag}`, `tlssh-tg2-${tag}`];
+  for (const g of groups) execFileSync('groupadd', [g]);
+  execFileSync('useradd', ['-m', '-s', '/bin/bash', '-G', groups.join(','), name]);
+  const entry = execFileSync('getent', ['passwd', name], { encoding: 'utf8' }).trim().split(':');
+  return {
+    name,
+    uid: Number(entry[2]),
+    gid: Number(entry[3]),
+    home: entry[5] ?? '',
+    groups,
+    remove: () => {
+      for (const pid of processesOf(Number(entry[2]))) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+      try { execFileSync('userdel', ['-r', name], { stdio: 'ignore' }); } catch { /* already gone */ }
+      for (const g of groups) try { execFileSync('groupdel', [g], { stdio: 'ignore' }); } catch { /* already gone */ }
+    },
+  };
+}
