@@ -53,8 +53,9 @@ export function secret(text: string): string {
  */
 export function pathValue(optional: boolean): ValueParser<string> {
   return (text, ctx) => {
-    if (optional && (text === '' || text.toLowerCase() === 'none')) return '';
-    required(text);
+    const unset = text === '' || text.toLowerCase() === 'none';
+    if (optional && unset) return '';
+    if (unset) throw new ValueProblem(`${shown(text)}: a file name is required here`);
     noControl(text);
     return expandPath(text, ctx);
   };

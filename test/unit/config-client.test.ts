@@ -1,0 +1,216 @@
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { isTlsshError, type ErrorCode } from '../../src/errors';
+import {
+  defaultClientConfig, hostMatches, insecureSecretFiles, loadClientConfig, secretFiles, type ClientConfig, type ConfigPaths,
+} from '../../src/config';
+
+const FIXTURES = path.resolve(__dirname, '../../../test/fixtures/config');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tlssh-config-client-'));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+const HOME = '/home/u';
+
+let n = 0;
+function write(text: string, mode = 0o644): string {
+  const f = path.join(tmp, `c${++n}.conf`);
+  fs.writeFileSync(f, text);
+  fs.chmodSync(f, mode);
+  return f;
+}
+
+function paths(system: string, user: string): ConfigPaths {
+  return { serverFile: '/nonexistent', systemClientFile: system, userClientFile: user };
+}
+const NONE = paths(path.join(tmp, 'no-system.conf'), path.join(tmp, 'no-user.conf'));
+
+function fails(fn: () => unknown, code: ErrorCode, place: string): Error {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(isTlsshError(e), `not a TlsshError: ${String(e)}`);
+    assert.equal(e.code, code, e.message);
+    assert.ok(e.message.startsWith(place), `${JSON.stringify(e.message)} should start with ${JSON.stringify(place)}`);
+    return e;
+  }
+  assert.fail(`expected ${code}`);
+}
+
+function plain(cfg: ClientConfig): unknown {
+  return JSON.parse(JSON.stringify(cfg));
+}
+
+describe('tlssh.conf host sections (golden)', () => {
+  const file = path.join(FIXTURES, 'client-sections.conf');
+  const expected = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'client-sections.expected.json'), 'utf8').split('<dir>').join(FIXTURES)) as Record<string, unknown>;
+  for (const host of Object.keys(expected)) {
+    it(`gives ${host} its settings`, () => {
+      assert.deepStrictEqual(plain(loadClientConfig({ host, file, home: HOME })), expected[host]);
+    });
+  }
+
+  it('matches host names case-insensitively, as DNS does', () => {
+    assert.equal(loadClientConfig({ host: 'WWW.Example.COM', file, home: HOME }).Port, 2323);
+  });
+});
+
+describe('tlssh.conf defaults', () => {
+  it('uses every default, with ~ under the given home, when no file exists', () => {
+    const cfg = loadClientConfig({ host: 'h.example.net', home: HOME }, NONE);
+    const want = defaultClientConfig(HOME);
+    for (const [k, v] of Object.entries(want)) assert.deepStrictEqual(cfg[k as keyof ClientConfig], v, k);
+    assert.equal(cfg.CertFile, '/home/u/.tlssh/keys/default.crt');
+    assert.equal(cfg.KeyFile, '/home/u/.tlssh/keys/default.key');
+    assert.equal(cfg.ServerCAFile, '/etc/tlssh/ServerCA.crt');
+    assert.equal(cfg.Port, 232);
+    assert.equal(cfg.EscapeChar, '~');
+    assert.equal(cfg.HostName, 'h.example.net');
+    assert.equal(cfg.host, 'h.example.net');
+    assert.equal(cfg.origin.HostName, 'default');
+    assert.ok(Object.isFrozen(cfg) && Object.isFrozen(cfg.SendEnv));
+  });
+
+  it('reads ~/.tlssh/tlssh.conf under the given home by default', () => {
+    const home = fs.mkdtempSync(path.join(tmp, 'home-'));
+    fs.mkdirSync(path.join(home, '.tlssh'));
+    fs.writeFileSync(path.join(home, '.tlssh', 'tlssh.conf'), 'Port 4444\n');
+    const cfg = loadClientConfig({ host: 'h', home }, { serverFile: '/x', systemClientFile: path.join(tmp, 'none') });
+    assert.equal(cfg.Port, 4444);
+  });
+
+  it('fails with TLSSH_ERR_CONFIG_READ when a -c file is missing', () => {
+    const f = path.join(tmp, 'missing.conf');
+    fails(() => loadClientConfig({ host: 'h', file: f, home: HOME }, NONE), 'TLSSH_ERR_CONFIG_READ', `${f}: `);
+  });
+
+  it('refuses an empty host or one with spaces', () => {
+    fails(() => loadClientConfig({ host: '', home: HOME }, NONE), 'TLSSH_ERR_USAGE', '');
+    fails(() => loadClientConfig({ host: 'a b', home: HOME }, NONE), 'TLSSH_ERR_USAGE', '');
+  });
+
+  it('refuses a config that leaves no way to verify the server', () => {
+    const f = write('ServerCAFile none\n');
+    fails(() => loadClientConfig({ host: 'h', file: f, home: HOME }), 'TLSSH_ERR_CONFIG_BAD_VALUE', `${f}:1: ServerCAFile: `);
+  });
+});
+
+describe('tlssh.conf layering', () => {
+  const system = path.join(FIXTURES, 'client-sections.conf');
+  const user = path.join(FIXTURES, 'client-user.conf');
+
+  it('lays the user file over the system file, sections included', () => {
+    const cfg = loadClientConfig({ host: 'www.example.com', home: HOME }, paths(system, user));
+    assert.equal(cfg.User, 'bob');
+    assert.equal(cfg.origin.User, `${user}:2`);
+    assert.equal(cfg.Port, 2424);
+    assert.deepStrictEqual(cfg.SendEnv, ['TZ', 'EDITOR']);
+    const other = loadClientConfig({ host: 'other.net', home: HOME }, paths(system, user));
+    assert.equal(other.Port, 2222);
+  });
+
+  it('reads only the -c file when one is given', () => {
+    const cfg = loadClientConfig({ host: 'www.example.com', home: HOME, file: user }, paths(system, user));
+    assert.equal(cfg.Port, 2424);
+    assert.equal(cfg.CertFile, '/home/u/.tlssh/keys/default.crt');
+    assert.deepStrictEqual(cfg.SendEnv, ['LANG', 'LC_*']);
+  });
+
+  it('applies a matching section over a global line that comes after it in an included file', () => {
+    const inc = write('Port 1111\n');
+    const f = write(`[h]\nPort 2222\n`);
+    const main = write(`include ${f}\ninclude ${inc}\n`);
+    assert.equal(loadClientConfig({ host: 'h', file: main, home: HOME }).Port, 2222);
+    assert.equal(loadClientConfig({ host: 'x', file: main, home: HOME }).Port, 1111);
+  });
+
+  it('lets -o override sections and files', () => {
+    const cfg = loadClientConfig(
+      { host: 'www.example.com', home: HOME, overrides: ['Port=7', 'SendEnv=ONLY', 'EscapeChar=none', 'CertFile=~/o.crt'] },
+      paths(system, user),
+    );
+    assert.equal(cfg.Port, 7);
+    assert.deepStrictEqual(cfg.SendEnv, ['ONLY']);
+    assert.equal(cfg.EscapeChar, 'none');
+    assert.equal(cfg.CertFile, '/home/u/o.crt');
+    assert.equal(cfg.origin.Port, 'command line');
+  });
+
+  it('refuses server keywords in -o and passwords on the command line', () => {
+    fails(() => loadClientConfig({ host: 'h', home: HOME, overrides: ['Listen=1.2.3.4'] }, NONE), 'TLSSH_ERR_CONFIG_UNKNOWN_KEYWORD', 'command line: -o Listen=1.2.3.4: Listen: ');
+    fails(() => loadClientConfig({ host: 'h', home: HOME, overrides: ['PrivkeyPassword=x'] }, NONE), 'TLSSH_ERR_CONFIG_BAD_VALUE', 'command line: -o ');
+  });
+
+  it('checks lines of sections that do not match the host too', () => {
+    const f = write('[elsewhere]\nPort nope\n');
+    fails(() => loadClientConfig({ host: 'h', file: f, home: HOME }), 'TLSSH_ERR_CONFIG_BAD_VALUE', `${f}:2: Port: `);
+  });
+});
+
+describe('tlssh.conf includes inside sections', () => {
+  const file = path.join(FIXTURES, 'client-include.conf');
+  it('gives the included lines the section of the include line', () => {
+    const cfg = loadClientConfig({ host: 'www.example.com', file, home: HOME });
+    assert.equal(cfg.User, 'fromsub');
+    assert.equal(cfg.Port, 3000);
+    assert.equal(cfg.ConnectTimeout, 5);
+  });
+
+  it('ends a section begun in an included file at the end of that file', () => {
+    assert.equal(loadClientConfig({ host: 'special.example.com', file, home: HOME }).User, 'special');
+    // ConnectTimeout, after the include line, is back in the [*.example.com] section.
+    assert.equal(loadClientConfig({ host: 'special.example.com', file, home: HOME }).ConnectTimeout, 5);
+    const other = loadClientConfig({ host: 'other.org', file, home: HOME });
+    assert.equal(other.User, '');
+    assert.equal(other.Port, 232);
+  });
+
+  it('expands ~/ in include names with the given home', () => {
+    const home = fs.mkdtempSync(path.join(tmp, 'home-'));
+    fs.writeFileSync(path.join(home, 'extra.conf'), 'User fromhome\n');
+    assert.equal(loadClientConfig({ host: 'h', file: write('include ~/extra.conf\n'), home }).User, 'fromhome');
+  });
+});
+
+describe('tlssh password files', () => {
+  it('loads passwords and lists the files that others can read', () => {
+    const open = write('PrivkeyPassword pw\n', 0o644);
+    const closed = write('TpmSrkPassword\n', 0o600);
+    const main = write(`include ${open}\ninclude ${closed}\n`, 0o644);
+    const cfg = loadClientConfig({ host: 'h', file: main, home: HOME });
+    assert.equal(cfg.PrivkeyPassword, 'pw');
+    assert.equal(cfg.TpmSrkPassword, '');
+    assert.deepStrictEqual(secretFiles(cfg), [open, closed]);
+    assert.deepStrictEqual(insecureSecretFiles(cfg), [open]);
+  });
+
+  it('leaves passwords undefined when no line sets them', () => {
+    const cfg = loadClientConfig({ host: 'h', file: write('Port 1\n'), home: HOME });
+    assert.equal(cfg.PrivkeyPassword, undefined);
+    assert.equal(cfg.TpmSrkPassword, undefined);
+    assert.deepStrictEqual(insecureSecretFiles(cfg), []);
+  });
+});
+
+describe('host patterns', () => {
+  const cases: Array<[string, string[], boolean]> = [
+    ['a.example.com', ['*.example.com'], true],
+    ['example.com', ['*.example.com'], false],
+    ['db1.x', ['db?.x'], true],
+    ['db10.x', ['db?.x'], false],
+    ['test.example.com', ['*.example.com', '!test.example.com'], false],
+    ['test.example.com', ['!test.example.com', '*.example.com'], false],
+    ['other', ['!test'], false],
+    ['A.B', ['a.b'], true],
+    ['a.b', ['a.c', 'a.b'], true],
+    ['a+b', ['a+b'], true],
+    ['axb', ['a.b'], false],
+    ['2001:db8::1', ['2001:db8::*'], true],
+  ];
+  for (const [host, patterns, want] of cases) {
+    it(`${want ? 'matches' : 'does not match'} ${host} against ${patterns.join(' ')}`, () => {
+      assert.equal(hostMatches(host, patterns), want);
+    });
+  }
+});

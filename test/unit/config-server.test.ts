@@ -1,0 +1,255 @@
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { isTlsshError, type ErrorCode } from '../../src/errors';
+import {
+  DEFAULT_SERVER_CONFIG, assertPrivateFile, listenAddresses, loadServerConfig, secretFiles, type ServerConfig,
+} from '../../src/config';
+
+const FIXTURES = path.resolve(__dirname, '../../../test/fixtures/config');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tlssh-config-server-'));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+let n = 0;
+function write(text: string, mode = 0o644, name = `t${++n}.conf`): string {
+  const f = path.join(tmp, name);
+  fs.writeFileSync(f, text, { mode });
+  fs.chmodSync(f, mode);
+  return f;
+}
+
+/** What JSON sees: a golden file cannot hold `undefined`. */
+function plain(cfg: ServerConfig): unknown {
+  return JSON.parse(JSON.stringify(cfg));
+}
+
+function fails(fn: () => unknown, code: ErrorCode, place: string): Error {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(isTlsshError(e), `not a TlsshError: ${String(e)}`);
+    assert.equal(e.code, code, e.message);
+    assert.ok(e.message.startsWith(place), `${JSON.stringify(e.message)} should start with ${JSON.stringify(place)}`);
+    return e;
+  }
+  assert.fail(`expected ${code}`);
+}
+
+const NO_DEFAULT_FILE = { serverFile: path.join(tmp, 'absent', 'tlsshd.conf'), systemClientFile: '/nonexistent' };
+
+describe('tlsshd.conf golden files', () => {
+  const expected = fs.readFileSync(path.join(FIXTURES, 'server.expected.json'), 'utf8');
+  for (const name of ['server-original.conf', 'server-ini.conf', 'server-mixed.conf']) {
+    it(`loads ${name} to the expected config`, () => {
+      const file = path.join(FIXTURES, name);
+      const want = JSON.parse(expected.split('<file>').join(file).split('<dir>').join(FIXTURES));
+      assert.deepStrictEqual(plain(loadServerConfig({ file })), want);
+    });
+  }
+});
+
+describe('tlsshd.conf defaults', () => {
+  it('uses every default when the default file does not exist', () => {
+    const cfg = loadServerConfig({}, NO_DEFAULT_FILE);
+    const { Listen: _l, ...rest } = DEFAULT_SERVER_CONFIG;
+    for (const [k, v] of Object.entries(rest)) assert.deepStrictEqual(cfg[k as keyof ServerConfig], v, k);
+    assert.deepStrictEqual(cfg.Listen, ['0.0.0.0:232', '[::]:232']);
+    assert.equal(cfg.Port, 232);
+    assert.equal(cfg.CertFile, '/etc/tlssh/tlsshd.crt');
+    assert.equal(cfg.KeyFile, '/etc/tlssh/tlsshd.key');
+    assert.equal(cfg.ClientCAFile, '/etc/tlssh/ClientCA.crt');
+    assert.equal(cfg.TpmSrkPassword, undefined);
+    assert.equal(cfg.PrivkeyPassword, undefined);
+    assert.ok(Object.values(cfg.origin).every((o) => o === 'default'));
+  });
+
+  it('fails with TLSSH_ERR_CONFIG_READ when a -c file is missing', () => {
+    const f = path.join(tmp, 'nope.conf');
+    fails(() => loadServerConfig({ file: f }), 'TLSSH_ERR_CONFIG_READ', `${f}: `);
+  });
+
+  it('fails with TLSSH_ERR_CONFIG_READ for a directory', () => {
+    fails(() => loadServerConfig({ file: tmp }), 'TLSSH_ERR_CONFIG_READ', `${tmp}: `);
+  });
+
+  it('reads the default file when there is one', () => {
+    const f = write('Port 2020\n');
+    assert.equal(loadServerConfig({}, { ...NO_DEFAULT_FILE, serverFile: f }).Port, 2020);
+  });
+
+  it('returns a deeply frozen object', () => {
+    const cfg = loadServerConfig({ file: write('AcceptEnv A\n') });
+    assert.ok(Object.isFrozen(cfg) && Object.isFrozen(cfg.AcceptEnv) && Object.isFrozen(cfg.MaxStartups) && Object.isFrozen(cfg.origin));
+    assert.throws(() => (cfg.AcceptEnv as string[]).push('B'), TypeError);
+  });
+
+  it('lets the later of two lines win, and records where', () => {
+    const f = write('Port 1\nPort 2\n');
+    const cfg = loadServerConfig({ file: f });
+    assert.equal(cfg.Port, 2);
+    assert.equal(cfg.origin.Port, `${f}:2`);
+  });
+
+  it('refuses a config that leaves no way to verify clients', () => {
+    const f = write('ClientCAFile none\n');
+    fails(() => loadServerConfig({ file: f }), 'TLSSH_ERR_CONFIG_BAD_VALUE', `${f}:1: ClientCAFile: `);
+    assert.equal(loadServerConfig({ file: write('ClientCAFile none\nClientCAPath /x\n') }).ClientCAPath, '/x');
+  });
+});
+
+describe('tlsshd Listen and Port', () => {
+  it('applies the final Port to Listen lines without one, wherever Port appears', () => {
+    const cfg = loadServerConfig({ file: write('Listen 127.0.0.1\nListen [::1]:99\nListen ::2\nPort 1234\n') });
+    assert.deepStrictEqual(cfg.Listen, ['127.0.0.1:1234', '[::1]:99', '[::2]:1234']);
+    assert.deepStrictEqual(listenAddresses(cfg), [
+      { host: '127.0.0.1', port: 1234, ipv6Only: false },
+      { host: '::1', port: 99, ipv6Only: false },
+      { host: '::2', port: 1234, ipv6Only: false },
+    ]);
+  });
+
+  it('makes :: IPv6-only only when 0.0.0.0 is also bound on that port', () => {
+    assert.deepStrictEqual(listenAddresses(loadServerConfig({ file: write('Port 5\n') })), [
+      { host: '0.0.0.0', port: 5, ipv6Only: false },
+      { host: '::', port: 5, ipv6Only: true },
+    ]);
+    assert.deepStrictEqual(listenAddresses(loadServerConfig({ file: write('Listen ::\n') })), [{ host: '::', port: 232, ipv6Only: false }]);
+  });
+
+  it('accepts Port 0 so a daemon can take any free port', () => {
+    assert.deepStrictEqual(loadServerConfig({ file: write('Port 0\nListen 127.0.0.1\n') }).Listen, ['127.0.0.1:0']);
+  });
+
+  it('drops duplicate Listen entries', () => {
+    assert.deepStrictEqual(loadServerConfig({ file: write('Listen 127.0.0.1\nListen 127.0.0.1:232\n') }).Listen, ['127.0.0.1:232']);
+  });
+});
+
+describe('tlsshd -o overrides', () => {
+  it('override any line and are recorded as "command line"', () => {
+    const cfg = loadServerConfig({ file: write('Port 1\nPermitRootLogin yes\n'), overrides: ['Port=2', 'permitrootlogin no', 'Port = 3'] });
+    assert.equal(cfg.Port, 3);
+    assert.equal(cfg.PermitRootLogin, false);
+    assert.equal(cfg.origin.Port, 'command line');
+  });
+
+  it('replace a list keyword from the files on the first -o and append after that', () => {
+    const f = write('Listen 10.0.0.1\nAcceptEnv A\n');
+    const cfg = loadServerConfig({ file: f, overrides: ['Listen=127.0.0.1', 'Listen=127.0.0.2:7', 'AcceptEnv=B'] });
+    assert.deepStrictEqual(cfg.Listen, ['127.0.0.1:232', '127.0.0.2:7']);
+    assert.deepStrictEqual(cfg.AcceptEnv, ['B']);
+  });
+
+  it('resolve relative paths against the working directory', () => {
+    assert.equal(loadServerConfig({ file: write(''), overrides: ['CertFile=rel/x.crt'] }).CertFile, path.resolve('rel/x.crt'));
+  });
+
+  it('report bad values, unknown keywords and syntax as coming from the command line', () => {
+    fails(() => loadServerConfig({ file: write(''), overrides: ['Port=abc'] }), 'TLSSH_ERR_CONFIG_BAD_VALUE', 'command line: -o Port=abc: Port: ');
+    fails(() => loadServerConfig({ file: write(''), overrides: ['Nope=1'] }), 'TLSSH_ERR_CONFIG_UNKNOWN_KEYWORD', 'command line: -o Nope=1: Nope: ');
+    fails(() => loadServerConfig({ file: write(''), overrides: ['SendEnv=X'] }), 'TLSSH_ERR_CONFIG_UNKNOWN_KEYWORD', 'command line: -o SendEnv=X: ');
+    fails(() => loadServerConfig({ file: write(''), overrides: ['include=/etc/passwd'] }), 'TLSSH_ERR_CONFIG_SYNTAX', 'command line: -o include=/etc/passwd: ');
+    fails(() => loadServerConfig({ file: write(''), overrides: [''] }), 'TLSSH_ERR_CONFIG_SYNTAX', 'command line: -o : ');
+    fails(() => loadServerConfig({ file: write(''), overrides: ['[x]'] }), 'TLSSH_ERR_CONFIG_SYNTAX', 'command line: -o [x]: ');
+  });
+
+  it('refuse passwords, which argv would show to every local user, without echoing them', () => {
+    for (const o of ['PrivkeyPassword=hunter2', 'tpmsrkpassword hunter2']) {
+      const e = fails(() => loadServerConfig({ file: write(''), overrides: [o] }), 'TLSSH_ERR_CONFIG_BAD_VALUE', 'command line: -o ');
+      assert.ok(!e.message.includes('hunter2'), e.message);
+    }
+  });
+});
+
+describe('tlsshd.conf includes', () => {
+  it('reads include, skips a missing -include, expands wildcards in order and skips hidden files', () => {
+    const cfg = loadServerConfig({ file: path.join(FIXTURES, 'include-main.conf') });
+    assert.equal(cfg.Port, 2002);
+    assert.equal(cfg.origin.Port, `${path.join(FIXTURES, 'conf.d', '20-b.conf')}:2`);
+    assert.deepStrictEqual(cfg.AcceptEnv, ['SUB', 'A', 'B']);
+    assert.equal(cfg.ClientDomain, '.main');
+  });
+
+  it('fails with TLSSH_ERR_CONFIG_READ at the include line when an include is missing', () => {
+    const f = path.join(FIXTURES, 'include-missing.conf');
+    fails(() => loadServerConfig({ file: f }), 'TLSSH_ERR_CONFIG_READ', `${f}:2: include: `);
+  });
+
+  it('reports an include loop at the line that closes it', () => {
+    const b = path.join(FIXTURES, 'loop-b.conf');
+    fails(() => loadServerConfig({ file: path.join(FIXTURES, 'loop-a.conf') }), 'TLSSH_ERR_CONFIG_SYNTAX', `${b}:2: include: `);
+  });
+
+  it('reports a file including itself, even through -include', () => {
+    const f = path.join(tmp, 'self.conf');
+    fs.writeFileSync(f, '# me\n-include self.conf\n');
+    fails(() => loadServerConfig({ file: f }), 'TLSSH_ERR_CONFIG_SYNTAX', `${f}:2: -include: `);
+  });
+
+  it('allows the same file twice when it is not a loop', () => {
+    const leaf = write('AcceptEnv LEAF\n', 0o644, 'leaf.conf');
+    const cfg = loadServerConfig({ file: write(`include ${leaf}\ninclude ${leaf}\n`) });
+    assert.deepStrictEqual(cfg.AcceptEnv, ['LEAF']);
+  });
+
+  it('reports errors inside an included file at that file\'s line', () => {
+    const inner = write('\n\nPort many\n', 0o644, 'inner-bad.conf');
+    fails(() => loadServerConfig({ file: write('include inner-bad.conf\n') }), 'TLSSH_ERR_CONFIG_BAD_VALUE', `${inner}:3: Port: `);
+  });
+
+  it('is not troubled by a wildcard that matches nothing', () => {
+    assert.equal(loadServerConfig({ file: write('include nothing.d/*.conf\nPort 3\n') }).Port, 3);
+  });
+
+  it('stops a runaway chain of distinct files', () => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'chain-'));
+    for (let i = 0; i < 40; i++) fs.writeFileSync(path.join(dir, `${i}.conf`), `include ${i + 1}.conf\n`);
+    fs.writeFileSync(path.join(dir, '40.conf'), 'Port 1\n');
+    fails(() => loadServerConfig({ file: path.join(dir, '0.conf') }), 'TLSSH_ERR_CONFIG_SYNTAX', dir);
+  });
+
+  it('requires a file name', () => {
+    const f = write('include\n');
+    fails(() => loadServerConfig({ file: f }), 'TLSSH_ERR_CONFIG_BAD_VALUE', `${f}:1: include: `);
+  });
+});
+
+describe('tlsshd password files', () => {
+  it('loads a password from a mode 600 file; present-but-empty means empty', () => {
+    const f = write('TpmSrkPassword\nPrivkeyPassword "p w"\n', 0o600);
+    const cfg = loadServerConfig({ file: f });
+    assert.equal(cfg.TpmSrkPassword, '');
+    assert.equal(cfg.PrivkeyPassword, 'p w');
+    assert.deepStrictEqual(secretFiles(cfg), [f]);
+  });
+
+  it('refuses a group- or world-readable file that sets a password', () => {
+    for (const mode of [0o644, 0o640, 0o604, 0o620]) {
+      const f = write('PrivkeyPassword x\n', mode);
+      fails(() => loadServerConfig({ file: f }), 'TLSSH_ERR_CONFIG_INSECURE_MODE', `${f}: `);
+    }
+  });
+
+  it('checks the included file that holds the password, not only the main one', () => {
+    const secret = write('TpmSrkPassword s\n', 0o644, 'secret.conf');
+    const main = write(`include ${secret}\n`, 0o600);
+    fails(() => loadServerConfig({ file: main }), 'TLSSH_ERR_CONFIG_INSECURE_MODE', `${secret}: `);
+    fs.chmodSync(secret, 0o600);
+    assert.equal(loadServerConfig({ file: main }).TpmSrkPassword, 's');
+  });
+
+  it('does not care about the mode of a file without passwords', () => {
+    assert.equal(loadServerConfig({ file: write('Port 7\n', 0o644) }).Port, 7);
+  });
+
+  it('assertPrivateFile accepts 600 and 400, refuses 644, and reports a missing file as unreadable', () => {
+    assertPrivateFile(write('', 0o600));
+    assertPrivateFile(write('', 0o400));
+    const open = write('', 0o644);
+    fails(() => assertPrivateFile(open), 'TLSSH_ERR_CONFIG_INSECURE_MODE', `${open}: `);
+    const gone = path.join(tmp, 'gone.conf');
+    fails(() => assertPrivateFile(gone), 'TLSSH_ERR_CONFIG_READ', `${gone}: `);
+  });
+});
