@@ -1,0 +1,203 @@
+// N-API surface of the TPM addon. Kept small on purpose: src/tpm/ validates every argument, parses
+// key files and builds templates; this file only moves bytes across and runs TPM work on the
+// thread pool.
+#include <napi.h>
+
+#include <cstdlib>
+#include <functional>
+#include <optional>
+
+#include "engine.h"
+#include "tpm-core.h"
+
+namespace tlssh {
+namespace {
+
+Bytes bytesOf(const Napi::Value& v) {
+  auto b = v.As<Napi::Buffer<uint8_t>>();
+  return Bytes(b.Data(), b.Data() + b.Length());
+}
+
+std::string str(const Napi::Object& o, const char* name) { return o.Get(name).As<Napi::String>().Utf8Value(); }
+
+uint32_t u32(const Napi::Object& o, const char* name) { return o.Get(name).As<Napi::Number>().Uint32Value(); }
+
+Napi::Buffer<uint8_t> toBuffer(Napi::Env env, const Bytes& b) { return Napi::Buffer<uint8_t>::Copy(env, b.data(), b.size()); }
+
+Napi::Error toError(Napi::Env env, const TpmFailure& f) {
+  Napi::Error e = Napi::Error::New(env, f.op + ": " + f.what());
+  e.Set("op", f.op);
+  e.Set("detail", std::string(f.what()));
+  e.Set("rc", Napi::Number::New(env, f.rc));
+  e.Set("errno", Napi::Number::New(env, f.errnum));
+  if (!f.code.empty()) e.Set("tlsshCode", f.code);
+  return e;
+}
+
+// Runs `work` on the thread pool and settles a promise with `done`'s value or the failure.
+class Job : public Napi::AsyncWorker {
+ public:
+  Job(Napi::Env env, std::function<void()> work, std::function<Napi::Value(Napi::Env)> done)
+      : Napi::AsyncWorker(env, "tlssh-tpm"), deferred_(Napi::Promise::Deferred::New(env)), work_(std::move(work)),
+        done_(std::move(done)) {}
+
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    try {
+      work_();
+    } catch (const TpmFailure& f) {
+      failure_ = f;
+      SetError(f.what());
+    } catch (const std::exception& e) {
+      failure_ = TpmFailure("TPM operation", 0, e.what());
+      SetError(e.what());
+    }
+  }
+  void OnOK() override { deferred_.Resolve(done_(Env())); }
+  void OnError(const Napi::Error&) override {
+    Napi::HandleScope scope(Env());
+    deferred_.Reject(toError(Env(), *failure_).Value());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::function<void()> work_;
+  std::function<Napi::Value(Napi::Env)> done_;
+  std::optional<TpmFailure> failure_;
+};
+
+Napi::Value queue(Napi::Env env, std::function<void()> work, std::function<Napi::Value(Napi::Env)> done) {
+  auto* job = new Job(env, std::move(work), std::move(done));
+  Napi::Promise p = job->Promise();
+  job->Queue();
+  return p;
+}
+
+template <class F>
+auto guarded(Napi::Env env, F f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const TpmFailure& e) {
+    throw toError(env, e);
+  }
+}
+
+Napi::Value ConfigureKey(const Napi::CallbackInfo& info) {
+  std::string id = info[0].As<Napi::String>().Utf8Value();
+  Napi::Object o = info[1].As<Napi::Object>();
+  KeyConfig cfg;
+  cfg.tcti = str(o, "tcti");
+  cfg.parent = u32(o, "parent");
+  cfg.parentAuth = bytesOf(o.Get("parentAuth"));
+  cfg.keyAuth = bytesOf(o.Get("keyAuth"));
+  cfg.pub = bytesOf(o.Get("pub"));
+  cfg.priv = bytesOf(o.Get("priv"));
+  cfg.agentPath = str(o, "agentPath");
+  guarded(info.Env(), [&] {
+    configureKey(id, std::move(cfg));
+    return 0;
+  });
+  return info.Env().Undefined();
+}
+
+Napi::Value RemoveKey(const Napi::CallbackInfo& info) {
+  removeKey(info[0].As<Napi::String>().Utf8Value());
+  return info.Env().Undefined();
+}
+
+Napi::Value FlushAll(const Napi::CallbackInfo& info) {
+  flushAll();
+  return info.Env().Undefined();
+}
+
+Napi::Value TakeEngineFailure(const Napi::CallbackInfo& info) {
+  auto f = takeEngineFailure();
+  if (!f) return info.Env().Null();
+  Napi::Object o = toError(info.Env(), f->failure).Value();
+  o.Set("keyId", f->keyId);
+  return o;
+}
+
+Napi::Value EcdsaSign(const Napi::CallbackInfo& info) {
+  auto id = std::make_shared<std::string>(info[0].As<Napi::String>().Utf8Value());
+  auto digest = std::make_shared<Bytes>(bytesOf(info[1]));
+  auto out = std::make_shared<Bytes>();
+  return queue(info.Env(), [=] { *out = ecdsaSign(*id, *digest); },
+               [=](Napi::Env env) { return toBuffer(env, *out); });
+}
+
+Napi::Value RsaPrivate(const Napi::CallbackInfo& info) {
+  auto id = std::make_shared<std::string>(info[0].As<Napi::String>().Utf8Value());
+  auto input = std::make_shared<Bytes>(bytesOf(info[1]));
+  auto out = std::make_shared<Bytes>();
+  return queue(info.Env(), [=] { *out = rsaPrivate(*id, *input); },
+               [=](Napi::Env env) {
+                 auto b = toBuffer(env, *out);
+                 wipe(*out);
+                 return b;
+               });
+}
+
+Napi::Value LoadKey(const Napi::CallbackInfo& info) {
+  auto id = std::make_shared<std::string>(info[0].As<Napi::String>().Utf8Value());
+  return queue(info.Env(), [=] { loadKey(*id); }, [](Napi::Env env) { return env.Undefined(); });
+}
+
+Napi::Value CreateKey(const Napi::CallbackInfo& info) {
+  Napi::Object o = info[0].As<Napi::Object>();
+  auto tcti = str(o, "tcti");
+  auto parent = u32(o, "parent");
+  auto parentAuth = std::make_shared<Bytes>(bytesOf(o.Get("parentAuth")));
+  auto keyAuth = std::make_shared<Bytes>(bytesOf(o.Get("keyAuth")));
+  auto tmpl = std::make_shared<Bytes>(bytesOf(o.Get("template")));
+  auto out = std::make_shared<CreatedKey>();
+  return queue(info.Env(),
+               [=] { *out = createKey(tcti, parent, std::move(*parentAuth), std::move(*keyAuth), *tmpl); },
+               [=](Napi::Env env) {
+                 Napi::Object r = Napi::Object::New(env);
+                 r.Set("pub", toBuffer(env, out->pub));
+                 r.Set("priv", toBuffer(env, out->priv));
+                 return r;
+               });
+}
+
+Napi::Value ImportKey(const Napi::CallbackInfo& info) {
+  Napi::Object o = info[0].As<Napi::Object>();
+  auto tcti = str(o, "tcti");
+  auto parent = u32(o, "parent");
+  auto parentAuth = std::make_shared<Bytes>(bytesOf(o.Get("parentAuth")));
+  auto pub = std::make_shared<Bytes>(bytesOf(o.Get("pub")));
+  auto sensitive = std::make_shared<Bytes>(bytesOf(o.Get("sensitive")));
+  auto out = std::make_shared<Bytes>();
+  return queue(info.Env(),
+               [=] { *out = importKey(tcti, parent, std::move(*parentAuth), *pub, std::move(*sensitive)); },
+               [=](Napi::Env env) { return toBuffer(env, *out); });
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  // libtss2 logs errors to stderr unless told otherwise; tlssh reports them itself.
+  setenv("TSS2_LOG", "all+none", 0);
+  std::string why;
+  bool engine = registerEngine(why);
+  exports.Set("engineId", kEngineId);
+  exports.Set("engineError", engine ? env.Null() : Napi::String::New(env, why));
+  exports.Set("configureKey", Napi::Function::New(env, ConfigureKey));
+  exports.Set("removeKey", Napi::Function::New(env, RemoveKey));
+  exports.Set("flushAll", Napi::Function::New(env, FlushAll));
+  exports.Set("takeEngineFailure", Napi::Function::New(env, TakeEngineFailure));
+  exports.Set("ecdsaSign", Napi::Function::New(env, EcdsaSign));
+  exports.Set("rsaPrivate", Napi::Function::New(env, RsaPrivate));
+  exports.Set("loadKey", Napi::Function::New(env, LoadKey));
+  exports.Set("createKey", Napi::Function::New(env, CreateKey));
+  exports.Set("importKey", Napi::Function::New(env, ImportKey));
+  env.AddCleanupHook([] { flushAll(); });
+  return exports;
+}
+
+}  // namespace
+}  // namespace tlssh
+
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) { return tlssh::Init(env, exports); }
+
+NODE_API_MODULE(tlssh_tpm, InitModule)
