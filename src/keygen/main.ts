@@ -1,0 +1,72 @@
+// tlssh-keygen entry point: parse, plan, run, and turn any failure into one line on stderr and
+// exit status 255, as ssh-keygen users expect from a tool failure.
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CommanderError } from 'commander';
+import { describeError, EXIT_TLSSH_FAILURE, isTlsshError } from '../errors';
+import { buildProgram, planFromOptions } from './cli-options';
+import { runPlan, type Output } from './commands';
+
+const PROGRAM = 'tlssh-keygen';
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version?: unknown };
+    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+function fail(message: string): number {
+  process.stderr.write(`${PROGRAM}: ${message}\n`);
+  return EXIT_TLSSH_FAILURE;
+}
+
+export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const program = buildProgram(packageVersion());
+  program.exitOverride();
+  program.configureOutput({
+    // Commander's own messages ("error: unknown option") get the program prefix instead.
+    outputError: () => undefined,
+  });
+  try {
+    program.parse([...argv], { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      return fail(`${e.message.replace(/^error: /, '')} (see --help)`);
+    }
+    return fail(describeError(e));
+  }
+  try {
+    const plan = planFromOptions(program.opts());
+    const toStderr = plan.csr?.out === '-';
+    const io: Output = {
+      out: (line) => process.stdout.write(`${line}\n`),
+      info: (line) => {
+        if (plan.quiet) return;
+        (toStderr ? process.stderr : process.stdout).write(`${line}\n`);
+      },
+    };
+    await runPlan(plan, env, io);
+    return 0;
+  } catch (e) {
+    if (isTlsshError(e)) return fail(describeError(e));
+    return fail(`internal error: ${describeError(e)}`);
+  }
+}
+
+// Run when started as a program (bin/tlssh-keygen requires this file), not when imported by tests.
+const entry = require.main;
+if (entry === module || (entry !== undefined && /tlssh-keygen$/.test(entry.filename))) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.exitCode = fail(`internal error: ${describeError(e)}`);
+    },
+  );
+}
