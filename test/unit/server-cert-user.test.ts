@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { isTlsshError } from '../../src/errors';
+import { authorizeUser, userFromCommonNames } from '../../src/server/cert-user';
+import type { Account } from '../../src/server/passwd-lookup';
+import { lookupUser, parsePasswdLine } from '../../src/server/passwd-lookup';
+
+const accounts: Record<string, Account> = {
+  alice: { name: 'alice', uid: 1000, gid: 1000, gecos: '', home: '/home/alice', shell: '/bin/bash' },
+  root: { name: 'root', uid: 0, gid: 0, gecos: '', home: '/root', shell: '/bin/bash' },
+};
+const lookup = async (n: string): Promise<Account | undefined> => accounts[n];
+
+async function code(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'ok';
+  } catch (e) {
+    return isTlsshError(e) ? e.code : `not a TlsshError: ${String(e)}`;
+  }
+}
+
+const base = { commonNames: ['alice'], clientDomain: '', requestedUser: '', permitRootLogin: false, daemonUid: 0 };
+
+test('with ClientDomain empty the whole first CN is the user', () => {
+  assert.equal(userFromCommonNames(['alice', 'bob'], ''), 'alice');
+});
+
+test('with ClientDomain the CN must be user.<domain>', async () => {
+  assert.equal(userFromCommonNames(['alice.clients.example'], 'clients.example'), 'alice');
+  assert.equal(userFromCommonNames(['Alice.CLIENTS.example'], 'clients.example'), 'Alice');
+  assert.equal(await code(authorizeUser({ ...base, commonNames: ['alice.other.example'], clientDomain: 'clients.example' }, lookup)), 'TLSSH_ERR_CERT_USER');
+  assert.equal(await code(authorizeUser({ ...base, commonNames: ['clients.example'], clientDomain: 'clients.example' }, lookup)), 'TLSSH_ERR_CERT_USER');
+});
+
+test('names that are not user names, or no CN at all, are refused', async () => {
+  for (const cn of [[], [''], ['0'], ['-x'], ['a b'], ['a/b'], ['x'.repeat(40)]]) {
+    assert.equal(await code(authorizeUser({ ...base, commonNames: cn }, lookup)), 'TLSSH_ERR_CERT_USER', JSON.stringify(cn));
+  }
+});
+
+test('each refusal has its own code', async () => {
+  assert.equal(await code(authorizeUser(base, lookup)), 'ok');
+  assert.equal(await code(authorizeUser({ ...base, requestedUser: 'bob' }, lookup)), 'TLSSH_ERR_USER_MISMATCH');
+  assert.equal(await code(authorizeUser({ ...base, requestedUser: 'alice' }, lookup)), 'ok');
+  assert.equal(await code(authorizeUser({ ...base, commonNames: ['nobody-here'] }, lookup)), 'TLSSH_ERR_NO_SUCH_USER');
+  assert.equal(await code(authorizeUser({ ...base, commonNames: ['root'] }, lookup)), 'TLSSH_ERR_ROOT_LOGIN_REFUSED');
+  assert.equal(await code(authorizeUser({ ...base, commonNames: ['root'], permitRootLogin: true }, lookup)), 'ok');
+  assert.equal(await code(authorizeUser({ ...base, daemonUid: 1234 }, lookup)), 'TLSSH_ERR_NOT_DAEMON_USER');
+  assert.equal(await code(authorizeUser({ ...base, daemonUid: 1000 }, lookup)), 'ok');
+});
+
+test('getent lookups: a real user, no such user, and a numeric name is never read as a uid', async () => {
+  assert.equal((await lookupUser('root'))?.uid, 0);
+  assert.equal(await lookupUser('tlssh-no-such-user-x'), undefined);
+  assert.equal(await lookupUser('0'), undefined);
+  assert.deepEqual(parsePasswdLine('a:x:1:2:G:/h:/bin/sh\n'), { name: 'a', uid: 1, gid: 2, gecos: 'G', home: '/h', shell: '/bin/sh' });
+  assert.equal(parsePasswdLine('a:x:one:2:G:/h:/bin/sh'), undefined);
+});
