@@ -1,0 +1,62 @@
+// Whatever way tlssh ends, the local terminal must come back as it was: a login shell left in
+// raw mode is unusable. Cleanups registered here run on normal exit, on SIGINT/SIGTERM/SIGHUP
+// delivered to tlssh, and on any uncaught exception, before the process goes.
+
+import { EXIT_TLSSH_FAILURE } from '../errors';
+import { failureLine } from './exit-status';
+import { writeStderrLine } from './stderr-log';
+
+const cleanups = new Set<() => void>();
+
+/** Registers `fn` to run once at exit; returns a function that unregisters it. */
+export function onExitCleanup(fn: () => void): () => void {
+  cleanups.add(fn);
+  return () => cleanups.delete(fn);
+}
+
+/** Runs every cleanup now (each at most once), newest first; a failing one never stops the rest. */
+export function runExitCleanups(): void {
+  const list = [...cleanups].reverse();
+  cleanups.clear();
+  for (const fn of list) {
+    try {
+      fn();
+    } catch {
+      // A cleanup that fails must not keep the others (the terminal above all) from running.
+    }
+  }
+}
+
+/** Ends the process with `status` after the cleanups. */
+export function exitNow(status: number): never {
+  runExitCleanups();
+  process.exit(status);
+}
+
+export interface GuardOptions {
+  /** Current verbosity, read when a guard fires: -v shows codes and the signal line. */
+  verbosity: () => number;
+}
+
+let installed = false;
+
+export function installExitGuards(options: GuardOptions): void {
+  if (installed) return;
+  installed = true;
+  process.on('exit', runExitCleanups);
+  // ssh's answer to these signals: restore the terminal, say so only when verbose, exit 255.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(signal, () => {
+      runExitCleanups();
+      if (options.verbosity() > 0) writeStderrLine(`debug1: killed by signal ${signal}`);
+      process.exit(EXIT_TLSSH_FAILURE);
+    });
+  }
+  const fatal = (err: unknown): void => {
+    runExitCleanups();
+    writeStderrLine(failureLine(err, options.verbosity() > 0));
+    process.exit(EXIT_TLSSH_FAILURE);
+  };
+  process.on('uncaughtException', fatal);
+  process.on('unhandledRejection', fatal);
+}

@@ -1,0 +1,50 @@
+// Before connecting: if the private key needs a password that the configuration does not give,
+// ask for it on the terminal, as ssh does for an encrypted key. The TLS handshake itself cannot
+// stop to ask (key loading is synchronous inside tls.connect), so the answer is put into the
+// config the transport reads.
+
+import { readFileSync } from 'node:fs';
+import type { ClientConfig } from '../config/types';
+
+export type PasswordPrompt = (prompt: string) => Promise<string>;
+
+/** Which password, if any, the key in `cfg` still needs; undefined when none. */
+export function missingKeyPassword(cfg: ClientConfig, readKey: (file: string) => Buffer = readFileSync): string | undefined {
+  if (cfg.PrivkeyPassword !== undefined) return undefined;
+  let key: Buffer;
+  try {
+    key = readKey(cfg.KeyFile);
+  } catch {
+    // Unreadable: the transport reports that with the right code and wording.
+    return undefined;
+  }
+  if (cfg.PrivkeyEngine === 'tpm') {
+    // A TPM key with a password keeps dictionary-attack protection, so guessing "no password"
+    // first would cost a lockout strike: ask whenever the file does not say emptyAuth. Keys whose
+    // writer got that flag wrong work with an empty PrivkeyPassword in the config.
+    if (!key.includes('BEGIN TSS2 PRIVATE KEY')) return undefined;
+    // Loaded only for TPM keys, to keep the start-up of plain-key logins short.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { parseTss2PrivateKey } = require('../tpm/key-file') as typeof import('../tpm/key-file');
+    let emptyAuth: boolean;
+    try {
+      emptyAuth = parseTss2PrivateKey(key, cfg.KeyFile).emptyAuth;
+    } catch {
+      return undefined;
+    }
+    return emptyAuth ? undefined : `Enter password for TPM key ${cfg.KeyFile}: `;
+  }
+  const text = key.toString('latin1');
+  if (text.includes('BEGIN ENCRYPTED PRIVATE KEY') || text.includes('Proc-Type: 4,ENCRYPTED')) {
+    return `Enter passphrase for key ${cfg.KeyFile}: `;
+  }
+  return undefined;
+}
+
+/** `cfg`, with PrivkeyPassword filled in from the terminal when the key needs one. */
+export async function withKeyPassword(cfg: ClientConfig, prompt: PasswordPrompt): Promise<ClientConfig> {
+  const question = missingKeyPassword(cfg);
+  if (question === undefined) return cfg;
+  const password = await prompt(question);
+  return Object.freeze({ ...cfg, PrivkeyPassword: password });
+}

@@ -1,0 +1,36 @@
+// Entry point of bin/tlssh. Kept tiny: the exit guards go in before anything can touch the
+// terminal, and the connection machinery loads only once the command line asks for it, so
+// --help, -V and usage errors answer at once.
+
+import { parseArgs } from './cli-args';
+import { exitNow, installExitGuards } from './exit-guards';
+import { writeStderrLine } from './stderr-log';
+
+let verbosity = 0;
+installExitGuards({ verbosity: () => verbosity });
+
+function version(): string {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return (require('../../../package.json') as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+const parsed = parseArgs(process.argv.slice(2), `tlssh ${version()}`);
+if (parsed.kind === 'exit') {
+  if (parsed.stdout) process.stdout.write(parsed.stdout);
+  if (parsed.stderr) writeStderrLine(parsed.stderr.replace(/\n$/, ''));
+  exitNow(parsed.status);
+} else {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { runClient } = require('./run-client') as typeof import('./run-client');
+  void runClient({
+    args: parsed.args,
+    env: process.env,
+    onVerbosity: (v) => {
+      verbosity = v;
+    },
+  }).then((status) => exitNow(status));
+}

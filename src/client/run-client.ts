@@ -1,0 +1,120 @@
+// tlssh from command line to exit status: parse, configure, connect, run the session, and turn
+// how it ended into ssh's exit conventions. Everything thrown here reaches the user as one line.
+
+import * as tty from 'node:tty';
+import { loadClientConfig } from '../config/load-client-config';
+import { insecureSecretFiles } from '../config/file-permissions';
+import type { ClientConfig } from '../config/types';
+import { EXIT_TLSSH_FAILURE, TlsshError } from '../errors';
+import { LIMITS, type SessionRequest } from '../protocol/messages';
+import { Channel } from '../transport/channel';
+import { connectTls } from '../transport/connect';
+import type { ClientArgs } from './cli-args';
+import { parseEscapeChar, showEscapeChar } from './escape-parser';
+import { failureLine, remoteExitCode, describeRemoteEnd } from './exit-status';
+import { withKeyPassword } from './key-password';
+import { openInput, openOutput } from './local-stdio';
+import { NO_TTY_WARNING, decidePty } from './pty-decision';
+import { selectEnv } from './send-env';
+import { runSession, type SessionIo } from './session';
+import { createLog, type Log } from './stderr-log';
+
+export interface ClientContext {
+  args: ClientArgs;
+  env: NodeJS.ProcessEnv;
+  /** Told the verbosity as soon as it is known, so the exit guards can honour -v. */
+  onVerbosity?: (verbosity: number) => void;
+}
+
+/** Runs a parsed command line to its exit status. */
+export async function runClient(ctx: ClientContext): Promise<number> {
+  const args = ctx.args;
+  ctx.onVerbosity?.(args.verbose);
+  let log = createLog(args.verbose, 'INFO');
+  try {
+    const loaded = loadClientConfig({ file: args.configFile, overrides: args.overrides, host: args.host });
+    log = createLog(args.verbose, loaded.LogLevel);
+    ctx.onVerbosity?.(log.verbosity);
+    for (const file of insecureSecretFiles(loaded)) {
+      log.warn(`tlssh: warning: ${file} holds a password and other users can read it; run chmod 600 ${file}`);
+    }
+    return await connectAndRun(args, loaded, ctx.env, log);
+  } catch (err) {
+    log.error(failureLine(err, log.verbosity > 0));
+    return EXIT_TLSSH_FAILURE;
+  }
+}
+
+async function connectAndRun(args: ClientArgs, loaded: ClientConfig, env: NodeJS.ProcessEnv, log: Log): Promise<number> {
+  const debug = log.debug;
+  const stdinIsTty = !args.stdinNull && tty.isatty(0);
+  const hasCommand = args.command !== '';
+  const decision = decidePty({ request: args.ttyRequest, hasCommand, stdinIsTty });
+  if (decision.warnNoTty) log.info(NO_TTY_WARNING);
+  const pty = decision.pty;
+  const escapeChar = pty ? parseEscapeChar(loaded.EscapeChar) : null;
+  debug?.(`${pty ? 'requesting' : 'not requesting'} a pseudo-terminal; escape character ${escapeChar === null ? 'none' : showEscapeChar(escapeChar)}`);
+
+  const cfg = await withKeyPassword(loaded, (question) => lazyPrompt(question));
+  const socket = await connectTls(cfg, { host: args.host, port: cfg.Port, debug });
+  const channel = new Channel(socket, { keepalive: cfg.Keepalive, debug });
+
+  const io = await localIo(args, pty, stdinIsTty);
+  const size = io.windowSize?.() ?? { cols: 0, rows: 0 };
+  const sendEnv = selectEnv(cfg.SendEnv, env).slice(0, LIMITS.maxEnvEntries);
+  const request: SessionRequest = {
+    type: 'session-request',
+    user: cfg.User,
+    command: args.command,
+    pty,
+    term: pty ? (env['TERM'] ?? '') : '',
+    cols: size.cols,
+    rows: size.rows,
+    env: sendEnv,
+  };
+  debug?.(`sending session request${sendEnv.length > 0 ? ` with environment ${sendEnv.map(([k]) => k).join(' ')}` : ''}`);
+
+  const result = await runSession(channel, { host: args.host, request, escapeChar, io, log });
+  const end = result.end;
+  switch (end.kind) {
+    case 'exit':
+      debug?.(describeRemoteEnd(end.status));
+      // ssh's goodbye after an interactive session; scripts without a PTY see nothing.
+      if (pty) log.info(`Connection to ${args.host} closed.`);
+      if (result.outputError) {
+        log.error(failureLine(new TlsshError('TLSSH_ERR_INTERNAL', `output cut short: ${result.outputError.message}`), log.verbosity > 0));
+        return EXIT_TLSSH_FAILURE;
+      }
+      return remoteExitCode(end.status);
+    case 'disconnected':
+      log.info(`Connection to ${args.host} closed.`);
+      return EXIT_TLSSH_FAILURE;
+    case 'failed':
+      throw end.error;
+  }
+}
+
+/** Local stdin, stdout, stderr and terminal, as the session will use them. */
+async function localIo(args: ClientArgs, pty: boolean, stdinIsTty: boolean): Promise<SessionIo> {
+  const input = args.stdinNull ? undefined : openInput();
+  const io: SessionIo = {
+    input,
+    openStdout: (onFailure) => openOutput(1, onFailure),
+    openStderr: (onFailure) => openOutput(2, onFailure),
+    terminal: undefined,
+    watchWindow: undefined,
+    windowSize: undefined,
+  };
+  if (!pty) return io;
+  // Terminal handling is loaded only for PTY sessions: commands run from scripts skip it.
+  const term = await import('./local-terminal');
+  io.windowSize = term.windowSize;
+  io.watchWindow = term.onWindowChange;
+  if (stdinIsTty && input) io.terminal = new term.LocalTerminal(input as tty.ReadStream);
+  return io;
+}
+
+async function lazyPrompt(question: string): Promise<string> {
+  const { promptPassword } = await import('./password-prompt');
+  return promptPassword(question);
+}
