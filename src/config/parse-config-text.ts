@@ -95,8 +95,8 @@ export function lookupKeyword(keyword: string, where: Where, schema: ConfigSchem
       ? `no longer supported: ${retired}`
       : other !== undefined
         ? `unknown keyword (${other.name} belongs in ${otherSchema(schema).fileName}, not ${schema.fileName})`
-        : lower === 'host' || lower === 'include' || lower === '-include'
-          ? `not allowed here`
+        : lower === 'host'
+          ? `unknown keyword (host sections belong in ${otherSchema(schema).fileName})`
           : 'unknown keyword';
   throw configError('TLSSH_ERR_CONFIG_UNKNOWN_KEYWORD', where, keyword, why);
 }

@@ -99,6 +99,8 @@ function readText(file: string, where: Where, missingOk: boolean, keyword?: stri
   }
   try {
     const st = fs.fstatSync(fd);
+    // `-c /dev/null` is the usual way to run without any config, as with ssh -F /dev/null.
+    if (st.isCharacterDevice() && realPath(file) === '/dev/null') return '';
     if (!st.isFile()) throw configError('TLSSH_ERR_CONFIG_READ', where, keyword, `${about}: not a regular file`);
     if (st.size > MAX_FILE_BYTES) throw configError('TLSSH_ERR_CONFIG_READ', where, keyword, `${about}: larger than ${MAX_FILE_BYTES} bytes`);
     return fs.readFileSync(fd, 'utf8');

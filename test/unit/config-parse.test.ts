@@ -122,6 +122,7 @@ describe('config unknown keywords', () => {
     fails(() => parseConfigText('ClientCAFile /x\n', FILE, clientSchema), 'TLSSH_ERR_CONFIG_UNKNOWN_KEYWORD', `${FILE}:1: ClientCAFile: `);
     fails(() => parseConfigText('Listen 1.2.3.4\n', FILE, clientSchema), 'TLSSH_ERR_CONFIG_UNKNOWN_KEYWORD', `${FILE}:1: Listen: `);
     fails(() => parseConfigText('HostName x\n', FILE, serverSchema), 'TLSSH_ERR_CONFIG_UNKNOWN_KEYWORD', `${FILE}:1: HostName: `);
+    fails(() => parseConfigText('Host x\n', FILE, serverSchema), 'TLSSH_ERR_CONFIG_UNKNOWN_KEYWORD', `${FILE}:1: Host: `);
   });
 
   it('refuses the original\'s dropped keywords instead of ignoring them', () => {

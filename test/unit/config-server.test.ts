@@ -1,4 +1,5 @@
 import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -72,6 +73,16 @@ describe('tlsshd.conf defaults', () => {
 
   it('fails with TLSSH_ERR_CONFIG_READ for a directory', () => {
     fails(() => loadServerConfig({ file: tmp }), 'TLSSH_ERR_CONFIG_READ', `${tmp}: `);
+  });
+
+  it('takes -c /dev/null as an empty file, as ssh -F /dev/null', () => {
+    assert.equal(loadServerConfig({ file: '/dev/null' }).Port, 232);
+  });
+
+  it('refuses other devices and FIFOs without blocking on them', () => {
+    fails(() => loadServerConfig({ file: '/dev/zero' }), 'TLSSH_ERR_CONFIG_READ', '/dev/zero: ');
+    const fifo = path.join(tmp, 'fifo.conf');
+    if (spawnSync('mkfifo', [fifo]).status === 0) fails(() => loadServerConfig({ file: fifo }), 'TLSSH_ERR_CONFIG_READ', `${fifo}: `);
   });
 
   it('reads the default file when there is one', () => {
