@@ -23,3 +23,6 @@ export {
 export type { TpmCreateOptions, TpmKeyInfo, TpmKeyOptions } from './keys';
 export { resolveTcti } from './tcti';
 export { tpmError } from './tpm-errors';
+export { startKeyAgent } from './key-agent';
+export type { KeyAgent, KeyAgentKey, KeyAgentOptions } from './key-agent';
+export { AGENT_OP, decodeResponse, encodeRequest } from './agent-protocol';
