@@ -4,6 +4,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
 import { MessageDecoder, encodeMessage } from '../../src/protocol/codec';
@@ -17,6 +18,7 @@ import {
   type SessionStarted,
   type StreamId,
 } from '../../src/protocol/messages';
+import { issueCert, makeCa, makeTempDir, type Ca } from './ca';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const TLSSHD = path.join(ROOT, 'bin', 'tlsshd');
@@ -341,4 +343,40 @@ export function createTestUser(): TestUser {
       for (const g of groups) try { execFileSync('groupdel', [g], { stdio: 'ignore' }); } catch { /* already gone */ }
     },
   };
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Certificates for a daemon and its clients.                                                 */
+
+export interface ServerFixture {
+  dir: string;
+  caFile: string;
+  /** Config lines every daemon in the tests needs. */
+  config: Record<string, string>;
+  /** A client identity whose certificate has `cn` (clientAuth unless eku says otherwise). */
+  client(cn: string, eku?: 'clientAuth' | 'serverAuth' | 'both' | 'none'): ClientIdentity & { fingerprint: string; serial: string };
+  ca: Ca;
+}
+
+export function makeServerFixture(prefix: string): ServerFixture {
+  const dir = makeTempDir(prefix);
+  fs.chmodSync(dir, 0o755);
+  const ca = makeCa(path.join(dir, 'ca'));
+  const server = issueCert(ca, { cn: 'tlsshd test server', san: ['IP:127.0.0.1', 'DNS:localhost'], eku: 'serverAuth' });
+  return {
+    dir,
+    caFile: ca.certFile,
+    ca,
+    config: { CertFile: server.certFile, KeyFile: server.keyFile, ClientCAFile: ca.certFile },
+    client: (cn, eku = 'clientAuth') => {
+      const c = issueCert(ca, { cn, eku });
+      return { caFile: ca.certFile, certFile: c.certFile, keyFile: c.keyFile, fingerprint: c.fingerprint, serial: c.serial };
+    },
+  };
+}
+
+/** Who most tests log in as: root (PermitRootLogin yes) when tests run as root, else ourselves. */
+export function loginUser(): { name: string; home: string; config: Record<string, string> } {
+  const me = os.userInfo();
+  return { name: me.username, home: me.homedir, config: isRoot ? { PermitRootLogin: 'yes' } : {} };
 }

@@ -1,0 +1,104 @@
+// Every way tlsshd refuses a client, each with its error code in the frame the client receives
+// and a log line naming the certificate.
+
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, before, test } from 'node:test';
+import * as tls from 'node:tls';
+import { makeCa, issueCert, makeCrl } from '../helpers/ca';
+import {
+  isRoot, loginUser, makeServerFixture, runCommand, startTlsshd, type ServerFixture, type TlsshdHandle,
+} from '../helpers/server-harness';
+import { ALPN_TLSSH2 } from '../../src/protocol/messages';
+import { MessageDecoder, encodeMessage } from '../../src/protocol/codec';
+
+let fx: ServerFixture;
+let daemon: TlsshdHandle;
+const me = loginUser();
+
+before(async () => {
+  fx = makeServerFixture('tlsshd-refusals');
+  daemon = await startTlsshd({ dir: fx.dir, config: { ...fx.config, PermitRootLogin: 'no' } });
+});
+after(async () => {
+  await daemon?.stop();
+});
+
+async function refusal(d: TlsshdHandle, id: Parameters<typeof runCommand>[1], user = ''): Promise<string | undefined> {
+  const r = await runCommand(d.port, id, 'true', { user });
+  assert.equal(r.started, undefined, 'no session may start');
+  assert.equal(r.exit, undefined);
+  return r.error?.code;
+}
+
+test('a certificate from another CA is untrusted', async () => {
+  const other = makeCa(path.join(fx.dir, 'other-ca'), 'some other CA');
+  const c = issueCert(other, { cn: me.name, eku: 'clientAuth' });
+  assert.equal(await refusal(daemon, { caFile: fx.caFile, certFile: c.certFile, keyFile: c.keyFile }), 'TLSSH_ERR_CLIENT_CERT_UNTRUSTED');
+  await daemon.waitForLog(new RegExp(`refused subject "CN=${me.name}" serial ${c.serial} fingerprint ${c.fingerprint}.*TLSSH_ERR_CLIENT_CERT_UNTRUSTED`));
+});
+
+test('a client certificate for serverAuth only is refused for its EKU', async () => {
+  assert.equal(await refusal(daemon, fx.client(me.name, 'serverAuth')), 'TLSSH_ERR_CLIENT_EKU');
+});
+
+test('a CN that names no local user', async () => {
+  assert.equal(await refusal(daemon, fx.client('tlssh-nobody-such-user')), 'TLSSH_ERR_NO_SUCH_USER');
+});
+
+test('asking for another user than the certificate maps to', async () => {
+  assert.equal(await refusal(daemon, fx.client(me.name), 'tlssh-someone-else'), 'TLSSH_ERR_USER_MISMATCH');
+});
+
+test('root is refused with PermitRootLogin no', async () => {
+  assert.equal(await refusal(daemon, fx.client('root')), 'TLSSH_ERR_ROOT_LOGIN_REFUSED');
+});
+
+test('no client certificate at all', async () => {
+  const socket = tls.connect({
+    host: '127.0.0.1', port: daemon.port, ca: fs.readFileSync(fx.caFile), minVersion: 'TLSv1.3',
+    ALPNProtocols: [ALPN_TLSSH2], checkServerIdentity: () => undefined,
+  });
+  const decoder = new MessageDecoder();
+  const codes: string[] = [];
+  socket.on('secureConnect', () => socket.write(encodeMessage({ type: 'session-request', user: '', command: 'true', pty: false, term: '', cols: 80, rows: 24, env: [] })));
+  socket.on('data', (b: Buffer) => {
+    for (const m of decoder.push(b)) if (m.type === 'error') codes.push(m.code);
+  });
+  socket.on('error', () => {});
+  await new Promise((resolve) => socket.once('close', resolve));
+  assert.deepEqual(codes, ['TLSSH_ERR_CLIENT_CERT_MISSING']);
+});
+
+test('revoked, expired CRL and missing CRL', async () => {
+  const good = fx.client(me.name);
+  const revoked = fx.client(me.name);
+  const crlFile = path.join(fx.dir, 'client.crl');
+  fs.copyFileSync(makeCrl(fx.ca, [revoked.certFile]), crlFile);
+  const d = await startTlsshd({ dir: fx.dir, config: { ...fx.config, ...me.config, ClientCRL: crlFile } });
+  try {
+    assert.equal(await refusal(d, revoked), 'TLSSH_ERR_CLIENT_CERT_REVOKED');
+    const ok = await runCommand(d.port, good, 'true');
+    assert.equal(ok.exit?.code, 0, `a certificate not on the CRL logs in (${ok.error?.code ?? ''})`);
+
+    fs.copyFileSync(makeCrl(fx.ca, [], { expired: true }), crlFile);
+    assert.equal(await refusal(d, good), 'TLSSH_ERR_CLIENT_CRL');
+
+    fs.rmSync(crlFile);
+    assert.equal(await refusal(d, good), 'TLSSH_ERR_CLIENT_CRL');
+  } finally {
+    await d.stop();
+  }
+});
+
+test('a daemon not running as root serves only its own user', { skip: isRoot ? false : 'needs root to start a daemon as another uid' }, async () => {
+  // nobody (65534) owns the daemon; the certificate is for root, allowed by PermitRootLogin.
+  const fx2 = makeServerFixture('tlsshd-nonroot');
+  const d = await startTlsshd({ dir: fx2.dir, config: { ...fx2.config, PermitRootLogin: 'yes' }, uid: 65534, gid: 65534 });
+  try {
+    assert.equal(await refusal(d, fx2.client('root')), 'TLSSH_ERR_NOT_DAEMON_USER');
+  } finally {
+    await d.stop();
+  }
+});
