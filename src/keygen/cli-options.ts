@@ -238,3 +238,14 @@ export function planFromOptions(o: RawOptions): Plan {
   if (!create && !csr) throw usage('nothing to do: create a key (-o FILE, with --tpm for a TPM key), a request (--csr) or print one (-l FILE); see --help');
   return { create, csr, tpm: tpmPlan, passwordFd, quiet };
 }
+
+/** argv (without node and script) to a Plan, for callers that need no help/version handling. */
+export function planFromArgv(argv: readonly string[], version = 'test'): Plan {
+  const program = buildProgram(version).exitOverride().configureOutput({ outputError: () => undefined, writeOut: () => undefined, writeErr: () => undefined });
+  try {
+    program.parse([...argv], { from: 'user' });
+  } catch (e) {
+    throw new TlsshError('TLSSH_ERR_USAGE', e instanceof Error ? e.message.replace(/^error: /, '') : String(e), { cause: e });
+  }
+  return planFromOptions(program.opts());
+}

@@ -1,0 +1,87 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseHandle, planFromArgv } from '../../src/keygen/cli-options';
+
+test('a TPM key defaults to ECC P-256 under the owner-hierarchy primary, no password unless supplied', () => {
+  const p = planFromArgv(['--tpm', '-o', 'k.tss']);
+  assert.deepEqual(
+    { where: p.create?.where, type: p.create?.type, bits: p.create?.bits, password: p.create?.password, parent: p.tpm.parent },
+    { where: 'tpm', type: 'ec', bits: 256, password: 'if-scripted', parent: 0x40000001 },
+  );
+});
+
+test('TPM key shapes: --ecc, --rsa, and -t/-b', () => {
+  assert.equal(planFromArgv(['--tpm', '-o', 'k', '--ecc', 'P-384']).create?.bits, 384);
+  const rsa = planFromArgv(['--tpm', '-o', 'k', '--rsa', '3072']).create;
+  assert.deepEqual([rsa?.type, rsa?.bits], ['rsa', 3072]);
+  const tb = planFromArgv(['--tpm', '-o', 'k', '-t', 'rsa']).create;
+  assert.deepEqual([tb?.type, tb?.bits], ['rsa', 2048]);
+  const file = planFromArgv(['-o', 'k', '-t', 'rsa']).create;
+  assert.deepEqual([file?.where, file?.type, file?.bits], ['file', 'rsa', 3072]);
+  assert.equal(planFromArgv(['-o', 'k', '-b', '521']).create?.bits, 521);
+});
+
+test('password choices', () => {
+  assert.equal(planFromArgv(['--tpm', '-o', 'k', '--password']).create?.password, 'ask');
+  assert.equal(planFromArgv(['--tpm', '-o', 'k', '--no-password']).create?.password, 'none');
+  assert.equal(planFromArgv(['--tpm', '-o', 'k', '--password-fd', '3']).passwordFd, 3);
+  assert.equal(planFromArgv(['--tpm', '-o', 'k', '--srk-password-fd', '4']).tpm.srkPasswordFd, 4);
+});
+
+test('a server request without --san gets DNS:<CN>; an IP CN becomes IP:', () => {
+  const p = planFromArgv(['--csr', 'r', '--key', 'k', '--subject', '/CN=shell.example.com', '--server']);
+  assert.deepEqual(p.csr?.san.map((e) => `${e.kind}:${e.value}`), ['DNS:shell.example.com']);
+  assert.deepEqual(p.csr?.purposes, ['server']);
+  const ip = planFromArgv(['--csr', 'r', '--key', 'k', '--subject', '/CN=192.0.2.7', '--server']);
+  assert.deepEqual(ip.csr?.san.map((e) => e.kind), ['IP']);
+  const both = planFromArgv(['--csr', 'r', '--key', 'k', '--subject', '/CN=a', '--client', '--server', '--san', 'DNS:a', '--san', 'DNS:b']);
+  assert.deepEqual(both.csr?.san.map((e) => e.value), ['a', 'b']);
+  assert.deepEqual(both.csr?.purposes, ['client', 'server']);
+});
+
+test('create and request in one command signs with the new key', () => {
+  const p = planFromArgv(['--tpm', '-o', 'k.tss', '--csr', 'k.csr', '--subject', '/CN=alice', '--client']);
+  assert.equal(p.create?.out, 'k.tss');
+  assert.equal(p.csr?.key, undefined);
+});
+
+test('parent handles', () => {
+  assert.equal(parseHandle('0x81000001'), 0x81000001);
+  assert.equal(parseHandle('0x40000001'), 0x40000001);
+  assert.equal(parseHandle('2164260865'), 0x81000001);
+  for (const bad of ['0x80000001', '0x01', 'srk', '0x1ffffffff', '']) assert.throws(() => parseHandle(bad), { code: 'TLSSH_ERR_USAGE' }, bad);
+});
+
+test('every inconsistent command line is a usage error', () => {
+  const bad: string[][] = [
+    [],
+    ['--bogus'],
+    ['extra-argument'],
+    ['--tpm'],
+    ['-o', 'k', '--ecc', 'P-256'],
+    ['--tpm', '-o', 'k', '--ecc', 'P-521'],
+    ['--tpm', '-o', 'k', '--rsa', '4096'],
+    ['--tpm', '-o', 'k', '--ecc', 'P-256', '--rsa', '2048'],
+    ['--tpm', '-o', 'k', '-b', '521'],
+    ['-o', 'k', '-b', '1024', '-t', 'rsa'],
+    ['-o', 'k', '-t', 'dsa'],
+    ['--wrap', 'x.pem', '-o', 'k', '-t', 'rsa'],
+    ['--tpm', '-o', 'k', '--no-password', '--password-fd', '3'],
+    ['--tpm', '-o', 'k', '--password-fd', 'three'],
+    ['--tpm', '-o', 'k', '--parent', '0x80000000'],
+    ['-t', 'rsa'],
+    ['--password'],
+    ['--csr', 'r', '--subject', '/CN=a'],
+    ['--csr', 'r', '--key', 'k'],
+    ['--csr', 'r', '--key', 'k', '--subject', 'CN=a'],
+    ['--csr', 'r', '--key', 'k', '--subject', '/O=x', '--server'],
+    ['--csr', 'r', '--key', 'k', '--subject', '/CN=a', '--san', 'host'],
+    ['--key', 'k'],
+    ['--subject', '/CN=a'],
+    ['--server'],
+    ['-l', 'k', '-o', 'x'],
+    ['-l', 'k', '--csr', 'r'],
+    ['-o', 'x', '--key', 'k', '--csr', 'r', '--subject', '/CN=a'],
+  ];
+  for (const argv of bad) assert.throws(() => planFromArgv(argv), { code: 'TLSSH_ERR_USAGE' }, argv.join(' '));
+});
