@@ -111,8 +111,9 @@ function toPem(der: Buffer): Buffer {
 
 export function encodeTss2PrivateKey(key: { emptyAuth: boolean; parent: number; pub: Buffer; priv: Buffer }): Buffer {
   const fields = [encodeDer(0x06, OID_LOADABLE_KEY)];
-  // DER leaves out a DEFAULT-valued field, and readers treat a missing emptyAuth as false.
-  if (key.emptyAuth) fields.push(encodeDer(0xa0, encodeDer(0x01, Buffer.from([0xff]))));
+  // emptyAuth is OPTIONAL (not DEFAULT), and tpm2-openssl asks for a password only when the
+  // field is present and false, so it is always written.
+  fields.push(encodeDer(0xa0, encodeDer(0x01, Buffer.from([key.emptyAuth ? 0xff : 0x00]))));
   fields.push(encodeUnsigned(key.parent), encodeDer(0x04, key.pub), encodeDer(0x04, key.priv));
   return toPem(encodeDer(0x30, Buffer.concat(fields)));
 }
