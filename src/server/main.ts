@@ -7,6 +7,7 @@ import { loadServerConfig } from '../config';
 import type { ServerConfig } from '../config/types';
 import { EXIT_TLSSH_FAILURE, describeError } from '../errors';
 import { parseDaemonArgs, type DaemonArgs } from './cli-args';
+import { closeInheritedFds, ipcFd } from './inherited-fds';
 import { Listener } from './listener';
 import { Logger, type LogLevel } from './log';
 
@@ -145,6 +146,7 @@ async function run(args: DaemonArgs, argv: readonly string[]): Promise<void> {
 }
 
 function main(): void {
+  closeInheritedFds(ipcFd());
   const argv = process.argv.slice(2);
   const parsed = parseDaemonArgs(argv);
   if (parsed.kind === 'exit') {

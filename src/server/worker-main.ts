@@ -3,8 +3,11 @@
 // never end a logged-in session.
 
 import * as net from 'node:net';
+import { closeInheritedFds, ipcFd } from './inherited-fds';
 import { isConnectionMessage } from './ipc-messages';
 import { serveConnection } from './worker';
+
+closeInheritedFds(ipcFd());
 
 let served = false;
 
