@@ -1,0 +1,128 @@
+// What the tlssh client integration tests share: a CA, a real tlsshd on 127.0.0.1, a client
+// config pointing at it, and a way to run the real bin/tlssh and collect what it did.
+
+import { spawn, type SpawnOptions } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { issueCert, makeCa, makeTempDir, type Ca, type Issued } from '../helpers/ca';
+import { startTlsshd, type TlsshdHandle } from '../helpers/server-harness';
+
+export const TLSSH = path.resolve(__dirname, '..', '..', '..', 'bin', 'tlssh');
+
+export interface ClientFixture {
+  dir: string;
+  ca: Ca;
+  client: Issued;
+  server: TlsshdHandle;
+  /** The user the client certificate maps to (whoever runs the tests). */
+  user: string;
+  /** A client config with Port, the CA and the client key. */
+  configFile: string;
+  stop(): Promise<void>;
+}
+
+export interface FixtureOptions {
+  /** subjectAltName of the server certificate; default localhost and 127.0.0.1. */
+  serverSan?: string[];
+  serverCn?: string;
+  /** Extra client config lines. */
+  clientConfig?: Record<string, string>;
+}
+
+export async function startFixture(opts: FixtureOptions = {}): Promise<ClientFixture> {
+  const dir = makeTempDir('tlssh-client-test');
+  const ca = makeCa(dir);
+  const server = issueCert(ca, {
+    cn: opts.serverCn ?? 'localhost',
+    san: opts.serverSan ?? ['DNS:localhost', 'IP:127.0.0.1'],
+    eku: 'serverAuth',
+    fileStem: 'server',
+  });
+  const user = os.userInfo().username;
+  const client = issueCert(ca, { cn: user, eku: 'clientAuth', fileStem: 'client' });
+  const daemon = await startTlsshd({
+    dir,
+    config: {
+      CertFile: server.certFile,
+      KeyFile: server.keyFile,
+      ClientCAFile: ca.certFile,
+      // The tests run as whoever runs them; as root that is a root login.
+      PermitRootLogin: 'yes',
+    },
+  });
+  const configFile = path.join(dir, 'tlssh.conf');
+  const lines = {
+    Port: String(daemon.port),
+    ServerCAFile: ca.certFile,
+    CertFile: client.certFile,
+    KeyFile: client.keyFile,
+    ConnectTimeout: '20',
+    ...opts.clientConfig,
+  };
+  fs.writeFileSync(configFile, Object.entries(lines).map(([k, v]) => `${k} ${v}\n`).join(''), { mode: 0o600 });
+  return {
+    dir,
+    ca,
+    client,
+    server: daemon,
+    user,
+    configFile,
+    stop: async () => {
+      await daemon.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface TlsshRun {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: Buffer;
+  stderr: string;
+}
+
+export interface RunOptions {
+  /** Bytes for stdin, then end of file; default: an empty stdin that ends at once. */
+  input?: Buffer | string;
+  env?: NodeJS.ProcessEnv;
+  /** Own session (setsid), so there is no controlling terminal at all. */
+  detached?: boolean;
+  /** Replace stdio wholesale (e.g. a file for stdout); stdout/stderr are then not collected. */
+  stdio?: SpawnOptions['stdio'];
+}
+
+/** Runs bin/tlssh to completion. */
+export function runTlssh(args: readonly string[], opts: RunOptions = {}): Promise<TlsshRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [TLSSH, ...args], {
+      stdio: opts.stdio ?? ['pipe', 'pipe', 'pipe'],
+      env: opts.env ?? { ...process.env, LANG: 'C' },
+      detached: opts.detached ?? false,
+    });
+    const out: Buffer[] = [];
+    let err = '';
+    child.stdout?.on('data', (b: Buffer) => out.push(b));
+    child.stderr?.on('data', (b: Buffer) => {
+      err += b.toString('utf8');
+    });
+    child.once('error', reject);
+    if (child.stdin) {
+      child.stdin.on('error', () => undefined);
+      if (opts.input !== undefined) child.stdin.end(opts.input);
+      else child.stdin.end();
+    }
+    child.once('close', (status, signal) => resolve({ status, signal, stdout: Buffer.concat(out), stderr: err }));
+  });
+}
+
+/** The TlsshError code at the end of a `-v` failure line, e.g. "TLSSH_ERR_CONNECT". */
+export function errorCodeOf(stderr: string): string | undefined {
+  const last = stderr.trimEnd().split('\n').pop() ?? '';
+  return /^tlssh: .*\((TLSSH_ERR_[A-Z0-9_]+)\)$/.exec(last)?.[1];
+}
+
+/** tlssh's own lines (not debug output) on stderr. */
+export function failureLines(stderr: string): string[] {
+  return stderr.split('\n').filter((l) => l.startsWith('tlssh: '));
+}
