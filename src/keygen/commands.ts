@@ -12,7 +12,7 @@ import { describeKey, spkiFingerprint } from './fingerprint';
 import { certificateOf, plainPublicKey, readKeyFile, type KeyFileContents } from './key-files';
 import { hasScriptedPassword, obtainNewPassword, obtainPassword, type PasswordSource } from './password-input';
 import { formatSan } from './subject-alt-name';
-import { tctiFrom, tpmFacade, tpmSigner, type TpmAccess } from './tpm-bridge';
+import { releaseTpm, tctiFrom, tpmFacade, tpmSigner, type TpmAccess } from './tpm-bridge';
 import { writeNewFile } from './write-key-file';
 
 export const WRAP_PASSWORD_ENV = 'TLSSH_WRAP_PASSWORD';
@@ -192,7 +192,11 @@ async function makeCsr(plan: Plan, c: CsrPlan, keyFile: string, secrets: Secrets
 
 export async function runPlan(plan: Plan, env: NodeJS.ProcessEnv, io: Output): Promise<void> {
   const secrets = new Secrets(plan, env);
-  if (plan.print !== undefined) return printKey(plan.print, secrets, io);
-  if (plan.create) await createKey(plan, plan.create, secrets, env, io);
-  if (plan.csr) await makeCsr(plan, plan.csr, plan.csr.key ?? (plan.create as CreatePlan).out, secrets, io);
+  try {
+    if (plan.print !== undefined) return await printKey(plan.print, secrets, io);
+    if (plan.create) await createKey(plan, plan.create, secrets, env, io);
+    if (plan.csr) await makeCsr(plan, plan.csr, plan.csr.key ?? (plan.create as CreatePlan).out, secrets, io);
+  } finally {
+    releaseTpm();
+  }
 }

@@ -57,3 +57,11 @@ export function tpmSigner(keyFile: string, keyPem: string, access: TpmAccess): C
     },
   };
 }
+
+/**
+ * Flushes loaded objects and closes the TPM connection, if the facade was ever loaded: swtpm
+ * and TPMs without a resource manager serve one client at a time.
+ */
+export function releaseTpm(): void {
+  facade?.flushAll();
+}
