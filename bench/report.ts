@@ -1,0 +1,74 @@
+// The printed table and the JSON file. The table is what people paste into an issue, so every
+// row says its unit, both medians with their spread, the ratio and which direction is better.
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { machineLines, type MachineInfo } from './lib/machine';
+import { fmt } from './format';
+import { ratio, verdict, type Cell, type Row } from './result';
+import { renderSvg } from './svg-chart';
+
+export interface BenchReport {
+  machine: MachineInfo;
+  mode: 'quick' | 'full';
+  sizes: Record<string, number>;
+  setup: string[];
+  durationSeconds: number;
+  rows: Row[];
+}
+
+function cellText(c: Cell): string {
+  if (c.status === 'skipped') return 'skipped';
+  const s = c.summary;
+  return s.samples.length > 1 ? `${fmt(s.median)} (${fmt(s.min)}-${fmt(s.max)})` : fmt(s.median);
+}
+
+function pad(s: string, n: number): string {
+  return s.length >= n ? s : s + ' '.repeat(n - s.length);
+}
+
+export function renderTable(rep: BenchReport): string {
+  const head = ['row', 'unit', 'better', 'OpenSSH median (min-max)', 'tlssh median (min-max)', 'tlssh/ssh', 'verdict'];
+  const body = rep.rows.map((row) => {
+    const r = ratio(row);
+    return [`${row.id} ${row.title}`, row.unit, row.better, cellText(row.ssh), cellText(row.tlssh), r === undefined ? '-' : r.toFixed(2), verdict(row)];
+  });
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cols: string[]): string => cols.map((c, i) => pad(c, widths[i]!)).join('  ').trimEnd();
+  const out = [
+    `tlssh vs OpenSSH, ${rep.mode} run, ${rep.machine.date}`,
+    ...machineLines(rep.machine),
+    '',
+    line(head),
+    line(widths.map((w) => '-'.repeat(w))),
+    ...body.map(line),
+  ];
+  const notes: string[] = [];
+  const firstWith = new Map<string, string>();
+  for (const row of rep.rows) {
+    for (const [side, c] of [['ssh', row.ssh], ['tlssh', row.tlssh]] as const) {
+      if (c.status !== 'skipped') continue;
+      const first = firstWith.get(c.reason);
+      notes.push(`${row.id} ${side}: skipped: ${first === undefined ? c.reason : `as ${first}`}`);
+      if (first === undefined) firstWith.set(c.reason, row.id);
+    }
+    if (row.note) notes.push(`${row.id}: ${row.note}`);
+  }
+  if (notes.length > 0) out.push('', ...notes);
+  out.push('', ...rep.setup.map((s) => `setup: ${s}`));
+  return out.join('\n');
+}
+
+/** Writes <stamp>.json and .svg plus latest.json/.svg; returns the paths written. */
+export function writeResults(dir: string, rep: BenchReport): string[] {
+  mkdirSync(dir, { recursive: true });
+  const stamp = `${rep.machine.date.replace(/[:.]/g, '-').replace(/-\d{3}Z$/, 'Z')}-${rep.mode}`;
+  const json = `${JSON.stringify(rep, null, 2)}\n`;
+  const svg = renderSvg(rep);
+  const paths = [join(dir, `${stamp}.json`), join(dir, `${stamp}.svg`), join(dir, 'latest.json'), join(dir, 'latest.svg')];
+  writeFileSync(paths[0]!, json);
+  writeFileSync(paths[1]!, svg);
+  writeFileSync(paths[2]!, json);
+  writeFileSync(paths[3]!, svg);
+  return paths;
+}

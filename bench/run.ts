@@ -1,0 +1,174 @@
+// `npm run bench [-- --quick] [-- --rows 1,3,5]`: tlssh and OpenSSH on this machine, in the same
+// run, side by side. Sets up its own private sshd, tlsshd and swtpm on 127.0.0.1, prints a table
+// and the machine, writes JSON and an SVG chart to bench/results/, and removes everything it
+// created on the way out.
+
+import { join } from 'node:path';
+import { Cleanup } from './cleanup';
+import { ensurePackages } from './lib/ensure-packages';
+import { killTracked } from './lib/proc';
+import { machineInfo } from './lib/machine';
+import { createWorkspace, removeWorkspace } from './lib/workspace';
+import { renderTable, writeResults, type BenchReport } from './report';
+import { measure, skipped, type Cell, type Row } from './result';
+import { upload, download } from './rows/bulk-throughput';
+import { echoLatency, type EchoCells } from './rows/echo-latency';
+import { idleMemory } from './rows/idle-memory';
+import { loginLatency } from './rows/login-latency';
+import { concurrentLogins, sequentialLogins } from './rows/login-rate';
+import { ptyOutput } from './rows/pty-output';
+import { tpmIsolation } from './rows/tpm-isolation';
+import { setupTlssh, type Maybe } from './setup-tlssh';
+import { FULL, QUICK } from './sizes';
+import { startSshd } from './sshd';
+import { REPO } from './tlsshd';
+import type { Target } from './target';
+
+const log = (line: string): void => { process.stderr.write(`bench: ${line}\n`); };
+
+interface Args {
+  quick: boolean;
+  rows: Set<string> | undefined;
+}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = { quick: false, rows: undefined };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--quick') args.quick = true;
+    else if (a === '--rows') args.rows = new Set((argv[++i] ?? '').split(',').filter(Boolean));
+    else if (a === '-h' || a === '--help') {
+      process.stdout.write('usage: npm run bench [-- --quick] [-- --rows 1,2,3,4,5,6,7]\n');
+      process.exit(0);
+    } else {
+      process.stderr.write(`bench: unknown argument ${a}\n`);
+      process.exit(2);
+    }
+  }
+  return args;
+}
+
+/** Measures one side, or records why it cannot be measured. */
+function side(t: Maybe, fn: (t: Target) => Promise<Cell>): Promise<Cell> {
+  return typeof t === 'string' ? Promise.resolve(skipped(t)) : measure(() => fn(t));
+}
+
+async function echoCells(t: Maybe, bytes: number, repeats: number): Promise<EchoCells> {
+  if (typeof t === 'string') return { p50: skipped(t), p99: skipped(t) };
+  try {
+    return await echoLatency(t, bytes, repeats);
+  } catch (e) {
+    const c = skipped(`failed: ${(e instanceof Error ? e.message : String(e)).replace(/\s+/g, ' ').slice(0, 300)}`);
+    return { p50: c, p99: c };
+  }
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const sizes = args.quick ? QUICK : FULL;
+  const wanted = (n: string): boolean => args.rows === undefined || args.rows.has(n);
+  const started = performance.now();
+  const cleanup = new Cleanup();
+  const onSignal = (sig: NodeJS.Signals): void => {
+    log(`${sig}: cleaning up`);
+    killTracked();
+    void cleanup.run(log).then(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  const rows: Row[] = [];
+  const add = (row: Row): void => {
+    rows.push(row);
+    log(`done ${row.id} ${row.title}`);
+  };
+  try {
+    ensurePackages(['openssh-server', 'openssh-client', 'swtpm', 'swtpm-tools', 'openssl'], log);
+    const machine = machineInfo();
+    const ws = createWorkspace();
+    cleanup.add('workspace and login account', () => removeWorkspace(ws));
+    const sshd = await startSshd(ws);
+    cleanup.add('sshd', () => sshd.daemon.stop());
+    const ssh = sshd.target;
+    log(`private sshd on 127.0.0.1:${sshd.daemon.port}`);
+    const tl = await setupTlssh(ws, cleanup, log);
+    const sshOnly = 'OpenSSH has no TPM keys here: its figure is the file-key one';
+
+    if (wanted('1')) {
+      const s = await side(ssh, (t) => loginLatency(t, sizes.loginRuns));
+      add({ id: '1a', title: 'login `host true`, file keys', unit: 'ms', better: 'lower', ssh: s, tlssh: await side(tl.file, (t) => loginLatency(t, sizes.loginRuns)) });
+      add({ id: '1b', title: 'login `host true`, TPM keys', unit: 'ms', better: 'lower', ssh: s, tlssh: await side(tl.tpm, (t) => loginLatency(t, sizes.loginRuns)), note: sshOnly });
+    }
+    if (wanted('2')) {
+      const seq = (t: Target): Promise<Cell> => sequentialLogins(t, sizes.sequentialLogins, sizes.sequentialRepeats);
+      const par = (t: Target): Promise<Cell> => concurrentLogins(t, sizes.parallelLogins, sizes.parallelRepeats);
+      const s1 = await side(ssh, seq);
+      add({ id: '2a', title: 'sequential logins, file keys', unit: 'logins/s', better: 'higher', ssh: s1, tlssh: await side(tl.file, seq) });
+      add({ id: '2b', title: 'sequential logins, TPM keys', unit: 'logins/s', better: 'higher', ssh: s1, tlssh: await side(tl.tpm, seq), note: sshOnly });
+      const p1 = await side(ssh, par);
+      const n = sizes.parallelLogins;
+      add({ id: '2c', title: `${n} parallel logins, file keys`, unit: 'ms total', better: 'lower', ssh: p1, tlssh: await side(tl.file, par) });
+      add({ id: '2d', title: `${n} parallel logins, TPM keys`, unit: 'ms total', better: 'lower', ssh: p1, tlssh: await side(tl.tpm, par), note: sshOnly });
+    }
+    if (wanted('3')) {
+      const mb = Math.round(sizes.bulkBytes / 2 ** 20);
+      const up = (t: Target): Promise<Cell> => upload(t, sizes.bulkBytes, sizes.bulkRepeats);
+      const down = (t: Target): Promise<Cell> => download(t, sizes.bulkBytes, sizes.bulkRepeats);
+      add({ id: '3a', title: `upload ${mb} MiB, no PTY`, unit: 'MB/s', better: 'higher', ssh: await side(ssh, up), tlssh: await side(tl.file, up) });
+      add({ id: '3b', title: `download ${mb} MiB, no PTY`, unit: 'MB/s', better: 'higher', ssh: await side(ssh, down), tlssh: await side(tl.file, down) });
+    }
+    if (wanted('4')) {
+      const pty = (t: Target): Promise<Cell> => ptyOutput(t, sizes.ptyBytes, sizes.ptyRepeats);
+      add({ id: '4', title: `PTY output, base64 of ${Math.round(sizes.ptyBytes / 2 ** 20)} MiB`, unit: 'MB/s', better: 'higher', ssh: await side(ssh, pty), tlssh: await side(tl.file, pty) });
+    }
+    if (wanted('5')) {
+      const s = await echoCells(ssh, sizes.echoBytes, sizes.echoRepeats);
+      const t = await echoCells(tl.file, sizes.echoBytes, sizes.echoRepeats);
+      add({ id: '5a', title: `keystroke echo p50 (${sizes.echoBytes} bytes)`, unit: 'µs', better: 'lower', ssh: s.p50, tlssh: t.p50 });
+      add({ id: '5b', title: `keystroke echo p99 (${sizes.echoBytes} bytes)`, unit: 'µs', better: 'lower', ssh: s.p99, tlssh: t.p99 });
+    }
+    if (wanted('6')) {
+      const mem = (t: Target): Promise<Cell> => idleMemory(t, sizes.idleSessions);
+      add({ id: '6', title: `server PSS per idle session (${sizes.idleSessions})`, unit: 'MB', better: 'lower', ssh: await side(ssh, mem), tlssh: await side(tl.file, mem) });
+    }
+    if (wanted('7')) {
+      const slow = await tl.slowTpm();
+      const n = sizes.isolationLogins;
+      const iso = (logins: Maybe) => (t: Target): Promise<Cell> =>
+        typeof logins === 'string' ? Promise.resolve(skipped(logins)) : tpmIsolation(t, logins, n, sizes.isolationRepeats);
+      add({
+        id: '7', title: `echo p99 during ${n} new logins, 100 ms TPM`, unit: 'µs', better: 'lower',
+        ssh: await side(ssh, iso(ssh)), tlssh: await side(slow.echo, iso(slow.logins)),
+        note: 'tlssh: server key in a TPM answering after 100 ms, new logins use TPM keys; OpenSSH: its ordinary logins (no TPM)',
+      });
+    }
+
+    const report: BenchReport = {
+      machine,
+      mode: args.quick ? 'quick' : 'full',
+      sizes: { ...sizes },
+      setup: [
+        `both daemons run as root on 127.0.0.1 and log in the same account (${ws.user}, ${ws.shell}, home with empty dot files)`,
+        'OpenSSH: default ciphers and key exchange, ed25519 host and user keys, UsePAM no',
+        'tlssh: TLS 1.3, ECDSA P-256 certificates from a private CA; TPM rows use swtpm over TCP',
+        'MB = 10^6 bytes; ratio = tlssh median / OpenSSH median',
+      ],
+      durationSeconds: Math.round((performance.now() - started) / 1000),
+      rows,
+    };
+    process.stdout.write(`${renderTable(report)}\n`);
+    const paths = writeResults(join(REPO, 'bench', 'results'), report);
+    log(`wrote ${paths.slice(0, 2).join(' and ')}`);
+  } finally {
+    killTracked();
+    await cleanup.run(log);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    log(`failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,55 @@
+// How much work each row does. Full sizes are the (1 GB each way, 100 MB of PTY output,
+// 1000 keystrokes, 50 sessions, 20 TPM logins); quick sizes run every row in under two minutes.
+
+export interface Sizes {
+  loginRuns: number;
+  sequentialLogins: number;
+  sequentialRepeats: number;
+  parallelLogins: number;
+  parallelRepeats: number;
+  bulkBytes: number;
+  bulkRepeats: number;
+  ptyBytes: number;
+  ptyRepeats: number;
+  echoBytes: number;
+  echoRepeats: number;
+  idleSessions: number;
+  isolationLogins: number;
+  isolationRepeats: number;
+}
+
+const MiB = 2 ** 20;
+
+export const FULL: Sizes = {
+  loginRuns: 20,
+  sequentialLogins: 20,
+  sequentialRepeats: 3,
+  parallelLogins: 50,
+  parallelRepeats: 3,
+  bulkBytes: 1024 * MiB,
+  bulkRepeats: 3,
+  ptyBytes: 100 * MiB,
+  ptyRepeats: 3,
+  echoBytes: 1000,
+  echoRepeats: 3,
+  idleSessions: 50,
+  isolationLogins: 20,
+  isolationRepeats: 3,
+};
+
+export const QUICK: Sizes = {
+  loginRuns: 5,
+  sequentialLogins: 5,
+  sequentialRepeats: 1,
+  parallelLogins: 10,
+  parallelRepeats: 1,
+  bulkBytes: 64 * MiB,
+  bulkRepeats: 1,
+  ptyBytes: 4 * MiB,
+  ptyRepeats: 1,
+  echoBytes: 200,
+  echoRepeats: 1,
+  idleSessions: 10,
+  isolationLogins: 5,
+  isolationRepeats: 1,
+};
