@@ -7,6 +7,7 @@ import { CommanderError } from 'commander';
 import { describeError, EXIT_TLSSH_FAILURE, isTlsshError } from '../errors';
 import { buildProgram, planFromOptions } from './cli-options';
 import { runPlan, type Output } from './commands';
+import { inKeygenTerms } from './tpm-bridge';
 
 const PROGRAM = 'tlssh-keygen';
 
@@ -53,7 +54,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     await runPlan(plan, env, io);
     return 0;
   } catch (e) {
-    if (isTlsshError(e)) return fail(describeError(e));
+    if (isTlsshError(e)) return fail(describeError(e.category === 'tpm' || e.code === 'TLSSH_ERR_USAGE' || e.code === 'TLSSH_ERR_CONFIG_BAD_VALUE' ? inKeygenTerms(e) : e));
     return fail(`internal error: ${describeError(e)}`);
   }
 }

@@ -65,3 +65,19 @@ export function tpmSigner(keyFile: string, keyPem: string, access: TpmAccess): C
 export function releaseTpm(): void {
   facade?.flushAll();
 }
+
+/** The facade speaks in configuration keywords; tlssh-keygen users set options instead. */
+const KEYWORD_TO_OPTION: readonly [RegExp, string][] = [
+  [/set TpmSrkPassword/g, 'give --srk-password (or set TLSSH_SRK_PASSWORD)'],
+  [/TpmSrkPassword/g, '--srk-password'],
+  [/PrivkeyPassword/g, 'key password'],
+  [/set TpmTcti/g, 'use --tcti (or TPM2TOOLS_TCTI)'],
+  [/a TpmTcti/g, 'a --tcti'],
+  [/TpmTcti/g, '--tcti'],
+];
+
+export function inKeygenTerms(e: TlsshError): TlsshError {
+  let msg = e.message;
+  for (const [re, to] of KEYWORD_TO_OPTION) msg = msg.replace(re, to);
+  return msg === e.message ? e : new TlsshError(e.code, msg, { cause: e });
+}
