@@ -1,6 +1,8 @@
 // The command line, turned into one typed plan before anything touches a file or the TPM, so
 // that every usage mistake is reported up front and nothing is half done.
 
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { TlsshError } from '../errors';
 import { parseSubject, type DistinguishedName } from './distinguished-name';
@@ -21,6 +23,8 @@ export type NewPasswordChoice = 'ask' | 'none' | 'if-scripted';
 export interface CreatePlan {
   readonly where: 'tpm' | 'file';
   readonly out: string;
+  /** No -o: the default KeyFile, whose directories are made 0700 if missing. */
+  readonly defaultOut: boolean;
   readonly type: KeyAlgorithm;
   readonly bits: number;
   /** --wrap: an existing PEM key imported under the TPM parent instead of a new one. */
@@ -94,10 +98,10 @@ Environment:
   TLSSH_WRAP_PASSWORD  password of an encrypted PEM key given to --wrap
 
 Examples:
-  tlssh-keygen --tpm -o /etc/tlssh/server.tss --parent 0x81000001
-  tlssh-keygen --csr server.csr --key /etc/tlssh/server.tss \\
+  tlssh-keygen --tpm -o /etc/tlssh/tlsshd.key --parent 0x81000001
+  tlssh-keygen --csr server.csr --key /etc/tlssh/tlsshd.key \\
                --subject /CN=shell.example.com --server
-  tlssh-keygen --tpm --password -o ~/.tlssh/alice.tss \\
+  tlssh-keygen --tpm --password \\
                --csr alice.csr --subject /CN=alice.users.example.com --client
   tlssh-keygen --wrap old-key.pem -o key.tss
   tlssh-keygen -t rsa -b 3072 -o key.pem
@@ -110,8 +114,8 @@ export function buildProgram(version: string): Command {
   program
     .usage(
       '--tpm [-o FILE] [--ecc P-256|P-384 | --rsa 2048|3072] [--parent HANDLE] [--password]\n' +
-        '       tlssh-keygen --wrap PEMFILE -o FILE [--parent HANDLE] [--password]\n' +
-        '       tlssh-keygen [-t ec|rsa] [-b BITS] -o FILE [--password]\n' +
+        '       tlssh-keygen --wrap PEMFILE [-o FILE] [--parent HANDLE] [--password]\n' +
+        '       tlssh-keygen [-t ec|rsa] [-b BITS] [-o FILE] [--password]\n' +
         '       tlssh-keygen --csr FILE --key KEYFILE --subject /CN=NAME [--san LIST] [--client|--server]\n' +
         '       tlssh-keygen -l KEYFILE',
     )
@@ -120,11 +124,11 @@ export function buildProgram(version: string): Command {
     .helpOption('-h, --help', 'show this help and exit')
     .addOption(new Option('--tpm', 'create the key inside the TPM and write a TSS2 PRIVATE KEY file'))
     .addOption(new Option('--wrap <pemfile>', 'import an existing PEM private key under the TPM parent (implies --tpm)'))
-    .addOption(new Option('-o, --out <file>', 'file to write the new key to (mode 0600)'))
+    .addOption(new Option('-o, --out <file>', 'file to write the new key to, mode 0600 (default ~/.tlssh/keys/default.key)'))
     .addOption(new Option('-t, --type <type>', 'key type: ec or rsa (default ec)').choices(['ec', 'rsa']))
     .addOption(new Option('-b, --bits <bits>', 'key size: ec 256|384 (521 for files), rsa 2048|3072 (4096 for files)'))
-    .addOption(new Option('--ecc <curve>', 'TPM key on this curve (default P-256)').choices(['P-256', 'P-384']).conflicts(['rsa', 'type', 'bits']))
-    .addOption(new Option('--rsa <bits>', 'TPM RSA key of this size').choices(['2048', '3072']).conflicts(['type', 'bits']))
+    .addOption(new Option('--ecc <curve>', 'TPM key on this curve (default P-256; implies --tpm)').choices(['P-256', 'P-384']).conflicts(['rsa', 'type', 'bits']))
+    .addOption(new Option('--rsa <bits>', 'TPM RSA key of this size (implies --tpm)').choices(['2048', '3072']).conflicts(['type', 'bits']))
     .addOption(new Option('--parent <handle>', 'TPM parent: a persistent handle like 0x81000001, or 0x40000001 for a primary key made on the fly (default)'))
     .addOption(new Option('--tcti <tcti>', 'TPM to use, e.g. device:/dev/tpmrm0 or swtpm:host=127.0.0.1,port=2321'))
     .addOption(new Option('--password', 'give the new key a password (asked on the terminal unless supplied)'))
@@ -181,7 +185,12 @@ function keySpec(o: RawOptions, where: 'tpm' | 'file'): { type: KeyAlgorithm; bi
 }
 
 /** Validates the parsed options into a Plan; every inconsistency is a TLSSH_ERR_USAGE. */
-export function planFromOptions(o: RawOptions): Plan {
+/** tlssh's default KeyFile, where a new key goes without -o, as ssh-keygen writes ~/.ssh/id_*. */
+export function defaultKeyFile(home: string): string {
+  return join(home, '.tlssh', 'keys', 'default.key');
+}
+
+export function planFromOptions(o: RawOptions, home: string = homedir()): Plan {
   const quiet = o.quiet === true;
   const tpmPlan: TpmPlan = {
     tcti: o.tcti,
@@ -190,8 +199,10 @@ export function planFromOptions(o: RawOptions): Plan {
     srkPasswordFd: parseFd(o.srkPasswordFd, '--srk-password-fd'),
   };
   const passwordFd = parseFd(o.passwordFd, '--password-fd');
-  const creating = o.tpm === true || o.wrap !== undefined || o.out !== undefined;
   const keyShape = o.type !== undefined || o.bits !== undefined || o.ecc !== undefined || o.rsa !== undefined;
+  // --ecc and --rsa exist only for TPM keys, so they say --tpm too.
+  const inTpm = o.tpm === true || o.wrap !== undefined || o.ecc !== undefined || o.rsa !== undefined;
+  const creating = inTpm || o.out !== undefined || keyShape;
 
   if (o.print !== undefined) {
     if (creating || o.csr !== undefined || o.key !== undefined) throw usage('-l/--print cannot be combined with creating keys or requests');
@@ -200,23 +211,20 @@ export function planFromOptions(o: RawOptions): Plan {
 
   let create: CreatePlan | undefined;
   if (creating) {
-    if (o.out === undefined) throw usage('say where to write the new key with -o FILE');
     if (o.key !== undefined) throw usage('--key names an existing key; it cannot be combined with creating one (-o/--tpm/--wrap)');
-    const where = o.tpm === true || o.wrap !== undefined ? 'tpm' : 'file';
-    if (where === 'file' && (o.ecc !== undefined || o.rsa !== undefined)) throw usage('--ecc and --rsa are for TPM keys; use -t and -b for key files, or add --tpm');
+    const where = inTpm ? 'tpm' : 'file';
     if (o.wrap !== undefined && keyShape) throw usage('--wrap keeps the type and size of the imported key; drop -t, -b, --ecc and --rsa');
     const spec = o.wrap !== undefined ? { type: 'ec' as const, bits: 0 } : keySpec(o, where);
     const password: NewPasswordChoice = o.password === true ? 'ask' : o.password === false ? 'none' : 'if-scripted';
     if (password === 'none' && passwordFd !== undefined) throw usage('--no-password and --password-fd contradict each other');
-    create = { where, out: o.out, ...spec, wrap: o.wrap, force: o.force === true, password };
+    create = { where, out: o.out ?? defaultKeyFile(home), defaultOut: o.out === undefined, ...spec, wrap: o.wrap, force: o.force === true, password };
   } else {
-    if (keyShape) throw usage('-t, -b, --ecc and --rsa describe a new key: add -o FILE (and --tpm for a TPM key)');
     if (o.password !== undefined) throw usage('--password/--no-password apply when creating a key (-o FILE)');
   }
 
   let csr: CsrPlan | undefined;
   if (o.csr !== undefined) {
-    if (o.key === undefined && !create) throw usage('--csr needs the key that signs it: --key KEYFILE, or create one in the same command with -o');
+    if (o.key === undefined && !create) throw usage('--csr needs the key that signs it: --key KEYFILE, or create one in the same command (--tpm or -o FILE)');
     if (o.subject === undefined) throw usage('--csr needs --subject, e.g. --subject /CN=alice.example.com');
     const subject = parseSubject(o.subject);
     let san = (o.san ?? []).flatMap((s) => parseSan(s));
@@ -235,7 +243,7 @@ export function planFromOptions(o: RawOptions): Plan {
     throw usage('--key, --subject, --san, --client and --server describe a certificate request: add --csr FILE');
   }
 
-  if (!create && !csr) throw usage('nothing to do: create a key (-o FILE, with --tpm for a TPM key), a request (--csr) or print one (-l FILE); see --help');
+  if (!create && !csr) throw usage('nothing to do: create a key (--tpm, or -o FILE for a key file), a request (--csr) or print one (-l FILE); see --help');
   return { create, csr, tpm: tpmPlan, passwordFd, quiet };
 }
 

@@ -1,7 +1,8 @@
 // What each tlssh-keygen mode does, given a validated Plan.
 
 import { type KeyObject, X509Certificate } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { TlsshError } from '../errors';
 import type { CreatePlan, CsrPlan, Plan } from './cli-options';
 import { KEY_PASSWORD_ENV, SRK_PASSWORD_ENV } from './cli-options';
@@ -107,6 +108,15 @@ async function printKey(file: string, secrets: Secrets, io: Output): Promise<voi
   io.out(keyLine(publicKey, file, note));
 }
 
+/** ~/.tlssh/keys, made 0700 like ~/.ssh; an existing directory is left as it is. */
+function makePrivateDirs(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw new TlsshError('TLSSH_ERR_USAGE', `cannot create ${dir}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { cause: e });
+  }
+}
+
 function refuseExisting(file: string, force: boolean): void {
   if (!force && file !== '-' && existsSync(file)) throw new TlsshError('TLSSH_ERR_USAGE', `${file}: already exists (use --force to overwrite)`);
 }
@@ -134,6 +144,7 @@ async function tpmAccess(plan: Plan, secrets: Secrets, keyPassword: string | und
 async function createKey(plan: Plan, c: CreatePlan, secrets: Secrets, env: NodeJS.ProcessEnv, io: Output): Promise<void> {
   refuseExisting(c.out, c.force);
   if (plan.csr) refuseExisting(plan.csr.out, plan.csr.force);
+  if (c.defaultOut) makePrivateDirs(dirname(c.out));
   if (c.where === 'file') {
     const password = await secrets.newKeyPassword(c.password);
     const key = generateFileKey(c.type, c.bits, password);

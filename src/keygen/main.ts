@@ -2,6 +2,7 @@
 // exit status 255, as ssh-keygen users expect from a tool failure.
 
 import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { CommanderError } from 'commander';
 import { describeError, EXIT_TLSSH_FAILURE, isTlsshError } from '../errors';
@@ -42,7 +43,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     return fail(describeError(e));
   }
   try {
-    const plan = planFromOptions(program.opts());
+    const plan = planFromOptions(program.opts(), env['HOME'] || homedir());
     const toStderr = plan.csr?.out === '-';
     const io: Output = {
       out: (line) => process.stdout.write(`${line}\n`),

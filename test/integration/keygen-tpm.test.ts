@@ -118,6 +118,16 @@ for (const [name, stem, args] of shapes) {
   });
 }
 
+test('without -o the key goes to ~/.tlssh/keys/default.key, directories made 0700', () => {
+  ok(keygen(['--tpm', '-q']));
+  const file = path.join(dir, '.tlssh', 'keys', 'default.key');
+  assert.equal(statSync(file).mode & 0o777, 0o600);
+  assert.equal(statSync(path.join(dir, '.tlssh')).mode & 0o777, 0o700);
+  assert.equal(statSync(path.join(dir, '.tlssh', 'keys')).mode & 0o777, 0o700);
+  assert.equal(tss2(path.join('.tlssh', 'keys', 'default.key')).emptyAuth, true);
+  fails(keygen(['--tpm']));
+});
+
 test('create and request in one command', () => {
   ok(keygen(['--tpm', '-o', 'one-go.tss', '--csr', 'one-go.csr', '--subject', '/CN=alice.users.example.com', '--client', '-q']));
   assert.ok(csrVerifies(path.join(dir, 'one-go.csr')));

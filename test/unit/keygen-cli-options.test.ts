@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { homedir } from 'node:os';
+import path from 'node:path';
 import { parseHandle, planFromArgv } from '../../src/keygen/cli-options';
 
 test('a TPM key defaults to ECC P-256 under the owner-hierarchy primary, no password unless supplied', () => {
@@ -19,6 +21,17 @@ test('TPM key shapes: --ecc, --rsa, and -t/-b', () => {
   const file = planFromArgv(['-o', 'k', '-t', 'rsa']).create;
   assert.deepEqual([file?.where, file?.type, file?.bits], ['file', 'rsa', 3072]);
   assert.equal(planFromArgv(['-o', 'k', '-b', '521']).create?.bits, 521);
+});
+
+test('without -o a new key goes to tlssh\'s default KeyFile; --ecc/--rsa imply --tpm', () => {
+  const p = planFromArgv(['--tpm']);
+  assert.equal(p.create?.out, path.join(homedir(), '.tlssh', 'keys', 'default.key'));
+  assert.equal(p.create?.defaultOut, true);
+  assert.equal(planFromArgv(['-o', 'k', '--ecc', 'P-384']).create?.where, 'tpm');
+  assert.equal(planFromArgv(['--rsa', '2048']).create?.where, 'tpm');
+  const file = planFromArgv(['-t', 'rsa']).create;
+  assert.deepEqual([file?.where, file?.defaultOut], ['file', true]);
+  assert.equal(planFromArgv(['-o', 'k']).create?.defaultOut, false);
 });
 
 test('password choices', () => {
@@ -57,8 +70,6 @@ test('every inconsistent command line is a usage error', () => {
     [],
     ['--bogus'],
     ['extra-argument'],
-    ['--tpm'],
-    ['-o', 'k', '--ecc', 'P-256'],
     ['--tpm', '-o', 'k', '--ecc', 'P-521'],
     ['--tpm', '-o', 'k', '--rsa', '4096'],
     ['--tpm', '-o', 'k', '--ecc', 'P-256', '--rsa', '2048'],
@@ -69,7 +80,6 @@ test('every inconsistent command line is a usage error', () => {
     ['--tpm', '-o', 'k', '--no-password', '--password-fd', '3'],
     ['--tpm', '-o', 'k', '--password-fd', 'three'],
     ['--tpm', '-o', 'k', '--parent', '0x80000000'],
-    ['-t', 'rsa'],
     ['--password'],
     ['--csr', 'r', '--subject', '/CN=a'],
     ['--csr', 'r', '--key', 'k'],
