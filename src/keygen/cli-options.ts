@@ -143,7 +143,7 @@ export function buildProgram(version: string): Command {
     .addOption(new Option('--san <list>', 'subjectAltName entries: DNS:name,IP:addr,email:addr,URI:uri (repeatable)').argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]))
     .addOption(new Option('--client', 'request a client certificate (extendedKeyUsage clientAuth)'))
     .addOption(new Option('--server', 'request a server certificate (extendedKeyUsage serverAuth; SAN DNS:<CN> unless --san)'))
-    .addOption(new Option('-l, --print <file>', 'print the public key and its SHA-256 fingerprint of a key file (TSS2 or PEM) or certificate'))
+    .addOption(new Option('-l, --print <file>', 'print the public key and SHA-256 fingerprint of a key file (TSS2 or PEM), certificate or request'))
     .addOption(new Option('-q, --quiet', 'print nothing but errors and requested output'))
     .addHelpText('after', EXAMPLES)
     .showSuggestionAfterError(true)

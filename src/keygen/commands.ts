@@ -103,6 +103,10 @@ async function printKey(file: string, secrets: Secrets, io: Output): Promise<voi
       publicKey = plainPublicKey(contents, undefined);
       note = 'public key';
       break;
+    case 'request':
+      publicKey = plainPublicKey(contents, undefined);
+      note = 'certificate request';
+      break;
   }
   io.out((publicKey.export({ type: 'spki', format: 'pem' }) as string).trimEnd());
   io.out(keyLine(publicKey, file, note));
@@ -185,7 +189,8 @@ async function signerFor(file: string, plan: Plan, secrets: Secrets): Promise<Cs
       return fileKeySigner(loadFilePrivateKey(contents.text, file, await secrets.existingKeyPassword(file)));
     case 'certificate':
     case 'public':
-      throw new TlsshError('TLSSH_ERR_USAGE', `${file}: a request must be signed by a private key, not a ${contents.kind === 'public' ? 'public key' : 'certificate'}`);
+    case 'request':
+      throw new TlsshError('TLSSH_ERR_USAGE', `${file}: a request must be signed by a private key, not a ${contents.kind === 'public' ? 'public key' : contents.kind === 'request' ? 'certificate request' : 'certificate'}`);
   }
 }
 

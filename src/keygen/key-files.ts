@@ -4,8 +4,9 @@
 import { readFileSync } from 'node:fs';
 import { createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { TlsshError } from '../errors';
+import { DerError, readChildren, readDer } from '../tpm/der';
 
-export type KeyFileKind = 'tss2' | 'private' | 'encrypted-private' | 'certificate' | 'public';
+export type KeyFileKind = 'tss2' | 'private' | 'encrypted-private' | 'certificate' | 'public' | 'request';
 
 export interface KeyFileContents {
   readonly file: string;
@@ -22,6 +23,8 @@ const LABELS: readonly [string, KeyFileKind][] = [
   ['CERTIFICATE', 'certificate'],
   ['PUBLIC KEY', 'public'],
   ['RSA PUBLIC KEY', 'public'],
+  ['CERTIFICATE REQUEST', 'request'],
+  ['NEW CERTIFICATE REQUEST', 'request'],
 ];
 
 /** Largest key or certificate file worth reading; anything bigger is not one. */
@@ -68,6 +71,8 @@ export function plainPublicKey(contents: KeyFileContents, password: string | und
         return createPublicKey({ key: contents.text, format: 'pem' });
       case 'encrypted-private':
         return createPublicKey(createPrivateKey({ key: contents.text, format: 'pem', passphrase: password ?? '' }));
+      case 'request':
+        return createPublicKey({ key: requestSpki(contents), format: 'der', type: 'spki' });
       case 'tss2':
         throw new TlsshError('TLSSH_ERR_INTERNAL', 'TSS2 keys are read by the TPM module');
     }
@@ -75,5 +80,23 @@ export function plainPublicKey(contents: KeyFileContents, password: string | und
     if (e instanceof TlsshError) throw e;
     const why = contents.kind === 'encrypted-private' ? 'wrong password, or not a key' : 'not a key OpenSSL can read';
     throw new TlsshError(contents.kind === 'certificate' ? 'TLSSH_ERR_TLS_CERT_FILE' : 'TLSSH_ERR_TLS_KEY', `${contents.file}: ${why}`, { cause: e });
+  }
+}
+
+/** The SubjectPublicKeyInfo of a PKCS#10 request: the third field of CertificationRequestInfo. */
+function requestSpki(contents: KeyFileContents): Buffer {
+  const m = /-----BEGIN (NEW )?CERTIFICATE REQUEST-----([\s\S]*?)-----END (NEW )?CERTIFICATE REQUEST-----/.exec(contents.text);
+  const der = Buffer.from((m?.[2] ?? '').replace(/\s+/g, ''), 'base64');
+  try {
+    const top = readDer(der, 0);
+    const info = readChildren(top.body)[0];
+    if (top.tag !== 0x30 || info?.tag !== 0x30) throw new DerError('not a SEQUENCE');
+    const fields = readChildren(info.body);
+    const spki = fields[2];
+    const before = fields[1];
+    if (spki?.tag !== 0x30 || before === undefined) throw new DerError('no SubjectPublicKeyInfo');
+    return Buffer.from(info.body.subarray(before.end, spki.end));
+  } catch (e) {
+    throw new TlsshError('TLSSH_ERR_USAGE', `${contents.file}: not a certificate request OpenSSL would read`, { cause: e });
   }
 }

@@ -171,6 +171,10 @@ test('--csr with a plain key, to a file and to standard output', () => {
   assert.deepEqual(createPublicKey(reqPub).export({ type: 'spki', format: 'der' }), createPublicKey(createPrivateKey(readFileSync(path.join(dir, 'both.pem')))).export({ type: 'spki', format: 'der' }));
 
   failsCleanly(keygen(['--csr', 'host.csr', '--key', 'rsa.pem', '--subject', '/CN=again']));
+
+  // -l on a request shows the fingerprint of the key that signed it.
+  const rsaFp = spkiFingerprint(createPublicKey(createPrivateKey(readFileSync(path.join(dir, 'rsa.pem')))));
+  assert.match(ok(keygen(['-l', 'host.csr'])), new RegExp(`^2048 ${rsaFp.replace(/[+/]/g, '\\$&')} host\\.csr \\(RSA, certificate request\\)$`, 'm'));
 });
 
 test('failures carry stable codes', async () => {
