@@ -52,23 +52,63 @@ export function renderTable(rep: BenchReport): string {
       notes.push(`${row.id} ${side}: skipped: ${first === undefined ? c.reason : `as ${first}`}`);
       if (first === undefined) firstWith.set(c.reason, row.id);
     }
-    if (row.note) notes.push(`${row.id}: ${row.note}`);
+    if (row.note) {
+      const first = firstWith.get(row.note);
+      notes.push(`${row.id}: ${first === undefined ? row.note : `as ${first}`}`);
+      if (first === undefined) firstWith.set(row.note, row.id);
+    }
   }
   if (notes.length > 0) out.push('', ...notes);
+  const details = detailLines(rep.rows);
+  if (details.length > 0) out.push('', ...details);
   out.push('', ...rep.setup.map((s) => `setup: ${s}`));
   return out.join('\n');
 }
 
-/** Writes <stamp>.json and .svg plus latest.json/.svg; returns the paths written. */
+function detailLines(rows: Row[]): string[] {
+  const out: string[] = [];
+  for (const row of rows) {
+    for (const [side, c] of [['ssh', row.ssh], ['tlssh', row.tlssh]] as const) {
+      if (c.status !== 'ok' || c.detail === undefined) continue;
+      out.push(`${row.id} ${side}: ${Object.entries(c.detail).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+    }
+  }
+  return out;
+}
+
+/** The same table in Markdown, for bench/RESULTS.md and issues. */
+export function renderMarkdown(rep: BenchReport): string {
+  const lines = [
+    `${rep.mode} run, ${rep.machine.date}`,
+    '',
+    ...machineLines(rep.machine).map((l) => `- ${l}`),
+    '',
+    '| row | unit | better | OpenSSH median (min-max) | tlssh median (min-max) | tlssh/ssh | verdict |',
+    '|---|---|---|---|---|---|---|',
+    ...rep.rows.map((row) => {
+      const r = ratio(row);
+      return `| ${row.id} ${row.title.replace(/\|/g, '\\|')} | ${row.unit} | ${row.better} | ${cellText(row.ssh)} | ${cellText(row.tlssh)} | ${r === undefined ? '-' : r.toFixed(2)} | ${verdict(row)} |`;
+    }),
+    '',
+    ...detailLines(rep.rows).map((l) => `- ${l}`),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+/** Writes <stamp>.json, .svg and .md plus latest.* copies; returns the <stamp> paths. */
 export function writeResults(dir: string, rep: BenchReport): string[] {
   mkdirSync(dir, { recursive: true });
   const stamp = `${rep.machine.date.replace(/[:.]/g, '-').replace(/-\d{3}Z$/, 'Z')}-${rep.mode}`;
   const json = `${JSON.stringify(rep, null, 2)}\n`;
   const svg = renderSvg(rep);
-  const paths = [join(dir, `${stamp}.json`), join(dir, `${stamp}.svg`), join(dir, 'latest.json'), join(dir, 'latest.svg')];
-  writeFileSync(paths[0]!, json);
-  writeFileSync(paths[1]!, svg);
-  writeFileSync(paths[2]!, json);
-  writeFileSync(paths[3]!, svg);
+  const md = renderMarkdown(rep);
+  const paths: string[] = [];
+  for (const [ext, body] of [['json', json], ['svg', svg], ['md', md]] as const) {
+    for (const name of [stamp, 'latest']) {
+      const path = join(dir, `${name}.${ext}`);
+      writeFileSync(path, body);
+      if (name === stamp) paths.push(path);
+    }
+  }
   return paths;
 }

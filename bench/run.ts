@@ -158,7 +158,7 @@ async function main(): Promise<void> {
     };
     process.stdout.write(`${renderTable(report)}\n`);
     const paths = writeResults(join(REPO, 'bench', 'results'), report);
-    log(`wrote ${paths.slice(0, 2).join(' and ')}`);
+    log(`wrote ${paths.join(", ")}`);
   } finally {
     killTracked();
     await cleanup.run(log);

@@ -10,7 +10,7 @@ import { ratio, verdict, type Cell, type Row } from './result';
 const WIDTH = 1000;
 const LABEL_W = 360;
 const BAR_X = LABEL_W + 10;
-const BAR_W = 440;
+const BAR_W = 380;
 const ROW_H = 46;
 const TOP = 86;
 const COLORS = { ssh: '#5b7db1', tlssh: '#e08a2c', win: '#2e7d32', lose: '#c62828', even: '#555' } as const;

@@ -1,6 +1,7 @@
 // Row 2: logins per second one after another, and the total time of a burst of parallel logins
 // (which shows how the server side copes with many handshakes at once on few CPUs).
 
+import { cpuMsWithReapedChildren } from '../lib/cpu-time';
 import { summarize } from '../lib/stats';
 import type { Cell } from '../result';
 import type { Target } from '../target';
@@ -9,12 +10,29 @@ import { loginOnce } from './login-latency';
 export async function sequentialLogins(t: Target, logins: number, repeats: number): Promise<Cell> {
   await loginOnce(t);
   const rates: number[] = [];
+  const serverCpu: number[] = [];
+  const clientCpu: number[] = [];
   for (let r = 0; r < repeats; r++) {
+    const server0 = cpuMsWithReapedChildren(t.serverPid());
+    const client0 = cpuMsWithReapedChildren('self');
+    const self0 = process.cpuUsage();
     const t0 = performance.now();
     for (let i = 0; i < logins; i++) await loginOnce(t);
     rates.push(logins / ((performance.now() - t0) / 1000));
+    // Our own CPU is in the 'self' figure too; subtract it to leave the reaped clients'.
+    const self = process.cpuUsage(self0);
+    serverCpu.push((cpuMsWithReapedChildren(t.serverPid()) - server0) / logins);
+    clientCpu.push((cpuMsWithReapedChildren('self') - client0 - (self.user + self.system) / 1000) / logins);
   }
-  return { status: 'ok', summary: summarize(rates), detail: { loginsPerRun: logins } };
+  return {
+    status: 'ok',
+    summary: summarize(rates),
+    detail: {
+      loginsPerRun: logins,
+      serverCpuMsPerLogin: Math.round(summarize(serverCpu).median),
+      clientCpuMsPerLogin: Math.round(summarize(clientCpu).median),
+    },
+  };
 }
 
 /** Starts `n` logins at once; resolves to the time until the last one ended. */

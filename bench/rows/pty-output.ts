@@ -14,9 +14,9 @@ export function expectedPtyBytes(input: number): number {
 
 function oneRun(t: Target, bytes: number): Promise<{ seconds: number; received: number }> {
   return new Promise((resolve, reject) => {
-    // stdin stays an open, silent pipe, like a user who types nothing while output scrolls.
+    // stdin is /dev/null, as in `ssh -tt host cmd > /dev/null` from a script.
     const argv = t.clientArgv({ tty: 'force', command: `head -c ${bytes} /dev/zero | base64` });
-    const child = spawnTracked(argv, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawnTracked(argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     const timeoutMs = transferTimeoutMs(bytes * 1.4, 1);
     let timedOut = false;
     const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, timeoutMs);
@@ -31,7 +31,6 @@ function oneRun(t: Target, bytes: number): Promise<{ seconds: number; received: 
     child.once('error', reject);
     child.once('close', (code) => {
       const end = performance.now();
-      child.stdin!.destroy();
       clearTimeout(timer);
       if (timedOut) {
         reject(new Error(`PTY output did not finish within ${Math.round(timeoutMs / 1000)} s (received ${received} bytes)`));

@@ -1,0 +1,26 @@
+// CPU time spent by a process and every descendant it has already reaped: the kernel adds a
+// reaped child's time (and its own reaped children's) into the parent's cutime/cstime. Across
+// a run of short logins, the daemon's figure is the server-side CPU cost of those logins, and
+// ours is the cost of the client processes we started and waited for.
+
+import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+
+let ticksPerSecond: number | undefined;
+
+function clockTicks(): number {
+  if (ticksPerSecond === undefined) {
+    const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
+    ticksPerSecond = Number(r.stdout.trim()) || 100;
+  }
+  return ticksPerSecond;
+}
+
+/** utime+stime+cutime+cstime of `pid` in milliseconds ("self" for this process). */
+export function cpuMsWithReapedChildren(pid: number | 'self'): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Fields 14-17 of stat(5); f[0] is field 3 (state).
+  const ticks = Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+  return (ticks * 1000) / clockTicks();
+}
