@@ -32,7 +32,11 @@ export function readPasswordFd(fd: number, what: string): string {
     try {
       n = readSync(fd, buf, 0, buf.length, null);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EAGAIN') continue;
+      if ((e as NodeJS.ErrnoException).code === 'EAGAIN') {
+        // A non-blocking descriptor with nothing yet: wait a little rather than spin.
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+        continue;
+      }
       throw new TlsshError('TLSSH_ERR_USAGE', `cannot read the ${what} from file descriptor ${fd}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { cause: e });
     }
     if (n === 0) break;
