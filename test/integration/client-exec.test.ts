@@ -3,7 +3,7 @@
 // exactly one line and status 255.
 
 import { strict as assert } from 'node:assert';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -123,6 +123,34 @@ describe('tlssh running commands', () => {
     const out = execFileSync('bash', ['-c', script], { encoding: 'utf8' });
     assert.equal(out, `y\nstatus=${128 + constants.signals.SIGPIPE}\n`);
     assert.equal(fs.readFileSync(path.join(fx.dir, 'epipe.err'), 'utf8'), '');
+  });
+
+  it('gives up on a server that stops answering keepalives', async () => {
+    const child = spawn(process.execPath, [TLSSH, ...conf, '-v', '-o', 'Keepalive=1', 'localhost', 'echo started; sleep 60'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += b.toString();
+    });
+    const status = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+    // Once the command runs, freeze every worker: the TCP connection stays up but nothing answers.
+    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    const frozen = fx.server.workerPids();
+    assert.ok(frozen.length > 0, 'a worker to freeze');
+    for (const pid of frozen) process.kill(pid, 'SIGSTOP');
+    try {
+      assert.equal(await status, 255);
+      assert.equal(errorCodeOf(stderr), 'TLSSH_ERR_KEEPALIVE_TIMEOUT', stderr);
+    } finally {
+      for (const pid of frozen) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+    }
   });
 
   it('refuses user@host for another user: 255 and exactly one line', async () => {
