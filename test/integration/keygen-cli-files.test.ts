@@ -1,11 +1,11 @@
 // tlssh-keygen as users run it, for keys kept in files: the real executable in a child process,
 // real openssl to check what it wrote, and a real PTY for the password prompt.
 
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync, type SpawnSyncReturns, type StdioOptions } from 'node:child_process';
 import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
-import { closeSync, existsSync, openSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { IPty } from 'node-pty';
 import { planFromArgv } from '../../src/keygen/cli-options';
@@ -15,6 +15,7 @@ import { issueCert, makeCa, makeTempDir } from '../helpers/ca';
 
 const BIN = path.join(__dirname, '..', '..', '..', 'bin', 'tlssh-keygen');
 const dir = makeTempDir('tlssh-keygen-files');
+after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Runs in a new session without a controlling terminal (setsid), so nothing can ever prompt. */
 function keygen(args: string[], opts: { env?: Record<string, string>; input?: string; stdio3?: number } = {}): SpawnSyncReturns<string> {

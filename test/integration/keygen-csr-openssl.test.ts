@@ -1,11 +1,11 @@
 // Requests built by our DER writer, judged by the real openssl: `req -verify`, `x509 -req` with
 // the requested extensions copied, and `openssl ca` through the test CA.
 
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createPublicKey, generateKeyPairSync, X509Certificate, type KeyObject } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { buildCsr, csrToPem, type CsrSigner } from '../../src/keygen/csr-builder';
 import { parseSubject } from '../../src/keygen/distinguished-name';
@@ -24,6 +24,7 @@ function verifies(csrFile: string): boolean {
 }
 
 const dir = makeTempDir('tlssh-keygen-csr');
+after(() => rmSync(dir, { recursive: true, force: true }));
 const ca = makeCa(path.join(dir, 'ca'));
 
 /** A CA-signed certificate from the request with `openssl x509 -req`, extensions copied. */

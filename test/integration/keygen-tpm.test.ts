@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { createPublicKey, generateKeyPairSync, X509Certificate, type KeyObject } from 'node:crypto';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { planFromArgv } from '../../src/keygen/cli-options';
 import { runPlan } from '../../src/keygen/commands';
@@ -25,6 +25,7 @@ before(async () => {
 });
 after(async () => {
   await tpm?.stop();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 function keygen(args: string[], env: Record<string, string> = {}): SpawnSyncReturns<string> {
