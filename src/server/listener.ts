@@ -99,7 +99,9 @@ export class Listener {
   /** Stop accepting; running sessions (and their workers) carry on without us. */
   async stop(): Promise<void> {
     this.stopping = true;
-    await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    // close() stops listening at once; its callback would wait for connections already handed
+    // to workers, which are not ours to wait for.
+    for (const s of this.servers) s.close();
     for (const w of this.warm.splice(0)) w.kill('SIGTERM');
     for (const w of this.workers.values()) {
       // Detach: their exit is no longer our business (a later listener picks the records up).
