@@ -90,7 +90,16 @@ export interface RunOptions {
   detached?: boolean;
   /** Replace stdio wholesale (e.g. a file for stdout); stdout/stderr are then not collected. */
   stdio?: SpawnOptions['stdio'];
+  /**
+   * Most stdout bytes to collect before killing tlssh, so that a transfer that goes wrong (data
+   * repeated without end) fails the test instead of filling the machine's memory.
+   */
+  maxStdout?: number;
+  /** Kill tlssh if it has not ended by then: a bound against hangs, never a timing assertion. */
+  killAfterMs?: number;
 }
+
+const DEFAULT_MAX_STDOUT = 128 * 1024 * 1024;
 
 /** Runs bin/tlssh to completion. */
 export function runTlssh(args: readonly string[], opts: RunOptions = {}): Promise<TlsshRun> {
@@ -101,8 +110,18 @@ export function runTlssh(args: readonly string[], opts: RunOptions = {}): Promis
       detached: opts.detached ?? false,
     });
     const out: Buffer[] = [];
+    let collected = 0;
+    const max = opts.maxStdout ?? DEFAULT_MAX_STDOUT;
     let err = '';
-    child.stdout?.on('data', (b: Buffer) => out.push(b));
+    child.stdout?.on('data', (b: Buffer) => {
+      collected += b.length;
+      if (collected > max) {
+        err += `[test: more than ${max} bytes on stdout; tlssh killed]\n`;
+        child.kill('SIGKILL');
+        return;
+      }
+      out.push(b);
+    });
     child.stderr?.on('data', (b: Buffer) => {
       err += b.toString('utf8');
     });
@@ -112,7 +131,14 @@ export function runTlssh(args: readonly string[], opts: RunOptions = {}): Promis
       if (opts.input !== undefined) child.stdin.end(opts.input);
       else child.stdin.end();
     }
-    child.once('close', (status, signal) => resolve({ status, signal, stdout: Buffer.concat(out), stderr: err }));
+    const killer = setTimeout(() => {
+      err += '[test: tlssh did not finish; killed]\n';
+      child.kill('SIGKILL');
+    }, opts.killAfterMs ?? 120_000);
+    child.once('close', (status, signal) => {
+      clearTimeout(killer);
+      resolve({ status, signal, stdout: Buffer.concat(out), stderr: err });
+    });
   });
 }
 
