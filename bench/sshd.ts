@@ -5,6 +5,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
+import { cpuMeterFor } from './lib/cpu-cgroup';
 import { freePort } from './lib/ports';
 import { runChecked, stopChild, waitFor } from './lib/proc';
 import type { Workspace } from './lib/workspace';
@@ -58,6 +59,7 @@ export async function startSshd(ws: Workspace): Promise<SshdSetup> {
   ].join('\n'));
 
   const child = spawn(SSHD, ['-D', '-e', '-f', p('sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const meter = cpuMeterFor(`tlssh-bench-sshd-${child.pid}`, child.pid!);
   let log = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => { log = (log + d).slice(-8192); });
   await waitFor(child.stderr!, /Server listening on 127\.0\.0\.1 port \d+/, 10_000, 'sshd start');
@@ -82,12 +84,22 @@ export async function startSshd(ws: Workspace): Promise<SshdSetup> {
   ].join('\n'));
 
   const pid = child.pid!;
-  const daemon: Daemon = { pid, port, recentLog: () => log, stop: () => stopChild(child) };
+  const daemon: Daemon = {
+    pid,
+    port,
+    recentLog: () => log,
+    cpuMs: () => meter?.usageMs(),
+    stop: async () => {
+      await stopChild(child);
+      meter?.remove();
+    },
+  };
   const target: Target = {
     side: 'ssh',
     label: 'OpenSSH',
     clientArgv: (o) => ['ssh', '-F', p('ssh_config'), ...(o.tty === 'force' ? ['-tt'] : o.tty === 'none' ? ['-T'] : []), `${ws.user}@127.0.0.1`, ...(o.command === undefined ? [] : [o.command])],
     serverPid: () => pid,
+    serverCpuMs: () => meter?.usageMs(),
   };
   return { daemon, target };
 }

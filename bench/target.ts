@@ -18,6 +18,8 @@ export interface Target {
   clientArgv(opts: ClientOptions): string[];
   /** pid whose process tree is the whole server side (sshd master, tlsshd listener). */
   serverPid(): number;
+  /** CPU milliseconds used by the whole server side so far; undefined where not measurable. */
+  serverCpuMs(): number | undefined;
 }
 
 export interface Daemon {
@@ -25,5 +27,7 @@ export interface Daemon {
   port: number;
   /** The daemon's recent stderr, for error messages. */
   recentLog(): string;
+  /** CPU milliseconds of the daemon and all its descendants; undefined where not measurable. */
+  cpuMs(): number | undefined;
   stop(): Promise<void>;
 }

@@ -6,6 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { spawn } from 'node:child_process';
 import { PassThrough } from 'node:stream';
+import { cpuMeterFor } from './lib/cpu-cgroup';
 import { stopChild, waitFor } from './lib/proc';
 import type { Workspace } from './lib/workspace';
 import type { Daemon, Target } from './target';
@@ -60,7 +61,18 @@ export async function startTlsshd(ws: Workspace, name: string, serverKey: KeyPai
     throw e;
   });
   both.resume();
-  return { pid: child.pid!, port: Number(m[1]), recentLog: () => log, stop: () => stopChild(child) };
+  // Joined after start-up: pre-forked workers, if any, are moved in with the listener.
+  const meter = cpuMeterFor(`tlssh-bench-tlsshd-${child.pid}`, child.pid!);
+  return {
+    pid: child.pid!,
+    port: Number(m[1]),
+    recentLog: () => log,
+    cpuMs: () => meter?.usageMs(),
+    stop: async () => {
+      await stopChild(child);
+      meter?.remove();
+    },
+  };
 }
 
 export function tlsshTarget(ws: Workspace, name: string, label: string, daemon: Daemon, clientKey: KeyPair, serverCaFile: string): Target {
@@ -78,5 +90,6 @@ export function tlsshTarget(ws: Workspace, name: string, label: string, daemon: 
     label,
     clientArgv: (o) => [TLSSH, '-c', config, ...(o.tty === 'force' ? ['-tt'] : o.tty === 'none' ? ['-T'] : []), `${ws.user}@127.0.0.1`, ...(o.command === undefined ? [] : [o.command])],
     serverPid: () => daemon.pid,
+    serverCpuMs: () => daemon.cpuMs(),
   };
 }

@@ -59,3 +59,10 @@ export function treeMemory(root: number): TreeMemory {
   for (const pid of pids) total += pssBytes(pid);
   return { processes: pids.length, pssBytes: total };
 }
+
+/** Waits (up to `timeoutMs`) until the tree under `root` has at most `count` processes, e.g.
+ * until the processes of sessions that just ended have gone and been reaped. */
+export async function waitForTreeSize(root: number, count: number, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (descendants(root).length > count && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+}

@@ -3,6 +3,8 @@
 // exits; the byte count is checked at the far end so a short transfer cannot pass as a fast one.
 
 import { spawnTracked, transferTimeoutMs } from '../lib/proc';
+import { cpuMsWithReapedChildren } from '../lib/cpu-time';
+import { descendants, waitForTreeSize } from '../lib/process-tree';
 import { summarize } from '../lib/stats';
 import type { Cell } from '../result';
 import type { Target } from '../target';
@@ -47,14 +49,31 @@ function timedPipeline(script: string, argv: string[], timeoutMs: number): Promi
 
 async function throughput(t: Target, bytes: number, repeats: number, direction: 'upload' | 'download'): Promise<Cell> {
   const mbps: number[] = [];
+  const serverCpu: number[] = [];
+  const clientCpu: number[] = [];
   for (let r = 0; r < repeats; r++) {
+    const idleTree = descendants(t.serverPid()).length;
+    const server0 = t.serverCpuMs() ?? Number.NaN;
+    const client0 = cpuMsWithReapedChildren('self');
+    const self0 = process.cpuUsage();
     const x = direction === 'upload'
       ? await timedPipeline(`head -c ${bytes} /dev/zero | "$@"`, t.clientArgv({ tty: 'none', command: 'echo go >&2; exec wc -c' }), transferTimeoutMs(bytes, 5))
       : await timedPipeline('"$@" | wc -c', t.clientArgv({ tty: 'none', command: `echo go >&2; exec head -c ${bytes} /dev/zero` }), transferTimeoutMs(bytes, 5));
     if (x.counted !== bytes) throw new Error(`${direction} delivered ${x.counted} of ${bytes} bytes`);
     mbps.push(bytes / 1e6 / x.seconds);
+    // CPU seconds per second of transfer: near 1.0 on one side means that side is one saturated
+    // core, the bottleneck. (Includes head/wc/cat on their sides, the same for both programs.)
+    const self = process.cpuUsage(self0);
+    await waitForTreeSize(t.serverPid(), idleTree); // the session's server processes must be reaped to be counted
+    serverCpu.push(((t.serverCpuMs() ?? Number.NaN) - server0) / 1000 / x.seconds);
+    clientCpu.push((cpuMsWithReapedChildren('self') - client0 - (self.user + self.system) / 1000) / 1000 / x.seconds);
   }
-  return { status: 'ok', summary: summarize(mbps), detail: { bytes } };
+  const round = (v: number): number => Math.round(v * 100) / 100;
+  return {
+    status: 'ok',
+    summary: summarize(mbps),
+    detail: { bytes, serverCoresBusy: round(summarize(serverCpu).median), clientCoresBusy: round(summarize(clientCpu).median) },
+  };
 }
 
 export const upload = (t: Target, bytes: number, repeats: number): Promise<Cell> => throughput(t, bytes, repeats, 'upload');

@@ -2,6 +2,7 @@
 // (which shows how the server side copes with many handshakes at once on few CPUs).
 
 import { cpuMsWithReapedChildren } from '../lib/cpu-time';
+import { descendants, waitForTreeSize } from '../lib/process-tree';
 import { summarize } from '../lib/stats';
 import type { Cell } from '../result';
 import type { Target } from '../target';
@@ -13,7 +14,8 @@ export async function sequentialLogins(t: Target, logins: number, repeats: numbe
   const serverCpu: number[] = [];
   const clientCpu: number[] = [];
   for (let r = 0; r < repeats; r++) {
-    const server0 = cpuMsWithReapedChildren(t.serverPid());
+    const idleTree = descendants(t.serverPid()).length;
+    const server0 = t.serverCpuMs() ?? Number.NaN;
     const client0 = cpuMsWithReapedChildren('self');
     const self0 = process.cpuUsage();
     const t0 = performance.now();
@@ -21,7 +23,8 @@ export async function sequentialLogins(t: Target, logins: number, repeats: numbe
     rates.push(logins / ((performance.now() - t0) / 1000));
     // Our own CPU is in the 'self' figure too; subtract it to leave the reaped clients'.
     const self = process.cpuUsage(self0);
-    serverCpu.push((cpuMsWithReapedChildren(t.serverPid()) - server0) / logins);
+    await waitForTreeSize(t.serverPid(), idleTree); // the session's server processes must be reaped to be counted
+    serverCpu.push(((t.serverCpuMs() ?? Number.NaN) - server0) / logins);
     clientCpu.push((cpuMsWithReapedChildren('self') - client0 - (self.user + self.system) / 1000) / logins);
   }
   return {
