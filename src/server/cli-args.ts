@@ -31,7 +31,7 @@ export function parseDaemonArgs(argv: readonly string[]): ParseResult {
     .option('-f, --foreground', 'stay in the foreground and log to stderr instead of syslog')
     .option('-v, --verbose', 'more log detail (VERBOSE; twice: DEBUG)', (_v: string, n: number) => n + 1, 0)
     .option('-c, --config <file>', 'configuration file (default /etc/tlssh/tlsshd.conf)')
-    .option('-o, --option <Keyword=value>', 'override one configuration keyword (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
+    .option('-o, --option <Keyword=value>', 'override one configuration keyword (repeatable)', (v: string, all: string[] | undefined) => [...(all ?? []), v])
     .version(packageVersion(), '-V, --version', 'print the version and exit')
     .helpOption('-h, --help', 'show this help')
     .allowExcessArguments(false)
@@ -46,6 +46,6 @@ export function parseDaemonArgs(argv: readonly string[]): ParseResult {
     }
     throw e;
   }
-  const o = program.opts<{ foreground?: boolean; verbose: number; config?: string; option: string[] }>();
-  return { kind: 'run', args: { foreground: o.foreground === true, verbose: o.verbose, configFile: o.config, overrides: o.option } };
+  const o = program.opts<{ foreground?: boolean; verbose: number; config?: string; option?: string[] }>();
+  return { kind: 'run', args: { foreground: o.foreground === true, verbose: o.verbose, configFile: o.config, overrides: o.option ?? [] } };
 }
