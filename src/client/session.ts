@@ -6,7 +6,7 @@ import type { Readable, Writable } from 'node:stream';
 import { TlsshError, isErrorCode } from '../errors';
 import { STREAM, type ExitStatus, type Message, type SessionRequest, type StreamId } from '../protocol/messages';
 import type { Channel } from '../transport/channel';
-import { EscapeParser, escapeHelp } from './escape-parser';
+import { EscapeParser, escapeHelp, showEscapeChar } from './escape-parser';
 import type { LocalTerminal, WindowSize } from './local-terminal';
 import type { OutputSink } from './local-stdio';
 import { sanitizeRemoteText } from './remote-text';
@@ -162,7 +162,7 @@ export function runSession(channel: Channel, setup: SessionSetup): Promise<Sessi
         case 'suspend': {
           const terminal = io.terminal;
           if (!terminal) return;
-          log.warn(`${String.fromCharCode(e)}^Z [suspend tlssh]`);
+          log.warn(`${showEscapeChar(e)}^Z [suspend tlssh]`);
           terminal.suspend(() => {
             // The window may have changed while stopped, with nobody listening for SIGWINCH.
             if (io.windowSize && !finished) channel.send({ type: 'window-change', ...io.windowSize() });
