@@ -25,6 +25,8 @@ export interface Log {
   readonly verbosity: number;
   /** A `debug` callback for lower layers; undefined when silent so they skip building lines. */
   readonly debug: ((line: string) => void) | undefined;
+  /** Finer detail for -vv: every protocol message. */
+  readonly debug2: ((line: string) => void) | undefined;
   /** ssh's "logit" level: shown at LogLevel INFO and above, not with -q or LogLevel ERROR. */
   info(line: string): void;
   /** Non-fatal problems: shown unless LogLevel is QUIET. */
@@ -40,6 +42,7 @@ export function createLog(verbosity: number, logLevel: string): Log {
   return {
     verbosity: level,
     debug: level > 0 ? (line: string) => writeStderrLine(`debug1: ${line}`) : undefined,
+    debug2: level > 1 ? (line: string) => writeStderrLine(`debug2: ${line}`) : undefined,
     info: (line) => {
       if (showInfo) writeStderrLine(line);
     },
