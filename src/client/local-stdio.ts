@@ -2,9 +2,9 @@
 // loop on a slow reader (so keepalives and the other stream keep moving), and a reader that goes
 // away (`tlssh host yes | head -1`) is noticed once, quietly, instead of crashing tlssh.
 
-import * as fs from 'node:fs';
 import { type Readable, Writable } from 'node:stream';
 import * as tty from 'node:tty';
+import { fdReadable, fdWritable } from './fd-streams';
 
 export interface OutputSink {
   readonly stream: Writable;
@@ -19,12 +19,8 @@ export interface OutputSink {
  */
 export function openOutput(fd: 1 | 2, onFailure: (err: NodeJS.ErrnoException) => void): OutputSink {
   // A terminal is written through Node's own tty stream (synchronous, lowest echo latency);
-  // anything else through the thread pool, so the fd stays blocking for whoever shares it.
-  const target: Writable = tty.isatty(fd)
-    ? fd === 1
-      ? process.stdout
-      : process.stderr
-    : fs.createWriteStream('', { fd, autoClose: false });
+  // anything else through the thread pool, with the descriptor's flags left alone.
+  const target: Writable = tty.isatty(fd) ? (fd === 1 ? process.stdout : process.stderr) : fdWritable(fd);
   let failure: NodeJS.ErrnoException | undefined;
   const fail = (err: NodeJS.ErrnoException): void => {
     if (failure) return;
@@ -53,7 +49,5 @@ export function openOutput(fd: 1 | 2, onFailure: (err: NodeJS.ErrnoException) =>
 
 /** Local stdin as a byte stream: Node's tty stream for a terminal, the thread pool otherwise. */
 export function openInput(): Readable {
-  if (tty.isatty(0)) return process.stdin;
-  const input = fs.createReadStream('', { fd: 0, autoClose: false, highWaterMark: 64 * 1024 });
-  return input;
+  return tty.isatty(0) ? process.stdin : fdReadable(0);
 }
