@@ -10,7 +10,7 @@ import { EscapeParser, escapeHelp, showEscapeChar } from './escape-parser';
 import type { LocalTerminal, WindowSize } from './local-terminal';
 import type { OutputSink } from './local-stdio';
 import { sanitizeRemoteText } from './remote-text';
-import type { Log } from './stderr-log';
+import { writeStderrLine, type Log } from './stderr-log';
 
 export interface SessionIo {
   /** Local stdin; undefined with -n (stdin from /dev/null: eof is sent at once). */
@@ -157,12 +157,13 @@ export function runSession(channel: Channel, setup: SessionSetup): Promise<Sessi
           channel.destroy();
           return;
         case 'help':
-          for (const line of escapeHelp(e)) log.warn(line);
+          // Asked for explicitly, so shown even with -q.
+          for (const line of escapeHelp(e)) writeStderrLine(line);
           return;
         case 'suspend': {
           const terminal = io.terminal;
           if (!terminal) return;
-          log.warn(`${showEscapeChar(e)}^Z [suspend tlssh]`);
+          writeStderrLine(`${showEscapeChar(e)}^Z [suspend tlssh]`);
           terminal.suspend(() => {
             // The window may have changed while stopped, with nobody listening for SIGWINCH.
             if (io.windowSize && !finished) channel.send({ type: 'window-change', ...io.windowSize() });

@@ -1,0 +1,100 @@
+import { strict as assert } from 'node:assert';
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { finished } from 'node:stream/promises';
+import { after, before, describe, it } from 'node:test';
+import { fdReadable, fdWritable } from '../../src/client/fd-streams';
+import { missingKeyPassword } from '../../src/client/key-password';
+import { sanitizeRemoteText } from '../../src/client/remote-text';
+import { createLog } from '../../src/client/stderr-log';
+import type { ClientConfig } from '../../src/config/types';
+
+describe('fd streams', () => {
+  let dir: string;
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlssh-fd-'));
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('writes every byte, in order, and reads them back to end of file', async () => {
+    const file = path.join(dir, 'data');
+    const data = randomBytes(1024 * 1024 + 17);
+    const wfd = fs.openSync(file, 'w');
+    const w = fdWritable(wfd);
+    for (let off = 0; off < data.length; off += 70_000) w.write(data.subarray(off, off + 70_000));
+    w.end();
+    await finished(w);
+    fs.closeSync(wfd);
+    assert.deepEqual(fs.readFileSync(file), data);
+
+    const rfd = fs.openSync(file, 'r');
+    const chunks: Buffer[] = [];
+    for await (const chunk of fdReadable(rfd)) chunks.push(chunk as Buffer);
+    fs.closeSync(rfd);
+    assert.deepEqual(Buffer.concat(chunks), data);
+  });
+
+  it('ends at once on an empty input such as /dev/null', async () => {
+    const fd = fs.openSync('/dev/null', 'r');
+    const chunks: Buffer[] = [];
+    for await (const chunk of fdReadable(fd)) chunks.push(chunk as Buffer);
+    fs.closeSync(fd);
+    assert.equal(chunks.length, 0);
+  });
+
+  it('reports a write error through the callback', async () => {
+    const fd = fs.openSync('/dev/full', 'w');
+    const w = fdWritable(fd);
+    const err = await new Promise<NodeJS.ErrnoException | null | undefined>((resolve) => {
+      w.on('error', () => undefined);
+      w.write(Buffer.from('x'), (e) => resolve(e as NodeJS.ErrnoException | null | undefined));
+    });
+    fs.closeSync(fd);
+    assert.equal(err?.code, 'ENOSPC');
+  });
+});
+
+describe('remote text', () => {
+  it('replaces terminal control characters a server could hide in a message', () => {
+    assert.equal(sanitizeRemoteText('bad\x1b]0;owned\x07 user'), 'bad?]0;owned? user');
+    assert.equal(sanitizeRemoteText('two\nlines\r\tand tab'), 'two lines and tab');
+    assert.equal(sanitizeRemoteText('c1\u009b31m'), 'c1?31m');
+    assert.equal(sanitizeRemoteText('bidi\u202eevil'), 'bidi?evil');
+    assert.equal(sanitizeRemoteText('plain ünïcode'), 'plain ünïcode');
+    assert.equal(sanitizeRemoteText('x'.repeat(2000)).length, 1024 + 3);
+  });
+});
+
+describe('log levels', () => {
+  it('turns debug on with -v or LogLevel DEBUG, and -vv adds the protocol level', () => {
+    assert.equal(createLog(0, 'INFO').debug, undefined);
+    assert.notEqual(createLog(1, 'INFO').debug, undefined);
+    assert.equal(createLog(1, 'INFO').debug2, undefined);
+    assert.notEqual(createLog(2, 'INFO').debug2, undefined);
+    assert.notEqual(createLog(0, 'DEBUG').debug, undefined);
+    assert.equal(createLog(0, 'QUIET').verbosity, 0);
+  });
+});
+
+describe('key passwords', () => {
+  let dir: string;
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlssh-keypw-'));
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  const cfg = (over: Partial<ClientConfig>): ClientConfig => ({ KeyFile: '', PrivkeyEngine: '', PrivkeyPassword: undefined, ...over }) as ClientConfig;
+
+  it('asks only for an encrypted PEM key without a configured password', () => {
+    const plain = path.join(dir, 'plain.key');
+    const enc = path.join(dir, 'enc.key');
+    fs.writeFileSync(plain, '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n');
+    fs.writeFileSync(enc, '-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n');
+    assert.equal(missingKeyPassword(cfg({ KeyFile: plain })), undefined);
+    assert.match(missingKeyPassword(cfg({ KeyFile: enc })) ?? '', /passphrase/);
+    assert.equal(missingKeyPassword(cfg({ KeyFile: enc, PrivkeyPassword: '' })), undefined);
+    assert.equal(missingKeyPassword(cfg({ KeyFile: path.join(dir, 'missing.key') })), undefined);
+  });
+});
