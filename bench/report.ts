@@ -47,6 +47,7 @@ export function renderTable(rep: BenchReport): string {
   const firstWith = new Map<string, string>();
   for (const row of rep.rows) {
     for (const [side, c] of [['ssh', row.ssh], ['tlssh', row.tlssh]] as const) {
+      if (c.status === 'ok' && c.warning !== undefined) notes.push(`${row.id} ${side}: warning: ${c.warning}`);
       if (c.status !== 'skipped') continue;
       const first = firstWith.get(c.reason);
       notes.push(`${row.id} ${side}: skipped: ${first === undefined ? c.reason : `as ${first}`}`);

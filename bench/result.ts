@@ -4,7 +4,7 @@ import type { Summary } from './lib/stats';
 
 /** A measured figure, or why there is none. */
 export type Cell =
-  | { status: 'ok'; summary: Summary; detail?: Record<string, number | string> }
+  | { status: 'ok'; summary: Summary; detail?: Record<string, number | string>; warning?: string }
   | { status: 'skipped'; reason: string };
 
 export interface Row {
