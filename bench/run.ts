@@ -92,7 +92,7 @@ async function main(): Promise<void> {
     const ssh = sshd.target;
     log(`private sshd on 127.0.0.1:${sshd.daemon.port}`);
     const tl = await setupTlssh(ws, cleanup, log);
-    const sshOnly = 'OpenSSH has no TPM keys here: its figure is the file-key one';
+    const sshOnly = `OpenSSH has no TPM keys here: its figure is the file-key one${tl.tpmNote ? `; tlssh: ${tl.tpmNote}` : ''}`;
 
     if (wanted('1')) {
       const s = await side(ssh, (t) => loginLatency(t, sizes.loginRuns));

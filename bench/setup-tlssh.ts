@@ -20,6 +20,8 @@ export type Maybe = Target | string;
 export interface TlsshSide {
   file: Maybe;
   tpm: Maybe;
+  /** Set when `tpm` is only partly TPM (the client's key), saying why. */
+  tpmNote?: string;
   /** Starts the daemon for row 7 (server key behind a slow TPM); call after the TPM rows. */
   slowTpm(): Promise<{ echo: Maybe; logins: Maybe }>;
 }
@@ -43,8 +45,10 @@ export async function setupTlssh(ws: Workspace, cleanup: Cleanup, log: (line: st
   const fileClient: KeyPair = { cert: pki.clientCert, key: pki.clientKey };
 
   let file: Maybe;
+  let fileDaemon: Daemon | undefined;
   try {
     const d = await startTlsshd(ws, 'file', fileServer, pki.caCert);
+    fileDaemon = d;
     cleanup.add('tlsshd (file keys)', () => d.stop());
     file = await usable(tlsshTarget(ws, 'file', 'tlssh', d, fileClient, pki.caCert)).catch((e: unknown) => {
       throw new Error(`${message(e)}; tlsshd log: ${d.recentLog().replace(/\s+/g, ' ').slice(-300)}`);
@@ -61,6 +65,8 @@ export async function setupTlssh(ws: Workspace, cleanup: Cleanup, log: (line: st
   let clientKey: KeyPair | undefined;
   let tpmDaemon: Daemon | undefined;
   let tpm: Maybe;
+  let tpmNote: string | undefined;
+  let serverTpmFailure = '';
   try {
     serverTpm = await startSwtpm(join(ws.dir, 'tpm', 'server'));
     cleanup.add('swtpm (server)', serverTpm.stop);
@@ -76,11 +82,19 @@ export async function setupTlssh(ws: Workspace, cleanup: Cleanup, log: (line: st
     });
   } catch (e) {
     tpm = `TPM keys do not work yet: ${message(e)}`;
+    serverTpmFailure = tpm;
+    // Half the picture beats none: the client's TPM key against the file-key daemon.
+    if (clientKey !== undefined && fileDaemon !== undefined && typeof file !== 'string') {
+      const why = tpm;
+      tpm = await usable(tlsshTarget(ws, 'tpm-client', 'tlssh (client TPM key)', fileDaemon, clientKey, pki.caCert)).catch(() => why);
+      if (typeof tpm !== 'string') tpmNote = `client key in a TPM, server key in a file: the server's TPM key failed (${why})`;
+    }
   }
   log(typeof tpm === 'string' ? `tlssh (TPM keys): ${tpm}` : 'tlssh (TPM keys): ready');
 
   const slowTpm = async (): Promise<{ echo: Maybe; logins: Maybe }> => {
     if (typeof tpm === 'string') return { echo: tpm, logins: tpm };
+    if (tpmDaemon === undefined) return { echo: serverTpmFailure, logins: serverTpmFailure };
     try {
       // The TPM daemon's agent holds swtpm's only connection slot: it has to go first.
       await tpmDaemon!.stop();
@@ -96,5 +110,5 @@ export async function setupTlssh(ws: Workspace, cleanup: Cleanup, log: (line: st
       return { echo: why, logins: why };
     }
   };
-  return { file, tpm, slowTpm };
+  return { file, tpm, tpmNote, slowTpm };
 }
