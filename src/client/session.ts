@@ -3,7 +3,7 @@
 // Process-wide concerns (exit status, printing the failure, exiting) belong to the caller.
 
 import type { Readable, Writable } from 'node:stream';
-import { TlsshError, isErrorCode } from '../errors';
+import { TlsshError, describeError, isErrorCode } from '../errors';
 import { STREAM, type ExitStatus, type Message, type SessionRequest, type StreamId } from '../protocol/messages';
 import type { Channel } from '../transport/channel';
 import { EscapeParser, escapeHelp, showEscapeChar } from './escape-parser';
@@ -178,7 +178,16 @@ export function runSession(channel: Channel, setup: SessionSetup): Promise<Sessi
       switch (msg.type) {
         case 'session-started':
           if (started) return protocolError('second session-started');
-          return onStarted(msg.window, msg.user);
+          try {
+            return onStarted(msg.window, msg.user);
+          } catch (err) {
+            // A local failure (the terminal refusing raw mode, say) is not the server's fault:
+            // keep it out of the channel, which would report it as a protocol violation.
+            const error = err instanceof TlsshError ? err : new TlsshError('TLSSH_ERR_TTY', `cannot set up the local terminal: ${describeError(err)}`, { cause: err });
+            finish({ kind: 'failed', error }, false);
+            channel.destroy();
+            return;
+          }
         case 'exit-status':
           if (!started) return protocolError('exit-status before session-started');
           exitStatus = msg;
