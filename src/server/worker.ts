@@ -106,12 +106,6 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
       log.info(`refused ${who ? describePeer(who) : 'client without certificate'} from ${remote}: ${code}: ${message}`);
       ch.fail(code, message);
     };
-    // tls.Server stores the verification failure as a bare code string (e.g. "CERT_REVOKED"),
-    // where client sockets hold an Error; give the checker the Error form it expects.
-    const authError: unknown = tlsSocket.authorizationError;
-    if (typeof authError === 'string') {
-      tlsSocket.authorizationError = Object.assign(new Error(authError), { code: authError });
-    }
     try {
       peer = checkClientCertificate(tlsSocket, cfg);
     } catch (e) {

@@ -10,6 +10,7 @@ import { EventEmitter } from 'node:events';
 import { Writable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { MessageDecoder, encodeMessage } from '../protocol/codec';
+import { toErrorMessage } from '../protocol/error-message';
 import { LIMITS, type Message, type StreamId } from '../protocol/messages';
 import { TlsshError, isErrorCode, isTlsshError, type ErrorCode } from '../errors';
 
@@ -120,7 +121,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
   fail(code: ErrorCode, message: string): void {
     if (this.closed) return;
     this.closeError ??= new TlsshError(code, message);
-    this.send({ type: 'error', code, message });
+    this.send(toErrorMessage(code, message));
     this.close();
   }
 
@@ -258,10 +259,8 @@ export class Channel extends EventEmitter<ChannelEvents> {
       credit -= n;
     }
     this.sendCredit.set(stream, credit);
-    if (chunk.length > 0) {
-      p.chunk = chunk;
-      return;
-    }
+    p.chunk = chunk;
+    if (chunk.length > 0) return;
     // Hold the writer back while TLS itself is backed up, so buffering stays bounded.
     if (this.socket.writableNeedDrain) return;
     this.pending.delete(stream);
@@ -292,7 +291,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
     this.closeError ??= e;
     // Tell the peer why, best effort, then drop the connection: nothing after a bad frame can be trusted.
     try {
-      if (!this.socket.writableEnded) this.socket.end(encodeMessage({ type: 'error', code: e.code, message: e.message }));
+      if (!this.socket.writableEnded) this.socket.end(encodeMessage(toErrorMessage(e.code, e.message)));
     } catch {
       // The socket is already gone; the reason is still reported locally.
     }

@@ -9,7 +9,7 @@ import { TlsshError } from '../errors';
 import { ALPN_TLSSH2 } from '../protocol/messages';
 import { loadCaCertificates, loadCrls } from './pem-files';
 import { EKU_SERVER_AUTH, identityOf, peerCertificate } from './peer-identity';
-import { TLS_MIN_VERSION, keyMaterial } from './tls-options';
+import { TLS_MIN_VERSION, keyMaterial, verifyErrorCode } from './tls-options';
 
 export interface ConnectOptions {
   /** The host as typed: what the server certificate must name. */
@@ -69,7 +69,7 @@ export function checkServer(socket: tls.TLSSocket, host: string): void {
   const cert = peerCertificate(socket);
   if (!cert) throw new TlsshError('TLSSH_ERR_SERVER_CERT_UNTRUSTED', `server ${host} presented no certificate`);
   if (!socket.authorized) {
-    const why = (socket.authorizationError as NodeJS.ErrnoException | null)?.code ?? String(socket.authorizationError);
+    const why = verifyErrorCode(socket.authorizationError as Error | string | null);
     if (why === 'INVALID_PURPOSE') {
       throw new TlsshError('TLSSH_ERR_SERVER_EKU', `server certificate of ${host} is not for server authentication (extendedKeyUsage)`);
     }

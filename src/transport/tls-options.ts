@@ -71,8 +71,10 @@ const CRL_ERRORS = new Set([
   'ERROR_IN_CRL_NEXT_UPDATE_FIELD',
 ]);
 
-function verifyErrorCode(err: Error | null): string {
+/** tls.Server reports the verification result as a string, a bare TLSSocket as an Error. */
+export function verifyErrorCode(err: Error | string | null | undefined): string {
   if (!err) return '';
+  if (typeof err === 'string') return err;
   return (err as NodeJS.ErrnoException).code ?? err.message;
 }
 
@@ -96,7 +98,7 @@ export function checkClientCertificate(socket: TLSSocket, cfg: ServerConfig): Pe
     }
   }
   if (!socket.authorized) {
-    const why = verifyErrorCode(socket.authorizationError);
+    const why = verifyErrorCode(socket.authorizationError as Error | string | null);
     if (why === 'CERT_REVOKED') fail('TLSSH_ERR_CLIENT_CERT_REVOKED', 'client certificate has been revoked');
     if (CRL_ERRORS.has(why)) fail('TLSSH_ERR_CLIENT_CRL', `client certificate revocation could not be checked: ${why}`);
     if (why === 'INVALID_PURPOSE') fail('TLSSH_ERR_CLIENT_EKU', 'client certificate is not for client authentication (extendedKeyUsage)');
