@@ -144,11 +144,11 @@ export const DEFAULT_SERVER_CONFIG = {
   ClientDomain: '',
   LoginGraceTime: 120,
   MaxStartups: { start: 10, rate: 30, full: 100 },
-  PermitRootLogin: false,
+  PermitRootLogin: true,
   AcceptEnv: ['LANG', 'LC_*'],
   PidFile: '',
   RuntimeDir: '/run/tlsshd',
-  SyslogFacility: 'AUTH',
+  SyslogFacility: 'AUTHPRIV',
 } as const satisfies Record<Exclude<keyof ServerConfig, 'origin' | 'Listen'>, unknown> & { Listen: readonly string[] };
 
 export const serverSchema: ConfigSchema = {
