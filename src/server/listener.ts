@@ -211,18 +211,53 @@ export class Listener {
     }
   }
 
+  /**
+   * With a TPM key the listener alone opens the TPM: its key agent signs for the workers over a
+   * socket only this user can reach, so a worker (which parses network bytes) never holds the
+   * TPM or a password. The agent signs once at start, so a wrong password or a missing TPM stops
+   * the daemon here instead of failing every login.
+   */
   private async startKeyAgent(): Promise<void> {
     if (this.config.PrivkeyEngine !== 'tpm') return;
-    const socketPath = path.join(this.config.RuntimeDir, 'tpm-agent.sock');
-    await fs.promises.mkdir(this.config.RuntimeDir, { recursive: true, mode: 0o700 });
+    const dir = this.config.RuntimeDir;
+    privateRuntimeDir(dir);
+    const socketPath = path.join(dir, 'tpm-agent.sock');
     // Loaded only with a TPM key, so plain-key daemons never load the native addon.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const tpm = require('../tpm') as { startKeyAgent?: (o: { socketPath: string; keys: string[] }) => unknown };
-    if (typeof tpm.startKeyAgent !== 'function') throw new TlsshError('TLSSH_ERR_TPM_AGENT', 'this build has no TPM key agent');
-    const agent = await Promise.resolve(tpm.startKeyAgent({ socketPath, keys: [this.config.KeyFile] }));
-    const close = (agent as { close?: unknown } | null)?.close;
-    if (typeof close === 'function') this.agentStop = () => (close as () => Promise<void>).call(agent);
+    const tpm = await import('../tpm');
+    const { configuredTcti } = await import('../transport/tpm-key');
+    const cfg = this.config;
+    const agent = await tpm.startKeyAgent({
+      socketPath,
+      keys: [{
+        keyFile: cfg.KeyFile,
+        tcti: tpm.resolveTcti(configuredTcti(cfg)),
+        ...(cfg.TpmSrkPassword !== undefined ? { parentPassword: cfg.TpmSrkPassword } : {}),
+        ...(cfg.PrivkeyPassword !== undefined ? { keyPassword: cfg.PrivkeyPassword } : {}),
+      }],
+      // A signature the agent could not make is a login that failed: the administrator must see it.
+      log: (line) => (/: TLSSH_ERR_|refused|dropped/.test(line) ? this.log.error(line) : this.log.verbose(line)),
+    });
+    this.agentStop = () => agent.close();
     this.agentSocket = socketPath;
     this.log.info(`TPM key agent on ${socketPath}`);
+  }
+}
+
+/**
+ * RuntimeDir holds the key agent's socket: it must be a real directory of ours that nobody else
+ * can enter, whatever state a previous run or an administrator left it in.
+ */
+function privateRuntimeDir(dir: string): void {
+  try {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const st = fs.lstatSync(dir);
+    const euid = process.geteuid?.() ?? st.uid;
+    if (!st.isDirectory()) throw new Error('not a directory');
+    if (st.uid !== euid) throw new Error(`owned by uid ${st.uid}, not ${euid}`);
+    if ((st.mode & 0o077) !== 0) fs.chmodSync(dir, 0o700);
+  } catch (e) {
+    if (e instanceof TlsshError) throw e;
+    const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+    throw new TlsshError('TLSSH_ERR_TPM_AGENT', `RuntimeDir ${dir} cannot hold the TPM key agent socket: ${why}`, { cause: e });
   }
 }
