@@ -5,6 +5,7 @@
 
 import { readFileSync } from 'node:fs';
 import type { ClientConfig } from '../config/types';
+import { TlsshError, isTlsshError } from '../errors';
 
 export type PasswordPrompt = (prompt: string) => Promise<string>;
 
@@ -45,6 +46,19 @@ export function missingKeyPassword(cfg: ClientConfig, readKey: (file: string) =>
 export async function withKeyPassword(cfg: ClientConfig, prompt: PasswordPrompt): Promise<ClientConfig> {
   const question = missingKeyPassword(cfg);
   if (question === undefined) return cfg;
-  const password = await prompt(question);
+  let password: string;
+  try {
+    password = await prompt(question);
+  } catch (err) {
+    // No terminal (cron, a pipeline under setsid): say how to give the password instead.
+    if (cfg.PrivkeyEngine === 'tpm' && isTlsshError(err) && err.code === 'TLSSH_ERR_TTY') {
+      throw new TlsshError(
+        'TLSSH_ERR_TTY',
+        `TPM key ${cfg.KeyFile} needs a password and there is no terminal to ask it on: set PrivkeyPassword in a config file of mode 0600`,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
   return Object.freeze({ ...cfg, PrivkeyPassword: password });
 }

@@ -1,6 +1,7 @@
 // tlssh from command line to exit status: parse, configure, connect, run the session, and turn
 // how it ended into ssh's exit conventions. Everything thrown here reaches the user as one line.
 
+import type { TLSSocket } from 'node:tls';
 import * as tty from 'node:tty';
 import { loadClientConfig } from '../config/load-client-config';
 import { insecureSecretFiles } from '../config/file-permissions';
@@ -56,7 +57,7 @@ async function connectAndRun(args: ClientArgs, loaded: ClientConfig, env: NodeJS
   debug?.(`${pty ? 'requesting' : 'not requesting'} a pseudo-terminal; escape character ${escapeChar === null ? 'none' : showEscapeChar(escapeChar)}`);
 
   const cfg = await withKeyPassword(loaded, (question) => lazyPrompt(question));
-  const socket = await connectTls(cfg, { host: args.host, port: cfg.Port, debug });
+  const socket = cfg.PrivkeyEngine === 'tpm' ? await connectWithTpmKey(cfg, args.host, debug) : await connectTls(cfg, { host: args.host, port: cfg.Port, debug });
   const channel = new Channel(socket, { keepalive: cfg.Keepalive, debug: log.debug2 });
 
   const io = await localIo(args, pty, stdinIsTty);
@@ -112,6 +113,26 @@ async function localIo(args: ClientArgs, pty: boolean, stdinIsTty: boolean): Pro
   io.watchWindow = term.onWindowChange;
   if (stdinIsTty && input) io.terminal = new term.LocalTerminal(input as tty.ReadStream);
   return io;
+}
+
+/**
+ * The TLS handshake with the key inside the TPM. The key is loaded first, so an unreachable TPM
+ * or a key from another TPM fails before any network traffic and in the TPM's words; a signature
+ * that fails inside the handshake (a wrong key password) is reported as the TPM's failure rather
+ * than OpenSSL's "EVP lib". The TPM is let go as soon as the one signature is made.
+ */
+async function connectWithTpmKey(cfg: ClientConfig, host: string, debug: Log['debug']): Promise<TLSSocket> {
+  const { prepareTpmKey, takeTpmFailure } = await import('../transport/tpm-key');
+  const prepared = await prepareTpmKey(cfg, debug ? { debug } : {});
+  try {
+    return await connectTls(cfg, { host, port: cfg.Port, debug });
+  } catch (err) {
+    const tpmFailure = takeTpmFailure();
+    if (tpmFailure) debug?.(`TLS handshake failed because the TPM did: ${failureLine(err, true)}`);
+    throw tpmFailure ?? err;
+  } finally {
+    prepared.release();
+  }
 }
 
 async function lazyPrompt(question: string): Promise<string> {
