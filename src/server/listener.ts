@@ -226,6 +226,13 @@ export class Listener {
     const tpm = await import('../tpm');
     const { configuredTcti } = await import('../transport/tpm-key');
     const cfg = this.config;
+    if (cfg.PrivkeyPassword === undefined && !keyFileSaysEmptyAuth(tpm, cfg.KeyFile)) {
+      // Trying "no password" would cost a dictionary-attack strike on every start.
+      throw new TlsshError(
+        'TLSSH_ERR_TPM_AUTH',
+        `TPM key ${cfg.KeyFile} needs a password and tlsshd never prompts: set PrivkeyPassword in a config file of mode 0600 (an empty value if the key has none)`,
+      );
+    }
     const agent = await tpm.startKeyAgent({
       socketPath,
       keys: [{
@@ -240,6 +247,15 @@ export class Listener {
     this.agentStop = () => agent.close();
     this.agentSocket = socketPath;
     this.log.info(`TPM key agent on ${socketPath}`);
+  }
+}
+
+/** False when the key file says the key has a password; unreadable files are the agent's to report. */
+function keyFileSaysEmptyAuth(tpm: typeof import('../tpm'), keyFile: string): boolean {
+  try {
+    return tpm.parseTss2PrivateKey(fs.readFileSync(keyFile), keyFile).emptyAuth;
+  } catch {
+    return true;
   }
 }
 
