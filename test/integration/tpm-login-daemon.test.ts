@@ -1,0 +1,117 @@
+// bin/tlsshd with PrivkeyEngine tpm: the key agent's socket is private, and the daemon refuses to
+// start, with one line and status 255, when its TPM key cannot sign (wrong password, no TPM) or
+// when a config file holding a password is readable by others. It never prompts.
+
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { makeCa, makeTempDir, type Ca } from '../helpers/ca';
+import { startTlsshd } from '../helpers/server-harness';
+import { startSwtpm, type Swtpm } from '../helpers/swtpm';
+import { TLSSHD, tpmIdentity, type TpmIdentity } from './tpm-login-fixture';
+
+describe('tlsshd with a TPM key', () => {
+  let dir: string;
+  let ca: Ca;
+  let tpm: Swtpm;
+  let plain: TpmIdentity;
+  let withPassword: TpmIdentity;
+
+  before(async () => {
+    dir = makeTempDir('tlsshd-tpm');
+    ca = makeCa(path.join(dir, 'ca'));
+    tpm = await startSwtpm();
+    plain = tpmIdentity(ca, tpm, dir, 'server', { cn: 'localhost', server: true });
+    withPassword = tpmIdentity(ca, tpm, dir, 'server-pw', { cn: 'localhost', server: true }, { password: 'daemon secret' });
+  });
+  after(async () => {
+    await tpm?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  let n = 0;
+  function config(id: TpmIdentity, extra: Record<string, string>, mode: number): string {
+    const file = path.join(dir, `tlsshd-${++n}.conf`);
+    const lines = {
+      Listen: '127.0.0.1', Port: '0', RuntimeDir: path.join(dir, `run-${n}`), PidFile: path.join(dir, `tlsshd-${n}.pid`),
+      CertFile: id.certFile, KeyFile: id.keyFile, PrivkeyEngine: 'tpm', TpmTcti: tpm.tcti, ClientCAFile: ca.certFile,
+      ...extra,
+    };
+    fs.writeFileSync(file, Object.entries(lines).map(([k, v]) => `${k} ${v}\n`).join(''), { mode });
+    fs.chmodSync(file, mode);
+    return file;
+  }
+
+  /** Starts tlsshd in the background, as an administrator would; stdin is no terminal. */
+  function start(conf: string): { status: number | null; stderr: string } {
+    const r = spawnSync(process.execPath, [TLSSHD, '-c', conf], { encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'] });
+    const pidFile = /^PidFile (.*)$/m.exec(fs.readFileSync(conf, 'utf8'))?.[1];
+    if (r.status === 0 && pidFile) {
+      // Running in the background now: stop it, whatever the test expected.
+      try {
+        process.kill(Number(fs.readFileSync(pidFile, 'utf8').trim()), 'SIGTERM');
+      } catch {
+        // already gone
+      }
+    }
+    return { status: r.status, stderr: r.stderr };
+  }
+
+  function assertRefused(r: { status: number | null; stderr: string }, mustName: string): void {
+    assert.equal(r.status, 255, r.stderr);
+    const lines = r.stderr.trimEnd().split('\n');
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0] ?? '', /^tlsshd: /);
+    assert.ok(lines[0]?.includes(mustName), r.stderr);
+    assert.doesNotMatch(r.stderr, /EVP lib|error:[0-9A-F]{8}:/);
+  }
+
+  it('keeps the key agent socket private to the daemon', async () => {
+    const runtimeDir = path.join(dir, 'run-private');
+    fs.mkdirSync(runtimeDir, { mode: 0o755 });
+    fs.chmodSync(runtimeDir, 0o755);
+    const d = await startTlsshd({
+      dir,
+      config: { CertFile: plain.certFile, KeyFile: plain.keyFile, PrivkeyEngine: 'tpm', TpmTcti: tpm.tcti, ClientCAFile: ca.certFile, RuntimeDir: runtimeDir },
+    });
+    try {
+      const sock = fs.lstatSync(path.join(runtimeDir, 'tpm-agent.sock'));
+      assert.ok(sock.isSocket());
+      assert.equal(sock.mode & 0o777, 0o600);
+      assert.equal(fs.statSync(runtimeDir).mode & 0o777, 0o700);
+    } finally {
+      await d.stop();
+    }
+  });
+
+  it('refuses to start with a wrong PrivkeyPassword', () => {
+    const r = start(config(withPassword, { PrivkeyPassword: 'not it' }, 0o600));
+    assertRefused(r, withPassword.keyFile);
+    assert.match(r.stderr, /lock/i, 'warns that repeated failures can lock the TPM');
+  });
+
+  it('starts with the right PrivkeyPassword', () => {
+    const r = start(config(withPassword, { PrivkeyPassword: 'daemon secret' }, 0o600));
+    assert.equal(r.status, 0, r.stderr);
+  });
+
+  it('refuses to start when its key needs a password the config does not give, without prompting', () => {
+    const r = start(config(withPassword, {}, 0o600));
+    assertRefused(r, withPassword.keyFile);
+  });
+
+  it('refuses a config file that holds a password but others can read', () => {
+    const conf = config(withPassword, { PrivkeyPassword: 'daemon secret' }, 0o644);
+    assertRefused(start(conf), conf);
+  });
+
+  it('refuses to start when its TPM is not there, naming the TCTI', async () => {
+    const gone = await startSwtpm();
+    const tcti = gone.tcti;
+    await gone.stop();
+    const r = start(config(plain, { TpmTcti: tcti }, 0o600));
+    assertRefused(r, tcti);
+  });
+});
