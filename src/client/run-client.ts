@@ -6,7 +6,7 @@ import * as tty from 'node:tty';
 import { loadClientConfig } from '../config/load-client-config';
 import { insecureSecretFiles } from '../config/file-permissions';
 import type { ClientConfig } from '../config/types';
-import { EXIT_TLSSH_FAILURE, TlsshError } from '../errors';
+import { EXIT_TLSSH_FAILURE, TlsshError, describeError } from '../errors';
 import { LIMITS, type SessionRequest } from '../protocol/messages';
 import { Channel } from '../transport/channel';
 import { connectTls } from '../transport/connect';
@@ -128,7 +128,7 @@ async function connectWithTpmKey(cfg: ClientConfig, host: string, debug: Log['de
     return await connectTls(cfg, { host, port: cfg.Port, debug });
   } catch (err) {
     const tpmFailure = takeTpmFailure();
-    if (tpmFailure) debug?.(`TLS handshake failed because the TPM did: ${failureLine(err, true)}`);
+    if (tpmFailure) debug?.(`TLS handshake failed because the TPM's signature did: ${describeError(err)}`);
     throw tpmFailure ?? err;
   } finally {
     prepared.release();
