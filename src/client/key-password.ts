@@ -62,3 +62,19 @@ export async function withKeyPassword(cfg: ClientConfig, prompt: PasswordPrompt)
   }
   return Object.freeze({ ...cfg, PrivkeyPassword: password });
 }
+
+/**
+ * `cfg` with TpmSrkPassword from the terminal, after the TPM refused to load the key under its
+ * parent without one. Only loading has failed, and loading checks the parent's auth alone, so
+ * the question is about the parent, never the key.
+ */
+export async function withParentPassword(cfg: ClientConfig, prompt: PasswordPrompt, refusal: TlsshError): Promise<ClientConfig> {
+  let password: string;
+  try {
+    password = await prompt(`Enter password for the TPM parent key of ${cfg.KeyFile} (TpmSrkPassword): `);
+  } catch (err) {
+    if (isTlsshError(err) && err.code === 'TLSSH_ERR_TTY') throw refusal;
+    throw err;
+  }
+  return Object.freeze({ ...cfg, TpmSrkPassword: password });
+}

@@ -6,14 +6,14 @@ import * as tty from 'node:tty';
 import { loadClientConfig } from '../config/load-client-config';
 import { insecureSecretFiles } from '../config/file-permissions';
 import type { ClientConfig } from '../config/types';
-import { EXIT_TLSSH_FAILURE, TlsshError, describeError } from '../errors';
+import { EXIT_TLSSH_FAILURE, TlsshError, describeError, isTlsshError } from '../errors';
 import { LIMITS, type SessionRequest } from '../protocol/messages';
 import { Channel } from '../transport/channel';
 import { connectTls } from '../transport/connect';
 import type { ClientArgs } from './cli-args';
 import { parseEscapeChar, showEscapeChar } from './escape-parser';
 import { failureLine, remoteExitCode, describeRemoteEnd } from './exit-status';
-import { withKeyPassword } from './key-password';
+import { withKeyPassword, withParentPassword } from './key-password';
 import { openInput, openOutput } from './local-stdio';
 import { NO_TTY_WARNING, decidePty } from './pty-decision';
 import { selectEnv } from './send-env';
@@ -121,9 +121,18 @@ async function localIo(args: ClientArgs, pty: boolean, stdinIsTty: boolean): Pro
  * that fails inside the handshake (a wrong key password) is reported as the TPM's failure rather
  * than OpenSSL's "EVP lib". The TPM is let go as soon as the one signature is made.
  */
-async function connectWithTpmKey(cfg: ClientConfig, host: string, debug: Log['debug']): Promise<TLSSocket> {
+async function connectWithTpmKey(given: ClientConfig, host: string, debug: Log['debug']): Promise<TLSSocket> {
   const { prepareTpmKey, takeTpmFailure } = await import('../transport/tpm-key');
-  const prepared = await prepareTpmKey(cfg, debug ? { debug } : {});
+  let cfg = given;
+  let prepared;
+  try {
+    prepared = await prepareTpmKey(cfg, debug ? { debug } : {});
+  } catch (err) {
+    // A parent (SRK or owner hierarchy) with a password the config does not give: ask, as for the key.
+    if (!isTlsshError(err) || err.code !== 'TLSSH_ERR_TPM_AUTH' || cfg.TpmSrkPassword !== undefined) throw err;
+    cfg = await withParentPassword(cfg, (question) => lazyPrompt(question), err);
+    prepared = await prepareTpmKey(cfg, debug ? { debug } : {});
+  }
   try {
     return await connectTls(cfg, { host, port: cfg.Port, debug });
   } catch (err) {

@@ -19,6 +19,8 @@ export interface TpmKeySpec {
   /** Default: ECC P-256. */
   rsa?: boolean;
   password?: string;
+  /** The owner hierarchy's password, which the key's parent then needs. */
+  parentPassword?: string;
 }
 
 export interface TpmIdentity {
@@ -27,10 +29,15 @@ export interface TpmIdentity {
 }
 
 /** Runs bin/tlssh-keygen; a password travels in the environment, never in argv. */
-export function keygen(args: string[], password?: string): void {
+export function keygen(args: string[], password?: string, parentPassword?: string): void {
   const env: NodeJS.ProcessEnv = { ...process.env };
   delete env['TLSSH_KEY_PASSWORD'];
+  delete env['TLSSH_SRK_PASSWORD'];
   if (password !== undefined) env['TLSSH_KEY_PASSWORD'] = password;
+  if (parentPassword !== undefined) {
+    env['TLSSH_SRK_PASSWORD'] = parentPassword;
+    args = ['--srk-password', ...args];
+  }
   const r = spawnSync(process.execPath, [KEYGEN, '-q', ...args], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
   if (r.status !== 0) throw new Error(`tlssh-keygen ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
 }
@@ -44,9 +51,9 @@ export function tpmIdentity(ca: Ca, tpm: Swtpm, dir: string, stem: string, role:
   const csrFile = path.join(dir, `${stem}.csr`);
   const certFile = path.join(dir, `${stem}.crt`);
   const pw = spec.password !== undefined ? ['--password'] : ['--no-password'];
-  keygen(['--tpm', '--tcti', tpm.tcti, ...(spec.rsa ? ['--rsa', '2048'] : ['--ecc', 'P-256']), ...pw, '-o', keyFile], spec.password);
+  keygen(['--tpm', '--tcti', tpm.tcti, ...(spec.rsa ? ['--rsa', '2048'] : ['--ecc', 'P-256']), ...pw, '-o', keyFile], spec.password, spec.parentPassword);
   const san = role.server ? ['--san', 'DNS:localhost,IP:127.0.0.1', '--server'] : ['--client'];
-  keygen(['--csr', csrFile, '--key', keyFile, '--tcti', tpm.tcti, '--subject', `/CN=${role.cn}`, ...san], spec.password);
+  keygen(['--csr', csrFile, '--key', keyFile, '--tcti', tpm.tcti, '--subject', `/CN=${role.cn}`, ...san], spec.password, spec.parentPassword);
   issueFromCsr(ca, csrFile, certFile, role.server ? { san: ['DNS:localhost', 'IP:127.0.0.1'], eku: 'serverAuth' } : { eku: 'clientAuth' });
   return { keyFile, certFile };
 }
