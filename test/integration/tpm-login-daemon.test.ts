@@ -1,16 +1,56 @@
-// bin/tlsshd with PrivkeyEngine tpm: the key agent's socket is private, and the daemon refuses to
-// start, with one line and status 255, when its TPM key cannot sign (wrong password, no TPM) or
+// bin/tlsshd with PrivkeyEngine tpm: only the listener opens the TPM, its key agent's socket is
+// private, and the daemon refuses to start, with one line and status 255, when its TPM key cannot sign (wrong password, no TPM) or
 // when a config file holding a password is readable by others. It never prompts.
 
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { makeCa, makeTempDir, type Ca } from '../helpers/ca';
-import { startTlsshd } from '../helpers/server-harness';
+import { issueCert, makeCa, makeTempDir, type Ca } from '../helpers/ca';
+import { connectClient, sessionRequest, startTlsshd } from '../helpers/server-harness';
 import { startSwtpm, type Swtpm } from '../helpers/swtpm';
 import { TLSSHD, tpmIdentity, type TpmIdentity } from './tpm-login-fixture';
+
+/**
+ * A TCP relay in front of swtpm's two ports that counts connections. libtss2's swtpm TCTI opens
+ * the control port once when a program starts using the TPM, and the data port for each command.
+ */
+async function countingRelay(tpm: Swtpm): Promise<{ tcti: string; counts: { ctrl: number; data: number }; close(): void }> {
+  const counts = { ctrl: 0, data: 0 };
+  const servers: net.Server[] = [];
+  const relay = (target: number, kind: 'ctrl' | 'data', port: number): Promise<boolean> =>
+    new Promise((resolve) => {
+      const server = net.createServer((c) => {
+        counts[kind]++;
+        const up = net.connect(target, '127.0.0.1');
+        c.pipe(up).pipe(c);
+        c.on('error', () => up.destroy());
+        up.on('error', () => c.destroy());
+      });
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => {
+        servers.push(server);
+        resolve(true);
+      });
+    });
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const base = 20000 + Math.floor(Math.random() * 40000);
+    if ((await relay(tpm.port, 'data', base)) && (await relay(tpm.port + 1, 'ctrl', base + 1))) {
+      return { tcti: `swtpm:host=127.0.0.1,port=${base}`, counts, close: () => servers.forEach((x) => x.close()) };
+    }
+    servers.splice(0).forEach((x) => x.close());
+  }
+  throw new Error('no free port pair for the relay');
+}
+
+/** A file-key client identity (the daemon's TPM key is what these tests are about). */
+function makeClient(ca: Ca): { caFile: string; certFile: string; keyFile: string } {
+  const c = issueCert(ca, { cn: os.userInfo().username, eku: 'clientAuth', fileStem: 'client' });
+  return { caFile: ca.certFile, certFile: c.certFile, keyFile: c.keyFile };
+}
 
 describe('tlsshd with a TPM key', () => {
   let dir: string;
@@ -83,6 +123,32 @@ describe('tlsshd with a TPM key', () => {
       assert.equal(fs.statSync(runtimeDir).mode & 0o777, 0o700);
     } finally {
       await d.stop();
+    }
+  });
+
+  it('signs for its workers in the listener: no worker opens the TPM', async () => {
+    const relay = await countingRelay(tpm);
+    const client = makeClient(ca);
+    const d = await startTlsshd({
+      dir,
+      config: { CertFile: plain.certFile, KeyFile: plain.keyFile, PrivkeyEngine: 'tpm', TpmTcti: relay.tcti, ClientCAFile: ca.certFile, PermitRootLogin: 'yes' },
+    });
+    try {
+      const opened = relay.counts.ctrl;
+      const before = relay.counts.data;
+      for (let i = 0; i < 3; i++) {
+        const s = connectClient(d.port, client, sessionRequest({ command: 'true' }));
+        s.socket.once('secureConnect', () => s.endStdin());
+        const r = await s.result;
+        assert.equal(r.transportError, undefined);
+        assert.equal(r.exit?.code, 0);
+      }
+      assert.equal(opened, 1, 'the listener opened the TPM once, at start-up');
+      assert.equal(relay.counts.ctrl, opened, 'no worker opened the TPM');
+      assert.ok(relay.counts.data > before, 'the key agent signed');
+    } finally {
+      await d.stop();
+      relay.close();
     }
   });
 
