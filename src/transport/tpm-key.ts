@@ -50,7 +50,7 @@ export interface PreparedTpmKey {
 }
 
 const DEFAULT_RETRY_MS = 1000;
-const DEFAULT_LOCK_WAIT_MS = 15_000;
+const DEFAULT_LOCK_WAIT_MS = 60_000;
 
 /**
  * Client side, before connecting: configures the key and loads it into the TPM, so that a missing
