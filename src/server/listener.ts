@@ -19,6 +19,9 @@ import { lookupUser } from './passwd-lookup';
 
 const WORKER_ENTRY = path.join(__dirname, 'worker-main.js');
 
+/** Settings the TPM key agent was started with; a reload cannot change them. */
+const TPM_KEY_FIELDS = ['PrivkeyEngine', 'KeyFile', 'CertFile', 'TpmTcti', 'TpmSrkPassword', 'PrivkeyPassword'] as const;
+
 export interface ListenerOptions {
   config: ServerConfig;
   log: Logger;
@@ -92,6 +95,13 @@ export class Listener {
   /** New connections use `cfg` from now on; Listen/Port changes need a restart. */
   reload(cfg: ServerConfig): void {
     if (cfg.Listen.join() !== this.config.Listen.join()) this.log.info('Listen/Port changed: restart tlsshd to apply');
+    if (this.agentSocket && TPM_KEY_FIELDS.some((k) => cfg[k] !== this.config[k])) {
+      // The agent holds the key it was started with; a certificate for another key would fail every login.
+      this.log.info(`${TPM_KEY_FIELDS.join('/')} changed: restart tlsshd to apply (keeping the TPM key in use)`);
+      const kept: Partial<ServerConfig> = {};
+      for (const k of TPM_KEY_FIELDS) Object.assign(kept, { [k]: this.config[k] });
+      cfg = { ...cfg, ...kept };
+    }
     this.config = cfg;
     this.log.info('configuration reloaded');
   }

@@ -152,6 +152,30 @@ describe('tlsshd with a TPM key', () => {
     }
   });
 
+  it('keeps its TPM key across a SIGHUP that names another TPM key', async () => {
+    const client = makeClient(ca);
+    const d = await startTlsshd({
+      dir,
+      config: { CertFile: plain.certFile, KeyFile: plain.keyFile, PrivkeyEngine: 'tpm', TpmTcti: tpm.tcti, ClientCAFile: ca.certFile, PermitRootLogin: 'yes' },
+    });
+    try {
+      const other = tpmIdentity(ca, tpm, dir, 'other-server', { cn: 'localhost', server: true });
+      const text = fs.readFileSync(d.configFile, 'utf8')
+        .replace(/^CertFile .*$/m, `CertFile ${other.certFile}`)
+        .replace(/^KeyFile .*$/m, `KeyFile ${other.keyFile}`);
+      fs.writeFileSync(d.configFile, text);
+      process.kill(d.pid, 'SIGHUP');
+      await d.waitForLog(/configuration reloaded/);
+      const s = connectClient(d.port, client, sessionRequest({ command: 'true' }));
+      s.socket.once('secureConnect', () => s.endStdin());
+      const r = await s.result;
+      assert.equal(r.transportError, undefined);
+      assert.equal(r.exit?.code, 0);
+    } finally {
+      await d.stop();
+    }
+  });
+
   it('refuses to start with a wrong PrivkeyPassword', () => {
     const r = start(config(withPassword, { PrivkeyPassword: 'not it' }, 0o600));
     assertRefused(r, withPassword.keyFile);
