@@ -115,9 +115,13 @@ async function run(args: DaemonArgs, argv: readonly string[]): Promise<void> {
     await listener.start();
     writePidFile(cfg.PidFile);
   } catch (e) {
-    log.error(describeError(e));
-    if (background) report({ t: 'failed', message: describeError(e) });
-    else process.stderr.write(`tlsshd: ${describeError(e)}\n`);
+    // In the foreground the log is stderr: one line there, not the log line and this one.
+    if (background) {
+      log.error(describeError(e));
+      report({ t: 'failed', message: describeError(e) });
+    } else {
+      process.stderr.write(`tlsshd: ${describeError(e)}\n`);
+    }
     process.exit(EXIT_TLSSH_FAILURE);
   }
   if (background) report({ t: 'started' });
