@@ -12,7 +12,9 @@ closeInheritedFds(ipcFd());
 let served = false;
 
 process.on('disconnect', () => {
-  // The listener went away; the session carries on.
+  // The listener went away: a session carries on, but a warm worker that never got a
+  // connection has nothing left to wait for.
+  if (!served) process.exit(0);
 });
 // Signals meant for the listener (a terminal's ^C in -f mode) are not ours.
 process.on('SIGINT', () => {});
