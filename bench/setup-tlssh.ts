@@ -1,6 +1,7 @@
-// Brings up the tlssh side: certificates, a tlsshd with file keys, and (when the TPM pieces
-// work) swtpm instances, TPM keys and a tlsshd whose key is in the TPM. Each part that fails
-// becomes a reason string, so its rows print "skipped: <reason>" and the rest still run.
+// Brings up the tlssh side: certificates, a tlsshd with file keys, and the TPM side: a software
+// TPM holding the daemon's key and one software TPM per parallel client, each with a key made in
+// it. A part that fails becomes a reason string, so its rows print "skipped: <reason>" and the
+// rest still run.
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,8 +21,6 @@ export type Maybe = Target | string;
 export interface TlsshSide {
   file: Maybe;
   tpm: Maybe;
-  /** Set when `tpm` is only partly TPM (the client's key), saying why. */
-  tpmNote?: string;
   /** Starts the daemon for row 7 (server key behind a slow TPM); call after the TPM rows. */
   slowTpm(): Promise<{ echo: Maybe; logins: Maybe }>;
 }
@@ -33,10 +32,26 @@ async function usable(t: Target): Promise<Target> {
   return t;
 }
 
-export async function setupTlssh(ws: Workspace, cleanup: Cleanup, log: (line: string) => void): Promise<TlsshSide> {
+/** Runs `fn` over `items`, `width` at a time, keeping the order of the results. */
+async function inBatches<T, R>(items: T[], width: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  for (let i = 0; i < items.length; i += width) {
+    out.push(...await Promise.all(items.slice(i, i + width).map((item, j) => fn(item, i + j))));
+  }
+  return out;
+}
+
+/**
+ * @param noSwtpm why swtpm cannot be had, when it cannot: the TPM rows are skipped with it.
+ * @param clientTpms how many client TPMs to make: one per login of the largest parallel burst,
+ *   since each user logs in from a machine with its own TPM. tlssh makes logins on one TPM take
+ *   turns (a TPM without a resource manager cannot serve two at once), so a burst sharing one
+ *   software TPM would measure that queue on the client side instead of the server.
+ */
+export async function setupTlssh(ws: Workspace, cleanup: Cleanup, log: (line: string) => void, clientTpms: number, noSwtpm?: string): Promise<TlsshSide> {
   const built = ['src/client/main.js', 'src/server/main.js'].filter((f) => !existsSync(join(REPO, 'dist', f)));
   if (built.length > 0) {
-    const why = `tlssh is not built (missing dist/${built.join(', dist/')}): run npm run build`;
+    const why = `tlssh is not built (missing dist/${built.join(', dist/')}): run npx tsc -p tsconfig.json`;
     return { file: why, tpm: why, slowTpm: async () => ({ echo: why, logins: why }) };
   }
   const pkiDir = join(ws.dir, 'pki');
@@ -45,56 +60,50 @@ export async function setupTlssh(ws: Workspace, cleanup: Cleanup, log: (line: st
   const fileClient: KeyPair = { cert: pki.clientCert, key: pki.clientKey };
 
   let file: Maybe;
-  let fileDaemon: Daemon | undefined;
   try {
     const d = await startTlsshd(ws, 'file', fileServer, pki.caCert);
-    fileDaemon = d;
     cleanup.add('tlsshd (file keys)', () => d.stop());
-    file = await usable(tlsshTarget(ws, 'file', 'tlssh', d, fileClient, pki.caCert)).catch((e: unknown) => {
+    file = await usable(tlsshTarget(ws, 'file', 'tlssh', d, [fileClient], pki.caCert)).catch((e: unknown) => {
       throw new Error(`${message(e)}; tlsshd log: ${d.recentLog().replace(/\s+/g, ' ').slice(-300)}`);
     });
   } catch (e) {
-    file = `tlssh does not work yet: ${message(e)}`;
+    file = `failed: ${message(e)}`;
   }
   log(typeof file === 'string' ? `tlssh (file keys): ${file}` : 'tlssh (file keys): ready');
 
-  // Two software TPMs: swtpm serves one connection at a time, and the daemon's key agent keeps
-  // its connection open, so clients need a TPM of their own (as they would on their own machine).
   let serverTpm: Swtpm | undefined;
   let serverKey: KeyPair | undefined;
-  let clientKey: KeyPair | undefined;
+  let clientKeys: KeyPair[] = [];
   let tpmDaemon: Daemon | undefined;
   let tpm: Maybe;
-  let tpmNote: string | undefined;
-  let serverTpmFailure = '';
-  try {
-    serverTpm = await startSwtpm(join(ws.dir, 'tpm', 'server'));
-    cleanup.add('swtpm (server)', serverTpm.stop);
-    const clientTpm = await startSwtpm(join(ws.dir, 'tpm', 'client'));
-    cleanup.add('swtpm (client)', clientTpm.stop);
-    serverKey = await makeTpmKey(pki, pkiDir, 'server-tpm', serverTpm.tcti, 'server', '127.0.0.1');
-    clientKey = await makeTpmKey(pki, pkiDir, 'client-tpm', clientTpm.tcti, 'client', ws.user);
-    const d = await startTlsshd(ws, 'tpm', serverKey, pki.caCert);
-    tpmDaemon = d;
-    cleanup.add('tlsshd (TPM key)', () => d.stop());
-    tpm = await usable(tlsshTarget(ws, 'tpm', 'tlssh (TPM keys)', d, clientKey, pki.caCert)).catch((e: unknown) => {
-      throw new Error(`${message(e)}; tlsshd log: ${d.recentLog().replace(/\s+/g, ' ').slice(-300)}`);
-    });
-  } catch (e) {
-    tpm = `TPM keys do not work yet: ${message(e)}`;
-    serverTpmFailure = tpm;
-    // Half the picture beats none: the client's TPM key against the file-key daemon.
-    if (clientKey !== undefined && fileDaemon !== undefined && typeof file !== 'string') {
-      const why = tpm;
-      tpm = await usable(tlsshTarget(ws, 'tpm-client', 'tlssh (client TPM key)', fileDaemon, clientKey, pki.caCert)).catch(() => why);
-      if (typeof tpm !== 'string') tpmNote = `client key in a TPM, server key in a file: the server's TPM key failed (${why})`;
+  if (noSwtpm !== undefined) {
+    tpm = noSwtpm;
+  } else {
+    try {
+      serverTpm = await startSwtpm(join(ws.dir, 'tpm', 'server'));
+      cleanup.add('swtpm (server)', serverTpm.stop);
+      serverKey = await makeTpmKey(pki, pkiDir, 'server-tpm', serverTpm.tcti, 'server', '127.0.0.1');
+      const n = Math.max(1, clientTpms);
+      log(`making ${n} client TPMs with a key each`);
+      clientKeys = await inBatches(Array.from({ length: n }, (_, i) => i), 8, async (i) => {
+        const t = await startSwtpm(join(ws.dir, 'tpm', `client-${i}`));
+        cleanup.add(`swtpm (client ${i})`, t.stop);
+        return makeTpmKey(pki, pkiDir, `client-tpm-${i}`, t.tcti, 'client', ws.user);
+      });
+      const d = await startTlsshd(ws, 'tpm', serverKey, pki.caCert);
+      tpmDaemon = d;
+      cleanup.add('tlsshd (TPM key)', () => d.stop());
+      tpm = await usable(tlsshTarget(ws, 'tpm', 'tlssh (TPM keys)', d, clientKeys, pki.caCert)).catch((e: unknown) => {
+        throw new Error(`${message(e)}; tlsshd log: ${d.recentLog().replace(/\s+/g, ' ').slice(-300)}`);
+      });
+    } catch (e) {
+      tpm = `failed: ${message(e)}`;
     }
   }
   log(typeof tpm === 'string' ? `tlssh (TPM keys): ${tpm}` : 'tlssh (TPM keys): ready');
 
   const slowTpm = async (): Promise<{ echo: Maybe; logins: Maybe }> => {
     if (typeof tpm === 'string') return { echo: tpm, logins: tpm };
-    if (tpmDaemon === undefined) return { echo: serverTpmFailure, logins: serverTpmFailure };
     try {
       // The TPM daemon's agent holds swtpm's only connection slot: it has to go first.
       await tpmDaemon!.stop();
@@ -102,13 +111,13 @@ export async function setupTlssh(ws: Workspace, cleanup: Cleanup, log: (line: st
       cleanup.add('TPM delay proxy', proxy.close);
       const d = await startTlsshd(ws, 'slow-tpm', { ...serverKey!, tpmTcti: proxy.tcti }, pki.caCert);
       cleanup.add('tlsshd (slow TPM)', () => d.stop());
-      const echo = await usable(tlsshTarget(ws, 'slow-echo', 'tlssh (slow server TPM)', d, fileClient, pki.caCert));
-      const logins = tlsshTarget(ws, 'slow-logins', 'tlssh (TPM keys, slow server TPM)', d, clientKey!, pki.caCert);
+      const echo = await usable(tlsshTarget(ws, 'slow-echo', 'tlssh (slow server TPM)', d, [fileClient], pki.caCert));
+      const logins = tlsshTarget(ws, 'slow-logins', 'tlssh (TPM keys, slow server TPM)', d, clientKeys, pki.caCert);
       return { echo, logins };
     } catch (e) {
-      const why = `slow-TPM tlsshd did not work: ${message(e)}`;
+      const why = `slow-TPM tlsshd failed: ${message(e)}`;
       return { echo: why, logins: why };
     }
   };
-  return { file, tpm, tpmNote, slowTpm };
+  return { file, tpm, slowTpm };
 }

@@ -75,20 +75,32 @@ export async function startTlsshd(ws: Workspace, name: string, serverKey: KeyPai
   };
 }
 
-export function tlsshTarget(ws: Workspace, name: string, label: string, daemon: Daemon, clientKey: KeyPair, serverCaFile: string): Target {
-  const config = join(ws.dir, 'tlsshd', `${name}-client.conf`);
-  writeFileSync(config, [
-    `Port ${daemon.port}`,
-    ...keyLines(clientKey),
-    `ServerCAFile ${serverCaFile}`,
-    'ConnectTimeout 30',
-    'Keepalive 0',
-    '',
-  ].join('\n'), { mode: 0o600 });
+/**
+ * A client side for `daemon`. With several keys (one per client TPM), each login takes the next
+ * one in turn, so n parallel logins out of n keys never share a TPM.
+ */
+export function tlsshTarget(ws: Workspace, name: string, label: string, daemon: Daemon, clientKeys: readonly KeyPair[], serverCaFile: string): Target {
+  if (clientKeys.length === 0) throw new Error(`${label}: no client key`);
+  const configs = clientKeys.map((k, i) => {
+    const config = join(ws.dir, 'tlsshd', `${name}-client${clientKeys.length > 1 ? `-${i}` : ''}.conf`);
+    writeFileSync(config, [
+      `Port ${daemon.port}`,
+      ...keyLines(k),
+      `ServerCAFile ${serverCaFile}`,
+      'ConnectTimeout 30',
+      'Keepalive 0',
+      '',
+    ].join('\n'), { mode: 0o600 });
+    return config;
+  });
+  let next = 0;
   return {
     side: 'tlssh',
     label,
-    clientArgv: (o) => [TLSSH, '-c', config, ...(o.tty === 'force' ? ['-tt'] : o.tty === 'none' ? ['-T'] : []), `${ws.user}@127.0.0.1`, ...(o.command === undefined ? [] : [o.command])],
+    clientArgv: (o) => {
+      const config = configs[next++ % configs.length]!;
+      return [TLSSH, '-c', config, ...(o.tty === 'force' ? ['-tt'] : o.tty === 'none' ? ['-T'] : []), `${ws.user}@127.0.0.1`, ...(o.command === undefined ? [] : [o.command])];
+    },
     serverPid: () => daemon.pid,
     serverCpuMs: () => daemon.cpuMs(),
   };

@@ -2,6 +2,7 @@
 // the benchmark depends on nothing but the system's own tools.
 
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { runChecked } from './proc';
 
@@ -20,7 +21,11 @@ const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
 export async function signCsr(caCert: string, caKey: string, csr: string, out: string, ext: string): Promise<void> {
   const extFile = `${out}.ext`;
   writeFileSync(extFile, `[v3]\n${ext}\n`);
-  await runChecked(['openssl', 'x509', '-req', '-in', csr, '-CA', caCert, '-CAkey', caKey, '-CAcreateserial',
+  // A random serial of its own: a shared serial file (-CAcreateserial) breaks when several
+  // certificates are signed at once, as the client TPM keys are.
+  const serial = randomBytes(16);
+  serial[0] = (serial[0]! & 0x7f) | 0x01; // positive and a full 16 bytes, as RFC 5280 wants
+  await runChecked(['openssl', 'x509', '-req', '-in', csr, '-CA', caCert, '-CAkey', caKey, '-set_serial', `0x${serial.toString('hex')}`,
     '-days', '2', '-sha256', '-extfile', extFile, '-extensions', 'v3', '-out', out]);
 }
 
