@@ -5,13 +5,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import type { Readable, Writable } from 'node:stream';
-import type { IPty } from 'node-pty';
+import { finished } from 'node:stream/promises';
 import { TlsshError } from '../errors';
 import { LIMITS, STREAM, type SessionRequest } from '../protocol/messages';
 import type { Channel } from '../transport/channel';
 import type { Logger } from './log';
 import type { Account } from './passwd-lookup';
-import { ptyInput } from './pty-input';
+import type { PtyProcess } from './pty-process';
 import { buildSessionEnv } from './session-env';
 
 /** Signals a client may send, RFC 4254's list. */
@@ -110,55 +110,56 @@ function deliverSignal(pid: number | undefined, name: string, log: Logger): void
   }
 }
 
-function runPty(o: SessionOptions, shell: string, args: string[], cwd: string, env: Record<string, string>, stdout: Writable): Promise<Exit> {
+async function runPty(o: SessionOptions, shell: string, args: string[], cwd: string, env: Record<string, string>, stdout: Writable): Promise<Exit> {
   const { channel, request, log } = o;
   // Loaded only for PTY sessions: exec-only logins never pay for the native module.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const nodePty = require('node-pty') as typeof import('node-pty');
-  let term: IPty;
+  const { spawnPty } = require('./pty-process') as typeof import('./pty-process');
+  let cols = clampDimension(request.cols, 80);
+  let rows = clampDimension(request.rows, 24);
+  let term: PtyProcess;
   try {
-    term = nodePty.spawn(shell, args, {
-      name: request.term || 'dumb',
-      cols: clampDimension(request.cols, 80),
-      rows: clampDimension(request.rows, 24),
+    term = spawnPty(shell, args, {
       cwd,
-      env,
-      encoding: null,
+      // PWD as node-pty's own spawn has always set it for PTY sessions.
+      env: { ...env, PWD: cwd },
+      cols,
+      rows,
     });
   } catch (e) {
     throw new TlsshError('TLSSH_ERR_PTY', `cannot start ${shell} on a pty: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
-  const internals = term as unknown as { fd?: unknown; _pty?: unknown };
-  const ptsPath = typeof internals._pty === 'string' ? internals._pty : safeReadlink(`/proc/${term.pid}/fd/0`);
-  const line = ptsPath?.replace(/^\/dev\//, '');
-  log.verbose(`started ${request.command === '' ? 'login shell' : 'command'} on ${line ?? 'a pty'} (pid ${term.pid})`);
-  if (line) o.onTty?.(line);
+  const line = term.ttyPath.replace(/^\/dev\//, '');
+  log.verbose(`started ${request.command === '' ? 'login shell' : 'command'} on ${line} (pid ${term.pid})`);
+  o.onTty?.(line);
 
-  term.onData((data: string | Buffer) => {
-    const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    if (!stdout.write(buf)) {
-      term.pause();
-      stdout.once('drain', () => term.resume());
-    }
-  });
-  if (typeof internals.fd === 'number') {
-    channel.incoming(STREAM.stdin, ptyInput(internals.fd), { end: false });
-  }
+  // stdout stays open here: runSession ends it once the exit is known, before the exit status.
+  term.output.pipe(stdout, { end: false });
+  // The client's end of input is not passed on: a terminal has no end of file, only ^D, which
+  // is the user's to type (as with sshd, `printf 'cmd\nexit\n' | tlssh -tt host` ends by exit).
+  channel.incoming(STREAM.stdin, term.input, { end: false });
   const onMessage = (msg: import('../protocol/messages').Message): void => {
     if (msg.type === 'window-change') {
-      term.resize(clampDimension(msg.cols, term.cols), clampDimension(msg.rows, term.rows));
+      cols = clampDimension(msg.cols, cols);
+      rows = clampDimension(msg.rows, rows);
+      term.resize(cols, rows);
     } else if (msg.type === 'signal') {
       deliverSignal(term.pid, msg.name, log);
     }
   };
   channel.on('message', onMessage);
-  channel.once('close', () => hangUp(() => term.kill('SIGHUP')));
-  return new Promise((resolve) => {
-    term.onExit(({ exitCode, signal }) => {
-      channel.off('message', onMessage);
-      resolve({ code: exitCode, signal: signalName(signal) });
-    });
-  });
+  const onLost = (): void => {
+    // Like sshd: SIGHUP to the shell and a hung-up terminal for whatever else still holds it.
+    hangUp(() => process.kill(term.pid, 'SIGHUP'));
+    void term.close();
+  };
+  channel.once('close', onLost);
+  // The session is over when the shell has exited and what it wrote has been passed on.
+  const [exit] = await Promise.all([term.exited, finished(term.output).catch(() => undefined)]);
+  channel.off('message', onMessage);
+  channel.off('close', onLost);
+  await term.close();
+  return { code: exit.code, signal: signalName(exit.signal) };
 }
 
 function runPipes(o: SessionOptions, shell: string, args: string[], cwd: string, env: Record<string, string>, stdout: Writable, stderr: Writable): Promise<Exit> {
@@ -199,14 +200,6 @@ function hangUp(fn: () => void): void {
     fn();
   } catch {
     // The process is already gone.
-  }
-}
-
-function safeReadlink(p: string): string | undefined {
-  try {
-    return fs.readlinkSync(p);
-  } catch {
-    return undefined;
   }
 }
 
