@@ -1,8 +1,13 @@
-// Streams over an inherited file descriptor (a pipe, a file, /dev/null, a socket) that never
-// change its flags: the open file description is shared with the shell and with other processes,
-// so turning on O_NONBLOCK, as Node's own pipe handling does, could break them. Reads and writes
-// run in the thread pool, so a blocking descriptor does not block the event loop. A descriptor
-// someone else made non-blocking is still handled: EAGAIN waits a moment and tries again.
+// Streams over an inherited file descriptor that never change its flags: the open file
+// description is shared with the shell and with other processes, so turning on O_NONBLOCK, as
+// Node's own pipe handling does, could break them. Reads and writes run in the thread pool, so a
+// blocking descriptor does not block the event loop. A descriptor someone else made non-blocking
+// is still handled: EAGAIN waits a moment and tries again.
+//
+// A read here can wait in the thread pool for as long as the descriptor has nothing to give, and
+// Node joins the pool's threads on exit: stdin that may stay open and silent (a pipe, a socket)
+// must not be read this way (see openInput in local-stdio.ts). Files and devices such as
+// /dev/null always answer. Writes are different: tlssh waits for its output to be written anyway.
 
 import * as fs from 'node:fs';
 import { Readable, Writable } from 'node:stream';

@@ -2,6 +2,8 @@
 // loop on a slow reader (so keepalives and the other stream keep moving), and a reader that goes
 // away (`tlssh host yes | head -1`) is noticed once, quietly, instead of crashing tlssh.
 
+import * as fs from 'node:fs';
+import * as net from 'node:net';
 import { type Readable, Writable } from 'node:stream';
 import * as tty from 'node:tty';
 import { fdReadable, fdWritable } from './fd-streams';
@@ -47,7 +49,51 @@ export function openOutput(fd: 1 | 2, onFailure: (err: NodeJS.ErrnoException) =>
   };
 }
 
-/** Local stdin as a byte stream: Node's tty stream for a terminal, the thread pool otherwise. */
+/**
+ * Local stdin as a byte stream, chosen so that tlssh can always exit when the session ends, even
+ * while stdin stays open with nothing to read (`sleep 1000 | tlssh host true`, as ssh does): a
+ * read blocked in the thread pool would hold process.exit() forever, since Node joins the pool's
+ * threads on the way out.
+ * - A terminal: Node's tty stream (libuv reopens the terminal for itself).
+ * - A pipe or FIFO: reopened through /proc/self/fd/0, which gives tlssh its own open file
+ *   description of the same pipe. That one is made non-blocking and read by the event loop,
+ *   while the description shared with the shell and the other processes keeps its flags.
+ * - A socket (Node's spawn gives one for 'pipe'), or a pipe that cannot be reopened (another
+ *   user's): Node's own stream, which makes the shared description non-blocking for the
+ *   session, as ssh does; Node puts the flag back at exit.
+ * - A file or a device such as /dev/null: read in the thread pool, never blocking for long.
+ */
 export function openInput(): Readable {
-  return tty.isatty(0) ? process.stdin : fdReadable(0);
+  if (tty.isatty(0)) return process.stdin;
+  let stat: fs.Stats;
+  try {
+    stat = fs.fstatSync(0);
+  } catch {
+    // No stdin at all (closed): the read fails at once, which the session takes as end of file.
+    return fdReadable(0);
+  }
+  if (stat.isFIFO()) {
+    const own = reopenPipe();
+    if (own !== undefined) return pipeReadable(own);
+    return process.stdin;
+  }
+  if (stat.isSocket()) return process.stdin;
+  return fdReadable(0);
+}
+
+// Node opens every file close-on-exec, so the local commands tlssh may run never inherit it.
+function reopenPipe(): number | undefined {
+  try {
+    return fs.openSync('/proc/self/fd/0', fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A libuv stream over our own pipe descriptor; nothing is read before the session asks. */
+function pipeReadable(fd: number): Readable {
+  // manualStart (what process.stdin uses): no read until a 'data' listener or read() asks, so
+  // a session that never starts leaves stdin for whoever reads it next.
+  const options: net.SocketConstructorOpts & { manualStart: boolean } = { fd, readable: true, writable: false, manualStart: true };
+  return new net.Socket(options);
 }
