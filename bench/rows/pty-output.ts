@@ -14,9 +14,10 @@ export function expectedPtyBytes(input: number): number {
 
 function oneRun(t: Target, bytes: number): Promise<{ seconds: number; received: number }> {
   return new Promise((resolve, reject) => {
-    // stdin is /dev/null, as in `ssh -tt host cmd > /dev/null` from a script.
+    // stdin stays an open, silent pipe, like a user who types nothing while output scrolls: a
+    // client must then end when the remote command does, not when its stdin closes.
     const argv = t.clientArgv({ tty: 'force', command: `head -c ${bytes} /dev/zero | base64` });
-    const child = spawnTracked(argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnTracked(argv, { stdio: ['pipe', 'pipe', 'pipe'] });
     const timeoutMs = transferTimeoutMs(bytes * 1.4, 1);
     let timedOut = false;
     const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, timeoutMs);
@@ -31,6 +32,7 @@ function oneRun(t: Target, bytes: number): Promise<{ seconds: number; received: 
     child.once('error', reject);
     child.once('close', (code) => {
       const end = performance.now();
+      child.stdin!.destroy();
       clearTimeout(timer);
       if (timedOut) {
         reject(new Error(`PTY output did not finish within ${Math.round(timeoutMs / 1000)} s (received ${received} bytes)`));
