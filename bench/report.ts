@@ -14,7 +14,15 @@ export interface BenchReport {
   sizes: Record<string, number>;
   setup: string[];
   durationSeconds: number;
+  /** 1-minute load average at the start, its highest sample during the run, and at the end. */
+  load?: { start: number; max: number; end: number };
   rows: Row[];
+}
+
+/** Other work on the machine skews both columns; this line says how much there was. */
+function loadLine(rep: BenchReport): string[] {
+  const l = rep.load;
+  return l === undefined ? [] : [`load average (1 min): ${l.start.toFixed(2)} at start, ${l.max.toFixed(2)} at most, ${l.end.toFixed(2)} at end, on ${rep.machine.cpuCount} CPUs`];
 }
 
 function cellText(c: Cell): string {
@@ -38,6 +46,7 @@ export function renderTable(rep: BenchReport): string {
   const out = [
     `tlssh vs OpenSSH, ${rep.mode} run, ${rep.machine.date}`,
     ...machineLines(rep.machine),
+    ...loadLine(rep),
     '',
     line(head),
     line(widths.map((w) => '-'.repeat(w))),
@@ -82,7 +91,7 @@ export function renderMarkdown(rep: BenchReport): string {
   const lines = [
     `${rep.mode} run, ${rep.machine.date}`,
     '',
-    ...machineLines(rep.machine).map((l) => `- ${l}`),
+    ...[...machineLines(rep.machine), ...loadLine(rep)].map((l) => `- ${l}`),
     '',
     '| row | unit | better | OpenSSH median (min-max) | tlssh median (min-max) | tlssh/ssh | verdict |',
     '|---|---|---|---|---|---|---|',

@@ -3,6 +3,7 @@
 // and the machine, writes JSON and an SVG chart to bench/results/, and removes everything it
 // created on the way out.
 
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { Cleanup } from './cleanup';
 import { ensurePackages } from './lib/ensure-packages';
@@ -68,6 +69,9 @@ async function main(): Promise<void> {
   const sizes = args.quick ? QUICK : FULL;
   const wanted = (n: string): boolean => args.rows === undefined || args.rows.has(n);
   const started = performance.now();
+  const load = { start: loadavg()[0]!, max: loadavg()[0]!, end: 0 };
+  const loadSampler = setInterval(() => { load.max = Math.max(load.max, loadavg()[0]!); }, 5000);
+  loadSampler.unref();
   const cleanup = new Cleanup();
   const onSignal = (sig: NodeJS.Signals): void => {
     log(`${sig}: cleaning up`);
@@ -168,6 +172,7 @@ async function main(): Promise<void> {
         'MB = 10^6 bytes; ratio = tlssh median / OpenSSH median',
       ],
       durationSeconds: Math.round((performance.now() - started) / 1000),
+      load: { ...load, end: loadavg()[0]!, max: Math.max(load.max, loadavg()[0]!) },
       rows,
     };
     process.stdout.write(`${renderTable(report)}\n`);
