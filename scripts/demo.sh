@@ -126,7 +126,7 @@ ServerCAFile $work/ca.crt
 EOF
 cat tlssh.conf >&2
 run tlssh -E tpm -c tlssh.conf "$user@127.0.0.1" 'echo "hello from $(id -un) on $(hostname), in $PWD"; echo "tty: $(tty)"'
-run tlssh -E tpm -t -c tlssh.conf "$user@127.0.0.1" 'echo "with a pseudo-terminal: $(tty)"' </dev/null
+run tlssh -E tpm -tt -c tlssh.conf "$user@127.0.0.1" 'echo "with a pseudo-terminal: $(tty)"' </dev/null
 
 if [[ $client_tcti == swtpm:* ]]; then
   say "The key file alone is useless: against another TPM the login fails"
