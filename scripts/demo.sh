@@ -14,9 +14,10 @@ scripts/install-deps.sh >&2
 
 work=$(mktemp -d /tmp/tlssh-demo.XXXXXX)
 chmod 700 "$work"
-pids=()
+# Background processes, one pid a line: a file, because swtpm is started inside $(...).
+pidfile=$work/pids
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -f "$pidfile" ] && while read -r p; do kill "$p" 2>/dev/null || true; done <"$pidfile"
   wait 2>/dev/null || true
   rm -rf "$work"
 }
@@ -50,8 +51,8 @@ start_swtpm() { # name -> prints the TCTI
   mkdir -p "$work/$name-tpm"
   swtpm socket --tpm2 --tpmstate dir="$work/$name-tpm" \
     --server type=tcp,port="$port",bindaddr=127.0.0.1 --ctrl type=tcp,port=$((port + 1)),bindaddr=127.0.0.1 \
-    --flags not-need-init,startup-clear >"$work/$name-tpm.log" 2>&1 &
-  pids+=($!)
+    --flags not-need-init,startup-clear >"$work/$name-tpm.log" 2>&1 3>&- &
+  echo $! >>"$pidfile"
   for _ in $(seq 50); do
     (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
     sleep 0.1
@@ -101,8 +102,8 @@ ClientCAFile $work/ca.crt
 RuntimeDir $work/run
 EOF
 cat tlsshd.conf >&2
-tlsshd -f -c tlsshd.conf 2>tlsshd.log &
-pids+=($!)
+tlsshd -f -c tlsshd.conf 2>tlsshd.log 3>&- &
+echo $! >>"$pidfile"
 port=""
 for _ in $(seq 100); do
   port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' tlsshd.log | head -1)
