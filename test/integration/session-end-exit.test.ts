@@ -7,6 +7,7 @@
 import { strict as assert } from 'node:assert';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import { constants } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sessionRequest, type ClientIdentity } from '../helpers/server-harness';
@@ -164,6 +165,21 @@ describe('the end of a session', () => {
         killPidFile(pidFile);
       }
     });
+  });
+
+  describe('a local reader that goes away (EPIPE) still ends the session as before', () => {
+    for (const pty of [false, true]) {
+      it(`\`tlssh${pty ? ' -tt' : ''} host 'seq 1 10000000' | head -1\` ends by SIGPIPE, quietly`, () => {
+        const err = tmp('epipe');
+        const script = `"$0" "$@" </dev/null 2>"${err}" | head -1 >/dev/null; echo "status=\${PIPESTATUS[0]}"`;
+        const out = execFileSync('bash', ['-c', script, process.execPath, TLSSH, ...conf, ...(pty ? ['-tt'] : []), 'localhost', 'seq 1 10000000'], {
+          encoding: 'utf8',
+          timeout: HANG_LIMIT_MS,
+        });
+        assert.equal(out, `status=${128 + constants.signals.SIGPIPE}\n`);
+        assert.equal(fs.readFileSync(err, 'utf8'), '');
+      });
+    }
   });
 
   describe('exit-status is the last message, after the end of every output stream', () => {
