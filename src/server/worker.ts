@@ -74,7 +74,11 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
   // tests (it sets `authorized`/`authorizationError`, which a bare TLSSocket does not).
   const server = tls.createServer(tlsOptions);
   server.on('tlsClientError', (e) => {
-    log.verbose(`TLS handshake with ${remote} failed: ${shortMessage(e)}`);
+    // A failed signature through the key agent surfaces from OpenSSL as "EVP lib"; the TPM's
+    // own reason is the one an administrator can act on.
+    const keyFailure = msg.agentSocket ? serverKeyFailure() : undefined;
+    if (keyFailure) log.error(`TLS handshake with ${remote} failed: server key: ${keyFailure}`);
+    else log.verbose(`TLS handshake with ${remote} failed: ${shortMessage(e)}`);
     socket.destroy();
     finish(0);
   });
@@ -165,4 +169,12 @@ function safeReport(hooks: WorkerHooks, msg: WorkerMessage, log: Logger): void {
   } catch (e) {
     log.verbose(`listener not reachable (${shortMessage(e)}); ${msg.t} not reported`);
   }
+}
+
+/** Why the last TPM signature through the key agent failed, if it did. */
+function serverKeyFailure(): string | undefined {
+  // Loaded only for TPM keys, where the engine (and so the facade) is already loaded.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const tpm = require('../tpm') as typeof import('../tpm');
+  return tpm.takeTpmEngineError()?.message;
 }
