@@ -134,16 +134,33 @@ describe('TPM failures', () => {
     await assert.rejects(checkTpmKey(f), { code: 'TLSSH_ERR_TPM_UNAVAILABLE' });
   });
 
-  it('a TPM device the user may not open: TLSSH_ERR_TPM_PERMISSION', async (t) => {
-    if (process.getuid?.() === 0) {
-      t.skip('running as root, which may open any device; run as an ordinary user to check this');
+  it('a TPM device the user may not open: TLSSH_ERR_TPM_PERMISSION', async () => {
+    const f = await keyOn(a, 'noperm');
+    if (process.getuid?.() !== 0) {
+      const dev = file('fake-tpm');
+      fs.writeFileSync(dev, '', { mode: 0o000 });
+      configureTpmKey(f, { tcti: `device:${dev}` });
+      await assert.rejects(checkTpmKey(f), { code: 'TLSSH_ERR_TPM_PERMISSION' });
       return;
     }
-    const dev = file('fake-tpm');
-    fs.writeFileSync(dev, '', { mode: 0o000 });
-    const f = await keyOn(a, 'noperm');
-    configureTpmKey(f, { tcti: `device:${dev}` });
-    await assert.rejects(checkTpmKey(f), { code: 'TLSSH_ERR_TPM_PERMISSION' });
+    // Root may open anything, so the check runs as nobody, against a root-only device node.
+    const shared = fs.mkdtempSync(path.join(os.tmpdir(), 'tlssh-noperm-'));
+    try {
+      fs.chmodSync(shared, 0o755);
+      const dev = path.join(shared, 'tpmrm0');
+      fs.writeFileSync(dev, '', { mode: 0o600 });
+      const key = path.join(shared, 'key.tss2');
+      fs.copyFileSync(f, key);
+      fs.chmodSync(key, 0o644);
+      const facade = path.resolve(__dirname, '..', '..', 'src', 'tpm', 'index.js');
+      const script = `const t = require(${JSON.stringify(facade)});
+        t.configureTpmKey(${JSON.stringify(key)}, { tcti: ${JSON.stringify(`device:${dev}`)} });
+        t.checkTpmKey(${JSON.stringify(key)}).then(() => console.log('OK'), (e) => console.log(e.code));`;
+      const out = execFileSync(process.execPath, ['-e', script], { uid: 65534, gid: 65534, cwd: shared, encoding: 'utf8' });
+      assert.equal(out.trim(), 'TLSSH_ERR_TPM_PERMISSION');
+    } finally {
+      fs.rmSync(shared, { recursive: true, force: true });
+    }
   });
 
   it('a wrong owner (parent) password: TLSSH_ERR_TPM_AUTH', async () => {
