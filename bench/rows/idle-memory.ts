@@ -13,10 +13,14 @@ async function openShell(t: Target): Promise<ChildProcess> {
   // A login shell on a PTY, the way people leave sessions open; stdin is kept open so it stays.
   const argv = t.clientArgv({ tty: 'force' });
   const child = spawnTracked(argv, { stdio: ['pipe', 'pipe', 'pipe'] });
-  child.stderr!.resume();
+  let err = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => { err = (err + d).slice(-2000); });
   // The quotes keep the typed line's own echo from matching: only the output says READY.
   child.stdin!.write("echo RE''ADY\n");
-  await waitFor(child.stdout!, /READY/, 60_000, `${t.label} idle shell`);
+  await waitFor(child.stdout!, /READY/, 60_000, `${t.label} idle shell`).catch((e: unknown) => {
+    // Without the client's own words a failed session is a mystery.
+    throw new Error(`${e instanceof Error ? e.message : String(e)}; client stderr: ${err.replace(/\s+/g, ' ').trim().slice(-300)}`);
+  });
   child.stdout!.resume();
   return child;
 }
