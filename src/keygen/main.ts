@@ -63,6 +63,11 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
 // Run when started as a program (bin/tlssh-keygen requires this file), not when imported by tests.
 const entry = require.main;
 if (entry === module || (entry !== undefined && /tlssh-keygen$/.test(entry.filename))) {
+  // `tlssh-keygen -l key | head -1`: a reader that goes away ends us quietly, as SIGPIPE would.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

@@ -164,4 +164,9 @@ function main(): void {
   });
 }
 
+// `tlsshd --help | head -1`: a reader that goes away ends us quietly, as SIGPIPE would.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
 main();
