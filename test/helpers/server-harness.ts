@@ -191,7 +191,8 @@ export function sessionRequest(r: Partial<SessionRequest> = {}): SessionRequest 
   return { type: 'session-request', user: '', command: '', pty: false, term: '', cols: 80, rows: 24, env: [], ...r };
 }
 
-export function connectClient(port: number, id: ClientIdentity, request?: SessionRequest | null): TestSession {
+/** A raw TLS 1.3 connection to the daemon on 127.0.0.1 with the given client identity. */
+export function connectTestTls(port: number, id: ClientIdentity): tls.TLSSocket {
   const socket = tls.connect({
     host: '127.0.0.1',
     port,
@@ -204,6 +205,11 @@ export function connectClient(port: number, id: ClientIdentity, request?: Sessio
     checkServerIdentity: () => undefined,
   });
   socket.setNoDelay(true);
+  return socket;
+}
+
+export function connectClient(port: number, id: ClientIdentity, request?: SessionRequest | null): TestSession {
+  const socket = connectTestTls(port, id);
   const decoder = new MessageDecoder();
   const out: SessionResult = { started: undefined, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), exit: undefined, error: undefined, transportError: undefined };
   const stdoutChunks: Buffer[] = [];

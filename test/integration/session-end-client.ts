@@ -1,11 +1,9 @@
 // A tlssh/2 client for the session-end tests that records the order of what the server sends
 // and can hold back window credit, like a reader that has fallen behind.
 
-import * as fs from 'node:fs';
-import * as tls from 'node:tls';
 import { MessageDecoder, encodeMessage } from '../../src/protocol/codec';
-import { ALPN_TLSSH2, LIMITS, type ErrorMessage, type ExitStatus, type Message, type SessionRequest, type StreamId } from '../../src/protocol/messages';
-import type { ClientIdentity } from '../helpers/server-harness';
+import { LIMITS, type ErrorMessage, type ExitStatus, type Message, type SessionRequest, type StreamId } from '../../src/protocol/messages';
+import { connectTestTls, type ClientIdentity } from '../helpers/server-harness';
 
 export interface RecordedSession {
   /** What the server sent, in order, without keepalive and flow-control traffic. */
@@ -27,17 +25,7 @@ export interface RecordOptions {
 }
 
 export function recordSession(port: number, id: ClientIdentity, o: RecordOptions): Promise<RecordedSession> {
-  const socket = tls.connect({
-    host: '127.0.0.1',
-    port,
-    ca: fs.readFileSync(id.caFile),
-    cert: fs.readFileSync(id.certFile),
-    key: fs.readFileSync(id.keyFile),
-    minVersion: 'TLSv1.3',
-    ALPNProtocols: [ALPN_TLSSH2],
-    checkServerIdentity: () => undefined,
-  });
-  socket.setNoDelay(true);
+  const socket = connectTestTls(port, id);
   const send = (m: Message): void => {
     if (!socket.destroyed && !socket.writableEnded) socket.write(encodeMessage(m));
   };
