@@ -7,7 +7,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Cleanup } from './cleanup';
 import { makePki, type Pki } from './lib/pki';
-import { startSwtpm, type Swtpm } from './lib/swtpm';
+// The same private swtpm the tests use: own free ports on 127.0.0.1, own state dir, removed on stop.
+import { startSwtpm, type Swtpm } from '../test/helpers/swtpm';
 import { startDelayProxy } from './lib/tpm-delay-proxy';
 import type { Workspace } from './lib/workspace';
 import { loginOnce } from './rows/login-latency';
@@ -80,13 +81,13 @@ export async function setupTlssh(ws: Workspace, cleanup: Cleanup, log: (line: st
     tpm = noSwtpm;
   } else {
     try {
-      serverTpm = await startSwtpm(join(ws.dir, 'tpm', 'server'));
+      serverTpm = await startSwtpm();
       cleanup.add('swtpm (server)', serverTpm.stop);
       serverKey = await makeTpmKey(pki, pkiDir, 'server-tpm', serverTpm.tcti, 'server', '127.0.0.1');
       const n = Math.max(1, clientTpms);
       log(`making ${n} client TPMs with a key each`);
       clientKeys = await inBatches(Array.from({ length: n }, (_, i) => i), 8, async (i) => {
-        const t = await startSwtpm(join(ws.dir, 'tpm', `client-${i}`));
+        const t = await startSwtpm();
         cleanup.add(`swtpm (client ${i})`, t.stop);
         return makeTpmKey(pki, pkiDir, `client-tpm-${i}`, t.tcti, 'client', ws.user);
       });
