@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { isTlsshError, type ErrorCode } from '../../src/errors';
+import { fails } from '../helpers/expect-failure';
 import {
   defaultClientConfig, hostMatches, insecureSecretFiles, loadClientConfig, secretFiles, type ClientConfig, type ConfigPaths,
 } from '../../src/config';
@@ -26,17 +26,6 @@ function paths(system: string, user: string): ConfigPaths {
 }
 const NONE = paths(path.join(tmp, 'no-system.conf'), path.join(tmp, 'no-user.conf'));
 
-function fails(fn: () => unknown, code: ErrorCode, place: string): Error {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(isTlsshError(e), `not a TlsshError: ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    assert.ok(e.message.startsWith(place), `${JSON.stringify(e.message)} should start with ${JSON.stringify(place)}`);
-    return e;
-  }
-  assert.fail(`expected ${code}`);
-}
 
 function plain(cfg: ClientConfig): unknown {
   return JSON.parse(JSON.stringify(cfg));

@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { isTlsshError, type ErrorCode } from '../../src/errors';
+import type { ErrorCode } from '../../src/errors';
+import { fails as failsWith } from '../helpers/expect-failure';
 import { clientSchema, parseConfigText, serverSchema, type ConfigStatement } from '../../src/config';
 import type { ConfigSchema } from '../../src/config';
 
@@ -15,16 +16,9 @@ function sets(text: string, schema: ConfigSchema = serverSchema): Array<[string,
 
 /** The failure must carry `code` and name the place (and keyword) first, as administrators read it. */
 function fails(fn: () => unknown, code: ErrorCode, place: string): Error {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(isTlsshError(e), `not a TlsshError: ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    assert.ok(e.message.startsWith(place), `${JSON.stringify(e.message)} should start with ${JSON.stringify(place)}`);
-    assert.equal(e.category, 'config');
-    return e;
-  }
-  assert.fail(`expected ${code}`);
+  const e = failsWith(fn, code, place);
+  assert.equal(e.category, 'config');
+  return e;
 }
 
 describe('config lines', () => {

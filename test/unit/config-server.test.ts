@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { isTlsshError, type ErrorCode } from '../../src/errors';
+import { fails } from '../helpers/expect-failure';
 import {
   DEFAULT_SERVER_CONFIG, assertPrivateFile, listenAddresses, loadServerConfig, secretFiles, type ServerConfig,
 } from '../../src/config';
@@ -26,17 +26,6 @@ function plain(cfg: ServerConfig): unknown {
   return JSON.parse(JSON.stringify(cfg));
 }
 
-function fails(fn: () => unknown, code: ErrorCode, place: string): Error {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(isTlsshError(e), `not a TlsshError: ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    assert.ok(e.message.startsWith(place), `${JSON.stringify(e.message)} should start with ${JSON.stringify(place)}`);
-    return e;
-  }
-  assert.fail(`expected ${code}`);
-}
 
 const NO_DEFAULT_FILE = { serverFile: path.join(tmp, 'absent', 'tlsshd.conf'), systemClientFile: '/nonexistent' };
 
