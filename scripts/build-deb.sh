@@ -72,6 +72,7 @@ pty=$lib/node_modules/node-pty
 rm -rf "$pty/prebuilds" "$pty/deps" "$pty/third_party" "$pty/src" "$pty/scripts" "$pty/binding.gyp"
 find "$pty/build" -mindepth 1 -maxdepth 1 ! -name Release -exec rm -rf {} +
 find "$pty/build/Release" -mindepth 1 ! -name pty.node -exec rm -rf {} +
+find "$pty/lib" \( -name '*.map' -o -name '*.test.js' \) -delete
 rm -f "$lib/package-lock.json"
 find "$lib/node_modules" -type d -empty -delete
 
