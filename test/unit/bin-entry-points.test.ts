@@ -1,0 +1,78 @@
+// bin/tlssh, bin/tlsshd, bin/tlssh-keygen: through a symlink, from any directory, they run; a
+// copy elsewhere (without the code next to it) fails with one line and status 255, never a
+// stack trace. And `npm pack` ships what a global install needs to run them.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, test } from 'node:test';
+
+const ROOT = path.resolve(__dirname, '..', '..', '..');
+const PROGRAMS = ['tlssh', 'tlsshd', 'tlssh-keygen'] as const;
+const version = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tlssh-bin-'));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+const elsewhere = fs.mkdtempSync(path.join(tmp, 'cwd-'));
+
+function runIt(file: string, args: string[]): { status: number | null; stdout: string; stderr: string } {
+  return spawnSync(file, args, { encoding: 'utf8', cwd: elsewhere, timeout: 30_000 });
+}
+
+for (const p of PROGRAMS) {
+  test(`${p} runs through a chain of symlinks, from another directory`, () => {
+    const link1 = path.join(tmp, `${p}-link1`);
+    const link2 = path.join(tmp, 'sub', `my-${p}`);
+    fs.mkdirSync(path.dirname(link2), { recursive: true });
+    fs.symlinkSync(path.join(ROOT, 'bin', p), link1);
+    fs.symlinkSync(path.relative(path.dirname(link2), link1), link2);
+    const r = runIt(link2, ['-V']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(r.stdout.includes(version), r.stdout);
+  });
+
+  test(`a copy of bin/${p} without its code says so in one line, status 255`, () => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'copy-'));
+    fs.mkdirSync(path.join(dir, 'bin'));
+    const copy = path.join(dir, 'bin', p);
+    fs.copyFileSync(path.join(ROOT, 'bin', p), copy);
+    fs.chmodSync(copy, 0o755);
+    const r = runIt(copy, ['-V']);
+    assert.equal(r.status, 255);
+    assert.equal(r.stdout, '');
+    const lines = r.stderr.split('\n').filter(Boolean);
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0] ?? '', new RegExp(`^${p}: .*${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}.*symlink`));
+  });
+}
+
+test('a copy whose code is there but a dependency is missing names the module, status 255', () => {
+  // dist/ and package.json beside the copy, but no node_modules: commander cannot be found.
+  const dir = fs.mkdtempSync(path.join(tmp, 'nodeps-'));
+  fs.mkdirSync(path.join(dir, 'bin'));
+  fs.cpSync(path.join(ROOT, 'dist', 'src'), path.join(dir, 'dist', 'src'), { recursive: true });
+  fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(dir, 'package.json'));
+  fs.copyFileSync(path.join(ROOT, 'bin', 'tlssh'), path.join(dir, 'bin', 'tlssh'));
+  fs.chmodSync(path.join(dir, 'bin', 'tlssh'), 0o755);
+  const r = runIt(path.join(dir, 'bin', 'tlssh'), ['-V']);
+  assert.equal(r.status, 255);
+  const lines = r.stderr.split('\n').filter(Boolean);
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0] ?? '', /^tlssh: Cannot find module '[^']+'.*npm ci/);
+});
+
+test('npm pack ships the compiled code, the addon sources and the docs, but no tests', () => {
+  const r = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const files = new Set((JSON.parse(r.stdout) as Array<{ files: Array<{ path: string }> }>)[0]?.files.map((f) => f.path));
+  for (const want of [
+    'package.json', 'bin/tlssh', 'bin/tlsshd', 'bin/tlssh-keygen', 'dist/src/client/main.js', 'dist/src/server/main.js',
+    'dist/src/server/worker-main.js', 'dist/src/keygen/main.js', 'binding.gyp', 'native/addon.cc', 'man/tlssh.1', 'etc/tlsshd.conf',
+  ]) assert.ok(files.has(want), `npm pack leaves out ${want}`);
+  for (const f of files) assert.doesNotMatch(f, /^(dist\/(test|bench)\/|test\/|src\/)|\.map$/, `npm pack ships ${f}`);
+  // The whole of dist/src: every module the programs may load.
+  const compiled = fs.readdirSync(path.join(ROOT, 'dist', 'src'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.js'));
+  for (const f of compiled) assert.ok(files.has(`dist/src/${f}`), `npm pack leaves out dist/src/${f}`);
+});
