@@ -11,6 +11,7 @@ PACKAGES=(
   openssl openssh-client openssh-server   # certificates; OpenSSH for benchmarks
   util-linux procps passwd login          # logger, setsid, useradd, who/last
   man-db groff-base                       # man -l checks of the man pages
+  dpkg-dev systemd                        # npm run deb (dpkg-shlibdeps); systemd-analyze verify
 )
 
 missing=()
