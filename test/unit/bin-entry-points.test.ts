@@ -1,6 +1,6 @@
 // bin/tlssh, bin/tlsshd, bin/tlssh-keygen: through a symlink, from any directory, they run; a
 // copy elsewhere (without the code next to it) fails with one line and status 255, never a
-// stack trace. And `npm pack` ships what a global install needs to run them.
+// stack trace. And the `npm pack` tarball holds what they need to run.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -63,16 +63,27 @@ test('a copy whose code is there but a dependency is missing names the module, s
   assert.match(lines[0] ?? '', /^tlssh: Cannot find module '[^']+'.*npm ci/);
 });
 
-test('npm pack ships the compiled code, the addon sources and the docs, but no tests', () => {
-  const r = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+test('npm pack makes a tarball whose programs run, with every compiled module and no tests', () => {
+  const dest = fs.mkdtempSync(path.join(tmp, 'pack-'));
+  // --ignore-scripts: dist/ is built already; prepack would only compile it again.
+  const r = spawnSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', dest], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
   assert.equal(r.status, 0, r.stderr);
-  const files = new Set((JSON.parse(r.stdout) as Array<{ files: Array<{ path: string }> }>)[0]?.files.map((f) => f.path));
-  for (const want of [
-    'package.json', 'bin/tlssh', 'bin/tlsshd', 'bin/tlssh-keygen', 'dist/src/client/main.js', 'dist/src/server/main.js',
-    'dist/src/server/worker-main.js', 'dist/src/keygen/main.js', 'binding.gyp', 'native/addon.cc', 'man/tlssh.1', 'etc/tlsshd.conf',
-  ]) assert.ok(files.has(want), `npm pack leaves out ${want}`);
+  const packed = (JSON.parse(r.stdout) as Array<{ filename: string; files: Array<{ path: string }> }>)[0];
+  assert.ok(packed);
+  const files = new Set(packed.files.map((f) => f.path));
+  for (const want of ['package.json', 'binding.gyp', 'native/addon.cc', 'man/tlssh.1', 'man/tlsshd.8', 'etc/tlsshd.conf']) {
+    assert.ok(files.has(want), `npm pack leaves out ${want}`);
+  }
   for (const f of files) assert.doesNotMatch(f, /^(dist\/(test|bench)\/|test\/|src\/)|\.map$/, `npm pack ships ${f}`);
-  // The whole of dist/src: every module the programs may load.
+  // The whole of dist/src: every module the programs may load, the workers' included.
   const compiled = fs.readdirSync(path.join(ROOT, 'dist', 'src'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.js'));
   for (const f of compiled) assert.ok(files.has(`dist/src/${f}`), `npm pack leaves out dist/src/${f}`);
+  // Unpacked, with the dependencies npm would install next to it, each program starts.
+  assert.equal(spawnSync('tar', ['-xzf', path.join(dest, packed.filename), '-C', dest]).status, 0);
+  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dest, 'package', 'node_modules'));
+  for (const p of PROGRAMS) {
+    const v = runIt(path.join(dest, 'package', 'bin', p), ['-V']);
+    assert.equal(v.status, 0, `${p} from the npm pack tarball: ${v.stderr}`);
+    assert.ok(v.stdout.includes(version), v.stdout);
+  }
 });
