@@ -29,13 +29,19 @@ function packageStatus(): string {
   return run('dpkg-query', ['-W', '-f=${Status}', PKG]).stdout.trim();
 }
 
+const CONFFILES = ['/etc/pam.d/tlsshd', '/etc/tlssh/tlssh.conf', '/etc/tlssh/tlsshd.conf'];
+const foreign = CONFFILES.filter((f) => fs.existsSync(f));
+
 const whyNot = !isRoot
   ? 'needs root to run dpkg -i'
   : run('sh', ['-c', 'command -v dpkg-deb && command -v dpkg-shlibdeps']).status !== 0
     ? 'dpkg-deb or dpkg-shlibdeps is missing (Debian package dpkg-dev)'
     : /installed/.test(packageStatus()) || /config-files/.test(packageStatus())
       ? `a ${PKG} package is already on this machine (${packageStatus()}); not replacing it`
-      : false;
+      // dpkg --purge at the end would delete them.
+      : foreign.length > 0
+        ? `${foreign.join(', ')} exist${foreign.length === 1 ? 's' : ''} already; the test's dpkg --purge would remove ${foreign.length === 1 ? 'it' : 'them'}`
+        : false;
 if (whyNot) process.stderr.write(`# deb-package: skipped: ${whyNot}\n`);
 
 const tmp = makeTempDir('tlssh-deb-test');
@@ -81,7 +87,7 @@ test('npm run deb builds a package that installs, works, and removes cleanly', {
       assert.doesNotMatch(files, unwanted);
     }
     const conffiles = ok('sh', ['-c', `dpkg-deb --ctrl-tarfile "$1" | tar -xOf - ./conffiles`, 'sh', deb]).trim().split('\n').sort();
-    assert.deepEqual(conffiles, ['/etc/pam.d/tlsshd', '/etc/tlssh/tlssh.conf', '/etc/tlssh/tlsshd.conf']);
+    assert.deepEqual(conffiles, CONFFILES);
   });
 
   ok('dpkg', ['-i', deb]);
@@ -151,7 +157,6 @@ test('npm run deb builds a package that installs, works, and removes cleanly', {
   });
 
   await t.test('dpkg -r leaves only the conffiles; dpkg --purge removes them', () => {
-    const conffiles = ['/etc/pam.d/tlsshd', '/etc/tlssh/tlssh.conf', '/etc/tlssh/tlsshd.conf'];
     ok('dpkg', ['-r', PKG]);
     assert.equal(packageStatus(), 'deinstall ok config-files');
     for (const gone of ['/usr/lib/tlssh', '/usr/bin/tlssh', '/usr/bin/tlsshd', '/usr/bin/tlssh-keygen', '/usr/share/man/man1/tlssh.1.gz']) {
@@ -159,10 +164,10 @@ test('npm run deb builds a package that installs, works, and removes cleanly', {
     }
     // What dpkg still lists: the conffiles and the directories that hold them.
     const left = ok('dpkg', ['-L', PKG]).split('\n').filter((f) => f && fs.existsSync(f) && !fs.statSync(f).isDirectory());
-    assert.deepEqual(left.sort(), conffiles);
+    assert.deepEqual(left.sort(), CONFFILES);
     ok('dpkg', ['--purge', PKG]);
     installed = false;
-    for (const f of conffiles) assert.equal(fs.existsSync(f), false, `${f} is still there after dpkg --purge`);
+    for (const f of CONFFILES) assert.equal(fs.existsSync(f), false, `${f} is still there after dpkg --purge`);
     assert.equal(packageStatus(), '');
   });
 });
