@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { after, test } from 'node:test';
 import { makeTempDir } from '../helpers/ca';
 import { isRoot, loginUser, makeServerFixture, writeConfig } from '../helpers/server-harness';
+import { startSwtpm } from '../helpers/swtpm';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const PKG = 'tlssh';
@@ -107,6 +108,17 @@ test('npm run deb builds a package that installs, works, and removes cleanly', {
     // A symlink to the /usr/bin symlink, in another directory, under another name.
     fs.symlinkSync('/usr/bin/tlssh', path.join(tmp, 'my-tlssh'));
     assert.match(ok(path.join(tmp, 'my-tlssh'), ['-V'], { cwd: elsewhere }), /^tlssh /);
+  });
+
+  await t.test('the installed TPM addon finds its libtss2 libraries: a key made in swtpm', async () => {
+    const tpm = await startSwtpm();
+    try {
+      const key = path.join(elsewhere, 'tpm.key');
+      ok('tlssh-keygen', ['--tpm', '--no-password', '--tcti', tpm.tcti, '-o', key], { cwd: elsewhere });
+      assert.match(ok('tlssh-keygen', ['-l', key], { cwd: elsewhere }), /TPM key/);
+    } finally {
+      await tpm.stop();
+    }
   });
 
   await t.test('a PTY login through the installed tlsshd -f and tlssh', async () => {
