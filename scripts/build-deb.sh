@@ -61,6 +61,9 @@ install -d "$lib/dist" "$lib/bin" "$lib/build/Release"
 cp -a "$stage/tsc/src" "$lib/dist/src"
 cp package.json package-lock.json "$lib/"
 install -m 755 bin/tlssh bin/tlsshd bin/tlssh-keygen "$lib/bin/"
+# The packaged programs run the node of the nodejs package they depend on, not whichever node
+# comes first in the PATH of whoever starts them (root starts tlsshd).
+sed -i '1s|^#!/usr/bin/env node$|#!/usr/bin/node|' "$lib"/bin/*
 # Every addon the build made (the TPM one, and any other native glue).
 install -m 644 build/Release/*.node "$lib/build/Release/"
 
