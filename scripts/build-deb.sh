@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the Debian package of this checkout with dpkg-deb: `npm run deb`, or
-#   scripts/build-deb.sh [-o DIR]
+#   scripts/build-deb.sh [-o DIR] [--prebuilt]
 # and prints the path of the .deb (by default deb/tlssh_VERSION_ARCH.deb).
 #
 # Layout, as sshd's package has it:
@@ -16,11 +16,15 @@ cd "$(dirname "$0")/.."
 top=$PWD
 me=build-deb.sh
 
-usage() { echo "usage: scripts/build-deb.sh [-o output_dir]"; }
+usage() { echo "usage: scripts/build-deb.sh [-o output_dir] [--prebuilt]"; }
 outdir=$top/deb
+# --prebuilt: package build/Release as it is, never rebuild it (the tests run while other
+# tests load the addon from there).
+prebuilt=0
 while (($#)); do
   case $1 in
     -o) [ $# -ge 2 ] || { echo "$me: -o needs a directory" >&2; usage >&2; exit 2; }; outdir=$2; shift 2 ;;
+    --prebuilt) prebuilt=1; shift ;;
     -h | --help) usage; exit 0 ;;
     *) echo "$me: unknown option '$1'" >&2; usage >&2; exit 2 ;;
   esac
@@ -37,7 +41,9 @@ pty_node=node_modules/node-pty/build/Release/pty.node
 if [ -z "${npm_config_nodedir:-}" ] && [ -f /usr/include/node/node.h ]; then
   export npm_config_nodedir=/usr
 fi
-if [ ! -f build/Release/tlssh_tpm.node ] || [ -n "$(find native binding.gyp -newer build/Release/tlssh_tpm.node 2>/dev/null | head -1)" ]; then
+if [ "$prebuilt" = 1 ]; then
+  [ -f build/Release/tlssh_tpm.node ] || { echo "$me: build/Release/tlssh_tpm.node is missing: run scripts/install-deps.sh first" >&2; exit 1; }
+elif [ ! -f build/Release/tlssh_tpm.node ] || [ -n "$(find native binding.gyp -newer build/Release/tlssh_tpm.node 2>/dev/null | head -1)" ]; then
   echo "$me: building the native addon" >&2
   npx node-gyp rebuild --loglevel=error >/dev/null
 fi
