@@ -15,6 +15,7 @@ import { parseWorkerMessage } from './ipc-messages';
 import { LoginRecords } from './login-records';
 import type { Logger, LogSink } from './log';
 import { shouldDrop } from './max-startups';
+import { closePamSession, pamDecision, pamServiceNote } from './pam-session';
 import { lookupUser } from './passwd-lookup';
 
 const WORKER_ENTRY = path.join(__dirname, 'worker-main.js');
@@ -41,6 +42,14 @@ interface WorkerState {
   remote: string;
   authenticated: boolean;
   user?: string;
+  /** Client address, for PAM_RHOST. */
+  host: string;
+  /** PAM service the worker was configured with. */
+  pamService: string;
+  /** A PAM session is open for `user`: close it when the worker ends. */
+  pamOpen?: boolean;
+  /** "pts/N" of a PTY session, for PAM_TTY at close. */
+  line?: string;
 }
 
 export interface BoundAddress {
@@ -73,6 +82,7 @@ export class Listener {
 
   /** Bind every Listen address; resolves with the real ports (Port 0 picks one). */
   async start(): Promise<BoundAddress[]> {
+    this.checkPam();
     await this.startKeyAgent();
     const bound: BoundAddress[] = [];
     for (const a of listenAddresses(this.config)) {
@@ -140,7 +150,11 @@ export class Listener {
       this.log.error(`cannot start a worker for connection #${id}`);
       return void socket.destroy();
     }
-    const state: WorkerState = { child, id, remote, authenticated: false };
+    const state: WorkerState = {
+      child, id, remote, authenticated: false,
+      host: (socket.remoteAddress ?? '').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, ''),
+      pamService: this.config.PAMServiceName,
+    };
     this.workers.set(pid, state);
     child.on('message', (m: unknown) => this.onWorkerMessage(state, m, socket.remoteAddress ?? ''));
     const msg: ConnectionMessage = {
@@ -189,6 +203,7 @@ export class Listener {
       const how = signal ? `killed by ${signal}` : `exit ${code ?? '?'}`;
       this.log.verbose(`worker ${pid} for connection #${w.id} ended (${how})`);
       if (w.authenticated && w.user) this.log.info(`session of ${w.user} from ${w.remote} closed`);
+      if (w.pamOpen && w.user) this.closePam(w, w.user);
     }
     void this.records.logout(pid);
   }
@@ -201,10 +216,36 @@ export class Listener {
       if (w.authenticated) return;
       w.authenticated = true;
       w.user = m.user;
+    } else if (m.t === 'pam-session') {
+      if (w.user) w.pamOpen = true;
     } else if (m.t === 'login') {
       if (!w.user || this.records.isOpen(pid)) return;
+      w.line = m.line;
       void this.recordLogin(pid, w.user, m.line, host);
     }
+  }
+
+  /**
+   * UsePAM at start: an explicit "UsePAM yes" that cannot be had stops the daemon here rather
+   * than refusing every login; the other cases are said once in the log.
+   */
+  private checkPam(): void {
+    const d = pamDecision(this.config, process.geteuid?.() ?? 0);
+    if (!d.on && d.refuse) throw new TlsshError('TLSSH_ERR_PAM_UNAVAILABLE', `UsePAM yes, but ${d.why}`);
+    if (!d.on && this.config.UsePAM) this.log.info(`PAM is off: ${d.why}`);
+    if (!d.on) return;
+    const note = pamServiceNote(this.config.PAMServiceName);
+    if (note) this.log.info(note);
+  }
+
+  /**
+   * pam_close_session for a worker's session: the worker dropped root for good, so the root
+   * listener closes it (src/server/pam-session.ts says why a fresh handle is enough).
+   */
+  private closePam(w: WorkerState, user: string): void {
+    const problem = closePamSession({ service: w.pamService, user, rhost: w.host, tty: w.line ? `/dev/${w.line}` : 'ssh' });
+    if (problem) this.log.error(`PAM session of ${user} (connection #${w.id}): ${problem}`);
+    else this.log.verbose(`PAM session of ${user} (connection #${w.id}) closed`);
   }
 
   /** The worker is the user by now: believe its tty only if that user really owns it. */
