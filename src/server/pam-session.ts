@@ -85,6 +85,11 @@ export function pamServiceNote(service: string, dir = '/etc/pam.d'): string | un
   return fs.existsSync(`${dir}/${service}`) ? undefined : `${dir}/${service} does not exist: PAM uses ${dir}/other for tlsshd`;
 }
 
+/** Error texts travel as one line (logs, the error frame); a multi-line /etc/nologin too. */
+function oneLine(list: string[]): string {
+  return list.map((t) => t.replace(/\s*\n\s*/g, ' ').trim()).join(' ');
+}
+
 function texts(list: NativePamMessage[]): string[] {
   return list.map((m) => m.text).filter((t) => t.trim() !== '');
 }
@@ -118,10 +123,10 @@ export class PamLogin {
     if (rc === b.constants.NEW_AUTHTOK_REQD) {
       throw new TlsshError(
         'TLSSH_ERR_PAM_ACCOUNT',
-        [...said, `password change required for ${t.user}, and tlssh cannot prompt for one: change it at a console or ask an administrator`].join('\n'),
+        oneLine([...said, `password change required for ${t.user}, and tlssh cannot prompt for one: change it at a console or ask an administrator`]),
       );
     }
-    throw new TlsshError('TLSSH_ERR_PAM_ACCOUNT', said.length > 0 ? said.join('\n') : `account ${t.user} refused by PAM (${t.service}): ${why}`);
+    throw new TlsshError('TLSSH_ERR_PAM_ACCOUNT', said.length > 0 ? oneLine(said) : `account ${t.user} refused by PAM (${t.service}): ${why}`);
   }
 
   /**
