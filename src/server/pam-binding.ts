@@ -49,9 +49,10 @@ export interface PamBinding {
 const ADDON = 'tlssh_pam.node';
 
 function candidates(): string[] {
-  const out: string[] = [];
+  // An override is the only place looked at: that is how a test sees a host without the addon.
   const override = process.env['TLSSH_PAM_ADDON'];
-  if (override) out.push(override);
+  if (override) return [override];
+  const out: string[] = [];
   // build/ is at the package root; this file runs from src/server or dist/src/server.
   for (const up of ['../..', '../../..']) {
     const root = path.resolve(__dirname, up);

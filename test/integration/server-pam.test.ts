@@ -3,13 +3,13 @@
 // (other test runs share this machine). Users are throw-away "pamt-*" accounts.
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import {
-  connectClient, createTestUser, isRoot, makeServerFixture, runCommand, sessionRequest, startTlsshd,
+  connectClient, createTestUser, isRoot, makeServerFixture, runCommand, sessionRequest, startTlsshd, writeConfig,
   type ClientIdentity, type ServerFixture, type TestUser, type TlsshdHandle,
 } from '../helpers/server-harness';
 
@@ -48,12 +48,14 @@ before(async () => {
   fs.writeFileSync(path.join(dir, 'environment'), `PAMT_FROM_ENVFILE=envfile-${tag}\n`);
   fs.writeFileSync(path.join(dir, 'pam_env.conf'), `PAMT_FROM_CONF DEFAULT=conf-${tag}\n`);
   fs.writeFileSync(path.join(dir, 'motd'), `${MOTD}\n`);
+  fs.writeFileSync(path.join(dir, 'access.conf'), '');
   // Records every open and close with who ran it, to see the close comes from a root process.
   const events = path.join(dir, 'events');
   fs.writeFileSync(path.join(dir, 'record.sh'), `#!/bin/sh\necho "$PAM_TYPE $PAM_USER $PAM_RHOST $PAM_TTY uid=$(id -u)" >> ${events}\n`, { mode: 0o755 });
   fs.writeFileSync(`/etc/pam.d/${SERVICE}`, [
     '@include common-auth',
     `account required pam_nologin.so file=${path.join(dir, 'nologin')}`,
+    `account required pam_access.so accessfile=${path.join(dir, 'access.conf')}`,
     '@include common-account',
     'session required pam_loginuid.so',
     `session required pam_limits.so conf=${path.join(dir, 'limits.conf')}`,
@@ -139,6 +141,20 @@ test('pam_nologin: a non-root user is refused and reads the nologin text; root s
   assert.equal(again.stdout.toString().trim(), 'back');
 });
 
+test('pam_access: an access.conf line refuses the user', { skip }, async () => {
+  const access = path.join(dir, 'access.conf');
+  fs.writeFileSync(access, `-:${user.name}:ALL\n`);
+  try {
+    const r = await runCommand(daemon.port, id[user.name]!, 'echo should-not-run');
+    assert.equal(r.error?.code, 'TLSSH_ERR_PAM_ACCOUNT');
+    assert.equal(r.stdout.toString(), '');
+    const root = await runCommand(daemon.port, id['root']!, 'echo root-in');
+    assert.equal(root.stdout.toString().trim(), 'root-in');
+  } finally {
+    fs.writeFileSync(access, '');
+  }
+});
+
 test('motd is shown at an interactive login on a terminal, not for a command', { skip }, async () => {
   const s = connectClient(daemon.port, id[user.name]!, sessionRequest({ command: '', pty: true, term: 'dumb' }));
   await s.waitForStdout((o) => o.includes(MOTD));
@@ -196,4 +212,22 @@ test('the shipped etc/pam.d/tlsshd works: a login gets loginuid, motd and a last
   again.write('exit\n');
   const second = await again.result;
   assert.match(second.stdout.toString(), /Last login: .* from 127\.0\.0\.1/);
+});
+
+test('without the PAM addon: a default UsePAM is off and logged, an explicit "UsePAM yes" exits 255', { skip }, async () => {
+  const env = { ...process.env, TLSSH_PAM_ADDON: path.join(dir, 'no-such-addon.node') };
+  const d = await startTlsshd({ dir: fx.dir, config: { ...fx.config }, env });
+  try {
+    await d.waitForLog(/PAM is off: the PAM addon could not be loaded/);
+    const r = await runCommand(d.port, id[user.name]!, 'cat /proc/self/loginuid; ulimit -n');
+    assert.equal(r.exit?.code, 0);
+    assert.doesNotMatch(r.stdout.toString(), /^777$/m, 'no pam_limits without PAM');
+  } finally {
+    await d.stop();
+  }
+  const conf = path.join(fx.dir, 'explicit-pam.conf');
+  writeConfig(conf, { ...fx.config, Listen: '127.0.0.1', Port: '0', RuntimeDir: path.join(fx.dir, 'run'), UsePAM: 'yes' });
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'tlsshd'), '-f', '-c', conf], { env, encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.status, 255, r.stderr);
+  assert.match(r.stderr, /UsePAM yes, but the PAM addon could not be loaded/);
 });
