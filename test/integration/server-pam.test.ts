@@ -52,11 +52,14 @@ before(async () => {
   // Records every open and close with who ran it, to see the close comes from a root process.
   const events = path.join(dir, 'events');
   fs.writeFileSync(path.join(dir, 'record.sh'), `#!/bin/sh\necho "$PAM_TYPE $PAM_USER $PAM_RHOST $PAM_TTY uid=$(id -u)" >> ${events}\n`, { mode: 0o755 });
+  // A session module that fails while the flag file exists.
+  fs.writeFileSync(path.join(dir, 'session-check.sh'), `#!/bin/sh\n[ "$PAM_TYPE" != open_session ] || [ ! -e ${path.join(dir, 'fail-session')} ]\n`, { mode: 0o755 });
   fs.writeFileSync(`/etc/pam.d/${SERVICE}`, [
     '@include common-auth',
     `account required pam_nologin.so file=${path.join(dir, 'nologin')}`,
     `account required pam_access.so accessfile=${path.join(dir, 'access.conf')}`,
     '@include common-account',
+    `session required pam_exec.so quiet ${path.join(dir, 'session-check.sh')}`,
     'session required pam_loginuid.so',
     `session required pam_limits.so conf=${path.join(dir, 'limits.conf')}`,
     `session required pam_env.so envfile=${path.join(dir, 'environment')} conffile=${path.join(dir, 'pam_env.conf')}`,
@@ -152,6 +155,19 @@ test('pam_access: an access.conf line refuses the user', { skip }, async () => {
     assert.equal(root.stdout.toString().trim(), 'root-in');
   } finally {
     fs.writeFileSync(access, '');
+  }
+});
+
+test('a session module that fails refuses the login before anything runs', { skip }, async () => {
+  const flag = path.join(dir, 'fail-session');
+  fs.writeFileSync(flag, '');
+  try {
+    const r = await runCommand(daemon.port, id[user.name]!, 'echo should-not-run');
+    assert.equal(r.error?.code, 'TLSSH_ERR_PAM_SESSION');
+    assert.equal(r.started, undefined);
+    assert.equal(r.stdout.toString(), '');
+  } finally {
+    fs.rmSync(flag, { force: true });
   }
 });
 
