@@ -163,7 +163,8 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
         // As root, in the process that becomes the session's parent, right before the drop:
         // loginuid, limits and cgroup set on this process are the shell's.
         if (pam) {
-          pamSession = pam.openSession();
+          // sshd shows login messages only for a shell on a terminal; the others ask for silence.
+          pamSession = pam.openSession({ silent: !(req.pty && req.command === '') });
           // Told while still root: the listener (root) closes the session when we are gone.
           safeReport(hooks, { t: 'pam-session' }, log);
         }
