@@ -16,6 +16,7 @@ import { LoginRecords } from './login-records';
 import type { Logger, LogSink } from './log';
 import { shouldDrop } from './max-startups';
 import { closePamSession, pamDecision, pamServiceNote } from './pam-session';
+import { PamSessionRegistry } from './pam-session-registry';
 import { lookupUser } from './passwd-lookup';
 
 const WORKER_ENTRY = path.join(__dirname, 'worker-main.js');
@@ -46,10 +47,6 @@ interface WorkerState {
   host: string;
   /** PAM service the worker was configured with. */
   pamService: string;
-  /** A PAM session is open for `user`: close it when the worker ends. */
-  pamOpen?: boolean;
-  /** "pts/N" of a PTY session, for PAM_TTY at close. */
-  line?: string;
 }
 
 export interface BoundAddress {
@@ -64,6 +61,7 @@ export class Listener {
   private readonly workers = new Map<number, WorkerState>();
   private readonly warm: ChildProcess[] = [];
   private readonly records: LoginRecords;
+  private readonly pamSessions: PamSessionRegistry;
   private nextId = 1;
   private stopping = false;
   private agentSocket: string | undefined;
@@ -77,6 +75,13 @@ export class Listener {
       wtmpPath: opts.wtmpPath,
       stateDir: this.config.RuntimeDir ? path.join(this.config.RuntimeDir, 'sessions') : '',
       log: (level, message) => (level === 'error' ? this.log.error(message) : level === 'info' ? this.log.info(message) : this.log.debug(message)),
+    });
+    // Workers drop root for good, so the root listener closes their PAM sessions
+    // (src/server/pam-session.ts says why a fresh handle is enough).
+    this.pamSessions = new PamSessionRegistry({
+      stateDir: this.config.RuntimeDir ? path.join(this.config.RuntimeDir, 'pam-sessions') : '',
+      close: closePamSession,
+      log: (level, message) => (level === 'error' ? this.log.error(message) : level === 'info' ? this.log.info(message) : this.log.verbose(message)),
     });
   }
 
@@ -98,6 +103,7 @@ export class Listener {
       this.log.info(`listening on ${net.isIPv6(addr.address) ? `[${addr.address}]` : addr.address}:${addr.port}`);
     }
     await this.records.adoptOrphans();
+    this.pamSessions.adoptOrphans();
     this.fillPool();
     return bound;
   }
@@ -129,6 +135,7 @@ export class Listener {
       if (w.child.connected) w.child.disconnect();
     }
     this.records.stop();
+    this.pamSessions.stop();
     await this.records.flush();
     await this.agentStop?.();
   }
@@ -203,8 +210,8 @@ export class Listener {
       const how = signal ? `killed by ${signal}` : `exit ${code ?? '?'}`;
       this.log.verbose(`worker ${pid} for connection #${w.id} ended (${how})`);
       if (w.authenticated && w.user) this.log.info(`session of ${w.user} from ${w.remote} closed`);
-      if (w.pamOpen && w.user) this.closePam(w, w.user);
     }
+    this.pamSessions.ended(pid);
     void this.records.logout(pid);
   }
 
@@ -217,10 +224,10 @@ export class Listener {
       w.authenticated = true;
       w.user = m.user;
     } else if (m.t === 'pam-session') {
-      if (w.user) w.pamOpen = true;
+      if (w.user) this.pamSessions.opened(pid, { service: w.pamService, user: w.user, rhost: w.host, tty: 'ssh' });
     } else if (m.t === 'login') {
+      this.pamSessions.setTty(pid, `/dev/${m.line}`);
       if (!w.user || this.records.isOpen(pid)) return;
-      w.line = m.line;
       void this.recordLogin(pid, w.user, m.line, host);
     }
   }
@@ -236,16 +243,6 @@ export class Listener {
     if (!d.on) return;
     const note = pamServiceNote(this.config.PAMServiceName);
     if (note) this.log.info(note);
-  }
-
-  /**
-   * pam_close_session for a worker's session: the worker dropped root for good, so the root
-   * listener closes it (src/server/pam-session.ts says why a fresh handle is enough).
-   */
-  private closePam(w: WorkerState, user: string): void {
-    const problem = closePamSession({ service: w.pamService, user, rhost: w.host, tty: w.line ? `/dev/${w.line}` : 'ssh' });
-    if (problem) this.log.error(`PAM session of ${user} (connection #${w.id}): ${problem}`);
-    else this.log.verbose(`PAM session of ${user} (connection #${w.id}) closed`);
   }
 
   /** The worker is the user by now: believe its tty only if that user really owns it. */

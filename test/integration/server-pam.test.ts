@@ -209,6 +209,31 @@ test('the session is opened as root before the drop and closed by a root process
   assert.match(log, new RegExp(`^close_session ${user.name} 127\\.0\\.0\\.1 ${line} uid=0$`, 'm'));
 });
 
+test('a session that outlives a listener restart is closed through PAM by the next listener', { skip }, async () => {
+  const events = path.join(dir, 'events');
+  const config = { ...fx.config, PAMServiceName: SERVICE, RuntimeDir: path.join(fx.dir, 'run-restart') };
+  const first = await startTlsshd({ dir: fx.dir, config });
+  fs.rmSync(events, { force: true });
+  const s = connectClient(first.port, id[user.name]!, sessionRequest({ command: 'echo up; exec cat' }));
+  await s.waitForStdout((o) => o.includes('up'));
+  await first.stop({ keepSessions: true });
+  const second = await startTlsshd({ dir: fx.dir, config });
+  try {
+    await second.waitForLog(/watching PAM session of/);
+    assert.doesNotMatch(fs.readFileSync(events, 'utf8'), /close_session/, 'not closed while it runs');
+    s.endStdin();
+    const r = await s.result;
+    assert.equal(r.exit?.code, 0);
+    const log = await until('the close_session event', () => {
+      const text = fs.readFileSync(events, 'utf8');
+      return /close_session/.test(text) ? text : undefined;
+    });
+    assert.match(log, new RegExp(`^close_session ${user.name} 127\\.0\\.0\\.1 ssh uid=0$`, 'm'));
+  } finally {
+    await second.stop();
+  }
+});
+
 test('the shipped etc/pam.d/tlsshd works: a login gets loginuid, motd and a lastlog record', { skip }, async () => {
   const s = connectClient(shipped.port, id[user.name]!, sessionRequest({ command: '', pty: true, term: 'dumb' }));
   await s.waitFor('session-started');
