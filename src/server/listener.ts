@@ -239,7 +239,8 @@ export class Listener {
   private checkPam(): void {
     const d = pamDecision(this.config, process.geteuid?.() ?? 0);
     if (!d.on && d.refuse) throw new TlsshError('TLSSH_ERR_PAM_UNAVAILABLE', `UsePAM yes, but ${d.why}`);
-    if (!d.on && this.config.UsePAM) this.log.info(`PAM is off: ${d.why}`);
+    // Off for a daemon not run as root is expected (it serves only its own user): no news.
+    if (!d.on && this.config.UsePAM) (process.geteuid?.() === 0 ? this.log.info : this.log.verbose).call(this.log, `PAM is off: ${d.why}`);
     if (!d.on) return;
     const note = pamServiceNote(this.config.PAMServiceName);
     if (note) this.log.info(note);

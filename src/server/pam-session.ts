@@ -17,7 +17,8 @@
 //   what the session set up per process ends with the processes; close_session's work left is
 //   logging (pam_unix "session closed") and pam_systemd, which finds nothing to release in a
 //   fresh handle while logind ends the session when its processes and its fifo (held by the
-//   worker) are gone. A session whose worker outlives a listener restart is not closed by PAM.
+//   worker) are gone. Each open session is also kept on disk (pam-session-registry.ts), so a
+//   listener started later still closes the sessions that outlived a restart.
 
 import * as fs from 'node:fs';
 import type { ServerConfig } from '../config/types';
