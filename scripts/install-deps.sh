@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   build-essential python3 pkg-config      # node-gyp for the TPM addon and node-pty
   libtss2-dev                             # libtss2 esys/tctildr/mu/rc, linked by the addon
+  libpam0g-dev                            # libpam, linked by the PAM addon (native/pam.cc)
   swtpm swtpm-tools tpm2-tools tpm2-openssl  # the TPM emulator and interop tools for tests
   openssl openssh-client openssh-server   # certificates; OpenSSH for benchmarks
   util-linux procps passwd login          # logger, setsid, useradd, who/last
@@ -36,8 +37,8 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund
 fi
 
-if [ ! -f build/Release/tlssh_tpm.node ] || [ -n "$(find native binding.gyp -newer build/Release/tlssh_tpm.node 2>/dev/null | head -1)" ]; then
-  echo "building the TPM addon"
+if [ ! -f build/Release/tlssh_tpm.node ] || [ ! -f build/Release/tlssh_pam.node ] || [ -n "$(find native binding.gyp -newer build/Release/tlssh_tpm.node 2>/dev/null | head -1)" ]; then
+  echo "building the native addons (TPM, PAM)"
   npx node-gyp rebuild >/dev/null
 fi
 echo "compiling TypeScript"

@@ -14,6 +14,7 @@ const table = {
   TLSSH_ERR_CONFIG_UNKNOWN_KEYWORD: 'config',
   TLSSH_ERR_CONFIG_BAD_VALUE: 'config',
   TLSSH_ERR_CONFIG_INSECURE_MODE: 'config',
+  TLSSH_ERR_PAM_UNAVAILABLE: 'config',
 
   // net: sockets and liveness
   TLSSH_ERR_CONNECT: 'net',
@@ -47,6 +48,7 @@ const table = {
   TLSSH_ERR_NOT_DAEMON_USER: 'auth',
   TLSSH_ERR_LOGIN_GRACE_TIME: 'auth',
   TLSSH_ERR_MAX_STARTUPS: 'auth',
+  TLSSH_ERR_PAM_ACCOUNT: 'auth',
 
   // protocol: frames and message order
   TLSSH_ERR_FRAME_TRUNCATED: 'protocol',
@@ -62,6 +64,7 @@ const table = {
   TLSSH_ERR_SPAWN: 'pty',
   TLSSH_ERR_PRIVILEGE_DROP: 'pty',
   TLSSH_ERR_TTY: 'pty',
+  TLSSH_ERR_PAM_SESSION: 'pty',
 
   // tpm: the chip, its keys and the key agent
   TLSSH_ERR_TPM_UNAVAILABLE: 'tpm',

@@ -84,6 +84,9 @@ const serverKeywords: KeywordSpec[] = [
     },
   }),
   spec({ name: 'AcceptEnv', parse: envPatterns, list: true }),
+  spec({ name: 'UsePAM', parse: boolean }),
+  // OpenSSH's name; a service of its own lets an administrator (or a test) give tlsshd another stack.
+  spec({ name: 'PAMServiceName', parse: word('a PAM service name (a file in /etc/pam.d)', /^[A-Za-z0-9][A-Za-z0-9._-]*$/, false) }),
   spec({ name: 'PidFile', parse: pathValue(true) }),
   spec({ name: 'RuntimeDir', parse: pathValue(false) }),
   spec({
@@ -146,6 +149,8 @@ export const DEFAULT_SERVER_CONFIG = {
   MaxStartups: { start: 10, rate: 30, full: 100 },
   PermitRootLogin: true,
   AcceptEnv: ['LANG', 'LC_*'],
+  UsePAM: true,
+  PAMServiceName: 'tlsshd',
   PidFile: '',
   RuntimeDir: '/run/tlsshd',
   SyslogFacility: 'AUTHPRIV',

@@ -46,6 +46,13 @@ export interface ServerConfig extends CommonConfig {
   PermitRootLogin: boolean;
   /** Environment variable name patterns (`*`, `?`) the server accepts from clients. */
   AcceptEnv: string[];
+  /**
+   * Account checks and sessions through PAM (root daemons only). Default yes: where the PAM
+   * addon cannot load, a default yes is off with a log line and an explicit yes refuses to start.
+   */
+  UsePAM: boolean;
+  /** The PAM service, /etc/pam.d/<PAMServiceName>. */
+  PAMServiceName: string;
   /** "" for none. */
   PidFile: string;
   /** Directory for the TPM key agent's socket and session records. */

@@ -28,12 +28,21 @@ export interface LoginMessage {
   line: string;
 }
 
+/**
+ * Worker -> listener, sent as root right before the privilege drop: a PAM session is open for the
+ * authenticated user; the listener closes it when the worker ends. A worker that sends it later,
+ * as the user, can at most have its own user's session "closed" again.
+ */
+export interface PamSessionMessage {
+  t: 'pam-session';
+}
+
 /** Worker -> listener: a pre-forked worker finished starting and can take a connection. */
 export interface ReadyMessage {
   t: 'ready';
 }
 
-export type WorkerMessage = AuthenticatedMessage | LoginMessage | ReadyMessage;
+export type WorkerMessage = AuthenticatedMessage | LoginMessage | ReadyMessage | PamSessionMessage;
 
 export function isConnectionMessage(v: unknown): v is ConnectionMessage {
   if (typeof v !== 'object' || v === null) return false;
@@ -49,6 +58,7 @@ export function parseWorkerMessage(v: unknown): WorkerMessage | undefined {
     return { t: 'authenticated', user: o['user'] };
   }
   if (o['t'] === 'ready') return { t: 'ready' };
+  if (o['t'] === 'pam-session') return { t: 'pam-session' };
   if (o['t'] === 'login' && typeof o['line'] === 'string' && /^pts\/\d{1,6}$/.test(o['line'])) {
     return { t: 'login', line: o['line'] };
   }

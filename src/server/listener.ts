@@ -15,6 +15,8 @@ import { parseWorkerMessage } from './ipc-messages';
 import { LoginRecords } from './login-records';
 import type { Logger, LogSink } from './log';
 import { shouldDrop } from './max-startups';
+import { closePamSession, pamDecision, pamServiceNote } from './pam-session';
+import { PamSessionRegistry } from './pam-session-registry';
 import { lookupUser } from './passwd-lookup';
 
 const WORKER_ENTRY = path.join(__dirname, 'worker-main.js');
@@ -41,6 +43,10 @@ interface WorkerState {
   remote: string;
   authenticated: boolean;
   user?: string;
+  /** Client address, for PAM_RHOST. */
+  host: string;
+  /** PAM service the worker was configured with. */
+  pamService: string;
 }
 
 export interface BoundAddress {
@@ -55,6 +61,7 @@ export class Listener {
   private readonly workers = new Map<number, WorkerState>();
   private readonly warm: ChildProcess[] = [];
   private readonly records: LoginRecords;
+  private readonly pamSessions: PamSessionRegistry;
   private nextId = 1;
   private stopping = false;
   private agentSocket: string | undefined;
@@ -69,10 +76,18 @@ export class Listener {
       stateDir: this.config.RuntimeDir ? path.join(this.config.RuntimeDir, 'sessions') : '',
       log: (level, message) => (level === 'error' ? this.log.error(message) : level === 'info' ? this.log.info(message) : this.log.debug(message)),
     });
+    // Workers drop root for good, so the root listener closes their PAM sessions
+    // (src/server/pam-session.ts says why a fresh handle is enough).
+    this.pamSessions = new PamSessionRegistry({
+      stateDir: this.config.RuntimeDir ? path.join(this.config.RuntimeDir, 'pam-sessions') : '',
+      close: closePamSession,
+      log: (level, message) => (level === 'error' ? this.log.error(message) : level === 'info' ? this.log.info(message) : this.log.verbose(message)),
+    });
   }
 
   /** Bind every Listen address; resolves with the real ports (Port 0 picks one). */
   async start(): Promise<BoundAddress[]> {
+    this.checkPam();
     await this.startKeyAgent();
     const bound: BoundAddress[] = [];
     for (const a of listenAddresses(this.config)) {
@@ -88,6 +103,7 @@ export class Listener {
       this.log.info(`listening on ${net.isIPv6(addr.address) ? `[${addr.address}]` : addr.address}:${addr.port}`);
     }
     await this.records.adoptOrphans();
+    this.pamSessions.adoptOrphans();
     this.fillPool();
     return bound;
   }
@@ -119,6 +135,7 @@ export class Listener {
       if (w.child.connected) w.child.disconnect();
     }
     this.records.stop();
+    this.pamSessions.stop();
     await this.records.flush();
     await this.agentStop?.();
   }
@@ -140,7 +157,11 @@ export class Listener {
       this.log.error(`cannot start a worker for connection #${id}`);
       return void socket.destroy();
     }
-    const state: WorkerState = { child, id, remote, authenticated: false };
+    const state: WorkerState = {
+      child, id, remote, authenticated: false,
+      host: (socket.remoteAddress ?? '').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, ''),
+      pamService: this.config.PAMServiceName,
+    };
     this.workers.set(pid, state);
     child.on('message', (m: unknown) => this.onWorkerMessage(state, m, socket.remoteAddress ?? ''));
     const msg: ConnectionMessage = {
@@ -190,6 +211,7 @@ export class Listener {
       this.log.verbose(`worker ${pid} for connection #${w.id} ended (${how})`);
       if (w.authenticated && w.user) this.log.info(`session of ${w.user} from ${w.remote} closed`);
     }
+    this.pamSessions.ended(pid);
     void this.records.logout(pid);
   }
 
@@ -201,10 +223,27 @@ export class Listener {
       if (w.authenticated) return;
       w.authenticated = true;
       w.user = m.user;
+    } else if (m.t === 'pam-session') {
+      if (w.user) this.pamSessions.opened(pid, { service: w.pamService, user: w.user, rhost: w.host, tty: 'ssh' });
     } else if (m.t === 'login') {
+      this.pamSessions.setTty(pid, `/dev/${m.line}`);
       if (!w.user || this.records.isOpen(pid)) return;
       void this.recordLogin(pid, w.user, m.line, host);
     }
+  }
+
+  /**
+   * UsePAM at start: an explicit "UsePAM yes" that cannot be had stops the daemon here rather
+   * than refusing every login; the other cases are said once in the log.
+   */
+  private checkPam(): void {
+    const d = pamDecision(this.config, process.geteuid?.() ?? 0);
+    if (!d.on && d.refuse) throw new TlsshError('TLSSH_ERR_PAM_UNAVAILABLE', `UsePAM yes, but ${d.why}`);
+    // Off for a daemon not run as root is expected (it serves only its own user): no news.
+    if (!d.on && this.config.UsePAM) (process.geteuid?.() === 0 ? this.log.info : this.log.verbose).call(this.log, `PAM is off: ${d.why}`);
+    if (!d.on) return;
+    const note = pamServiceNote(this.config.PAMServiceName);
+    if (note) this.log.info(note);
   }
 
   /** The worker is the user by now: believe its tty only if that user really owns it. */

@@ -36,6 +36,21 @@ export interface EnvInput {
   /** "client_ip client_port server_ip server_port", like SSH_CONNECTION. */
   connection: string;
   tty?: string;
+  /** "NAME=value" strings from the PAM session (pam_getenvlist); trusted: the administrator's. */
+  pamEnv?: readonly string[];
+}
+
+/** PAM variables sshd keeps out of the session (PAM-internal ones; SSH_CONNECTION is the server's). */
+const PAM_DENIED = [/^SSH_AUTH_INFO/, /^SSH_CONNECTION/, /^TLSSH_/];
+
+/**
+ * SSH_CLIENT ("client_ip client_port server_port") and SSH_CONNECTION from our connection string,
+ * so profile scripts and prompts that detect a remote login by them do.
+ */
+export function sshConnectionVars(connection: string): Record<string, string> {
+  const [cip, cport, sip, sport] = connection.split(' ');
+  if (!cip || !cport || !sip || !sport) return {};
+  return { SSH_CLIENT: `${cip} ${cport} ${sport}`, SSH_CONNECTION: connection };
 }
 
 export function buildSessionEnv(i: EnvInput): Record<string, string> {
@@ -51,8 +66,20 @@ export function buildSessionEnv(i: EnvInput): Record<string, string> {
     SHELL: i.shell,
     PATH: i.account.uid === 0 ? ROOT_PATH : DEFAULT_PATH,
     MAIL: `/var/mail/${i.account.name}`,
-    TLSSH_CONNECTION: i.connection,
   });
+  // sshd's order: the client's accepted variables, then the server's basics, then PAM's (which
+  // may override those, e.g. PATH from /etc/environment), then the connection's own variables.
+  for (const entry of i.pamEnv ?? []) {
+    const eq = entry.indexOf('=');
+    if (eq <= 0) continue;
+    const name = entry.slice(0, eq);
+    if (PAM_DENIED.some((re) => re.test(name))) continue;
+    env[name] = entry.slice(eq + 1);
+  }
+  Object.assign(env, sshConnectionVars(i.connection), { TLSSH_CONNECTION: i.connection });
+  // Set only by the PTY spawn, which alone knows the terminal's name; never from the client.
+  delete env['SSH_TTY'];
+  if (i.tty !== undefined) env['SSH_TTY'] = i.tty;
   if (i.term !== undefined) env['TERM'] = i.term === '' ? 'dumb' : i.term;
   return env;
 }

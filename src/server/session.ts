@@ -29,6 +29,8 @@ export interface SessionOptions {
   log: Logger;
   /** Called with "pts/N" once a PTY session has its terminal. */
   onTty?: (line: string) => void;
+  /** The PAM session opened for this login (UsePAM), if any. */
+  pam?: { env: readonly string[]; messages: readonly string[] };
 }
 
 interface Exit {
@@ -79,12 +81,14 @@ export async function runSession(o: SessionOptions): Promise<void> {
   const { cwd, note } = workingDirectory(account.home);
   const env = buildSessionEnv({
     account, shell, term: request.pty ? request.term : undefined, requested: request.env,
-    acceptEnv: o.acceptEnv, connection: o.connection,
+    acceptEnv: o.acceptEnv, connection: o.connection, pamEnv: o.pam?.env ?? [],
   });
 
   const stdout = channel.outgoing(STREAM.stdout);
   const stderr = request.pty ? undefined : channel.outgoing(STREAM.stderr);
   if (note) (stderr ?? stdout).write(request.pty ? `${note}\r\n` : `${note}\n`);
+  const banner = loginMessages(o);
+  if (banner) stdout.write(banner);
 
   let exit: Exit;
   if (request.pty) exit = await runPty(o, shell, args, cwd, env, stdout);
@@ -96,6 +100,27 @@ export async function runSession(o: SessionOptions): Promise<void> {
   log.verbose(exit.signal ? `session ended by signal ${exit.signal}` : `session exited with status ${exit.code}`);
   channel.send({ type: 'exit-status', code: exit.signal ? null : exit.code ?? 0, signal: exit.signal, coreDumped: false });
   channel.close();
+}
+
+/**
+ * What PAM's modules said (motd, "Last login", account warnings), shown like sshd shows them: on
+ * an interactive login with a terminal only, and not when ~/.hushlogin exists. Read as the user.
+ */
+function loginMessages(o: SessionOptions): string {
+  const texts = o.pam?.messages ?? [];
+  if (texts.length === 0 || !o.request.pty || o.request.command !== '') return '';
+  if (fs.existsSync(`${o.account.home.replace(/\/+$/, '')}/.hushlogin`)) return '';
+  return texts.map((t) => `${t.replace(/\r?\n/g, '\r\n')}\r\n`).join('');
+}
+
+/**
+ * SSH_TTY must name the terminal, which exists only once node-pty has forked the command on it.
+ * So a PTY session starts through /bin/sh, which sets SSH_TTY from tty(1) and execs the shell
+ * with the same argv (one extra exec and one fork, a few ms, on interactive logins only).
+ */
+function withSshTty(shell: string, args: string[]): { file: string; args: string[] } {
+  const script = 'SSH_TTY=$(/usr/bin/tty 2>/dev/null) && export SSH_TTY || unset SSH_TTY; exec "$0" "$@"';
+  return { file: '/bin/sh', args: ['-c', script, shell, ...args] };
 }
 
 function deliverSignal(pid: number | undefined, name: string, log: Logger): void {
@@ -119,7 +144,8 @@ async function runPty(o: SessionOptions, shell: string, args: string[], cwd: str
   let rows = clampDimension(request.rows, 24);
   let term: PtyProcess;
   try {
-    term = spawnPty(shell, args, {
+    const start = withSshTty(shell, args);
+    term = spawnPty(start.file, start.args, {
       cwd,
       // PWD as node-pty's own spawn has always set it for PTY sessions.
       env: { ...env, PWD: cwd },

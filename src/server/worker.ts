@@ -13,6 +13,7 @@ import { checkClientCertificate, serverTlsOptions } from '../transport/tls-optio
 import { authorizeUser } from './cert-user';
 import type { ConnectionMessage, WorkerMessage } from './ipc-messages';
 import { Logger } from './log';
+import { PAM_TTY_SSH, PamLogin, pamDecision, type OpenedPamSession } from './pam-session';
 import { dropPrivileges } from './privilege-drop';
 import { SESSION_WINDOW, runSession } from './session';
 
@@ -37,7 +38,9 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
   const root = new Logger({ level: cfg.LogLevel, sink: msg.logSink, facility: cfg.SyslogFacility });
   let log = root.child(`conn ${msg.id}`);
   const remote = `${socket.remoteAddress ?? '?'} port ${socket.remotePort ?? '?'}`;
-  const connection = `${socket.remoteAddress ?? ''} ${socket.remotePort ?? ''} ${socket.localAddress ?? ''} ${socket.localPort ?? ''}`;
+  // Plain IPv4 for IPv4-mapped addresses of a dual-stack socket, as sshd shows them.
+  const clientIp = unmapped(socket.remoteAddress ?? '');
+  const connection = `${clientIp} ${socket.remotePort ?? ''} ${unmapped(socket.localAddress ?? '')} ${socket.localPort ?? ''}`;
   socket.setNoDelay(true);
 
   let channel: Channel | undefined;
@@ -139,12 +142,32 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
       } catch (e) {
         return refuse(e, who);
       }
-      if (ch.isClosed) return;
+      // PAM's account stack runs for every login, before the user gets anything (DESIGN §1).
+      let pam: PamLogin | undefined;
+      const usePam = pamDecision(cfg, process.geteuid?.() ?? 0);
+      if (!usePam.on && usePam.refuse) {
+        return refuse(new TlsshError('TLSSH_ERR_PAM_UNAVAILABLE', `UsePAM yes, but ${usePam.why}`), who);
+      }
+      try {
+        if (usePam.on) pam = PamLogin.checkAccount({ service: cfg.PAMServiceName, user: account.name, rhost: clientIp, tty: PAM_TTY_SSH });
+      } catch (e) {
+        return refuse(e, who);
+      }
+      if (ch.isClosed) return pam?.abort();
       authenticated = true;
       if (grace) clearTimeout(grace);
       safeReport(hooks, { t: 'authenticated', user: account.name }, log);
       log.info(`accepted certificate for ${account.name} from ${remote}: ${describePeer(who)}; ${req.pty ? 'pty' : 'no pty'}, ${req.command === '' ? 'shell' : 'command'}`);
+      let pamSession: OpenedPamSession | undefined;
       try {
+        // As root, in the process that becomes the session's parent, right before the drop:
+        // loginuid, limits and cgroup set on this process are the shell's.
+        if (pam) {
+          // sshd shows login messages only for a shell on a terminal; the others ask for silence.
+          pamSession = pam.openSession({ silent: !(req.pty && req.command === '') });
+          // Told while still root: the listener (root) closes the session when we are gone.
+          safeReport(hooks, { t: 'pam-session' }, log);
+        }
         dropPrivileges(account);
       } catch (e) {
         return refuse(e, who);
@@ -153,6 +176,7 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
       try {
         await runSession({
           channel: ch, account, request: req, acceptEnv: cfg.AcceptEnv, connection, log,
+          ...(pamSession ? { pam: pamSession } : {}),
           onTty: (line) => safeReport(hooks, { t: 'login', line }, log),
         });
       } catch (e) {
@@ -161,6 +185,10 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
       }
     };
   };
+}
+
+function unmapped(address: string): string {
+  return /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(address) ? address.slice(7) : address;
 }
 
 function safeReport(hooks: WorkerHooks, msg: WorkerMessage, log: Logger): void {

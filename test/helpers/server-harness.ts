@@ -329,11 +329,14 @@ export interface TestUser {
 
 export const isRoot = process.getuid?.() === 0;
 
-/** A fresh user with two supplementary groups and a home made from /etc/skel; root only. */
-export function createTestUser(): TestUser {
+/**
+ * A fresh user with two supplementary groups and a home made from /etc/skel; root only.
+ * `prefix` keeps one test file's users apart from another's (and findable if left behind).
+ */
+export function createTestUser(prefix = 'tlssh-test'): TestUser {
   const tag = randomBytes(3).toString('hex');
-  const name = `tlssh-test-${tag}`;
-  const groups = [`tlssh-tg1-${tag}`, `tlssh-tg2-${tag}`];
+  const name = `${prefix}-${tag}`;
+  const groups = prefix === 'tlssh-test' ? [`tlssh-tg1-${tag}`, `tlssh-tg2-${tag}`] : [`${prefix}g1-${tag}`, `${prefix}g2-${tag}`];
   for (const g of groups) execFileSync('groupadd', [g]);
   execFileSync('useradd', ['-m', '-s', '/bin/bash', '-G', groups.join(','), name]);
   const entry = execFileSync('getent', ['passwd', name], { encoding: 'utf8' }).trim().split(':');

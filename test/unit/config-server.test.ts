@@ -97,6 +97,16 @@ describe('tlsshd.conf defaults', () => {
     fails(() => loadServerConfig({ file: f }), 'TLSSH_ERR_CONFIG_BAD_VALUE', `${f}:1: ClientCAFile: `);
     assert.equal(loadServerConfig({ file: write('ClientCAFile none\nClientCAPath /x\n') }).ClientCAPath, '/x');
   });
+
+  it('UsePAM and PAMServiceName: a service is a file name in /etc/pam.d, never a path', () => {
+    const cfg = loadServerConfig({ file: write('UsePAM no\nPAMServiceName tlsshd-test.1\n') });
+    assert.equal(cfg.UsePAM, false);
+    assert.equal(cfg.PAMServiceName, 'tlsshd-test.1');
+    const f = write('PAMServiceName ../shadow\n');
+    fails(() => loadServerConfig({ file: f }), 'TLSSH_ERR_CONFIG_BAD_VALUE', `${f}:1: PAMServiceName: `);
+    const g = write('UsePAM maybe\n');
+    fails(() => loadServerConfig({ file: g }), 'TLSSH_ERR_CONFIG_BAD_VALUE', `${g}:1: UsePAM: `);
+  });
 });
 
 describe('tlsshd Listen and Port', () => {

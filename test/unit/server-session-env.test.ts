@@ -28,7 +28,33 @@ test('the environment is built from scratch', () => {
   assert.deepEqual(env, {
     LANG: 'C.UTF-8', LC_TIME: 'C', HOME: '/home/alice', USER: 'alice', LOGNAME: 'alice', SHELL: '/bin/zsh',
     PATH: '/usr/local/bin:/usr/bin:/bin', MAIL: '/var/mail/alice', TLSSH_CONNECTION: '1 2 3 4', TERM: 'xterm',
+    SSH_CONNECTION: '1 2 3 4', SSH_CLIENT: '1 2 4',
   });
+});
+
+test('SSH_CONNECTION and SSH_CLIENT as sshd sets them; SSH_TTY only from the PTY spawn', () => {
+  const base = { account, shell: '/bin/sh', term: undefined, acceptEnv: ['*'], connection: '192.0.2.7 50022 198.51.100.1 232' };
+  const env = buildSessionEnv({ ...base, requested: [['SSH_TTY', '/dev/pts/99'], ['SSH_CLIENT', 'x'], ['SSH_CONNECTION', 'y']] });
+  assert.equal(env['SSH_CONNECTION'], '192.0.2.7 50022 198.51.100.1 232');
+  assert.equal(env['SSH_CLIENT'], '192.0.2.7 50022 232');
+  assert.equal(env['SSH_TTY'], undefined, 'a client cannot claim a terminal');
+  assert.equal(buildSessionEnv({ ...base, requested: [], tty: '/dev/pts/3' })['SSH_TTY'], '/dev/pts/3');
+});
+
+test("PAM's environment overrides the basics, not the connection's variables (sshd's order)", () => {
+  const env = buildSessionEnv({
+    account, shell: '/bin/sh', term: 'vt100', acceptEnv: ['LANG'], connection: '1 2 3 4',
+    requested: [['LANG', 'C']],
+    pamEnv: ['PATH=/pam/bin', 'LANG=de_DE.UTF-8', 'FROM_PAM=a=b', 'SSH_CONNECTION=forged', 'SSH_AUTH_INFO_0=x', 'TLSSH_CONNECTION=z', 'TERM=x', 'junk', '=v'],
+  });
+  assert.equal(env['PATH'], '/pam/bin');
+  assert.equal(env['LANG'], 'de_DE.UTF-8');
+  assert.equal(env['FROM_PAM'], 'a=b');
+  assert.equal(env['SSH_CONNECTION'], '1 2 3 4');
+  assert.equal(env['SSH_AUTH_INFO_0'], undefined);
+  assert.equal(env['TLSSH_CONNECTION'], '1 2 3 4');
+  assert.equal(env['TERM'], 'vt100');
+  assert.equal(env['junk'], undefined);
 });
 
 test('root gets the sbin directories; no TERM without a pty', () => {

@@ -1,0 +1,58 @@
+// Sessions look remote the way sshd's do: SSH_CONNECTION, SSH_CLIENT, and SSH_TTY on a terminal,
+// next to TLSSH_CONNECTION, so profile scripts and prompts that test them work unchanged.
+
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import {
+  connectClient, loginUser, makeServerFixture, sessionRequest, startTlsshd,
+  type ClientIdentity, type ServerFixture, type TlsshdHandle,
+} from '../helpers/server-harness';
+
+let fx: ServerFixture;
+let daemon: TlsshdHandle;
+let id: ClientIdentity;
+const me = loginUser();
+
+before(async () => {
+  fx = makeServerFixture('tlsshd-ssh-env');
+  // AcceptEnv * so that a client trying to set SSH_TTY itself would get through if it could.
+  daemon = await startTlsshd({ dir: fx.dir, config: { ...fx.config, ...me.config, AcceptEnv: '*' } });
+  id = fx.client(me.name);
+});
+after(async () => {
+  await daemon?.stop();
+});
+
+const SHOW = 'printf "%s|%s|%s|%s\\n" "$SSH_CONNECTION" "$SSH_CLIENT" "${SSH_TTY-unset}" "$TLSSH_CONNECTION"';
+
+async function run(pty: boolean): Promise<{ out: string; clientPort: number }> {
+  const s = connectClient(daemon.port, id, sessionRequest({
+    command: pty ? `${SHOW}; tty` : SHOW, pty, term: 'dumb', env: [['SSH_TTY', '/dev/forged'], ['SSH_CONNECTION', 'forged']],
+  }));
+  s.socket.once('secureConnect', () => {
+    if (!pty) s.endStdin();
+  });
+  await new Promise((resolve) => s.socket.once('secureConnect', resolve));
+  const clientPort = s.socket.localPort ?? 0;
+  const r = await s.result;
+  assert.equal(r.exit?.code, 0, r.error?.message);
+  return { out: r.stdout.toString().replace(/\r/g, ''), clientPort };
+}
+
+test('without a pty: SSH_CONNECTION and SSH_CLIENT as sshd sets them, no SSH_TTY', async () => {
+  const { out, clientPort } = await run(false);
+  const [connection, client, tty, tlssh] = out.trim().split('|');
+  assert.equal(connection, `127.0.0.1 ${clientPort} 127.0.0.1 ${daemon.port}`);
+  assert.equal(client, `127.0.0.1 ${clientPort} ${daemon.port}`);
+  assert.equal(tty, 'unset');
+  assert.equal(tlssh, connection);
+});
+
+test('on a pty: SSH_TTY names the session\'s terminal', async () => {
+  const { out, clientPort } = await run(true);
+  const [first, ttyLine] = out.trim().split('\n');
+  const [connection, , tty] = (first ?? '').split('|');
+  assert.equal(connection, `127.0.0.1 ${clientPort} 127.0.0.1 ${daemon.port}`);
+  assert.match(ttyLine ?? '', /^\/dev\/pts\/\d+$/);
+  assert.equal(tty, ttyLine);
+});
