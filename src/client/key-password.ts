@@ -7,6 +7,20 @@ import { readFileSync } from 'node:fs';
 import type { ClientConfig } from '../config/types';
 import { TlsshError, isTlsshError } from '../errors';
 
+/** TPMA_OBJECT noDA (TPM 2.0 part 2, 8.3). */
+const NO_DA = 0x00000400;
+
+/** Whether a TPM key file's key is noDA: a wrong password costs no dictionary-attack strike. */
+export function isNoDaTpmKey(file: string, readKey: (file: string) => Buffer = readFileSync): boolean {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { parseTss2PrivateKey } = require('../tpm/key-file') as typeof import('../tpm/key-file');
+    return (parseTss2PrivateKey(readKey(file), file).public.attributes & NO_DA) !== 0;
+  } catch {
+    return false;
+  }
+}
+
 export type PasswordPrompt = (prompt: string) => Promise<string>;
 
 /** Which password, if any, the key in `cfg` still needs; undefined when none. */
@@ -29,7 +43,11 @@ export function missingKeyPassword(cfg: ClientConfig, readKey: (file: string) =>
     const { parseTss2PrivateKey } = require('../tpm/key-file') as typeof import('../tpm/key-file');
     let emptyAuth: boolean;
     try {
-      emptyAuth = parseTss2PrivateKey(key, cfg.KeyFile).emptyAuth;
+      const parsed = parseTss2PrivateKey(key, cfg.KeyFile);
+      // tpm2_encodeobject writes emptyAuth FALSE even for keys without a password. For a noDA
+      // key a wrong guess costs no lockout strike, so the empty password is tried first and the
+      // terminal asked only if the TPM refuses it.
+      emptyAuth = parsed.emptyAuth || (parsed.public.attributes & NO_DA) !== 0;
     } catch {
       return undefined;
     }

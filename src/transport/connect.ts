@@ -2,6 +2,8 @@
 // ConnectTimeout, with the server's chain, name and purpose checked before any byte of the
 // session is sent.
 
+import { X509Certificate } from 'node:crypto';
+import * as net from 'node:net';
 import { isIP } from 'node:net';
 import * as tls from 'node:tls';
 import type { ClientConfig } from '../config/types';
@@ -50,6 +52,10 @@ function connectError(err: SslError, host: string, port: number): TlsshError {
       return new TlsshError('TLSSH_ERR_RESOLVE', `Could not resolve hostname ${host}: Name or service not known`, { cause: err });
     case 'ECONNREFUSED':
       return new TlsshError('TLSSH_ERR_CONNECT', `connect to host ${host} port ${port}: Connection refused`, { cause: err });
+    case 'ETIMEDOUT':
+      return new TlsshError('TLSSH_ERR_CONNECT_TIMEOUT', `connect to host ${host} port ${port}: Connection timed out`, { cause: err });
+    case 'EADDRNOTAVAIL':
+      return new TlsshError('TLSSH_ERR_CONNECT', `bind to ${host}: Cannot assign requested address`, { cause: err });
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
       return new TlsshError('TLSSH_ERR_CONNECT', `connect to host ${host} port ${port}: No route to host`, { cause: err });
@@ -64,8 +70,38 @@ function connectError(err: SslError, host: string, port: number): TlsshError {
   }
 }
 
+const EXPIRY_ERRORS = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID']);
+
+/** The CA files and directories a config makes tlssh trust, for "not trusted" messages. */
+function trustedCaText(cfg: Pick<ClientConfig, 'ServerCAFile' | 'ServerCAPath'> | undefined): string {
+  if (!cfg) return '';
+  const tried = [cfg.ServerCAFile ? `ServerCAFile ${cfg.ServerCAFile}` : '', cfg.ServerCAPath ? `ServerCAPath ${cfg.ServerCAPath}` : ''].filter((t) => t !== '');
+  return tried.length === 0 ? '' : `; trusted CAs from ${tried.join(' and ')}`;
+}
+
+/** Which certificate in the chain failed and when it is valid, from the chain the server sent. */
+function expiryText(socket: tls.TLSSocket, why: string): string {
+  let cert: tls.DetailedPeerCertificate | undefined = socket.getPeerCertificate(true) as tls.DetailedPeerCertificate;
+  const now = Date.now();
+  const seen = new Set<string>();
+  while (cert && cert.fingerprint256 && !seen.has(cert.fingerprint256)) {
+    seen.add(cert.fingerprint256);
+    const from = Date.parse(cert.valid_from);
+    const to = Date.parse(cert.valid_to);
+    const who = cert === socket.getPeerCertificate() || seen.size === 1 ? 'server certificate' : `CA certificate "${formatSubjectLine(cert.subject)}"`;
+    if (why === 'CERT_HAS_EXPIRED' && to < now) return `${who} expired on ${new Date(to).toISOString()}`;
+    if (why === 'CERT_NOT_YET_VALID' && from > now) return `${who} is not valid before ${new Date(from).toISOString()}`;
+    cert = cert.issuerCertificate;
+  }
+  return why === 'CERT_HAS_EXPIRED' ? 'a certificate in its chain has expired' : 'a certificate in its chain is not yet valid';
+}
+
+function formatSubjectLine(subject: tls.PeerCertificate['subject'] | undefined): string {
+  return subject ? Object.entries(subject).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : String(v)}`).join(', ') : '?';
+}
+
 /** Throws unless the server's certificate chains to our CA, names `host`, and may serve. */
-export function checkServer(socket: tls.TLSSocket, host: string): void {
+export function checkServer(socket: tls.TLSSocket, host: string, cfg?: Pick<ClientConfig, 'ServerCAFile' | 'ServerCAPath'>): void {
   const cert = peerCertificate(socket);
   if (!cert) throw new TlsshError('TLSSH_ERR_SERVER_CERT_UNTRUSTED', `server ${host} presented no certificate`);
   if (!socket.authorized) {
@@ -74,7 +110,15 @@ export function checkServer(socket: tls.TLSSocket, host: string): void {
       throw new TlsshError('TLSSH_ERR_SERVER_EKU', `server certificate of ${host} is not for server authentication (extendedKeyUsage)`);
     }
     if (why === 'CERT_REVOKED') throw new TlsshError('TLSSH_ERR_SERVER_CERT_UNTRUSTED', `server certificate of ${host} has been revoked`);
-    throw new TlsshError('TLSSH_ERR_SERVER_CERT_UNTRUSTED', `server certificate of ${host} not trusted: ${why}`);
+    if (EXPIRY_ERRORS.has(why)) {
+      throw new TlsshError('TLSSH_ERR_SERVER_CERT_EXPIRED', `server certificate of ${host} not trusted: ${expiryText(socket, why)}`);
+    }
+    const err = socket.authorizationError as Error | string | null;
+    const words = typeof err === 'object' && err !== null && err.message ? err.message : why;
+    throw new TlsshError(
+      'TLSSH_ERR_SERVER_CERT_UNTRUSTED',
+      `server certificate of ${host} not trusted: ${words} (issued by "${formatSubjectLine(cert.issuer)}"${trustedCaText(cfg)})`,
+    );
   }
   const id = identityOf(cert);
   if (id.extKeyUsage && !id.extKeyUsage.includes(EKU_SERVER_AUTH)) {
@@ -113,6 +157,7 @@ export async function connectTls(cfg: ClientConfig, options: ConnectOptions): Pr
         host: connectHost,
         port: options.port,
         family: familyOf(cfg, options.family),
+        ...(cfg.BindAddress ? { localAddress: cfg.BindAddress } : {}),
         // SNI takes names only; an IP literal is checked against the SAN's IP entries instead.
         servername: isIP(connectHost) ? undefined : connectHost,
       },
@@ -120,6 +165,8 @@ export async function connectTls(cfg: ClientConfig, options: ConnectOptions): Pr
     );
     socket.setNoDelay(true);
     let settled = false;
+    const started = Date.now();
+    let connectedAt = started;
     const timer =
       cfg.ConnectTimeout > 0
         ? setTimeout(() => {
@@ -139,18 +186,75 @@ export async function connectTls(cfg: ClientConfig, options: ConnectOptions): Pr
       }
     }
     function onError(err: Error): void {
-      settle(connectError(err as SslError, connectHost, options.port));
+      const mapped = connectError(err as SslError, connectHost, options.port);
+      if (mapped.code !== 'TLSSH_ERR_TLS_HANDSHAKE' || settled) return settle(mapped);
+      // Not TLS at the other end, most often an sshd on the port: look, so the user is told so
+      // instead of OpenSSL's "wrong version number".
+      void sniffSsh(connectHost, options.port, familyOf(cfg, options.family)).then((banner) => {
+        if (banner === undefined) return settle(mapped);
+        settle(new TlsshError('TLSSH_ERR_SPEAKS_SSH', `${connectHost} port ${options.port} speaks SSH, not tlssh (it says ${JSON.stringify(banner)}); check Port, or use ssh`, { cause: err }));
+      });
     }
     socket.on('error', onError);
-    socket.once('connect', () => debug?.(`connected to ${connectHost} port ${options.port}`));
+    socket.once('connect', () => {
+      connectedAt = Date.now();
+      debug?.(`connected to ${connectHost} port ${options.port}${cfg.BindAddress ? ` from ${cfg.BindAddress}` : ''} in ${connectedAt - started} ms`);
+    });
     socket.once('secureConnect', () => {
+      debug?.(`TLS handshake done in ${Date.now() - connectedAt} ms: ${socket.getProtocol()} ${socket.getCipher().name}`);
+      if (debug) for (const line of describeServerCertificate(socket)) debug(line);
       try {
-        checkServer(socket, connectHost);
+        checkServer(socket, connectHost, cfg);
       } catch (err) {
         return settle(err as TlsshError);
       }
-      debug?.(`TLS ${socket.getProtocol()} ${socket.getCipher().name}, server certificate verified for ${connectHost}`);
+      debug?.(`server certificate verified for ${connectHost}`);
       settle();
     });
+  });
+}
+
+/** -v lines about the certificate the server sent, before it is judged. */
+export function describeServerCertificate(socket: tls.TLSSocket): string[] {
+  const raw = socket.getPeerCertificate()?.raw;
+  if (!raw || raw.length === 0) return ['server sent no certificate'];
+  try {
+    const x = new X509Certificate(raw);
+    return [
+      `server certificate: subject "${x.subject.replace(/\n/g, ', ')}", issuer "${x.issuer.replace(/\n/g, ', ')}"`,
+      `server certificate: subjectAltName ${x.subjectAltName ?? '(none)'}; serial ${x.serialNumber}; valid ${x.validFrom} to ${x.validTo}`,
+      `server certificate: SHA256 fingerprint ${x.fingerprint256}`,
+    ];
+  } catch {
+    return ['server certificate could not be decoded'];
+  }
+}
+
+const SNIFF_MS = 2000;
+
+/**
+ * After a failed TLS handshake: connects once more without TLS and reads what the server says
+ * first. An SSH server speaks first, with its "SSH-2.0-..." banner; the banner's first line is
+ * returned (printable characters only, at most 80), else undefined.
+ */
+function sniffSsh(host: string, port: number, family: 0 | 4 | 6): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const sock = net.connect({ host, port, family });
+    let got = Buffer.alloc(0);
+    const done = (v: string | undefined): void => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(v);
+    };
+    const timer = setTimeout(() => done(undefined), SNIFF_MS);
+    sock.on('error', () => done(undefined));
+    sock.on('data', (b: Buffer) => {
+      got = Buffer.concat([got, b]).subarray(0, 256);
+      if (got.length < 4) return;
+      if (got.subarray(0, 4).toString('latin1') !== 'SSH-') return done(undefined);
+      const line = got.toString('latin1').split(/\r?\n/)[0] ?? '';
+      if (got.includes(0x0a) || got.length >= 256) done(line.replace(/[^\x20-\x7e]/g, '').slice(0, 80));
+    });
+    sock.on('end', () => done(undefined));
   });
 }
