@@ -85,5 +85,8 @@ function buildClientConfig(fold: ConfigFold, host: string, home: string, notes: 
     values['CertFile'] = id.certFile;
     origin['KeyFile'] = origin['CertFile'] = origin['IdentityFile']!;
   }
-  return { origin, host, notes, ...values } as unknown as ClientConfig;
+  const cfg = { origin, host, ...values };
+  // Not a setting: kept out of enumeration so dumps and comparisons see only settings.
+  Object.defineProperty(cfg, 'notes', { value: Object.freeze([...notes]), enumerable: false });
+  return cfg as unknown as ClientConfig;
 }

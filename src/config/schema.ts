@@ -123,7 +123,7 @@ const IGNORED_SSH_KEYWORDS: ReadonlyArray<readonly [string, string]> = [
   ['ClearAllForwardings', 'tlssh has no port forwarding'],
   ['ExitOnForwardFailure', 'tlssh has no port forwarding'],
   ['GatewayPorts', 'tlssh has no port forwarding'],
-  ['ServerAliveCountMax', 'one unanswered keepalive (Keepalive) ends the connection'],
+  ['ServerAliveCountMax', 'tlssh gives up after 3 unanswered keepalives (Keepalive)'],
   ['TCPKeepAlive', 'tlssh sends its own keepalives (Keepalive)'],
   ['ConnectionAttempts', 'tlssh tries once'],
   ['IPQoS', 'tlssh does not set the IP type of service'],
