@@ -72,11 +72,21 @@ function connectError(err: SslError, host: string, port: number): TlsshError {
 
 const EXPIRY_ERRORS = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID']);
 
+/** OpenSSL's verification codes for an unknown CA, in words. */
+const UNTRUSTED_WORDS: Readonly<Record<string, string>> = {
+  SELF_SIGNED_CERT_IN_CHAIN: 'its chain ends in a CA that is not trusted here',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'its issuer is not a trusted CA',
+  UNABLE_TO_GET_ISSUER_CERT: 'its issuer is not a trusted CA',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'it is self-signed',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'its issuer is not a trusted CA',
+  CERT_SIGNATURE_FAILURE: 'its signature does not verify',
+};
+
 /** The CA files and directories a config makes tlssh trust, for "not trusted" messages. */
 function trustedCaText(cfg: Pick<ClientConfig, 'ServerCAFile' | 'ServerCAPath'> | undefined): string {
   if (!cfg) return '';
   const tried = [cfg.ServerCAFile ? `ServerCAFile ${cfg.ServerCAFile}` : '', cfg.ServerCAPath ? `ServerCAPath ${cfg.ServerCAPath}` : ''].filter((t) => t !== '');
-  return tried.length === 0 ? '' : `; trusted CAs from ${tried.join(' and ')}`;
+  return tried.length === 0 ? '' : `; the trusted CAs come from ${tried.join(' and ')} (add the server's CA there, or check that this is the right server)`;
 }
 
 /** Which certificate in the chain failed and when it is valid, from the chain the server sent. */
@@ -88,7 +98,7 @@ function expiryText(socket: tls.TLSSocket, why: string): string {
     seen.add(cert.fingerprint256);
     const from = Date.parse(cert.valid_from);
     const to = Date.parse(cert.valid_to);
-    const who = cert === socket.getPeerCertificate() || seen.size === 1 ? 'server certificate' : `CA certificate "${formatSubjectLine(cert.subject)}"`;
+    const who = seen.size === 1 ? 'the server certificate' : `CA certificate "${formatSubjectLine(cert.subject)}"`;
     if (why === 'CERT_HAS_EXPIRED' && to < now) return `${who} expired on ${new Date(to).toISOString()}`;
     if (why === 'CERT_NOT_YET_VALID' && from > now) return `${who} is not valid before ${new Date(from).toISOString()}`;
     cert = cert.issuerCertificate;
@@ -111,13 +121,11 @@ export function checkServer(socket: tls.TLSSocket, host: string, cfg?: Pick<Clie
     }
     if (why === 'CERT_REVOKED') throw new TlsshError('TLSSH_ERR_SERVER_CERT_UNTRUSTED', `server certificate of ${host} has been revoked`);
     if (EXPIRY_ERRORS.has(why)) {
-      throw new TlsshError('TLSSH_ERR_SERVER_CERT_EXPIRED', `server certificate of ${host} not trusted: ${expiryText(socket, why)}`);
+      throw new TlsshError('TLSSH_ERR_SERVER_CERT_EXPIRED', `server certificate of ${host} not trusted: ${expiryText(socket, why)} (check the server's certificate, or this machine's clock)`);
     }
-    const err = socket.authorizationError as Error | string | null;
-    const words = typeof err === 'object' && err !== null && err.message ? err.message : why;
     throw new TlsshError(
       'TLSSH_ERR_SERVER_CERT_UNTRUSTED',
-      `server certificate of ${host} not trusted: ${words} (issued by "${formatSubjectLine(cert.issuer)}"${trustedCaText(cfg)})`,
+      `server certificate of ${host} not trusted: ${UNTRUSTED_WORDS[why] ?? why}; it was issued by "${formatSubjectLine(cert.issuer)}"${trustedCaText(cfg)}`,
     );
   }
   const id = identityOf(cert);
