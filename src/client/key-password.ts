@@ -21,6 +21,13 @@ export function isNoDaTpmKey(file: string, readKey: (file: string) => Buffer = r
   }
 }
 
+/** BatchMode's refusal to ask: passed on as it is, since it already says what to do. */
+export class BatchModeRefusal extends TlsshError {
+  constructor(question: string) {
+    super('TLSSH_ERR_TTY', `BatchMode is on, so tlssh does not ask for the ${question.replace(/^Enter /, '').replace(/: $/, '')}; set PrivkeyPassword in a config file of mode 0600`);
+  }
+}
+
 export type PasswordPrompt = (prompt: string) => Promise<string>;
 
 /** Which password, if any, the key in `cfg` still needs; undefined when none. */
@@ -69,7 +76,7 @@ export async function withKeyPassword(cfg: ClientConfig, prompt: PasswordPrompt)
     password = await prompt(question);
   } catch (err) {
     // No terminal (cron, a pipeline under setsid): say how to give the password instead.
-    if (cfg.PrivkeyEngine === 'tpm' && isTlsshError(err) && err.code === 'TLSSH_ERR_TTY') {
+    if (cfg.PrivkeyEngine === 'tpm' && isTlsshError(err) && err.code === 'TLSSH_ERR_TTY' && !(err instanceof BatchModeRefusal)) {
       throw new TlsshError(
         'TLSSH_ERR_TTY',
         `TPM key ${cfg.KeyFile} needs a password and there is no terminal to ask it on: set PrivkeyPassword in a config file of mode 0600`,

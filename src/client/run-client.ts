@@ -14,7 +14,7 @@ import type { ClientArgs } from './cli-args';
 import { parseEscapeChar, showEscapeChar } from './escape-parser';
 import { failureLine, remoteExitCode, describeRemoteEnd } from './exit-status';
 import { describeIdentity, assertKeyFilePrivate, withDetectedEngine } from './identity';
-import { isNoDaTpmKey, withKeyPassword, withParentPassword, type PasswordPrompt } from './key-password';
+import { BatchModeRefusal, isNoDaTpmKey, withKeyPassword, withParentPassword, type PasswordPrompt } from './key-password';
 import { openInput, openOutput } from './local-stdio';
 import { NO_TTY_WARNING, decidePty } from './pty-decision';
 import { selectEnv } from './send-env';
@@ -195,7 +195,7 @@ async function connectWithTpmKey(given: ClientConfig, host: string, debug: Log['
 function promptFor(cfg: ClientConfig): PasswordPrompt {
   if (cfg.BatchMode) {
     return async (question) => {
-      throw new TlsshError('TLSSH_ERR_TTY', `BatchMode is on, so tlssh does not ask: ${question.replace(/: $/, '')}; set PrivkeyPassword in a config file of mode 0600`);
+      throw new BatchModeRefusal(question);
     };
   }
   return (question) => lazyPrompt(question);
