@@ -39,6 +39,13 @@ export async function runClient(ctx: ClientContext): Promise<number> {
     ctx.onVerbosity?.(log.verbosity);
     for (const note of loaded.notes) log.debug?.(note);
     for (const note of args.notes) log.debug?.(`command line: ${note}`);
+    if (log.debug3) {
+      const { dumpConfig } = await import('./dump-config');
+      for (const line of dumpConfig(loaded, '').trimEnd().split('\n')) {
+        const field = Object.keys(loaded.origin).find((f) => f.toLowerCase() === line.split(' ')[0]);
+        log.debug3(`setting ${line}${field ? ` (${loaded.origin[field]})` : ''}`);
+      }
+    }
     if (args.dumpConfig) {
       const { dumpConfig } = await import('./dump-config');
       const { userInfo } = await import('node:os');
@@ -77,7 +84,7 @@ async function connectAndRun(args: ClientArgs, loaded: ClientConfig, env: NodeJS
     const tcti = cfg.PrivkeyEngine === 'tpm' ? (await import('../transport/tpm-key')).configuredTcti(cfg) : undefined;
     for (const line of describeIdentity(cfg, tcti)) debug(line);
   }
-  const socket = cfg.PrivkeyEngine === 'tpm' ? await connectWithTpmKey(cfg, args.host, debug, prompt, mayAskAgain) : await connectTls(cfg, { host: args.host, port: cfg.Port, debug });
+  const socket = cfg.PrivkeyEngine === 'tpm' ? await connectWithTpmKey(cfg, args.host, debug, prompt, mayAskAgain) : await connectTls(cfg, { host: args.host, port: cfg.Port, debug, debug3: log.debug3 });
   if (args.noCommand) {
     // -N: ssh keeps the connection for its forwardings; tlssh has none, so authenticating is all.
     debug?.('-N: authenticated; no command to run');

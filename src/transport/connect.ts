@@ -19,6 +19,8 @@ export interface ConnectOptions {
   port: number;
   family?: 0 | 4 | 6;
   debug?: (line: string) => void;
+  /** -vvv: the whole chain the server sent. */
+  debug3?: ((line: string) => void) | undefined;
 }
 
 export function clientTlsOptions(cfg: ClientConfig): tls.ConnectionOptions {
@@ -211,6 +213,7 @@ export async function connectTls(cfg: ClientConfig, options: ConnectOptions): Pr
     socket.once('secureConnect', () => {
       debug?.(`TLS handshake done in ${Date.now() - connectedAt} ms: ${socket.getProtocol()} ${socket.getCipher().name}`);
       if (debug) for (const line of describeServerCertificate(socket)) debug(line);
+      if (options.debug3) for (const line of describeChain(socket)) options.debug3(line);
       try {
         checkServer(socket, connectHost, cfg);
       } catch (err) {
@@ -265,4 +268,17 @@ function sniffSsh(host: string, port: number, family: 0 | 4 | 6): Promise<string
     });
     sock.on('end', () => done(undefined));
   });
+}
+
+/** -vvv lines: every certificate of the chain the server sent, leaf first. */
+function describeChain(socket: tls.TLSSocket): string[] {
+  const out: string[] = [];
+  let cert: tls.DetailedPeerCertificate | undefined = socket.getPeerCertificate(true) as tls.DetailedPeerCertificate;
+  const seen = new Set<string>();
+  for (let depth = 0; cert && cert.fingerprint256 && !seen.has(cert.fingerprint256); depth++) {
+    seen.add(cert.fingerprint256);
+    out.push(`server chain depth ${depth}: subject "${formatSubjectLine(cert.subject)}", issuer "${formatSubjectLine(cert.issuer)}", valid ${cert.valid_from} to ${cert.valid_to}`);
+    cert = cert.issuerCertificate;
+  }
+  return out;
 }

@@ -115,9 +115,18 @@ describe('tlssh as ssh is used', () => {
       /^debug1: server certificate: subjectAltName DNS:localhost, IP Address:127\.0\.0\.1; serial [0-9A-F]+; valid .* to /m,
       /^debug1: server certificate: SHA256 fingerprint ([0-9A-F]{2}:){31}[0-9A-F]{2}$/m,
       /^debug1: session started as .* \(\d+ ms after the request\)$/m,
+      /^debug2: send session-request$/m,
+      /^debug3: server chain depth 0: subject "CN=localhost", issuer "CN=tlssh test CA"/m,
+      new RegExp(`^debug3: setting port ${fx.server.port} \\(${fx.configFile}:\\d+\\)$`, 'm'),
     ]) {
       assert.match(r.stderr, re);
     }
+    // Each -v adds a level, as in ssh.
+    const vv = await runTlssh([...conf, '-vv', 'localhost', 'true']);
+    assert.match(vv.stderr, /^debug2: /m);
+    assert.doesNotMatch(vv.stderr, /^debug3: /m);
+    const v = await runTlssh([...conf, '-v', 'localhost', 'true']);
+    assert.doesNotMatch(v.stderr, /^debug2: /m);
   });
 
   it('-N authenticates and runs nothing', async () => {
