@@ -103,14 +103,17 @@ Environment:
   TLSSH_WRAP_PASSWORD  password of an encrypted PEM key given to --wrap
 
 Examples:
-  tlssh-keygen --tpm -o /etc/tlssh/tlsshd.key --parent 0x81000001
+  tlssh-keygen                       the default key, ~/.tlssh/keys/default.key: in the
+                                     TPM when one is usable, else a file (it says which)
+  tlssh-keygen --tpm -f /etc/tlssh/tlsshd.key --parent 0x81000001
   tlssh-keygen --csr server.csr --key /etc/tlssh/tlsshd.key \\
                --subject /CN=shell.example.com --server
   tlssh-keygen --tpm --password \\
                --csr alice.csr --subject /CN=alice.users.example.com --client
   tlssh-keygen --wrap old-key.pem -o key.tss
   tlssh-keygen -t rsa -b 3072 -o key.pem
-  tlssh-keygen -l key.tss
+  tlssh-keygen -l key.tss            one line: BITS SHA256:... FILE (TYPE, ...)
+  tlssh-keygen -y key.tss            the public key, PEM
 
 See tlssh-keygen(1) for provisioning a TPM and signing requests with openssl.`;
 
