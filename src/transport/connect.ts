@@ -46,7 +46,7 @@ function familyOf(cfg: ClientConfig, family: 0 | 4 | 6 | undefined): 0 | 4 | 6 {
 
 type SslError = NodeJS.ErrnoException & { library?: string; reason?: string };
 
-function connectError(err: SslError, host: string, port: number): TlsshError {
+function connectError(err: SslError, host: string, port: number, bindAddress = ''): TlsshError {
   switch (err.code) {
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
@@ -57,7 +57,7 @@ function connectError(err: SslError, host: string, port: number): TlsshError {
     case 'ETIMEDOUT':
       return new TlsshError('TLSSH_ERR_CONNECT_TIMEOUT', `connect to host ${host} port ${port}: Connection timed out`, { cause: err });
     case 'EADDRNOTAVAIL':
-      return new TlsshError('TLSSH_ERR_CONNECT', `bind to ${host}: Cannot assign requested address`, { cause: err });
+      return new TlsshError('TLSSH_ERR_CONNECT', `bind to ${bindAddress || 'the local address'}: Cannot assign requested address (BindAddress)`, { cause: err });
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
       return new TlsshError('TLSSH_ERR_CONNECT', `connect to host ${host} port ${port}: No route to host`, { cause: err });
@@ -177,10 +177,19 @@ export async function connectTls(cfg: ClientConfig, options: ConnectOptions): Pr
     let settled = false;
     const started = Date.now();
     let connectedAt = started;
+    let tcpUp = false;
     const timer =
       cfg.ConnectTimeout > 0
         ? setTimeout(() => {
-            settle(new TlsshError('TLSSH_ERR_CONNECT_TIMEOUT', `connect to host ${connectHost} port ${options.port}: Connection timed out`));
+            // ssh's words: before TCP is up the connect timed out; after, the exchange did.
+            settle(
+              new TlsshError(
+                'TLSSH_ERR_CONNECT_TIMEOUT',
+                tcpUp
+                  ? `Connection to ${connectHost} port ${options.port} timed out during the TLS handshake (ConnectTimeout ${cfg.ConnectTimeout}s)`
+                  : `connect to host ${connectHost} port ${options.port}: Connection timed out`,
+              ),
+            );
           }, cfg.ConnectTimeout * 1000)
         : undefined;
     function settle(err?: TlsshError): void {
@@ -196,8 +205,8 @@ export async function connectTls(cfg: ClientConfig, options: ConnectOptions): Pr
       }
     }
     function onError(err: Error): void {
-      const mapped = connectError(err as SslError, connectHost, options.port);
-      if (mapped.code !== 'TLSSH_ERR_TLS_HANDSHAKE' || settled) return settle(mapped);
+      const mapped = connectError(err as SslError, connectHost, options.port, cfg.BindAddress);
+      if (!NOT_TLS_ERRORS.has((err as SslError).code ?? '') || settled) return settle(mapped);
       // Not TLS at the other end, most often an sshd on the port: look, so the user is told so
       // instead of OpenSSL's "wrong version number".
       void sniffSsh(connectHost, options.port, familyOf(cfg, options.family)).then((banner) => {
@@ -207,6 +216,7 @@ export async function connectTls(cfg: ClientConfig, options: ConnectOptions): Pr
     }
     socket.on('error', onError);
     socket.once('connect', () => {
+      tcpUp = true;
       connectedAt = Date.now();
       debug?.(`connected to ${connectHost} port ${options.port}${cfg.BindAddress ? ` from ${cfg.BindAddress}` : ''} in ${connectedAt - started} ms`);
     });
@@ -242,6 +252,9 @@ export function describeServerCertificate(socket: tls.TLSSocket): string[] {
 }
 
 const SNIFF_MS = 2000;
+
+/** OpenSSL's answers to bytes that are not TLS at all, as an SSH banner is. */
+const NOT_TLS_ERRORS = new Set(['ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKET_LENGTH_TOO_LONG', 'ERR_SSL_UNKNOWN_PROTOCOL', 'ERR_SSL_RECORD_LAYER_FAILURE']);
 
 /**
  * After a failed TLS handshake: connects once more without TLS and reads what the server says

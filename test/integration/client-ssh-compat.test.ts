@@ -3,7 +3,7 @@
 // errors an administrator can act on, -v detail, and Ctrl-C on a command without a terminal.
 
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
@@ -11,6 +11,38 @@ import { after, before, describe, it } from 'node:test';
 import { issueCert, makeCa } from '../helpers/ca';
 import { startTlsshd, type TlsshdHandle } from '../helpers/server-harness';
 import { TLSSH, errorCodeOf, failureLines, runTlssh, startFixture, type ClientFixture } from './client-fixture';
+
+/** A real sshd on 127.0.0.1 when it can run (as root), else a server that sends sshd's banner. */
+async function startSshServer(dir: string): Promise<{ port: number; fake: boolean; stop(): Promise<void> }> {
+  const sshd = '/usr/sbin/sshd';
+  if (process.getuid?.() === 0 && fs.existsSync(sshd)) {
+    const hostKey = path.join(dir, 'ssh_host_ed25519_key');
+    if (!fs.existsSync(hostKey)) execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey]);
+    fs.mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+    const free = net.createServer();
+    await new Promise<void>((resolve) => free.listen(0, '127.0.0.1', resolve));
+    const port = (free.address() as net.AddressInfo).port;
+    await new Promise<void>((resolve) => free.close(() => resolve()));
+    const child = spawn(sshd, ['-D', '-e', '-f', '/dev/null', '-h', hostKey, '-p', String(port), '-o', 'ListenAddress=127.0.0.1', '-o', 'PidFile=none'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const listening = await new Promise<boolean>((resolve) => {
+      let err = '';
+      child.stderr.on('data', (b: Buffer) => {
+        err += b.toString();
+        if (err.includes('Server listening')) resolve(true);
+      });
+      child.once('exit', () => resolve(false));
+    });
+    if (listening) {
+      return { port, fake: false, stop: () => new Promise<void>((resolve) => { child.once('exit', () => resolve()); child.kill('SIGTERM'); }) };
+    }
+  }
+  const server = net.createServer((s) => {
+    s.on('error', () => undefined);
+    s.write('SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { port: (server.address() as net.AddressInfo).port, fake: true, stop: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
 
 function writeConf(fx: ClientFixture, name: string, lines: Record<string, string>): string {
   const f = path.join(fx.dir, name);
@@ -129,6 +161,17 @@ describe('tlssh as ssh is used', () => {
     assert.doesNotMatch(v.stderr, /^debug2: /m);
   });
 
+  it('-b connects from the given local address, and says so when it cannot', async () => {
+    const r = await runTlssh([...conf, '-v', '-b', '127.0.0.1', 'localhost', 'true']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /^debug1: connected to localhost port \d+ from 127\.0\.0\.1 in \d+ ms$/m);
+    // 192.0.2.1 (TEST-NET-1) is on no interface here.
+    const bad = await runTlssh([...conf, '-v', '-b', '192.0.2.1', '127.0.0.1', 'true']);
+    assert.equal(bad.status, 255);
+    assert.equal(errorCodeOf(bad.stderr), 'TLSSH_ERR_CONNECT');
+    assert.match(failureLines(bad.stderr).at(-1)!, /^tlssh: bind to 192\.0\.2\.1: Cannot assign requested address/);
+  });
+
   it('-N authenticates and runs nothing', async () => {
     const r = await runTlssh([...conf, '-N', 'localhost']);
     assert.equal(r.status, 0, r.stderr);
@@ -138,7 +181,6 @@ describe('tlssh as ssh is used', () => {
   it('BatchMode=yes never prompts for a key password: it fails and says so', async () => {
     const enc = path.join(fx.dir, 'enc.key');
     // An encrypted copy of the client key, which would need a passphrase typed.
-    const { execFileSync } = await import('node:child_process');
     execFileSync('openssl', ['pkey', '-in', fx.client.keyFile, '-out', enc, '-aes256', '-passout', 'pass:secret']);
     fs.chmodSync(enc, 0o600);
     const r = await runTlssh([...conf, '-v', '-o', 'BatchMode=yes', '-o', `KeyFile=${enc}`, 'localhost', 'true']);
@@ -197,20 +239,34 @@ describe('tlssh errors an administrator can act on', () => {
     assert.ok(line.includes(`expired on ${notAfter.toISOString().slice(0, 16)}`), line);
   });
 
-  it('an SSH server on the port: "speaks SSH, not tlssh"', async () => {
-    const banner = 'SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3';
+  it('an SSH server on the port: "speaks SSH, not tlssh"', async (t) => {
+    const sshd = await startSshServer(fx.dir);
+    if (sshd.fake) t.diagnostic('no /usr/sbin/sshd usable here (needs root): a server that sends an OpenSSH banner stands in');
+    try {
+      const r = await runTlssh(['-F', fx.configFile, '-v', '-p', String(sshd.port), 'localhost', 'true']);
+      assert.equal(r.status, 255);
+      assert.equal(errorCodeOf(r.stderr), 'TLSSH_ERR_SPEAKS_SSH');
+      assert.match(failureLines(r.stderr).at(-1)!, /speaks SSH, not tlssh .*"SSH-2\.0-OpenSSH_/);
+    } finally {
+      await sshd.stop();
+    }
+  });
+
+  it("a server that never answers the handshake: timed out, in ssh's manner, with the code at -v", async () => {
+    const sockets: net.Socket[] = [];
     const server = net.createServer((s) => {
+      sockets.push(s);
       s.on('error', () => undefined);
-      s.write(`${banner}\r\n`);
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as net.AddressInfo).port;
     try {
-      const r = await runTlssh(['-F', fx.configFile, '-v', '-p', String(port), 'localhost', 'true']);
+      const r = await runTlssh(['-F', fx.configFile, '-v', '-o', 'ConnectTimeout=1', '-p', String(port), '127.0.0.1', 'true']);
       assert.equal(r.status, 255);
-      assert.equal(errorCodeOf(r.stderr), 'TLSSH_ERR_SPEAKS_SSH');
-      assert.match(failureLines(r.stderr).at(-1)!, /speaks SSH, not tlssh .*OpenSSH_9\.2p1/);
+      assert.equal(errorCodeOf(r.stderr), 'TLSSH_ERR_CONNECT_TIMEOUT');
+      assert.match(failureLines(r.stderr).at(-1)!, new RegExp(`^tlssh: Connection to 127\\.0\\.0\\.1 port ${port} timed out during the TLS handshake`));
     } finally {
+      for (const s of sockets) s.destroy();
       server.close();
     }
   });
