@@ -75,7 +75,7 @@ describe('tlssh command line', () => {
   it('prints complete help with --help and exits 0', () => {
     const r = exitOf(['--help']);
     assert.equal(r.status, 0);
-    for (const flag of ['-4', '-6', '-c', '-e', '-E', '-l', '-n', '-o', '-p', '-q', '-t', '-T', '-v', '-V', '-h']) {
+    for (const flag of ['-4', '-6', '-b', '-c', '-e', '-E', '-G', '-i', '-l', '-N', '-n', '-o', '-p', '-q', '-s', '-t', '-T', '-v', '-V', '-h']) {
       assert.match(r.stdout, new RegExp(`^\\s+${flag}\\b`, 'm'), flag);
     }
     assert.match(r.stdout, /\[user@\]host/);
@@ -89,6 +89,11 @@ describe('tlssh command line', () => {
       assert.match(lines[0]!, /^tlssh: /);
       assert.ok(lines.slice(1).every((l) => /^(usage: tlssh| {13})/.test(l)), r.stderr);
     }
+  });
+
+  it('lists every letter of the option table in --help', () => {
+    const r = exitOf(['--help']);
+    for (const letter of '1246AaBbCcDEeFfGgIiJKkLlMmNnOoPpQqRSsTtVvWwXxYy') assert.ok(r.stdout.includes(`-${letter}`), letter);
   });
 
   it("says `unknown option '-Z'` and the usage for a letter ssh does not have", () => {
