@@ -67,7 +67,8 @@ async function connectAndRun(args: ClientArgs, loaded: ClientConfig, env: NodeJS
   const debug = log.debug;
   const stdinIsTty = !args.stdinNull && tty.isatty(0);
   const hasCommand = args.command !== '';
-  const decision = decidePty({ request: args.ttyRequest, hasCommand, stdinIsTty });
+  // -t/-T win; RequestTTY (scp and sftp pass RequestTTY=no) says what they would.
+  const decision = decidePty({ request: args.ttyRequest === 'auto' ? loaded.RequestTTY : args.ttyRequest, hasCommand, stdinIsTty });
   if (decision.warnNoTty) log.info(NO_TTY_WARNING);
   const pty = decision.pty;
   const escapeChar = pty ? parseEscapeChar(loaded.EscapeChar) : null;

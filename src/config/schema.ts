@@ -155,8 +155,6 @@ const REFUSED_SSH_KEYWORDS: Readonly<Record<string, string>> = {
   tunneldevice: 'tlssh has no tunnel devices',
   setenv: 'not supported; export the variable locally and list it in SendEnv',
   match: 'not supported; use [host pattern] sections',
-  remotecommand: 'not supported; give the command on the command line',
-  requesttty: 'not supported; use -t or -T on the command line',
 };
 
 const clientKeywords: KeywordSpec[] = [
@@ -180,6 +178,16 @@ const clientKeywords: KeywordSpec[] = [
   spec({ name: 'BindAddress', parse: word('an IP address', /^[0-9A-Fa-f:.]+$/, true) }),
   spec({ name: 'IdentityFile', parse: pathValue(true) }),
   spec({ name: 'NumberOfPasswordPrompts', parse: integer(1, 100) }),
+  spec({ name: 'RequestTTY', parse: oneOf({ auto: 'auto', no: 'no', yes: 'yes', force: 'force' } as const, 'auto, no, yes or force') }),
+  // scp and sftp pass RemoteCommand=none; any real command belongs on the command line.
+  spec({
+    name: 'RemoteCommand',
+    parse: (text) => {
+      if (text.toLowerCase() !== 'none' && text !== '') throw new ValueProblem('only "none" is supported; give the command on the command line');
+      return text;
+    },
+    ignored: 'the command is given on the command line',
+  }),
   // ssh's names for keywords tlssh has under its own.
   spec({ name: 'CertificateFile', field: 'CertFile', parse: pathValue(false) }),
   spec({ name: 'ServerAliveInterval', field: 'Keepalive', parse: duration(MAX_SECONDS) }),
@@ -253,6 +261,7 @@ export function defaultClientConfig(home: string): Omit<ClientConfig, 'origin' |
     BindAddress: '',
     IdentityFile: '',
     NumberOfPasswordPrompts: 3,
+    RequestTTY: 'auto',
   };
 }
 

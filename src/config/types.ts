@@ -87,6 +87,8 @@ export interface ClientConfig extends CommonConfig {
   IdentityFile: string;
   /** How many times a wrong TPM key password is asked for before giving up. */
   NumberOfPasswordPrompts: number;
+  /** ssh's RequestTTY: what -t/-T say when neither is given. */
+  RequestTTY: 'auto' | 'no' | 'yes' | 'force';
   /** For -v: config files read, sections applied, OpenSSH keywords ignored and why. */
   readonly notes: readonly string[];
 }

@@ -90,6 +90,26 @@ describe('tlssh as ssh is used', () => {
     assert.equal(q.stderr, '');
   });
 
+  it("takes the options scp and sftp give their ssh", async () => {
+    // OpenSSH 9's scp -O: ssh -x -oPermitLocalCommand=no -oClearAllForwardings=yes
+    // -oRemoteCommand=none -oRequestTTY=no -oForwardAgent=no -l USER -- HOST COMMAND
+    const r = await runTlssh([
+      ...conf, '-x', '-oPermitLocalCommand=no', '-oClearAllForwardings=yes', '-oRemoteCommand=none', '-oRequestTTY=no',
+      '-oForwardAgent=no', '-oForwardX11 no', '-l', fx.user, '--', 'localhost', 'echo', 'scp-ok',
+    ]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.toString(), 'scp-ok\n');
+    assert.equal(r.stderr, '');
+  });
+
+  it('RequestTTY force asks for a terminal as -tt does; -T still wins', async () => {
+    const r = await runTlssh([...conf, '-o', 'RequestTTY=force', 'localhost', 'tty']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout.toString(), /^\/dev\/pts\/\d+\r?\n/);
+    const t = await runTlssh([...conf, '-T', '-o', 'RequestTTY=force', 'localhost', 'tty']);
+    assert.equal(t.stdout.toString(), 'not a tty\n');
+  });
+
   it('refuses forwarding with one line and status 255', async () => {
     const r = await runTlssh([...conf, '-L', '8080:localhost:80', 'localhost', 'true']);
     assert.equal(r.status, 255);

@@ -230,6 +230,11 @@ describe('OpenSSH keywords in tlssh.conf and -o', () => {
     fails(() => loadClientConfig({ host: 'h', home: HOME, overrides: ['ProxyJump=j'] }, NONE), 'TLSSH_ERR_CONFIG_UNKNOWN_KEYWORD', 'command line: -o ProxyJump=j: ProxyJump');
   });
 
+  it('takes RemoteCommand none (as scp passes it) but refuses a real one, and RequestTTY', () => {
+    assert.equal(loadClientConfig({ host: 'h', home: HOME, overrides: ['RemoteCommand=none', 'RequestTTY=no'] }, NONE).RequestTTY, 'no');
+    fails(() => loadClientConfig({ host: 'h', home: HOME, overrides: ['RemoteCommand=ls'] }, NONE), 'TLSSH_ERR_CONFIG_BAD_VALUE', 'command line: -o RemoteCommand=ls: RemoteCommand');
+  });
+
   it("maps ssh's names: CertificateFile, ServerAliveInterval; takes BatchMode and NumberOfPasswordPrompts", () => {
     const cfg = loadClientConfig({ host: 'h', home: HOME, overrides: ['CertificateFile=/c.crt', 'ServerAliveInterval=15', 'BatchMode=yes', 'NumberOfPasswordPrompts=1'] }, NONE);
     assert.equal(cfg.CertFile, '/c.crt');
