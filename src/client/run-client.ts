@@ -190,7 +190,18 @@ async function connectWithTpmKey(given: ClientConfig, host: string, debug: Log['
           debug?.(`TPM key ${cfg.KeyFile} is noDA and refused the empty password: asking for one`);
         }
         // The next handshake configures the engine again with the new password (keyMaterial).
-        cfg = Object.freeze({ ...cfg, PrivkeyPassword: await prompt(`Enter password for TPM key ${cfg.KeyFile}: `) });
+        let password: string;
+        try {
+          password = await prompt(`Enter password for TPM key ${cfg.KeyFile}: `);
+        } catch (e) {
+          if (typed > 0 || !isTlsshError(e) || e.code !== 'TLSSH_ERR_TTY' || e instanceof BatchModeRefusal) throw e;
+          throw new TlsshError(
+            'TLSSH_ERR_TPM_AUTH',
+            `TPM key ${cfg.KeyFile} has a password and there is no terminal to ask it on: set PrivkeyPassword in a config file of mode 0600`,
+            { cause: e },
+          );
+        }
+        cfg = Object.freeze({ ...cfg, PrivkeyPassword: password });
         typed += 1;
       }
     }
