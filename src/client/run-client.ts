@@ -85,7 +85,7 @@ async function connectAndRun(args: ClientArgs, loaded: ClientConfig, env: NodeJS
     const tcti = cfg.PrivkeyEngine === 'tpm' ? (await import('../transport/tpm-key')).configuredTcti(cfg) : undefined;
     for (const line of describeIdentity(cfg, tcti)) debug(line);
   }
-  const socket = cfg.PrivkeyEngine === 'tpm' ? await connectWithTpmKey(cfg, args.host, debug, prompt, mayAskAgain) : await connectTls(cfg, { host: args.host, port: cfg.Port, debug, debug3: log.debug3 });
+  const socket = cfg.PrivkeyEngine === 'tpm' ? await connectWithTpmKey(cfg, args.host, log, prompt, mayAskAgain) : await connectTls(cfg, { host: args.host, port: cfg.Port, debug, debug3: log.debug3 });
   if (args.noCommand) {
     // -N: ssh keeps the connection for its forwardings; tlssh has none, so authenticating is all.
     debug?.('-N: authenticated; no command to run');
@@ -155,7 +155,14 @@ async function localIo(args: ClientArgs, pty: boolean, stdinIsTty: boolean): Pro
  * that fails inside the handshake (a wrong key password) is reported as the TPM's failure rather
  * than OpenSSL's "EVP lib". The TPM is let go as soon as the one signature is made.
  */
-async function connectWithTpmKey(given: ClientConfig, host: string, debug: Log['debug'], prompt: PasswordPrompt, mayAskAgain: boolean): Promise<TLSSocket> {
+async function connectWithTpmKey(
+  given: ClientConfig,
+  host: string,
+  log: Pick<Log, 'debug' | 'debug3'>,
+  prompt: PasswordPrompt,
+  mayAskAgain: boolean,
+): Promise<TLSSocket> {
+  const { debug, debug3 } = log;
   const { prepareTpmKey, takeTpmFailure } = await import('../transport/tpm-key');
   let cfg = given;
   let prepared;
@@ -174,7 +181,7 @@ async function connectWithTpmKey(given: ClientConfig, host: string, debug: Log['
     let typed = given.PrivkeyPassword !== undefined && mayAskAgain ? 1 : 0;
     for (;;) {
       try {
-        return await connectTls(cfg, { host, port: cfg.Port, debug });
+        return await connectTls(cfg, { host, port: cfg.Port, debug, debug3 });
       } catch (err) {
         const tpmFailure = takeTpmFailure();
         if (tpmFailure) debug?.(`TLS handshake failed because the TPM's signature did: ${describeError(err)} (${tpmFailure.code}: ${tpmFailure.message})`);
