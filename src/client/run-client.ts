@@ -163,7 +163,7 @@ async function connectWithTpmKey(
   mayAskAgain: boolean,
 ): Promise<TLSSocket> {
   const { debug, debug3 } = log;
-  const { prepareTpmKey, takeTpmFailure } = await import('../transport/tpm-key');
+  const { prepareTpmKey, takeTpmFailure, tpmFailuresLeft } = await import('../transport/tpm-key');
   let cfg = given;
   let prepared;
   try {
@@ -192,7 +192,10 @@ async function connectWithTpmKey(
         }
         if (typed > 0) {
           const left = cfg.NumberOfPasswordPrompts - typed;
-          writeStderrLine(`Wrong password for TPM key ${cfg.KeyFile}; ${left} ${left === 1 ? 'try' : 'tries'} left.`);
+          // A DA-protected key: the TPM counts every wrong password; say how close its lockout is.
+          const tpmLeft = isNoDaTpmKey(cfg.KeyFile) ? undefined : await tpmFailuresLeft(cfg);
+          const lockout = tpmLeft === undefined ? '' : ` (the TPM locks out after ${tpmLeft} more wrong ${tpmLeft === 1 ? 'password' : 'passwords'})`;
+          writeStderrLine(`Wrong password for TPM key ${cfg.KeyFile}; ${left} ${left === 1 ? 'try' : 'tries'} left${lockout}.`);
         } else {
           debug?.(`TPM key ${cfg.KeyFile} is noDA and refused the empty password: asking for one`);
         }
