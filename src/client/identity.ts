@@ -10,10 +10,17 @@ const TSS2_LABEL = '-----BEGIN TSS2 PRIVATE KEY-----';
 
 /** Whether `file` starts (after blank lines) with a TSS2 PRIVATE KEY block; false when unreadable. */
 export function isTss2KeyFile(file: string): boolean {
+  let fd: number | undefined;
   try {
-    return fs.readFileSync(file, 'latin1').includes(TSS2_LABEL);
+    // Non-blocking and regular files only: a FIFO named by mistake must not hang tlssh here.
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    if (!fs.fstatSync(fd).isFile()) return false;
+    const buf = Buffer.alloc(64 * 1024);
+    return buf.subarray(0, fs.readSync(fd, buf, 0, buf.length, 0)).toString('latin1').includes(TSS2_LABEL);
   } catch {
     return false;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
   }
 }
 
