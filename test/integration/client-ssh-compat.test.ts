@@ -193,9 +193,14 @@ describe('tlssh as ssh is used', () => {
   });
 
   it('-N authenticates and runs nothing', async () => {
-    const r = await runTlssh([...conf, '-N', 'localhost']);
+    // As ssh -N, a command given anyway is not run.
+    const r = await runTlssh([...conf, '-N', 'localhost', 'echo ran']);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.length, 0);
+    // It does connect and authenticate: a refused certificate fails it.
+    const other = makeCa(fs.mkdtempSync(path.join(fx.dir, 'n-')), 'unrelated CA');
+    const bad = await runTlssh([...conf, '-N', '-o', `ServerCAFile=${other.certFile}`, 'localhost']);
+    assert.equal(bad.status, 255);
   });
 
   it('BatchMode=yes never prompts for a key password: it fails and says so', async () => {
