@@ -3,9 +3,11 @@
 // stop to ask (key loading is synchronous inside tls.connect), so the answer is put into the
 // config the transport reads.
 
+import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { ClientConfig } from '../config/types';
 import { TlsshError, isTlsshError } from '../errors';
+import { writeStderrLine } from './stderr-log';
 
 /** TPMA_OBJECT noDA (TPM 2.0 part 2, 8.3). */
 const NO_DA = 0x00000400;
@@ -85,7 +87,34 @@ export async function withKeyPassword(cfg: ClientConfig, prompt: PasswordPrompt)
     }
     throw err;
   }
+  if (cfg.PrivkeyEngine !== 'tpm') {
+    // A PEM key can be tried here, before any connection: ask again as ssh does.
+    for (let typed = 1; !passphraseOpens(cfg.KeyFile, password); typed++) {
+      if (typed >= cfg.NumberOfPasswordPrompts) {
+        throw new TlsshError('TLSSH_ERR_TLS_KEY', `wrong passphrase for key ${cfg.KeyFile}, ${typed} ${typed === 1 ? 'time' : 'times'}; giving up`);
+      }
+      const left = cfg.NumberOfPasswordPrompts - typed;
+      writeStderrLine(`Wrong passphrase for key ${cfg.KeyFile}; ${left} ${left === 1 ? 'try' : 'tries'} left.`);
+      password = await prompt(question);
+    }
+  }
   return Object.freeze({ ...cfg, PrivkeyPassword: password });
+}
+
+/** Whether `passphrase` decrypts the PEM key in `file`; true when the file cannot be read (reported later). */
+function passphraseOpens(file: string, passphrase: string): boolean {
+  let pem: Buffer;
+  try {
+    pem = readFileSync(file);
+  } catch {
+    return true;
+  }
+  try {
+    createPrivateKey({ key: pem, passphrase });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
