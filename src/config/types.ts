@@ -85,7 +85,7 @@ export interface ClientConfig extends CommonConfig {
    * KeyFile and CertFile (see identity-file.ts); "" leaves them to their own keywords.
    */
   IdentityFile: string;
-  /** How many times a wrong TPM key password is asked for before giving up. */
+  /** How many times a wrong key passphrase or TPM key password is asked for before giving up. */
   NumberOfPasswordPrompts: number;
   /** ssh's RequestTTY: what -t/-T say when neither is given. */
   RequestTTY: 'auto' | 'no' | 'yes' | 'force';
