@@ -139,6 +139,17 @@ Napi::Value RsaPrivate(const Napi::CallbackInfo& info) {
                });
 }
 
+Napi::Value LockoutInfo(const Napi::CallbackInfo& info) {
+  auto tcti = std::make_shared<std::string>(info[0].As<Napi::String>().Utf8Value());
+  auto out = std::make_shared<tlssh::LockoutInfo>();
+  return queue(info.Env(), [=] { *out = lockoutInfo(*tcti); }, [=](Napi::Env env) {
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("counter", Napi::Number::New(env, out->counter));
+    r.Set("maxTries", Napi::Number::New(env, out->maxTries));
+    return r;
+  });
+}
+
 Napi::Value LoadKey(const Napi::CallbackInfo& info) {
   auto id = std::make_shared<std::string>(info[0].As<Napi::String>().Utf8Value());
   return queue(info.Env(), [=] { loadKey(*id); }, [](Napi::Env env) { return env.Undefined(); });
@@ -189,6 +200,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("ecdsaSign", Napi::Function::New(env, EcdsaSign));
   exports.Set("rsaPrivate", Napi::Function::New(env, RsaPrivate));
   exports.Set("loadKey", Napi::Function::New(env, LoadKey));
+  exports.Set("lockoutInfo", Napi::Function::New(env, LockoutInfo));
   exports.Set("createKey", Napi::Function::New(env, CreateKey));
   exports.Set("importKey", Napi::Function::New(env, ImportKey));
   env.AddCleanupHook([] { flushAll(); });

@@ -497,6 +497,26 @@ Bytes rsaPrivate(const std::string& id, const Bytes& input) {
   });
 }
 
+LockoutInfo lockoutInfo(const std::string& tcti) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  return withConn(tcti, [&](Conn& c) {
+    TPMI_YES_NO more = TPM2_NO;
+    TPMS_CAPABILITY_DATA* cap = nullptr;
+    // TPM_PT_LOCKOUT_COUNTER and TPM_PT_MAX_AUTH_FAIL are adjacent properties.
+    uint32_t rc = Esys_GetCapability(c.esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_TPM_PROPERTIES,
+                                     TPM2_PT_LOCKOUT_COUNTER, 2, &more, &cap);
+    if (rc != TSS2_RC_SUCCESS) fail("TPM2_GetCapability of the dictionary-attack state", rc);
+    LockoutInfo out;
+    for (uint32_t i = 0; i < cap->data.tpmProperties.count; i++) {
+      const TPMS_TAGGED_PROPERTY& p = cap->data.tpmProperties.tpmProperty[i];
+      if (p.property == TPM2_PT_LOCKOUT_COUNTER) out.counter = p.value;
+      if (p.property == TPM2_PT_MAX_AUTH_FAIL) out.maxTries = p.value;
+    }
+    Esys_Free(cap);
+    return out;
+  });
+}
+
 void loadKey(const std::string& id) {
   std::lock_guard<std::mutex> lock(g_mu);
   withKey(id, [](Conn&, ESYS_TR) { return 0; });

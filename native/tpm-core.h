@@ -73,6 +73,14 @@ CreatedKey createKey(const std::string& tcti, uint32_t parent, Bytes parentAuth,
 Bytes importKey(const std::string& tcti, uint32_t parent, Bytes parentAuth, const Bytes& pub,
                 Bytes sensitive);
 
+// The dictionary-attack state, so a wrong password can be told how many more failures the TPM
+// allows before it locks out.
+struct LockoutInfo {
+  uint32_t counter = 0;   // TPM_PT_LOCKOUT_COUNTER: failures counted so far
+  uint32_t maxTries = 0;  // TPM_PT_MAX_AUTH_FAIL: failures that lock the TPM out
+};
+LockoutInfo lockoutInfo(const std::string& tcti);
+
 // Flushes every loaded object and closes every TPM connection.
 void flushAll();
 

@@ -34,6 +34,9 @@ const table = {
   TLSSH_ERR_SERVER_NAME_MISMATCH: 'tls',
   TLSSH_ERR_SERVER_EKU: 'tls',
   TLSSH_ERR_ALPN: 'tls',
+  TLSSH_ERR_SERVER_CERT_EXPIRED: 'tls',
+  TLSSH_ERR_SPEAKS_SSH: 'tls',
+  TLSSH_ERR_KEY_INSECURE_MODE: 'tls',
 
   // auth: who may log in
   TLSSH_ERR_CLIENT_CERT_MISSING: 'auth',

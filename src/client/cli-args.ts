@@ -1,9 +1,12 @@
-// The tlssh command line, parsed the way ssh users expect: options end at the first operand, so
-// `tlssh host ls -l` hands `-l` to the remote ls; the remote command's words are joined with
-// spaces; flags that mirror config keywords become `-o` style overrides in the order typed.
-// Parsing never exits the process: it returns what to print and the status, so it is testable.
+// The tlssh command line, parsed the way OpenSSH's ssh parses its own: options, then the
+// destination, then more options up to the first word of the remote command (`--` ends them), so
+// `tlssh host -p 232 uptime` sets the port while `tlssh host ls -l` hands `-l` to the remote ls.
+// Every one of ssh's option letters is handled on purpose (OPTION_TABLE): implemented, accepted
+// and ignored with a note for -v, or refused with one line, because scripts and tools such as
+// Ansible and git pass ssh's options to whatever program they were told is ssh. Flags that mirror
+// config keywords become `-o` style overrides in the order typed. Parsing never exits the
+// process: it returns what to print and the status, so it is testable.
 
-import { Command, CommanderError } from 'commander';
 import { applyTtyFlag, type TtyRequest } from './pty-decision';
 
 export interface ClientArgs {
@@ -11,7 +14,7 @@ export interface ClientArgs {
   host: string;
   /** The remote command, words joined by single spaces; "" for a login shell. */
   command: string;
-  /** -c FILE, replacing the default configuration files. */
+  /** -F FILE or -c FILE, replacing the default configuration files. */
   configFile: string | undefined;
   /** `Keyword=value` overrides from -o and the flags that stand for keywords, in command-line order. */
   overrides: string[];
@@ -20,6 +23,14 @@ export interface ClientArgs {
   verbose: number;
   /** -n: stdin from /dev/null. */
   stdinNull: boolean;
+  /** -G: print the configuration for the host and exit without connecting. */
+  dumpConfig: boolean;
+  /** -N: connect and authenticate, run nothing. */
+  noCommand: boolean;
+  /** -s: the command is a subsystem name. */
+  subsystem: boolean;
+  /** Options accepted but ignored, each with why: shown at -v. */
+  notes: string[];
 }
 
 export type ParseResult =
@@ -27,9 +38,45 @@ export type ParseResult =
   /** Help, version, or a usage error: print `stdout`/`stderr` and exit with `status`. */
   | { kind: 'exit'; status: number; stdout: string; stderr: string };
 
-const USAGE = '[-46nqtTvV] [-c FILE] [-e ESCAPECHAR] [-E ENGINE] [-l USER] [-o Keyword=value] [-p PORT] [user@]host [command [argument ...]]';
+const USAGE =
+  'usage: tlssh [-46AaCGgKkMNnqsTtVvXxYy] [-b bind_address] [-c|-F configfile] [-E engine]\n' +
+  '             [-e escape_char] [-i identity_file] [-l login_name] [-o option] [-p port]\n' +
+  '             [user@]host [command [argument ...]]';
 
-const HELP_AFTER = `
+const HELP = `${USAGE}
+
+Remote login shell over mutually authenticated TLS 1.3.
+
+Options (ssh's letters, with ssh's meaning unless said otherwise):
+  -4               use IPv4 addresses only (AddressFamily=inet)
+  -6               use IPv6 addresses only (AddressFamily=inet6)
+  -b ADDRESS       connect from this local address (BindAddress)
+  -c, -F FILE      read this configuration file instead of the default ones
+                   (-F /dev/null: none)
+  -E ENGINE        private key engine: "tpm" (PrivkeyEngine; TSS2 key files are used in
+                   the TPM without it). Not ssh's log file.
+  -e CHAR          escape character: one character, ^X, or "none" (EscapeChar)
+  -G               print the configuration for host, one "keyword value" line each, and exit
+  -i FILE          identity: private key FILE and the certificate beside it (FILE.crt,
+                   FILE-cert.pem, or STEM.crt for STEM.key), or one PEM file with both
+                   (IdentityFile)
+  -l USER          remote user to log in as (User)
+  -N               run nothing: connect, authenticate, and end
+  -n               read stdin from /dev/null (for running in the background)
+  -o KEYWORD=VALUE set any configuration keyword; may be repeated
+  -p PORT          port to connect to (Port)
+  -q               quiet: no warnings or diagnostics (LogLevel=QUIET)
+  -s               run the command as a subsystem (not supported yet)
+  -T               never ask for a pseudo-terminal
+  -t               ask for a pseudo-terminal; twice: even when stdin is not a terminal
+  -V, --version    print the version and exit
+  -v               debug messages on stderr; -vv and -vvv for more
+  -h, --help       show this help and exit
+
+Accepted and ignored (noted at -v): -2 -A -a -C -g -K -k -M -m -P -S -X -x -Y -y.
+Refused: -L -R -D -W -J -w (no forwarding or tunnels), -1, -B, -f, -I, -O, -Q.
+Options may also follow the host, up to the first word of the command; -- ends them.
+
 Escapes (interactive sessions with a pseudo-terminal, right after a newline):
   ~.   disconnect          ~^Z  suspend tlssh
   ~?   list escapes        ~~   send one ~
@@ -41,15 +88,108 @@ Examples:
   tlssh shell.example.com                  interactive login
   tlssh admin@db1 'systemctl status nginx' run a command
   tlssh -t db1 top                         command with a pseudo-terminal
-  tlssh -p 2232 -o ConnectTimeout=5 h1 uptime
+  tlssh db1 -p 2232 -o ConnectTimeout=5 uptime
   tlssh backup1 'tar -C /srv -cf - data' > data.tar
+  rsync -e tlssh -a src/ host:dst/         GIT_SSH_COMMAND=tlssh git clone host:repo
 
-Files: /etc/tlssh/tlssh.conf, ~/.tlssh/tlssh.conf (see tlssh.conf(5)); manual: tlssh(1).`;
+Files: /etc/tlssh/tlssh.conf, ~/.tlssh/tlssh.conf (see tlssh.conf(5)); manual: tlssh(1).
+`;
 
-function keywordFlag(overrides: string[], keyword: string, value: string): string {
-  overrides.push(`${keyword}=${value}`);
-  return value;
+type Action =
+  | { kind: 'flag'; apply: (s: ParseState) => void }
+  | { kind: 'value'; apply: (s: ParseState, value: string) => string | undefined }
+  | { kind: 'ignore'; value: boolean; why: string }
+  | { kind: 'refuse'; value: boolean; why: string };
+
+interface ParseState {
+  overrides: string[];
+  tty: TtyRequest;
+  loginName: string | undefined;
+  configFile: string | undefined;
+  verbose: number;
+  stdinNull: boolean;
+  dumpConfig: boolean;
+  noCommand: boolean;
+  subsystem: boolean;
+  help: boolean;
+  version: boolean;
+  notes: string[];
 }
+
+const keyword =
+  (name: string, fixed?: string): Action =>
+    fixed === undefined
+      ? { kind: 'value', apply: (s, v) => void s.overrides.push(`${name}=${v}`) }
+      : { kind: 'flag', apply: (s) => void s.overrides.push(`${name}=${fixed}`) };
+
+const NO_FORWARDING = 'tlssh has no port forwarding, stdio forwarding or jump hosts';
+
+/** Every option letter of OpenSSH 9's ssh, and tlssh's own. Letters not here are unknown. */
+const OPTION_TABLE: Readonly<Record<string, Action>> = {
+  '4': keyword('AddressFamily', 'inet'),
+  '6': keyword('AddressFamily', 'inet6'),
+  b: keyword('BindAddress'),
+  c: { kind: 'value', apply: (s, v) => void (s.configFile = v) },
+  F: { kind: 'value', apply: (s, v) => void (s.configFile = v) },
+  E: keyword('PrivkeyEngine'),
+  e: keyword('EscapeChar'),
+  G: { kind: 'flag', apply: (s) => void (s.dumpConfig = true) },
+  i: keyword('IdentityFile'),
+  l: { kind: 'value', apply: (s, v) => void (s.loginName = v) },
+  N: { kind: 'flag', apply: (s) => void (s.noCommand = true) },
+  n: { kind: 'flag', apply: (s) => void (s.stdinNull = true) },
+  o: { kind: 'value', apply: (s, v) => void s.overrides.push(v) },
+  p: keyword('Port'),
+  q: keyword('LogLevel', 'QUIET'),
+  s: { kind: 'flag', apply: (s) => void (s.subsystem = true) },
+  T: { kind: 'flag', apply: (s) => void (s.tty = applyTtyFlag(s.tty, 'T')) },
+  t: { kind: 'flag', apply: (s) => void (s.tty = applyTtyFlag(s.tty, 't')) },
+  V: { kind: 'flag', apply: (s) => void (s.version = true) },
+  v: { kind: 'flag', apply: (s) => void (s.verbose += 1) },
+  h: { kind: 'flag', apply: (s) => void (s.help = true) },
+
+  '2': { kind: 'ignore', value: false, why: 'tlssh speaks only its own protocol' },
+  A: { kind: 'ignore', value: false, why: 'tlssh has no agent forwarding' },
+  a: { kind: 'ignore', value: false, why: 'tlssh has no agent forwarding' },
+  C: { kind: 'ignore', value: false, why: 'tlssh does not compress' },
+  g: { kind: 'ignore', value: false, why: 'tlssh has no port forwarding' },
+  K: { kind: 'ignore', value: false, why: 'tlssh has no GSSAPI authentication' },
+  k: { kind: 'ignore', value: false, why: 'tlssh has no GSSAPI credentials to delegate' },
+  M: { kind: 'ignore', value: false, why: 'tlssh has no connection sharing yet' },
+  m: { kind: 'ignore', value: true, why: 'TLS 1.3 chooses its own MACs' },
+  P: { kind: 'ignore', value: true, why: 'tlssh has no Tag/Match' },
+  S: { kind: 'ignore', value: true, why: 'tlssh has no connection sharing yet' },
+  X: { kind: 'ignore', value: false, why: 'tlssh has no X11 forwarding' },
+  x: { kind: 'ignore', value: false, why: 'tlssh has no X11 forwarding' },
+  Y: { kind: 'ignore', value: false, why: 'tlssh has no X11 forwarding' },
+  y: { kind: 'ignore', value: false, why: 'tlssh logs to stderr only' },
+
+  D: { kind: 'refuse', value: true, why: NO_FORWARDING },
+  J: { kind: 'refuse', value: true, why: NO_FORWARDING },
+  L: { kind: 'refuse', value: true, why: NO_FORWARDING },
+  R: { kind: 'refuse', value: true, why: NO_FORWARDING },
+  W: { kind: 'refuse', value: true, why: NO_FORWARDING },
+  w: { kind: 'refuse', value: true, why: 'tlssh has no tunnel devices' },
+  '1': { kind: 'refuse', value: false, why: 'SSH protocol 1 is not tlssh' },
+  B: { kind: 'refuse', value: true, why: 'binding to an interface is not supported; use -b ADDRESS' },
+  f: { kind: 'refuse', value: false, why: 'going to the background is not supported; use -n and the shell\'s &' },
+  I: { kind: 'refuse', value: true, why: 'PKCS#11 is not supported; TPM keys are (-E tpm)' },
+  O: { kind: 'refuse', value: true, why: 'tlssh has no connection sharing to control yet' },
+  Q: { kind: 'refuse', value: true, why: 'tlssh has no algorithms to list (TLS 1.3 chooses them)' },
+};
+
+const LONG_OPTIONS: Readonly<Record<string, string>> = {
+  '--help': 'h',
+  '--version': 'V',
+  '--verbose': 'v',
+  '--quiet': 'q',
+  '--config': 'c',
+  '--escape-char': 'e',
+  '--engine': 'E',
+  '--login': 'l',
+  '--option': 'o',
+  '--port': 'p',
+};
 
 function splitDestination(destination: string): { user: string | undefined; host: string } {
   // The last @ separates, as in ssh, so a user name may itself contain one.
@@ -58,100 +198,138 @@ function splitDestination(destination: string): { user: string | undefined; host
   return { user: destination.slice(0, at), host: destination.slice(at + 1) };
 }
 
-function usageError(message: string): ParseResult {
-  return { kind: 'exit', status: 255, stdout: '', stderr: `tlssh: ${message} (see tlssh --help)\n` };
+function usageError(message: string, withUsage = false): ParseResult {
+  const tail = withUsage ? `${USAGE}\n` : '';
+  return { kind: 'exit', status: 255, stdout: '', stderr: `tlssh: ${message}${withUsage ? '' : ' (see tlssh --help)'}\n${tail}` };
+}
+
+class UsageProblem extends Error {
+  constructor(
+    message: string,
+    readonly withUsage = false,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Parses options from argv[i] on, getopt style: clustered letters (-tt, -vvv), attached values
+ * (-p22, -oKey=v), `--` ends options. Returns the index of the first argument that is not an
+ * option, and whether `--` was what ended them.
+ */
+function parseOptions(argv: readonly string[], start: number, s: ParseState): { next: number; terminated: boolean } {
+  let i = start;
+  while (i < argv.length) {
+    const arg = argv[i]!;
+    if (arg === '--') return { next: i + 1, terminated: true };
+    if (!arg.startsWith('-') || arg === '-') return { next: i, terminated: false };
+    i += 1;
+    if (arg.startsWith('--')) {
+      const eq = arg.indexOf('=');
+      const name = eq < 0 ? arg : arg.slice(0, eq);
+      const letter = LONG_OPTIONS[name];
+      if (letter === undefined) throw new UsageProblem(`unknown option '${name}'`, true);
+      const action = OPTION_TABLE[letter]!;
+      if (action.kind === 'value') {
+        let value: string | undefined = eq < 0 ? undefined : arg.slice(eq + 1);
+        if (value === undefined) {
+          if (i >= argv.length) throw new UsageProblem(`option '${name}' needs an argument`, true);
+          value = argv[i++]!;
+        }
+        action.apply(s, value);
+      } else if (action.kind === 'flag') {
+        if (eq >= 0) throw new UsageProblem(`option '${name}' takes no argument`, true);
+        action.apply(s);
+      }
+      continue;
+    }
+    for (let j = 1; j < arg.length; j++) {
+      const letter = arg[j]!;
+      const action = Object.prototype.hasOwnProperty.call(OPTION_TABLE, letter) ? OPTION_TABLE[letter]! : undefined;
+      if (action === undefined) throw new UsageProblem(`unknown option '-${letter}'`, true);
+      const takesValue = action.kind === 'value' || ((action.kind === 'ignore' || action.kind === 'refuse') && action.value);
+      let value: string | undefined;
+      if (takesValue) {
+        if (j + 1 < arg.length) value = arg.slice(j + 1);
+        else if (i < argv.length) value = argv[i++]!;
+        else throw new UsageProblem(`option '-${letter}' needs an argument`, true);
+        j = arg.length;
+      }
+      switch (action.kind) {
+        case 'flag':
+          action.apply(s);
+          break;
+        case 'value':
+          action.apply(s, value!);
+          break;
+        case 'ignore':
+          s.notes.push(`-${letter}${value === undefined ? '' : ` ${value}`} ignored: ${action.why}`);
+          break;
+        case 'refuse':
+          throw new UsageProblem(`-${letter} is not supported: ${action.why}`);
+      }
+    }
+  }
+  return { next: i, terminated: false };
 }
 
 export function parseArgs(argv: readonly string[], version: string): ParseResult {
-  const overrides: string[] = [];
-  let tty: TtyRequest = 'auto';
-  let loginName: string | undefined;
-  let stdout = '';
-  let stderr = '';
-
-  const program = new Command('tlssh')
-    .usage(USAGE)
-    .description('Remote login shell over mutually authenticated TLS 1.3.')
-    .argument('[destination]', '[user@]host to connect to')
-    .argument('[command...]', 'command to run instead of a login shell (words joined by spaces)')
-    .passThroughOptions()
-    .helpOption('-h, --help', 'show this help and exit')
-    .version(version, '-V, --version', 'print the version and exit')
-    .option('-4', 'use IPv4 addresses only (AddressFamily=inet)', () => keywordFlag(overrides, 'AddressFamily', 'inet'))
-    .option('-6', 'use IPv6 addresses only (AddressFamily=inet6)', () => keywordFlag(overrides, 'AddressFamily', 'inet6'))
-    .option('-c, --config <file>', 'read this configuration file instead of the default ones')
-    .option('-e, --escape-char <char>', 'escape character: one character, ^X, or "none" (EscapeChar)', (v: string) =>
-      keywordFlag(overrides, 'EscapeChar', v),
-    )
-    .option('-E, --engine <engine>', 'private key engine: "tpm" for a key held in a TPM (PrivkeyEngine)', (v: string) =>
-      keywordFlag(overrides, 'PrivkeyEngine', v),
-    )
-    .option('-l, --login <user>', 'remote user to log in as (User)', (v: string) => {
-      loginName = v;
-      return v;
-    })
-    .option('-n', 'read stdin from /dev/null (for running in the background)')
-    .option('-o, --option <keyword=value>', 'set any configuration keyword; may be repeated', (v: string) => {
-      overrides.push(v);
-      return v;
-    })
-    .option('-p, --port <port>', 'port to connect to (Port)', (v: string) => keywordFlag(overrides, 'Port', v))
-    .option('-q, --quiet', 'quiet: no warnings or diagnostics (LogLevel=QUIET)', () => keywordFlag(overrides, 'LogLevel', 'QUIET'))
-    .option('-t', 'ask for a pseudo-terminal; twice: even when stdin is not a terminal', () => {
-      tty = applyTtyFlag(tty, 't');
-      return tty;
-    })
-    .option('-T', 'never ask for a pseudo-terminal', () => {
-      tty = applyTtyFlag(tty, 'T');
-      return tty;
-    })
-    .option('-v, --verbose', 'debug messages on stderr; repeat for more', (_v: string, previous: number) => previous + 1, 0)
-    .addHelpText('after', HELP_AFTER)
-    .configureHelp({ sortOptions: true, helpWidth: 100 })
-    .showSuggestionAfterError(false)
-    .exitOverride()
-    .configureOutput({
-      writeOut: (s) => {
-        stdout += s;
-      },
-      writeErr: (s) => {
-        stderr += s;
-      },
-      outputError: () => undefined,
-    });
-
+  const s: ParseState = {
+    overrides: [],
+    tty: 'auto',
+    loginName: undefined,
+    configFile: undefined,
+    verbose: 0,
+    stdinNull: false,
+    dumpConfig: false,
+    noCommand: false,
+    subsystem: false,
+    help: false,
+    version: false,
+    notes: [],
+  };
+  let destination: string | undefined;
+  let words: string[] = [];
   try {
-    program.parse([...argv], { from: 'user' });
-  } catch (err) {
-    if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') {
-        return { kind: 'exit', status: 0, stdout, stderr };
-      }
-      return usageError(err.message.replace(/^error: /, ''));
+    // As OpenSSH's ssh: options, the destination, then options again until the first word of
+    // the command; `--` anywhere ends the options, and what follows the destination is the command.
+    let { next, terminated } = parseOptions(argv, 0, s);
+    if (!s.help && !s.version && next < argv.length) {
+      destination = argv[next]!;
+      next += 1;
+      if (!terminated) ({ next } = parseOptions(argv, next, s));
+      words = argv.slice(next);
     }
+  } catch (err) {
+    if (err instanceof UsageProblem) return usageError(err.message, err.withUsage);
     throw err;
   }
+  if (s.help) return { kind: 'exit', status: 0, stdout: HELP, stderr: '' };
+  if (s.version) return { kind: 'exit', status: 0, stdout: `${version}\n`, stderr: '' };
 
-  const [destination, words] = program.processedArgs as [string | undefined, string[]];
-  if (destination === undefined || destination === '') return usageError('no host given');
+  if (destination === undefined || destination === '') return usageError('no host given', true);
   const { user, host } = splitDestination(destination);
   if (host === '') return usageError(`no host in "${destination}"`);
   if (user === '') return usageError(`empty user name in "${destination}"`);
   // -l wins over user@host, as in ssh; both win over the configuration files.
-  const remoteUser = loginName ?? user;
-  if (remoteUser !== undefined) overrides.push(`User=${remoteUser}`);
+  const remoteUser = s.loginName ?? user;
+  if (remoteUser !== undefined) s.overrides.push(`User=${remoteUser}`);
+  if (s.subsystem && words.length === 0) return usageError('-s needs a subsystem name after the host');
 
-  const opts = program.opts<{ config?: string; verbose: number; n?: boolean }>();
   return {
     kind: 'run',
     args: {
       host,
       command: words.join(' '),
-      configFile: opts.config,
-      overrides,
-      ttyRequest: tty,
-      verbose: opts.verbose,
-      stdinNull: opts.n === true,
+      configFile: s.configFile,
+      overrides: s.overrides,
+      ttyRequest: s.tty,
+      verbose: s.verbose,
+      stdinNull: s.stdinNull,
+      dumpConfig: s.dumpConfig,
+      noCommand: s.noCommand,
+      subsystem: s.subsystem,
+      notes: s.notes,
     },
   };
 }

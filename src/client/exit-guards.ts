@@ -40,6 +40,22 @@ export interface GuardOptions {
 
 let installed = false;
 
+/** While set, the first SIGINT goes here instead of ending tlssh (a command without a PTY). */
+let interruptHandler: (() => void) | undefined;
+
+/**
+ * Sends the next SIGINT to `fn` instead of ending tlssh: on a command without a terminal, Ctrl-C
+ * is meant for the remote command, whose death then decides tlssh's exit status. A second Ctrl-C
+ * ends tlssh as before, so a remote command that ignores SIGINT cannot hold the user hostage.
+ * Returns a function that undoes it.
+ */
+export function interceptInterrupt(fn: () => void): () => void {
+  interruptHandler = fn;
+  return () => {
+    if (interruptHandler === fn) interruptHandler = undefined;
+  };
+}
+
 export function installExitGuards(options: GuardOptions): void {
   if (installed) return;
   installed = true;
@@ -47,6 +63,13 @@ export function installExitGuards(options: GuardOptions): void {
   // ssh's answer to these signals: restore the terminal, say so only when verbose, exit 255.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(signal, () => {
+      const intercept = signal === 'SIGINT' ? interruptHandler : undefined;
+      if (intercept) {
+        interruptHandler = undefined;
+        if (options.verbosity() > 0) writeStderrLine('debug1: SIGINT: sending it to the remote command');
+        intercept();
+        return;
+      }
       runExitCleanups();
       if (options.verbosity() > 0) writeStderrLine(`debug1: killed by signal ${signal}`);
       process.exit(EXIT_TLSSH_FAILURE);

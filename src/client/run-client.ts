@@ -13,12 +13,13 @@ import { connectTls } from '../transport/connect';
 import type { ClientArgs } from './cli-args';
 import { parseEscapeChar, showEscapeChar } from './escape-parser';
 import { failureLine, remoteExitCode, describeRemoteEnd } from './exit-status';
-import { withKeyPassword, withParentPassword } from './key-password';
+import { describeIdentity, assertKeyFilePrivate, withDetectedEngine } from './identity';
+import { BatchModeRefusal, isNoDaTpmKey, withKeyPassword, withParentPassword, type PasswordPrompt } from './key-password';
 import { openInput, openOutput } from './local-stdio';
 import { NO_TTY_WARNING, decidePty } from './pty-decision';
 import { selectEnv } from './send-env';
 import { runSession, type SessionIo } from './session';
-import { createLog, type Log } from './stderr-log';
+import { createLog, writeStderrLine, type Log } from './stderr-log';
 
 export interface ClientContext {
   args: ClientArgs;
@@ -36,6 +37,22 @@ export async function runClient(ctx: ClientContext): Promise<number> {
     const loaded = loadClientConfig({ file: args.configFile, overrides: args.overrides, host: args.host });
     log = createLog(args.verbose, loaded.LogLevel);
     ctx.onVerbosity?.(log.verbosity);
+    for (const note of loaded.notes) log.debug?.(note);
+    for (const note of args.notes) log.debug?.(`command line: ${note}`);
+    if (log.debug3) {
+      const { dumpConfig } = await import('./dump-config');
+      for (const line of dumpConfig(loaded, '').trimEnd().split('\n')) {
+        const field = Object.keys(loaded.origin).find((f) => f.toLowerCase() === line.split(' ')[0]);
+        log.debug3(`setting ${line}${field ? ` (${loaded.origin[field]})` : ''}`);
+      }
+    }
+    if (args.dumpConfig) {
+      const { dumpConfig } = await import('./dump-config');
+      const { userInfo } = await import('node:os');
+      process.stdout.write(dumpConfig(loaded, userInfo().username));
+      return 0;
+    }
+    if (args.subsystem) throw new TlsshError('TLSSH_ERR_USAGE', `-s (subsystem ${args.command}) is not supported yet`);
     for (const file of insecureSecretFiles(loaded)) {
       log.warn(`tlssh: warning: ${file} holds a password and other users can read it; run chmod 600 ${file}`);
     }
@@ -50,14 +67,31 @@ async function connectAndRun(args: ClientArgs, loaded: ClientConfig, env: NodeJS
   const debug = log.debug;
   const stdinIsTty = !args.stdinNull && tty.isatty(0);
   const hasCommand = args.command !== '';
-  const decision = decidePty({ request: args.ttyRequest, hasCommand, stdinIsTty });
+  // -t/-T win; RequestTTY (scp and sftp pass RequestTTY=no) says what they would.
+  const decision = decidePty({ request: args.ttyRequest === 'auto' ? loaded.RequestTTY : args.ttyRequest, hasCommand, stdinIsTty });
   if (decision.warnNoTty) log.info(NO_TTY_WARNING);
   const pty = decision.pty;
   const escapeChar = pty ? parseEscapeChar(loaded.EscapeChar) : null;
   debug?.(`${pty ? 'requesting' : 'not requesting'} a pseudo-terminal; escape character ${escapeChar === null ? 'none' : showEscapeChar(escapeChar)}`);
 
-  const cfg = await withKeyPassword(loaded, (question) => lazyPrompt(question));
-  const socket = cfg.PrivkeyEngine === 'tpm' ? await connectWithTpmKey(cfg, args.host, debug) : await connectTls(cfg, { host: args.host, port: cfg.Port, debug });
+  const withEngine = withDetectedEngine(loaded, debug);
+  assertKeyFilePrivate(withEngine);
+  const prompt = promptFor(withEngine);
+  const cfg = await withKeyPassword(withEngine, prompt);
+  // Asking again after a wrong password is safe when it was typed (the user is there) or when
+  // none was configured for a noDA key (the empty guess cost no lockout strike).
+  const mayAskAgain = cfg !== withEngine || (cfg.PrivkeyEngine === 'tpm' && cfg.PrivkeyPassword === undefined && isNoDaTpmKey(cfg.KeyFile));
+  if (debug) {
+    const tcti = cfg.PrivkeyEngine === 'tpm' ? (await import('../transport/tpm-key')).configuredTcti(cfg) : undefined;
+    for (const line of describeIdentity(cfg, tcti)) debug(line);
+  }
+  const socket = cfg.PrivkeyEngine === 'tpm' ? await connectWithTpmKey(cfg, args.host, log, prompt, mayAskAgain) : await connectTls(cfg, { host: args.host, port: cfg.Port, debug, debug3: log.debug3 });
+  if (args.noCommand) {
+    // -N: ssh keeps the connection for its forwardings; tlssh has none, so authenticating is all.
+    debug?.('-N: authenticated; no command to run');
+    socket.destroy();
+    return 0;
+  }
   const channel = new Channel(socket, { keepalive: cfg.Keepalive, debug: log.debug2 });
 
   const io = await localIo(args, pty, stdinIsTty);
@@ -121,8 +155,15 @@ async function localIo(args: ClientArgs, pty: boolean, stdinIsTty: boolean): Pro
  * that fails inside the handshake (a wrong key password) is reported as the TPM's failure rather
  * than OpenSSL's "EVP lib". The TPM is let go as soon as the one signature is made.
  */
-async function connectWithTpmKey(given: ClientConfig, host: string, debug: Log['debug']): Promise<TLSSocket> {
-  const { prepareTpmKey, takeTpmFailure } = await import('../transport/tpm-key');
+async function connectWithTpmKey(
+  given: ClientConfig,
+  host: string,
+  log: Pick<Log, 'debug' | 'debug3'>,
+  prompt: PasswordPrompt,
+  mayAskAgain: boolean,
+): Promise<TLSSocket> {
+  const { debug, debug3 } = log;
+  const { prepareTpmKey, takeTpmFailure, tpmFailuresLeft } = await import('../transport/tpm-key');
   let cfg = given;
   let prepared;
   try {
@@ -130,18 +171,63 @@ async function connectWithTpmKey(given: ClientConfig, host: string, debug: Log['
   } catch (err) {
     // A parent (SRK or owner hierarchy) with a password the config does not give: ask, as for the key.
     if (!isTlsshError(err) || err.code !== 'TLSSH_ERR_TPM_AUTH' || cfg.TpmSrkPassword !== undefined) throw err;
-    cfg = await withParentPassword(cfg, (question) => lazyPrompt(question), err);
+    cfg = await withParentPassword(cfg, prompt, err);
     prepared = await prepareTpmKey(cfg, debug ? { debug } : {});
   }
   try {
-    return await connectTls(cfg, { host, port: cfg.Port, debug });
-  } catch (err) {
-    const tpmFailure = takeTpmFailure();
-    if (tpmFailure) debug?.(`TLS handshake failed because the TPM's signature did: ${describeError(err)}`);
-    throw tpmFailure ?? err;
+    // A wrong key password shows only when the TPM signs inside the handshake: ask again, as ssh
+    // does, up to NumberOfPasswordPrompts times, when the password came from the terminal.
+    // Passwords typed so far; the empty guess for a noDA key without one does not count.
+    let typed = given.PrivkeyPassword !== undefined && mayAskAgain ? 1 : 0;
+    for (;;) {
+      try {
+        return await connectTls(cfg, { host, port: cfg.Port, debug, debug3 });
+      } catch (err) {
+        const tpmFailure = takeTpmFailure();
+        if (tpmFailure) debug?.(`TLS handshake failed because the TPM's signature did: ${describeError(err)} (${tpmFailure.code}: ${tpmFailure.message})`);
+        const wrongPassword = tpmFailure?.code === 'TLSSH_ERR_TPM_AUTH' && mayAskAgain;
+        if (!wrongPassword) throw tpmFailure ?? err;
+        if (typed >= cfg.NumberOfPasswordPrompts) {
+          throw new TlsshError('TLSSH_ERR_TPM_AUTH', `wrong password for TPM key ${cfg.KeyFile}, ${typed} ${typed === 1 ? 'time' : 'times'}; giving up`, { cause: tpmFailure });
+        }
+        if (typed > 0) {
+          const left = cfg.NumberOfPasswordPrompts - typed;
+          // A DA-protected key: the TPM counts every wrong password; say how close its lockout is.
+          const tpmLeft = isNoDaTpmKey(cfg.KeyFile) ? undefined : await tpmFailuresLeft(cfg);
+          const lockout = tpmLeft === undefined ? '' : ` (the TPM locks out after ${tpmLeft} more wrong ${tpmLeft === 1 ? 'password' : 'passwords'})`;
+          writeStderrLine(`Wrong password for TPM key ${cfg.KeyFile}; ${left} ${left === 1 ? 'try' : 'tries'} left${lockout}.`);
+        } else {
+          debug?.(`TPM key ${cfg.KeyFile} is noDA and refused the empty password: asking for one`);
+        }
+        // The next handshake configures the engine again with the new password (keyMaterial).
+        let password: string;
+        try {
+          password = await prompt(`Enter password for TPM key ${cfg.KeyFile}: `);
+        } catch (e) {
+          if (typed > 0 || !isTlsshError(e) || e.code !== 'TLSSH_ERR_TTY' || e instanceof BatchModeRefusal) throw e;
+          throw new TlsshError(
+            'TLSSH_ERR_TPM_AUTH',
+            `TPM key ${cfg.KeyFile} has a password and there is no terminal to ask it on: set PrivkeyPassword in a config file of mode 0600`,
+            { cause: e },
+          );
+        }
+        cfg = Object.freeze({ ...cfg, PrivkeyPassword: password });
+        typed += 1;
+      }
+    }
   } finally {
     prepared.release();
   }
+}
+
+/** The prompt to use: the terminal, or with BatchMode a refusal, as ssh never prompts then. */
+function promptFor(cfg: ClientConfig): PasswordPrompt {
+  if (cfg.BatchMode) {
+    return async (question) => {
+      throw new BatchModeRefusal(question);
+    };
+  }
+  return (question) => lazyPrompt(question);
 }
 
 async function lazyPrompt(question: string): Promise<string> {

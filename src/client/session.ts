@@ -9,6 +9,7 @@ import type { Channel } from '../transport/channel';
 import { EscapeParser, escapeHelp, showEscapeChar } from './escape-parser';
 import type { LocalTerminal, WindowSize } from './local-terminal';
 import type { OutputSink } from './local-stdio';
+import { interceptInterrupt } from './exit-guards';
 import { sanitizeRemoteText } from './remote-text';
 import { writeStderrLine, type Log } from './stderr-log';
 
@@ -89,13 +90,15 @@ export function runSession(channel: Channel, setup: SessionSetup): Promise<Sessi
 
     const onStarted = (window: number, user: string): void => {
       started = true;
-      debug?.(`session started as ${sanitizeRemoteText(user)}${request.pty ? ' with a pseudo-terminal' : ''}`);
+      debug?.(`session started as ${sanitizeRemoteText(user)}${request.pty ? ' with a pseudo-terminal' : ''} (${Date.now() - requestSentAt} ms after the request)`);
       const stdout = io.openStdout(onOutputFailure('stdout'));
       const stderr = io.openStderr(onOutputFailure('stderr'));
       sinks.push(stdout, stderr);
       channel.incoming(STREAM.stdout, stdout.stream);
       channel.incoming(STREAM.stderr, stderr.stream);
       io.terminal?.enterRaw();
+      // Without a PTY the remote command has no terminal to get ^C from: pass tlssh's SIGINT on.
+      if (!request.pty) teardown.push(interceptInterrupt(() => channel.send({ type: 'signal', name: 'INT' })));
       if (io.watchWindow) {
         teardown.push(io.watchWindow((size) => channel.send({ type: 'window-change', cols: size.cols, rows: size.rows })));
       }
@@ -229,6 +232,7 @@ export function runSession(channel: Channel, setup: SessionSetup): Promise<Sessi
       channel.removeListener('eof', onEof);
       channel.removeListener('close', onClose);
     });
+    const requestSentAt = Date.now();
     channel.send(request);
   });
 }

@@ -27,6 +27,8 @@ export interface Log {
   readonly debug: ((line: string) => void) | undefined;
   /** Finer detail for -vv: every protocol message. */
   readonly debug2: ((line: string) => void) | undefined;
+  /** The most detail, for -vvv: every setting with where it came from, the whole server chain. */
+  readonly debug3: ((line: string) => void) | undefined;
   /** ssh's "logit" level: shown at LogLevel INFO and above, not with -q or LogLevel ERROR. */
   info(line: string): void;
   /** Non-fatal problems: shown unless LogLevel is QUIET. */
@@ -43,6 +45,7 @@ export function createLog(verbosity: number, logLevel: string): Log {
     verbosity: level,
     debug: level > 0 ? (line: string) => writeStderrLine(`debug1: ${line}`) : undefined,
     debug2: level > 1 ? (line: string) => writeStderrLine(`debug2: ${line}`) : undefined,
+    debug3: level > 2 ? (line: string) => writeStderrLine(`debug3: ${line}`) : undefined,
     info: (line) => {
       if (showInfo) writeStderrLine(line);
     },

@@ -10,6 +10,8 @@ export class ConfigFold {
   /** Where each field's final value was set. */
   readonly where = new Map<string, Where>();
   private readonly replacedByCommandLine = new Set<string>();
+  /** OpenSSH keywords accepted but ignored, each "where: Keyword value ignored: why", for -v. */
+  readonly notes: string[] = [];
 
   originOf(field: string): string {
     const w = this.where.get(field);
@@ -17,6 +19,10 @@ export class ConfigFold {
   }
 
   apply(spec: KeywordSpec, value: unknown, where: Where): void {
+    if (spec.ignored !== undefined) {
+      this.notes.push(`${originText(where)}: ${spec.name} ${String(value)} ignored: ${spec.ignored}`);
+      return;
+    }
     const field = spec.field;
     this.where.set(field, where);
     if (!spec.list) {

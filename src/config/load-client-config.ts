@@ -11,6 +11,7 @@ import { configError } from './config-error';
 import { deepFreeze } from './deep-freeze';
 import { recordSecretFiles } from './file-permissions';
 import { hostMatches } from './host-patterns';
+import { resolveIdentity } from './identity-file';
 import { secretFilesIn } from './load-server-config';
 import type { ConfigStatement } from './parse-config-text';
 import { readConfigFile } from './read-config-files';
@@ -32,22 +33,35 @@ export function loadClientConfig(opts: ClientLoadOptions, paths: ConfigPaths = D
 
   const fold = new ConfigFold();
   const all: ConfigStatement[] = [];
+  const trace: string[] = [];
   for (const { file, missingOk } of files) {
-    const statements = readConfigFile(file, clientSchema, { home, missingOk }) ?? [];
+    const found = readConfigFile(file, clientSchema, { home, missingOk });
+    trace.push(found === null ? `Reading configuration data ${file}: not found` : `Reading configuration data ${file}`);
+    const statements = found ?? [];
     all.push(...statements);
+    const included = new Set(statements.map((st) => st.where.file).filter((f) => f !== file));
+    for (const f of included) trace.push(`Reading configuration data ${f} (included)`);
     for (const st of statements) if (st.kind === 'set' && st.section === null) fold.apply(st.spec, st.value, st.where);
+    const applied = new Set<string>();
     for (const st of statements) {
-      if (st.kind === 'set' && st.section !== null && hostMatches(opts.host, st.section.patterns)) fold.apply(st.spec, st.value, st.where);
+      if (st.kind === 'set' && st.section !== null && hostMatches(opts.host, st.section.patterns)) {
+        const at = `${st.section.where.file}:${st.section.where.line}`;
+        if (!applied.has(at)) {
+          applied.add(at);
+          trace.push(`${at}: Applying options for [${st.section.patterns.join(' ')}]`);
+        }
+        fold.apply(st.spec, st.value, st.where);
+      }
     }
   }
   for (const o of parseOverrides(opts.overrides ?? [], clientSchema, home)) fold.apply(o.spec, o.value, o.where);
 
-  const cfg = buildClientConfig(fold, opts.host, home);
+  const cfg = buildClientConfig(fold, opts.host, home, [...trace, ...fold.notes]);
   recordSecretFiles(cfg, secretFilesIn(all));
   return deepFreeze(cfg);
 }
 
-function buildClientConfig(fold: ConfigFold, host: string, home: string): ClientConfig {
+function buildClientConfig(fold: ConfigFold, host: string, home: string, notes: readonly string[]): ClientConfig {
   const defaults: Record<string, unknown> = { HostName: host, ...clientSchema.defaults({ home }) };
   const values: Record<string, unknown> = {};
   const origin: Record<string, string> = {};
@@ -63,5 +77,16 @@ function buildClientConfig(fold: ConfigFold, host: string, home: string): Client
       'ServerCAFile and ServerCAPath are both empty: no server certificate could be verified',
     );
   }
-  return { origin, host, ...values } as unknown as ClientConfig;
+  const identity = values['IdentityFile'];
+  if (typeof identity === 'string' && identity !== '') {
+    // -i names the key; the certificate beside it comes along (identity-file.ts).
+    const id = resolveIdentity(identity);
+    values['KeyFile'] = id.keyFile;
+    values['CertFile'] = id.certFile;
+    origin['KeyFile'] = origin['CertFile'] = origin['IdentityFile']!;
+  }
+  const cfg = { origin, host, ...values };
+  // Not a setting: kept out of enumeration so dumps and comparisons see only settings.
+  Object.defineProperty(cfg, 'notes', { value: Object.freeze([...notes]), enumerable: false });
+  return cfg as unknown as ClientConfig;
 }

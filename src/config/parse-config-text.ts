@@ -88,6 +88,8 @@ export function lookupKeyword(keyword: string, where: Where, schema: ConfigSchem
   const lower = keyword.toLowerCase();
   const spec = schema.keywords.get(lower);
   if (spec !== undefined) return spec;
+  const refused = schema.refused?.[lower];
+  if (refused !== undefined) throw configError('TLSSH_ERR_CONFIG_UNKNOWN_KEYWORD', where, keyword, `OpenSSH keyword not supported: ${refused}`);
   const retired = schema.retired[lower];
   const other = otherSchema(schema).keywords.get(lower);
   const why =

@@ -18,6 +18,11 @@ export interface KeywordSpec {
   /** Never echoed in messages, refused on the command line, and makes its file need mode 0600. */
   readonly secret: boolean;
   readonly parse: ValueParser<unknown>;
+  /**
+   * An OpenSSH keyword that means nothing to tlssh: accepted so that ssh habits and tools
+   * (Ansible's -o KbdInteractiveAuthentication=no) work, and noted at -v with this reason.
+   */
+  readonly ignored?: string;
 }
 
 export interface ConfigSchema {
@@ -31,6 +36,8 @@ export interface ConfigSchema {
   defaults(ctx: Pick<ValueContext, 'home'>): Readonly<Record<string, unknown>>;
   /** Keywords of the original tlssh that this one deliberately dropped, with the reason. */
   readonly retired: Readonly<Record<string, string>>;
+  /** Lower-cased OpenSSH keywords refused because ignoring them would mislead, with the reason. */
+  readonly refused?: Readonly<Record<string, string>>;
 }
 
 /** Seconds a Node timer can hold. */
@@ -100,6 +107,59 @@ const serverKeywords: KeywordSpec[] = [
   }),
 ];
 
+/** ssh_config keywords that mean nothing here, with why; accepted and noted at -v. */
+const IGNORED_SSH_KEYWORDS: ReadonlyArray<readonly [string, string]> = [
+  ...['StrictHostKeyChecking', 'UserKnownHostsFile', 'GlobalKnownHostsFile', 'CheckHostIP', 'HashKnownHosts', 'UpdateHostKeys',
+    'VerifyHostKeyDNS', 'HostKeyAlgorithms', 'HostKeyAlias', 'VisualHostKey', 'FingerprintHash', 'KnownHostsCommand', 'RevokedHostKeys',
+  ].map((k) => [k, 'the server is verified by its certificate (ServerCAFile)'] as const),
+  ...['ControlMaster', 'ControlPath', 'ControlPersist'].map((k) => [k, 'tlssh has no connection sharing yet'] as const),
+  ...['KbdInteractiveAuthentication', 'ChallengeResponseAuthentication', 'PasswordAuthentication', 'PreferredAuthentications',
+    'PubkeyAuthentication', 'HostbasedAuthentication', 'GSSAPIAuthentication', 'GSSAPIDelegateCredentials', 'GSSAPIKeyExchange',
+    'GSSAPITrustDns', 'GSSAPIRenewalForcesRekey', 'GSSAPIClientIdentity', 'GSSAPIServerIdentity', 'IdentitiesOnly', 'IdentityAgent',
+    'AddKeysToAgent', 'PubkeyAcceptedAlgorithms', 'PubkeyAcceptedKeyTypes', 'CASignatureAlgorithms', 'KbdInteractiveDevices',
+  ].map((k) => [k, 'tlssh authenticates only with the certificate'] as const),
+  ...['Ciphers', 'MACs', 'KexAlgorithms', 'RekeyLimit', 'Compression'].map((k) => [k, 'TLS 1.3 chooses its own algorithms and does not compress'] as const),
+  ['ForwardAgent', 'tlssh has no agent forwarding'],
+  ['ForwardX11', 'tlssh has no X11 forwarding'],
+  ['ForwardX11Trusted', 'tlssh has no X11 forwarding'],
+  ['ForwardX11Timeout', 'tlssh has no X11 forwarding'],
+  ['ClearAllForwardings', 'tlssh has no port forwarding'],
+  ['ExitOnForwardFailure', 'tlssh has no port forwarding'],
+  ['GatewayPorts', 'tlssh has no port forwarding'],
+  ['ServerAliveCountMax', 'tlssh gives up after 3 unanswered keepalives (Keepalive)'],
+  ['TCPKeepAlive', 'tlssh sends its own keepalives (Keepalive)'],
+  ['ConnectionAttempts', 'tlssh tries once'],
+  ['IPQoS', 'tlssh does not set the IP type of service'],
+  ['LogVerbose', 'tlssh has no per-function logging'],
+  ['SyslogFacility', 'tlssh logs to stderr only'],
+  ['PermitLocalCommand', 'tlssh runs no local commands'],
+  ['LocalCommand', 'tlssh runs no local commands'],
+  ['ObscureKeystrokeTiming', 'tlssh does not obscure keystroke timing'],
+  ['UseRoaming', 'long gone from ssh as well'],
+  ['Protocol', 'tlssh speaks only its own protocol'],
+  ['SessionType', 'use -N or -s on the command line'],
+  ['StdinNull', 'use -n on the command line'],
+  ['ForkAfterAuthentication', 'going to the background is not supported'],
+  ['SecurityKeyProvider', 'tlssh authenticates only with the certificate'],
+  ['PKCS11Provider', 'PKCS#11 is not supported; TPM keys are (PrivkeyEngine tpm)'],
+  ['EnableEscapeCommandline', 'tlssh has no escape command line'],
+  ['NoHostAuthenticationForLocalhost', 'the server is verified by its certificate (ServerCAFile)'],
+  ['CanonicalizeHostname', 'tlssh does not canonicalize host names'],
+];
+
+/** ssh_config keywords whose silent absence would mislead: refused, with why. */
+const REFUSED_SSH_KEYWORDS: Readonly<Record<string, string>> = {
+  localforward: 'tlssh has no port forwarding',
+  remoteforward: 'tlssh has no port forwarding',
+  dynamicforward: 'tlssh has no port forwarding',
+  proxyjump: 'tlssh has no jump hosts; connect to the host directly',
+  proxycommand: 'tlssh connects only directly',
+  tunnel: 'tlssh has no tunnel devices',
+  tunneldevice: 'tlssh has no tunnel devices',
+  setenv: 'not supported; export the variable locally and list it in SendEnv',
+  match: 'not supported; use [host pattern] sections',
+};
+
 const clientKeywords: KeywordSpec[] = [
   ...commonKeywords(),
   spec({
@@ -117,6 +177,24 @@ const clientKeywords: KeywordSpec[] = [
   spec({ name: 'AddressFamily', parse: oneOf({ any: 'any', inet: 'inet', inet6: 'inet6' } as const, 'any, inet or inet6') }),
   // The original client's name for the same choice.
   spec({ name: 'L3Protocol', field: 'AddressFamily', parse: oneOf({ ipv4: 'inet', ipv6: 'inet6' } as const, 'IPv4 or IPv6') }),
+  spec({ name: 'BatchMode', parse: boolean }),
+  spec({ name: 'BindAddress', parse: word('an IP address', /^[0-9A-Fa-f:.]+$/, true) }),
+  spec({ name: 'IdentityFile', parse: pathValue(true) }),
+  spec({ name: 'NumberOfPasswordPrompts', parse: integer(1, 100) }),
+  spec({ name: 'RequestTTY', parse: oneOf({ auto: 'auto', no: 'no', yes: 'yes', force: 'force' } as const, 'auto, no, yes or force') }),
+  // scp and sftp pass RemoteCommand=none; any real command belongs on the command line.
+  spec({
+    name: 'RemoteCommand',
+    parse: (text) => {
+      if (text.toLowerCase() !== 'none' && text !== '') throw new ValueProblem('only "none" is supported; give the command on the command line');
+      return text;
+    },
+    ignored: 'the command is given on the command line',
+  }),
+  // ssh's names for keywords tlssh has under its own.
+  spec({ name: 'CertificateFile', field: 'CertFile', parse: pathValue(false) }),
+  spec({ name: 'ServerAliveInterval', field: 'Keepalive', parse: duration(MAX_SECONDS) }),
+  ...IGNORED_SSH_KEYWORDS.map(([name, why]) => spec({ name, field: name, parse: freeText, ignored: why })),
 ];
 
 function indexByName(list: readonly KeywordSpec[]): ReadonlyMap<string, KeywordSpec> {
@@ -165,7 +243,7 @@ export const serverSchema: ConfigSchema = {
   retired: RETIRED,
 };
 
-export function defaultClientConfig(home: string): Omit<ClientConfig, 'origin' | 'host' | 'HostName'> {
+export function defaultClientConfig(home: string): Omit<ClientConfig, 'origin' | 'host' | 'HostName' | 'notes'> {
   return {
     CertFile: `${home.replace(/\/+$/, '')}/.tlssh/keys/default.crt`,
     KeyFile: `${home.replace(/\/+$/, '')}/.tlssh/keys/default.key`,
@@ -184,6 +262,11 @@ export function defaultClientConfig(home: string): Omit<ClientConfig, 'origin' |
     EscapeChar: '~',
     SendEnv: ['LANG', 'LC_*'],
     AddressFamily: 'any',
+    BatchMode: false,
+    BindAddress: '',
+    IdentityFile: '',
+    NumberOfPasswordPrompts: 3,
+    RequestTTY: 'auto',
   };
 }
 
@@ -194,6 +277,7 @@ export const clientSchema: ConfigSchema = {
   keywords: indexByName(clientKeywords),
   defaults: ({ home }) => defaultClientConfig(home),
   retired: RETIRED,
+  refused: REFUSED_SSH_KEYWORDS,
 };
 
 /** The schema of the other program, for "X is a tlssh.conf keyword" hints. */

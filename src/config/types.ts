@@ -83,6 +83,21 @@ export interface ClientConfig extends CommonConfig {
   SendEnv: string[];
   AddressFamily: 'any' | 'inet' | 'inet6';
   LogLevel: 'QUIET' | 'ERROR' | 'INFO' | 'VERBOSE' | 'DEBUG';
+  /** Never prompt (for a key password): fail instead, as ssh -o BatchMode=yes. */
+  BatchMode: boolean;
+  /** Local address to connect from; "" lets the system choose. */
+  BindAddress: string;
+  /**
+   * ssh's -i: the private key, with the certificate found beside it. When set, it decides
+   * KeyFile and CertFile (see identity-file.ts); "" leaves them to their own keywords.
+   */
+  IdentityFile: string;
+  /** How many times a wrong key passphrase or TPM key password is asked for before giving up. */
+  NumberOfPasswordPrompts: number;
+  /** ssh's RequestTTY: what -t/-T say when neither is given. */
+  RequestTTY: 'auto' | 'no' | 'yes' | 'force';
+  /** For -v: config files read, sections applied, OpenSSH keywords ignored and why. */
+  readonly notes: readonly string[];
 }
 
 export interface LoadOptions {

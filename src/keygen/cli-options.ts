@@ -21,7 +21,8 @@ export const DEFAULT_TPM_KEY_BITS = { ec: 256, rsa: 2048 } as const;
 export type NewPasswordChoice = 'ask' | 'none' | 'if-scripted';
 
 export interface CreatePlan {
-  readonly where: 'tpm' | 'file';
+  /** 'auto' (no arguments at all): in the TPM when one is usable, else a key file. */
+  readonly where: 'tpm' | 'file' | 'auto';
   readonly out: string;
   /** No -o: the default KeyFile, whose directories are made 0700 if missing. */
   readonly defaultOut: boolean;
@@ -54,6 +55,8 @@ export interface Plan {
   readonly create?: CreatePlan;
   readonly csr?: CsrPlan;
   readonly print?: string;
+  /** -y: print the public key (PEM) instead of the fingerprint line. */
+  readonly printPublic?: boolean;
   readonly tpm: TpmPlan;
   readonly passwordFd?: number;
   readonly quiet: boolean;
@@ -63,6 +66,7 @@ interface RawOptions {
   tpm?: boolean;
   wrap?: string;
   out?: string;
+  file?: string;
   type?: string;
   bits?: string;
   ecc?: string;
@@ -81,6 +85,7 @@ interface RawOptions {
   client?: boolean;
   server?: boolean;
   print?: string;
+  publicKey?: string;
   quiet?: boolean;
 }
 
@@ -98,14 +103,17 @@ Environment:
   TLSSH_WRAP_PASSWORD  password of an encrypted PEM key given to --wrap
 
 Examples:
-  tlssh-keygen --tpm -o /etc/tlssh/tlsshd.key --parent 0x81000001
+  tlssh-keygen                       the default key, ~/.tlssh/keys/default.key: in the
+                                     TPM when one is usable, else a file (it says which)
+  tlssh-keygen --tpm -f /etc/tlssh/tlsshd.key --parent 0x81000001
   tlssh-keygen --csr server.csr --key /etc/tlssh/tlsshd.key \\
                --subject /CN=shell.example.com --server
   tlssh-keygen --tpm --password \\
                --csr alice.csr --subject /CN=alice.users.example.com --client
   tlssh-keygen --wrap old-key.pem -o key.tss
   tlssh-keygen -t rsa -b 3072 -o key.pem
-  tlssh-keygen -l key.tss
+  tlssh-keygen -l key.tss            one line: BITS SHA256:... FILE (TYPE, ...)
+  tlssh-keygen -y key.tss            the public key, PEM
 
 See tlssh-keygen(1) for provisioning a TPM and signing requests with openssl.`;
 
@@ -117,14 +125,16 @@ export function buildProgram(version: string): Command {
         '       tlssh-keygen --wrap PEMFILE [-o FILE] [--parent HANDLE] [--password]\n' +
         '       tlssh-keygen [-t ec|rsa] [-b BITS] [-o FILE] [--password]\n' +
         '       tlssh-keygen --csr FILE --key KEYFILE --subject /CN=NAME [--san LIST] [--client|--server]\n' +
-        '       tlssh-keygen -l KEYFILE',
+        '       tlssh-keygen -l|-y KEYFILE\n' +
+        '       tlssh-keygen            (the default key: in the TPM when one is usable, else a file)',
     )
     .description('Create tlssh keys inside a TPM 2.0 or in files, certificate requests for them, and key fingerprints.')
     .version(version, '-V, --version', 'print the version and exit')
     .helpOption('-h, --help', 'show this help and exit')
     .addOption(new Option('--tpm', 'create the key inside the TPM and write a TSS2 PRIVATE KEY file'))
     .addOption(new Option('--wrap <pemfile>', 'import an existing PEM private key under the TPM parent (implies --tpm)'))
-    .addOption(new Option('-o, --out <file>', 'file to write the new key to, mode 0600 (default ~/.tlssh/keys/default.key)'))
+    .addOption(new Option('-f, --file <file>', 'file to write the new key to, mode 0600, as ssh-keygen -f (default ~/.tlssh/keys/default.key)'))
+    .addOption(new Option('-o, --out <file>', 'the same as -f'))
     .addOption(new Option('-t, --type <type>', 'key type: ec or rsa (default ec)').choices(['ec', 'rsa']))
     .addOption(new Option('-b, --bits <bits>', 'key size: ec 256|384 (521 for files), rsa 2048|3072 (4096 for files)'))
     .addOption(new Option('--ecc <curve>', 'TPM key on this curve (default P-256; implies --tpm)').choices(['P-256', 'P-384']).conflicts(['rsa', 'type', 'bits']))
@@ -143,7 +153,8 @@ export function buildProgram(version: string): Command {
     .addOption(new Option('--san <list>', 'subjectAltName entries: DNS:name,IP:addr,email:addr,URI:uri (repeatable)').argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]))
     .addOption(new Option('--client', 'request a client certificate (extendedKeyUsage clientAuth)'))
     .addOption(new Option('--server', 'request a server certificate (extendedKeyUsage serverAuth; SAN DNS:<CN> unless --san)'))
-    .addOption(new Option('-l, --print <file>', 'print the public key and SHA-256 fingerprint of a key file (TSS2 or PEM), certificate or request'))
+    .addOption(new Option('-l, --print <file>', 'print the SHA-256 fingerprint line of a key file (TSS2 or PEM), certificate or request, as ssh-keygen -l'))
+    .addOption(new Option('-y, --public-key <file>', 'print the public key (PEM) of a key file, certificate or request'))
     .addOption(new Option('-q, --quiet', 'print nothing but errors and requested output'))
     .addHelpText('after', EXAMPLES)
     .showSuggestionAfterError(true)
@@ -190,7 +201,8 @@ export function defaultKeyFile(home: string): string {
   return join(home, '.tlssh', 'keys', 'default.key');
 }
 
-export function planFromOptions(o: RawOptions, home: string = homedir()): Plan {
+export function planFromOptions(given: RawOptions, home: string = homedir()): Plan {
+  let o = given;
   const quiet = o.quiet === true;
   const tpmPlan: TpmPlan = {
     tcti: o.tcti,
@@ -199,22 +211,28 @@ export function planFromOptions(o: RawOptions, home: string = homedir()): Plan {
     srkPasswordFd: parseFd(o.srkPasswordFd, '--srk-password-fd'),
   };
   const passwordFd = parseFd(o.passwordFd, '--password-fd');
+  if (o.file !== undefined && o.out !== undefined && o.file !== o.out) throw usage('-f and -o name the same output; give one');
+  o = { ...o, out: o.out ?? o.file };
   const keyShape = o.type !== undefined || o.bits !== undefined || o.ecc !== undefined || o.rsa !== undefined;
   // --ecc and --rsa exist only for TPM keys, so they say --tpm too.
   const inTpm = o.tpm === true || o.wrap !== undefined || o.ecc !== undefined || o.rsa !== undefined;
-  const creating = inTpm || o.out !== undefined || keyShape;
+  const explicit = inTpm || o.out !== undefined || keyShape;
+  const requestOnly = o.csr !== undefined || o.key !== undefined || o.subject !== undefined || o.san !== undefined || o.client === true || o.server === true;
+  // As ssh-keygen: no arguments makes the default key.
+  const creating = explicit || (!requestOnly && o.print === undefined && o.publicKey === undefined);
 
-  if (o.print !== undefined) {
-    if (creating || o.csr !== undefined || o.key !== undefined) throw usage('-l/--print cannot be combined with creating keys or requests');
-    return { print: o.print, tpm: tpmPlan, passwordFd, quiet };
+  if (o.print !== undefined || o.publicKey !== undefined) {
+    if (o.print !== undefined && o.publicKey !== undefined) throw usage('-l and -y: give one');
+    if (explicit || requestOnly) throw usage('-l/-y cannot be combined with creating keys or requests');
+    return { print: o.print ?? o.publicKey, printPublic: o.publicKey !== undefined, tpm: tpmPlan, passwordFd, quiet };
   }
 
   let create: CreatePlan | undefined;
   if (creating) {
     if (o.key !== undefined) throw usage('--key names an existing key; it cannot be combined with creating one (-o/--tpm/--wrap)');
-    const where = inTpm ? 'tpm' : 'file';
+    const where = inTpm ? 'tpm' : explicit ? 'file' : 'auto';
     if (o.wrap !== undefined && keyShape) throw usage('--wrap keeps the type and size of the imported key; drop -t, -b, --ecc and --rsa');
-    const spec = o.wrap !== undefined ? { type: 'ec' as const, bits: 0 } : keySpec(o, where);
+    const spec = o.wrap !== undefined ? { type: 'ec' as const, bits: 0 } : keySpec(o, where === 'file' ? 'file' : 'tpm');
     const password: NewPasswordChoice = o.password === true ? 'ask' : o.password === false ? 'none' : 'if-scripted';
     if (password === 'none' && passwordFd !== undefined) throw usage('--no-password and --password-fd contradict each other');
     create = { where, out: o.out ?? defaultKeyFile(home), defaultOut: o.out === undefined, ...spec, wrap: o.wrap, force: o.force === true, password };

@@ -78,7 +78,7 @@ function certificateSubject(cert: X509Certificate): string {
     .join('');
 }
 
-async function printKey(file: string, secrets: Secrets, io: Output): Promise<void> {
+async function printKey(file: string, publicOnly: boolean, secrets: Secrets, io: Output): Promise<void> {
   const contents = readKeyFile(file);
   let publicKey: KeyObject;
   let note: string;
@@ -108,8 +108,9 @@ async function printKey(file: string, secrets: Secrets, io: Output): Promise<voi
       note = 'certificate request';
       break;
   }
-  io.out((publicKey.export({ type: 'spki', format: 'pem' }) as string).trimEnd());
-  io.out(keyLine(publicKey, file, note));
+  // ssh-keygen's habits: -l is the one fingerprint line (scripts take field 2), -y the key.
+  if (publicOnly) io.out((publicKey.export({ type: 'spki', format: 'pem' }) as string).trimEnd());
+  else io.out(keyLine(publicKey, file, note));
 }
 
 /** ~/.tlssh/keys, made 0700 like ~/.ssh; an existing directory is left as it is. */
@@ -145,10 +146,47 @@ async function tpmAccess(plan: Plan, secrets: Secrets, keyPassword: string | und
   return { tcti: tctiFrom(plan.tpm.tcti, secrets.env), parentPassword, keyPassword };
 }
 
-async function createKey(plan: Plan, c: CreatePlan, secrets: Secrets, env: NodeJS.ProcessEnv, io: Output): Promise<void> {
+/**
+ * For a bare `tlssh-keygen`: 'tpm' when a TPM can be reached (the configured or default TCTI
+ * answers), else 'file' with the reason, so the user is told which kind of key was made.
+ */
+async function chooseWhere(plan: Plan, env: NodeJS.ProcessEnv): Promise<{ where: 'tpm' | 'file'; why: string }> {
+  const tcti = tctiFrom(plan.tpm.tcti, env);
+  try {
+    const tpm = tpmFacade();
+    const resolved = tpm.resolveTcti(tcti);
+    tpm.loadTpmBinding();
+    return { where: 'tpm', why: resolved };
+  } catch (e) {
+    const reason = e instanceof TlsshError ? e.message : String(e);
+    return { where: 'file', why: reason };
+  }
+}
+
+const UNUSABLE_TPM = new Set(['TLSSH_ERR_TPM_UNAVAILABLE', 'TLSSH_ERR_TPM_PERMISSION', 'TLSSH_ERR_TPM_NATIVE_MISSING']);
+
+async function createKey(plan: Plan, given: CreatePlan, secrets: Secrets, env: NodeJS.ProcessEnv, io: Output): Promise<void> {
+  let c = given;
   refuseExisting(c.out, c.force);
   if (plan.csr) refuseExisting(plan.csr.out, plan.csr.force);
   if (c.defaultOut) makePrivateDirs(dirname(c.out));
+  if (c.where === 'auto') {
+    const choice = await chooseWhere(plan, env);
+    if (choice.where === 'tpm') {
+      io.info(`Generating a key in the TPM (${choice.why}).`);
+      try {
+        return await createKey(plan, { ...c, where: 'tpm' }, secrets, env, io);
+      } catch (e) {
+        // A TPM device that is there but cannot be used (no permission, busy, gone): a file key,
+        // as when there is none; anything else (a password problem) is the user's to hear.
+        if (!(e instanceof TlsshError) || !UNUSABLE_TPM.has(e.code)) throw e;
+        io.info(`The TPM cannot be used (${e.message}); generating a key in a file.`);
+      }
+    } else {
+      io.info(`No usable TPM (${choice.why}); generating a key in a file.`);
+    }
+    c = { ...c, where: 'file' };
+  }
   if (c.where === 'file') {
     const password = await secrets.newKeyPassword(c.password);
     const key = generateFileKey(c.type, c.bits, password);
@@ -209,7 +247,7 @@ async function makeCsr(plan: Plan, c: CsrPlan, keyFile: string, secrets: Secrets
 export async function runPlan(plan: Plan, env: NodeJS.ProcessEnv, io: Output): Promise<void> {
   const secrets = new Secrets(plan, env);
   try {
-    if (plan.print !== undefined) return await printKey(plan.print, secrets, io);
+    if (plan.print !== undefined) return await printKey(plan.print, plan.printPublic === true, secrets, io);
     if (plan.create) await createKey(plan, plan.create, secrets, env, io);
     if (plan.csr) await makeCsr(plan, plan.csr, plan.csr.key ?? (plan.create as CreatePlan).out, secrets, io);
   } finally {

@@ -299,10 +299,19 @@ export class Listener {
   }
 }
 
-/** False when the key file says the key has a password; unreadable files are the agent's to report. */
+/** TPMA_OBJECT noDA (TPM 2.0 part 2, 8.3). */
+const TPMA_OBJECT_NO_DA = 0x00000400;
+
+/**
+ * False when the key may have a password that a wrong guess would cost a lockout strike for:
+ * the file says it has one and the key is not noDA. tpm2_encodeobject writes emptyAuth FALSE
+ * even for keys without a password; a noDA key is tried with the empty password instead.
+ * Unreadable files are the agent's to report.
+ */
 function keyFileSaysEmptyAuth(tpm: typeof import('../tpm'), keyFile: string): boolean {
   try {
-    return tpm.parseTss2PrivateKey(fs.readFileSync(keyFile), keyFile).emptyAuth;
+    const key = tpm.parseTss2PrivateKey(fs.readFileSync(keyFile), keyFile);
+    return key.emptyAuth || (key.public.attributes & TPMA_OBJECT_NO_DA) !== 0;
   } catch {
     return true;
   }

@@ -35,6 +35,8 @@ export interface TpmBinding {
   ecdsaSign(id: string, digest: Buffer): Promise<Buffer>;
   rsaPrivate(id: string, input: Buffer): Promise<Buffer>;
   loadKey(id: string): Promise<void>;
+  /** The dictionary-attack state: failures counted (TPM_PT_LOCKOUT_COUNTER) and the limit (TPM_PT_MAX_AUTH_FAIL). */
+  lockoutInfo(tcti: string): Promise<{ counter: number; maxTries: number }>;
   createKey(o: { tcti: string; parent: number; parentAuth: Buffer; keyAuth: Buffer; template: Buffer }): Promise<{ pub: Buffer; priv: Buffer }>;
   importKey(o: { tcti: string; parent: number; parentAuth: Buffer; pub: Buffer; sensitive: Buffer }): Promise<Buffer>;
 }

@@ -2,6 +2,8 @@
 // ConnectTimeout, with the server's chain, name and purpose checked before any byte of the
 // session is sent.
 
+import { X509Certificate } from 'node:crypto';
+import * as net from 'node:net';
 import { isIP } from 'node:net';
 import * as tls from 'node:tls';
 import type { ClientConfig } from '../config/types';
@@ -17,6 +19,8 @@ export interface ConnectOptions {
   port: number;
   family?: 0 | 4 | 6;
   debug?: (line: string) => void;
+  /** -vvv: the whole chain the server sent. */
+  debug3?: ((line: string) => void) | undefined;
 }
 
 export function clientTlsOptions(cfg: ClientConfig): tls.ConnectionOptions {
@@ -42,7 +46,7 @@ function familyOf(cfg: ClientConfig, family: 0 | 4 | 6 | undefined): 0 | 4 | 6 {
 
 type SslError = NodeJS.ErrnoException & { library?: string; reason?: string };
 
-function connectError(err: SslError, host: string, port: number): TlsshError {
+function connectError(err: SslError, host: string, port: number, bindAddress = ''): TlsshError {
   switch (err.code) {
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
@@ -50,6 +54,10 @@ function connectError(err: SslError, host: string, port: number): TlsshError {
       return new TlsshError('TLSSH_ERR_RESOLVE', `Could not resolve hostname ${host}: Name or service not known`, { cause: err });
     case 'ECONNREFUSED':
       return new TlsshError('TLSSH_ERR_CONNECT', `connect to host ${host} port ${port}: Connection refused`, { cause: err });
+    case 'ETIMEDOUT':
+      return new TlsshError('TLSSH_ERR_CONNECT_TIMEOUT', `connect to host ${host} port ${port}: Connection timed out`, { cause: err });
+    case 'EADDRNOTAVAIL':
+      return new TlsshError('TLSSH_ERR_CONNECT', `bind to ${bindAddress || 'the local address'}: Cannot assign requested address (BindAddress)`, { cause: err });
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
       return new TlsshError('TLSSH_ERR_CONNECT', `connect to host ${host} port ${port}: No route to host`, { cause: err });
@@ -64,8 +72,48 @@ function connectError(err: SslError, host: string, port: number): TlsshError {
   }
 }
 
+const EXPIRY_ERRORS = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID']);
+
+/** OpenSSL's verification codes for an unknown CA, in words. */
+const UNTRUSTED_WORDS: Readonly<Record<string, string>> = {
+  SELF_SIGNED_CERT_IN_CHAIN: 'its chain ends in a CA that is not trusted here',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'its issuer is not a trusted CA',
+  UNABLE_TO_GET_ISSUER_CERT: 'its issuer is not a trusted CA',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'it is self-signed',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'its issuer is not a trusted CA',
+  CERT_SIGNATURE_FAILURE: 'its signature does not verify',
+};
+
+/** The CA files and directories a config makes tlssh trust, for "not trusted" messages. */
+function trustedCaText(cfg: Pick<ClientConfig, 'ServerCAFile' | 'ServerCAPath'> | undefined): string {
+  if (!cfg) return '';
+  const tried = [cfg.ServerCAFile ? `ServerCAFile ${cfg.ServerCAFile}` : '', cfg.ServerCAPath ? `ServerCAPath ${cfg.ServerCAPath}` : ''].filter((t) => t !== '');
+  return tried.length === 0 ? '' : `; the trusted CAs come from ${tried.join(' and ')} (add the server's CA there, or check that this is the right server)`;
+}
+
+/** Which certificate in the chain failed and when it is valid, from the chain the server sent. */
+function expiryText(socket: tls.TLSSocket, why: string): string {
+  let cert: tls.DetailedPeerCertificate | undefined = socket.getPeerCertificate(true) as tls.DetailedPeerCertificate;
+  const now = Date.now();
+  const seen = new Set<string>();
+  while (cert && cert.fingerprint256 && !seen.has(cert.fingerprint256)) {
+    seen.add(cert.fingerprint256);
+    const from = Date.parse(cert.valid_from);
+    const to = Date.parse(cert.valid_to);
+    const who = seen.size === 1 ? 'the server certificate' : `CA certificate "${formatSubjectLine(cert.subject)}"`;
+    if (why === 'CERT_HAS_EXPIRED' && to < now) return `${who} expired on ${new Date(to).toISOString()}`;
+    if (why === 'CERT_NOT_YET_VALID' && from > now) return `${who} is not valid before ${new Date(from).toISOString()}`;
+    cert = cert.issuerCertificate;
+  }
+  return why === 'CERT_HAS_EXPIRED' ? 'a certificate in its chain has expired' : 'a certificate in its chain is not yet valid';
+}
+
+function formatSubjectLine(subject: tls.PeerCertificate['subject'] | undefined): string {
+  return subject ? Object.entries(subject).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : String(v)}`).join(', ') : '?';
+}
+
 /** Throws unless the server's certificate chains to our CA, names `host`, and may serve. */
-export function checkServer(socket: tls.TLSSocket, host: string): void {
+export function checkServer(socket: tls.TLSSocket, host: string, cfg?: Pick<ClientConfig, 'ServerCAFile' | 'ServerCAPath'>): void {
   const cert = peerCertificate(socket);
   if (!cert) throw new TlsshError('TLSSH_ERR_SERVER_CERT_UNTRUSTED', `server ${host} presented no certificate`);
   if (!socket.authorized) {
@@ -74,7 +122,13 @@ export function checkServer(socket: tls.TLSSocket, host: string): void {
       throw new TlsshError('TLSSH_ERR_SERVER_EKU', `server certificate of ${host} is not for server authentication (extendedKeyUsage)`);
     }
     if (why === 'CERT_REVOKED') throw new TlsshError('TLSSH_ERR_SERVER_CERT_UNTRUSTED', `server certificate of ${host} has been revoked`);
-    throw new TlsshError('TLSSH_ERR_SERVER_CERT_UNTRUSTED', `server certificate of ${host} not trusted: ${why}`);
+    if (EXPIRY_ERRORS.has(why)) {
+      throw new TlsshError('TLSSH_ERR_SERVER_CERT_EXPIRED', `server certificate of ${host} not trusted: ${expiryText(socket, why)} (check the server's certificate, or this machine's clock)`);
+    }
+    throw new TlsshError(
+      'TLSSH_ERR_SERVER_CERT_UNTRUSTED',
+      `server certificate of ${host} not trusted: ${UNTRUSTED_WORDS[why] ?? why}; it was issued by "${formatSubjectLine(cert.issuer)}"${trustedCaText(cfg)}`,
+    );
   }
   const id = identityOf(cert);
   if (id.extKeyUsage && !id.extKeyUsage.includes(EKU_SERVER_AUTH)) {
@@ -113,6 +167,7 @@ export async function connectTls(cfg: ClientConfig, options: ConnectOptions): Pr
         host: connectHost,
         port: options.port,
         family: familyOf(cfg, options.family),
+        ...(cfg.BindAddress ? { localAddress: cfg.BindAddress } : {}),
         // SNI takes names only; an IP literal is checked against the SAN's IP entries instead.
         servername: isIP(connectHost) ? undefined : connectHost,
       },
@@ -120,10 +175,21 @@ export async function connectTls(cfg: ClientConfig, options: ConnectOptions): Pr
     );
     socket.setNoDelay(true);
     let settled = false;
+    const started = Date.now();
+    let connectedAt = started;
+    let tcpUp = false;
     const timer =
       cfg.ConnectTimeout > 0
         ? setTimeout(() => {
-            settle(new TlsshError('TLSSH_ERR_CONNECT_TIMEOUT', `connect to host ${connectHost} port ${options.port}: Connection timed out`));
+            // ssh's words: before TCP is up the connect timed out; after, the exchange did.
+            settle(
+              new TlsshError(
+                'TLSSH_ERR_CONNECT_TIMEOUT',
+                tcpUp
+                  ? `Connection to ${connectHost} port ${options.port} timed out during the TLS handshake (ConnectTimeout ${cfg.ConnectTimeout}s)`
+                  : `connect to host ${connectHost} port ${options.port}: Connection timed out`,
+              ),
+            );
           }, cfg.ConnectTimeout * 1000)
         : undefined;
     function settle(err?: TlsshError): void {
@@ -139,18 +205,93 @@ export async function connectTls(cfg: ClientConfig, options: ConnectOptions): Pr
       }
     }
     function onError(err: Error): void {
-      settle(connectError(err as SslError, connectHost, options.port));
+      const mapped = connectError(err as SslError, connectHost, options.port, cfg.BindAddress);
+      if (!NOT_TLS_ERRORS.has((err as SslError).code ?? '') || settled) return settle(mapped);
+      // Not TLS at the other end, most often an sshd on the port: look, so the user is told so
+      // instead of OpenSSL's "wrong version number".
+      void sniffSsh(connectHost, options.port, familyOf(cfg, options.family)).then((banner) => {
+        if (banner === undefined) return settle(mapped);
+        settle(new TlsshError('TLSSH_ERR_SPEAKS_SSH', `${connectHost} port ${options.port} speaks SSH, not tlssh (it says ${JSON.stringify(banner)}); check Port, or use ssh`, { cause: err }));
+      });
     }
     socket.on('error', onError);
-    socket.once('connect', () => debug?.(`connected to ${connectHost} port ${options.port}`));
+    socket.once('connect', () => {
+      tcpUp = true;
+      connectedAt = Date.now();
+      debug?.(`connected to ${connectHost} port ${options.port}${cfg.BindAddress ? ` from ${cfg.BindAddress}` : ''} in ${connectedAt - started} ms`);
+    });
     socket.once('secureConnect', () => {
+      debug?.(`TLS handshake done in ${Date.now() - connectedAt} ms: ${socket.getProtocol()} ${socket.getCipher().name}`);
+      if (debug) for (const line of describeServerCertificate(socket)) debug(line);
+      if (options.debug3) for (const line of describeChain(socket)) options.debug3(line);
       try {
-        checkServer(socket, connectHost);
+        checkServer(socket, connectHost, cfg);
       } catch (err) {
         return settle(err as TlsshError);
       }
-      debug?.(`TLS ${socket.getProtocol()} ${socket.getCipher().name}, server certificate verified for ${connectHost}`);
+      debug?.(`server certificate verified for ${connectHost}`);
       settle();
     });
   });
+}
+
+/** -v lines about the certificate the server sent, before it is judged. */
+export function describeServerCertificate(socket: tls.TLSSocket): string[] {
+  const raw = socket.getPeerCertificate()?.raw;
+  if (!raw || raw.length === 0) return ['server sent no certificate'];
+  try {
+    const x = new X509Certificate(raw);
+    return [
+      `server certificate: subject "${x.subject.replace(/\n/g, ', ')}", issuer "${x.issuer.replace(/\n/g, ', ')}"`,
+      `server certificate: subjectAltName ${x.subjectAltName ?? '(none)'}; serial ${x.serialNumber}; valid ${x.validFrom} to ${x.validTo}`,
+      `server certificate: SHA256 fingerprint ${x.fingerprint256}`,
+    ];
+  } catch {
+    return ['server certificate could not be decoded'];
+  }
+}
+
+const SNIFF_MS = 2000;
+
+/** OpenSSL's answers to bytes that are not TLS at all, as an SSH banner is. */
+const NOT_TLS_ERRORS = new Set(['ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKET_LENGTH_TOO_LONG', 'ERR_SSL_UNKNOWN_PROTOCOL', 'ERR_SSL_RECORD_LAYER_FAILURE']);
+
+/**
+ * After a failed TLS handshake: connects once more without TLS and reads what the server says
+ * first. An SSH server speaks first, with its "SSH-2.0-..." banner; the banner's first line is
+ * returned (printable characters only, at most 80), else undefined.
+ */
+function sniffSsh(host: string, port: number, family: 0 | 4 | 6): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const sock = net.connect({ host, port, family });
+    let got = Buffer.alloc(0);
+    const done = (v: string | undefined): void => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(v);
+    };
+    const timer = setTimeout(() => done(undefined), SNIFF_MS);
+    sock.on('error', () => done(undefined));
+    sock.on('data', (b: Buffer) => {
+      got = Buffer.concat([got, b]).subarray(0, 256);
+      if (got.length < 4) return;
+      if (got.subarray(0, 4).toString('latin1') !== 'SSH-') return done(undefined);
+      const line = got.toString('latin1').split(/\r?\n/)[0] ?? '';
+      if (got.includes(0x0a) || got.length >= 256) done(line.replace(/[^\x20-\x7e]/g, '').slice(0, 80));
+    });
+    sock.on('end', () => done(undefined));
+  });
+}
+
+/** -vvv lines: every certificate of the chain the server sent, leaf first. */
+function describeChain(socket: tls.TLSSocket): string[] {
+  const out: string[] = [];
+  let cert: tls.DetailedPeerCertificate | undefined = socket.getPeerCertificate(true) as tls.DetailedPeerCertificate;
+  const seen = new Set<string>();
+  for (let depth = 0; cert && cert.fingerprint256 && !seen.has(cert.fingerprint256); depth++) {
+    seen.add(cert.fingerprint256);
+    out.push(`server chain depth ${depth}: subject "${formatSubjectLine(cert.subject)}", issuer "${formatSubjectLine(cert.issuer)}", valid ${cert.valid_from} to ${cert.valid_to}`);
+    cert = cert.issuerCertificate;
+  }
+  return out;
 }

@@ -104,3 +104,19 @@ export async function prepareTpmKey(cfg: CommonConfig, opts: PrepareOptions = {}
 export function takeTpmFailure(): TlsshError | undefined {
   return facade().takeTpmEngineError();
 }
+
+/**
+ * How many more wrong passwords the TPM takes before it locks out, for a DA-protected key; undefined
+ * when the TPM cannot say (an older addon, or the query failed). Never throws: it only adds to a message.
+ */
+export async function tpmFailuresLeft(cfg: Pick<CommonConfig, 'TpmTcti'>): Promise<number | undefined> {
+  try {
+    const tpm = facade();
+    const binding = tpm.loadTpmBinding();
+    if (typeof binding.lockoutInfo !== 'function') return undefined;
+    const info = await binding.lockoutInfo(tpm.resolveTcti(configuredTcti(cfg)));
+    return info.maxTries > 0 ? Math.max(0, info.maxTries - info.counter) : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -189,7 +189,7 @@ describe('tlssh running commands', () => {
     assert.match(v.stdout, /^tlssh \d+\.\d+\.\d+/);
     const h = spawnSync(process.execPath, [TLSSH, '--help'], { encoding: 'utf8' });
     assert.equal(h.status, 0);
-    assert.match(h.stdout, /Usage: tlssh/);
+    assert.match(h.stdout, /^usage: tlssh/im);
     const bad = spawnSync(process.execPath, [TLSSH], { encoding: 'utf8' });
     assert.equal(bad.status, 255);
   });

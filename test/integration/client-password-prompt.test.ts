@@ -112,6 +112,24 @@ describe('tlssh with an encrypted key', () => {
     assert.doesNotMatch(t.out(), /open sesame/);
   });
 
+  it('asks again after a wrong passphrase, as ssh does, and gives up after NumberOfPasswordPrompts', async () => {
+    const t = inPty(process.execPath, [TLSSH, '-c', encConfig, 'localhost', 'echo second-$((2*21))']);
+    await t.waitFor(/Enter passphrase for key .*client-encrypted\.key: /);
+    t.type('not it\r');
+    await t.waitFor(/Wrong passphrase for key .*client-encrypted\.key; 2 tries left\./);
+    t.type('open sesame\r');
+    await t.waitFor(/second-42/);
+    assert.equal(await t.exit, 0);
+
+    const g = inPty(process.execPath, [TLSSH, '-c', encConfig, '-v', '-o', 'NumberOfPasswordPrompts=2', 'localhost', 'true']);
+    await g.waitFor(/Enter passphrase for key /);
+    g.type('wrong 1\r');
+    await g.waitFor(/1 try left\./);
+    g.type('wrong 2\r');
+    assert.equal(await g.exit, 255);
+    assert.match(g.out(), /tlssh: wrong passphrase for key .*client-encrypted\.key, 2 times; giving up \(TLSSH_ERR_TLS_KEY\)/);
+  });
+
   async function runDetached(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
     const run = spawn(process.execPath, [TLSSH, ...args], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';

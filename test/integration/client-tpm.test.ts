@@ -66,11 +66,13 @@ describe('tlssh with a TPM key', () => {
     assert.equal(r.out, 'tpm-ok\n');
   });
 
-  it('fails in one line when the key is a TPM key but -E tpm is missing', async () => {
+  it('uses a TSS2 key file in the TPM without -E tpm, and says so at -v', async () => {
     const conf = await tpmIdentity('noengine');
-    const r = await run(['-c', conf, '-v', 'localhost', 'true']);
-    assert.equal(r.code, 255);
-    assert.equal(errorCodeOf(r.err), 'TLSSH_ERR_TLS_KEY', r.err);
+    const r = await run(['-c', conf, '-v', 'localhost', 'echo no-e-ok']);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.out, 'no-e-ok\n');
+    assert.match(r.err, /^debug1: .*noengine\.tss2 is a TPM key: using it in the TPM$/m);
+    assert.match(r.err, new RegExp(`^debug1: identity: key .*noengine\\.tss2 in the TPM \\(TCTI ${tpm.tcti.replace(/[.]/g, '\\.')}\\)$`, 'm'));
   });
 
   it('uses PrivkeyPassword from the config for a key with a password', async () => {

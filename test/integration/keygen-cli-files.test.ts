@@ -5,7 +5,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync, type SpawnSyncReturns, type StdioOptions } from 'node:child_process';
 import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
-import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { IPty } from 'node-pty';
 import { planFromArgv } from '../../src/keygen/cli-options';
@@ -58,7 +58,7 @@ async function runIn(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<strin
 
 test('--help and --version exit 0 and describe every mode', () => {
   const help = ok(keygen(['--help']));
-  for (const opt of ['--tpm', '--wrap', '--out', '--type', '--bits', '--ecc', '--rsa', '--parent', '--tcti', '--password', '--no-password', '--password-fd', '--srk-password', '--srk-password-fd', '--force', '--csr', '--key', '--subject', '--san', '--client', '--server', '--print', '--quiet', 'TLSSH_KEY_PASSWORD', 'TLSSH_SRK_PASSWORD']) {
+  for (const opt of ['-f', '-y', '--tpm', '--wrap', '--out', '--type', '--bits', '--ecc', '--rsa', '--parent', '--tcti', '--password', '--no-password', '--password-fd', '--srk-password', '--srk-password-fd', '--force', '--csr', '--key', '--subject', '--san', '--client', '--server', '--print', '--quiet', 'TLSSH_KEY_PASSWORD', 'TLSSH_SRK_PASSWORD']) {
     assert.ok(help.includes(opt), `help mentions ${opt}`);
   }
   assert.match(ok(keygen(['--version'])), /^\d+\.\d+\.\d+/);
@@ -126,13 +126,14 @@ test('encrypted keys: password from TLSSH_KEY_PASSWORD, from --password-fd, neve
   assert.equal(existsSync(path.join(dir, 'needs-tty.pem')), false);
 });
 
-test('-l prints the public key and SHA256 fingerprint of keys, encrypted keys and certificates', () => {
+test('-l prints ssh-keygen\'s one fingerprint line, -y the public key, of keys, encrypted keys and certificates', () => {
   const keyFile = path.join(dir, 'ec.pem');
   const pub = createPublicKey(createPrivateKey(readFileSync(keyFile)));
   const fp = spkiFingerprint(pub);
   const out = ok(keygen(['-l', 'ec.pem']));
-  assert.ok(out.includes(pub.export({ type: 'spki', format: 'pem' }).toString().trim()));
-  assert.match(out, new RegExp(`^256 ${fp.replace(/[+/]/g, '\\$&')} ec\\.pem \\(ECDSA P-256, key file\\)$`, 'm'));
+  assert.match(out, new RegExp(`^256 ${fp.replace(/[+/]/g, '\\$&')} ec\\.pem \\(ECDSA P-256, key file\\)\\n$`));
+  assert.equal(out.split(' ')[1], fp, "awk '{print $2}' gives the fingerprint");
+  assert.equal(ok(keygen(['-y', 'ec.pem'])), pub.export({ type: 'spki', format: 'pem' }).toString());
 
   // ssh-keygen's form: "SHA256:" + unpadded base64 of SHA-256 over the SPKI DER.
   const viaOpenssl = execFileSync('sh', ['-c', 'openssl pkey -in "$1" -pubout -outform DER | openssl dgst -sha256 -binary | openssl base64 -A', 'sh', keyFile]).toString().replace(/=+$/, '');
@@ -187,7 +188,7 @@ test('failures carry stable codes', async () => {
   await assert.rejects(runIn(['-o', '@ec.pem']), { code: 'TLSSH_ERR_USAGE' });
   await assert.rejects(runIn(['-o', '@no/such/dir/k.pem']), { code: 'TLSSH_ERR_USAGE' });
   const lines = await runIn(['-l', '@ec.pem']);
-  assert.equal(lines.length, 2);
+  assert.equal(lines.length, 1);
 });
 
 /** Runs the executable on a real PTY, answering each password prompt in turn. */
@@ -222,4 +223,22 @@ test('the password prompt reads /dev/tty without echo, twice, and refuses a mism
   const csr = await onPty(['--csr', 'tty.csr', '--key', 'tty.pem', '--subject', '/CN=tty'], ['s3cret pw']);
   assert.equal(csr.code, 0, csr.output);
   assert.ok(existsSync(path.join(dir, 'tty.csr')));
+});
+
+test('no arguments makes the default key, a file one when no TPM is usable, and says so; ~/.tlssh is 0700', () => {
+  const home = path.join(dir, 'bare-home');
+  mkdirSync(home);
+  const r = keygen([], { env: { HOME: home, TPM2TOOLS_TCTI: 'swtpm:host=127.0.0.1,port=1' } });
+  const out = ok(r);
+  assert.match(out, /generating a key in a file/);
+  const key = path.join(home, '.tlssh', 'keys', 'default.key');
+  assert.equal(mode(key), 0o600);
+  assert.equal(mode(path.join(home, '.tlssh')), 0o700);
+  assert.equal(mode(path.join(home, '.tlssh', 'keys')), 0o700);
+  assert.match(readFileSync(key, 'utf8'), /^-----BEGIN PRIVATE KEY-----/);
+  // A second bare run refuses to overwrite, as ssh-keygen asks before doing so.
+  failsCleanly(keygen([], { env: { HOME: home, TPM2TOOLS_TCTI: 'swtpm:host=127.0.0.1,port=1' } }));
+  // -f FILE is the output, as in ssh-keygen.
+  ok(keygen(['-f', 'via-f.pem']));
+  assert.equal(mode(path.join(dir, 'via-f.pem')), 0o600);
 });

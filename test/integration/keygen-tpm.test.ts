@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { createPublicKey, generateKeyPairSync, X509Certificate, type KeyObject } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { planFromArgv } from '../../src/keygen/cli-options';
 import { runPlan } from '../../src/keygen/commands';
@@ -255,4 +255,15 @@ test('a corrupt TSS2 file is refused with a key-file error', async () => {
   const text = readFileSync(path.join(dir, 'one-go.tss'), 'latin1');
   writeFileSync(path.join(dir, 'broken.tss'), text.replace(/\n([A-Za-z0-9+/]{10})/, '\n!!!!!!!!!!'), { mode: 0o600 });
   await assert.rejects(inProcess(['--csr', 'broken.csr', '--key', 'broken.tss', '--subject', '/CN=x']), { code: 'TLSSH_ERR_TPM_KEY_FILE' });
+});
+
+test('no arguments makes the default key in the TPM when one is usable, and says so', () => {
+  const home = path.join(dir, 'bare-home-tpm');
+  mkdirSync(home);
+  const out = ok(keygen([], { HOME: home }));
+  assert.match(out, new RegExp(`Generating a key in the TPM \\(${tpm.tcti.replace(/[.]/g, '\\.')}\\)`));
+  const key = path.join(home, '.tlssh', 'keys', 'default.key');
+  assert.match(readFileSync(key, 'utf8'), /^-----BEGIN TSS2 PRIVATE KEY-----/);
+  assert.equal(statSync(path.join(home, '.tlssh')).mode & 0o777, 0o700);
+  assert.match(ok(keygen(['-l', key], { HOME: home })), /^256 SHA256:\S+ \S+default\.key \(ECDSA P-256, TPM key, parent 0x40000001, no password\)\n$/);
 });

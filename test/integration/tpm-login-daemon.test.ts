@@ -192,6 +192,15 @@ describe('tlsshd with a TPM key', () => {
     assertRefused(r, withPassword.keyFile);
   });
 
+  it('starts with a noDA key whose file says emptyAuth FALSE (tpm2_encodeobject) and no PrivkeyPassword', async () => {
+    const { parseTss2PrivateKey, encodeTss2PrivateKey } = await import('../../src/tpm');
+    const k = parseTss2PrivateKey(fs.readFileSync(plain.keyFile), plain.keyFile);
+    const keyFile = path.join(dir, 'server-encodeobject.tss2');
+    fs.writeFileSync(keyFile, encodeTss2PrivateKey({ emptyAuth: false, parent: k.parent, pub: k.pub, priv: k.priv }), { mode: 0o600 });
+    const r = start(config({ ...plain, keyFile }, {}, 0o600));
+    assert.equal(r.status, 0, r.stderr);
+  });
+
   it('refuses a config file that holds a password but others can read', () => {
     const conf = config(withPassword, { PrivkeyPassword: 'daemon secret' }, 0o644);
     assertRefused(start(conf), conf);

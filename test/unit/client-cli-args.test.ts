@@ -75,18 +75,101 @@ describe('tlssh command line', () => {
   it('prints complete help with --help and exits 0', () => {
     const r = exitOf(['--help']);
     assert.equal(r.status, 0);
-    for (const flag of ['-4', '-6', '-c', '-e', '-E', '-l', '-n', '-o', '-p', '-q', '-t', '-T', '-v', '-V', '-h']) {
+    for (const flag of ['-4', '-6', '-b', '-c', '-e', '-E', '-G', '-i', '-l', '-N', '-n', '-o', '-p', '-q', '-s', '-t', '-T', '-v', '-V', '-h']) {
       assert.match(r.stdout, new RegExp(`^\\s+${flag}\\b`, 'm'), flag);
     }
     assert.match(r.stdout, /\[user@\]host/);
   });
 
-  it('fails with status 255 and one line for usage errors', () => {
-    for (const argv of [[], ['-x', 'h'], ['-p'], ['@h'], ['u@']]) {
+  it('fails with status 255 and one tlssh: line for usage errors, then the usage when it helps', () => {
+    for (const argv of [[], ['-Z', 'h'], ['-p'], ['@h'], ['u@'], ['-L', '8080:localhost:80', 'h']]) {
       const r = exitOf(argv);
       assert.equal(r.status, 255, argv.join(' '));
-      assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
-      assert.match(r.stderr, /^tlssh: /);
+      const lines = r.stderr.trimEnd().split('\n');
+      assert.match(lines[0]!, /^tlssh: /);
+      assert.ok(lines.slice(1).every((l) => /^(usage: tlssh| {13})/.test(l)), r.stderr);
     }
+  });
+
+  it('lists every letter of the option table in --help', () => {
+    const r = exitOf(['--help']);
+    for (const letter of '1246AaBbCcDEeFfGgIiJKkLlMmNnOoPpQqRSsTtVvWwXxYy') assert.ok(r.stdout.includes(`-${letter}`), letter);
+  });
+
+  it("says `unknown option '-Z'` and the usage for a letter ssh does not have", () => {
+    const r = exitOf(['-Z', 'h']);
+    assert.equal(r.stderr.split('\n')[0], "tlssh: unknown option '-Z'");
+    assert.match(r.stderr, /^usage: tlssh /m);
+  });
+});
+
+describe('tlssh command line, as OpenSSH parses it', () => {
+  it('parses options after the host up to the first command word', () => {
+    const a = args(['host', '-p', '232', '-l', 'bob', 'ls', '-l', '-p']);
+    assert.equal(a.host, 'host');
+    assert.equal(a.command, 'ls -l -p');
+    assert.deepEqual(a.overrides, ['Port=232', 'User=bob']);
+  });
+
+  it('ends options at -- before or after the host', () => {
+    assert.equal(args(['host', '--', '-p', '1']).command, '-p 1');
+    assert.deepEqual(args(['host', '--', '-p', '1']).overrides, []);
+    const b = args(['-v', '--', 'host', '-p', '1']);
+    assert.equal(b.command, '-p 1');
+    assert.deepEqual(b.overrides, []);
+  });
+
+  it('takes -F like -c, and -i as IdentityFile', () => {
+    assert.equal(args(['-F', '/x.conf', 'h']).configFile, '/x.conf');
+    assert.equal(args(['-c', '/y.conf', 'h']).configFile, '/y.conf');
+    assert.deepEqual(args(['-i', '/k.key', 'h']).overrides, ['IdentityFile=/k.key']);
+    assert.deepEqual(args(['-b', '127.0.0.1', 'h']).overrides, ['BindAddress=127.0.0.1']);
+  });
+
+  it('takes -G, -N and -s', () => {
+    assert.equal(args(['-G', 'h']).dumpConfig, true);
+    assert.equal(args(['-N', 'h']).noCommand, true);
+    const s = args(['-s', 'h', 'sftp']);
+    assert.equal(s.subsystem, true);
+    assert.equal(s.command, 'sftp');
+  });
+
+  it("accepts Ansible's default ssh arguments", () => {
+    const a = args([
+      '-C', '-o', 'ControlMaster=auto', '-o', 'ControlPersist=60s', '-o', 'KbdInteractiveAuthentication=no',
+      '-o', 'PreferredAuthentications=gssapi-with-mic,gssapi-keyex,hostbased,publickey', '-o', 'PasswordAuthentication=no',
+      '-o', 'ConnectTimeout=10', '-o', 'ControlPath="/home/u/.ansible/cp/abc"', '-tt', 'host', '/bin/sh -c \'echo ~ && sleep 0\'',
+    ]);
+    assert.equal(a.ttyRequest, 'force');
+    assert.equal(a.overrides.length, 7);
+    assert.deepEqual(a.notes, ['-C ignored: tlssh does not compress']);
+  });
+
+  it('accepts and notes each harmless ssh letter, with its value when it takes one', () => {
+    for (const letter of ['A', 'a', 'C', 'x', 'X', 'Y', 'k', 'K', 'g', 'M', '2', 'y']) {
+      const a = args([`-${letter}`, 'h', 'cmd']);
+      assert.equal(a.notes.length, 1, letter);
+      assert.match(a.notes[0]!, new RegExp(`^-${letter} ignored: `));
+      assert.equal(a.command, 'cmd');
+    }
+    const m = args(['-m', 'hmac-sha2-256', '-S', '/tmp/ctl', 'h', 'cmd']);
+    assert.equal(m.notes.length, 2);
+    assert.equal(m.command, 'cmd');
+  });
+
+  it('refuses forwarding and the rest with one line, value or not', () => {
+    for (const argv of [['-L', '1:h:2'], ['-R', '1:h:2'], ['-D', '1080'], ['-W', 'h:22'], ['-J', 'jump'], ['-w', '0'], ['-f'], ['-1'], ['-B', 'eth0'], ['-I', 'lib'], ['-O', 'check'], ['-Q', 'cipher']]) {
+      const r = exitOf([...argv, 'h']);
+      assert.equal(r.status, 255, argv.join(' '));
+      assert.match(r.stderr, new RegExp(`^tlssh: ${argv[0]} is not supported: .+\n$`), argv.join(' '));
+    }
+  });
+
+  it('keeps the clustered and attached forms getopt allows', () => {
+    const a = args(['-tvp2222', 'h']);
+    assert.equal(a.ttyRequest, 'yes');
+    assert.equal(a.verbose, 1);
+    assert.deepEqual(a.overrides, ['Port=2222']);
+    assert.deepEqual(args(['-Cqo', 'User=x', 'h']).overrides, ['LogLevel=QUIET', 'User=x']);
   });
 });

@@ -203,3 +203,62 @@ describe('host patterns', () => {
     });
   }
 });
+
+describe('OpenSSH keywords in tlssh.conf and -o', () => {
+  it("accepts the ones that mean nothing here, with a note naming the place, and changes nothing", () => {
+    const f = write('StrictHostKeyChecking no\nUserKnownHostsFile /dev/null\n[h]\nControlMaster auto\n');
+    const cfg = loadClientConfig(
+      { host: 'h', file: f, home: HOME, overrides: ['KbdInteractiveAuthentication=no', 'ControlPath="/home/u/.ansible/cp/x"', 'GSSAPIAuthentication=no', 'ForwardAgent=no'] },
+      NONE,
+    );
+    assert.deepStrictEqual(plain(cfg), plain(loadClientConfig({ host: 'h', file: write(''), home: HOME }, NONE)));
+    const notes = cfg.notes.filter((l) => l.includes(' ignored: '));
+    assert.equal(notes.length, 7, notes.join('\n'));
+    assert.ok(notes[0]!.startsWith(`${f}:1: StrictHostKeyChecking no ignored: `), notes[0]);
+    assert.ok(notes.some((l) => l.startsWith('command line: ControlPath /home/u/.ansible/cp/x ignored: ')), notes.join('\n'));
+  });
+
+  it('reports the files read and the sections applied', () => {
+    const f = write('Port 1\n[other]\nPort 2\n[h *.x]\nPort 3\n');
+    const notes = loadClientConfig({ host: 'h', file: f, home: HOME }, NONE).notes;
+    assert.deepEqual(notes, [`Reading configuration data ${f}`, `${f}:4: Applying options for [h *.x]`]);
+  });
+
+  it('refuses forwarding and proxies, naming the place', () => {
+    const f = write('\nLocalForward 1 h:2\n');
+    fails(() => loadClientConfig({ host: 'h', file: f, home: HOME }, NONE), 'TLSSH_ERR_CONFIG_UNKNOWN_KEYWORD', `${f}:2: LocalForward`);
+    fails(() => loadClientConfig({ host: 'h', home: HOME, overrides: ['ProxyJump=j'] }, NONE), 'TLSSH_ERR_CONFIG_UNKNOWN_KEYWORD', 'command line: -o ProxyJump=j: ProxyJump');
+  });
+
+  it('takes RemoteCommand none (as scp passes it) but refuses a real one, and RequestTTY', () => {
+    assert.equal(loadClientConfig({ host: 'h', home: HOME, overrides: ['RemoteCommand=none', 'RequestTTY=no'] }, NONE).RequestTTY, 'no');
+    fails(() => loadClientConfig({ host: 'h', home: HOME, overrides: ['RemoteCommand=ls'] }, NONE), 'TLSSH_ERR_CONFIG_BAD_VALUE', 'command line: -o RemoteCommand=ls: RemoteCommand');
+  });
+
+  it("maps ssh's names: CertificateFile, ServerAliveInterval; takes BatchMode and NumberOfPasswordPrompts", () => {
+    const cfg = loadClientConfig({ host: 'h', home: HOME, overrides: ['CertificateFile=/c.crt', 'ServerAliveInterval=15', 'BatchMode=yes', 'NumberOfPasswordPrompts=1'] }, NONE);
+    assert.equal(cfg.CertFile, '/c.crt');
+    assert.equal(cfg.Keepalive, 15);
+    assert.equal(cfg.BatchMode, true);
+    assert.equal(cfg.NumberOfPasswordPrompts, 1);
+  });
+
+  it('IdentityFile finds the certificate beside the key, or takes one file with both', () => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'id-'));
+    const key = path.join(dir, 'work.key');
+    fs.writeFileSync(key, '-----BEGIN PRIVATE KEY-----\n-----END PRIVATE KEY-----\n');
+    fails(() => loadClientConfig({ host: 'h', home: HOME, overrides: [`IdentityFile=${key}`] }, NONE), 'TLSSH_ERR_TLS_CERT_FILE', `no certificate for identity file ${key}: tried ${key}.crt, ${key}-cert.pem, ${path.join(dir, 'work.crt')}`);
+    fs.writeFileSync(path.join(dir, 'work.crt'), 'x');
+    let cfg = loadClientConfig({ host: 'h', home: HOME, overrides: [`IdentityFile=${key}`] }, NONE);
+    assert.equal(cfg.KeyFile, key);
+    assert.equal(cfg.CertFile, path.join(dir, 'work.crt'));
+    fs.writeFileSync(`${key}-cert.pem`, 'x');
+    cfg = loadClientConfig({ host: 'h', home: HOME, overrides: [`IdentityFile=${key}`] }, NONE);
+    assert.equal(cfg.CertFile, `${key}-cert.pem`);
+    const both = path.join(dir, 'both.pem');
+    fs.writeFileSync(both, '-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n-----BEGIN EC PRIVATE KEY-----\n-----END EC PRIVATE KEY-----\n');
+    cfg = loadClientConfig({ host: 'h', home: HOME, overrides: [`IdentityFile=${both}`] }, NONE);
+    assert.equal(cfg.CertFile, both);
+    assert.equal(cfg.KeyFile, both);
+  });
+});

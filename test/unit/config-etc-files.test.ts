@@ -26,7 +26,7 @@ function load(schema: ConfigSchema, file: string | undefined): Record<string, un
 
 /** Keywords with their own field (not aliases such as L3Protocol). */
 function canonicalKeywords(schema: ConfigSchema): string[] {
-  return [...schema.keywords.values()].filter((k) => k.field === k.name).map((k) => k.name);
+  return [...schema.keywords.values()].filter((k) => k.field === k.name && k.ignored === undefined).map((k) => k.name);
 }
 
 // Settings whose default cannot be written as a line: absence itself, or "the host as typed".
@@ -75,6 +75,10 @@ for (const { schema, etc, man } of programs) {
         const entry = text.slice(at, text.indexOf('\n.It ', at + 1));
         assert.match(entry, /Default/, `${k} has no default`);
       }
+    });
+
+    it('lists every OpenSSH keyword it accepts and ignores', () => {
+      for (const k of [...schema.keywords.values()].filter((s) => s.ignored !== undefined)) assert.ok(text.includes(k.name), k.name);
     });
 
     it('gives EXAMPLES that parse', () => {

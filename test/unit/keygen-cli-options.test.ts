@@ -67,7 +67,6 @@ test('parent handles', () => {
 
 test('every inconsistent command line is a usage error', () => {
   const bad: string[][] = [
-    [],
     ['--bogus'],
     ['extra-argument'],
     ['--tpm', '-o', 'k', '--ecc', 'P-521'],
@@ -80,7 +79,6 @@ test('every inconsistent command line is a usage error', () => {
     ['--tpm', '-o', 'k', '--no-password', '--password-fd', '3'],
     ['--tpm', '-o', 'k', '--password-fd', 'three'],
     ['--tpm', '-o', 'k', '--parent', '0x80000000'],
-    ['--password'],
     ['--csr', 'r', '--subject', '/CN=a'],
     ['--csr', 'r', '--key', 'k'],
     ['--csr', 'r', '--key', 'k', '--subject', 'CN=a'],
@@ -94,4 +92,16 @@ test('every inconsistent command line is a usage error', () => {
     ['-o', 'x', '--key', 'k', '--csr', 'r', '--subject', '/CN=a'],
   ];
   for (const argv of bad) assert.throws(() => planFromArgv(argv), { code: 'TLSSH_ERR_USAGE' }, argv.join(' '));
+});
+
+test("ssh-keygen's habits: -f is the output, no arguments is the default key, -l and -y print", () => {
+  assert.equal(planFromArgv(['-f', 'k']).create?.out, 'k');
+  assert.equal(planFromArgv(['-f', 'k']).create?.where, 'file');
+  assert.throws(() => planFromArgv(['-f', 'k', '-o', 'j']), { code: 'TLSSH_ERR_USAGE' });
+  const bare = planFromArgv([]).create;
+  assert.deepEqual([bare?.where, bare?.defaultOut, bare?.out], ['auto', true, path.join(homedir(), '.tlssh', 'keys', 'default.key')]);
+  assert.equal(planFromArgv(['--password']).create?.where, 'auto');
+  assert.deepEqual([planFromArgv(['-l', 'k']).print, planFromArgv(['-l', 'k']).printPublic], ['k', false]);
+  assert.deepEqual([planFromArgv(['-y', 'k']).print, planFromArgv(['-y', 'k']).printPublic], ['k', true]);
+  assert.throws(() => planFromArgv(['-y', 'k', '-f', 'x']), { code: 'TLSSH_ERR_USAGE' });
 });

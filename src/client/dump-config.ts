@@ -1,0 +1,20 @@
+// tlssh -G: the configuration for a host, as ssh -G prints it: one lower-case "keyword value"
+// line per keyword, without connecting. git runs `ssh -G host` to learn whether its ssh takes
+// OpenSSH's options (-p, -4, -6, -o); exit status 0 is the answer it looks for.
+import type { ClientConfig } from '../config/types';
+import { clientSchema } from '../config/schema';
+
+export function dumpConfig(cfg: ClientConfig, user: string): string {
+  const lines: string[] = [`host ${cfg.host}`];
+  const fields = Object.keys(clientSchema.defaults({ home: '' }));
+  const out: Record<string, unknown> = { HostName: cfg.HostName, ...Object.fromEntries(fields.map((f) => [f, (cfg as unknown as Record<string, unknown>)[f]])) };
+  if (out['User'] === '') out['User'] = user;
+  const secrets = new Set([...clientSchema.keywords.values()].filter((k) => k.secret).map((k) => k.field));
+  for (const [field, value] of Object.entries(out)) {
+    if (secrets.has(field) || value === undefined) continue;
+    const text = Array.isArray(value) ? value.join(' ') : typeof value === 'boolean' ? (value ? 'yes' : 'no') : String(value);
+    if (text === '') continue;
+    lines.push(`${field.toLowerCase()} ${text}`);
+  }
+  return `${lines.join('\n')}\n`;
+}

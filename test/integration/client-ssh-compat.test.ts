@@ -1,0 +1,308 @@
+// The real bin/tlssh against a real tlsshd, used as an ssh user and ssh's callers use ssh:
+// OpenSSH's option letters and keywords, options after the host, -G, -i, -N, key file modes,
+// errors an administrator can act on, -v detail, and Ctrl-C on a command without a terminal.
+
+import { strict as assert } from 'node:assert';
+import { execFileSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { issueCert, makeCa } from '../helpers/ca';
+import { startTlsshd, type TlsshdHandle } from '../helpers/server-harness';
+import { TLSSH, errorCodeOf, failureLines, runTlssh, startFixture, type ClientFixture } from './client-fixture';
+
+/** A real sshd on 127.0.0.1 when it can run (as root), else a server that sends sshd's banner. */
+async function startSshServer(dir: string): Promise<{ port: number; fake: boolean; stop(): Promise<void> }> {
+  const sshd = '/usr/sbin/sshd';
+  if (process.getuid?.() === 0 && fs.existsSync(sshd)) {
+    const hostKey = path.join(dir, 'ssh_host_ed25519_key');
+    if (!fs.existsSync(hostKey)) execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey]);
+    fs.mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+    const free = net.createServer();
+    await new Promise<void>((resolve) => free.listen(0, '127.0.0.1', resolve));
+    const port = (free.address() as net.AddressInfo).port;
+    await new Promise<void>((resolve) => free.close(() => resolve()));
+    const child = spawn(sshd, ['-D', '-e', '-f', '/dev/null', '-h', hostKey, '-p', String(port), '-o', 'ListenAddress=127.0.0.1', '-o', 'PidFile=none'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const listening = await new Promise<boolean>((resolve) => {
+      let err = '';
+      child.stderr.on('data', (b: Buffer) => {
+        err += b.toString();
+        if (err.includes('Server listening')) resolve(true);
+      });
+      child.once('exit', () => resolve(false));
+    });
+    if (listening) {
+      return { port, fake: false, stop: () => new Promise<void>((resolve) => { child.once('exit', () => resolve()); child.kill('SIGTERM'); }) };
+    }
+  }
+  const server = net.createServer((s) => {
+    s.on('error', () => undefined);
+    s.write('SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { port: (server.address() as net.AddressInfo).port, fake: true, stop: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+function writeConf(fx: ClientFixture, name: string, lines: Record<string, string>): string {
+  const f = path.join(fx.dir, name);
+  fs.writeFileSync(f, Object.entries(lines).map(([k, v]) => `${k} ${v}\n`).join(''), { mode: 0o600 });
+  return f;
+}
+
+describe('tlssh as ssh is used', () => {
+  let fx: ClientFixture;
+  let conf: string[];
+  before(async () => {
+    fx = await startFixture();
+    conf = ['-F', fx.configFile];
+  });
+  after(async () => {
+    await fx?.stop();
+  });
+
+  it('parses options after the host, up to the first word of the command', async () => {
+    const wrongPort = writeConf(fx, 'wrong-port.conf', { Port: '1', ServerCAFile: fx.ca.certFile, CertFile: fx.client.certFile, KeyFile: fx.client.keyFile });
+    const r = await runTlssh(['-F', wrongPort, 'localhost', '-p', String(fx.server.port), 'echo', '-p', 'x']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.toString(), '-p x\n');
+    // `--` ends them: -p 1 is the command's, so the port stays the config's right one.
+    const t = await runTlssh([...conf, 'localhost', '--', 'echo', '-p', '1']);
+    assert.equal(t.status, 0, t.stderr);
+    assert.equal(t.stdout.toString(), '-p 1\n');
+  });
+
+  it("runs with Ansible's default ssh arguments and ssh's host-key options, noting each at -v", async () => {
+    const r = await runTlssh([
+      ...conf, '-v', '-C', '-x', '-A', '-o', 'ControlMaster=auto', '-o', 'ControlPersist=60s', '-o', 'KbdInteractiveAuthentication=no',
+      '-o', 'PreferredAuthentications=gssapi-with-mic,gssapi-keyex,hostbased,publickey', '-o', 'PasswordAuthentication=no',
+      '-o', 'ConnectTimeout=10', '-o', 'ControlPath="/tmp/ansible-cp/abc"', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no',
+      '-o', 'UserKnownHostsFile=/dev/null', '-o', `User=${fx.user}`, 'localhost', "/bin/sh -c 'echo ok'",
+    ]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.toString(), 'ok\n');
+    for (const k of ['-C', '-x', '-A', 'ControlMaster', 'ControlPersist', 'KbdInteractiveAuthentication', 'PreferredAuthentications', 'PasswordAuthentication', 'ControlPath', 'StrictHostKeyChecking', 'UserKnownHostsFile']) {
+      assert.match(r.stderr, new RegExp(`^debug1: (command line: )?${k}\\b.* ignored: `, 'm'), k);
+    }
+    // Without -v the notes stay silent.
+    const q = await runTlssh([...conf, '-C', '-o', 'StrictHostKeyChecking=no', 'localhost', 'true']);
+    assert.equal(q.status, 0);
+    assert.equal(q.stderr, '');
+  });
+
+  it("takes the options scp and sftp give their ssh", async () => {
+    // OpenSSH 9's scp -O: ssh -x -oPermitLocalCommand=no -oClearAllForwardings=yes
+    // -oRemoteCommand=none -oRequestTTY=no -oForwardAgent=no -l USER -- HOST COMMAND
+    const r = await runTlssh([
+      ...conf, '-x', '-oPermitLocalCommand=no', '-oClearAllForwardings=yes', '-oRemoteCommand=none', '-oRequestTTY=no',
+      '-oForwardAgent=no', '-oForwardX11 no', '-l', fx.user, '--', 'localhost', 'echo', 'scp-ok',
+    ]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.toString(), 'scp-ok\n');
+    assert.equal(r.stderr, '');
+  });
+
+  it('RequestTTY force asks for a terminal as -tt does; -T still wins', async () => {
+    const r = await runTlssh([...conf, '-o', 'RequestTTY=force', 'localhost', 'tty']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout.toString(), /^\/dev\/pts\/\d+\r?\n/);
+    const t = await runTlssh([...conf, '-T', '-o', 'RequestTTY=force', 'localhost', 'tty']);
+    assert.equal(t.stdout.toString(), 'not a tty\n');
+  });
+
+  it('refuses forwarding with one line and status 255', async () => {
+    const r = await runTlssh([...conf, '-L', '8080:localhost:80', 'localhost', 'true']);
+    assert.equal(r.status, 255);
+    assert.equal(failureLines(r.stderr).length, 1);
+    assert.match(r.stderr, /^tlssh: -L is not supported: /);
+  });
+
+  it('-G prints the configuration in ssh\'s lower-case form and exits 0 without connecting', async () => {
+    // git runs `ssh -G -p PORT host` to learn whether its ssh takes OpenSSH's options.
+    const r = await runTlssh([...conf, '-G', '-p', '2222', '-l', 'bob', 'example.invalid']);
+    assert.equal(r.status, 0, r.stderr);
+    const lines = r.stdout.toString().split('\n');
+    for (const l of ['host example.invalid', 'hostname example.invalid', 'port 2222', 'user bob', `certfile ${fx.client.certFile}`, 'batchmode no']) {
+      assert.ok(lines.includes(l), `${l} in\n${r.stdout.toString()}`);
+    }
+  });
+
+  it('-i takes the key and finds its certificate beside it', async () => {
+    const id = path.join(fx.dir, 'ident');
+    fs.mkdirSync(id, { mode: 0o700 });
+    fs.copyFileSync(fx.client.keyFile, path.join(id, 'me.key'));
+    fs.chmodSync(path.join(id, 'me.key'), 0o600);
+    fs.copyFileSync(fx.client.certFile, path.join(id, 'me.crt'));
+    const noId = writeConf(fx, 'no-identity.conf', { Port: String(fx.server.port), ServerCAFile: fx.ca.certFile, CertFile: '/nonexistent.crt', KeyFile: '/nonexistent.key' });
+    const r = await runTlssh(['-F', noId, '-i', path.join(id, 'me.key'), 'localhost', 'echo in']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.toString(), 'in\n');
+  });
+
+  it('refuses a private key file others can read, naming the file and its mode', async () => {
+    const key = path.join(fx.dir, 'open.key');
+    fs.copyFileSync(fx.client.keyFile, key);
+    fs.chmodSync(key, 0o644);
+    const r = await runTlssh([...conf, '-v', '-o', `KeyFile=${key}`, 'localhost', 'true']);
+    assert.equal(r.status, 255);
+    assert.equal(errorCodeOf(r.stderr), 'TLSSH_ERR_KEY_INSECURE_MODE');
+    const line = failureLines(r.stderr).at(-1)!;
+    assert.ok(line.includes(key) && line.includes('0644'), line);
+    fs.chmodSync(key, 0o640);
+    assert.equal(errorCodeOf((await runTlssh([...conf, '-v', '-o', `KeyFile=${key}`, 'localhost', 'true'])).stderr), 'TLSSH_ERR_KEY_INSECURE_MODE');
+    fs.chmodSync(key, 0o600);
+    assert.equal((await runTlssh([...conf, '-o', `KeyFile=${key}`, 'localhost', 'true'])).status, 0);
+  });
+
+  it('-v shows the files read, the identity, the server certificate, TLS version and cipher, and times', async () => {
+    const r = await runTlssh([...conf, '-vvv', 'localhost', 'true']);
+    assert.equal(r.status, 0, r.stderr);
+    for (const re of [
+      new RegExp(`^debug1: Reading configuration data ${fx.configFile}$`, 'm'),
+      new RegExp(`^debug1: identity: certificate ${fx.client.certFile} .*serial ${fx.client.serial}, valid until `, 'm'),
+      new RegExp(`^debug1: identity: key file ${fx.client.keyFile}$`, 'm'),
+      /^debug1: connected to localhost port \d+ in \d+ ms$/m,
+      /^debug1: TLS handshake done in \d+ ms: TLSv1\.3 TLS_\w+$/m,
+      /^debug1: server certificate: subject "CN=localhost", issuer ".*tlssh test CA"$/m,
+      /^debug1: server certificate: subjectAltName DNS:localhost, IP Address:127\.0\.0\.1; serial [0-9A-F]+; valid .* to /m,
+      /^debug1: server certificate: SHA256 fingerprint ([0-9A-F]{2}:){31}[0-9A-F]{2}$/m,
+      /^debug1: session started as .* \(\d+ ms after the request\)$/m,
+      /^debug2: send session-request$/m,
+      /^debug3: server chain depth 0: subject "CN=localhost", issuer "CN=tlssh test CA"/m,
+      new RegExp(`^debug3: setting port ${fx.server.port} \\(${fx.configFile}:\\d+\\)$`, 'm'),
+    ]) {
+      assert.match(r.stderr, re);
+    }
+    // Each -v adds a level, as in ssh.
+    const vv = await runTlssh([...conf, '-vv', 'localhost', 'true']);
+    assert.match(vv.stderr, /^debug2: /m);
+    assert.doesNotMatch(vv.stderr, /^debug3: /m);
+    const v = await runTlssh([...conf, '-v', 'localhost', 'true']);
+    assert.doesNotMatch(v.stderr, /^debug2: /m);
+  });
+
+  it('-b connects from the given local address, and says so when it cannot', async () => {
+    const r = await runTlssh([...conf, '-v', '-b', '127.0.0.1', 'localhost', 'true']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /^debug1: connected to localhost port \d+ from 127\.0\.0\.1 in \d+ ms$/m);
+    // 192.0.2.1 (TEST-NET-1) is on no interface here.
+    const bad = await runTlssh([...conf, '-v', '-b', '192.0.2.1', '127.0.0.1', 'true']);
+    assert.equal(bad.status, 255);
+    assert.equal(errorCodeOf(bad.stderr), 'TLSSH_ERR_CONNECT');
+    assert.match(failureLines(bad.stderr).at(-1)!, /^tlssh: bind to 192\.0\.2\.1: Cannot assign requested address/);
+  });
+
+  it('-N authenticates and runs nothing', async () => {
+    // As ssh -N, a command given anyway is not run.
+    const r = await runTlssh([...conf, '-N', 'localhost', 'echo ran']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.length, 0);
+    // It does connect and authenticate: a refused certificate fails it.
+    const other = makeCa(fs.mkdtempSync(path.join(fx.dir, 'n-')), 'unrelated CA');
+    const bad = await runTlssh([...conf, '-N', '-o', `ServerCAFile=${other.certFile}`, 'localhost']);
+    assert.equal(bad.status, 255);
+  });
+
+  it('BatchMode=yes never prompts for a key password: it fails and says so', async () => {
+    const enc = path.join(fx.dir, 'enc.key');
+    // An encrypted copy of the client key, which would need a passphrase typed.
+    execFileSync('openssl', ['pkey', '-in', fx.client.keyFile, '-out', enc, '-aes256', '-passout', 'pass:secret']);
+    fs.chmodSync(enc, 0o600);
+    const r = await runTlssh([...conf, '-v', '-o', 'BatchMode=yes', '-o', `KeyFile=${enc}`, 'localhost', 'true']);
+    assert.equal(r.status, 255);
+    assert.equal(errorCodeOf(r.stderr), 'TLSSH_ERR_TTY');
+    assert.match(failureLines(r.stderr).at(-1)!, /BatchMode/);
+  });
+
+  it('Ctrl-C on a command without a terminal interrupts the remote command: exit 130', async () => {
+    const child = spawn(process.execPath, [TLSSH, ...conf, 'localhost', 'echo ready; exec sleep 60'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    await new Promise<void>((resolve) => {
+      child.stdout.on('data', (b: Buffer) => {
+        if (b.toString().includes('ready')) resolve();
+      });
+    });
+    child.kill('SIGINT');
+    const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const status = await new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+    clearTimeout(killer);
+    assert.equal(status, 130, err);
+  });
+});
+
+describe('tlssh errors an administrator can act on', () => {
+  let fx: ClientFixture;
+  let expired: TlsshdHandle | undefined;
+  before(async () => {
+    fx = await startFixture();
+  });
+  after(async () => {
+    await expired?.stop();
+    await fx?.stop();
+  });
+
+  it('untrusted server certificate: names the CA file tried and the certificate\'s issuer', async () => {
+    const other = makeCa(fs.mkdtempSync(path.join(fx.dir, 'other-')), 'some other CA');
+    const r = await runTlssh(['-F', fx.configFile, '-v', '-o', `ServerCAFile=${other.certFile}`, 'localhost', 'true']);
+    assert.equal(r.status, 255);
+    assert.equal(errorCodeOf(r.stderr), 'TLSSH_ERR_SERVER_CERT_UNTRUSTED');
+    const line = failureLines(r.stderr).at(-1)!;
+    assert.ok(line.includes(`ServerCAFile ${other.certFile}`), line);
+    assert.ok(line.includes('tlssh test CA'), line);
+  });
+
+  it('expired server certificate: gives the date', async () => {
+    const dir = fs.mkdtempSync(path.join(fx.dir, 'expired-'));
+    const notAfter = new Date(Date.now() - 86_400_000);
+    const cert = issueCert(fx.ca, { cn: 'localhost', san: ['DNS:localhost'], eku: 'serverAuth', fileStem: 'expired', notBefore: new Date(Date.now() - 2 * 86_400_000), notAfter });
+    expired = await startTlsshd({ dir, config: { CertFile: cert.certFile, KeyFile: cert.keyFile, ClientCAFile: fx.ca.certFile, PermitRootLogin: 'yes' } });
+    const r = await runTlssh(['-F', fx.configFile, '-v', '-p', String(expired.port), 'localhost', 'true']);
+    assert.equal(r.status, 255);
+    assert.equal(errorCodeOf(r.stderr), 'TLSSH_ERR_SERVER_CERT_EXPIRED');
+    const line = failureLines(r.stderr).at(-1)!;
+    assert.ok(line.includes(`expired on ${notAfter.toISOString().slice(0, 16)}`), line);
+  });
+
+  it('an SSH server on the port: "speaks SSH, not tlssh"', async (t) => {
+    const sshd = await startSshServer(fx.dir);
+    if (sshd.fake) t.diagnostic('no /usr/sbin/sshd usable here (needs root): a server that sends an OpenSSH banner stands in');
+    try {
+      const r = await runTlssh(['-F', fx.configFile, '-v', '-p', String(sshd.port), 'localhost', 'true']);
+      assert.equal(r.status, 255);
+      assert.equal(errorCodeOf(r.stderr), 'TLSSH_ERR_SPEAKS_SSH');
+      assert.match(failureLines(r.stderr).at(-1)!, /speaks SSH, not tlssh .*"SSH-2\.0-OpenSSH_/);
+    } finally {
+      await sshd.stop();
+    }
+  });
+
+  it("a server that never answers the handshake: timed out, in ssh's manner, with the code at -v", async () => {
+    const sockets: net.Socket[] = [];
+    const server = net.createServer((s) => {
+      sockets.push(s);
+      s.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    try {
+      const r = await runTlssh(['-F', fx.configFile, '-v', '-o', 'ConnectTimeout=1', '-p', String(port), '127.0.0.1', 'true']);
+      assert.equal(r.status, 255);
+      assert.equal(errorCodeOf(r.stderr), 'TLSSH_ERR_CONNECT_TIMEOUT');
+      assert.match(failureLines(r.stderr).at(-1)!, new RegExp(`^tlssh: Connection to 127\\.0\\.0\\.1 port ${port} timed out during the TLS handshake`));
+    } finally {
+      for (const s of sockets) s.destroy();
+      server.close();
+    }
+  });
+
+  it("a refused connection, in ssh's words", async () => {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const r = await runTlssh(['-F', fx.configFile, '-p', String(port), '127.0.0.1', 'true']);
+    assert.equal(r.status, 255);
+    assert.equal(r.stderr, `tlssh: connect to host 127.0.0.1 port ${port}: Connection refused\n`);
+  });
+});

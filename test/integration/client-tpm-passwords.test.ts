@@ -1,0 +1,124 @@
+// TPM key passwords as an ssh user expects them: a wrong one is asked again up to
+// NumberOfPasswordPrompts times; BatchMode never asks; a key whose file says emptyAuth FALSE
+// (as tpm2_encodeobject writes) but that is noDA logs in with no password configured.
+// Its own swtpm, since wrong passwords count against the TPM's dictionary-attack limit.
+
+import { strict as assert } from 'node:assert';
+import { execFileSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { configureTpmKey, createTpmKey, encodeTss2PrivateKey, parseTss2PrivateKey } from '../../src/tpm';
+import { startSwtpm, type Swtpm } from '../helpers/swtpm';
+import { TLSSH, errorCodeOf, startFixture, type ClientFixture } from './client-fixture';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const nodePty = require('node-pty') as typeof import('node-pty');
+
+describe('tlssh TPM key passwords', () => {
+  let fx: ClientFixture;
+  let tpm: Swtpm;
+
+  async function tpmIdentity(name: string, keyPassword?: string, extra: Record<string, string> = {}, rewrite?: (pem: Buffer) => Buffer): Promise<string> {
+    const keyFile = path.join(fx.dir, `${name}.tss2`);
+    let pem = await createTpmKey({ tcti: tpm.tcti, type: 'ecc', keyPassword });
+    if (rewrite) pem = rewrite(pem);
+    fs.writeFileSync(keyFile, pem, { mode: 0o600 });
+    const info = configureTpmKey(keyFile, { tcti: tpm.tcti, keyPassword });
+    const pubFile = path.join(fx.dir, `${name}.pub`);
+    fs.writeFileSync(pubFile, info.publicKey.export({ type: 'spki', format: 'pem' }));
+    const certFile = path.join(fx.dir, `${name}.crt`);
+    execFileSync('openssl', ['x509', '-new', '-CA', fx.ca.certFile, '-CAkey', fx.ca.keyFile, '-force_pubkey', pubFile, '-subj', `/CN=${fx.user}`, '-days', '2', '-out', certFile], { stdio: 'ignore' });
+    const conf = path.join(fx.dir, `${name}.conf`);
+    const lines = fs.readFileSync(fx.configFile, 'utf8').replace(/^CertFile .*$/m, `CertFile ${certFile}`).replace(/^KeyFile .*$/m, `KeyFile ${keyFile}`);
+    fs.writeFileSync(conf, lines + Object.entries({ TpmTcti: tpm.tcti, ...extra }).map(([k, v]) => `${k} ${v}\n`).join(''), { mode: 0o600 });
+    return conf;
+  }
+
+  /** tpm2_encodeobject's habit: emptyAuth FALSE whatever the key's auth. */
+  const sayEmptyAuthFalse = (pem: Buffer): Buffer => {
+    const k = parseTss2PrivateKey(pem, 'key');
+    return encodeTss2PrivateKey({ emptyAuth: false, parent: k.parent, pub: k.pub, priv: k.priv });
+  };
+
+  function run(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+    const child = spawn(process.execPath, [TLSSH, ...args], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    return new Promise((resolve) => child.once('close', (code) => resolve({ code, out, err })));
+  }
+
+  /** Runs tlssh on a real terminal, typing `answers` at each password prompt in turn. */
+  async function onTerminal(args: string[], answers: string[]): Promise<{ code: number; out: string; prompts: number }> {
+    const p = nodePty.spawn(process.execPath, [TLSSH, ...args], { name: 'xterm', cols: 200, rows: 24, env: process.env as Record<string, string> });
+    let out = '';
+    p.onData((d) => (out += d));
+    const exit = new Promise<number>((resolve) => p.onExit((e) => resolve(e.exitCode)));
+    let prompts = 0;
+    let done = false;
+    void exit.then(() => (done = true));
+    const deadline = Date.now() + 60_000;
+    while (!done && Date.now() < deadline) {
+      const seen = out.split('Enter password for TPM key').length - 1;
+      if (seen > prompts) {
+        prompts = seen;
+        p.write(`${answers[prompts - 1] ?? ''}\r`);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return { code: await exit, out, prompts };
+  }
+
+  before(async () => {
+    fx = await startFixture();
+    tpm = await startSwtpm();
+  });
+  after(async () => {
+    await tpm?.stop();
+    await fx?.stop();
+  });
+
+  it('logs in with a noDA key whose file says emptyAuth FALSE, with no password and no terminal', async () => {
+    const conf = await tpmIdentity('encodeobject', undefined, {}, sayEmptyAuthFalse);
+    assert.equal(parseTss2PrivateKey(fs.readFileSync(path.join(fx.dir, 'encodeobject.tss2')), 'k').emptyAuth, false);
+    const r = await run(['-c', conf, 'localhost', 'echo empty-ok']);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.out, 'empty-ok\n');
+  });
+
+  it('keeps refusing, without a guess, a DA-protected key that needs a password when there is no terminal', async () => {
+    const conf = await tpmIdentity('da-no-tty', 'da secret');
+    const r = await run(['-c', conf, '-v', 'localhost', 'true']);
+    assert.equal(r.code, 255);
+    assert.equal(errorCodeOf(r.err), 'TLSSH_ERR_TTY', r.err);
+  });
+
+  it('BatchMode=yes never asks for the password: it fails in one line', async () => {
+    const conf = await tpmIdentity('batch', 'batch secret');
+    const t = await onTerminal(['-c', conf, '-v', '-o', 'BatchMode=yes', 'localhost', 'true'], []);
+    assert.equal(t.code, 255, t.out);
+    assert.equal(t.prompts, 0, t.out);
+    assert.match(t.out, /BatchMode.*\(TLSSH_ERR_TTY\)/);
+  });
+
+  it('asks again after a wrong password, saying how many tries are left, and logs in with the right one', async () => {
+    const conf = await tpmIdentity('retry', 'right secret');
+    const t = await onTerminal(['-c', conf, 'localhost', 'echo retry-$((6*7))'], ['wrong secret', 'right secret']);
+    assert.equal(t.code, 0, t.out);
+    assert.equal(t.prompts, 2, t.out);
+    // The TPM's own count, read from the chip: swtpm's default limit less the one failure so far.
+    assert.match(t.out, /Wrong password for TPM key .*retry\.tss2; 2 tries left \(the TPM locks out after \d+ more wrong passwords\)\./);
+    assert.match(t.out, /retry-42/);
+  });
+
+  it('gives up after NumberOfPasswordPrompts wrong passwords, in one line', async () => {
+    const conf = await tpmIdentity('giveup', 'right secret', { NumberOfPasswordPrompts: '2' });
+    const t = await onTerminal(['-c', conf, '-v', 'localhost', 'true'], ['wrong 1', 'wrong 2', 'never typed']);
+    assert.equal(t.code, 255, t.out);
+    assert.equal(t.prompts, 2, t.out);
+    assert.match(t.out, /1 try left \(the TPM locks out after \d+ more wrong passwords?\)\./);
+    assert.match(t.out, /tlssh: wrong password for TPM key .*giveup\.tss2, 2 times; giving up \(TLSSH_ERR_TPM_AUTH\)/);
+  });
+});
