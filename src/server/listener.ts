@@ -10,12 +10,12 @@ import type { Writable } from 'node:stream';
 import { listenAddresses } from '../config/listen-address';
 import type { ServerConfig } from '../config/types';
 import { TlsshError } from '../errors';
-import type { ConnectionMessage } from './ipc-messages';
 import { parseWorkerMessage } from './ipc-messages';
 import { LoginRecords } from './login-records';
 import type { Logger, LogSink } from './log';
 import { shouldDrop } from './max-startups';
 import { lookupUser } from './passwd-lookup';
+import { connectionMessage, openedServerKey } from './worker-config';
 
 const WORKER_ENTRY = path.join(__dirname, 'worker-main.js');
 
@@ -59,6 +59,8 @@ export class Listener {
   private stopping = false;
   private agentSocket: string | undefined;
   private agentStop: (() => Promise<void> | void) | undefined;
+  /** A password-protected PEM server key, opened here so that workers never see the password. */
+  private serverKey: string | undefined;
 
   constructor(private readonly opts: ListenerOptions) {
     this.config = opts.config;
@@ -73,6 +75,7 @@ export class Listener {
 
   /** Bind every Listen address; resolves with the real ports (Port 0 picks one). */
   async start(): Promise<BoundAddress[]> {
+    this.serverKey = openedServerKey(this.config);
     await this.startKeyAgent();
     const bound: BoundAddress[] = [];
     for (const a of listenAddresses(this.config)) {
@@ -102,6 +105,8 @@ export class Listener {
       for (const k of TPM_KEY_FIELDS) Object.assign(kept, { [k]: this.config[k] });
       cfg = { ...cfg, ...kept };
     }
+    // Throws (keeping the old configuration) when the new key cannot be opened.
+    this.serverKey = openedServerKey(cfg);
     this.config = cfg;
     this.log.info('configuration reloaded');
   }
@@ -143,10 +148,7 @@ export class Listener {
     const state: WorkerState = { child, id, remote, authenticated: false };
     this.workers.set(pid, state);
     child.on('message', (m: unknown) => this.onWorkerMessage(state, m, socket.remoteAddress ?? ''));
-    const msg: ConnectionMessage = {
-      t: 'connection', id, config: this.config, logSink: this.opts.logSink,
-      ...(this.agentSocket ? { agentSocket: this.agentSocket } : {}),
-    };
+    const msg = connectionMessage({ id, config: this.config, logSink: this.opts.logSink, agentSocket: this.agentSocket, serverKey: this.serverKey });
     this.log.verbose(`connection #${id} from ${remote} -> worker ${pid}`);
     child.send(msg, socket, (err) => {
       if (err) {

@@ -4,7 +4,6 @@
 
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import type { ServerConfig } from '../config/types';
 import { TlsshError, isTlsshError, type ErrorCode } from '../errors';
 import { ALPN_TLSSH2, type Message, type SessionRequest } from '../protocol/messages';
 import { Channel } from '../transport/channel';
@@ -15,6 +14,7 @@ import type { ConnectionMessage, WorkerMessage } from './ipc-messages';
 import { Logger } from './log';
 import { dropPrivileges } from './privilege-drop';
 import { SESSION_WINDOW, runSession } from './session';
+import type { WorkerConfig } from './worker-config';
 
 export interface WorkerHooks {
   /** Tell the listener something; failures (listener gone) are the caller's to ignore. */
@@ -33,7 +33,7 @@ function shortMessage(e: unknown): string {
 }
 
 export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hooks: WorkerHooks): void {
-  const cfg: ServerConfig = msg.config;
+  const cfg: WorkerConfig = msg.config;
   const root = new Logger({ level: cfg.LogLevel, sink: msg.logSink, facility: cfg.SyslogFacility });
   let log = root.child(`conn ${msg.id}`);
   const remote = `${socket.remoteAddress ?? '?'} port ${socket.remotePort ?? '?'}`;
@@ -63,7 +63,10 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
 
   let tlsOptions: tls.TlsOptions;
   try {
-    tlsOptions = serverTlsOptions(cfg, msg.agentSocket ? { agentSocket: msg.agentSocket } : {});
+    tlsOptions = serverTlsOptions(cfg, {
+      ...(msg.agentSocket ? { agentSocket: msg.agentSocket } : {}),
+      ...(msg.serverKey !== undefined ? { openedKey: msg.serverKey } : {}),
+    });
   } catch (e) {
     log.error(`cannot set up TLS: ${shortMessage(e)}`);
     socket.destroy();

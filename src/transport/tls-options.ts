@@ -22,14 +22,24 @@ export interface KeyMaterial {
 export interface KeyOptions {
   /** Server workers: sign through the listener's key agent instead of opening the TPM. */
   agentSocket?: string;
+  /** Server workers: the PEM key the listener opened with PrivkeyPassword (the worker never gets the password). */
+  openedKey?: string;
 }
 
+/**
+ * The key fields of either side's config. The passwords are optional so that a server worker's
+ * config, which never holds them, fits.
+ */
+export type KeyConfig = Pick<CommonConfig, 'CertFile' | 'KeyFile' | 'PrivkeyEngine' | 'TpmTcti'>
+  & Partial<Pick<CommonConfig, 'PrivkeyPassword' | 'TpmSrkPassword'>>;
+
 /** Certificate and private key (PEM file or TPM engine) for either side. */
-export function keyMaterial(cfg: CommonConfig, options: KeyOptions = {}): KeyMaterial {
+export function keyMaterial(cfg: KeyConfig, options: KeyOptions = {}): KeyMaterial {
   const cert = readConfiguredFile(cfg.CertFile, 'CertFile', 'TLSSH_ERR_TLS_CERT_FILE');
   if (cfg.PrivkeyEngine === 'tpm') {
     return { cert, ...tpmKeyOptions(cfg, options.agentSocket) };
   }
+  if (options.openedKey !== undefined) return { cert, key: Buffer.from(options.openedKey) };
   const key = readConfiguredFile(cfg.KeyFile, 'KeyFile', 'TLSSH_ERR_TLS_KEY');
   if (key.includes('BEGIN TSS2 PRIVATE KEY')) {
     throw new TlsshError('TLSSH_ERR_TLS_KEY', `KeyFile ${cfg.KeyFile} is a TPM key: use PrivkeyEngine tpm (tlssh -E tpm)`);
@@ -37,7 +47,10 @@ export function keyMaterial(cfg: CommonConfig, options: KeyOptions = {}): KeyMat
   return cfg.PrivkeyPassword === undefined ? { cert, key } : { cert, key, passphrase: cfg.PrivkeyPassword };
 }
 
-export function serverTlsOptions(cfg: ServerConfig, options: KeyOptions = {}): TlsOptions {
+/** What the server side's TLS set-up reads: a worker's config, which holds no secret, fits. */
+export type ServerTlsConfig = KeyConfig & Pick<ServerConfig, 'ClientCAFile' | 'ClientCAPath' | 'ClientCRL'>;
+
+export function serverTlsOptions(cfg: ServerTlsConfig, options: KeyOptions = {}): TlsOptions {
   const opts: TlsOptions = {
     ...keyMaterial(cfg, options),
     minVersion: TLS_MIN_VERSION,
@@ -83,7 +96,7 @@ export function verifyErrorCode(err: Error | string | null | undefined): string 
  * a user comes after. Throws a TlsshError in the auth category; the identity is attached as
  * `peer` so refusals can be logged with subject, serial and fingerprint.
  */
-export function checkClientCertificate(socket: TLSSocket, cfg: ServerConfig): PeerIdentity {
+export function checkClientCertificate(socket: TLSSocket, cfg: Pick<ServerConfig, 'ClientCRL'>): PeerIdentity {
   const cert = peerCertificate(socket);
   if (!cert) throw new TlsshError('TLSSH_ERR_CLIENT_CERT_MISSING', 'no client certificate was presented');
   const peer = identityOf(cert);
