@@ -32,6 +32,8 @@ const table = {
   TLSSH_ERR_SERVER_CERT_UNTRUSTED: 'tls',
   TLSSH_ERR_SERVER_NAME_MISMATCH: 'tls',
   TLSSH_ERR_SERVER_EKU: 'tls',
+  TLSSH_ERR_SERVER_KEY_USAGE: 'tls',
+  TLSSH_ERR_SERVER_CERT_REVOKED: 'tls',
   TLSSH_ERR_ALPN: 'tls',
 
   // auth: who may log in
@@ -40,6 +42,8 @@ const table = {
   TLSSH_ERR_CLIENT_CERT_REVOKED: 'auth',
   TLSSH_ERR_CLIENT_CRL: 'auth',
   TLSSH_ERR_CLIENT_EKU: 'auth',
+  TLSSH_ERR_CLIENT_KEY_USAGE: 'auth',
+  TLSSH_ERR_CLIENT_CERT_CA: 'auth',
   TLSSH_ERR_CERT_USER: 'auth',
   TLSSH_ERR_NO_SUCH_USER: 'auth',
   TLSSH_ERR_USER_MISMATCH: 'auth',
