@@ -119,6 +119,18 @@ test('revoked, expired CRL and missing CRL', async () => {
 
     fs.rmSync(crlFile);
     assert.equal(await refusal(d, good), 'TLSSH_ERR_CLIENT_CRL');
+
+    // Fails closed on every kind of unusable file, each with the same code in an error frame.
+    fs.writeFileSync(crlFile, 'not a CRL at all\n');
+    assert.equal(await refusal(d, good), 'TLSSH_ERR_CLIENT_CRL', 'no PEM CRL in the file');
+    fs.writeFileSync(crlFile, '-----BEGIN X509 CRL-----\nAAAAAAAA\n-----END X509 CRL-----\n');
+    assert.equal(await refusal(d, good), 'TLSSH_ERR_CLIENT_CRL', 'a PEM block OpenSSL cannot parse');
+    assert.equal(await refusal(d, revoked), 'TLSSH_ERR_CLIENT_CRL', 'a revoked certificate too');
+    fs.rmSync(crlFile);
+    fs.mkdirSync(crlFile);
+    assert.equal(await refusal(d, good), 'TLSSH_ERR_CLIENT_CRL', 'a directory');
+    fs.rmdirSync(crlFile);
+    await d.waitForLog(/TLSSH_ERR_CLIENT_CRL: certificate revocation list unusable: ClientCRL: OpenSSL cannot parse/);
   } finally {
     await d.stop();
   }
