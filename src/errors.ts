@@ -14,6 +14,7 @@ const table = {
   TLSSH_ERR_CONFIG_UNKNOWN_KEYWORD: 'config',
   TLSSH_ERR_CONFIG_BAD_VALUE: 'config',
   TLSSH_ERR_CONFIG_INSECURE_MODE: 'config',
+  TLSSH_ERR_RUNTIME_DIR: 'config',
 
   // net: sockets and liveness
   TLSSH_ERR_CONNECT: 'net',

@@ -15,6 +15,7 @@ import { LoginRecords } from './login-records';
 import type { Logger, LogSink } from './log';
 import { shouldDrop } from './max-startups';
 import { lookupUser } from './passwd-lookup';
+import { checkRuntimeDir } from './runtime-dir';
 import { connectionMessage, openedServerKey } from './worker-config';
 
 const WORKER_ENTRY = path.join(__dirname, 'worker-main.js');
@@ -75,6 +76,8 @@ export class Listener {
 
   /** Bind every Listen address; resolves with the real ports (Port 0 picks one). */
   async start(): Promise<BoundAddress[]> {
+    // Whatever the key: root writes session records there and trusts them later.
+    if (this.config.RuntimeDir) checkRuntimeDir(this.config.RuntimeDir);
     this.serverKey = openedServerKey(this.config);
     await this.startKeyAgent();
     const bound: BoundAddress[] = [];
@@ -272,19 +275,13 @@ function keyFileSaysEmptyAuth(tpm: typeof import('../tpm'), keyFile: string): bo
 }
 
 /**
- * RuntimeDir holds the key agent's socket: it must be a real directory of ours that nobody else
- * can enter, whatever state a previous run or an administrator left it in.
+ * RuntimeDir holds the key agent's socket: checkRuntimeDir() has made sure at start that it is a
+ * real directory of ours that nobody else can write; nobody else may enter it either.
  */
 function privateRuntimeDir(dir: string): void {
   try {
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const st = fs.lstatSync(dir);
-    const euid = process.geteuid?.() ?? st.uid;
-    if (!st.isDirectory()) throw new Error('not a directory');
-    if (st.uid !== euid) throw new Error(`owned by uid ${st.uid}, not ${euid}`);
-    if ((st.mode & 0o077) !== 0) fs.chmodSync(dir, 0o700);
+    if ((fs.lstatSync(dir).mode & 0o077) !== 0) fs.chmodSync(dir, 0o700);
   } catch (e) {
-    if (e instanceof TlsshError) throw e;
     const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
     throw new TlsshError('TLSSH_ERR_TPM_AGENT', `RuntimeDir ${dir} cannot hold the TPM key agent socket: ${why}`, { cause: e });
   }
