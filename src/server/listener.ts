@@ -34,6 +34,8 @@ export interface ListenerOptions {
   /** Overrides for tests. */
   utmpPath?: string;
   wtmpPath?: string;
+  /** The worker script, for tests that play a misbehaving worker. */
+  workerEntry?: string;
 }
 
 interface WorkerState {
@@ -163,7 +165,7 @@ export class Listener {
   }
 
   private spawnWorker(): ChildProcess {
-    const child = fork(WORKER_ENTRY, [], {
+    const child = fork(this.opts.workerEntry ?? WORKER_ENTRY, [], {
       // Its own process group: signals for the listener (a terminal's ^C) never reach sessions.
       detached: true,
       stdio: ['ignore', 'ignore', this.opts.workerStderr, 'ipc'],
