@@ -129,6 +129,14 @@ export class LoginRecords {
     return this.serial(async () => {
       const dir = this.opts.stateDir;
       if (!dir) return;
+      try {
+        // Never read records from a directory someone else could have written (or a symlink to one).
+        assertPrivateDirectory(dir, process.geteuid?.() ?? 0, 'session records directory');
+      } catch (e) {
+        if (!lexists(dir)) return; // no session was ever recorded
+        this.opts.log('error', `not adopting earlier sessions: ${e instanceof Error ? e.message : String(e)}`);
+        return;
+      }
       let names: string[];
       try {
         names = await fs.promises.readdir(dir);
@@ -320,6 +328,15 @@ export class LoginRecords {
   private async removeState(pid: number): Promise<void> {
     if (!this.opts.stateDir) return;
     await fs.promises.rm(path.join(this.opts.stateDir, `${pid}.json`), { force: true });
+  }
+}
+
+function lexists(p: string): boolean {
+  try {
+    fs.lstatSync(p);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -48,8 +48,12 @@ const CODE_RUNNING_NAMES = new Set([
 /** git's identity variables only: the rest of GIT_* points git at configs, hooks and helpers it runs. */
 const GIT_IDENTITY = new Set(['GIT_AUTHOR_NAME', 'GIT_AUTHOR_EMAIL', 'GIT_COMMITTER_NAME', 'GIT_COMMITTER_EMAIL']);
 
-/** Prefixes of whole families: the loader (LD_), bash's exported functions, glibc malloc, and more. */
-const CODE_RUNNING_PREFIXES = ['LD_', 'BASH_FUNC_', 'MALLOC_', 'LUA_INIT_', 'LUA_PATH_', 'LUA_CPATH_', 'GIT_', 'TLSSH_'];
+/**
+ * Prefixes of whole families: the loader (LD_), bash's exported functions, glibc malloc, and
+ * more; SSH_* because forced commands and scripts trust what sshd (and tlsshd) set there
+ * (SSH_ORIGINAL_COMMAND, SSH_CONNECTION, SSH_AUTH_SOCK...).
+ */
+const CODE_RUNNING_PREFIXES = ['LD_', 'BASH_FUNC_', 'MALLOC_', 'LUA_INIT_', 'LUA_PATH_', 'LUA_CPATH_', 'GIT_', 'TLSSH_', 'SSH_'];
 
 /** True for names that no AcceptEnv pattern may let a client set. */
 export function isForbiddenVariable(name: string): boolean {

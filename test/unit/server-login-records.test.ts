@@ -211,3 +211,30 @@ test('forged session records are not adopted and make no utmp or wtmp record', a
     sleeper.kill('SIGKILL');
   }
 });
+
+test('records in a sessions directory others can write, or behind a symlink, are not adopted', async () => {
+  const s = setup();
+  const child = spawnWorkerLike(s.dir);
+  const pid = child.pid!;
+  await waitForWorkerLike(pid);
+  try {
+    await s.make().login({ pid, line: 'pts/50', user: 'frank', host: 'h' });
+    const check = async (what: string): Promise<void> => {
+      s.errors.length = 0;
+      const r = s.make();
+      await r.adoptOrphans();
+      r.stop();
+      assert.equal(r.isOpen(pid), false, `${what}: adopted`);
+      assert.ok(s.errors.some((e) => e.includes('not adopting earlier sessions')), `${what}: ${s.errors.join(' | ')}`);
+    };
+    fs.chmodSync(s.state, 0o777);
+    await check('world-writable');
+    fs.chmodSync(s.state, 0o700);
+    const moved = path.join(s.dir, 'moved-sessions');
+    fs.renameSync(s.state, moved);
+    fs.symlinkSync(moved, s.state);
+    await check('a symlink');
+  } finally {
+    child.kill('SIGKILL');
+  }
+});

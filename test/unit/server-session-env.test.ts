@@ -43,7 +43,7 @@ test('even AcceptEnv * never lets through a variable that makes a shell, the loa
     'PROMPT_COMMAND', 'IFS', 'GCONV_PATH', 'NODE_OPTIONS', 'PYTHONSTARTUP', 'PERL5OPT', 'BASH_FUNC_ls', 'PYTHONPATH',
     'PERL5LIB', 'RUBYOPT', 'JAVA_TOOL_OPTIONS', 'LOCPATH', 'MALLOC_CHECK_', 'GLIBC_TUNABLES', 'HOSTALIASES',
     'RES_OPTIONS', 'NLSPATH', 'ZDOTDIR', 'OPENSSL_CONF', 'LESSOPEN', 'PAGER', 'GIT_SSH_COMMAND', 'GIT_CONFIG_COUNT',
-    'TLSSH_CONNECTION', 'CDPATH', 'FPATH', 'LUA_INIT_5_4',
+    'TLSSH_CONNECTION', 'CDPATH', 'FPATH', 'LUA_INIT_5_4', 'SSH_ORIGINAL_COMMAND', 'SSH_CONNECTION', 'SSH_AUTH_SOCK',
   ];
   for (const name of codeRunning) {
     assert.ok(!isAcceptedVariable(name, ['*']), `${name} must never pass`);
