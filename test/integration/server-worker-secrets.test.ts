@@ -3,20 +3,22 @@
 // /proc/<pid>/mem, so root only) contains neither password.
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import {
-  connectClient, isRoot, loginUser, makeServerFixture, sessionRequest, startTlsshd, type ServerFixture, type TlsshdHandle,
+  connectClient, isRoot, loginUser, makeServerFixture, sessionRequest, startTlsshd, writeConfig, type ServerFixture, type TlsshdHandle,
 } from '../helpers/server-harness';
 
 const KEY_PW = `hardening-keypw-${randomBytes(6).toString('hex')}`;
 const SRK_PW = `hardening-srkpw-${randomBytes(6).toString('hex')}`;
 const me = loginUser();
 let fx: ServerFixture;
-let daemon: TlsshdHandle;
+let daemon: TlsshdHandle | undefined;
+let encKey: string;
+const TLSSHD = path.resolve(__dirname, '..', '..', '..', 'bin', 'tlsshd');
 
 /** Whether `needle` occurs anywhere in the readable memory of process `pid`. */
 function memoryContains(pid: number, needle: Buffer): boolean {
@@ -49,16 +51,16 @@ function memoryContains(pid: number, needle: Buffer): boolean {
 }
 
 before(async () => {
-  if (!isRoot) return;
   fx = makeServerFixture('tlsshd-worker-secrets');
   const pwFile = path.join(fx.dir, 'pw');
   fs.writeFileSync(pwFile, KEY_PW, { mode: 0o600 });
-  const encKey = path.join(fx.dir, 'server-enc.key');
+  encKey = path.join(fx.dir, 'server-enc.key');
   execFileSync('openssl', ['pkey', '-in', fx.config['KeyFile'] ?? '', '-aes256', '-passout', `file:${pwFile}`, '-out', encKey]);
   fs.chmodSync(encKey, 0o600);
   fs.rmSync(pwFile);
   const secrets = path.join(fx.dir, 'secrets.conf');
   fs.writeFileSync(secrets, `PrivkeyPassword ${KEY_PW}\nTpmSrkPassword ${SRK_PW}\n`, { mode: 0o600 });
+  if (!isRoot) return;
   daemon = await startTlsshd({ dir: fx.dir, config: { ...fx.config, ...me.config, KeyFile: encKey, include: secrets } });
 });
 after(async () => {
@@ -67,6 +69,7 @@ after(async () => {
 });
 
 test('the worker serving a login holds neither PrivkeyPassword nor TpmSrkPassword', { skip: isRoot ? false : 'reading another process\'s memory needs root' }, async () => {
+  assert.ok(daemon);
   const s = connectClient(daemon.port, fx.client(me.name), sessionRequest({ command: 'echo ready; cat' }));
   await s.waitForStdout((o) => o.includes('ready'));
   // The listener's children: the worker of this session and a warm one; both got the same treatment.
@@ -81,4 +84,16 @@ test('the worker serving a login holds neither PrivkeyPassword nor TpmSrkPasswor
   s.endStdin();
   const r = await s.result;
   assert.equal(r.exit?.code, 0);
+});
+
+test('a wrong PrivkeyPassword for a PEM key stops the daemon at start, in one line', () => {
+  const secrets = path.join(fx.dir, 'wrong.conf');
+  fs.writeFileSync(secrets, 'PrivkeyPassword not-the-password\n', { mode: 0o600 });
+  const conf = path.join(fx.dir, 'wrong-main.conf');
+  writeConfig(conf, { ...fx.config, KeyFile: encKey, include: secrets, Listen: '127.0.0.1', Port: '0', RuntimeDir: path.join(fx.dir, 'run-wrong') });
+  const r = spawnSync(process.execPath, [TLSSHD, '-f', '-c', conf], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.status, 255, r.stderr);
+  assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
+  assert.match(r.stderr, /KeyFile .*server-enc\.key: cannot open with PrivkeyPassword/);
+  assert.ok(!r.stderr.includes('not-the-password'), 'the password is never printed');
 });
