@@ -11,10 +11,9 @@ import { listenAddresses } from '../config/listen-address';
 import type { ServerConfig } from '../config/types';
 import { TlsshError } from '../errors';
 import { parseWorkerMessage } from './ipc-messages';
-import { LoginRecords } from './login-records';
+import { LoginRecords, userOwnsTty } from './login-records';
 import type { Logger, LogSink } from './log';
 import { shouldDrop } from './max-startups';
-import { lookupUser } from './passwd-lookup';
 import { checkRuntimeDir } from './runtime-dir';
 import { connectionMessage, openedServerKey } from './worker-config';
 
@@ -217,8 +216,7 @@ export class Listener {
   /** The worker is the user by now: believe its tty only if that user really owns it. */
   private async recordLogin(pid: number, user: string, line: string, host: string): Promise<void> {
     try {
-      const [acct, st] = await Promise.all([lookupUser(user), fs.promises.stat(`/dev/${line}`)]);
-      if (!acct || st.uid !== acct.uid || !st.isCharacterDevice()) {
+      if (!(await userOwnsTty(user, line))) {
         this.log.error(`worker ${pid} reported tty ${line} which ${user} does not own; no login record`);
         return;
       }

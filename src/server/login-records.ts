@@ -19,7 +19,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { isValidUserName } from './passwd-lookup';
+import { isValidUserName, lookupUser } from './passwd-lookup';
 import { assertPrivateDirectory } from './runtime-dir';
 import { UTMP_SIZE, UT_TYPE, decodeUtmp, encodeUtmp, idForLine, type UtmpRecord } from './utmp-record';
 
@@ -56,6 +56,16 @@ const MAX_STATE_FILE = 4096;
 
 /** Script name of a tlsshd worker process (its argv[1]); see listener.ts WORKER_ENTRY. */
 const WORKER_SCRIPT = 'worker-main.js';
+
+/**
+ * Whether `user` owns the terminal /dev/<line>: what a worker (the user by then) reports is
+ * believed only then, and a record left by an earlier listener is adopted only then.
+ */
+export async function userOwnsTty(user: string, line: string): Promise<boolean> {
+  if (!/^pts\/\d{1,6}$/.test(line)) return false;
+  const [acct, st] = await Promise.all([lookupUser(user), fs.promises.lstat(`/dev/${line}`).catch(() => undefined)]);
+  return acct !== undefined && st !== undefined && st.isCharacterDevice() && st.uid === acct.uid;
+}
 
 /** Whether `pid` is a tlsshd worker: argv[1] is our worker script. */
 export function isWorkerProcess(pid: number): boolean {
@@ -148,8 +158,12 @@ export class LoginRecords {
         const s = await this.validStored(dir, name);
         if (!s || this.open.has(s.pid)) continue;
         const alive = s.startTime !== '' && processStartTime(s.pid) === s.startTime;
-        if (alive && !isWorkerProcess(s.pid)) {
-          this.opts.log('error', `ignoring session record ${name}: process ${s.pid} is not a tlsshd worker`);
+        const distrust = !alive ? undefined
+          : !isWorkerProcess(s.pid) ? `process ${s.pid} is not a tlsshd worker`
+            : !(await userOwnsTty(s.user, s.line)) ? `${s.user} does not own ${s.line}`
+              : undefined;
+        if (distrust) {
+          this.opts.log('error', `ignoring session record ${name}: ${distrust}`);
           await this.removeState(s.pid);
           continue;
         }

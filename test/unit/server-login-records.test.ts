@@ -3,7 +3,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
+import * as pty from 'node-pty';
 import { LoginRecords, isWorkerProcess } from '../../src/server/login-records';
 import { UTMP_SIZE, UT_TYPE, decodeUtmp } from '../../src/server/utmp-record';
 
@@ -26,6 +27,16 @@ function setup(): { dir: string; utmp: string; wtmp: string; state: string; make
   });
   return { dir, utmp, wtmp, state, make, errors };
 }
+
+/** Whoever runs the tests, and a real terminal they own: a live session is adopted only then. */
+const me = os.userInfo().username;
+const stranger = me === 'root' ? 'nobody' : 'root';
+const terms: pty.IPty[] = [];
+function myTty(n = 0): string {
+  while (terms.length <= n) terms.push(pty.spawn('sleep', ['600'], { name: 'dumb', cols: 80, rows: 24 }));
+  return (terms[n] as unknown as { ptsName: string }).ptsName.replace(/^\/dev\//, '');
+}
+after(() => { for (const t of terms) t.kill('SIGKILL'); });
 
 /** A process that looks like a tlsshd worker (argv[1] is a worker-main.js), as sessions' pids are. */
 function spawnWorkerLike(dir: string): ChildProcess {
@@ -63,11 +74,13 @@ test('a new listener closes records of sessions that ended while nobody listened
   const s = setup();
   const child = spawnWorkerLike(s.dir);
   const pid = child.pid!;
-  await s.make().login({ pid, line: 'pts/43', user: 'dave', host: 'h' });
+  await waitForWorkerLike(pid);
+  await s.make().login({ pid, line: myTty(), user: me, host: 'h' });
   // The first listener is gone; a second one adopts the still-running session...
   const second = s.make();
   await second.adoptOrphans();
-  assert.ok(second.isOpen(pid));
+  if (!second.isOpen(pid)) child.kill('SIGKILL');
+  assert.ok(second.isOpen(pid), s.errors.join(' | '));
   assert.equal(records(s.utmp)[0]?.type, UT_TYPE.user);
   // ...and writes its logout once the process ends.
   const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -154,18 +167,23 @@ test('a symlink planted at the session file is replaced, not followed, and never
 test('forged session records are not adopted and make no utmp or wtmp record', async () => {
   const s = setup();
   const worker = spawnWorkerLike(s.dir);
+  const worker2 = spawnWorkerLike(s.dir);
   const sleeper = spawn('sleep', ['60']);
   const wpid = worker.pid!;
+  const w2pid = worker2.pid!;
   const spid = sleeper.pid!;
   await waitForWorkerLike(wpid);
+  await waitForWorkerLike(w2pid);
   try {
-    // Genuine logins in utmp for both processes, made by a first listener; then the records are
+    // Genuine logins in utmp for the processes, made by a first listener; then the records are
     // swapped for forgeries.
     const first = s.make();
-    await first.login({ pid: wpid, line: 'pts/48', user: 'dave', host: 'h' });
+    await first.login({ pid: wpid, line: myTty(), user: me, host: 'h' });
     await first.login({ pid: spid, line: 'pts/49', user: 'erin', host: 'h' });
+    await first.login({ pid: w2pid, line: myTty(1), user: stranger, host: 'h' });
     const good = JSON.parse(fs.readFileSync(path.join(s.state, `${wpid}.json`), 'utf8')) as Record<string, unknown>;
     const sleeperRecord = fs.readFileSync(path.join(s.state, `${spid}.json`));
+    const strangerRecord = fs.readFileSync(path.join(s.state, `${w2pid}.json`));
     const write = (name: string, body: unknown, mode = 0o600): void => {
       const f = path.join(s.state, name);
       fs.writeFileSync(f, typeof body === 'string' ? body : JSON.stringify(body), { mode });
@@ -181,6 +199,7 @@ test('forged session records are not adopted and make no utmp or wtmp record', a
       ['not JSON', () => write(`${wpid}.json`, '{')],
       ['too big', () => write(`${wpid}.json`, JSON.stringify(good) + ' '.repeat(8192))],
       ['a live process that is not a worker', () => fs.writeFileSync(path.join(s.state, `${spid}.json`), sleeperRecord, { mode: 0o600 })],
+      ['a terminal its user does not own', () => fs.writeFileSync(path.join(s.state, `${w2pid}.json`), strangerRecord, { mode: 0o600 })],
     ];
     if (process.getuid?.() === 0) {
       forged.push(['owned by another user', () => { write(`${wpid}.json`, good); fs.chownSync(path.join(s.state, `${wpid}.json`), 65534, 65534); }]);
@@ -194,7 +213,7 @@ test('forged session records are not adopted and make no utmp or wtmp record', a
       const r = s.make();
       await r.adoptOrphans();
       r.stop();
-      assert.equal(r.isOpen(wpid) || r.isOpen(spid) || r.isOpen(424242) || r.isOpen(424243), false, `${what}: adopted`);
+      assert.equal(r.isOpen(wpid) || r.isOpen(w2pid) || r.isOpen(spid) || r.isOpen(424242) || r.isOpen(424243), false, `${what}: adopted`);
       assert.deepEqual(fs.readFileSync(s.utmp), utmpBefore, `${what}: utmp written`);
       assert.deepEqual(fs.readFileSync(s.wtmp), wtmpBefore, `${what}: wtmp written`);
       assert.equal(s.errors.length, 1, `${what}: one log line (${s.errors.join(' | ')})`);
@@ -208,6 +227,7 @@ test('forged session records are not adopted and make no utmp or wtmp record', a
     assert.equal(r.isOpen(wpid), true, 'the genuine record is adopted');
   } finally {
     worker.kill('SIGKILL');
+    worker2.kill('SIGKILL');
     sleeper.kill('SIGKILL');
   }
 });
