@@ -15,6 +15,7 @@ const table = {
   TLSSH_ERR_CONFIG_BAD_VALUE: 'config',
   TLSSH_ERR_CONFIG_INSECURE_MODE: 'config',
   TLSSH_ERR_PAM_UNAVAILABLE: 'config',
+  TLSSH_ERR_RUNTIME_DIR: 'config',
 
   // net: sockets and liveness
   TLSSH_ERR_CONNECT: 'net',
@@ -33,6 +34,8 @@ const table = {
   TLSSH_ERR_SERVER_CERT_UNTRUSTED: 'tls',
   TLSSH_ERR_SERVER_NAME_MISMATCH: 'tls',
   TLSSH_ERR_SERVER_EKU: 'tls',
+  TLSSH_ERR_SERVER_KEY_USAGE: 'tls',
+  TLSSH_ERR_SERVER_CERT_REVOKED: 'tls',
   TLSSH_ERR_ALPN: 'tls',
   TLSSH_ERR_SERVER_CERT_EXPIRED: 'tls',
   TLSSH_ERR_SPEAKS_SSH: 'tls',
@@ -44,6 +47,8 @@ const table = {
   TLSSH_ERR_CLIENT_CERT_REVOKED: 'auth',
   TLSSH_ERR_CLIENT_CRL: 'auth',
   TLSSH_ERR_CLIENT_EKU: 'auth',
+  TLSSH_ERR_CLIENT_KEY_USAGE: 'auth',
+  TLSSH_ERR_CLIENT_CERT_CA: 'auth',
   TLSSH_ERR_CERT_USER: 'auth',
   TLSSH_ERR_NO_SUCH_USER: 'auth',
   TLSSH_ERR_USER_MISMATCH: 'auth',

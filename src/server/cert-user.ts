@@ -1,5 +1,7 @@
-// Certificate -> local account, the original tlsshd's rule: the first subject CN is
-// "<user>.<ClientDomain>"; with ClientDomain empty the whole CN is the user name. The account
+// Certificate -> local account, the original tlsshd's rule: the subject CN is
+// "<user>.<ClientDomain>"; with ClientDomain empty the whole CN is the user name. A subject with
+// more than one CN is refused: which of them names the user would depend on order, and
+// "CN=bob, CN=alice" must never log in as bob for a CA that meant alice. The account
 // must exist, and then the daemon's own policy (PermitRootLogin, non-root daemon) applies.
 
 import { TlsshError } from '../errors';
@@ -18,6 +20,9 @@ export interface PolicyInput {
 
 /** The user name a certificate speaks for, or a TLSSH_ERR_CERT_USER error. */
 export function userFromCommonNames(commonNames: readonly string[], clientDomain: string): string {
+  if (commonNames.length > 1) {
+    throw new TlsshError('TLSSH_ERR_CERT_USER', `client certificate subject has ${commonNames.length} CNs; exactly one must name the user`);
+  }
   const cn = commonNames[0];
   if (cn === undefined || cn === '') throw new TlsshError('TLSSH_ERR_CERT_USER', 'client certificate has no subject CN');
   let user = cn;

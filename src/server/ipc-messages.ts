@@ -2,18 +2,21 @@
 // trusted until they drop root, but the listener still validates everything it receives:
 // after the drop a worker parses network input as the user.
 
-import type { ServerConfig } from '../config/types';
 import type { LogSink } from './log';
+import type { WorkerConfig } from './worker-config';
 
 /** Listener -> worker, with the client's socket attached. */
 export interface ConnectionMessage {
   t: 'connection';
   /** Connection number, for log lines. */
   id: number;
-  config: ServerConfig;
+  /** Built by workerConfig(): no passwords, ever. */
+  config: WorkerConfig;
   logSink: LogSink;
   /** Socket of the TPM key agent, when the key lives in a TPM. */
   agentSocket?: string;
+  /** The PEM server key the listener opened with PrivkeyPassword, when it has one. */
+  serverKey?: string;
 }
 
 /** Worker -> listener: the session request passed every check; MaxStartups stops counting it. */
@@ -48,7 +51,9 @@ export function isConnectionMessage(v: unknown): v is ConnectionMessage {
   if (typeof v !== 'object' || v === null) return false;
   const o = v as Record<string, unknown>;
   return o['t'] === 'connection' && typeof o['id'] === 'number' && typeof o['config'] === 'object' && o['config'] !== null
-    && (o['logSink'] === 'stderr' || o['logSink'] === 'syslog');
+    && (o['logSink'] === 'stderr' || o['logSink'] === 'syslog')
+    && (o['agentSocket'] === undefined || typeof o['agentSocket'] === 'string')
+    && (o['serverKey'] === undefined || typeof o['serverKey'] === 'string');
 }
 
 export function parseWorkerMessage(v: unknown): WorkerMessage | undefined {

@@ -10,14 +10,14 @@ import type { Writable } from 'node:stream';
 import { listenAddresses } from '../config/listen-address';
 import type { ServerConfig } from '../config/types';
 import { TlsshError } from '../errors';
-import type { ConnectionMessage } from './ipc-messages';
 import { parseWorkerMessage } from './ipc-messages';
-import { LoginRecords } from './login-records';
+import { LoginRecords, userOwnsTty } from './login-records';
 import type { Logger, LogSink } from './log';
 import { shouldDrop } from './max-startups';
 import { closePamSession, pamDecision, pamServiceNote } from './pam-session';
 import { PamSessionRegistry } from './pam-session-registry';
-import { lookupUser } from './passwd-lookup';
+import { checkRuntimeDir } from './runtime-dir';
+import { connectionMessage, openedServerKey } from './worker-config';
 
 const WORKER_ENTRY = path.join(__dirname, 'worker-main.js');
 
@@ -35,6 +35,8 @@ export interface ListenerOptions {
   /** Overrides for tests. */
   utmpPath?: string;
   wtmpPath?: string;
+  /** The worker script, for tests that play a misbehaving worker. */
+  workerEntry?: string;
 }
 
 interface WorkerState {
@@ -66,6 +68,8 @@ export class Listener {
   private stopping = false;
   private agentSocket: string | undefined;
   private agentStop: (() => Promise<void> | void) | undefined;
+  /** A password-protected PEM server key, opened here so that workers never see the password. */
+  private serverKey: string | undefined;
 
   constructor(private readonly opts: ListenerOptions) {
     this.config = opts.config;
@@ -88,6 +92,9 @@ export class Listener {
   /** Bind every Listen address; resolves with the real ports (Port 0 picks one). */
   async start(): Promise<BoundAddress[]> {
     this.checkPam();
+    // Whatever the key: root writes session records there and trusts them later.
+    if (this.config.RuntimeDir) checkRuntimeDir(this.config.RuntimeDir);
+    this.serverKey = openedServerKey(this.config);
     await this.startKeyAgent();
     const bound: BoundAddress[] = [];
     for (const a of listenAddresses(this.config)) {
@@ -118,6 +125,8 @@ export class Listener {
       for (const k of TPM_KEY_FIELDS) Object.assign(kept, { [k]: this.config[k] });
       cfg = { ...cfg, ...kept };
     }
+    // Throws (keeping the old configuration) when the new key cannot be opened.
+    this.serverKey = openedServerKey(cfg);
     this.config = cfg;
     this.log.info('configuration reloaded');
   }
@@ -164,10 +173,7 @@ export class Listener {
     };
     this.workers.set(pid, state);
     child.on('message', (m: unknown) => this.onWorkerMessage(state, m, socket.remoteAddress ?? ''));
-    const msg: ConnectionMessage = {
-      t: 'connection', id, config: this.config, logSink: this.opts.logSink,
-      ...(this.agentSocket ? { agentSocket: this.agentSocket } : {}),
-    };
+    const msg = connectionMessage({ id, config: this.config, logSink: this.opts.logSink, agentSocket: this.agentSocket, serverKey: this.serverKey });
     this.log.verbose(`connection #${id} from ${remote} -> worker ${pid}`);
     child.send(msg, socket, (err) => {
       if (err) {
@@ -179,7 +185,7 @@ export class Listener {
   }
 
   private spawnWorker(): ChildProcess {
-    const child = fork(WORKER_ENTRY, [], {
+    const child = fork(this.opts.workerEntry ?? WORKER_ENTRY, [], {
       // Its own process group: signals for the listener (a terminal's ^C) never reach sessions.
       detached: true,
       stdio: ['ignore', 'ignore', this.opts.workerStderr, 'ipc'],
@@ -249,8 +255,7 @@ export class Listener {
   /** The worker is the user by now: believe its tty only if that user really owns it. */
   private async recordLogin(pid: number, user: string, line: string, host: string): Promise<void> {
     try {
-      const [acct, st] = await Promise.all([lookupUser(user), fs.promises.stat(`/dev/${line}`)]);
-      if (!acct || st.uid !== acct.uid || !st.isCharacterDevice()) {
+      if (!(await userOwnsTty(user, line))) {
         this.log.error(`worker ${pid} reported tty ${line} which ${user} does not own; no login record`);
         return;
       }
@@ -318,19 +323,13 @@ function keyFileSaysEmptyAuth(tpm: typeof import('../tpm'), keyFile: string): bo
 }
 
 /**
- * RuntimeDir holds the key agent's socket: it must be a real directory of ours that nobody else
- * can enter, whatever state a previous run or an administrator left it in.
+ * RuntimeDir holds the key agent's socket: checkRuntimeDir() has made sure at start that it is a
+ * real directory of ours that nobody else can write; nobody else may enter it either.
  */
 function privateRuntimeDir(dir: string): void {
   try {
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const st = fs.lstatSync(dir);
-    const euid = process.geteuid?.() ?? st.uid;
-    if (!st.isDirectory()) throw new Error('not a directory');
-    if (st.uid !== euid) throw new Error(`owned by uid ${st.uid}, not ${euid}`);
-    if ((st.mode & 0o077) !== 0) fs.chmodSync(dir, 0o700);
+    if ((fs.lstatSync(dir).mode & 0o077) !== 0) fs.chmodSync(dir, 0o700);
   } catch (e) {
-    if (e instanceof TlsshError) throw e;
     const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
     throw new TlsshError('TLSSH_ERR_TPM_AGENT', `RuntimeDir ${dir} cannot hold the TPM key agent socket: ${why}`, { cause: e });
   }

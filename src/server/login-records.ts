@@ -11,9 +11,16 @@
 //
 // Each open record is also kept as a small file in <RuntimeDir>/sessions, so a listener started
 // later (after an upgrade or a crash) can still write the logout of sessions it did not start.
+// Root writes and later believes those files, so they are never reached through a symlink
+// (created O_EXCL|O_NOFOLLOW, read O_NOFOLLOW), and a listener adopts only a record it can
+// validate: a regular file of ours, mode 0600, well-formed, naming its own pid, matching a live
+// login in utmp, and, while its process runs, naming a tlsshd worker. Anything else is dropped
+// without a utmp or wtmp write.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { isValidUserName, lookupUser } from './passwd-lookup';
+import { assertPrivateDirectory } from './runtime-dir';
 import { UTMP_SIZE, UT_TYPE, decodeUtmp, encodeUtmp, idForLine, type UtmpRecord } from './utmp-record';
 
 export const UTMP_PATH = '/var/run/utmp';
@@ -42,6 +49,32 @@ export interface LoginRecordsOptions {
   log: (level: 'error' | 'info' | 'debug', message: string) => void;
   /** How often to look at sessions that are not our children. */
   pollMs?: number;
+}
+
+/** Far more than a record needs; a bigger file is not one of ours. */
+const MAX_STATE_FILE = 4096;
+
+/** Script name of a tlsshd worker process (its argv[1]); see listener.ts WORKER_ENTRY. */
+const WORKER_SCRIPT = 'worker-main.js';
+
+/**
+ * Whether `user` owns the terminal /dev/<line>: what a worker (the user by then) reports is
+ * believed only then, and a record left by an earlier listener is adopted only then.
+ */
+export async function userOwnsTty(user: string, line: string): Promise<boolean> {
+  if (!/^pts\/\d{1,6}$/.test(line)) return false;
+  const [acct, st] = await Promise.all([lookupUser(user), fs.promises.lstat(`/dev/${line}`).catch(() => undefined)]);
+  return acct !== undefined && st !== undefined && st.isCharacterDevice() && st.uid === acct.uid;
+}
+
+/** Whether `pid` is a tlsshd worker: argv[1] is our worker script. */
+export function isWorkerProcess(pid: number): boolean {
+  try {
+    const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0');
+    return path.basename(argv[1] ?? '') === WORKER_SCRIPT;
+  } catch {
+    return false;
+  }
 }
 
 /** Start time of a process as the kernel reports it, or undefined when it is gone. */
@@ -106,6 +139,14 @@ export class LoginRecords {
     return this.serial(async () => {
       const dir = this.opts.stateDir;
       if (!dir) return;
+      try {
+        // Never read records from a directory someone else could have written (or a symlink to one).
+        assertPrivateDirectory(dir, process.geteuid?.() ?? 0, 'session records directory');
+      } catch (e) {
+        if (!lexists(dir)) return; // no session was ever recorded
+        this.opts.log('error', `not adopting earlier sessions: ${e instanceof Error ? e.message : String(e)}`);
+        return;
+      }
       let names: string[];
       try {
         names = await fs.promises.readdir(dir);
@@ -114,16 +155,20 @@ export class LoginRecords {
       }
       for (const name of names) {
         if (!/^\d+\.json$/.test(name)) continue;
-        let s: StoredSession;
-        try {
-          s = parseStored(await fs.promises.readFile(path.join(dir, name), 'utf8'));
-        } catch (e) {
-          this.opts.log('error', `ignoring unreadable session record ${name}: ${String(e)}`);
+        const s = await this.validStored(dir, name);
+        if (!s || this.open.has(s.pid)) continue;
+        const alive = s.startTime !== '' && processStartTime(s.pid) === s.startTime;
+        const distrust = !alive ? undefined
+          : !isWorkerProcess(s.pid) ? `process ${s.pid} is not a tlsshd worker`
+            : !(await userOwnsTty(s.user, s.line)) ? `${s.user} does not own ${s.line}`
+              : undefined;
+        if (distrust) {
+          this.opts.log('error', `ignoring session record ${name}: ${distrust}`);
+          await this.removeState(s.pid);
           continue;
         }
-        if (this.open.has(s.pid)) continue;
         this.open.set(s.pid, s);
-        if (processStartTime(s.pid) === s.startTime && s.startTime !== '') {
+        if (alive) {
           this.adopted.add(s.pid);
           this.opts.log('info', `watching session of ${s.user} on ${s.line} (pid ${s.pid}) started by an earlier listener`);
         } else {
@@ -205,18 +250,107 @@ export class LoginRecords {
     await fs.promises.appendFile(this.wtmpPath, encodeUtmp(rec));
   }
 
+  /**
+   * A session record another listener left, or undefined (logged) when it is not one we can
+   * trust: reached through a symlink, not a regular file of ours of mode 0600, too big,
+   * malformed, naming another pid than its file name, or without a matching live login in utmp.
+   * Untrusted files are removed, so they are reported once.
+   */
+  private async validStored(dir: string, name: string): Promise<StoredSession | undefined> {
+    const file = path.join(dir, name);
+    const reject = async (why: string): Promise<undefined> => {
+      this.opts.log('error', `ignoring session record ${name}: ${why}`);
+      await fs.promises.rm(file, { force: true }).catch(() => undefined);
+      return undefined;
+    };
+    let text: string;
+    let fh: fs.promises.FileHandle | undefined;
+    try {
+      fh = await fs.promises.open(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+      const st = await fh.stat();
+      const euid = process.geteuid?.() ?? st.uid;
+      if (!st.isFile()) return await reject('not a regular file');
+      if (st.uid !== euid) return await reject(`owned by uid ${st.uid}, not ${euid}`);
+      if ((st.mode & 0o077) !== 0) return await reject(`mode ${(st.mode & 0o777).toString(8)}, not 600`);
+      if (st.size > MAX_STATE_FILE) return await reject(`${st.size} bytes`);
+      const buf = Buffer.alloc(MAX_STATE_FILE + 1);
+      const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+      text = buf.subarray(0, bytesRead).toString('utf8');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      return await reject(code === 'ELOOP' ? 'a symbolic link' : code ?? String(e));
+    } finally {
+      await fh?.close();
+    }
+    let s: StoredSession;
+    try {
+      s = parseStored(text);
+    } catch (e) {
+      return await reject(e instanceof Error ? e.message : String(e));
+    }
+    if (`${s.pid}.json` !== name) return await reject(`names pid ${s.pid}`);
+    if (!(await this.utmpHasLogin(s))) return await reject(`no login of ${s.user} on ${s.line} by pid ${s.pid} in utmp`);
+    return s;
+  }
+
+  /** Whether utmp holds the live login the record speaks for: the only one we would close. */
+  private async utmpHasLogin(s: StoredSession): Promise<boolean> {
+    let data: Buffer;
+    try {
+      data = await fs.promises.readFile(this.utmpPath);
+    } catch {
+      return false;
+    }
+    for (let off = 0; off + UTMP_SIZE <= data.length; off += UTMP_SIZE) {
+      const r = decodeUtmp(data.subarray(off, off + UTMP_SIZE));
+      if (r.type === UT_TYPE.user && r.pid === s.pid && r.line === s.line && r.user === s.user) return true;
+    }
+    return false;
+  }
+
   private async saveState(s: StoredSession): Promise<void> {
     const dir = this.opts.stateDir;
     if (!dir) return;
-    await fs.promises.mkdir(dir, { recursive: true, mode: 0o700 });
+    try {
+      await fs.promises.mkdir(dir, { mode: 0o700 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    const euid = process.geteuid?.() ?? 0;
+    assertPrivateDirectory(dir, euid, 'session records directory');
     const tmp = path.join(dir, `.${s.pid}.tmp`);
-    await fs.promises.writeFile(tmp, JSON.stringify(s), { mode: 0o600 });
+    // Never through a symlink or into a file someone else made: O_EXCL|O_NOFOLLOW, and a stale
+    // temporary file (a crash mid-write, or anything planted there) is unlinked, not opened.
+    const flags = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
+    let fh: fs.promises.FileHandle;
+    try {
+      fh = await fs.promises.open(tmp, flags, 0o600);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      await fs.promises.unlink(tmp);
+      fh = await fs.promises.open(tmp, flags, 0o600);
+    }
+    try {
+      await fh.writeFile(JSON.stringify(s));
+    } finally {
+      await fh.close();
+    }
+    // rename() replaces whatever is at the destination (a symlink included) without following it.
     await fs.promises.rename(tmp, path.join(dir, `${s.pid}.json`));
   }
 
   private async removeState(pid: number): Promise<void> {
     if (!this.opts.stateDir) return;
     await fs.promises.rm(path.join(this.opts.stateDir, `${pid}.json`), { force: true });
+  }
+}
+
+function lexists(p: string): boolean {
+  try {
+    fs.lstatSync(p);
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -236,13 +370,21 @@ async function chownUtmpGroup(file: string): Promise<void> {
 
 function parseStored(text: string): StoredSession {
   const v: unknown = JSON.parse(text);
-  if (typeof v !== 'object' || v === null) throw new Error('not an object');
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object');
   const o = v as Record<string, unknown>;
-  const str = (k: string): string => {
-    if (typeof o[k] !== 'string') throw new Error(`field ${k} missing`);
-    return o[k] as string;
+  const str = (k: string, re: RegExp): string => {
+    const x = o[k];
+    if (typeof x !== 'string' || !re.test(x)) throw new Error(`field ${k} missing or malformed`);
+    return x;
   };
   const pid = o['pid'];
-  if (typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 1) throw new Error('bad pid');
-  return { pid, line: str('line'), user: str('user'), host: str('host'), startTime: str('startTime') };
+  if (typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 1 || pid > 0x3fffffff) throw new Error('bad pid');
+  const user = str('user', /^.{1,64}$/s);
+  if (!isValidUserName(user)) throw new Error('field user malformed');
+  return {
+    pid, user,
+    line: str('line', /^pts\/\d{1,6}$/),
+    host: str('host', /^[^\0]{0,256}$/),
+    startTime: str('startTime', /^\d{0,20}$/),
+  };
 }

@@ -1,11 +1,14 @@
 // The environment a session starts with. It is built from nothing (the daemon's own
 // environment never leaks into a user's shell) plus what AcceptEnv lets the client set.
 //
-// Choice: even when an AcceptEnv pattern matches, the client can never set the dynamic
-// loader's variables (LD_*), nor override what the server itself sets (HOME, USER, LOGNAME,
-// SHELL, PATH, MAIL, TERM, TLSSH_*). LD_* would not cross a privilege boundary here (the shell
-// runs as the user), but a forced command or restricted shell set up by an administrator
-// should not be that easy to sidestep, and no legitimate client needs to send them.
+// Choice: even when an AcceptEnv pattern matches (`AcceptEnv *` included), the client can never
+// set a variable that makes the shell, the dynamic loader, the C library or an interpreter run
+// code or load it from a path of the client's choosing (CODE_RUNNING_* below), nor override what
+// the server itself sets (HOME, USER, LOGNAME, SHELL, PATH, MAIL, TERM, TLSSH_*). The shell runs
+// as the user, so this is not a privilege boundary for an ordinary login; it is one for a forced
+// command or a restricted shell set up by an administrator, which `SHELLOPTS=xtrace PS4='$(cmd)'`
+// or `BASH_ENV=~/x` would otherwise sidestep before the first line of it runs. No legitimate
+// client needs to send these. The list and its reasons are in tlsshd.conf(5) under AcceptEnv.
 
 import type { Account } from './passwd-lookup';
 
@@ -13,6 +16,69 @@ const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
 const ROOT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 const SERVER_SET = new Set(['HOME', 'USER', 'LOGNAME', 'SHELL', 'PATH', 'MAIL', 'TERM']);
+
+/**
+ * Names no AcceptEnv pattern can let through, each because some program a session may run
+ * executes or loads code from it:
+ * - shells: startup files (BASH_ENV, ENV, ZDOTDIR), options (SHELLOPTS, BASHOPTS: xtrace makes
+ *   PS4 run), prompts expanded with command substitution (PS0-PS4, PROMPT_COMMAND), word
+ *   splitting and lookup that change what a script runs (IFS, CDPATH, GLOBIGNORE), function
+ *   autoload and loadable builtins (FPATH, BASH_LOADABLES_PATH), trace output (BASH_XTRACEFD);
+ * - the C library: gconv modules (GCONV_PATH), locale and message catalogue files (LOCPATH,
+ *   NLSPATH), tunables and malloc hooks (GLIBC_TUNABLES, MALLOC_*), the resolver's files and
+ *   options (HOSTALIASES, RES_OPTIONS, LOCALDOMAIN, RESOLV_HOST_CONF);
+ * - OpenSSL's config, engines and providers (OPENSSL_CONF, OPENSSL_ENGINES, OPENSSL_MODULES);
+ * - interpreters' start-up code and module paths: Node, Python, Perl, Ruby, Java, Lua, Tcl;
+ * - commands other programs run: pagers, editors, less's input filters, askpass helpers, and
+ *   git's configs, hooks and helpers (every GIT_* but the author and committer identity).
+ */
+const CODE_RUNNING_NAMES = new Set([
+  'BASH_ENV', 'ENV', 'ZDOTDIR', 'SHELLOPTS', 'BASHOPTS', 'PS0', 'PS1', 'PS2', 'PS3', 'PS4', 'PROMPT_COMMAND',
+  'IFS', 'CDPATH', 'GLOBIGNORE', 'FPATH', 'BASH_LOADABLES_PATH', 'BASH_XTRACEFD', 'INPUTRC',
+  'GCONV_PATH', 'LOCPATH', 'NLSPATH', 'GLIBC_TUNABLES', 'HOSTALIASES', 'RES_OPTIONS', 'LOCALDOMAIN', 'RESOLV_HOST_CONF',
+  'OPENSSL_CONF', 'OPENSSL_ENGINES', 'OPENSSL_MODULES',
+  'NODE_OPTIONS', 'NODE_PATH', 'NODE_REPL_EXTERNAL_MODULE',
+  'PYTHONSTARTUP', 'PYTHONPATH', 'PYTHONHOME', 'PYTHONINSPECT', 'PYTHONWARNINGS', 'PYTHONBREAKPOINT', 'PYTHONUSERBASE',
+  'PERL5OPT', 'PERL5LIB', 'PERLLIB', 'PERL5DB', 'RUBYOPT', 'RUBYLIB',
+  'JAVA_TOOL_OPTIONS', '_JAVA_OPTIONS', 'JDK_JAVA_OPTIONS', 'CLASSPATH',
+  'LUA_INIT', 'LUA_PATH', 'LUA_CPATH', 'TCLLIBPATH',
+  'PAGER', 'MANPAGER', 'SYSTEMD_PAGER', 'EDITOR', 'VISUAL', 'LESSOPEN', 'LESSCLOSE', 'BROWSER', 'SSH_ASKPASS', 'SUDO_ASKPASS',
+]);
+
+/** git's identity variables only: the rest of GIT_* points git at configs, hooks and helpers it runs. */
+const GIT_IDENTITY = new Set(['GIT_AUTHOR_NAME', 'GIT_AUTHOR_EMAIL', 'GIT_COMMITTER_NAME', 'GIT_COMMITTER_EMAIL']);
+
+/**
+ * Prefixes of whole families: the loader (LD_), bash's exported functions, glibc malloc, and
+ * more; SSH_* because forced commands and scripts trust what sshd (and tlsshd) set there
+ * (SSH_ORIGINAL_COMMAND, SSH_CONNECTION, SSH_AUTH_SOCK...).
+ */
+const CODE_RUNNING_PREFIXES = ['LD_', 'BASH_FUNC_', 'MALLOC_', 'LUA_INIT_', 'LUA_PATH_', 'LUA_CPATH_', 'GIT_', 'TLSSH_', 'SSH_'];
+
+/** True for names that no AcceptEnv pattern may let a client set. */
+export function isForbiddenVariable(name: string): boolean {
+  if (GIT_IDENTITY.has(name)) return false;
+  return SERVER_SET.has(name) || CODE_RUNNING_NAMES.has(name) || CODE_RUNNING_PREFIXES.some((p) => name.startsWith(p));
+}
+
+/**
+ * "C", "POSIX", "en_US", "de_DE.UTF-8", "sr_RS@latin": a locale name, never a path (glibc opens
+ * a LANG or LC_* value with a slash in it as a file) nor anything longer than a name.
+ */
+const LOCALE_NAME = /^[A-Za-z]{1,16}(?:_[A-Za-z0-9]{1,16})?(?:\.[A-Za-z0-9_-]{1,32})?(?:@[A-Za-z0-9_-]{1,32})?$/;
+
+function isLocaleVariable(name: string): boolean {
+  return name === 'LANG' || name === 'LANGUAGE' || name.startsWith('LC_');
+}
+
+/** Values the session may receive: locale variables only when they look like locale names. */
+export function isAcceptedValue(name: string, value: string): boolean {
+  if (value.includes('\0')) return false;
+  if (!isLocaleVariable(name)) return true;
+  // LANGUAGE is a colon-separated preference list of locale names.
+  const parts = name === 'LANGUAGE' ? value.split(':') : [value];
+  return parts.every((p) => LOCALE_NAME.test(p));
+}
 
 /** Shell-style glob with `*` and `?`, anchored, case-sensitive, like sshd's match_pattern. */
 export function globMatch(pattern: string, s: string): boolean {
@@ -22,7 +88,7 @@ export function globMatch(pattern: string, s: string): boolean {
 
 export function isAcceptedVariable(name: string, acceptEnv: readonly string[]): boolean {
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) return false;
-  if (SERVER_SET.has(name) || name.startsWith('LD_') || name.startsWith('TLSSH_')) return false;
+  if (isForbiddenVariable(name)) return false;
   return acceptEnv.some((p) => globMatch(p, name));
 }
 
@@ -56,8 +122,7 @@ export function sshConnectionVars(connection: string): Record<string, string> {
 export function buildSessionEnv(i: EnvInput): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [name, value] of i.requested) {
-    if (value.includes('\0')) continue;
-    if (isAcceptedVariable(name, i.acceptEnv)) env[name] = value;
+    if (isAcceptedVariable(name, i.acceptEnv) && isAcceptedValue(name, value)) env[name] = value;
   }
   Object.assign(env, {
     HOME: i.account.home,

@@ -4,18 +4,18 @@
 
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import type { ServerConfig } from '../config/types';
 import { TlsshError, isTlsshError, type ErrorCode } from '../errors';
 import { ALPN_TLSSH2, type Message, type SessionRequest } from '../protocol/messages';
 import { Channel } from '../transport/channel';
 import { describePeer, type PeerIdentity } from '../transport/peer-identity';
-import { checkClientCertificate, serverTlsOptions } from '../transport/tls-options';
+import { checkClientCertificate, createTlsServer, serverTlsOptions, type ServerTls } from '../transport/tls-options';
 import { authorizeUser } from './cert-user';
 import type { ConnectionMessage, WorkerMessage } from './ipc-messages';
 import { Logger } from './log';
 import { PAM_TTY_SSH, PamLogin, pamDecision, type OpenedPamSession } from './pam-session';
 import { dropPrivileges } from './privilege-drop';
 import { SESSION_WINDOW, runSession } from './session';
+import type { WorkerConfig } from './worker-config';
 
 export interface WorkerHooks {
   /** Tell the listener something; failures (listener gone) are the caller's to ignore. */
@@ -34,7 +34,7 @@ function shortMessage(e: unknown): string {
 }
 
 export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hooks: WorkerHooks): void {
-  const cfg: ServerConfig = msg.config;
+  const cfg: WorkerConfig = msg.config;
   const root = new Logger({ level: cfg.LogLevel, sink: msg.logSink, facility: cfg.SyslogFacility });
   let log = root.child(`conn ${msg.id}`);
   const remote = `${socket.remoteAddress ?? '?'} port ${socket.remotePort ?? '?'}`;
@@ -64,18 +64,22 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
     }, cfg.LoginGraceTime * 1000)
     : undefined;
 
-  let tlsOptions: tls.TlsOptions;
+  // A tls.Server that never listens, fed the one socket: its handshake path is the one Node
+  // tests (it sets `authorized`/`authorizationError`, which a bare TLSSocket does not).
+  let tlsSetup: ServerTls;
+  let server: tls.Server;
   try {
-    tlsOptions = serverTlsOptions(cfg, msg.agentSocket ? { agentSocket: msg.agentSocket } : {});
+    tlsSetup = serverTlsOptions(cfg, {
+      ...(msg.agentSocket ? { agentSocket: msg.agentSocket } : {}),
+      ...(msg.serverKey !== undefined ? { openedKey: msg.serverKey } : {}),
+    });
+    server = createTlsServer(tlsSetup);
   } catch (e) {
     log.error(`cannot set up TLS: ${shortMessage(e)}`);
     socket.destroy();
     return finish(1);
   }
 
-  // A tls.Server that never listens, fed the one socket: its handshake path is the one Node
-  // tests (it sets `authorized`/`authorizationError`, which a bare TLSSocket does not).
-  const server = tls.createServer(tlsOptions);
   server.on('tlsClientError', (e) => {
     // A failed signature through the key agent surfaces from OpenSSL as "EVP lib"; the TPM's
     // own reason is the one an administrator can act on.
@@ -114,7 +118,7 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
       ch.fail(code, message);
     };
     try {
-      peer = checkClientCertificate(tlsSocket, cfg);
+      peer = checkClientCertificate(tlsSocket, tlsSetup);
     } catch (e) {
       return refuse(e, peerOf(e));
     }

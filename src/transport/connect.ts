@@ -10,8 +10,8 @@ import type { ClientConfig } from '../config/types';
 import { TlsshError } from '../errors';
 import { ALPN_TLSSH2 } from '../protocol/messages';
 import { loadCaCertificates, loadCrls } from './pem-files';
-import { EKU_SERVER_AUTH, identityOf, peerCertificate } from './peer-identity';
-import { TLS_MIN_VERSION, keyMaterial, verifyErrorCode } from './tls-options';
+import { EKU_SERVER_AUTH, describeKeyUsage, identityOf, peerCertificate, type PeerIdentity } from './peer-identity';
+import { CRL_ERRORS, TLS_MIN_VERSION, crlsParse, keyMaterial, verifyErrorCode } from './tls-options';
 
 export interface ConnectOptions {
   /** The host as typed: what the server certificate must name. */
@@ -33,6 +33,8 @@ export function clientTlsOptions(cfg: ClientConfig): tls.ConnectionOptions {
     rejectUnauthorized: false,
     checkServerIdentity: () => undefined,
   };
+  // Read once, here; a CRL that cannot be read is an error for this connection, never a
+  // connection without revocation checks. OpenSSL parses it once, in tls.connect (openTls).
   if (cfg.ServerCRL) opts.crl = loadCrls(cfg.ServerCRL, 'ServerCRL', 'TLSSH_ERR_TLS_CRL');
   return opts;
 }
@@ -116,12 +118,15 @@ function formatSubjectLine(subject: tls.PeerCertificate['subject'] | undefined):
 export function checkServer(socket: tls.TLSSocket, host: string, cfg?: Pick<ClientConfig, 'ServerCAFile' | 'ServerCAPath'>): void {
   const cert = peerCertificate(socket);
   if (!cert) throw new TlsshError('TLSSH_ERR_SERVER_CERT_UNTRUSTED', `server ${host} presented no certificate`);
+  const id = identityOf(cert);
   if (!socket.authorized) {
     const why = verifyErrorCode(socket.authorizationError as Error | string | null);
     if (why === 'INVALID_PURPOSE') {
+      if (lacksDigitalSignature(id)) throw keyUsageError(id, host);
       throw new TlsshError('TLSSH_ERR_SERVER_EKU', `server certificate of ${host} is not for server authentication (extendedKeyUsage)`);
     }
-    if (why === 'CERT_REVOKED') throw new TlsshError('TLSSH_ERR_SERVER_CERT_UNTRUSTED', `server certificate of ${host} has been revoked`);
+    if (why === 'CERT_REVOKED') throw new TlsshError('TLSSH_ERR_SERVER_CERT_REVOKED', `server certificate of ${host} has been revoked (ServerCRL)`);
+    if (CRL_ERRORS.has(why)) throw new TlsshError('TLSSH_ERR_TLS_CRL', `revocation of the server certificate of ${host} could not be checked: ${why}`);
     if (EXPIRY_ERRORS.has(why)) {
       throw new TlsshError('TLSSH_ERR_SERVER_CERT_EXPIRED', `server certificate of ${host} not trusted: ${expiryText(socket, why)} (check the server's certificate, or this machine's clock)`);
     }
@@ -130,7 +135,9 @@ export function checkServer(socket: tls.TLSSocket, host: string, cfg?: Pick<Clie
       `server certificate of ${host} not trusted: ${UNTRUSTED_WORDS[why] ?? why}; it was issued by "${formatSubjectLine(cert.issuer)}"${trustedCaText(cfg)}`,
     );
   }
-  const id = identityOf(cert);
+  if (id.unreadable !== undefined) throw new TlsshError('TLSSH_ERR_SERVER_CERT_UNTRUSTED', `server ${id.unreadable}`);
+  // The server signs the TLS 1.3 handshake: a keyUsage that forbids it is refused whatever OpenSSL's defaults.
+  if (lacksDigitalSignature(id)) throw keyUsageError(id, host);
   if (id.extKeyUsage && !id.extKeyUsage.includes(EKU_SERVER_AUTH)) {
     throw new TlsshError('TLSSH_ERR_SERVER_EKU', `server certificate of ${host} is not for server authentication (extendedKeyUsage)`);
   }
@@ -144,11 +151,23 @@ export function checkServer(socket: tls.TLSSocket, host: string, cfg?: Pick<Clie
   }
 }
 
+function lacksDigitalSignature(id: PeerIdentity): boolean {
+  return id.keyUsage !== undefined && !id.keyUsage.includes('digitalSignature');
+}
+
+function keyUsageError(id: PeerIdentity, host: string): TlsshError {
+  return new TlsshError('TLSSH_ERR_SERVER_KEY_USAGE', `server certificate of ${host} has keyUsage (${describeKeyUsage(id)}) without digitalSignature, which a TLS 1.3 server needs`);
+}
+
 /** Wraps key-loading failures inside tls.connect, which OpenSSL reports in its own words. */
 function openTls(options: tls.ConnectionOptions, cfg: ClientConfig): tls.TLSSocket {
   try {
     return tls.connect(options);
   } catch (err) {
+    // Only on failure: was it the CRL rather than the key? Never a reason to go on without it.
+    if (options.crl !== undefined && !crlsParse(options.crl)) {
+      throw new TlsshError('TLSSH_ERR_TLS_CRL', `ServerCRL ${cfg.ServerCRL}: OpenSSL cannot parse the revocation list`, { cause: err });
+    }
     const reason = (err as NodeJS.ErrnoException & { reason?: string }).reason ?? (err as Error).message;
     throw new TlsshError('TLSSH_ERR_TLS_KEY', `cannot use CertFile ${cfg.CertFile} with KeyFile ${cfg.KeyFile}: ${reason}`, { cause: err });
   }

@@ -1,12 +1,12 @@
 // TLS settings both programs build from their config: TLS 1.3 as the floor, mutual
 // authentication always, and the private key either from a PEM file or inside the TPM.
 
-import type { ConnectionOptions, TlsOptions, TLSSocket } from 'node:tls';
+import { createServer, createSecureContext, type ConnectionOptions, type Server, type TlsOptions, type TLSSocket } from 'node:tls';
 import type { CommonConfig, ServerConfig } from '../config/types';
 import { TlsshError } from '../errors';
 import { ALPN_TLSSH2 } from '../protocol/messages';
 import { loadCaCertificates, loadCrls, readConfiguredFile } from './pem-files';
-import { EKU_CLIENT_AUTH, identityOf, peerCertificate, type PeerIdentity } from './peer-identity';
+import { EKU_CLIENT_AUTH, describeKeyUsage, identityOf, peerCertificate, purposeProblem, type PeerIdentity } from './peer-identity';
 import { tpmKeyOptions } from './tpm-key';
 
 export const TLS_MIN_VERSION = 'TLSv1.3' as const;
@@ -22,14 +22,24 @@ export interface KeyMaterial {
 export interface KeyOptions {
   /** Server workers: sign through the listener's key agent instead of opening the TPM. */
   agentSocket?: string;
+  /** Server workers: the PEM key the listener opened with PrivkeyPassword (the worker never gets the password). */
+  openedKey?: string;
 }
 
+/**
+ * The key fields of either side's config. The passwords are optional so that a server worker's
+ * config, which never holds them, fits.
+ */
+export type KeyConfig = Pick<CommonConfig, 'CertFile' | 'KeyFile' | 'PrivkeyEngine' | 'TpmTcti'>
+  & Partial<Pick<CommonConfig, 'PrivkeyPassword' | 'TpmSrkPassword'>>;
+
 /** Certificate and private key (PEM file or TPM engine) for either side. */
-export function keyMaterial(cfg: CommonConfig, options: KeyOptions = {}): KeyMaterial {
+export function keyMaterial(cfg: KeyConfig, options: KeyOptions = {}): KeyMaterial {
   const cert = readConfiguredFile(cfg.CertFile, 'CertFile', 'TLSSH_ERR_TLS_CERT_FILE');
   if (cfg.PrivkeyEngine === 'tpm') {
     return { cert, ...tpmKeyOptions(cfg, options.agentSocket) };
   }
+  if (options.openedKey !== undefined) return { cert, key: Buffer.from(options.openedKey) };
   const key = readConfiguredFile(cfg.KeyFile, 'KeyFile', 'TLSSH_ERR_TLS_KEY');
   if (key.includes('BEGIN TSS2 PRIVATE KEY')) {
     throw new TlsshError('TLSSH_ERR_TLS_KEY', `KeyFile ${cfg.KeyFile} is a TPM key: use PrivkeyEngine tpm (tlssh -E tpm)`);
@@ -37,7 +47,21 @@ export function keyMaterial(cfg: CommonConfig, options: KeyOptions = {}): KeyMat
   return cfg.PrivkeyPassword === undefined ? { cert, key } : { cert, key, passphrase: cfg.PrivkeyPassword };
 }
 
-export function serverTlsOptions(cfg: ServerConfig, options: KeyOptions = {}): TlsOptions {
+/** What the server side's TLS set-up reads: a worker's config, which holds no secret, fits. */
+export type ServerTlsConfig = KeyConfig & Pick<ServerConfig, 'ClientCAFile' | 'ClientCAPath' | 'ClientCRL'>;
+
+/**
+ * The server side's TLS set-up for one connection. The CRL is read once, here, and what was read
+ * is what the handshake verifies against; when it cannot be read or parsed, `crlError` says why
+ * and checkClientCertificate refuses every client with it, so a CRL problem never means "no
+ * revocation check".
+ */
+export interface ServerTls {
+  options: TlsOptions;
+  crlError: TlsshError | undefined;
+}
+
+export function serverTlsOptions(cfg: ServerTlsConfig, options: KeyOptions = {}): ServerTls {
   const opts: TlsOptions = {
     ...keyMaterial(cfg, options),
     minVersion: TLS_MIN_VERSION,
@@ -48,19 +72,47 @@ export function serverTlsOptions(cfg: ServerConfig, options: KeyOptions = {}): T
     rejectUnauthorized: false,
     ALPNProtocols: [ALPN_TLSSH2],
   };
+  let crlError: TlsshError | undefined;
   if (cfg.ClientCRL) {
     try {
       opts.crl = loadCrls(cfg.ClientCRL, 'ClientCRL', 'TLSSH_ERR_CLIENT_CRL');
-    } catch {
-      // Checked again, and reported to the client, in checkClientCertificate: a CRL that
-      // cannot be read refuses every login instead of stopping the handshake without a word.
+    } catch (e) {
+      // Reported to the client by checkClientCertificate, instead of a handshake cut short.
+      crlError = e instanceof TlsshError ? e : new TlsshError('TLSSH_ERR_CLIENT_CRL', `ClientCRL ${cfg.ClientCRL}: ${String(e)}`, { cause: e });
     }
   }
-  return opts;
+  return { options: opts, crlError };
+}
+
+/** True when OpenSSL can parse every CRL; used only to say why a context could not be built. */
+export function crlsParse(crl: TlsOptions['crl']): boolean {
+  try {
+    createSecureContext({ crl });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A tls.Server for the set-up; the CRL is parsed here, once. A CRL OpenSSL cannot parse is
+ * recorded in `setup.crlError` (so every client is refused with it) and the server is built
+ * without it; any other failure (key, certificate) is thrown.
+ */
+export function createTlsServer(setup: ServerTls): Server {
+  try {
+    return createServer(setup.options);
+  } catch (e) {
+    if (setup.options.crl === undefined || crlsParse(setup.options.crl)) throw e;
+    setup.crlError = new TlsshError('TLSSH_ERR_CLIENT_CRL', 'ClientCRL: OpenSSL cannot parse the revocation list', { cause: e });
+    const { crl: _unused, ...withoutCrl } = setup.options;
+    setup.options = withoutCrl;
+    return createServer(withoutCrl);
+  }
 }
 
 /** Node's verification error names, sorted into the reasons we report. */
-const CRL_ERRORS = new Set([
+export const CRL_ERRORS: ReadonlySet<string> = new Set([
   'UNABLE_TO_GET_CRL',
   'CRL_HAS_EXPIRED',
   'CRL_NOT_YET_VALID',
@@ -83,32 +135,45 @@ export function verifyErrorCode(err: Error | string | null | undefined): string 
  * a user comes after. Throws a TlsshError in the auth category; the identity is attached as
  * `peer` so refusals can be logged with subject, serial and fingerprint.
  */
-export function checkClientCertificate(socket: TLSSocket, cfg: ServerConfig): PeerIdentity {
+export function checkClientCertificate(socket: TLSSocket, setup: ServerTls): PeerIdentity {
   const cert = peerCertificate(socket);
   if (!cert) throw new TlsshError('TLSSH_ERR_CLIENT_CERT_MISSING', 'no client certificate was presented');
   const peer = identityOf(cert);
   const fail = (code: ConstructorParameters<typeof TlsshError>[0], message: string): never => {
     throw Object.assign(new TlsshError(code, message), { peer });
   };
-  if (cfg.ClientCRL) {
-    try {
-      loadCrls(cfg.ClientCRL, 'ClientCRL', 'TLSSH_ERR_CLIENT_CRL');
-    } catch (err) {
-      fail('TLSSH_ERR_CLIENT_CRL', `certificate revocation list unusable: ${(err as Error).message}`);
-    }
-  }
+  // The CRL that was read for this connection could not be used: nobody logs in.
+  if (setup.crlError) fail('TLSSH_ERR_CLIENT_CRL', `certificate revocation list unusable: ${setup.crlError.message}`);
   if (!socket.authorized) {
     const why = verifyErrorCode(socket.authorizationError as Error | string | null);
     if (why === 'CERT_REVOKED') fail('TLSSH_ERR_CLIENT_CERT_REVOKED', 'client certificate has been revoked');
     if (CRL_ERRORS.has(why)) fail('TLSSH_ERR_CLIENT_CRL', `client certificate revocation could not be checked: ${why}`);
-    if (why === 'INVALID_PURPOSE') fail('TLSSH_ERR_CLIENT_EKU', 'client certificate is not for client authentication (extendedKeyUsage)');
+    // OpenSSL says only "unsuitable purpose"; our own reading says which field is wrong.
+    if (why === 'INVALID_PURPOSE') refusePurpose(peer, fail, 'eku');
     fail('TLSSH_ERR_CLIENT_CERT_UNTRUSTED', `client certificate not trusted: ${why || 'unknown reason'}`);
   }
-  // OpenSSL already checks purpose; this keeps the rule true whatever OpenSSL's defaults become.
-  if (peer.extKeyUsage && !peer.extKeyUsage.includes(EKU_CLIENT_AUTH)) {
-    fail('TLSSH_ERR_CLIENT_EKU', 'client certificate is not for client authentication (extendedKeyUsage)');
-  }
+  // OpenSSL accepts a CA certificate without keyUsage as a client; we never do, and this keeps
+  // the other rules true whatever OpenSSL's defaults become.
+  refusePurpose(peer, fail);
   return peer;
+}
+
+type Fail = (code: ConstructorParameters<typeof TlsshError>[0], message: string) => never;
+
+/** Refuses a client certificate unfit for client authentication; `fallback` when none is found. */
+function refusePurpose(peer: PeerIdentity, fail: Fail, fallback?: 'eku'): void {
+  switch (purposeProblem(peer, EKU_CLIENT_AUTH) ?? fallback) {
+    case 'unreadable':
+      return fail('TLSSH_ERR_CLIENT_CERT_UNTRUSTED', `client ${peer.unreadable ?? 'certificate cannot be read'}`);
+    case 'ca':
+      return fail('TLSSH_ERR_CLIENT_CERT_CA', 'client certificate is a CA certificate (basicConstraints CA:TRUE), not a client certificate');
+    case 'key-usage':
+      return fail('TLSSH_ERR_CLIENT_KEY_USAGE', `client certificate keyUsage (${describeKeyUsage(peer)}) does not allow digitalSignature, which client authentication needs`);
+    case 'eku':
+      return fail('TLSSH_ERR_CLIENT_EKU', 'client certificate is not for client authentication (extendedKeyUsage)');
+    case undefined:
+      return;
+  }
 }
 
 export type ClientTlsOptions = ConnectionOptions;

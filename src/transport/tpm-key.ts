@@ -29,7 +29,10 @@ export function configuredTcti(cfg: Pick<CommonConfig, 'TpmTcti'>, env: NodeJS.P
   return fromEnv === undefined || fromEnv === '' ? undefined : fromEnv;
 }
 
-export function tpmKeyOptions(cfg: CommonConfig, agentSocket: string | undefined): EngineKeyOptions {
+/** The TPM key fields; passwords optional, as a server worker's config has none (it uses the agent). */
+export type TpmKeyConfig = Pick<CommonConfig, 'KeyFile' | 'TpmTcti'> & Partial<Pick<CommonConfig, 'TpmSrkPassword' | 'PrivkeyPassword'>>;
+
+export function tpmKeyOptions(cfg: TpmKeyConfig, agentSocket: string | undefined): EngineKeyOptions {
   const tpm = facade();
   if (agentSocket) tpm.useKeyAgent(cfg.KeyFile, agentSocket);
   else tpm.configureTpmKey(cfg.KeyFile, { tcti: configuredTcti(cfg), parentPassword: cfg.TpmSrkPassword, keyPassword: cfg.PrivkeyPassword });

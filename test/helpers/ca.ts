@@ -43,6 +43,12 @@ export interface IssueOptions {
   fileStem?: string;
   /** Use this existing (PEM, openssl-readable) key instead of generating one. */
   keyFile?: string;
+  /** The subject's CNs, each its own RDN, in order; default [cn]. */
+  subjectCns?: string[];
+  /** basicConstraints CA:TRUE (a CA certificate used as a leaf); default false. */
+  ca?: boolean;
+  /** keyUsage value, e.g. 'critical,keyEncipherment'; null: no keyUsage extension. Default 'critical,digitalSignature'. */
+  keyUsage?: string | null;
 }
 
 export interface IssueFromCsrOptions {
@@ -51,6 +57,8 @@ export interface IssueFromCsrOptions {
   days?: number;
   notBefore?: Date;
   notAfter?: Date;
+  ca?: boolean;
+  keyUsage?: string | null;
 }
 
 export function makeTempDir(prefix: string): string {
@@ -93,7 +101,8 @@ export function issueCert(ca: Ca, opts: IssueOptions): Issued {
   }
   const csrFile = path.join(ca.dir, `${stem}.csr`);
   const cnf = writeConfig(ca.dir, `${stem}-req.cnf`, [reqSection()]);
-  openssl(['req', '-new', '-config', cnf, '-utf8', '-key', keyFile, '-subj', subjectOf(opts.cn), '-out', csrFile]);
+  const subject = (opts.subjectCns ?? [opts.cn]).map((cn) => { checkCn(cn); return subjectOf(cn); }).join('');
+  openssl(['req', '-new', '-config', cnf, '-utf8', '-key', keyFile, '-subj', subject, '-out', csrFile]);
   const serial = signCsr(ca, csrFile, certFile, opts, stem);
   return { certFile, keyFile, fingerprint: new X509Certificate(readFileSync(certFile)).fingerprint256, serial };
 }
@@ -167,10 +176,12 @@ function leafExtensions(opts: IssueFromCsrOptions): string[] {
   }
   const eku = opts.eku ?? (san.length > 0 ? 'serverAuth' : 'clientAuth');
   const ekuValue = { serverAuth: 'serverAuth', clientAuth: 'clientAuth', both: 'serverAuth,clientAuth', codeSigning: 'codeSigning', none: null }[eku];
+  const keyUsage = opts.keyUsage === undefined ? 'critical,digitalSignature' : opts.keyUsage;
+  if (keyUsage !== null && !/^[A-Za-z,]+$/.test(keyUsage)) throw new Error(`bad keyUsage: ${keyUsage}`);
   return [
     '[leaf]',
-    'basicConstraints = critical,CA:false',
-    'keyUsage = critical,digitalSignature',
+    `basicConstraints = critical,CA:${opts.ca ? 'true' : 'false'}`,
+    ...(keyUsage === null ? [] : [`keyUsage = ${keyUsage}`]),
     'subjectKeyIdentifier = hash',
     'authorityKeyIdentifier = keyid,issuer',
     ...(ekuValue === null ? [] : [`extendedKeyUsage = ${ekuValue}`]),

@@ -43,6 +43,38 @@ test('a client certificate for serverAuth only is refused for its EKU', async ()
   assert.equal(await refusal(daemon, fx.client(me.name, 'serverAuth')), 'TLSSH_ERR_CLIENT_EKU');
 });
 
+test('a subject with two CNs is refused, even when the first names a real user', async () => {
+  for (const cns of [[me.name, 'tlssh-nobody-such-user'], ['tlssh-nobody-such-user', me.name]]) {
+    const c = issueCert(fx.ca, { cn: me.name, subjectCns: cns });
+    assert.equal(await refusal(daemon, { caFile: fx.caFile, certFile: c.certFile, keyFile: c.keyFile }), 'TLSSH_ERR_CERT_USER', cns.join(', '));
+  }
+  await daemon.waitForLog(/TLSSH_ERR_CERT_USER: client certificate subject has 2 CNs/);
+});
+
+test('a CA certificate is refused as a client certificate, with or without keyUsage', async () => {
+  for (const keyUsage of [null, 'critical,keyCertSign,cRLSign', 'critical,digitalSignature,keyCertSign']) {
+    const c = issueCert(fx.ca, { cn: me.name, ca: true, keyUsage, eku: 'none' });
+    assert.equal(await refusal(daemon, { caFile: fx.caFile, certFile: c.certFile, keyFile: c.keyFile }), 'TLSSH_ERR_CLIENT_CERT_CA', String(keyUsage));
+  }
+});
+
+test('a keyUsage without digitalSignature is refused naming keyUsage, not extendedKeyUsage', async () => {
+  const c = issueCert(fx.ca, { cn: me.name, keyUsage: 'critical,keyEncipherment', eku: 'clientAuth' });
+  assert.equal(await refusal(daemon, { caFile: fx.caFile, certFile: c.certFile, keyFile: c.keyFile }), 'TLSSH_ERR_CLIENT_KEY_USAGE');
+  await daemon.waitForLog(new RegExp(`serial ${c.serial} .*TLSSH_ERR_CLIENT_KEY_USAGE: client certificate keyUsage \\(keyEncipherment\\)`));
+});
+
+test('a leaf certificate without keyUsage or EKU still logs in', async () => {
+  const c = issueCert(fx.ca, { cn: me.name, keyUsage: null, eku: 'none' });
+  const d = await startTlsshd({ dir: fx.dir, config: { ...fx.config, ...me.config } });
+  try {
+    const r = await runCommand(d.port, { caFile: fx.caFile, certFile: c.certFile, keyFile: c.keyFile }, 'true');
+    assert.equal(r.exit?.code, 0, r.error?.code);
+  } finally {
+    await d.stop();
+  }
+});
+
 test('a CN that names no local user', async () => {
   assert.equal(await refusal(daemon, fx.client('tlssh-nobody-such-user')), 'TLSSH_ERR_NO_SUCH_USER');
 });
@@ -87,6 +119,18 @@ test('revoked, expired CRL and missing CRL', async () => {
 
     fs.rmSync(crlFile);
     assert.equal(await refusal(d, good), 'TLSSH_ERR_CLIENT_CRL');
+
+    // Fails closed on every kind of unusable file, each with the same code in an error frame.
+    fs.writeFileSync(crlFile, 'not a CRL at all\n');
+    assert.equal(await refusal(d, good), 'TLSSH_ERR_CLIENT_CRL', 'no PEM CRL in the file');
+    fs.writeFileSync(crlFile, '-----BEGIN X509 CRL-----\nAAAAAAAA\n-----END X509 CRL-----\n');
+    assert.equal(await refusal(d, good), 'TLSSH_ERR_CLIENT_CRL', 'a PEM block OpenSSL cannot parse');
+    assert.equal(await refusal(d, revoked), 'TLSSH_ERR_CLIENT_CRL', 'a revoked certificate too');
+    fs.rmSync(crlFile);
+    fs.mkdirSync(crlFile);
+    assert.equal(await refusal(d, good), 'TLSSH_ERR_CLIENT_CRL', 'a directory');
+    fs.rmdirSync(crlFile);
+    await d.waitForLog(/TLSSH_ERR_CLIENT_CRL: certificate revocation list unusable: ClientCRL: OpenSSL cannot parse/);
   } finally {
     await d.stop();
   }

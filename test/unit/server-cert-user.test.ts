@@ -22,8 +22,14 @@ async function code(p: Promise<unknown>): Promise<string> {
 
 const base = { commonNames: ['alice'], clientDomain: '', requestedUser: '', permitRootLogin: false, daemonUid: 0 };
 
-test('with ClientDomain empty the whole first CN is the user', () => {
-  assert.equal(userFromCommonNames(['alice', 'bob'], ''), 'alice');
+test('with ClientDomain empty the whole CN is the user', () => {
+  assert.equal(userFromCommonNames(['alice'], ''), 'alice');
+});
+
+test('a subject with more than one CN maps to nobody, whatever their order', async () => {
+  assert.equal(await code(authorizeUser({ ...base, commonNames: ['alice', 'bob'] }, lookup)), 'TLSSH_ERR_CERT_USER');
+  assert.equal(await code(authorizeUser({ ...base, commonNames: ['bob', 'alice'] }, lookup)), 'TLSSH_ERR_CERT_USER');
+  assert.equal(await code(authorizeUser({ ...base, commonNames: ['alice', 'alice'] }, lookup)), 'TLSSH_ERR_CERT_USER');
 });
 
 test('with ClientDomain the CN must be user.<domain>', async () => {

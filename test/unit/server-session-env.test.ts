@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildSessionEnv, globMatch, isAcceptedVariable } from '../../src/server/session-env';
+import { buildSessionEnv, globMatch, isAcceptedValue, isAcceptedVariable } from '../../src/server/session-env';
 
 const account = { name: 'alice', uid: 1000, gid: 1000, gecos: '', home: '/home/alice', shell: '/bin/zsh' };
 
@@ -61,4 +61,45 @@ test('root gets the sbin directories; no TERM without a pty', () => {
   const env = buildSessionEnv({ account: { ...account, uid: 0, name: 'root' }, shell: '/bin/sh', term: undefined, acceptEnv: [], connection: '', requested: [] });
   assert.match(env['PATH'] ?? '', /\/usr\/sbin/);
   assert.equal(env['TERM'], undefined);
+});
+
+test('even AcceptEnv * never lets through a variable that makes a shell, the loader or an interpreter run code', () => {
+  const codeRunning = [
+    'LD_PRELOAD', 'LD_LIBRARY_PATH', 'LD_AUDIT', 'BASH_ENV', 'ENV', 'SHELLOPTS', 'BASHOPTS', 'PS4', 'PS1', 'PS0',
+    'PROMPT_COMMAND', 'IFS', 'GCONV_PATH', 'NODE_OPTIONS', 'PYTHONSTARTUP', 'PERL5OPT', 'BASH_FUNC_ls', 'PYTHONPATH',
+    'PERL5LIB', 'RUBYOPT', 'JAVA_TOOL_OPTIONS', 'LOCPATH', 'MALLOC_CHECK_', 'GLIBC_TUNABLES', 'HOSTALIASES',
+    'RES_OPTIONS', 'NLSPATH', 'ZDOTDIR', 'OPENSSL_CONF', 'LESSOPEN', 'PAGER', 'GIT_SSH_COMMAND', 'GIT_CONFIG_COUNT',
+    'TLSSH_CONNECTION', 'CDPATH', 'FPATH', 'LUA_INIT_5_4', 'SSH_ORIGINAL_COMMAND', 'SSH_CONNECTION', 'SSH_AUTH_SOCK',
+  ];
+  for (const name of codeRunning) {
+    assert.ok(!isAcceptedVariable(name, ['*']), `${name} must never pass`);
+    assert.ok(!isAcceptedVariable(name, [name]), `${name} must never pass, even named`);
+  }
+  for (const name of ['LANG', 'LC_ALL', 'TZ', 'COLORTERM', 'GIT_AUTHOR_NAME', 'MY_VAR', 'TMPDIR']) {
+    assert.ok(isAcceptedVariable(name, ['*']), `${name} passes with AcceptEnv *`);
+  }
+});
+
+test('locale variables pass only when their value looks like a locale name', () => {
+  for (const v of ['C', 'POSIX', 'C.UTF-8', 'en_US', 'en_US.UTF-8', 'de_DE.utf8', 'sr_RS@latin', 'ca_ES.UTF-8@valencia']) {
+    assert.ok(isAcceptedValue('LANG', v), v);
+    assert.ok(isAcceptedValue('LC_ALL', v), v);
+  }
+  for (const v of ['', '/tmp/evil', '../../tmp/x', 'en_US.UTF-8/../../x', 'C;id', '$(id)', 'en US', 'x'.repeat(200)]) {
+    assert.ok(!isAcceptedValue('LANG', v), JSON.stringify(v));
+    assert.ok(!isAcceptedValue('LC_MESSAGES', v), JSON.stringify(v));
+  }
+  assert.ok(isAcceptedValue('LANGUAGE', 'de_DE:de:en'));
+  assert.ok(!isAcceptedValue('LANGUAGE', 'de:/tmp/x'));
+  assert.ok(isAcceptedValue('EDITOR_THEME', '/any/thing $(x)'), 'other values are not judged');
+  assert.ok(!isAcceptedValue('X', 'a\0b'));
+  const env = buildSessionEnv({
+    account, shell: '/bin/zsh', term: undefined, acceptEnv: ['*'], connection: '',
+    requested: [['LANG', '/tmp/x'], ['LC_TIME', 'de_DE.UTF-8'], ['SHELLOPTS', 'xtrace'], ['PS4', '$(touch /tmp/x)'], ['FOO', 'bar']],
+  });
+  assert.equal(env['LANG'], undefined);
+  assert.equal(env['LC_TIME'], 'de_DE.UTF-8');
+  assert.equal(env['SHELLOPTS'], undefined);
+  assert.equal(env['PS4'], undefined);
+  assert.equal(env['FOO'], 'bar');
 });

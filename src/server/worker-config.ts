@@ -1,0 +1,77 @@
+// What a worker is told about the configuration. Workers parse network bytes and then become the
+// user, so they get no secret (DESIGN §1): the TPM passwords stay in the listener's key agent,
+// and a password-protected PEM server key is opened by the listener, which hands over the key
+// itself (the worker has to hold it to handshake, as there is no kTLS here) but never the
+// password, which may open other things too.
+//
+// WorkerConfig is built by naming the fields a worker needs, never by deleting the secret ones
+// from a copy: a keyword added to ServerConfig later stays in the listener until someone adds it
+// here on purpose. Its secret fields are typed `never`, so handing a whole ServerConfig where a
+// WorkerConfig is expected does not compile.
+
+import { createPrivateKey } from 'node:crypto';
+import type { ServerConfig } from '../config/types';
+import { TlsshError } from '../errors';
+import { readConfiguredFile } from '../transport/pem-files';
+import type { ConnectionMessage } from './ipc-messages';
+import type { LogSink } from './log';
+
+/** Config fields holding secrets: never sent to a worker. */
+export const SECRET_FIELDS = ['PrivkeyPassword', 'TpmSrkPassword'] as const;
+type SecretField = (typeof SECRET_FIELDS)[number];
+
+/** The fields a worker reads: TLS set-up, login policy, session and logging. */
+export const WORKER_FIELDS = [
+  'CertFile', 'KeyFile', 'PrivkeyEngine', 'TpmTcti', 'Keepalive',
+  'ClientCAFile', 'ClientCAPath', 'ClientCRL', 'ClientDomain',
+  'LoginGraceTime', 'PermitRootLogin', 'AcceptEnv', 'SyslogFacility', 'LogLevel',
+  'UsePAM', 'PAMServiceName', 'origin',
+] as const satisfies ReadonlyArray<Exclude<keyof ServerConfig, SecretField>>;
+type WorkerField = (typeof WORKER_FIELDS)[number];
+
+export type WorkerConfig = Pick<ServerConfig, WorkerField> & { readonly [K in SecretField]?: never };
+
+export function workerConfig(cfg: ServerConfig): WorkerConfig {
+  const out: Partial<Record<WorkerField, unknown>> = {};
+  for (const k of WORKER_FIELDS) {
+    const v = cfg[k];
+    // Arrays are copied so that the message never aliases the listener's frozen config.
+    out[k] = Array.isArray(v) ? [...v] : v;
+  }
+  return out as WorkerConfig;
+}
+
+/**
+ * The server's PEM key, opened with PrivkeyPassword, as unencrypted PKCS#8 PEM for the workers;
+ * undefined when there is nothing to open (a TPM key, or a key without a password, which the
+ * worker reads itself). Called at start and on reload, so a wrong password stops the daemon
+ * (or keeps the old configuration) instead of failing every login.
+ */
+export function openedServerKey(cfg: ServerConfig): string | undefined {
+  if (cfg.PrivkeyEngine === 'tpm' || cfg.PrivkeyPassword === undefined) return undefined;
+  const pem = readConfiguredFile(cfg.KeyFile, 'KeyFile', 'TLSSH_ERR_TLS_KEY');
+  try {
+    return createPrivateKey({ key: pem, format: 'pem', passphrase: cfg.PrivkeyPassword }).export({ type: 'pkcs8', format: 'pem' }).toString();
+  } catch (e) {
+    const reason = (e as { reason?: string }).reason ?? (e as Error).message;
+    throw new TlsshError('TLSSH_ERR_TLS_KEY', `KeyFile ${cfg.KeyFile}: cannot open with PrivkeyPassword: ${reason}`, { cause: e });
+  }
+}
+
+export interface ConnectionMessageInput {
+  id: number;
+  config: ServerConfig;
+  logSink: LogSink;
+  agentSocket?: string | undefined;
+  /** From openedServerKey(). */
+  serverKey?: string | undefined;
+}
+
+/** The one message a worker gets: its connection number, its config, and where its key is. */
+export function connectionMessage(i: ConnectionMessageInput): ConnectionMessage {
+  return {
+    t: 'connection', id: i.id, config: workerConfig(i.config), logSink: i.logSink,
+    ...(i.agentSocket ? { agentSocket: i.agentSocket } : {}),
+    ...(i.serverKey !== undefined ? { serverKey: i.serverKey } : {}),
+  };
+}

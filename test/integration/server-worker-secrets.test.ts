@@ -1,0 +1,99 @@
+// A worker never holds the daemon's passwords: with a password-protected PEM server key and both
+// password keywords set, a login works, and the memory of the worker that served it (read from
+// /proc/<pid>/mem, so root only) contains neither password.
+
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, before, test } from 'node:test';
+import {
+  connectClient, isRoot, loginUser, makeServerFixture, sessionRequest, startTlsshd, writeConfig, type ServerFixture, type TlsshdHandle,
+} from '../helpers/server-harness';
+
+const KEY_PW = `hardening-keypw-${randomBytes(6).toString('hex')}`;
+const SRK_PW = `hardening-srkpw-${randomBytes(6).toString('hex')}`;
+const me = loginUser();
+let fx: ServerFixture;
+let daemon: TlsshdHandle | undefined;
+let encKey: string;
+const TLSSHD = path.resolve(__dirname, '..', '..', '..', 'bin', 'tlsshd');
+
+/** Whether `needle` occurs anywhere in the readable memory of process `pid`. */
+function memoryContains(pid: number, needle: Buffer): boolean {
+  const maps = fs.readFileSync(`/proc/${pid}/maps`, 'latin1').split('\n');
+  const fd = fs.openSync(`/proc/${pid}/mem`, 'r');
+  try {
+    for (const line of maps) {
+      const m = /^([0-9a-f]+)-([0-9a-f]+) r/.exec(line);
+      if (!m || /\[(vvar|vsyscall)\]/.test(line)) continue;
+      const start = parseInt(m[1] ?? '0', 16);
+      const end = parseInt(m[2] ?? '0', 16);
+      const chunk = 8 * 1024 * 1024;
+      for (let off = start; off < end; off += chunk) {
+        // Overlap chunks by the needle's length so a match across a boundary is found.
+        const len = Math.min(chunk + needle.length, end - off);
+        const buf = Buffer.alloc(len);
+        let n: number;
+        try {
+          n = fs.readSync(fd, buf, 0, len, off);
+        } catch {
+          break; // unreadable region
+        }
+        if (buf.subarray(0, n).includes(needle)) return true;
+      }
+    }
+    return false;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+before(async () => {
+  fx = makeServerFixture('tlsshd-worker-secrets');
+  const pwFile = path.join(fx.dir, 'pw');
+  fs.writeFileSync(pwFile, KEY_PW, { mode: 0o600 });
+  encKey = path.join(fx.dir, 'server-enc.key');
+  execFileSync('openssl', ['pkey', '-in', fx.config['KeyFile'] ?? '', '-aes256', '-passout', `file:${pwFile}`, '-out', encKey]);
+  fs.chmodSync(encKey, 0o600);
+  fs.rmSync(pwFile);
+  const secrets = path.join(fx.dir, 'secrets.conf');
+  fs.writeFileSync(secrets, `PrivkeyPassword ${KEY_PW}\nTpmSrkPassword ${SRK_PW}\n`, { mode: 0o600 });
+  if (!isRoot) return;
+  daemon = await startTlsshd({ dir: fx.dir, config: { ...fx.config, ...me.config, KeyFile: encKey, include: secrets } });
+});
+after(async () => {
+  await daemon?.stop();
+  if (fx) fs.rmSync(fx.dir, { recursive: true, force: true });
+});
+
+test('the worker serving a login holds neither PrivkeyPassword nor TpmSrkPassword', { skip: isRoot ? false : 'reading another process\'s memory needs root' }, async () => {
+  assert.ok(daemon);
+  const s = connectClient(daemon.port, fx.client(me.name), sessionRequest({ command: 'echo ready; cat' }));
+  await s.waitForStdout((o) => o.includes('ready'));
+  // The listener's children: the worker of this session and a warm one; both got the same treatment.
+  const workers = daemon.workerPids();
+  assert.ok(workers.length >= 1, 'a worker serves the session');
+  for (const pid of workers) {
+    assert.equal(memoryContains(pid, Buffer.from(KEY_PW)), false, `worker ${pid} holds PrivkeyPassword`);
+    assert.equal(memoryContains(pid, Buffer.from(SRK_PW)), false, `worker ${pid} holds TpmSrkPassword`);
+  }
+  // The scan itself works: the listener does hold them.
+  assert.equal(memoryContains(daemon.pid, Buffer.from(KEY_PW)), true, 'the scan finds the password in the listener');
+  s.endStdin();
+  const r = await s.result;
+  assert.equal(r.exit?.code, 0);
+});
+
+test('a wrong PrivkeyPassword for a PEM key stops the daemon at start, in one line', () => {
+  const secrets = path.join(fx.dir, 'wrong.conf');
+  fs.writeFileSync(secrets, 'PrivkeyPassword not-the-password\n', { mode: 0o600 });
+  const conf = path.join(fx.dir, 'wrong-main.conf');
+  writeConfig(conf, { ...fx.config, KeyFile: encKey, include: secrets, Listen: '127.0.0.1', Port: '0', RuntimeDir: path.join(fx.dir, 'run-wrong') });
+  const r = spawnSync(process.execPath, [TLSSHD, '-f', '-c', conf], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.status, 255, r.stderr);
+  assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
+  assert.match(r.stderr, /KeyFile .*server-enc\.key: cannot open with PrivkeyPassword/);
+  assert.ok(!r.stderr.includes('not-the-password'), 'the password is never printed');
+});
