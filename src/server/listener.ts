@@ -91,10 +91,11 @@ export class Listener {
 
   /** Bind every Listen address; resolves with the real ports (Port 0 picks one). */
   async start(): Promise<BoundAddress[]> {
-    this.checkPam();
     // Whatever the key: root writes session records there and trusts them later.
     if (this.config.RuntimeDir) checkRuntimeDir(this.config.RuntimeDir);
     this.serverKey = openedServerKey(this.config);
+    // After the checks that refuse to start, so that a refusal is the only line printed.
+    this.checkPam();
     await this.startKeyAgent();
     const bound: BoundAddress[] = [];
     for (const a of listenAddresses(this.config)) {
