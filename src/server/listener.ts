@@ -67,6 +67,8 @@ export class Listener {
   private nextId = 1;
   private stopping = false;
   private agentSocket: string | undefined;
+  /** The listener decides whether PAM is on (UsePAM, root, the addon); workers follow it. */
+  private pamOn = false;
   private agentStop: (() => Promise<void> | void) | undefined;
   /** A password-protected PEM server key, opened here so that workers never see the password. */
   private serverKey: string | undefined;
@@ -128,7 +130,14 @@ export class Listener {
     }
     // Throws (keeping the old configuration) when the new key cannot be opened.
     this.serverKey = openedServerKey(cfg);
+    const previous = this.config;
     this.config = cfg;
+    try {
+      this.checkPam();
+    } catch (e) {
+      this.config = previous;
+      throw e;
+    }
     this.log.info('configuration reloaded');
   }
 
@@ -174,7 +183,7 @@ export class Listener {
     };
     this.workers.set(pid, state);
     child.on('message', (m: unknown) => this.onWorkerMessage(state, m, socket.remoteAddress ?? ''));
-    const msg = connectionMessage({ id, config: this.config, logSink: this.opts.logSink, agentSocket: this.agentSocket, serverKey: this.serverKey });
+    const msg = connectionMessage({ id, config: { ...this.config, UsePAM: this.pamOn }, logSink: this.opts.logSink, agentSocket: this.agentSocket, serverKey: this.serverKey });
     this.log.verbose(`connection #${id} from ${remote} -> worker ${pid}`);
     child.send(msg, socket, (err) => {
       if (err) {
@@ -245,6 +254,7 @@ export class Listener {
    */
   private checkPam(): void {
     const d = pamDecision(this.config, process.geteuid?.() ?? 0);
+    this.pamOn = d.on;
     if (!d.on && d.refuse) throw new TlsshError('TLSSH_ERR_PAM_UNAVAILABLE', `UsePAM yes, but ${d.why}`);
     // Off for a daemon not run as root is expected (it serves only its own user): no news.
     if (!d.on && this.config.UsePAM) (process.geteuid?.() === 0 ? this.log.info : this.log.verbose).call(this.log, `PAM is off: ${d.why}`);

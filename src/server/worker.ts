@@ -148,7 +148,8 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
       }
       // PAM's account stack runs for every login, before the user gets anything (DESIGN §1).
       let pam: PamLogin | undefined;
-      const usePam = pamDecision(cfg, process.geteuid?.() ?? 0);
+      // UsePAM here is the listener's decision: on means PAM worked there, so failing here refuses.
+      const usePam = pamDecision({ UsePAM: cfg.UsePAM, origin: { UsePAM: 'tlsshd listener' } }, process.geteuid?.() ?? 0);
       if (!usePam.on && usePam.refuse) {
         return refuse(new TlsshError('TLSSH_ERR_PAM_UNAVAILABLE', `UsePAM yes, but ${usePam.why}`), who);
       }

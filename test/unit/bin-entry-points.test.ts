@@ -49,18 +49,18 @@ for (const p of PROGRAMS) {
 }
 
 test('a copy whose code is there but a dependency is missing names the module, status 255', () => {
-  // dist/ and package.json beside the copy, but no node_modules: commander cannot be found.
+  // dist/ and package.json beside the copy, but no node_modules: commander (tlsshd's option parser) cannot be found.
   const dir = fs.mkdtempSync(path.join(tmp, 'nodeps-'));
   fs.mkdirSync(path.join(dir, 'bin'));
   fs.cpSync(path.join(ROOT, 'dist', 'src'), path.join(dir, 'dist', 'src'), { recursive: true });
   fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(dir, 'package.json'));
-  fs.copyFileSync(path.join(ROOT, 'bin', 'tlssh'), path.join(dir, 'bin', 'tlssh'));
-  fs.chmodSync(path.join(dir, 'bin', 'tlssh'), 0o755);
-  const r = runIt(path.join(dir, 'bin', 'tlssh'), ['-V']);
+  fs.copyFileSync(path.join(ROOT, 'bin', 'tlsshd'), path.join(dir, 'bin', 'tlsshd'));
+  fs.chmodSync(path.join(dir, 'bin', 'tlsshd'), 0o755);
+  const r = runIt(path.join(dir, 'bin', 'tlsshd'), ['--version']);
   assert.equal(r.status, 255);
   const lines = r.stderr.split('\n').filter(Boolean);
   assert.equal(lines.length, 1, r.stderr);
-  assert.match(lines[0] ?? '', /^tlssh: Cannot find module '[^']+'.*npm ci/);
+  assert.match(lines[0] ?? '', /^tlsshd: Cannot find module '[^']+'.*npm ci/);
 });
 
 test('npm pack makes a tarball whose programs run, with every compiled module and no tests', () => {
