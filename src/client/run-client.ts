@@ -58,7 +58,7 @@ async function connectAndRun(args: ClientArgs, loaded: ClientConfig, env: NodeJS
 
   const cfg = await withKeyPassword(loaded, (question) => lazyPrompt(question));
   const socket = cfg.PrivkeyEngine === 'tpm' ? await connectWithTpmKey(cfg, args.host, debug) : await connectTls(cfg, { host: args.host, port: cfg.Port, debug });
-  const channel = new Channel(socket, { keepalive: cfg.Keepalive, debug: log.debug2 });
+  const channel = new Channel(socket, { role: 'client', keepalive: cfg.Keepalive, debug: log.debug2 });
 
   const io = await localIo(args, pty, stdinIsTty);
   const size = io.windowSize?.() ?? { cols: 0, rows: 0 };
