@@ -80,6 +80,12 @@ export class Channel extends EventEmitter<ChannelEvents> {
   private readonly outstandingPings: number[] = [];
   /** Reading is paused until the socket drains (see OUTPUT_READ_BOUND). */
   private readPaused = false;
+  /**
+   * Pongs owed for the pings of the bytes being read, written as one buffer at the end: a write
+   * per 9-byte pong costs Node several hundred bytes of bookkeeping until it is sent, so a
+   * backlog counted in bytes would not bound memory.
+   */
+  private pongs: Buffer[] = [];
   private closed = false;
   private closeError: TlsshError | undefined;
   private remoteError: TlsshError | undefined;
@@ -183,10 +189,21 @@ export class Channel extends EventEmitter<ChannelEvents> {
         this.order.received(msg);
         this.dispatch(msg);
       } catch (err) {
+        this.pongs = [];
         return this.protocolViolation(err);
       }
     }
+    this.writePongs();
     this.limitBacklog();
+  }
+
+  private writePongs(): void {
+    if (this.pongs.length === 0) return;
+    const frames = this.pongs;
+    this.pongs = [];
+    if (this.closed || this.socket.destroyed || this.socket.writableEnded || !this.order.maySend) return;
+    this.debug?.(`send ${frames.length} pong(s)`);
+    this.socket.write(frames.length === 1 ? frames[0]! : Buffer.concat(frames));
   }
 
   /** Stops reading while the peer leaves our output unread (see OUTPUT_READ_BOUND). */
@@ -215,9 +232,13 @@ export class Channel extends EventEmitter<ChannelEvents> {
         return this.onEof(msg.stream);
       case 'window-adjust':
         return this.onWindowAdjust(msg.stream, msg.bytes);
-      case 'ping':
-        this.send({ type: 'pong', cookie: msg.cookie });
+      case 'ping': {
+        const pong: Message = { type: 'pong', cookie: msg.cookie };
+        if (!this.order.maySend) return;
+        this.order.sent(pong);
+        this.pongs.push(encodeMessage(pong));
         return;
+      }
       case 'pong':
         return this.onPong(msg.cookie);
       case 'error':
@@ -251,6 +272,8 @@ export class Channel extends EventEmitter<ChannelEvents> {
   }
 
   private onData(stream: StreamId, data: Buffer): void {
+    // No effect (PROTOCOL.md section 5), and a flood of them must not queue empty writes.
+    if (data.length === 0 && !this.eofSeen.has(stream)) return;
     const credit = this.recvCredit.get(stream) ?? LIMITS.defaultWindow;
     if (data.length > credit) {
       throw new TlsshError('TLSSH_ERR_FLOW_CONTROL', `peer sent ${data.length} bytes on stream ${stream} with only ${credit} bytes of window`);
