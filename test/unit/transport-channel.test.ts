@@ -63,6 +63,17 @@ function rawReader(sock: tls.TLSSocket): Message[] {
   return seen;
 }
 
+/** The channel's 'close', or a rejection after `ms`: a bound against hangs, not a timing assertion. */
+function closeOf(ch: Channel, ms = 10_000): Promise<[TlsshError | undefined]> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the channel never closed')), ms);
+    ch.once('close', (e) => {
+      clearTimeout(timer);
+      resolve([e]);
+    });
+  });
+}
+
 const REQUEST: Message = { type: 'session-request', user: '', command: '', pty: false, term: '', cols: 0, rows: 0, env: [] };
 
 /** The session handshake, so that data may flow: the client's request, the server's answer. */
@@ -192,7 +203,7 @@ describe('channel', () => {
     const p = await tlsPair();
     const a = new Channel(p.server, { role: 'server', keepalive: 0 });
     const seen = rawReader(p.client);
-    const closed = once(a, 'close') as Promise<[TlsshError | undefined]>;
+    const closed = closeOf(a);
     p.client.write(encodeMessage(REQUEST));
     p.client.write(encodeMessage({ type: 'pong', cookie: 7 }));
     const [err] = await closed;
@@ -205,7 +216,7 @@ describe('channel', () => {
   test('a pong repeating an answered cookie is a protocol error; the right cookie keeps it alive', async () => {
     const p = await tlsPair();
     const a = new Channel(p.server, { role: 'server', keepalive: 0.1, keepaliveMaxMissed: 3 });
-    const closed = once(a, 'close') as Promise<[TlsshError | undefined]>;
+    const closed = closeOf(a);
     const dec = new MessageDecoder();
     let answered = 0;
     p.client.on('data', (c: Buffer) => {
@@ -249,7 +260,7 @@ describe('channel', () => {
   test('an error frame from the client ends the server side at once', async () => {
     const p = await tlsPair();
     const a = new Channel(p.server, { role: 'server', keepalive: 0 });
-    const closed = once(a, 'close') as Promise<[TlsshError | undefined]>;
+    const closed = closeOf(a);
     p.client.write(encodeMessage(REQUEST));
     // The client sends its error but keeps the connection open: the server must not wait.
     p.client.write(encodeMessage({ type: 'error', code: 'TLSSH_ERR_INTERNAL', message: 'client gave up' }));
@@ -261,7 +272,7 @@ describe('channel', () => {
   test('data before the session request is a protocol error', async () => {
     const p = await tlsPair();
     const a = new Channel(p.server, { role: 'server', keepalive: 0 });
-    const closed = once(a, 'close') as Promise<[TlsshError | undefined]>;
+    const closed = closeOf(a);
     p.client.write(encodeMessage({ type: 'data', stream: STREAM.stdin, data: Buffer.from('early') }));
     const [err] = await closed;
     assert.equal(err?.code, 'TLSSH_ERR_PROTOCOL_STATE');
