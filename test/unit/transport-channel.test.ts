@@ -238,6 +238,13 @@ describe('channel', () => {
   test('a peer that floods pings and never reads makes the channel stop reading, not buffer', async () => {
     const p = await tlsPair();
     const a = new Channel(p.server, { role: 'server', keepalive: 0 });
+    // Count the channel's writes: a write per pong costs far more memory than its 9 bytes.
+    let writes = 0;
+    const write = p.server.write.bind(p.server) as (...args: unknown[]) => boolean;
+    (p.server as unknown as { write: (...args: unknown[]) => boolean }).write = (...args: unknown[]): boolean => {
+      writes++;
+      return write(...args);
+    };
     const stalled = once(a, 'stalled') as Promise<[number]>;
     p.client.write(encodeMessage(REQUEST));
     const ping = encodeMessage({ type: 'ping', cookie: 1 });
@@ -254,6 +261,8 @@ describe('channel', () => {
     // A single read's worth of pongs above the bound at most, never the whole flood.
     assert.ok(a.socket.writableLength <= OUTPUT_READ_BOUND + 256 * 1024, `${a.socket.writableLength} bytes queued`);
     assert.equal(a.socket.isPaused(), true);
+    // Over 1 MiB of pongs is over 100k pongs; they went out in one write per read.
+    assert.ok(writes < 5000, `${writes} writes for ${unsent} bytes of pongs`);
     p.close();
   });
 
