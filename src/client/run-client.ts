@@ -92,7 +92,7 @@ async function connectAndRun(args: ClientArgs, loaded: ClientConfig, env: NodeJS
     socket.destroy();
     return 0;
   }
-  const channel = new Channel(socket, { keepalive: cfg.Keepalive, debug: log.debug2 });
+  const channel = new Channel(socket, { role: 'client', keepalive: cfg.Keepalive, debug: log.debug2 });
 
   const io = await localIo(args, pty, stdinIsTty);
   const size = io.windowSize?.() ?? { cols: 0, rows: 0 };

@@ -215,7 +215,10 @@ export function runSession(channel: Channel, setup: SessionSetup): Promise<Sessi
     };
 
     const onClose = (err: TlsshError | undefined): void => {
-      if (exitStatus) return finish({ kind: 'exit', status: exitStatus }, true);
+      // A violation after exit-status (data behind it, say) is still the server breaking the
+      // protocol: reported, not hidden behind the exit status.
+      const violation = err && err.category === 'protocol' && err.code !== 'TLSSH_ERR_REMOTE';
+      if (exitStatus && !violation) return finish({ kind: 'exit', status: exitStatus }, true);
       const error =
         (err && err.code !== 'TLSSH_ERR_CONNECTION_LOST' ? err : undefined) ??
         remoteError ??

@@ -9,9 +9,11 @@ import { finished } from 'node:stream/promises';
 import { TlsshError } from '../errors';
 import { LIMITS, STREAM, type SessionRequest } from '../protocol/messages';
 import type { Channel } from '../transport/channel';
+import type { EarlyInput } from './early-messages';
 import type { Logger } from './log';
 import type { Account } from './passwd-lookup';
 import type { PtyProcess } from './pty-process';
+import { ptyStdin } from './pty-eof';
 import { buildSessionEnv } from './session-env';
 
 /** Signals a client may send, RFC 4254's list. */
@@ -27,6 +29,8 @@ export interface SessionOptions {
   /** "client_ip client_port server_ip server_port". */
   connection: string;
   log: Logger;
+  /** Window changes and signals that came before the process existed; applied at its start. */
+  early?: EarlyInput;
   /** Called with "pts/N" once a PTY session has its terminal. */
   onTty?: (line: string) => void;
   /** The PAM session opened for this login (UsePAM), if any. */
@@ -140,8 +144,10 @@ async function runPty(o: SessionOptions, shell: string, args: string[], cwd: str
   // Loaded only for PTY sessions: exec-only logins never pay for the native module.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { spawnPty } = require('./pty-process') as typeof import('./pty-process');
-  let cols = clampDimension(request.cols, 80);
-  let rows = clampDimension(request.rows, 24);
+  // A window change right behind the request is the size the terminal starts with.
+  const early = o.early?.windowSize;
+  let cols = clampDimension(early?.cols ?? 0, clampDimension(request.cols, 80));
+  let rows = clampDimension(early?.rows ?? 0, clampDimension(request.rows, 24));
   let term: PtyProcess;
   try {
     const start = withSshTty(shell, args);
@@ -161,9 +167,8 @@ async function runPty(o: SessionOptions, shell: string, args: string[], cwd: str
 
   // stdout stays open here: runSession ends it once the exit is known, before the exit status.
   term.output.pipe(stdout, { end: false });
-  // The client's end of input is not passed on: a terminal has no end of file, only ^D, which
-  // is the user's to type (as with sshd, `printf 'cmd\nexit\n' | tlssh -tt host` ends by exit).
-  channel.incoming(STREAM.stdin, term.input, { end: false });
+  // The client's end of input becomes the terminal's EOF character, as a user would type it.
+  channel.incoming(STREAM.stdin, ptyStdin(term.input, term.ttyPath, (b) => log.debug(`stdin eof: ${b.length} x VEOF`)));
   const onMessage = (msg: import('../protocol/messages').Message): void => {
     if (msg.type === 'window-change') {
       cols = clampDimension(msg.cols, cols);
@@ -174,6 +179,7 @@ async function runPty(o: SessionOptions, shell: string, args: string[], cwd: str
     }
   };
   channel.on('message', onMessage);
+  for (const name of o.early?.signals ?? []) deliverSignal(term.pid, name, log);
   const onLost = (): void => {
     // Like sshd: SIGHUP to the shell and a hung-up terminal for whatever else still holds it.
     hangUp(() => process.kill(term.pid, 'SIGHUP'));
@@ -208,6 +214,7 @@ function runPipes(o: SessionOptions, shell: string, args: string[], cwd: string,
     if (msg.type === 'signal') deliverSignal(child.pid, msg.name, log);
   };
   channel.on('message', onMessage);
+  for (const name of o.early?.signals ?? []) deliverSignal(child.pid, name, log);
   channel.once('close', () => hangUp(() => {
     if (child.pid !== undefined && child.exitCode === null) process.kill(-child.pid, 'SIGHUP');
   }));

@@ -6,6 +6,8 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { TlsshError, isTlsshError, type ErrorCode } from '../errors';
 import { ALPN_TLSSH2, type Message, type SessionRequest } from '../protocol/messages';
+import { encodeMessage } from '../protocol/codec';
+import { toErrorMessage } from '../protocol/error-message';
 import { Channel } from '../transport/channel';
 import { describePeer, type PeerIdentity } from '../transport/peer-identity';
 import { checkClientCertificate, createTlsServer, serverTlsOptions, type ServerTls } from '../transport/tls-options';
@@ -14,6 +16,7 @@ import type { ConnectionMessage, WorkerMessage } from './ipc-messages';
 import { Logger } from './log';
 import { PAM_TTY_SSH, PamLogin, pamDecision, type OpenedPamSession } from './pam-session';
 import { dropPrivileges } from './privilege-drop';
+import { EarlyMessages } from './early-messages';
 import { SESSION_WINDOW, runSession } from './session';
 import type { WorkerConfig } from './worker-config';
 
@@ -97,18 +100,25 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
 
   const onSecure = (tlsSocket: tls.TLSSocket): void => {
     if (tlsSocket.alpnProtocol !== ALPN_TLSSH2) {
-      // The original's tlssh.1 text protocol (no ALPN) is not spoken here.
-      log.info(`connection from ${remote} did not negotiate ${ALPN_TLSSH2}; closing`);
-      tlsSocket.destroy();
-      return finish(0);
+      // The original's tlssh.1 text protocol (no ALPN) is not spoken here (PROTOCOL.md section 2).
+      const why = `client did not negotiate ALPN ${ALPN_TLSSH2}; tlssh.1 is not supported`;
+      log.info(`connection from ${remote} closed: TLSSH_ERR_ALPN: ${why}`);
+      tlsSocket.on('error', () => undefined);
+      tlsSocket.once('close', () => finish(0));
+      tlsSocket.end(encodeMessage(toErrorMessage('TLSSH_ERR_ALPN', why)));
+      // A peer that does not read cannot hold the worker.
+      setTimeout(() => tlsSocket.destroy(), 5000).unref();
+      return;
     }
-    const ch = new Channel(tlsSocket, { keepalive: cfg.Keepalive, debug: log.debugFn() });
+    const ch = new Channel(tlsSocket, { role: 'server', keepalive: cfg.Keepalive, debug: log.debugFn() });
     channel = ch;
     ch.on('close', (err) => {
-      if (err && authenticated) log.info(`connection closed: ${err.code}: ${err.message}`);
+      // Protocol violations are worth an administrator's attention before login too.
+      if (err && (authenticated || err.category === 'protocol')) log.info(`connection closed: ${err.code}: ${err.message}`);
       else if (err) log.verbose(`connection closed: ${err.code}: ${err.message}`);
       finish(0);
     });
+    ch.once('stalled', (unsent) => log.verbose(`peer from ${remote} is not reading (${unsent} bytes unsent); reading paused until it does`));
 
     let peer: PeerIdentity;
     const refuse = (e: unknown, who: PeerIdentity | undefined): void => {
@@ -125,10 +135,15 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
     log = root.child(`conn ${msg.id} ${peer.fingerprint}`);
     log.debug(`client certificate ${describePeer(peer)}`);
 
+    // Window changes and signals may follow the request at once, before the process exists
+    // (PROTOCOL.md section 6): they are held here and applied once it does.
+    const early = new EarlyMessages();
     const onFirst = (m: Message): void => {
       if (m.type !== 'session-request') {
+        // The channel's message order refuses this first; kept as a second line of defence.
         return refuse(new TlsshError('TLSSH_ERR_PROTOCOL_STATE', `expected a session request, got ${m.type}`), peer);
       }
+      ch.on('message', early.hold);
       void startSession(m, peer);
     };
     ch.once('message', onFirst);
@@ -178,10 +193,13 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
         return refuse(e, who);
       }
       ch.send({ type: 'session-started', user: account.name, window: SESSION_WINDOW });
+      // runSession subscribes to the channel before its first await, so nothing falls between.
+      ch.off('message', early.hold);
       try {
         await runSession({
           channel: ch, account, request: req, acceptEnv: cfg.AcceptEnv, connection, log,
           ...(pamSession ? { pam: pamSession } : {}),
+          early: early.take(),
           onTty: (line) => safeReport(hooks, { t: 'login', line }, log),
         });
       } catch (e) {

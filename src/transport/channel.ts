@@ -5,16 +5,32 @@
 // whole connection (keepalive pongs included) behind a reader that stops draining stdout.
 // A receiver grants LIMITS.defaultWindow bytes per stream up front and returns credit only once
 // the bytes have left its process, so neither side buffers more than the window per stream.
+//
+// Control messages are not flow-controlled, and some are answers (a pong per ping): a peer that
+// sends them and never reads would make us queue answers without end. So data frames go into
+// the socket only while its unsent output is under OUTPUT_DATA_BOUND, and reading stops while
+// it is over OUTPUT_READ_BOUND, until it drains. Legitimate data alone never reaches the second
+// bound, so two sides moving bulk data both ways never both stop reading (no deadlock); only a
+// backlog of control traffic the peer does not read does (doc/PROTOCOL.md section 7).
 
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { Writable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { MessageDecoder, encodeMessage } from '../protocol/codec';
 import { toErrorMessage } from '../protocol/error-message';
 import { LIMITS, type Message, type StreamId } from '../protocol/messages';
+import { MessageOrder, type Role } from '../protocol/message-order';
 import { TlsshError, isErrorCode, isTlsshError, type ErrorCode } from '../errors';
 
+/** Data frames are handed to the socket only while its unsent output is below this. */
+export const OUTPUT_DATA_BOUND = 256 * 1024;
+/** Reading from the socket stops while its unsent output is above this (the most we queue). */
+export const OUTPUT_READ_BOUND = 1024 * 1024;
+
 export interface ChannelOptions {
+  /** Which end this is: the message order of PROTOCOL.md section 6 is enforced for it. */
+  role: Role;
   /** Seconds between pings; 0 turns keepalive off. */
   keepalive: number;
   /** Unanswered pings tolerated before the peer is declared gone. */
@@ -36,11 +52,14 @@ export interface ChannelEvents {
   message: [Message];
   eof: [StreamId];
   close: [TlsshError | undefined];
+  /** Reading stopped because the peer does not read what we send; `unsent` bytes are queued. */
+  stalled: [number];
 }
 
 export class Channel extends EventEmitter<ChannelEvents> {
   readonly socket: TLSSocket;
   private readonly decoder = new MessageDecoder();
+  private readonly order: MessageOrder;
   private readonly debug: ((line: string) => void) | undefined;
 
   /** Credit the peer has granted us, per stream we send. */
@@ -56,8 +75,17 @@ export class Channel extends EventEmitter<ChannelEvents> {
   private readonly eofSeen = new Set<StreamId>();
 
   private keepaliveTimer: NodeJS.Timeout | undefined;
-  private pingCookie = 0;
-  private missedPings = 0;
+  private pingCookie: number = randomCookie();
+  /** Cookies of our pings not yet answered, oldest first. */
+  private readonly outstandingPings: number[] = [];
+  /** Reading is paused until the socket drains (see OUTPUT_READ_BOUND). */
+  private readPaused = false;
+  /**
+   * Pongs owed for the pings of the bytes being read, written as one buffer at the end: a write
+   * per 9-byte pong costs Node several hundred bytes of bookkeeping until it is sent, so a
+   * backlog counted in bytes would not bound memory.
+   */
+  private pongs: Buffer[] = [];
   private closed = false;
   private closeError: TlsshError | undefined;
   private remoteError: TlsshError | undefined;
@@ -66,11 +94,12 @@ export class Channel extends EventEmitter<ChannelEvents> {
     super();
     this.socket = socket;
     this.debug = options.debug;
+    this.order = new MessageOrder(options.role);
     socket.on('data', (chunk: Buffer) => this.onBytes(chunk));
     socket.on('end', () => this.onEnd());
     socket.on('error', (err: Error) => this.onSocketError(err));
     socket.on('close', () => this.finish());
-    socket.on('drain', () => this.flushAll());
+    socket.on('drain', () => this.onDrain());
     if (options.keepalive > 0) this.startKeepalive(options.keepalive, options.keepaliveMaxMissed ?? 3);
   }
 
@@ -81,6 +110,10 @@ export class Channel extends EventEmitter<ChannelEvents> {
   /** Sends one control message. Data goes through outgoing() so that flow control applies. */
   send(msg: Message): void {
     if (this.closed || this.socket.destroyed || this.socket.writableEnded) return;
+    // After exit-status or an error nothing may follow (a late pong or window-adjust would be
+    // a protocol violation at the peer).
+    if (!this.order.maySend) return;
+    this.order.sent(msg);
     this.debug?.(`send ${msg.type}`);
     this.socket.write(encodeMessage(msg));
   }
@@ -153,11 +186,42 @@ export class Channel extends EventEmitter<ChannelEvents> {
     for (const msg of messages) {
       if (this.closed) return;
       try {
+        this.order.received(msg);
         this.dispatch(msg);
       } catch (err) {
+        this.pongs = [];
         return this.protocolViolation(err);
       }
     }
+    this.writePongs();
+    this.limitBacklog();
+  }
+
+  private writePongs(): void {
+    if (this.pongs.length === 0) return;
+    const frames = this.pongs;
+    this.pongs = [];
+    if (this.closed || this.socket.destroyed || this.socket.writableEnded || !this.order.maySend) return;
+    this.debug?.(`send ${frames.length} pong(s)`);
+    this.socket.write(frames.length === 1 ? frames[0]! : Buffer.concat(frames));
+  }
+
+  /** Stops reading while the peer leaves our output unread (see OUTPUT_READ_BOUND). */
+  private limitBacklog(): void {
+    const unsent = this.socket.writableLength;
+    if (this.readPaused || this.closed || unsent <= OUTPUT_READ_BOUND) return;
+    this.readPaused = true;
+    this.socket.pause();
+    this.debug?.(`peer is not reading: ${unsent} bytes unsent; reading paused`);
+    this.emit('stalled', unsent);
+  }
+
+  private onDrain(): void {
+    if (this.readPaused && !this.closed) {
+      this.readPaused = false;
+      this.socket.resume();
+    }
+    this.flushAll();
   }
 
   private dispatch(msg: Message): void {
@@ -168,24 +232,48 @@ export class Channel extends EventEmitter<ChannelEvents> {
         return this.onEof(msg.stream);
       case 'window-adjust':
         return this.onWindowAdjust(msg.stream, msg.bytes);
-      case 'ping':
-        this.send({ type: 'pong', cookie: msg.cookie });
+      case 'ping': {
+        const pong: Message = { type: 'pong', cookie: msg.cookie };
+        if (!this.order.maySend) return;
+        this.order.sent(pong);
+        this.pongs.push(encodeMessage(pong));
         return;
+      }
       case 'pong':
-        this.missedPings = 0;
-        return;
+        return this.onPong(msg.cookie);
       case 'error':
         this.debug?.(`recv error ${msg.code}`);
         this.remoteError = new TlsshError(isErrorCode(msg.code) ? msg.code : 'TLSSH_ERR_REMOTE', msg.message);
         this.emit('message', msg);
-        return;
+        return this.endAfterRemoteError();
       default:
         this.debug?.(`recv ${msg.type}`);
         this.emit('message', msg);
     }
   }
 
+  /** A pong answers the ping with its cookie and every earlier one; any other pong is a violation. */
+  private onPong(cookie: number): void {
+    const i = this.outstandingPings.indexOf(cookie);
+    if (i < 0) throw new TlsshError('TLSSH_ERR_PROTOCOL_STATE', `peer sent a pong with cookie ${cookie}, which answers no ping in flight`);
+    this.outstandingPings.splice(0, i + 1);
+  }
+
+  /** The peer gave up with an error frame: stop at once and let it close (PROTOCOL.md section 10). */
+  private endAfterRemoteError(): void {
+    this.stopKeepalive();
+    try {
+      if (!this.socket.writableEnded) this.socket.end();
+    } catch {
+      // Already gone.
+    }
+    setTimeout(() => this.socket.destroy(), 1000).unref();
+    this.finish();
+  }
+
   private onData(stream: StreamId, data: Buffer): void {
+    // No effect (PROTOCOL.md section 5), and a flood of them must not queue empty writes.
+    if (data.length === 0 && !this.eofSeen.has(stream)) return;
     const credit = this.recvCredit.get(stream) ?? LIMITS.defaultWindow;
     if (data.length > credit) {
       throw new TlsshError('TLSSH_ERR_FLOW_CONTROL', `peer sent ${data.length} bytes on stream ${stream} with only ${credit} bytes of window`);
@@ -252,7 +340,8 @@ export class Channel extends EventEmitter<ChannelEvents> {
     if (!p || this.closed) return;
     let credit = this.sendCredit.get(stream) ?? 0;
     let chunk = p.chunk;
-    while (chunk.length > 0 && credit > 0) {
+    // Past OUTPUT_DATA_BOUND the rest waits for 'drain': the socket never holds much more.
+    while (chunk.length > 0 && credit > 0 && this.socket.writableLength < OUTPUT_DATA_BOUND) {
       const n = Math.min(chunk.length, credit, LIMITS.maxDataChunk);
       this.socket.write(encodeMessage({ type: 'data', stream, data: chunk.subarray(0, n) }));
       chunk = chunk.subarray(n);
@@ -269,12 +358,14 @@ export class Channel extends EventEmitter<ChannelEvents> {
 
   private startKeepalive(seconds: number, maxMissed: number): void {
     this.keepaliveTimer = setInterval(() => {
-      if (this.missedPings >= maxMissed) {
+      // No pings before the session request has crossed (PROTOCOL.md section 4).
+      if (!this.order.pingsAllowed) return;
+      if (this.outstandingPings.length >= maxMissed) {
         this.destroy(new TlsshError('TLSSH_ERR_KEEPALIVE_TIMEOUT', `peer did not answer ${maxMissed} keepalives in ${maxMissed * seconds} seconds`));
         return;
       }
-      this.missedPings++;
       this.pingCookie = (this.pingCookie + 1) >>> 0;
+      this.outstandingPings.push(this.pingCookie);
       this.send({ type: 'ping', cookie: this.pingCookie });
     }, seconds * 1000);
     this.keepaliveTimer.unref();
@@ -291,7 +382,13 @@ export class Channel extends EventEmitter<ChannelEvents> {
     this.closeError ??= e;
     // Tell the peer why, best effort, then drop the connection: nothing after a bad frame can be trusted.
     try {
-      if (!this.socket.writableEnded) this.socket.end(encodeMessage(toErrorMessage(e.code, e.message)));
+      const msg = toErrorMessage(e.code, e.message);
+      const allowed = this.order.maySend;
+      this.order.sent(msg);
+      if (!this.socket.writableEnded) {
+        if (allowed) this.socket.end(encodeMessage(msg));
+        else this.socket.end();
+      }
     } catch {
       // The socket is already gone; the reason is still reported locally.
     }
@@ -322,4 +419,9 @@ export class Channel extends EventEmitter<ChannelEvents> {
     this.pending.clear();
     this.emit('close', this.closeError ?? this.remoteError);
   }
+}
+
+/** Keepalive cookies start anywhere, so a peer cannot answer pings it never read. */
+function randomCookie(): number {
+  return randomBytes(4).readUInt32BE(0);
 }

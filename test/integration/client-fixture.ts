@@ -28,6 +28,8 @@ export interface FixtureOptions {
   serverCn?: string;
   /** Extra client config lines. */
   clientConfig?: Record<string, string>;
+  /** Extra tlsshd config lines. */
+  serverConfig?: Record<string, string>;
 }
 
 export async function startFixture(opts: FixtureOptions = {}): Promise<ClientFixture> {
@@ -49,6 +51,7 @@ export async function startFixture(opts: FixtureOptions = {}): Promise<ClientFix
       ClientCAFile: ca.certFile,
       // The tests run as whoever runs them; as root that is a root login.
       PermitRootLogin: 'yes',
+      ...opts.serverConfig,
     },
   });
   const configFile = path.join(dir, 'tlssh.conf');

@@ -8,7 +8,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import * as tls from 'node:tls';
 import { once } from 'node:events';
 import { Writable } from 'node:stream';
-import { Channel } from '../../src/transport/channel';
+import { Channel, OUTPUT_READ_BOUND } from '../../src/transport/channel';
 import { encodeMessage, MessageDecoder } from '../../src/protocol/codec';
 import { LIMITS, STREAM, type Message } from '../../src/protocol/messages';
 import type { TlsshError } from '../../src/errors';
@@ -63,11 +63,31 @@ function rawReader(sock: tls.TLSSocket): Message[] {
   return seen;
 }
 
+/** The channel's 'close', or a rejection after `ms`: a bound against hangs, not a timing assertion. */
+function closeOf(ch: Channel, ms = 10_000): Promise<[TlsshError | undefined]> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the channel never closed')), ms);
+    ch.once('close', (e) => {
+      clearTimeout(timer);
+      resolve([e]);
+    });
+  });
+}
+
+const REQUEST: Message = { type: 'session-request', user: '', command: '', pty: false, term: '', cols: 0, rows: 0, env: [] };
+
+/** The session handshake, so that data may flow: the client's request, the server's answer. */
+function open(server: Channel, client: Channel): void {
+  client.send(REQUEST);
+  server.send({ type: 'session-started', user: 'alice', window: LIMITS.defaultWindow });
+}
+
 describe('channel', () => {
   test('carries data both ways and ends the destination at eof', async () => {
     const p = await tlsPair();
-    const a = new Channel(p.server, { keepalive: 0 });
-    const b = new Channel(p.client, { keepalive: 0 });
+    const a = new Channel(p.server, { role: 'server', keepalive: 0 });
+    const b = new Channel(p.client, { role: 'client', keepalive: 0 });
+    open(a, b);
     const chunks: Buffer[] = [];
     const sink = new Writable({ write(c: Buffer, _e, cb) { chunks.push(c); cb(); } });
     b.incoming(STREAM.stdout, sink);
@@ -81,8 +101,9 @@ describe('channel', () => {
 
   test('a reader that stops draining receives exactly one window, and keepalive still flows', async () => {
     const p = await tlsPair();
-    const a = new Channel(p.server, { keepalive: 1 });
-    const b = new Channel(p.client, { keepalive: 1 });
+    const a = new Channel(p.server, { role: 'server', keepalive: 1 });
+    const b = new Channel(p.client, { role: 'client', keepalive: 1 });
+    open(a, b);
     let received = 0;
     // Never calls back: the bytes never "leave the process", so no credit returns.
     const stalled = new Writable({ highWaterMark: 1 << 30, write(c: Buffer) { received += c.length; } });
@@ -113,7 +134,7 @@ describe('channel', () => {
 
   test('garbage from the peer closes the connection with a frame error and tells the peer', async () => {
     const p = await tlsPair();
-    const a = new Channel(p.server, { keepalive: 0 });
+    const a = new Channel(p.server, { role: 'server', keepalive: 0 });
     const seen = rawReader(p.client);
     const closed = once(a, 'close') as Promise<[TlsshError | undefined]>;
     p.client.write(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
@@ -126,10 +147,11 @@ describe('channel', () => {
 
   test('data beyond the granted window is a flow-control error', async () => {
     const p = await tlsPair();
-    const a = new Channel(p.server, { keepalive: 0 });
+    const a = new Channel(p.server, { role: 'server', keepalive: 0 });
     // A destination that never drains, so no credit is returned while the peer floods.
     a.incoming(STREAM.stdin, new Writable({ highWaterMark: 1 << 30, write() {} }));
     const closed = once(a, 'close') as Promise<[TlsshError | undefined]>;
+    p.client.write(encodeMessage(REQUEST));
     const block = Buffer.alloc(LIMITS.maxDataChunk);
     for (let sent = 0; sent <= LIMITS.defaultWindow; sent += block.length) {
       p.client.write(encodeMessage({ type: 'data', stream: STREAM.stdin, data: block }));
@@ -141,8 +163,9 @@ describe('channel', () => {
 
   test('a peer that stops answering pings is dropped after three', async () => {
     const p = await tlsPair();
-    const a = new Channel(p.server, { keepalive: 1 });
+    const a = new Channel(p.server, { role: 'server', keepalive: 1 });
     rawReader(p.client); // reads, never answers
+    p.client.write(encodeMessage(REQUEST));
     const [err] = (await once(a, 'close')) as [TlsshError | undefined];
     assert.equal(err?.code, 'TLSSH_ERR_KEEPALIVE_TIMEOUT');
     p.close();
@@ -150,7 +173,7 @@ describe('channel', () => {
 
   test('an error frame from the peer is reported with its code', async () => {
     const p = await tlsPair();
-    const b = new Channel(p.client, { keepalive: 0 });
+    const b = new Channel(p.client, { role: 'client', keepalive: 0 });
     const messages: Message[] = [];
     b.on('message', (m) => messages.push(m));
     const closed = once(b, 'close') as Promise<[TlsshError | undefined]>;
@@ -158,6 +181,110 @@ describe('channel', () => {
     const [err] = await closed;
     assert.equal(err?.code, 'TLSSH_ERR_USER_MISMATCH');
     assert.equal(messages[0]?.type, 'error');
+    p.close();
+  });
+
+  test('an idle pair answering each other stays up for many keepalive periods', async () => {
+    const p = await tlsPair();
+    // 0.2 s keepalive, dropped after 2 unanswered pings: if pongs did not count, both ends would
+    // give up after 0.6 s; this waits ten periods.
+    const a = new Channel(p.server, { role: 'server', keepalive: 0.2, keepaliveMaxMissed: 2 });
+    const b = new Channel(p.client, { role: 'client', keepalive: 0.2, keepaliveMaxMissed: 2 });
+    open(a, b);
+    const closed: Array<TlsshError | undefined> = [];
+    a.on('close', (e) => closed.push(e));
+    b.on('close', (e) => closed.push(e));
+    await new Promise((r) => setTimeout(r, 2000));
+    assert.deepEqual(closed, [], 'keepalive dropped a peer that answered every ping');
+    p.close();
+  });
+
+  test('a pong that answers no ping in flight is a protocol error', async () => {
+    const p = await tlsPair();
+    const a = new Channel(p.server, { role: 'server', keepalive: 0 });
+    const seen = rawReader(p.client);
+    const closed = closeOf(a);
+    p.client.write(encodeMessage(REQUEST));
+    p.client.write(encodeMessage({ type: 'pong', cookie: 7 }));
+    const [err] = await closed;
+    assert.equal(err?.code, 'TLSSH_ERR_PROTOCOL_STATE');
+    await once(p.client, 'end');
+    assert.equal(seen.at(-1)?.type, 'error');
+    p.close();
+  });
+
+  test('a pong repeating an answered cookie is a protocol error; the right cookie keeps it alive', async () => {
+    const p = await tlsPair();
+    const a = new Channel(p.server, { role: 'server', keepalive: 0.1, keepaliveMaxMissed: 3 });
+    const closed = closeOf(a);
+    const dec = new MessageDecoder();
+    let answered = 0;
+    p.client.on('data', (c: Buffer) => {
+      for (const m of dec.push(c)) {
+        if (m.type !== 'ping') continue;
+        answered++;
+        p.client.write(encodeMessage({ type: 'pong', cookie: m.cookie }));
+        // Five genuine answers, then the last one again: a replay must not count.
+        if (answered === 5) p.client.write(encodeMessage({ type: 'pong', cookie: m.cookie }));
+      }
+    });
+    p.client.write(encodeMessage(REQUEST));
+    const [err] = await closed;
+    assert.equal(answered, 5);
+    assert.equal(err?.code, 'TLSSH_ERR_PROTOCOL_STATE');
+    p.close();
+  });
+
+  test('a peer that floods pings and never reads makes the channel stop reading, not buffer', async () => {
+    const p = await tlsPair();
+    const a = new Channel(p.server, { role: 'server', keepalive: 0 });
+    // Count the channel's writes: a write per pong costs far more memory than its 9 bytes.
+    let writes = 0;
+    const write = p.server.write.bind(p.server) as (...args: unknown[]) => boolean;
+    (p.server as unknown as { write: (...args: unknown[]) => boolean }).write = (...args: unknown[]): boolean => {
+      writes++;
+      return write(...args);
+    };
+    const stalled = once(a, 'stalled') as Promise<[number]>;
+    p.client.write(encodeMessage(REQUEST));
+    const ping = encodeMessage({ type: 'ping', cookie: 1 });
+    const batch = Buffer.concat(Array.from({ length: 4096 }, () => ping));
+    // The client never reads; it writes until the server stalls (it stops reading at once).
+    let stop = false;
+    void stalled.then(() => { stop = true; });
+    const pump = (): void => {
+      while (!stop) if (!p.client.write(batch)) return void p.client.once('drain', pump);
+    };
+    pump();
+    const [unsent] = await stalled;
+    assert.ok(unsent > OUTPUT_READ_BOUND);
+    // A single read's worth of pongs above the bound at most, never the whole flood.
+    assert.ok(a.socket.writableLength <= OUTPUT_READ_BOUND + 256 * 1024, `${a.socket.writableLength} bytes queued`);
+    assert.equal(a.socket.isPaused(), true);
+    // Over 1 MiB of pongs is over 100k pongs; they went out in one write per read.
+    assert.ok(writes < 5000, `${writes} writes for ${unsent} bytes of pongs`);
+    p.close();
+  });
+
+  test('an error frame from the client ends the server side at once', async () => {
+    const p = await tlsPair();
+    const a = new Channel(p.server, { role: 'server', keepalive: 0 });
+    const closed = closeOf(a);
+    p.client.write(encodeMessage(REQUEST));
+    // The client sends its error but keeps the connection open: the server must not wait.
+    p.client.write(encodeMessage({ type: 'error', code: 'TLSSH_ERR_INTERNAL', message: 'client gave up' }));
+    const [err] = await closed;
+    assert.equal(err?.code, 'TLSSH_ERR_INTERNAL');
+    p.close();
+  });
+
+  test('data before the session request is a protocol error', async () => {
+    const p = await tlsPair();
+    const a = new Channel(p.server, { role: 'server', keepalive: 0 });
+    const closed = closeOf(a);
+    p.client.write(encodeMessage({ type: 'data', stream: STREAM.stdin, data: Buffer.from('early') }));
+    const [err] = await closed;
+    assert.equal(err?.code, 'TLSSH_ERR_PROTOCOL_STATE');
     p.close();
   });
 });

@@ -1,0 +1,156 @@
+// PROTOCOL.md section 6 against a real tlsshd, with raw frames: every message out of order ends
+// the connection with TLSSH_ERR_PROTOCOL_STATE and a log line; an error frame from the client
+// hangs the session up; signals and window changes right behind the request are applied; the
+// signal allow-list holds; a connection without ALPN tlssh/2 is told so and logged.
+
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tls from 'node:tls';
+import { after, before, describe, test } from 'node:test';
+import { MessageDecoder, encodeMessage } from '../../src/protocol/codec';
+import type { Message } from '../../src/protocol/messages';
+import {
+  connectClient, loginUser, makeServerFixture, sessionRequest, startTlsshd,
+  type ClientIdentity, type ServerFixture, type TlsshdHandle,
+} from '../helpers/server-harness';
+
+let fx: ServerFixture;
+let daemon: TlsshdHandle;
+let id: ClientIdentity;
+const me = loginUser();
+
+before(async () => {
+  fx = makeServerFixture('tlsshd-order');
+  fs.chmodSync(fx.dir, 0o777);
+  daemon = await startTlsshd({ dir: fx.dir, config: { ...fx.config, ...me.config } });
+  id = fx.client(me.name);
+});
+after(async () => {
+  await daemon?.stop();
+});
+
+/** Polls for a file the remote command writes; a bound against hangs, not a timing assertion. */
+async function waitForFile(file: string, limitMs = 15_000): Promise<string> {
+  for (let waited = 0; waited < limitMs; waited += 50) {
+    if (fs.existsSync(file)) {
+      const text = fs.readFileSync(file, 'utf8');
+      if (text.length > 0) return text;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${file} never appeared`);
+}
+
+/** A session that is running `command`, with `ready` printed; then `bad` is sent. */
+async function violateAfterStart(bad: Message, logRe: RegExp): Promise<void> {
+  const s = connectClient(daemon.port, id, sessionRequest({ command: 'echo ready; exec sleep 60' }));
+  await s.waitForStdout((o) => o.includes('ready'));
+  s.send(bad);
+  const r = await s.result;
+  assert.equal(r.error?.code, 'TLSSH_ERR_PROTOCOL_STATE', `error frame: ${JSON.stringify(r.error)}`);
+  assert.equal(r.exit, undefined, 'no exit-status after a violation');
+  await daemon.waitForLog(logRe);
+}
+
+describe('out-of-order messages from the client end the connection', () => {
+  test('data before the session request', async () => {
+    const s = connectClient(daemon.port, id, null);
+    s.socket.once('secureConnect', () => s.write('early bytes\n'));
+    const r = await s.result;
+    assert.equal(r.error?.code, 'TLSSH_ERR_PROTOCOL_STATE');
+    assert.equal(r.started, undefined);
+    await daemon.waitForLog(/TLSSH_ERR_PROTOCOL_STATE: client sent data on stdin before the session request/);
+  });
+
+  test('a second session request', async () => {
+    await violateAfterStart(sessionRequest({ command: 'id' }), /TLSSH_ERR_PROTOCOL_STATE: client sent a second session request/);
+  });
+
+  test('exit-status from the client', async () => {
+    await violateAfterStart({ type: 'exit-status', code: 0, signal: null, coreDumped: false }, /TLSSH_ERR_PROTOCOL_STATE: client sent exit-status/);
+  });
+
+  test('client data on stdout', async () => {
+    await violateAfterStart({ type: 'data', stream: 1, data: Buffer.from('x') }, /TLSSH_ERR_PROTOCOL_STATE: client sent data on stdout/);
+  });
+
+  test('client data on stderr', async () => {
+    await violateAfterStart({ type: 'data', stream: 2, data: Buffer.from('x') }, /TLSSH_ERR_PROTOCOL_STATE: client sent data on stderr/);
+  });
+
+  test('a pong that answers no ping', async () => {
+    await violateAfterStart({ type: 'pong', cookie: 12345 }, /TLSSH_ERR_PROTOCOL_STATE: peer sent a pong with cookie 12345/);
+  });
+});
+
+describe('the session follows the client', () => {
+  test('an error frame from the client ends the session and the command gets SIGHUP', async () => {
+    const marker = path.join(fx.dir, 'hup-after-error');
+    const s = connectClient(daemon.port, id, sessionRequest({ command: `trap 'echo hup > ${marker}; exit 0' HUP; echo ready; sleep 60 & wait` }));
+    await s.waitForStdout((o) => o.includes('ready'));
+    s.send({ type: 'error', code: 'TLSSH_ERR_INTERNAL', message: 'client gave up' });
+    // The connection stays open from our side: the server must act on the frame alone.
+    assert.equal(await waitForFile(marker), 'hup\n');
+    const r = await s.result;
+    assert.equal(r.exit, undefined);
+  });
+
+  test('a signal right behind the session request reaches the command', async () => {
+    const s = connectClient(daemon.port, id, null);
+    s.socket.once('secureConnect', () => {
+      // One write: the signal arrives while the server is still authorising the request.
+      s.socket.write(Buffer.concat([
+        encodeMessage(sessionRequest({ command: 'sleep 30; exit 7' })),
+        encodeMessage({ type: 'signal', name: 'TERM' }),
+        encodeMessage({ type: 'eof', stream: 0 }),
+      ]));
+    });
+    const r = await s.result;
+    assert.equal(r.exit?.signal, 'TERM', `exit: ${JSON.stringify(r.exit)}`);
+  });
+
+  test('a window change right behind the session request sizes the terminal', async () => {
+    const s = connectClient(daemon.port, id, null);
+    s.socket.once('secureConnect', () => {
+      s.socket.write(Buffer.concat([
+        encodeMessage(sessionRequest({ command: 'stty size', pty: true, term: 'xterm', cols: 80, rows: 24 })),
+        encodeMessage({ type: 'window-change', cols: 123, rows: 45 }),
+      ]));
+    });
+    const r = await s.result;
+    assert.match(r.stdout.toString(), /^45 123\r?\n/);
+  });
+
+  test('signals outside the allow-list are ignored, allowed ones delivered', async () => {
+    // WINCH is a real signal that bash can trap but is not on the list (RFC 4254's); BOGUS is
+    // not a signal at all. Both must be ignored; USR1 (on the list) must arrive.
+    const s = connectClient(daemon.port, id, sessionRequest({
+      command: "trap 'echo got-winch' WINCH; trap 'echo got-usr1; exit 5' USR1; echo ready; while :; do sleep 0.05; done",
+    }));
+    await s.waitForStdout((o) => o.includes('ready'));
+    s.send({ type: 'signal', name: 'WINCH' });
+    s.send({ type: 'signal', name: 'BOGUS' });
+    s.send({ type: 'signal', name: 'USR1' });
+    const r = await s.result;
+    assert.equal(r.exit?.code, 5, `exit: ${JSON.stringify(r.exit)}; stdout ${r.stdout.toString()}`);
+    assert.doesNotMatch(r.stdout.toString(), /got-winch/);
+    await daemon.waitForLog(/ignoring request for signal WINCH/);
+  });
+});
+
+test('a connection without ALPN tlssh/2 is told TLSSH_ERR_ALPN and logged', async () => {
+  const socket = tls.connect({
+    host: '127.0.0.1', port: daemon.port, minVersion: 'TLSv1.3',
+    ca: fs.readFileSync(id.caFile), cert: fs.readFileSync(id.certFile), key: fs.readFileSync(id.keyFile),
+    checkServerIdentity: () => undefined,
+  });
+  const dec = new MessageDecoder();
+  const got: Message[] = [];
+  socket.on('data', (c: Buffer) => got.push(...dec.push(c)));
+  socket.on('error', () => undefined);
+  await new Promise((resolve) => socket.once('close', resolve));
+  assert.equal(got[0]?.type, 'error');
+  assert.equal(got[0]?.type === 'error' ? got[0].code : '', 'TLSSH_ERR_ALPN');
+  await daemon.waitForLog(/closed: TLSSH_ERR_ALPN/);
+});
