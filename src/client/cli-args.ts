@@ -4,6 +4,7 @@
 // Parsing never exits the process: it returns what to print and the status, so it is testable.
 
 import { Command, CommanderError } from 'commander';
+import { isHelpOrVersion, usageErrorText } from '../cli-usage';
 import { applyTtyFlag, type TtyRequest } from './pty-decision';
 
 export interface ClientArgs {
@@ -124,10 +125,8 @@ export function parseArgs(argv: readonly string[], version: string): ParseResult
     program.parse([...argv], { from: 'user' });
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') {
-        return { kind: 'exit', status: 0, stdout, stderr };
-      }
-      return usageError(err.message.replace(/^error: /, ''));
+      if (isHelpOrVersion(err)) return { kind: 'exit', status: 0, stdout, stderr };
+      return { kind: 'exit', status: 255, stdout: '', stderr: usageErrorText(program, err) };
     }
     throw err;
   }

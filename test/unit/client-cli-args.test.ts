@@ -81,8 +81,20 @@ describe('tlssh command line', () => {
     assert.match(r.stdout, /\[user@\]host/);
   });
 
-  it('fails with status 255 and one line for usage errors', () => {
-    for (const argv of [[], ['-x', 'h'], ['-p'], ['@h'], ['u@']]) {
+  it('fails with status 255, the program name and the usage for an unknown option', () => {
+    for (const argv of [['-x', 'h'], ['-p']]) {
+      const r = exitOf(argv);
+      assert.equal(r.status, 255, argv.join(' '));
+      const lines = r.stderr.trimEnd().split('\n');
+      assert.equal(lines.length, 2, r.stderr);
+      assert.match(lines[0] ?? '', /^tlssh: /);
+      assert.match(lines[1] ?? '', /^usage: tlssh \[-46/);
+    }
+    assert.equal(exitOf(['-x', 'h']).stderr.split('\n')[0], "tlssh: unknown option '-x'");
+  });
+
+  it('fails with status 255 and one line for other usage errors', () => {
+    for (const argv of [[], ['@h'], ['u@']]) {
       const r = exitOf(argv);
       assert.equal(r.status, 255, argv.join(' '));
       assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
