@@ -86,6 +86,7 @@ const serverKeywords: KeywordSpec[] = [
   spec({ name: 'AcceptEnv', parse: envPatterns, list: true }),
   spec({ name: 'PidFile', parse: pathValue(true) }),
   spec({ name: 'RuntimeDir', parse: pathValue(false) }),
+  spec({ name: 'LogFile', parse: pathValue(true) }),
   spec({
     name: 'SyslogFacility',
     parse: oneOf(
@@ -148,6 +149,7 @@ export const DEFAULT_SERVER_CONFIG = {
   AcceptEnv: ['LANG', 'LC_*'],
   PidFile: '',
   RuntimeDir: '/run/tlsshd',
+  LogFile: '',
   SyslogFacility: 'AUTHPRIV',
 } as const satisfies Record<Exclude<keyof ServerConfig, 'origin' | 'Listen'>, unknown> & { Listen: readonly string[] };
 

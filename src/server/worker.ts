@@ -6,6 +6,7 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { ServerConfig } from '../config/types';
 import { TlsshError, isTlsshError, type ErrorCode } from '../errors';
+import { setProcessTitle } from '../process-title';
 import { ALPN_TLSSH2, type Message, type SessionRequest } from '../protocol/messages';
 import { Channel } from '../transport/channel';
 import { describePeer, type PeerIdentity } from '../transport/peer-identity';
@@ -35,8 +36,11 @@ function shortMessage(e: unknown): string {
 export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hooks: WorkerHooks): void {
   const cfg: ServerConfig = msg.config;
   const root = new Logger({ level: cfg.LogLevel, sink: msg.logSink, facility: cfg.SyslogFacility });
-  let log = root.child(`conn ${msg.id}`);
   const remote = `${socket.remoteAddress ?? '?'} port ${socket.remotePort ?? '?'}`;
+  // Every line of this connection carries its id and source, and the user once known, so that
+  // `grep 'conn 7 '` or `grep 'user alice '` finds all of it; the certificate's serial and
+  // fingerprint are in the one line that accepts or refuses it.
+  let log = root.child(`conn ${msg.id} from ${remote}`);
   const connection = `${socket.remoteAddress ?? ''} ${socket.remotePort ?? ''} ${socket.localAddress ?? ''} ${socket.localPort ?? ''}`;
   socket.setNoDelay(true);
 
@@ -52,7 +56,7 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
   const grace = cfg.LoginGraceTime > 0
     ? setTimeout(() => {
       if (authenticated) return;
-      log.info(`timeout before authentication for ${remote}`);
+      log.info('timeout before authentication');
       if (channel) channel.fail('TLSSH_ERR_LOGIN_GRACE_TIME', `no session within LoginGraceTime (${cfg.LoginGraceTime}s)`);
       else {
         socket.destroy();
@@ -77,8 +81,8 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
     // A failed signature through the key agent surfaces from OpenSSL as "EVP lib"; the TPM's
     // own reason is the one an administrator can act on.
     const keyFailure = msg.agentSocket ? serverKeyFailure() : undefined;
-    if (keyFailure) log.error(`TLS handshake with ${remote} failed: server key: ${keyFailure}`);
-    else log.verbose(`TLS handshake with ${remote} failed: ${shortMessage(e)}`);
+    if (keyFailure) log.error(`TLS handshake failed: server key: ${keyFailure}`);
+    else log.verbose(`TLS handshake failed: ${shortMessage(e)}`);
     socket.destroy();
     finish(0);
   });
@@ -91,7 +95,7 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
   const onSecure = (tlsSocket: tls.TLSSocket): void => {
     if (tlsSocket.alpnProtocol !== ALPN_TLSSH2) {
       // The original's tlssh.1 text protocol (no ALPN) is not spoken here.
-      log.info(`connection from ${remote} did not negotiate ${ALPN_TLSSH2}; closing`);
+      log.info(`client did not negotiate ${ALPN_TLSSH2}; closing`);
       tlsSocket.destroy();
       return finish(0);
     }
@@ -107,7 +111,7 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
     const refuse = (e: unknown, who: PeerIdentity | undefined): void => {
       const code: ErrorCode = isTlsshError(e) ? e.code : 'TLSSH_ERR_INTERNAL';
       const message = shortMessage(e);
-      log.info(`refused ${who ? describePeer(who) : 'client without certificate'} from ${remote}: ${code}: ${message}`);
+      log.info(`refused ${who ? describePeer(who) : 'client without certificate'}: ${code}: ${message}`);
       ch.fail(code, message);
     };
     try {
@@ -115,7 +119,6 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
     } catch (e) {
       return refuse(e, peerOf(e));
     }
-    log = root.child(`conn ${msg.id} ${peer.fingerprint}`);
     log.debug(`client certificate ${describePeer(peer)}`);
 
     const onFirst = (m: Message): void => {
@@ -143,7 +146,10 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
       authenticated = true;
       if (grace) clearTimeout(grace);
       safeReport(hooks, { t: 'authenticated', user: account.name }, log);
-      log.info(`accepted certificate for ${account.name} from ${remote}: ${describePeer(who)}; ${req.pty ? 'pty' : 'no pty'}, ${req.command === '' ? 'shell' : 'command'}`);
+      log = root.child(`conn ${msg.id} user ${account.name} from ${remote}`);
+      log.info(`accepted certificate ${describePeer(who)}; ${req.pty ? 'pty' : 'no pty'}, ${req.command === '' ? 'shell' : 'command'}`);
+      // Set while still root: the title shows whose process this is before the drop.
+      if (!req.pty) setProcessTitle(`tlsshd: ${account.name} [cmd]`, 'tlsshd');
       try {
         dropPrivileges(account);
       } catch (e) {
@@ -153,7 +159,10 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
       try {
         await runSession({
           channel: ch, account, request: req, acceptEnv: cfg.AcceptEnv, connection, log,
-          onTty: (line) => safeReport(hooks, { t: 'login', line }, log),
+          onTty: (line) => {
+            setProcessTitle(`tlsshd: ${account.name}@${line}`, 'tlsshd');
+            safeReport(hooks, { t: 'login', line }, log);
+          },
         });
       } catch (e) {
         log.error(`session failed: ${shortMessage(e)}`);
