@@ -291,7 +291,8 @@ export function signThroughAgent(cfg: ServerConfig, socketPath: string): TpmSign
       sock.on('data', (b: Buffer) => chunks.push(b));
       sock.on('error', reject);
       sock.on('end', () => resolve(Buffer.concat(chunks)));
-      sock.end(request);
+      // Not end(): the agent's socket does not allow half-open, so our FIN would close it unanswered.
+      sock.write(request);
     });
     const r = tpm.decodeResponse(reply);
     if (!r.ok) throw new TlsshError(isErrorCode(r.code) ? r.code : 'TLSSH_ERR_TPM_AGENT', r.message);
