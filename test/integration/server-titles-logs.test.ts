@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { startFixture, TLSSH, type ClientFixture } from './client-fixture';
 import {
-  connectClient, loginUser, makeServerFixture, runCommand, sessionRequest, startTlsshd,
+  connectClient, createTestUser, isRoot, loginUser, makeServerFixture, runCommand, sessionRequest, startTlsshd,
   type ClientIdentity, type ServerFixture, type TlsshdHandle,
 } from '../helpers/server-harness';
 
@@ -98,6 +98,28 @@ test('sessions: tlsshd: USER [cmd] and tlsshd: USER@pts/N, comm tlsshd after the
   } finally {
     cmd.close();
     pty.close();
+  }
+});
+
+test('a session of an ordinary user keeps comm tlsshd after the worker dropped root', { skip: isRoot ? false : 'needs root to create a user' }, async () => {
+  // After setuid the process is not dumpable and /proc/self/comm belongs to root: only the
+  // descriptor opened while root still lets the worker rename itself.
+  const user = createTestUser();
+  try {
+    const s = connectClient(d.port, fx.client(user.name), sessionRequest({ command: 'echo "worker=$PPID tty=$(tty)"; exec cat', pty: true, term: 'dumb' }));
+    try {
+      const out = await s.waitForStdout((o) => /tty=\S+/.test(o));
+      const worker = Number(/worker=(\d+)/.exec(out)?.[1]);
+      const line = /tty=\/dev\/(\S+)/.exec(out)?.[1];
+      assert.equal(Number(/^Uid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${worker}/status`, 'utf8'))?.[1]), user.uid, 'the worker is the user');
+      assert.equal(title(worker), `tlsshd: ${user.name}@${line}`);
+      assert.equal(comm(worker), 'tlsshd');
+      assert.ok(pgrepTlsshd().includes(worker));
+    } finally {
+      s.close();
+    }
+  } finally {
+    user.remove();
   }
 });
 
