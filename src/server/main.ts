@@ -170,6 +170,17 @@ async function run(args: DaemonArgs, argv: readonly string[]): Promise<void> {
     // The key agent the workers will use signs once, and the certificate must verify it.
     ...(cfg.PrivkeyEngine === 'tpm' ? { checkKeyAgent: (socket: string) => checkTpmSignature(cfg, files.cert, signThroughAgent(cfg, socket)) } : {}),
   });
+  // Before start(): a SIGHUP right after "listening" (an administrator's reload) must not kill us.
+  process.on('SIGHUP', () => {
+    try {
+      // A new key or certificate must pass the same checks as at start, or every login would fail.
+      const next = loadConfig(args);
+      for (const w of checkServerFiles(next).warnings) log.error(`warning: ${w}`);
+      listener.reload(next);
+    } catch (e) {
+      log.error(`SIGHUP: keeping the old configuration: ${describeError(e)}`);
+    }
+  });
   try {
     listenerTitle(await listener.start());
     writePidFile(cfg.PidFile);
@@ -199,16 +210,6 @@ async function run(args: DaemonArgs, argv: readonly string[]): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGHUP', () => {
-    try {
-      // A new key or certificate must pass the same checks as at start, or every login would fail.
-      const next = loadConfig(args);
-      for (const w of checkServerFiles(next).warnings) log.error(`warning: ${w}`);
-      listener.reload(next);
-    } catch (e) {
-      log.error(`SIGHUP: keeping the old configuration: ${describeError(e)}`);
-    }
-  });
 }
 
 function main(): void {

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { before, test } from 'node:test';
 import { loadServerConfig } from '../../src/config';
 import { issueCert, makeCa, makeCrl } from '../helpers/ca';
-import { isRoot, makeServerFixture, writeConfig, type ServerFixture } from '../helpers/server-harness';
+import { isRoot, loginUser, makeServerFixture, runCommand, startTlsshd, writeConfig, type ServerFixture } from '../helpers/server-harness';
 
 const TLSSHD = path.resolve(__dirname, '..', '..', '..', 'bin', 'tlsshd');
 let fx: ServerFixture;
@@ -120,5 +120,21 @@ test('-t and -T work as an ordinary user who can read the files', { skip: isRoot
   } finally {
     fs.chmodSync(key, 0o600);
     fs.chmodSync(fx.dir, 0o700);
+  }
+});
+
+test('SIGHUP with a broken KeyFile keeps the old configuration, says why, and logins go on', async () => {
+  const me = loginUser();
+  const d = await startTlsshd({ dir: fx.dir, config: { ...fx.config, ...me.config } });
+  try {
+    const missing = path.join(fx.dir, 'gone.key');
+    fs.appendFileSync(d.configFile, `KeyFile ${missing}\n`);
+    process.kill(d.pid, 'SIGHUP');
+    await d.waitForLog(new RegExp(`SIGHUP: keeping the old configuration: ${missing}: no such file \\(KeyFile\\)`));
+    assert.doesNotMatch(d.logs(), /configuration reloaded/);
+    const r = await runCommand(d.port, fx.client(me.name), 'true');
+    assert.equal(r.exit?.code, 0, r.error?.code);
+  } finally {
+    await d.stop();
   }
 });
