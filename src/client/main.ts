@@ -2,10 +2,13 @@
 // terminal, and the connection machinery loads only once the command line asks for it, so
 // --help, -V and usage errors answer at once.
 
+import { setComm } from '../process-title';
 import { parseArgs } from './cli-args';
 import { exitNow, installExitGuards } from './exit-guards';
 import { writeStderrLine } from './stderr-log';
 
+// comm is "node" otherwise: `pgrep -x tlssh` and `ps -C tlssh` look for this.
+setComm('tlssh');
 let verbosity = 0;
 installExitGuards({ verbosity: () => verbosity });
 

@@ -96,6 +96,7 @@ const serverKeywords: KeywordSpec[] = [
   spec({ name: 'PAMServiceName', parse: word('a PAM service name (a file in /etc/pam.d)', /^[A-Za-z0-9][A-Za-z0-9._-]*$/, false) }),
   spec({ name: 'PidFile', parse: pathValue(true) }),
   spec({ name: 'RuntimeDir', parse: pathValue(false) }),
+  spec({ name: 'LogFile', parse: pathValue(true) }),
   spec({
     name: 'SyslogFacility',
     parse: oneOf(
@@ -231,6 +232,7 @@ export const DEFAULT_SERVER_CONFIG = {
   PAMServiceName: 'tlsshd',
   PidFile: '',
   RuntimeDir: '/run/tlsshd',
+  LogFile: '',
   SyslogFacility: 'AUTHPRIV',
 } as const satisfies Record<Exclude<keyof ServerConfig, 'origin' | 'Listen'>, unknown> & { Listen: readonly string[] };
 

@@ -57,6 +57,11 @@ export interface ServerConfig extends CommonConfig {
   PidFile: string;
   /** Directory for the TPM key agent's socket and session records. */
   RuntimeDir: string;
+  /**
+   * "" (default): syslog in the background, stderr with -f. A file: every log line is appended
+   * there instead, in both modes (for hosts without a syslog socket).
+   */
+  LogFile: string;
   SyslogFacility: string;
   LogLevel: 'QUIET' | 'ERROR' | 'INFO' | 'VERBOSE' | 'DEBUG';
 }

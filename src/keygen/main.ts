@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { CommanderError } from 'commander';
+import { isHelpOrVersion, usageErrorText } from '../cli-usage';
 import { describeError, EXIT_TLSSH_FAILURE, isTlsshError } from '../errors';
 import { buildProgram, planFromOptions } from './cli-options';
 import { runPlan, type Output } from './commands';
@@ -37,8 +38,9 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     program.parse([...argv], { from: 'user' });
   } catch (e) {
     if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
-      return fail(`${e.message.replace(/^error: /, '')} (see --help)`);
+      if (isHelpOrVersion(e)) return 0;
+      process.stderr.write(usageErrorText(program, e));
+      return EXIT_TLSSH_FAILURE;
     }
     return fail(describeError(e));
   }

@@ -3,8 +3,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, CommanderError } from 'commander';
+import { isHelpOrVersion, usageErrorText } from '../cli-usage';
+
+/** What to do: serve, check the set-up and exit (-t), or print the effective config (-T). */
+export type DaemonMode = 'serve' | 'test' | 'print-config';
 
 export interface DaemonArgs {
+  mode: DaemonMode;
   foreground: boolean;
   /** Number of -v flags. */
   verbose: number;
@@ -23,29 +28,41 @@ export function packageVersion(): string {
   }
 }
 
+const HELP_AFTER = `
+Exit status: 0 once the daemon listens (or -t found nothing wrong); 255 when it cannot start,
+with one line on stderr naming the file and the problem.
+
+Files: /etc/tlssh/tlsshd.conf (see tlsshd.conf(5)); manual: tlsshd(8).`;
+
 export function parseDaemonArgs(argv: readonly string[]): ParseResult {
   let output = '';
   const program = new Command('tlsshd')
     .description('tlssh daemon: remote login over mutually authenticated TLS 1.3')
-    .usage('[-f] [-v] [-c config_file] [-o Keyword=value]...')
-    .option('-f, --foreground', 'stay in the foreground and log to stderr instead of syslog')
+    .usage('[-fTtv] [-c config_file] [-o Keyword=value]...')
+    .option('-f, --foreground', 'stay in the foreground and log to stderr (or LogFile) instead of syslog')
+    .option('-t, --test', 'check the configuration, certificates and keys (the TPM key signs once), then exit')
+    .option('-T, --print-config', 'print the effective configuration (secrets masked), then exit')
     .option('-v, --verbose', 'more log detail (VERBOSE; twice: DEBUG)', (_v: string, n: number) => n + 1, 0)
     .option('-c, --config <file>', 'configuration file (default /etc/tlssh/tlsshd.conf)')
     .option('-o, --option <Keyword=value>', 'override one configuration keyword (repeatable)', (v: string, all: string[] | undefined) => [...(all ?? []), v])
     .version(packageVersion(), '-V, --version', 'print the version and exit')
     .helpOption('-h, --help', 'show this help')
+    .addHelpText('after', HELP_AFTER)
     .allowExcessArguments(false)
+    .showSuggestionAfterError(false)
     .exitOverride()
-    .configureOutput({ writeOut: (s) => { output += s; }, writeErr: (s) => { output += s; } });
+    .configureOutput({ writeOut: (s) => { output += s; }, writeErr: (s) => { output += s; }, outputError: () => undefined });
   try {
     program.parse(argv as string[], { from: 'user' });
   } catch (e) {
     if (e instanceof CommanderError) {
-      const ok = e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help';
-      return { kind: 'exit', status: ok ? 0 : 255, output };
+      if (isHelpOrVersion(e)) return { kind: 'exit', status: 0, output };
+      return { kind: 'exit', status: 255, output: usageErrorText(program, e) };
     }
     throw e;
   }
-  const o = program.opts<{ foreground?: boolean; verbose: number; config?: string; option?: string[] }>();
-  return { kind: 'run', args: { foreground: o.foreground === true, verbose: o.verbose, configFile: o.config, overrides: o.option ?? [] } };
+  const o = program.opts<{ foreground?: boolean; test?: boolean; printConfig?: boolean; verbose: number; config?: string; option?: string[] }>();
+  // -T wins over -t, as in sshd: printing the config is the more specific request.
+  const mode: DaemonMode = o.printConfig === true ? 'print-config' : o.test === true ? 'test' : 'serve';
+  return { kind: 'run', args: { mode, foreground: o.foreground === true, verbose: o.verbose, configFile: o.config, overrides: o.option ?? [] } };
 }

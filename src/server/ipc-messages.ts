@@ -51,7 +51,7 @@ export function isConnectionMessage(v: unknown): v is ConnectionMessage {
   if (typeof v !== 'object' || v === null) return false;
   const o = v as Record<string, unknown>;
   return o['t'] === 'connection' && typeof o['id'] === 'number' && typeof o['config'] === 'object' && o['config'] !== null
-    && (o['logSink'] === 'stderr' || o['logSink'] === 'syslog')
+    && (o['logSink'] === 'stderr' || o['logSink'] === 'syslog' || o['logSink'] === 'file')
     && (o['agentSocket'] === undefined || typeof o['agentSocket'] === 'string')
     && (o['serverKey'] === undefined || typeof o['serverKey'] === 'string');
 }

@@ -20,6 +20,12 @@ import { checkRuntimeDir } from './runtime-dir';
 import { connectionMessage, openedServerKey } from './worker-config';
 
 const WORKER_ENTRY = path.join(__dirname, 'worker-main.js');
+/**
+ * An ignored argument that only makes room: a process title is written over the original
+ * command line and cut to its length, and "tlsshd: [accepted] <IPv6 address>" needs more than
+ * "node .../worker-main.js" gives.
+ */
+const TITLE_ROOM = ' '.repeat(64);
 
 /** Settings the TPM key agent was started with; a reload cannot change them. */
 const TPM_KEY_FIELDS = ['PrivkeyEngine', 'KeyFile', 'CertFile', 'TpmTcti', 'TpmSrkPassword', 'PrivkeyPassword'] as const;
@@ -28,10 +34,12 @@ export interface ListenerOptions {
   config: ServerConfig;
   log: Logger;
   logSink: LogSink;
-  /** The workers' stderr: the daemon's own stderr, or the syslog pipe. */
-  workerStderr: 'inherit' | Writable;
+  /** The workers' stderr: the daemon's own stderr, the syslog pipe, or LogFile's descriptor. */
+  workerStderr: 'inherit' | Writable | number;
   /** Warm workers kept ready; 0 forks one per connection. */
   prefork?: number;
+  /** Start-up check of the TPM key agent (it signs, the certificate verifies), before binding. */
+  checkKeyAgent?: (socketPath: string) => Promise<void>;
   /** Overrides for tests. */
   utmpPath?: string;
   wtmpPath?: string;
@@ -99,6 +107,7 @@ export class Listener {
     // After the checks that refuse to start, so that a refusal is the only line printed.
     this.checkPam();
     await this.startKeyAgent();
+    if (this.agentSocket) await this.opts.checkKeyAgent?.(this.agentSocket);
     const bound: BoundAddress[] = [];
     for (const a of listenAddresses(this.config)) {
       const server = net.createServer({ pauseOnConnect: true, noDelay: true }, (s) => this.onConnection(s));
@@ -195,11 +204,12 @@ export class Listener {
   }
 
   private spawnWorker(): ChildProcess {
-    const child = fork(this.opts.workerEntry ?? WORKER_ENTRY, [], {
+    const child = fork(this.opts.workerEntry ?? WORKER_ENTRY, [TITLE_ROOM], {
       // Its own process group: signals for the listener (a terminal's ^C) never reach sessions.
       detached: true,
       stdio: ['ignore', 'ignore', this.opts.workerStderr, 'ipc'],
-      execArgv: [],
+      // Named tlsshd (title and comm) from its first instruction on, for ps and pgrep -x.
+      execArgv: ['--title=tlsshd'],
       serialization: 'json',
     });
     child.on('error', (e) => this.log.error(`worker: ${e.message}`));
@@ -225,7 +235,8 @@ export class Listener {
     if (w) {
       const how = signal ? `killed by ${signal}` : `exit ${code ?? '?'}`;
       this.log.verbose(`worker ${pid} for connection #${w.id} ended (${how})`);
-      if (w.authenticated && w.user) this.log.info(`session of ${w.user} from ${w.remote} closed`);
+      // The worker itself logs the session's end with its exit status and duration, unless it died.
+      if (w.authenticated && w.user && (signal || code !== 0)) this.log.info(`conn ${w.id}: session of ${w.user} from ${w.remote} ended abnormally (${how})`);
     }
     this.pamSessions.ended(pid);
     void this.records.logout(pid);

@@ -3,12 +3,15 @@
 // hands the same pipe to every worker as the worker's stderr, so a login costs no extra process
 // and sessions keep logging after the listener is gone (the pipe lives while anyone holds it).
 // Each line is one write(2) well under PIPE_BUF, so lines from many processes never interleave.
+// With LogFile set, lines are appended to that file instead (O_APPEND: each write lands whole at
+// the end), through a descriptor the listener opens and hands to every worker as its stderr, so
+// a worker that is no longer root still writes to a file only root may open.
 
 import * as fs from 'node:fs';
 import type { ServerConfig } from '../config/types';
 
 export type LogLevel = ServerConfig['LogLevel'];
-export type LogSink = 'stderr' | 'syslog';
+export type LogSink = 'stderr' | 'syslog' | 'file';
 
 const RANK: Record<LogLevel, number> = { QUIET: 0, ERROR: 1, INFO: 2, VERBOSE: 3, DEBUG: 4 };
 const SEVERITY = { ERROR: 3, INFO: 6, VERBOSE: 6, DEBUG: 7 } as const;
@@ -36,8 +39,32 @@ export interface LoggerOptions {
   level: LogLevel;
   sink: LogSink;
   facility: string;
-  /** Where lines go; defaults to fd 2. */
+  /** Where lines go; defaults to `fd`. */
   write?: (line: string) => void;
+  /** Descriptor lines are written to; defaults to 2 (a worker's stderr is the log's pipe or file). */
+  fd?: number;
+}
+
+/** Opens LogFile for appending, creating it private: log lines name users and addresses. */
+export function openLogFile(file: string): number {
+  try {
+    return fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o600);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? String(e);
+    throw new Error(`${file}: cannot open for logging: ${code === 'EACCES' ? 'permission denied' : code === 'ENOENT' ? 'no such directory' : code} (LogFile)`, { cause: e });
+  }
+}
+
+/** Where syslog(3) sends lines; `logger` uses the same socket. */
+export const SYSLOG_SOCKET = '/dev/log';
+
+/** Why nothing could receive syslog lines on this host, or undefined when /dev/log is a socket. */
+export function syslogSocketProblem(socket: string = SYSLOG_SOCKET): string | undefined {
+  try {
+    return fs.statSync(socket).isSocket() ? undefined : `${socket} is not a socket`;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? `no syslog socket ${socket}` : `${socket}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`;
+  }
 }
 
 export class Logger {
@@ -66,10 +93,12 @@ export class Logger {
     const text = sanitize(this.prefix + msg);
     const line = this.o.sink === 'syslog'
       ? `<${facilityNumber(this.o.facility) * 8 + SEVERITY[level]}>${text}\n`
-      : `tlsshd[${process.pid}]: ${text}\n`;
+      : this.o.sink === 'file'
+        ? `${new Date().toISOString()} tlsshd[${process.pid}]: ${text}\n`
+        : `tlsshd[${process.pid}]: ${text}\n`;
     try {
       if (this.o.write) this.o.write(line);
-      else fs.writeSync(2, line);
+      else fs.writeSync(this.o.fd ?? 2, line);
     } catch {
       // A dead log pipe must never take a session down with it.
     }

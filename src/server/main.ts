@@ -1,15 +1,20 @@
-// tlsshd: parse the command line, load the config, detach (unless -f), start the listener.
-// Exit status: 0 once the daemon runs (or after --help/-V), 255 when it cannot start.
+// tlsshd: parse the command line, load the config, check every file a login needs, detach
+// (unless -f), start the listener. -t stops after the checks, -T prints the config.
+// Exit status: 0 once the daemon runs (or after --help/-V/-t/-T), 255 when it cannot start.
 
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import { loadServerConfig } from '../config';
+import { formatServerConfig } from '../config/format-config';
 import type { ServerConfig } from '../config/types';
 import { EXIT_TLSSH_FAILURE, describeError } from '../errors';
+import { setComm, setProcessTitle } from '../process-title';
 import { parseDaemonArgs, type DaemonArgs } from './cli-args';
 import { closeInheritedFds, ipcFd } from './inherited-fds';
-import { Listener } from './listener';
-import { Logger, type LogLevel } from './log';
+import { Listener, type BoundAddress } from './listener';
+import { Logger, openLogFile, syslogSocketProblem, type LogLevel, type LogSink } from './log';
+import { checkServerFiles, checkTpmSignature, signInProcess, signThroughAgent, type ServerFiles } from './startup-checks';
 
 /** Set in the re-launched background copy; never seen by sessions (their env is built anew). */
 const DETACHED_ENV = 'TLSSHD_DETACHED';
@@ -42,7 +47,8 @@ function detach(argv: readonly string[]): void {
     detached: true,
     stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
     env: { ...process.env, [DETACHED_ENV]: '1' },
-    execArgv: [],
+    // Named tlsshd from its first instruction on (comm too), for pgrep -x.
+    execArgv: ['--title=tlsshd'],
   });
   child.once('message', (m: unknown) => {
     const r = m as StartupReport;
@@ -84,35 +90,99 @@ function removePidFile(file: string): void {
   }
 }
 
+/** The title ps shows for the listener, with a shorter one when the command line leaves no room. */
+function listenerTitle(bound: readonly BoundAddress[]): void {
+  const where = bound.map((b) => (net.isIPv6(b.host) ? `[${b.host}]:${b.port}` : `${b.host}:${b.port}`)).join(', ');
+  setProcessTitle(`tlsshd: listening on ${where}`, 'tlsshd', 'tlsshd: [listener]');
+}
+
+function warn(lines: readonly string[]): void {
+  for (const l of lines) process.stderr.write(`tlsshd: warning: ${l}\n`);
+}
+
+/** `tlsshd -t`: the start-up checks alone, without binding anything. */
+async function testSetup(cfg: ServerConfig): Promise<void> {
+  const files = checkServerFiles(cfg);
+  warn(files.warnings);
+  if (cfg.PrivkeyEngine === 'tpm') await checkTpmSignature(cfg, files.cert, await signInProcess(cfg));
+}
+
 async function run(args: DaemonArgs, argv: readonly string[]): Promise<void> {
   const background = process.env[DETACHED_ENV] === '1';
   delete process.env[DETACHED_ENV];
-  let cfg: ServerConfig;
-  try {
-    cfg = loadConfig(args);
-  } catch (e) {
+  const fail = (e: unknown): void => {
     if (background) report({ t: 'failed', message: describeError(e) });
     else process.stderr.write(`tlsshd: ${describeError(e)}\n`);
     process.exitCode = EXIT_TLSSH_FAILURE;
-    return;
+  };
+  let cfg: ServerConfig;
+  let files: ServerFiles;
+  try {
+    cfg = loadConfig(args);
+    if (args.mode === 'print-config') {
+      process.stdout.write(formatServerConfig(cfg));
+      return;
+    }
+    if (args.mode === 'test') {
+      await testSetup(cfg);
+      return;
+    }
+    // Before "listening" and before going to the background: a broken set-up stops here.
+    files = checkServerFiles(cfg);
+    if (!background) {
+      warn(files.warnings);
+      if (!args.foreground && !cfg.LogFile) {
+        const why = syslogSocketProblem();
+        if (why) {
+          throw new Error(`${why}: in the background tlsshd logs to syslog, and its logs would be lost; start a syslog daemon, set LogFile, or run tlsshd -f (logs on stderr)`);
+        }
+      }
+    }
+  } catch (e) {
+    return fail(e);
   }
   if (!args.foreground && !background) return detach(argv);
 
-  const syslog = args.foreground ? undefined : startSyslog(cfg);
-  const sink = args.foreground ? 'stderr' : 'syslog';
+  const sink: LogSink = cfg.LogFile ? 'file' : args.foreground ? 'stderr' : 'syslog';
+  let logFd: number | undefined;
+  if (sink === 'file') {
+    try {
+      logFd = openLogFile(cfg.LogFile);
+    } catch (e) {
+      return fail(e);
+    }
+  }
+  const syslog = sink === 'syslog' ? startSyslog(cfg) : undefined;
   const log = new Logger({
     level: cfg.LogLevel, sink, facility: cfg.SyslogFacility,
     ...(syslog?.stdin ? { write: (line: string) => void syslog.stdin?.write(line) } : {}),
+    ...(logFd !== undefined ? { fd: logFd } : {}),
   });
-  if (background) process.chdir('/');
+  if (background) {
+    process.chdir('/');
+    for (const w of files.warnings) log.error(`warning: ${w}`);
+  }
 
   const listener = new Listener({
     config: cfg, log, logSink: sink,
-    workerStderr: syslog?.stdin ?? 'inherit',
+    workerStderr: logFd ?? syslog?.stdin ?? 'inherit',
     prefork: preforkCount(process.env['TLSSHD_PREFORK']),
+    // The key agent the workers will use signs once, and the certificate must verify it.
+    ...(cfg.PrivkeyEngine === 'tpm' ? { checkKeyAgent: (socket: string) => checkTpmSignature(cfg, files.cert, signThroughAgent(cfg, socket)) } : {}),
+  });
+  // Before start(): a SIGHUP right after "listening" (an administrator's reload) must not kill us.
+  process.on('SIGHUP', () => {
+    try {
+      // A new key or certificate must pass the same checks as at start, or every login would fail.
+      const next = loadConfig(args);
+      for (const w of checkServerFiles(next).warnings) log.error(`warning: ${w}`);
+      listener.reload(next);
+    } catch (e) {
+      log.error(`SIGHUP: keeping the old configuration: ${describeError(e)}`);
+    }
   });
   try {
-    await listener.start();
+    listenerTitle(await listener.start());
     writePidFile(cfg.PidFile);
   } catch (e) {
     // In the foreground the log is stderr: one line there, not the log line and this one.
@@ -140,17 +210,12 @@ async function run(args: DaemonArgs, argv: readonly string[]): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGHUP', () => {
-    try {
-      listener.reload(loadConfig(args));
-    } catch (e) {
-      log.error(`SIGHUP: keeping the old configuration: ${describeError(e)}`);
-    }
-  });
 }
 
 function main(): void {
   closeInheritedFds(ipcFd());
+  // comm is "node" otherwise; pgrep -x tlsshd and pidof look for this.
+  setComm('tlsshd');
   const argv = process.argv.slice(2);
   const parsed = parseDaemonArgs(argv);
   if (parsed.kind === 'exit') {

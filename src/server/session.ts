@@ -80,6 +80,7 @@ function waitFinished(w: Writable): Promise<void> {
  */
 export async function runSession(o: SessionOptions): Promise<void> {
   const { channel, account, request, log } = o;
+  const started = Date.now();
   const shell = account.shell || '/bin/sh';
   const args = request.command === '' ? ['-l'] : ['-c', request.command];
   const { cwd, note } = workingDirectory(account.home);
@@ -101,7 +102,9 @@ export async function runSession(o: SessionOptions): Promise<void> {
   stdout.end();
   stderr?.end();
   await Promise.all([waitFinished(stdout), stderr ? waitFinished(stderr) : Promise.resolve()]);
-  log.verbose(exit.signal ? `session ended by signal ${exit.signal}` : `session exited with status ${exit.code}`);
+  // The one line an administrator looks for at the end: how it ended and how long it lasted.
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  log.info(`session closed: ${exit.signal ? `killed by signal ${exit.signal}` : `exit status ${exit.code ?? 0}`}, duration ${seconds}s`);
   channel.send({ type: 'exit-status', code: exit.signal ? null : exit.code ?? 0, signal: exit.signal, coreDumped: false });
   channel.close();
 }

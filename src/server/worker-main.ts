@@ -3,11 +3,14 @@
 // never end a logged-in session.
 
 import * as net from 'node:net';
+import { setProcessTitle } from '../process-title';
 import { closeInheritedFds, ipcFd } from './inherited-fds';
 import { isConnectionMessage } from './ipc-messages';
 import { serveConnection } from './worker';
 
 closeInheritedFds(ipcFd());
+// Also opens /proc/self/comm while still root (see process-title.ts).
+setProcessTitle('tlsshd: [waiting]', 'tlsshd');
 
 let served = false;
 
@@ -23,6 +26,7 @@ process.on('SIGHUP', () => {});
 process.on('message', (msg: unknown, handle: unknown) => {
   if (served || !isConnectionMessage(msg) || !(handle instanceof net.Socket)) return;
   served = true;
+  setProcessTitle(`tlsshd: [accepted] ${handle.remoteAddress ?? '?'}`, 'tlsshd');
   serveConnection(msg, handle, {
     report: (m) => {
       if (!process.connected || !process.send) throw new Error('no IPC channel');

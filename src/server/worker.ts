@@ -5,6 +5,7 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { TlsshError, isTlsshError, type ErrorCode } from '../errors';
+import { setProcessTitle } from '../process-title';
 import { ALPN_TLSSH2, type Message, type SessionRequest } from '../protocol/messages';
 import { encodeMessage } from '../protocol/codec';
 import { toErrorMessage } from '../protocol/error-message';
@@ -39,10 +40,13 @@ function shortMessage(e: unknown): string {
 export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hooks: WorkerHooks): void {
   const cfg: WorkerConfig = msg.config;
   const root = new Logger({ level: cfg.LogLevel, sink: msg.logSink, facility: cfg.SyslogFacility });
-  let log = root.child(`conn ${msg.id}`);
   const remote = `${socket.remoteAddress ?? '?'} port ${socket.remotePort ?? '?'}`;
   // Plain IPv4 for IPv4-mapped addresses of a dual-stack socket, as sshd shows them.
   const clientIp = unmapped(socket.remoteAddress ?? '');
+  // Every line of this connection carries its id and source, and the user once known, so that
+  // `grep 'conn 7 '` or `grep 'user alice '` finds all of it; the certificate's serial and
+  // fingerprint are in the one line that accepts or refuses it.
+  let log = root.child(`conn ${msg.id} from ${remote}`);
   const connection = `${clientIp} ${socket.remotePort ?? ''} ${unmapped(socket.localAddress ?? '')} ${socket.localPort ?? ''}`;
   socket.setNoDelay(true);
 
@@ -58,7 +62,7 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
   const grace = cfg.LoginGraceTime > 0
     ? setTimeout(() => {
       if (authenticated) return;
-      log.info(`timeout before authentication for ${remote}`);
+      log.info('timeout before authentication');
       if (channel) channel.fail('TLSSH_ERR_LOGIN_GRACE_TIME', `no session within LoginGraceTime (${cfg.LoginGraceTime}s)`);
       else {
         socket.destroy();
@@ -87,8 +91,8 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
     // A failed signature through the key agent surfaces from OpenSSL as "EVP lib"; the TPM's
     // own reason is the one an administrator can act on.
     const keyFailure = msg.agentSocket ? serverKeyFailure() : undefined;
-    if (keyFailure) log.error(`TLS handshake with ${remote} failed: server key: ${keyFailure}`);
-    else log.verbose(`TLS handshake with ${remote} failed: ${shortMessage(e)}`);
+    if (keyFailure) log.error(`TLS handshake failed: server key: ${keyFailure}`);
+    else log.verbose(`TLS handshake failed: ${shortMessage(e)}`);
     socket.destroy();
     finish(0);
   });
@@ -124,7 +128,7 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
     const refuse = (e: unknown, who: PeerIdentity | undefined): void => {
       const code: ErrorCode = isTlsshError(e) ? e.code : 'TLSSH_ERR_INTERNAL';
       const message = shortMessage(e);
-      log.info(`refused ${who ? describePeer(who) : 'client without certificate'} from ${remote}: ${code}: ${message}`);
+      log.info(`refused ${who ? describePeer(who) : 'client without certificate'}: ${code}: ${message}`);
       ch.fail(code, message);
     };
     try {
@@ -132,7 +136,6 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
     } catch (e) {
       return refuse(e, peerOf(e));
     }
-    log = root.child(`conn ${msg.id} ${peer.fingerprint}`);
     log.debug(`client certificate ${describePeer(peer)}`);
 
     // Window changes and signals may follow the request at once, before the process exists
@@ -177,7 +180,10 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
       authenticated = true;
       if (grace) clearTimeout(grace);
       safeReport(hooks, { t: 'authenticated', user: account.name }, log);
-      log.info(`accepted certificate for ${account.name} from ${remote}: ${describePeer(who)}; ${req.pty ? 'pty' : 'no pty'}, ${req.command === '' ? 'shell' : 'command'}`);
+      log = root.child(`conn ${msg.id} user ${account.name} from ${remote}`);
+      log.info(`accepted certificate ${describePeer(who)}; ${req.pty ? 'pty' : 'no pty'}, ${req.command === '' ? 'shell' : 'command'}`);
+      // Set while still root: the title shows whose process this is before the drop.
+      if (!req.pty) setProcessTitle(`tlsshd: ${account.name} [cmd]`, 'tlsshd');
       let pamSession: OpenedPamSession | undefined;
       try {
         // As root, in the process that becomes the session's parent, right before the drop:
@@ -200,7 +206,10 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
           channel: ch, account, request: req, acceptEnv: cfg.AcceptEnv, connection, log,
           ...(pamSession ? { pam: pamSession } : {}),
           early: early.take(),
-          onTty: (line) => safeReport(hooks, { t: 'login', line }, log),
+          onTty: (line) => {
+            setProcessTitle(`tlsshd: ${account.name}@${line}`, 'tlsshd');
+            safeReport(hooks, { t: 'login', line }, log);
+          },
         });
       } catch (e) {
         log.error(`session failed: ${shortMessage(e)}`);

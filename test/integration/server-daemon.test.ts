@@ -25,7 +25,9 @@ test('detaches, writes PidFile, serves, and cleans up on SIGTERM', async () => {
   const pidFile = path.join(fx.dir, 'tlsshd.pid');
   const port = await freePort();
   const conf = path.join(fx.dir, 'tlsshd.conf');
-  writeConfig(conf, { ...fx.config, ...me.config, Listen: '127.0.0.1', Port: String(port), PidFile: pidFile, RuntimeDir: path.join(fx.dir, 'run') });
+  // LogFile: this host may have no syslog socket, and then tlsshd refuses the background without one.
+  const logFile = path.join(fx.dir, 'tlsshd.log');
+  writeConfig(conf, { ...fx.config, ...me.config, Listen: '127.0.0.1', Port: String(port), PidFile: pidFile, RuntimeDir: path.join(fx.dir, 'run'), LogFile: logFile });
   const r = spawnSync(process.execPath, [TLSSHD, '-c', conf], { encoding: 'utf8', timeout: 30_000 });
   assert.equal(r.status, 0, r.stderr);
   const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
@@ -33,6 +35,12 @@ test('detaches, writes PidFile, serves, and cleans up on SIGTERM', async () => {
   try {
     const s = await runCommand(port, fx.client(me.name), 'echo hello');
     assert.equal(s.stdout.toString(), 'hello\n');
+    // The listener and the session's worker both log there, with a timestamp.
+    const log = fs.readFileSync(logFile, 'utf8');
+    assert.match(log, /^\d{4}-\d\d-\d\dT[\d:.]+Z tlsshd\[\d+\]: listening on 127\.0\.0\.1:/m);
+    for (let i = 0; i < 100 && !/session closed: exit status 0/.test(fs.readFileSync(logFile, 'utf8')); i++) await new Promise((res) => setTimeout(res, 50));
+    assert.match(fs.readFileSync(logFile, 'utf8'), /Z tlsshd\[\d+\]: conn 1 user \S+ from 127\.0\.0\.1 port \d+: session closed: exit status 0, duration [\d.]+s$/m);
+    assert.equal(fs.statSync(logFile).mode & 0o777, 0o600);
   } finally {
     process.kill(pid, 'SIGTERM');
   }
@@ -56,11 +64,21 @@ test('a port already in use is a startup failure, reported by the parent', async
   const port = (busy.address() as net.AddressInfo).port;
   try {
     const conf = path.join(fx.dir, 'tlsshd.conf');
-    writeConfig(conf, { ...fx.config, Listen: '127.0.0.1', Port: String(port), RuntimeDir: path.join(fx.dir, 'run') });
+    writeConfig(conf, { ...fx.config, Listen: '127.0.0.1', Port: String(port), RuntimeDir: path.join(fx.dir, 'run'), LogFile: path.join(fx.dir, 'tlsshd.log') });
     const r = spawnSync(process.execPath, [TLSSHD, '-c', conf], { encoding: 'utf8', timeout: 30_000 });
     assert.equal(r.status, 255);
     assert.match(r.stderr, /cannot listen/);
   } finally {
     busy.close();
   }
+});
+
+test('without a syslog socket the background refuses to start (unless LogFile is set), saying so', { skip: fs.existsSync('/dev/log') ? 'this host has /dev/log' : false }, async () => {
+  const fx = makeServerFixture('tlsshd-daemon-nosyslog');
+  const conf = path.join(fx.dir, 'tlsshd.conf');
+  writeConfig(conf, { ...fx.config, Listen: '127.0.0.1', Port: String(await freePort()), RuntimeDir: path.join(fx.dir, 'run') });
+  const r = spawnSync(process.execPath, [TLSSHD, '-c', conf], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.status, 255);
+  assert.match(r.stderr, /^tlsshd: no syslog socket \/dev\/log: .*LogFile.*-f/);
+  assert.equal(r.stderr.trimEnd().split('\n').length, 1);
 });

@@ -76,6 +76,8 @@ describe('tlsshd with a TPM key', () => {
     const file = path.join(dir, `tlsshd-${++n}.conf`);
     const lines = {
       Listen: '127.0.0.1', Port: '0', RuntimeDir: path.join(dir, `run-${n}`), PidFile: path.join(dir, `tlsshd-${n}.pid`),
+      // The background needs somewhere to log on a host without /dev/log.
+      LogFile: path.join(dir, `tlsshd-${n}.log`),
       CertFile: id.certFile, KeyFile: id.keyFile, PrivkeyEngine: 'tpm', TpmTcti: tpm.tcti, ClientCAFile: ca.certFile,
       ...extra,
     };
@@ -212,5 +214,29 @@ describe('tlsshd with a TPM key', () => {
     await gone.stop();
     const r = start(config(plain, { TpmTcti: tcti }, 0o600));
     assertRefused(r, tcti);
+  });
+
+  function test(conf: string): { status: number | null; stderr: string; stdout: string } {
+    return spawnSync(process.execPath, [TLSSHD, '-t', '-c', conf], { encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'] });
+  }
+
+  it('-t: the TPM key signs a test digest the certificate verifies; silent, exit 0', () => {
+    const r = test(config(plain, {}, 0o600));
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout + r.stderr, '');
+    const pw = test(config(withPassword, { PrivkeyPassword: 'daemon secret' }, 0o600));
+    assert.equal(pw.status, 0, pw.stderr);
+  });
+
+  it('-t: a wrong PrivkeyPassword is one line and 255, as at start', () => {
+    assertRefused(test(config(withPassword, { PrivkeyPassword: 'not it' }, 0o600)), withPassword.keyFile);
+  });
+
+  it('a TPM key that is not the certificate\'s is refused by -t and at start, naming the key file', () => {
+    const mixed = { certFile: withPassword.certFile, keyFile: plain.keyFile };
+    for (const r of [test(config(mixed, {}, 0o600)), start(config(mixed, {}, 0o600))]) {
+      assertRefused(r, plain.keyFile);
+      assert.match(r.stderr, /holds a different key than the certificate|does not verify the signature/);
+    }
   });
 });

@@ -4,7 +4,7 @@ import { parseDaemonArgs } from '../../src/server/cli-args';
 
 test('flags parse; -o repeats; -v counts', () => {
   const r = parseDaemonArgs(['-f', '-v', '-v', '-c', '/x.conf', '-o', 'Port=1', '-o', 'LogLevel=DEBUG']);
-  assert.deepEqual(r, { kind: 'run', args: { foreground: true, verbose: 2, configFile: '/x.conf', overrides: ['Port=1', 'LogLevel=DEBUG'] } });
+  assert.deepEqual(r, { kind: 'run', args: { mode: 'serve', foreground: true, verbose: 2, configFile: '/x.conf', overrides: ['Port=1', 'LogLevel=DEBUG'] } });
 });
 
 test('--help and -V exit 0; unknown flags and stray arguments exit 255', () => {
@@ -15,4 +15,17 @@ test('--help and -V exit 0; unknown flags and stray arguments exit 255', () => {
   assert.equal(v.kind === 'exit' && v.status, 0);
   assert.equal((parseDaemonArgs(['-x']) as { status?: number }).status, 255);
   assert.equal((parseDaemonArgs(['stray']) as { status?: number }).status, 255);
+});
+
+test('-t checks, -T prints the config; -T wins when both are given', () => {
+  const mode = (argv: string[]): string | undefined => { const r = parseDaemonArgs(argv); return r.kind === 'run' ? r.args.mode : undefined; };
+  assert.equal(mode(['-t']), 'test');
+  assert.equal(mode(['-T']), 'print-config');
+  assert.equal(mode(['-t', '-T']), 'print-config');
+  assert.equal(mode([]), 'serve');
+});
+
+test('a usage error names tlsshd and prints the usage, not commander\'s "error:"', () => {
+  const r = parseDaemonArgs(['-x']);
+  assert.equal(r.kind === 'exit' && r.output, "tlsshd: unknown option '-x'\nusage: tlsshd [-fTtv] [-c config_file] [-o Keyword=value]...\n");
 });

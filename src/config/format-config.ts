@@ -1,0 +1,59 @@
+// `tlsshd -T`: the effective configuration written back in the config file syntax, one
+// "Keyword value" line per setting (one per item for list keywords), secrets masked. Driven by
+// the schema, so a new keyword shows up without touching this file.
+
+import { serverSchema, type ConfigSchema } from './schema';
+import type { MaxStartups, ServerConfig } from './types';
+
+/** What a set secret prints as; its value, even its length, never leaves the daemon. */
+export const MASK = '********';
+
+/** Written so that the config parser reads back exactly `s`. */
+export function quoteValue(s: string): string {
+  if (s === '') return '""';
+  // Bare text is fine unless it could be read as something else: a comment, a quote, spaces at
+  // either end, or an escape. Double quotes take JSON escapes, so JSON.stringify is exact.
+  if (/^[^\s"'#;\\=]/.test(s) && !/[#;\\]|\s$/.test(s) && !/[\u0000-\u001f\u007f]/.test(s)) return s;
+  return JSON.stringify(s);
+}
+
+function isMaxStartups(v: unknown): v is MaxStartups {
+  const o = v as Partial<MaxStartups> | null;
+  return typeof o === 'object' && o !== null && typeof o.start === 'number' && typeof o.rate === 'number' && typeof o.full === 'number';
+}
+
+function formatScalar(v: unknown): string {
+  if (typeof v === 'boolean') return v ? 'yes' : 'no';
+  if (typeof v === 'number') return String(v);
+  if (typeof v === 'string') return quoteValue(v);
+  if (isMaxStartups(v)) return `${v.start}:${v.rate}:${v.full}`;
+  return quoteValue(JSON.stringify(v));
+}
+
+/** The keywords with a field of their own (not aliases such as ListenAddress), in output order. */
+function canonicalKeywords(schema: ConfigSchema): Map<string, { name: string; secret: boolean; list: boolean }> {
+  const out = new Map<string, { name: string; secret: boolean; list: boolean }>();
+  for (const k of schema.keywords.values()) if (k.field === k.name) out.set(k.field, { name: k.name, secret: k.secret, list: k.list });
+  return out;
+}
+
+export function formatServerConfig(cfg: ServerConfig): string {
+  const keywords = canonicalKeywords(serverSchema);
+  const values = cfg as unknown as Record<string, unknown>;
+  const lines: string[] = [];
+  for (const field of Object.keys(serverSchema.defaults({ home: '' }))) {
+    const k = keywords.get(field);
+    if (!k) continue;
+    const v = values[field];
+    if (k.secret) {
+      lines.push(v === undefined ? `# ${k.name} is not set` : `${k.name} ${MASK}`);
+    } else if (k.list && Array.isArray(v)) {
+      // "-*" removes every pattern: the one way to write an empty pattern list (AcceptEnv).
+      if (v.length === 0) lines.push(k.name === 'AcceptEnv' ? `${k.name} -*` : `# ${k.name} (none)`);
+      for (const item of v) lines.push(`${k.name} ${formatScalar(item)}`);
+    } else {
+      lines.push(`${k.name} ${formatScalar(v)}`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,140 @@
+// tlsshd refuses a broken set-up before it says "listening" or goes to the background: one line
+// "tlsshd: FILE: problem (Keyword)", exit 255. `tlsshd -t` makes exactly these checks without
+// binding; `tlsshd -T` prints the effective config with secrets masked. Both as an ordinary user.
+
+import assert from 'node:assert/strict';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { before, test } from 'node:test';
+import { loadServerConfig } from '../../src/config';
+import { issueCert, makeCa, makeCrl } from '../helpers/ca';
+import { isRoot, loginUser, makeServerFixture, runCommand, startTlsshd, writeConfig, type ServerFixture } from '../helpers/server-harness';
+
+const TLSSHD = path.resolve(__dirname, '..', '..', '..', 'bin', 'tlsshd');
+let fx: ServerFixture;
+let base: Record<string, string>;
+
+before(() => {
+  fx = makeServerFixture('tlsshd-startup-checks');
+  base = { ...fx.config, Listen: '127.0.0.1', Port: '0', RuntimeDir: path.join(fx.dir, 'run'), LogFile: path.join(fx.dir, 'tlsshd.log') };
+});
+
+function conf(extra: Record<string, string>, name = `c${Math.random().toString(36).slice(2, 8)}.conf`): string {
+  const file = path.join(fx.dir, name);
+  writeConfig(file, { ...base, ...extra });
+  return file;
+}
+
+function tlsshd(args: string[], asNobody = false): SpawnSyncReturns<string> {
+  const argv = asNobody
+    ? ['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, TLSSHD, ...args]
+    : [process.execPath, TLSSHD, ...args];
+  return spawnSync(argv[0] as string, argv.slice(1), { encoding: 'utf8', timeout: 30_000 });
+}
+
+/** Exit 255 and exactly one line on stderr, matching `re`, and never "listening". */
+function refused(r: SpawnSyncReturns<string>, re: RegExp): void {
+  assert.equal(r.status, 255, r.stderr);
+  const lines = r.stderr.trimEnd().split('\n');
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0] ?? '', re);
+  assert.doesNotMatch(r.stdout + r.stderr, /listening/);
+}
+
+test('-t on a good set-up: silent, exit 0, nothing bound', () => {
+  const r = tlsshd(['-t', '-c', conf({})]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout + r.stderr, '');
+});
+
+test('a missing KeyFile stops -t, a foreground start and a background start alike', () => {
+  const missing = path.join(fx.dir, 'no-such.key');
+  const c = conf({ KeyFile: missing });
+  const line = new RegExp(`^tlsshd: ${missing}: no such file \\(KeyFile\\)$`);
+  refused(tlsshd(['-t', '-c', c]), line);
+  refused(tlsshd(['-f', '-c', c]), line);
+  refused(tlsshd(['-c', c]), line);
+});
+
+test('a key that is not the certificate\'s, a CA file without certificates, a missing CertFile', () => {
+  const other = issueCert(makeCa(path.join(fx.dir, 'other-ca')), { cn: 'other', eku: 'serverAuth', fileStem: 'other' });
+  refused(tlsshd(['-t', '-c', conf({ KeyFile: other.keyFile })]), new RegExp(`^tlsshd: ${other.keyFile}: does not match the certificate in .*\\(KeyFile\\)$`));
+  const notCa = path.join(fx.dir, 'not-a-ca.pem');
+  fs.writeFileSync(notCa, 'hello\n');
+  refused(tlsshd(['-t', '-c', conf({ ClientCAFile: notCa })]), new RegExp(`^tlsshd: ${notCa}: no PEM certificate in the file \\(ClientCAFile\\)$`));
+  refused(tlsshd(['-f', '-c', conf({ CertFile: path.join(fx.dir, 'none.crt') })]), /: no such file \(CertFile\)$/);
+});
+
+test('an expired ClientCRL refuses the start (every login would fail); a current one passes', () => {
+  const current = makeCrl(fx.ca, []);
+  assert.equal(tlsshd(['-t', '-c', conf({ ClientCRL: current })]).status, 0);
+  const expired = makeCrl(fx.ca, [], { expired: true });
+  refused(tlsshd(['-t', '-c', conf({ ClientCRL: expired })]), new RegExp(`^tlsshd: ${expired}: CRL expired on \\S+Z \\(nextUpdate\\): every login would be refused \\(ClientCRL\\)$`));
+});
+
+test('a CRL whose signature its CA does not verify is refused', () => {
+  const good = fs.readFileSync(makeCrl(fx.ca, []), 'latin1');
+  const der = Buffer.from(good.replace(/-----[A-Z0-9 ]+-----/g, '').replace(/\s+/g, ''), 'base64');
+  der[der.length - 5] = (der[der.length - 5] as number) ^ 0x01; // inside the signature
+  const bad = path.join(fx.dir, 'bad-sig.crl');
+  fs.writeFileSync(bad, `-----BEGIN X509 CRL-----\n${der.toString('base64').replace(/(.{64})/g, '$1\n')}\n-----END X509 CRL-----\n`);
+  refused(tlsshd(['-t', '-c', conf({ ClientCRL: bad })]), /bad-sig\.crl: CRL 1 is not signed by its issuer's key/);
+});
+
+test('-T prints the effective config in the config syntax, secrets masked, and reads back the same', () => {
+  const c = conf({ PrivkeyPassword: 'hunter2-secret', AcceptEnv: 'TZ LANG' });
+  fs.chmodSync(c, 0o600);
+  const r = tlsshd(['-T', '-c', c, '-o', 'LoginGraceTime=1m']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.doesNotMatch(r.stdout, /hunter2/);
+  assert.match(r.stdout, /^PrivkeyPassword \*{8}$/m);
+  assert.match(r.stdout, /^# TpmSrkPassword is not set$/m);
+  assert.match(r.stdout, /^LoginGraceTime 60$/m);
+  const back = path.join(fx.dir, 'printed.conf');
+  fs.writeFileSync(back, r.stdout.replace('PrivkeyPassword ********', 'PrivkeyPassword hunter2-secret'), { mode: 0o600 });
+  const strip = (x: object): Record<string, unknown> => {
+    const o = JSON.parse(JSON.stringify(x)) as Record<string, unknown>;
+    delete o['origin'];
+    return o;
+  };
+  assert.deepEqual(strip(loadServerConfig({ file: back })), strip(loadServerConfig({ file: c, overrides: ['LoginGraceTime=1m'] })));
+});
+
+test('-t and -T work as an ordinary user who can read the files', { skip: isRoot ? false : 'needs root to run as nobody' }, () => {
+  // Readable by nobody: the directories and every file but the private key, which is tried both ways.
+  for (const d of [fx.dir, path.join(fx.dir, 'ca')]) fs.chmodSync(d, 0o755);
+  const c = conf({});
+  fs.chmodSync(c, 0o644);
+  for (const f of [base['CertFile'], base['ClientCAFile']]) fs.chmodSync(f as string, 0o644);
+  const key = base['KeyFile'] as string;
+  try {
+    fs.chmodSync(key, 0o600);
+    refused(tlsshd(['-t', '-c', c], true), new RegExp(`^tlsshd: ${key}: permission denied \\(KeyFile\\)$`));
+    fs.chmodSync(key, 0o644);
+    const t = tlsshd(['-t', '-c', c], true);
+    assert.equal(t.status, 0, t.stderr);
+    const p = tlsshd(['-T', '-c', c], true);
+    assert.equal(p.status, 0, p.stderr);
+    assert.match(p.stdout, /^KeyFile /m);
+  } finally {
+    fs.chmodSync(key, 0o600);
+    fs.chmodSync(fx.dir, 0o700);
+  }
+});
+
+test('SIGHUP with a broken KeyFile keeps the old configuration, says why, and logins go on', async () => {
+  const me = loginUser();
+  const d = await startTlsshd({ dir: fx.dir, config: { ...fx.config, ...me.config } });
+  try {
+    const missing = path.join(fx.dir, 'gone.key');
+    fs.appendFileSync(d.configFile, `KeyFile ${missing}\n`);
+    process.kill(d.pid, 'SIGHUP');
+    await d.waitForLog(new RegExp(`SIGHUP: keeping the old configuration: ${missing}: no such file \\(KeyFile\\)`));
+    assert.doesNotMatch(d.logs(), /configuration reloaded/);
+    const r = await runCommand(d.port, fx.client(me.name), 'true');
+    assert.equal(r.exit?.code, 0, r.error?.code);
+  } finally {
+    await d.stop();
+  }
+});
