@@ -3,6 +3,7 @@
 // after the drop a worker parses network input as the user.
 
 import type { ServerConfig } from '../config/types';
+import { MAX_PREAUTH_BYTES } from './client-hello-framing';
 import type { LogSink } from './log';
 
 /** Listener -> worker, with the client's socket attached. */
@@ -14,6 +15,11 @@ export interface ConnectionMessage {
   logSink: LogSink;
   /** Socket of the TPM key agent, when the key lives in a TPM. */
   agentSocket?: string;
+  /**
+   * Base64 of the bytes the listener read while it held the connection (the ClientHello): the
+   * worker replays them into its TLS server before anything else from the socket.
+   */
+  prefix?: string;
 }
 
 /** Worker -> listener: the session request passed every check; MaxStartups stops counting it. */
@@ -33,13 +39,27 @@ export interface ReadyMessage {
   t: 'ready';
 }
 
-export type WorkerMessage = AuthenticatedMessage | LoginMessage | ReadyMessage;
+/**
+ * Worker -> listener: why this connection should count against its source (PerSourcePenalties).
+ * Sent before the worker ends; the listener applies it once the worker has gone.
+ */
+export interface PenaltyMessage {
+  t: 'penalty';
+  reason: 'authfail' | 'noauth' | 'grace-exceeded';
+}
+
+export type WorkerMessage = AuthenticatedMessage | LoginMessage | ReadyMessage | PenaltyMessage;
+
+/** Longest base64 prefix a connection message may carry (MAX_PREAUTH_BYTES, encoded). */
+const MAX_PREFIX_BASE64 = Math.ceil(MAX_PREAUTH_BYTES / 3) * 4;
 
 export function isConnectionMessage(v: unknown): v is ConnectionMessage {
   if (typeof v !== 'object' || v === null) return false;
   const o = v as Record<string, unknown>;
   return o['t'] === 'connection' && typeof o['id'] === 'number' && typeof o['config'] === 'object' && o['config'] !== null
-    && (o['logSink'] === 'stderr' || o['logSink'] === 'syslog');
+    && (o['logSink'] === 'stderr' || o['logSink'] === 'syslog')
+    && (o['prefix'] === undefined
+      || (typeof o['prefix'] === 'string' && o['prefix'].length <= MAX_PREFIX_BASE64 && /^[A-Za-z0-9+/]*={0,2}$/.test(o['prefix'])));
 }
 
 export function parseWorkerMessage(v: unknown): WorkerMessage | undefined {
@@ -49,6 +69,9 @@ export function parseWorkerMessage(v: unknown): WorkerMessage | undefined {
     return { t: 'authenticated', user: o['user'] };
   }
   if (o['t'] === 'ready') return { t: 'ready' };
+  if (o['t'] === 'penalty' && (o['reason'] === 'authfail' || o['reason'] === 'noauth' || o['reason'] === 'grace-exceeded')) {
+    return { t: 'penalty', reason: o['reason'] };
+  }
   if (o['t'] === 'login' && typeof o['line'] === 'string' && /^pts\/\d{1,6}$/.test(o['line'])) {
     return { t: 'login', line: o['line'] };
   }

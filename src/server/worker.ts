@@ -5,7 +5,7 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { ServerConfig } from '../config/types';
-import { TlsshError, isTlsshError, type ErrorCode } from '../errors';
+import { TlsshError, categoryOf, isTlsshError, type ErrorCode } from '../errors';
 import { ALPN_TLSSH2, type Message, type SessionRequest } from '../protocol/messages';
 import { Channel } from '../transport/channel';
 import { describePeer, type PeerIdentity } from '../transport/peer-identity';
@@ -53,6 +53,7 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
     ? setTimeout(() => {
       if (authenticated) return;
       log.info(`timeout before authentication for ${remote}`);
+      safeReport(hooks, { t: 'penalty', reason: 'grace-exceeded' }, log);
       if (channel) channel.fail('TLSSH_ERR_LOGIN_GRACE_TIME', `no session within LoginGraceTime (${cfg.LoginGraceTime}s)`);
       else {
         socket.destroy();
@@ -78,7 +79,11 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
     // own reason is the one an administrator can act on.
     const keyFailure = msg.agentSocket ? serverKeyFailure() : undefined;
     if (keyFailure) log.error(`TLS handshake with ${remote} failed: server key: ${keyFailure}`);
-    else log.verbose(`TLS handshake with ${remote} failed: ${shortMessage(e)}`);
+    else {
+      log.verbose(`TLS handshake with ${remote} failed: ${shortMessage(e)}`);
+      // A refused client certificate is a failed login; anything else broke the handshake.
+      safeReport(hooks, { t: 'penalty', reason: /certificate|\bca\b/i.test(e.message) ? 'authfail' : 'noauth' }, log);
+    }
     socket.destroy();
     finish(0);
   });
@@ -86,6 +91,9 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
     if (!channel) finish(0);
   });
   server.once('secureConnection', (tlsSocket: tls.TLSSocket) => onSecure(tlsSocket));
+  // The listener already read the ClientHello (it holds connections until one arrives): put it
+  // back in front of the socket, where the TLS socket takes buffered data from first.
+  if (msg.prefix) socket.unshift(Buffer.from(msg.prefix, 'base64'));
   server.emit('connection', socket);
 
   const onSecure = (tlsSocket: tls.TLSSocket): void => {
@@ -108,6 +116,7 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
       const code: ErrorCode = isTlsshError(e) ? e.code : 'TLSSH_ERR_INTERNAL';
       const message = shortMessage(e);
       log.info(`refused ${who ? describePeer(who) : 'client without certificate'} from ${remote}: ${code}: ${message}`);
+      if (!authenticated) safeReport(hooks, { t: 'penalty', reason: categoryOf(code) === 'protocol' ? 'noauth' : 'authfail' }, log);
       ch.fail(code, message);
     };
     try {
