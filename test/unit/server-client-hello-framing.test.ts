@@ -2,32 +2,11 @@
 // every byte has arrived, however it is split; anything that cannot be one is refused at once.
 
 import assert from 'node:assert/strict';
-import * as net from 'node:net';
 import { before, test } from 'node:test';
-import * as tls from 'node:tls';
 import { MAX_PREAUTH_BYTES, frameClientHello } from '../../src/server/client-hello-framing';
+import { captureClientHello } from '../helpers/client-hello';
 
 let hello: Buffer;
-
-/** The first flight of a real TLS 1.3 client offering tlssh/2, as a server would read it. */
-function captureClientHello(): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer((s) => {
-      s.once('data', (b: Buffer) => {
-        resolve(b);
-        s.destroy();
-        server.close();
-      });
-    });
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port;
-      const c = tls.connect({ host: '127.0.0.1', port, ALPNProtocols: ['tlssh/2'], minVersion: 'TLSv1.3', rejectUnauthorized: false });
-      c.on('error', () => {});
-      c.on('close', () => undefined);
-    });
-    server.on('error', reject);
-  });
-}
 
 before(async () => {
   hello = await captureClientHello();
