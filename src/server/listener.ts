@@ -187,12 +187,12 @@ export class Listener {
     const deadline = grace > 0 ? Math.min(grace, CLIENT_HELLO_DEADLINE) : CLIENT_HELLO_DEADLINE;
     const hold = holdUntilClientHello(socket, deadline * 1000, (o) => {
       this.held.delete(hold);
-      this.onHoldOutcome(socket, o, { id, address, remote, block: admitted.block });
+      this.onHoldOutcome(socket, o, { id, address, remote, block: admitted.block, deadline });
     });
     this.held.add(hold);
   }
 
-  private onHoldOutcome(socket: net.Socket, o: HoldOutcome, c: { id: number; address: string; remote: string; block: string | undefined }): void {
+  private onHoldOutcome(socket: net.Socket, o: HoldOutcome, c: { id: number; address: string; remote: string; block: string | undefined; deadline: number }): void {
     if (o.kind === 'hello' && !this.stopping) return this.handToWorker(socket, o.prefix, c);
     this.perSource.release(c.block);
     if (o.kind === 'hello' || this.stopping) return void socket.destroy();
@@ -201,7 +201,7 @@ export class Listener {
       this.log.verbose(`connection #${c.id} from ${c.remote} is not TLS (${o.reason}); closed`);
       kind = 'noauth';
     } else if (o.kind === 'timeout') {
-      this.log.verbose(`connection #${c.id} from ${c.remote}: no ClientHello within ${CLIENT_HELLO_DEADLINE}s (${o.received} bytes); closed`);
+      this.log.verbose(`connection #${c.id} from ${c.remote}: no ClientHello within ${c.deadline}s (${o.received} bytes); closed`);
       kind = 'grace-exceeded';
     } else {
       this.log.verbose(`connection #${c.id} from ${c.remote} closed before its ClientHello (${o.received} bytes)`);

@@ -215,7 +215,7 @@ export class PerSourceTable {
     const p = this.penalties.get(block);
     // Only the start of a refusal is news; a flood adds to it once per connection.
     if (!p?.active || wasActive) return undefined;
-    return `${block} refused for ${Math.ceil(p.expiry - now)}s (${kind})`;
+    return `${block} refused for ${Math.round(p.expiry - now)}s (${kind})`;
   }
 
   /** Blocks currently tracked for penalties (enforced or not). */
@@ -231,9 +231,9 @@ export class PerSourceTable {
     this.expire(now);
     const v6 = block.includes(':');
     const overflow = v6 ? this.overflowUntil6 : this.overflowUntil4;
-    if (overflow > now) return `penalty table full: all ${v6 ? 'IPv6' : 'IPv4'} sources refused for ${Math.ceil(overflow - now)}s`;
+    if (overflow > now) return `penalty table full: all ${v6 ? 'IPv6' : 'IPv4'} sources refused for ${Math.round(overflow - now)}s`;
     const p = this.penalties.get(block);
-    if (p?.active) return `${block} penalised for ${Math.ceil(p.expiry - now)}s more`;
+    if (p?.active) return `${block} penalised for ${Math.round(p.expiry - now)}s more`;
     return undefined;
   }
 
