@@ -12,6 +12,7 @@ import { after, before, test } from 'node:test';
 import * as tls from 'node:tls';
 import { encodeMessage } from '../../src/protocol/codec';
 import { ALPN_TLSSH2 } from '../../src/protocol/messages';
+import { issueCert, makeCa } from '../helpers/ca';
 import { captureClientHello } from '../helpers/client-hello';
 import {
   loginUser, makeServerFixture, runCommand, sessionRequest, startTlsshd, type ClientIdentity, type ServerFixture, type TlsshdHandle,
@@ -319,6 +320,32 @@ test('a ClientHello that arrives in pieces is put back together and the login wo
     assert.equal(r.exit?.code, 0);
   } finally {
     relay.close();
+    await d.stop();
+  }
+});
+
+test('a worker that crashes before login, and a certificate from an unknown CA, get their sources refused', async () => {
+  const d = await startTlsshd({ dir: fx.dir, config: { ...fx.config, ...me.config, PerSourcePenalties: 'authfail:30s' } });
+  try {
+    // A whole ClientHello, then nothing: the worker waits in the handshake, and dies of SIGSEGV.
+    await connectFrom(d.port, '127.0.0.7', hello);
+    const line = await d.waitForLog(/connection #\d+ from 127\.0\.0\.7 port \d+ -> worker \d+/);
+    process.kill(Number(/-> worker (\d+)/.exec(line)?.[1]), 'SIGSEGV');
+    await d.waitForLog(/penalty: 127\.0\.0\.7\/32 refused for 90s \(crash\)/);
+    assert.equal(await handshakeFrom(d.port, '127.0.0.7'), false);
+
+    const other = makeCa(path.join(fx.dir, 'other-ca'), 'preauth other CA');
+    const c = issueCert(other, { cn: me.name, eku: 'clientAuth' });
+    await new Promise<void>((resolve) => {
+      const s = tlsFrom(d.port, '127.0.0.8', { caFile: fx.caFile, certFile: c.certFile, keyFile: c.keyFile });
+      s.on('secureConnect', () => s.write(encodeMessage(sessionRequest({ command: 'true' }))));
+      s.resume();
+      s.on('close', () => resolve());
+    });
+    await d.waitForLog(/penalty: 127\.0\.0\.8\/32 refused for 30s \(authfail\)/);
+    assert.equal(await handshakeFrom(d.port, '127.0.0.8'), false);
+  } finally {
+    for (const s of open.splice(0)) s.destroy();
     await d.stop();
   }
 });
