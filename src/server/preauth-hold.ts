@@ -26,7 +26,8 @@ export interface PreauthHold {
  * to be sent to a worker; on every other outcome it is already destroyed.
  */
 export function holdUntilClientHello(socket: net.Socket, deadlineMs: number, done: (o: HoldOutcome) => void): PreauthHold {
-  const chunks: Buffer[] = [];
+  // Grown by doubling, so a peer that sends one byte at a time costs linear copying, not quadratic.
+  let buf = Buffer.alloc(0);
   let received = 0;
   let finished = false;
   const finish = (o: HoldOutcome): void => {
@@ -48,14 +49,20 @@ export function holdUntilClientHello(socket: net.Socket, deadlineMs: number, don
     done(o);
   };
   const onData = (b: Buffer): void => {
-    // A single read can be up to 64 KiB: keep only what the bound allows before judging.
-    chunks.push(b.length + received > MAX_PREAUTH_BYTES + 1 ? b.subarray(0, MAX_PREAUTH_BYTES + 1 - received) : b);
-    received = Math.min(received + b.length, MAX_PREAUTH_BYTES + 1);
-    const buf = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
-    chunks.length = 0;
-    chunks.push(buf);
-    const f = frameClientHello(buf);
-    if (f.state === 'complete') finish({ kind: 'hello', prefix: buf });
+    // A single read can be up to 64 KiB: keep only what the bound allows before judging. A real
+    // client sends nothing after its ClientHello until the server answers, so what is cut off
+    // here only ever belongs to a peer that is refused anyway.
+    const take = Math.min(b.length, MAX_PREAUTH_BYTES + 1 - received);
+    if (received + take > buf.length) {
+      const grown = Buffer.alloc(Math.min(MAX_PREAUTH_BYTES + 1, Math.max(received + take, buf.length * 2, 512)));
+      buf.copy(grown, 0, 0, received);
+      buf = grown;
+    }
+    b.copy(buf, received, 0, take);
+    received += take;
+    const seen = buf.subarray(0, received);
+    const f = frameClientHello(seen);
+    if (f.state === 'complete') finish({ kind: 'hello', prefix: seen });
     else if (f.state === 'invalid') finish({ kind: 'garbage', reason: f.reason });
     else if (received > MAX_PREAUTH_BYTES) finish({ kind: 'garbage', reason: 'ClientHello too large' });
   };
