@@ -50,6 +50,12 @@ export interface PenaltyMessage {
 
 export type WorkerMessage = AuthenticatedMessage | LoginMessage | ReadyMessage | PenaltyMessage;
 
+/**
+ * Exit status of a worker that could not set up TLS (a server-side problem, such as an unreadable
+ * key): not the client's doing, so no crash penalty for its source. An uncaught error exits 1.
+ */
+export const WORKER_EXIT_SETUP_FAILED = 3;
+
 /** Longest base64 prefix a connection message may carry (MAX_PREAUTH_BYTES, encoded). */
 const MAX_PREFIX_BASE64 = Math.ceil(MAX_PREAUTH_BYTES / 3) * 4;
 

@@ -12,7 +12,7 @@ import type { Writable } from 'node:stream';
 import { listenAddresses } from '../config/listen-address';
 import type { ServerConfig } from '../config/types';
 import { TlsshError } from '../errors';
-import type { ConnectionMessage } from './ipc-messages';
+import { WORKER_EXIT_SETUP_FAILED, type ConnectionMessage } from './ipc-messages';
 import { PerSourceTable, type PenaltyKind, type PerSourceSettings } from './per-source';
 import { holdUntilClientHello, type HoldOutcome, type PreauthHold } from './preauth-hold';
 import { parseWorkerMessage } from './ipc-messages';
@@ -289,7 +289,7 @@ export class Listener {
         this.leavePreauth(w);
         // A worker that died of a signal or an uncaught error on hostile input is sshd's "crash";
         // otherwise what it reported, or a connection that ended without logging in.
-        const crashed = (signal !== null && CRASH_SIGNALS.has(signal)) || (code !== null && code !== 0);
+        const crashed = (signal !== null && CRASH_SIGNALS.has(signal)) || (code !== null && code !== 0 && code !== WORKER_EXIT_SETUP_FAILED);
         this.penalise(w.address, crashed ? 'crash' : w.penalty ?? 'noauth');
       }
     }

@@ -11,7 +11,7 @@ import { Channel } from '../transport/channel';
 import { describePeer, type PeerIdentity } from '../transport/peer-identity';
 import { checkClientCertificate, serverTlsOptions } from '../transport/tls-options';
 import { authorizeUser } from './cert-user';
-import type { ConnectionMessage, WorkerMessage } from './ipc-messages';
+import { WORKER_EXIT_SETUP_FAILED, type ConnectionMessage, type WorkerMessage } from './ipc-messages';
 import { Logger } from './log';
 import { dropPrivileges } from './privilege-drop';
 import { SESSION_WINDOW, runSession } from './session';
@@ -68,7 +68,7 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
   } catch (e) {
     log.error(`cannot set up TLS: ${shortMessage(e)}`);
     socket.destroy();
-    return finish(1);
+    return finish(WORKER_EXIT_SETUP_FAILED);
   }
 
   // A tls.Server that never listens, fed the one socket: its handshake path is the one Node
