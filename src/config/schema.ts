@@ -6,6 +6,9 @@ import {
   boolean, duration, envPatterns, escapeChar, freeText, integer, maxStartups, oneOf, pathValue, secret, word,
 } from './value-parsers';
 import { parseListen } from './listen-address';
+import {
+  DEFAULT_PER_SOURCE_PENALTIES, perSourceMaxStartups, perSourceNetBlockSize, perSourcePenalties, perSourcePenaltyExemptList,
+} from './per-source-values';
 import type { ClientConfig, ServerConfig } from './types';
 
 export interface KeywordSpec {
@@ -81,6 +84,10 @@ const serverKeywords: KeywordSpec[] = [
   spec({ name: 'ClientDomain', parse: word('a domain suffix such as .users.example.com', NAME_LIKE, true) }),
   spec({ name: 'LoginGraceTime', parse: duration(MAX_SECONDS) }),
   spec({ name: 'MaxStartups', parse: maxStartups }),
+  spec({ name: 'PerSourceMaxStartups', parse: perSourceMaxStartups }),
+  spec({ name: 'PerSourceNetBlockSize', parse: perSourceNetBlockSize }),
+  spec({ name: 'PerSourcePenalties', parse: perSourcePenalties }),
+  spec({ name: 'PerSourcePenaltyExemptList', parse: perSourcePenaltyExemptList }),
   spec({
     name: 'PermitRootLogin',
     parse: (text) => {
@@ -226,6 +233,10 @@ export const DEFAULT_SERVER_CONFIG = {
   ClientDomain: '',
   LoginGraceTime: 120,
   MaxStartups: { start: 10, rate: 30, full: 100 },
+  PerSourceMaxStartups: 'none',
+  PerSourceNetBlockSize: { ipv4: 32, ipv6: 128 },
+  PerSourcePenalties: DEFAULT_PER_SOURCE_PENALTIES,
+  PerSourcePenaltyExemptList: [],
   PermitRootLogin: true,
   AcceptEnv: ['LANG', 'LC_*'],
   UsePAM: true,

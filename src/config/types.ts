@@ -10,6 +10,35 @@ export interface MaxStartups {
   full: number;
 }
 
+/** PerSourceNetBlockSize: address bits that make one source, for IPv4 and IPv6. */
+export interface PerSourceNetBlockSize {
+  ipv4: number;
+  ipv6: number;
+}
+
+/** PerSourcePenalties, with sshd's sub-keywords; durations in seconds. */
+export interface PerSourcePenalties {
+  /** False after "PerSourcePenalties no". */
+  enabled: boolean;
+  /** A worker died of a signal or an uncaught error before login. */
+  crash: number;
+  /** The certificate was refused or maps to no user who may log in. */
+  authfail: number;
+  /** The connection ended, or broke the protocol, without a login attempt. */
+  noauth: number;
+  /** LoginGraceTime (or the listener's ClientHello deadline) passed. */
+  'grace-exceeded': number;
+  /** Penalty time a block can accrue at most. */
+  max: number;
+  /** Penalty time a block must accrue before it is refused. */
+  min: number;
+  maxSources4: number;
+  maxSources6: number;
+  /** What a full table of IPv4 (overflow) or IPv6 (overflow6) sources does. */
+  overflow: 'permissive' | 'deny-all';
+  overflow6: 'permissive' | 'deny-all';
+}
+
 /** Fields both programs share: TLS identity and the TPM. */
 export interface CommonConfig {
   /** Where each field's final value came from: "file:line", "command line" or "default". */
@@ -43,6 +72,12 @@ export interface ServerConfig extends CommonConfig {
   /** Seconds to finish TLS plus the session request; 0: no limit. */
   LoginGraceTime: number;
   MaxStartups: MaxStartups;
+  /** Unauthenticated connections one net block may hold; 'none': no limit but MaxStartups. */
+  PerSourceMaxStartups: number | 'none';
+  PerSourceNetBlockSize: PerSourceNetBlockSize;
+  PerSourcePenalties: PerSourcePenalties;
+  /** Addresses and CIDR blocks ("10.0.0.0/8", "2001:db8::/32") never penalised. */
+  PerSourcePenaltyExemptList: string[];
   PermitRootLogin: boolean;
   /** Environment variable name patterns (`*`, `?`) the server accepts from clients. */
   AcceptEnv: string[];

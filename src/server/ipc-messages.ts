@@ -2,6 +2,7 @@
 // trusted until they drop root, but the listener still validates everything it receives:
 // after the drop a worker parses network input as the user.
 
+import { MAX_PREAUTH_BYTES } from './client-hello-framing';
 import type { LogSink } from './log';
 import type { WorkerConfig } from './worker-config';
 
@@ -17,6 +18,11 @@ export interface ConnectionMessage {
   agentSocket?: string;
   /** The PEM server key the listener opened with PrivkeyPassword, when it has one. */
   serverKey?: string;
+  /**
+   * Base64 of the bytes the listener read while it held the connection (the ClientHello): the
+   * worker replays them into its TLS server before anything else from the socket.
+   */
+  prefix?: string;
 }
 
 /** Worker -> listener: the session request passed every check; MaxStartups stops counting it. */
@@ -45,7 +51,25 @@ export interface ReadyMessage {
   t: 'ready';
 }
 
-export type WorkerMessage = AuthenticatedMessage | LoginMessage | ReadyMessage | PamSessionMessage;
+/**
+ * Worker -> listener: why this connection should count against its source (PerSourcePenalties).
+ * Sent before the worker ends; the listener applies it once the worker has gone.
+ */
+export interface PenaltyMessage {
+  t: 'penalty';
+  reason: 'authfail' | 'noauth' | 'grace-exceeded';
+}
+
+export type WorkerMessage = AuthenticatedMessage | LoginMessage | ReadyMessage | PamSessionMessage | PenaltyMessage;
+
+/**
+ * Exit status of a worker that could not set up TLS (a server-side problem, such as an unreadable
+ * key): not the client's doing, so no crash penalty for its source. An uncaught error exits 1.
+ */
+export const WORKER_EXIT_SETUP_FAILED = 3;
+
+/** Longest base64 prefix a connection message may carry (MAX_PREAUTH_BYTES, encoded). */
+const MAX_PREFIX_BASE64 = Math.ceil(MAX_PREAUTH_BYTES / 3) * 4;
 
 export function isConnectionMessage(v: unknown): v is ConnectionMessage {
   if (typeof v !== 'object' || v === null) return false;
@@ -53,7 +77,9 @@ export function isConnectionMessage(v: unknown): v is ConnectionMessage {
   return o['t'] === 'connection' && typeof o['id'] === 'number' && typeof o['config'] === 'object' && o['config'] !== null
     && (o['logSink'] === 'stderr' || o['logSink'] === 'syslog' || o['logSink'] === 'file')
     && (o['agentSocket'] === undefined || typeof o['agentSocket'] === 'string')
-    && (o['serverKey'] === undefined || typeof o['serverKey'] === 'string');
+    && (o['serverKey'] === undefined || typeof o['serverKey'] === 'string')
+    && (o['prefix'] === undefined
+      || (typeof o['prefix'] === 'string' && o['prefix'].length <= MAX_PREFIX_BASE64 && /^[A-Za-z0-9+/]*={0,2}$/.test(o['prefix'])));
 }
 
 export function parseWorkerMessage(v: unknown): WorkerMessage | undefined {
@@ -64,6 +90,9 @@ export function parseWorkerMessage(v: unknown): WorkerMessage | undefined {
   }
   if (o['t'] === 'ready') return { t: 'ready' };
   if (o['t'] === 'pam-session') return { t: 'pam-session' };
+  if (o['t'] === 'penalty' && (o['reason'] === 'authfail' || o['reason'] === 'noauth' || o['reason'] === 'grace-exceeded')) {
+    return { t: 'penalty', reason: o['reason'] };
+  }
   if (o['t'] === 'login' && typeof o['line'] === 'string' && /^pts\/\d{1,6}$/.test(o['line'])) {
     return { t: 'login', line: o['line'] };
   }

@@ -1,6 +1,8 @@
-// The root listener: binds Listen:Port, applies MaxStartups, hands every accepted socket to a
-// worker process of its own, and keeps the login records (utmp/wtmp) its workers cannot write
-// once they are the user. It never parses a byte from the network itself.
+// The root listener: binds Listen:Port, applies MaxStartups and the per-source limits and
+// penalties, holds each new connection itself until a complete TLS ClientHello has arrived, then
+// hands it to a worker process of its own, and keeps the login records (utmp/wtmp) its workers
+// cannot write once they are the user. Of the network's bytes it only frames the ClientHello's
+// record headers (client-hello-framing.ts); OpenSSL in the worker parses them.
 
 import { fork, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -10,6 +12,9 @@ import type { Writable } from 'node:stream';
 import { listenAddresses } from '../config/listen-address';
 import type { ServerConfig } from '../config/types';
 import { TlsshError } from '../errors';
+import { WORKER_EXIT_SETUP_FAILED } from './ipc-messages';
+import { PerSourceTable, type PenaltyKind, type PerSourceSettings } from './per-source';
+import { holdUntilClientHello, type HoldOutcome, type PreauthHold } from './preauth-hold';
 import { parseWorkerMessage } from './ipc-messages';
 import { LoginRecords, userOwnsTty } from './login-records';
 import type { Logger, LogSink } from './log';
@@ -26,6 +31,25 @@ const WORKER_ENTRY = path.join(__dirname, 'worker-main.js');
  * "node .../worker-main.js" gives.
  */
 const TITLE_ROOM = ' '.repeat(64);
+
+/**
+ * Seconds a new connection has to deliver its ClientHello (at most LoginGraceTime). Clients send
+ * it right after TCP connects, so this only has to cover a slow network, not a slow human; like
+ * sshd's pre-auth limits it is not a keyword.
+ */
+export const CLIENT_HELLO_DEADLINE = 10;
+
+/** Signals that mean a worker crashed rather than was stopped. */
+const CRASH_SIGNALS = new Set<string>(['SIGSEGV', 'SIGBUS', 'SIGILL', 'SIGFPE', 'SIGABRT', 'SIGSYS', 'SIGTRAP']);
+
+function perSourceSettings(cfg: ServerConfig): PerSourceSettings {
+  return {
+    maxStartups: cfg.PerSourceMaxStartups,
+    netBlockSize: cfg.PerSourceNetBlockSize,
+    penalties: cfg.PerSourcePenalties,
+    exempt: cfg.PerSourcePenaltyExemptList,
+  };
+}
 
 /** Settings the TPM key agent was started with; a reload cannot change them. */
 const TPM_KEY_FIELDS = ['PrivkeyEngine', 'KeyFile', 'CertFile', 'TpmTcti', 'TpmSrkPassword', 'PrivkeyPassword'] as const;
@@ -57,6 +81,14 @@ interface WorkerState {
   host: string;
   /** PAM service the worker was configured with. */
   pamService: string;
+  /** Counted against MaxStartups and its source: not logged in, not ended. */
+  preauth: boolean;
+  /** Peer address, for penalties. */
+  address: string;
+  /** The per-source slot this connection holds until it logs in or ends; undefined once given back. */
+  block: string | undefined;
+  /** What the worker reported against the peer before it ended. */
+  penalty?: PenaltyKind;
 }
 
 export interface BoundAddress {
@@ -72,6 +104,11 @@ export class Listener {
   private readonly warm: ChildProcess[] = [];
   private readonly records: LoginRecords;
   private readonly pamSessions: PamSessionRegistry;
+  private readonly perSource: PerSourceTable;
+  /** Connections held here until their ClientHello arrives. */
+  private readonly held = new Set<PreauthHold>();
+  /** Workers that have not logged in yet, for MaxStartups. */
+  private unauthenticatedWorkers = 0;
   private nextId = 1;
   private stopping = false;
   private agentSocket: string | undefined;
@@ -84,6 +121,7 @@ export class Listener {
   constructor(private readonly opts: ListenerOptions) {
     this.config = opts.config;
     this.log = opts.log;
+    this.perSource = new PerSourceTable(perSourceSettings(this.config));
     this.records = new LoginRecords({
       utmpPath: opts.utmpPath,
       wtmpPath: opts.wtmpPath,
@@ -147,6 +185,7 @@ export class Listener {
       this.config = previous;
       throw e;
     }
+    this.perSource.update(perSourceSettings(cfg));
     this.log.info('configuration reloaded');
   }
 
@@ -157,6 +196,7 @@ export class Listener {
     // to workers, which are not ours to wait for.
     for (const s of this.servers) s.close();
     for (const w of this.warm.splice(0)) w.kill('SIGTERM');
+    for (const h of [...this.held]) h.abort();
     for (const w of this.workers.values()) {
       // Detach: their exit is no longer our business (a later listener picks the records up).
       w.child.removeAllListeners('exit');
@@ -170,29 +210,79 @@ export class Listener {
 
   private onConnection(socket: net.Socket): void {
     const id = this.nextId++;
+    const address = socket.remoteAddress ?? '';
     const remote = `${socket.remoteAddress ?? '?'} port ${socket.remotePort ?? '?'}`;
     if (this.stopping) return void socket.destroy();
-    const pending = [...this.workers.values()].filter((w) => !w.authenticated).length;
+    // sshd's order: penalties, then PerSourceMaxStartups, then MaxStartups. A refusal here costs
+    // no more than the accept itself.
+    const admitted = this.perSource.admit(address);
+    if (!admitted.ok) {
+      const why = admitted.why === 'penalty' ? `penalty: ${admitted.detail}` : `past PerSourceMaxStartups: ${admitted.detail}`;
+      this.log.verbose(`drop connection #${id} from ${remote}: ${why}`);
+      return void socket.destroy();
+    }
+    const pending = this.held.size + this.unauthenticatedWorkers;
     if (shouldDrop(this.config.MaxStartups, pending)) {
+      this.perSource.release(admitted.block);
       const m = this.config.MaxStartups;
       this.log.info(`drop connection #${id} from ${remote} past MaxStartups ${m.start}:${m.rate}:${m.full} (${pending} unauthenticated)`);
       return void socket.destroy();
     }
+    this.log.verbose(`connection #${id} from ${remote}`);
+    const grace = this.config.LoginGraceTime;
+    const deadline = grace > 0 ? Math.min(grace, CLIENT_HELLO_DEADLINE) : CLIENT_HELLO_DEADLINE;
+    const hold = holdUntilClientHello(socket, deadline * 1000, (o) => {
+      this.held.delete(hold);
+      this.onHoldOutcome(socket, o, { id, address, remote, block: admitted.block, deadline });
+    });
+    this.held.add(hold);
+  }
+
+  private onHoldOutcome(socket: net.Socket, o: HoldOutcome, c: { id: number; address: string; remote: string; block: string | undefined; deadline: number }): void {
+    if (o.kind === 'hello' && !this.stopping) return this.handToWorker(socket, o.prefix, c);
+    this.perSource.release(c.block);
+    if (o.kind === 'hello' || this.stopping) return void socket.destroy();
+    let kind: PenaltyKind;
+    if (o.kind === 'garbage') {
+      this.log.verbose(`connection #${c.id} from ${c.remote} is not TLS (${o.reason}); closed`);
+      kind = 'noauth';
+    } else if (o.kind === 'timeout') {
+      this.log.verbose(`connection #${c.id} from ${c.remote}: no ClientHello within ${c.deadline}s (${o.received} bytes); closed`);
+      kind = 'grace-exceeded';
+    } else {
+      this.log.verbose(`connection #${c.id} from ${c.remote} closed before its ClientHello (${o.received} bytes)`);
+      kind = 'noauth';
+    }
+    this.penalise(c.address, kind);
+  }
+
+  private penalise(address: string, kind: PenaltyKind): void {
+    const started = this.perSource.penalise(address, kind);
+    if (started) this.log.info(`penalty: ${started}`);
+  }
+
+  private handToWorker(socket: net.Socket, prefix: Buffer, c: { id: number; address: string; remote: string; block: string | undefined }): void {
+    const { id, remote } = c;
     const child = this.warm.shift() ?? this.spawnWorker();
     this.fillPool();
     const pid = child.pid;
     if (pid === undefined) {
+      this.perSource.release(c.block);
       this.log.error(`cannot start a worker for connection #${id}`);
       return void socket.destroy();
     }
     const state: WorkerState = {
-      child, id, remote, authenticated: false,
-      host: (socket.remoteAddress ?? '').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, ''),
+      child, id, remote, authenticated: false, preauth: true, address: c.address, block: c.block,
+      host: c.address.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, ''),
       pamService: this.config.PAMServiceName,
     };
     this.workers.set(pid, state);
-    child.on('message', (m: unknown) => this.onWorkerMessage(state, m, socket.remoteAddress ?? ''));
-    const msg = connectionMessage({ id, config: { ...this.config, UsePAM: this.pamOn }, logSink: this.opts.logSink, agentSocket: this.agentSocket, serverKey: this.serverKey });
+    this.unauthenticatedWorkers++;
+    child.on('message', (m: unknown) => this.onWorkerMessage(state, m, c.address));
+    const msg = {
+      ...connectionMessage({ id, config: { ...this.config, UsePAM: this.pamOn }, logSink: this.opts.logSink, agentSocket: this.agentSocket, serverKey: this.serverKey }),
+      prefix: prefix.toString('base64'),
+    };
     this.log.verbose(`connection #${id} from ${remote} -> worker ${pid}`);
     child.send(msg, socket, (err) => {
       if (err) {
@@ -201,6 +291,15 @@ export class Listener {
         child.kill('SIGTERM');
       }
     });
+  }
+
+  /** The connection logged in or ended: it no longer counts against MaxStartups or its source. */
+  private leavePreauth(w: WorkerState): void {
+    if (!w.preauth) return;
+    w.preauth = false;
+    this.unauthenticatedWorkers--;
+    this.perSource.release(w.block);
+    w.block = undefined;
   }
 
   private spawnWorker(): ChildProcess {
@@ -237,21 +336,33 @@ export class Listener {
       this.log.verbose(`worker ${pid} for connection #${w.id} ended (${how})`);
       // The worker itself logs the session's end with its exit status and duration, unless it died.
       if (w.authenticated && w.user && (signal || code !== 0)) this.log.info(`conn ${w.id}: session of ${w.user} from ${w.remote} ended abnormally (${how})`);
+      if (w.preauth) {
+        this.leavePreauth(w);
+        // A worker that died of a signal or an uncaught error on hostile input is sshd's "crash";
+        // otherwise what it reported, or a connection that ended without logging in.
+        const crashed = (signal !== null && CRASH_SIGNALS.has(signal)) || (code !== null && code !== 0 && code !== WORKER_EXIT_SETUP_FAILED);
+        this.penalise(w.address, crashed ? 'crash' : w.penalty ?? 'noauth');
+      }
     }
     this.pamSessions.ended(pid);
     void this.records.logout(pid);
   }
 
   private onWorkerMessage(w: WorkerState, raw: unknown, host: string): void {
+    // `host` is the peer's address: the login records' host field.
     const m = parseWorkerMessage(raw);
     const pid = w.child.pid;
     if (!m || pid === undefined) return;
     if (m.t === 'authenticated') {
       if (w.authenticated) return;
       w.authenticated = true;
+      this.leavePreauth(w);
       w.user = m.user;
     } else if (m.t === 'pam-session') {
       if (w.user) this.pamSessions.opened(pid, { service: w.pamService, user: w.user, rhost: w.host, tty: 'ssh' });
+    } else if (m.t === 'penalty') {
+      // Only the unauthenticated stage can earn one; a logged-in user's worker has no say.
+      if (!w.authenticated) w.penalty = m.reason;
     } else if (m.t === 'login') {
       this.pamSessions.setTty(pid, `/dev/${m.line}`);
       if (!w.user || this.records.isOpen(pid)) return;

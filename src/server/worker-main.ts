@@ -27,14 +27,25 @@ process.on('message', (msg: unknown, handle: unknown) => {
   if (served || !isConnectionMessage(msg) || !(handle instanceof net.Socket)) return;
   served = true;
   setProcessTitle(`tlsshd: [accepted] ${handle.remoteAddress ?? '?'}`, 'tlsshd');
+  // Reports still on their way to the listener: a penalty is sent just before the end.
+  let unsent = 0;
+  let exitCode: number | undefined;
   serveConnection(msg, handle, {
     report: (m) => {
       if (!process.connected || !process.send) throw new Error('no IPC channel');
-      process.send(m);
+      unsent++;
+      process.send(m, undefined, {}, () => {
+        unsent--;
+        if (exitCode !== undefined && unsent === 0) process.exit(exitCode);
+      });
     },
     exit: (code) => {
-      // Let the last frames reach the kernel before the process goes.
-      setImmediate(() => process.exit(code));
+      // Let the last frames reach the kernel (and reports the listener) before the process goes.
+      setImmediate(() => {
+        if (unsent === 0) process.exit(code);
+        exitCode = code;
+        setTimeout(() => process.exit(code), 1000);
+      });
     },
   });
   // IPC is no longer needed to stay alive; the session's own handles keep us running.

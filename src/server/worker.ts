@@ -4,7 +4,7 @@
 
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { TlsshError, isTlsshError, type ErrorCode } from '../errors';
+import { TlsshError, categoryOf, isTlsshError, type ErrorCode } from '../errors';
 import { setProcessTitle } from '../process-title';
 import { ALPN_TLSSH2, type Message, type SessionRequest } from '../protocol/messages';
 import { encodeMessage } from '../protocol/codec';
@@ -13,7 +13,7 @@ import { Channel } from '../transport/channel';
 import { describePeer, type PeerIdentity } from '../transport/peer-identity';
 import { checkClientCertificate, createTlsServer, serverTlsOptions, type ServerTls } from '../transport/tls-options';
 import { authorizeUser } from './cert-user';
-import type { ConnectionMessage, WorkerMessage } from './ipc-messages';
+import { WORKER_EXIT_SETUP_FAILED, type ConnectionMessage, type WorkerMessage } from './ipc-messages';
 import { Logger } from './log';
 import { PAM_TTY_SSH, PamLogin, pamDecision, type OpenedPamSession } from './pam-session';
 import { dropPrivileges } from './privilege-drop';
@@ -63,6 +63,7 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
     ? setTimeout(() => {
       if (authenticated) return;
       log.info('timeout before authentication');
+      safeReport(hooks, { t: 'penalty', reason: 'grace-exceeded' }, log);
       if (channel) channel.fail('TLSSH_ERR_LOGIN_GRACE_TIME', `no session within LoginGraceTime (${cfg.LoginGraceTime}s)`);
       else {
         socket.destroy();
@@ -84,7 +85,7 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
   } catch (e) {
     log.error(`cannot set up TLS: ${shortMessage(e)}`);
     socket.destroy();
-    return finish(1);
+    return finish(WORKER_EXIT_SETUP_FAILED);
   }
 
   server.on('tlsClientError', (e) => {
@@ -92,7 +93,11 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
     // own reason is the one an administrator can act on.
     const keyFailure = msg.agentSocket ? serverKeyFailure() : undefined;
     if (keyFailure) log.error(`TLS handshake failed: server key: ${keyFailure}`);
-    else log.verbose(`TLS handshake failed: ${shortMessage(e)}`);
+    else {
+      log.verbose(`TLS handshake failed: ${shortMessage(e)}`);
+      // A refused client certificate is a failed login; anything else broke the handshake.
+      safeReport(hooks, { t: 'penalty', reason: /certificate|\bca\b/i.test(e.message) ? 'authfail' : 'noauth' }, log);
+    }
     socket.destroy();
     finish(0);
   });
@@ -100,6 +105,9 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
     if (!channel) finish(0);
   });
   server.once('secureConnection', (tlsSocket: tls.TLSSocket) => onSecure(tlsSocket));
+  // The listener already read the ClientHello (it holds connections until one arrives): put it
+  // back in front of the socket, where the TLS socket takes buffered data from first.
+  if (msg.prefix) socket.unshift(Buffer.from(msg.prefix, 'base64'));
   server.emit('connection', socket);
 
   const onSecure = (tlsSocket: tls.TLSSocket): void => {
@@ -129,6 +137,7 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
       const code: ErrorCode = isTlsshError(e) ? e.code : 'TLSSH_ERR_INTERNAL';
       const message = shortMessage(e);
       log.info(`refused ${who ? describePeer(who) : 'client without certificate'}: ${code}: ${message}`);
+      if (!authenticated) safeReport(hooks, { t: 'penalty', reason: categoryOf(code) === 'protocol' ? 'noauth' : 'authfail' }, log);
       ch.fail(code, message);
     };
     try {

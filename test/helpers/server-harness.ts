@@ -97,6 +97,9 @@ export async function startTlsshd(opts: StartOptions): Promise<TlsshdHandle> {
     Port: '0',
     RuntimeDir: path.join(opts.dir, 'run'),
     LogLevel: 'VERBOSE',
+    // Tests make refused logins from 127.0.0.1 on purpose, many per daemon; PerSourcePenalties
+    // would soon refuse that address. Penalty tests use other loopback sources (127.0.0.2, ...).
+    PerSourcePenaltyExemptList: '127.0.0.1',
     ...opts.config,
   });
   if (opts.uid !== undefined) execFileSync('chown', ['-R', `${opts.uid}:${opts.gid ?? opts.uid}`, opts.dir]);
