@@ -3,7 +3,7 @@
 // the schema, so a new keyword shows up without touching this file.
 
 import { serverSchema, type ConfigSchema } from './schema';
-import type { MaxStartups, ServerConfig } from './types';
+import type { MaxStartups, PerSourceNetBlockSize, PerSourcePenalties, ServerConfig } from './types';
 
 /** What a set secret prints as; its value, even its length, never leaves the daemon. */
 export const MASK = '********';
@@ -30,6 +30,24 @@ function formatScalar(v: unknown): string {
   return quoteValue(JSON.stringify(v));
 }
 
+/** sshd's syntax for the per-source keywords, whose parsed values are objects. */
+const SPECIAL: Partial<Record<keyof ServerConfig, (v: unknown) => string>> = {
+  PerSourceNetBlockSize: (v) => {
+    const b = v as PerSourceNetBlockSize;
+    return `${b.ipv4}:${b.ipv6}`;
+  },
+  PerSourcePenalties: (v) => {
+    const p = v as PerSourcePenalties;
+    if (!p.enabled) return 'no';
+    return [
+      `crash:${p.crash}s`, `authfail:${p.authfail}s`, `noauth:${p.noauth}s`, `grace-exceeded:${p['grace-exceeded']}s`,
+      `max:${p.max}s`, `min:${p.min}s`, `max-sources4:${p.maxSources4}`, `max-sources6:${p.maxSources6}`,
+      `overflow:${p.overflow}`, `overflow6:${p.overflow6}`,
+    ].join(' ');
+  },
+  PerSourcePenaltyExemptList: (v) => ((v as string[]).length === 0 ? 'none' : (v as string[]).join(',')),
+};
+
 /** The keywords with a field of their own (not aliases such as ListenAddress), in output order. */
 function canonicalKeywords(schema: ConfigSchema): Map<string, { name: string; secret: boolean; list: boolean }> {
   const out = new Map<string, { name: string; secret: boolean; list: boolean }>();
@@ -45,7 +63,10 @@ export function formatServerConfig(cfg: ServerConfig): string {
     const k = keywords.get(field);
     if (!k) continue;
     const v = values[field];
-    if (k.secret) {
+    const special = SPECIAL[field as keyof ServerConfig];
+    if (special) {
+      lines.push(`${k.name} ${special(v)}`);
+    } else if (k.secret) {
       lines.push(v === undefined ? `# ${k.name} is not set` : `${k.name} ${MASK}`);
     } else if (k.list && Array.isArray(v)) {
       // "-*" removes every pattern: the one way to write an empty pattern list (AcceptEnv).

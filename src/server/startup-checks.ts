@@ -138,6 +138,9 @@ function checkPemKey(cfg: ServerConfig, keyText: Buffer, cert: crypto.X509Certif
   }
 }
 
+/** TPMA_OBJECT noDA (TPM 2.0 part 2, 8.3). */
+const TPMA_OBJECT_NO_DA = 0x00000400;
+
 function checkTpmKeyFile(cfg: ServerConfig, keyText: Buffer, cert: crypto.X509Certificate): void {
   // The facade, not the addon: parsing a key file needs no TPM.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -145,7 +148,10 @@ function checkTpmKeyFile(cfg: ServerConfig, keyText: Buffer, cert: crypto.X509Ce
   let pub: crypto.KeyObject;
   let emptyAuth: boolean;
   try {
-    emptyAuth = tpm.parseTss2PrivateKey(keyText, cfg.KeyFile).emptyAuth;
+    const parsed = tpm.parseTss2PrivateKey(keyText, cfg.KeyFile);
+    // tpm2_encodeobject writes emptyAuth FALSE even for keys without a password: a noDA key is
+    // tried with the empty password, which costs no dictionary-attack strike.
+    emptyAuth = parsed.emptyAuth || (parsed.public.attributes & TPMA_OBJECT_NO_DA) !== 0;
     pub = tpm.tpmPublicKey(keyText, cfg.KeyFile);
   } catch (e) {
     throw problem('TLSSH_ERR_TPM_KEY_FILE', cfg.KeyFile, 'KeyFile', `not a TPM key file: ${describeError(e)}`, e);
@@ -154,7 +160,7 @@ function checkTpmKeyFile(cfg: ServerConfig, keyText: Buffer, cert: crypto.X509Ce
     throw problem('TLSSH_ERR_TLS_KEY', cfg.KeyFile, 'KeyFile', `holds a different key than the certificate in ${cfg.CertFile}`);
   }
   if (cfg.PrivkeyPassword === undefined && !emptyAuth) {
-    // Trying "no password" would cost a dictionary-attack strike on every start.
+    // Trying "no password" on a DA-protected key would cost a dictionary-attack strike on every start.
     throw problem('TLSSH_ERR_TPM_AUTH', cfg.KeyFile, 'KeyFile', 'the TPM key needs a password and tlsshd never prompts: set PrivkeyPassword in a config file of mode 0600 (an empty value if the key has none)');
   }
 }

@@ -256,7 +256,16 @@ describe('tlssh errors an administrator can act on', () => {
     const dir = fs.mkdtempSync(path.join(fx.dir, 'expired-'));
     const notAfter = new Date(Date.now() - 86_400_000);
     const cert = issueCert(fx.ca, { cn: 'localhost', san: ['DNS:localhost'], eku: 'serverAuth', fileStem: 'expired', notBefore: new Date(Date.now() - 2 * 86_400_000), notAfter });
-    expired = await startTlsshd({ dir, config: { CertFile: cert.certFile, KeyFile: cert.keyFile, ClientCAFile: fx.ca.certFile, PermitRootLogin: 'yes' } });
+    // tlsshd refuses to start with an expired certificate; it expires under a running daemon
+    // instead (workers read CertFile and KeyFile for each connection).
+    const live = { cert: path.join(dir, 'live.crt'), key: path.join(dir, 'live.key') };
+    const fresh = issueCert(fx.ca, { cn: 'localhost', san: ['DNS:localhost'], eku: 'serverAuth', fileStem: 'fresh' });
+    fs.copyFileSync(fresh.certFile, live.cert);
+    fs.copyFileSync(fresh.keyFile, live.key);
+    fs.chmodSync(live.key, 0o600);
+    expired = await startTlsshd({ dir, config: { CertFile: live.cert, KeyFile: live.key, ClientCAFile: fx.ca.certFile, PermitRootLogin: 'yes' } });
+    fs.copyFileSync(cert.certFile, live.cert);
+    fs.copyFileSync(cert.keyFile, live.key);
     const r = await runTlssh(['-F', fx.configFile, '-v', '-p', String(expired.port), 'localhost', 'true']);
     assert.equal(r.status, 255);
     assert.equal(errorCodeOf(r.stderr), 'TLSSH_ERR_SERVER_CERT_EXPIRED');

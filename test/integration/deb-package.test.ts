@@ -101,8 +101,11 @@ test('npm run deb builds a package that installs, works, and removes cleanly', {
   await t.test('the programs run from any directory, and through symlinks', () => {
     assert.match(ok('tlssh', ['-V'], { cwd: elsewhere }), new RegExp(`^tlssh ${version.replace(/\./g, '\\.')}\\b`));
     assert.match(ok('tlssh-keygen', ['-V'], { cwd: elsewhere }), new RegExp(version.replace(/\./g, '\\.')));
-    // TODO(lead): switch to `tlsshd -t -c /etc/tlssh/tlsshd.conf` once tlsshd has -t (issue 8, item 3).
     assert.match(ok('/usr/bin/tlsshd', ['--version'], { cwd: elsewhere }), new RegExp(version.replace(/\./g, '\\.')));
+    // The shipped example config names keys that a fresh install does not have yet: -t says so.
+    const check = spawnSync('/usr/bin/tlsshd', ['-t'], { cwd: elsewhere, encoding: 'utf8' });
+    assert.equal(check.status, 255, check.stderr);
+    assert.match(check.stderr, /^tlsshd: \/etc\/tlssh\/tlsshd\.(crt|key): /);
     assert.equal(ok('man', ['-w', 'tlssh'], { cwd: elsewhere }).trim(), '/usr/share/man/man1/tlssh.1.gz');
     assert.equal(ok('man', ['-w', '8', 'tlsshd'], { cwd: elsewhere }).trim(), '/usr/share/man/man8/tlsshd.8.gz');
     // Not whichever node is first in PATH: the one the package depends on.
@@ -133,6 +136,10 @@ test('npm run deb builds a package that installs, works, and removes cleanly', {
     // The daemon through a symlink too: its workers are found next to its real path.
     const daemonLink = path.join(tmp, 'my-tlsshd');
     fs.symlinkSync('/usr/bin/tlsshd', daemonLink);
+    // tlsshd -t, as the unit's ExecStartPre runs it: the keys and certificates load.
+    const check = spawnSync(daemonLink, ['-t', '-c', conf], { cwd: elsewhere, encoding: 'utf8' });
+    assert.equal(check.status, 0, check.stderr);
+    assert.equal(check.stderr, '');
     const daemon = spawn(daemonLink, ['-f', '-c', conf], { cwd: elsewhere, stdio: ['ignore', 'ignore', 'pipe'] });
     let log = '';
     try {

@@ -16,6 +16,7 @@ import { Listener } from '../../src/server/listener';
 import { Logger } from '../../src/server/log';
 import { UTMP_SIZE, UT_TYPE, decodeUtmp } from '../../src/server/utmp-record';
 import { makeServerFixture, writeConfig, type ServerFixture } from '../helpers/server-harness';
+import { captureClientHello } from '../helpers/client-hello';
 
 let fx: ServerFixture;
 let term: pty.IPty;
@@ -72,7 +73,9 @@ async function claim(user: string, claimed: string): Promise<{ utmp: Array<[stri
     utmpPath: utmp, wtmpPath: wtmp, workerEntry: workerScript,
   });
   const [addr] = await listener.start();
-  const socket = net.connect(addr?.port ?? 0, '127.0.0.1');
+  // The listener starts a worker only once a whole ClientHello has arrived.
+  const hello = await captureClientHello();
+  const socket = net.connect(addr?.port ?? 0, '127.0.0.1', () => socket.write(hello));
   socket.on('error', () => {});
   try {
     // The listener either writes the record or logs why not; wait for one of the two.

@@ -18,11 +18,15 @@ import {
 let fx: ServerFixture;
 let daemon: TlsshdHandle;
 let id: ClientIdentity;
+let markers: string;
 const me = loginUser();
 
 before(async () => {
   fx = makeServerFixture('tlsshd-order');
-  fs.chmodSync(fx.dir, 0o777);
+  // Markers written by the session's user; RuntimeDir's parent (fx.dir) must stay private.
+  markers = path.join(fx.dir, 'markers');
+  fs.mkdirSync(markers);
+  fs.chmodSync(markers, 0o777);
   daemon = await startTlsshd({ dir: fx.dir, config: { ...fx.config, ...me.config } });
   id = fx.client(me.name);
 });
@@ -86,7 +90,7 @@ describe('out-of-order messages from the client end the connection', () => {
 
 describe('the session follows the client', () => {
   test('an error frame from the client ends the session and the command gets SIGHUP', async () => {
-    const marker = path.join(fx.dir, 'hup-after-error');
+    const marker = path.join(markers, 'hup-after-error');
     const s = connectClient(daemon.port, id, sessionRequest({ command: `trap 'echo hup > ${marker}; exit 0' HUP; echo ready; sleep 60 & wait` }));
     await s.waitForStdout((o) => o.includes('ready'));
     s.send({ type: 'error', code: 'TLSSH_ERR_INTERNAL', message: 'client gave up' });

@@ -258,7 +258,7 @@ test('penalties: garbage, a refused certificate, silence and a missing session r
       s.resume();
       s.on('close', () => resolve());
     });
-    await d.waitForLog(/refused .* from 127\.0\.0\.4 port/);
+    await d.waitForLog(/from 127\.0\.0\.4 port \d+: refused /);
     await d.waitForLog(/penalty: 127\.0\.0\.4\/32 refused for 30s \(authfail\)/);
 
     // Silence: the listener's ClientHello deadline (LoginGraceTime 2 here) passes.

@@ -10,6 +10,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { startFixture, TLSSH, type ClientFixture } from './client-fixture';
+import { captureClientHello } from '../helpers/client-hello';
 import {
   connectClient, createTestUser, isRoot, loginUser, makeServerFixture, runCommand, sessionRequest, startTlsshd,
   type ClientIdentity, type ServerFixture, type TlsshdHandle,
@@ -72,7 +73,10 @@ test('the listener and a waiting worker: titles as sshd, comm tlsshd', async () 
 });
 
 test('a connection before authentication: tlsshd: [accepted] ADDR', async () => {
-  const sock = net.connect(d.port, '127.0.0.1');
+  // A whole ClientHello, then silence: the listener hands it to a worker, which waits in the handshake.
+  const hello = await captureClientHello();
+  const sock = net.connect(d.port, '127.0.0.1', () => sock.write(hello));
+  sock.on('error', () => undefined);
   try {
     const pid = await workerTitled(/^tlsshd: \[accepted\] 127\.0\.0\.1$/);
     assert.equal(comm(pid), 'tlsshd');

@@ -94,6 +94,6 @@ test('a wrong PrivkeyPassword for a PEM key stops the daemon at start, in one li
   const r = spawnSync(process.execPath, [TLSSHD, '-f', '-c', conf], { encoding: 'utf8', timeout: 30_000 });
   assert.equal(r.status, 255, r.stderr);
   assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
-  assert.match(r.stderr, /KeyFile .*server-enc\.key: cannot open with PrivkeyPassword/);
+  assert.match(r.stderr, /server-enc\.key: cannot decrypt the key with PrivkeyPassword \(KeyFile\)/);
   assert.ok(!r.stderr.includes('not-the-password'), 'the password is never printed');
 });

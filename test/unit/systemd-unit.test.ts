@@ -68,7 +68,8 @@ test('ExecStart runs tlsshd in the foreground, with arguments tlsshd accepts', (
 
 test('ExecStartPre checks the config and keys with tlsshd -t; reload checks, then sends SIGHUP', () => {
   assert.deepEqual(tlsshdArgs(one('ExecStartPre')), ['-t']);
-  // TODO(lead): once tlsshd has -t (issue 8, item 3), also assert parseDaemonArgs(['-t']) runs a check.
+  const check = parseDaemonArgs(['-t']);
+  assert.equal(check.kind === 'run' && check.args.mode, 'test');
   const reload = service.get('ExecReload') ?? [];
   assert.equal(reload.at(-1), '/bin/kill -HUP $MAINPID');
   for (const r of reload.slice(0, -1)) assert.deepEqual(tlsshdArgs(r), ['-t']);
