@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+'use strict';
+// Bundles each program into one file (dist/bundle/NAME.js) with esbuild, from the compiled
+// dist/src, and makes the V8 code cache for each (NAME.js.cache) with the node that runs this
+// script. One file instead of ~50 saves the module loader's work at every start; the cache saves
+// V8's parsing and compiling (see src/launcher/run-bundle.ts for when a cache is used).
+//
+// Left outside the bundles, found at run time from their real paths: node-pty (its native module
+// is located relative to its own files) and the TPM addon (build/Release/tlssh_tpm.node, found
+// from __dirname, which is dist/bundle: the same depth as dist/src/tpm's parent).
+//
+// Usage: node scripts/bundle.js [COMPILED_SRC_DIR OUT_DIR]   (default: dist/src dist/bundle)
+
+const fs = require('node:fs');
+const path = require('node:path');
+const vm = require('node:vm');
+
+const root = path.resolve(__dirname, '..');
+const srcDir = path.resolve(process.argv[2] ?? path.join(root, 'dist', 'src'));
+const outDir = path.resolve(process.argv[3] ?? path.join(root, 'dist', 'bundle'));
+
+let esbuild;
+try {
+  esbuild = require('esbuild');
+} catch {
+  console.error('bundle: esbuild is missing: run npm ci (it is a devDependency)');
+  process.exit(1);
+}
+
+// The programs; the worker is the listener's fork() target, a program of its own.
+const PROGRAMS = {
+  tlssh: 'client/main.js',
+  tlsshd: 'server/main.js',
+  'tlsshd-worker': 'server/worker-main.js',
+  'tlssh-keygen': 'keygen/main.js',
+};
+
+fs.rmSync(outDir, { recursive: true, force: true });
+fs.mkdirSync(outDir, { recursive: true });
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  external: ['node-pty', 'node-pty/*', '*.node'],
+  legalComments: 'none',
+  logLevel: 'warning',
+  // binding.ts requires the addon by a computed path on purpose.
+  logOverride: { 'unsupported-require-call': 'silent' },
+};
+
+for (const [name, entry] of Object.entries(PROGRAMS)) {
+  esbuild.buildSync({ ...common, entryPoints: [path.join(srcDir, entry)], outfile: path.join(outDir, `${name}.js`) });
+}
+// The loader itself, and the file the listener forks (worker-main.js next to the listener's code,
+// as in dist/src/server), which runs the worker's bundle with its cache.
+esbuild.buildSync({ ...common, entryPoints: [path.join(srcDir, 'launcher', 'run-bundle.js')], outfile: path.join(outDir, 'run-bundle.js') });
+fs.writeFileSync(path.join(outDir, 'worker-main.js'), [
+  "'use strict';",
+  '// The worker process: runs the worker bundle (see scripts/bundle.js).',
+  "require('./run-bundle.js').runBundle(require('node:path').join(__dirname, 'tlsshd-worker.js'));",
+  '',
+].join('\n'));
+
+const { cacheKey, wrapSource, encodeCache } = require(path.join(outDir, 'run-bundle.js'));
+for (const name of Object.keys(PROGRAMS)) {
+  const file = path.join(outDir, `${name}.js`);
+  const source = fs.readFileSync(file, 'utf8');
+  const script = new vm.Script(wrapSource(source), { filename: file });
+  fs.writeFileSync(`${file}.cache`, encodeCache(cacheKey(source), script.createCachedData()));
+}
