@@ -42,3 +42,5 @@ if [ ! -f build/Release/tlssh_tpm.node ] || [ -n "$(find native binding.gyp -new
 fi
 echo "compiling TypeScript"
 npx tsc -p tsconfig.json
+echo "bundling the programs"
+node scripts/bundle.js
