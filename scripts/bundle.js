@@ -63,10 +63,22 @@ fs.writeFileSync(path.join(outDir, 'worker-main.js'), [
   '',
 ].join('\n'));
 
+// V8 compiles a function only when it is first called, and a cache holds only what was compiled,
+// so a cache of a freshly compiled script would hold little more than the top level. Compiling
+// with --no-lazy puts every function in it: measured on a login, 10 ms less client CPU than no
+// cache, where a top-level-only cache gained 2-3 ms. The flag is put back before the cache is
+// made, so the cache's flag hash is the one a normal node has and V8 accepts it there.
+const v8 = require('node:v8');
 const { cacheKey, wrapSource, encodeCache } = require(path.join(outDir, 'run-bundle.js'));
 for (const name of Object.keys(PROGRAMS)) {
   const file = path.join(outDir, `${name}.js`);
   const source = fs.readFileSync(file, 'utf8');
-  const script = new vm.Script(wrapSource(source), { filename: file });
+  v8.setFlagsFromString('--no-lazy');
+  let script;
+  try {
+    script = new vm.Script(wrapSource(source), { filename: file });
+  } finally {
+    v8.setFlagsFromString('--lazy');
+  }
   fs.writeFileSync(`${file}.cache`, encodeCache(cacheKey(source), script.createCachedData()));
 }

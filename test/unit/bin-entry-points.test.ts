@@ -48,19 +48,19 @@ for (const p of PROGRAMS) {
   });
 }
 
-test('a copy whose code is there but a dependency is missing names the module, status 255', () => {
-  // dist/ and package.json beside the copy, but no node_modules: commander cannot be found.
-  const dir = fs.mkdtempSync(path.join(tmp, 'nodeps-'));
+test('a copy whose bundle is there but the loader is missing names the module, status 255', () => {
+  // dist/bundle beside the copy, without run-bundle.js: the program cannot be started.
+  const dir = fs.mkdtempSync(path.join(tmp, 'noloader-'));
   fs.mkdirSync(path.join(dir, 'bin'));
-  fs.cpSync(path.join(ROOT, 'dist', 'src'), path.join(dir, 'dist', 'src'), { recursive: true });
-  fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(dir, 'package.json'));
+  fs.cpSync(path.join(ROOT, 'dist', 'bundle'), path.join(dir, 'dist', 'bundle'), { recursive: true });
+  fs.rmSync(path.join(dir, 'dist', 'bundle', 'run-bundle.js'));
   fs.copyFileSync(path.join(ROOT, 'bin', 'tlssh'), path.join(dir, 'bin', 'tlssh'));
   fs.chmodSync(path.join(dir, 'bin', 'tlssh'), 0o755);
   const r = runIt(path.join(dir, 'bin', 'tlssh'), ['-V']);
   assert.equal(r.status, 255);
   const lines = r.stderr.split('\n').filter(Boolean);
   assert.equal(lines.length, 1, r.stderr);
-  assert.match(lines[0] ?? '', /^tlssh: Cannot find module '[^']+'.*npm ci/);
+  assert.match(lines[0] ?? '', /^tlssh: Cannot find module '[^']+run-bundle\.js'.*npm ci/);
 });
 
 test('npm pack makes a tarball whose programs run, with every compiled module and no tests', () => {
@@ -74,10 +74,13 @@ test('npm pack makes a tarball whose programs run, with every compiled module an
   for (const want of ['package.json', 'binding.gyp', 'native/addon.cc', 'man/tlssh.1', 'man/tlsshd.8', 'etc/tlsshd.conf']) {
     assert.ok(files.has(want), `npm pack leaves out ${want}`);
   }
-  for (const f of files) assert.doesNotMatch(f, /^(dist\/(test|bench)\/|test\/|src\/)|\.map$/, `npm pack ships ${f}`);
-  // The whole of dist/src: every module the programs may load, the workers' included.
-  const compiled = fs.readdirSync(path.join(ROOT, 'dist', 'src'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.js'));
-  for (const f of compiled) assert.ok(files.has(`dist/src/${f}`), `npm pack leaves out dist/src/${f}`);
+  for (const f of files) assert.doesNotMatch(f, /^(dist\/(test|bench|src)\/|test\/|src\/)|\.map$/, `npm pack ships ${f}`);
+  // The whole of dist/bundle: each program's bundle and code cache, the workers' included.
+  const bundled = fs.readdirSync(path.join(ROOT, 'dist', 'bundle'));
+  for (const want of ['run-bundle.js', 'worker-main.js', 'tlssh.js', 'tlssh.js.cache', 'tlsshd.js', 'tlsshd.js.cache', 'tlsshd-worker.js', 'tlsshd-worker.js.cache', 'tlssh-keygen.js', 'tlssh-keygen.js.cache']) {
+    assert.ok(bundled.includes(want), `dist/bundle has no ${want}`);
+  }
+  for (const f of bundled) assert.ok(files.has(`dist/bundle/${f}`), `npm pack leaves out dist/bundle/${f}`);
   // Unpacked, with the dependencies npm would install next to it, each program starts.
   assert.equal(spawnSync('tar', ['-xzf', path.join(dest, packed.filename), '-C', dest]).status, 0);
   fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dest, 'package', 'node_modules'));
