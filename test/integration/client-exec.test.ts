@@ -39,6 +39,15 @@ describe('tlssh running commands', () => {
     assert.equal(k.status, 128 + constants.signals.SIGKILL, k.stderr);
   });
 
+  it('runs the session in a bundled worker started without NODE_EXTRA_CA_CERTS', async () => {
+    // The fixture gives the daemon the variable; the command's parent is the session's worker.
+    const r = await runTlssh([...conf, 'localhost', "tr '\\0' ' ' </proc/$PPID/cmdline; echo; tr '\\0' '\\n' </proc/$PPID/environ | grep -c '^NODE_EXTRA_CA_CERTS=' || true"]);
+    assert.equal(r.status, 0, r.stderr);
+    const [cmdline, count] = r.stdout.toString().split('\n');
+    assert.match(cmdline ?? '', /dist\/bundle\/worker-main\.js/);
+    assert.equal(count, '0');
+  });
+
   it('keeps stdout and stderr apart', async () => {
     const r = await runTlssh([...conf, 'localhost', 'echo to-out; echo to-err >&2; echo more-out']);
     assert.equal(r.status, 0);

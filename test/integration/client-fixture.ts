@@ -43,6 +43,8 @@ export async function startFixture(opts: FixtureOptions = {}): Promise<ClientFix
   const client = issueCert(ca, { cn: user, eku: 'clientAuth', fileStem: 'client' });
   const daemon = await startTlsshd({
     dir,
+    // As on many corporate machines: tlsshd must keep it from its workers (each would parse it).
+    env: { ...process.env, NODE_EXTRA_CA_CERTS: ca.certFile },
     config: {
       CertFile: server.certFile,
       KeyFile: server.keyFile,
