@@ -67,35 +67,12 @@ export function openDirectOutput(fd: number): DirectOutput | undefined {
 
 /** Each chunk written completely, at once, before its callback runs; an error goes to the callback. */
 function syncWritable(fd: number): Writable {
-  const writeAll = (chunks: readonly Buffer[]): void => {
-    let rest = chunks.filter((c) => c.length > 0);
-    while (rest.length > 0) {
-      let n = rest.length === 1 ? fs.writeSync(fd, rest[0] as Buffer) : fs.writevSync(fd, rest);
-      const next: Buffer[] = [];
-      for (const c of rest) {
-        if (n >= c.length) {
-          n -= c.length;
-        } else {
-          next.push(n > 0 ? c.subarray(n) : c);
-          n = 0;
-        }
-      }
-      rest = next;
-    }
-  };
   return new Writable({
     highWaterMark: 64 * 1024,
     write(chunk: Buffer, _encoding, callback) {
       try {
-        writeAll([chunk]);
-      } catch (e) {
-        return callback(e as Error);
-      }
-      callback();
-    },
-    writev(chunks, callback) {
-      try {
-        writeAll(chunks.map((c) => c.chunk as Buffer));
+        // At the file's current offset (shared with the shell: `>>` and `2>&1` keep working).
+        for (let off = 0; off < chunk.length; ) off += fs.writeSync(fd, chunk, off, chunk.length - off, null);
       } catch (e) {
         return callback(e as Error);
       }
