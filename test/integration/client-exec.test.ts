@@ -146,6 +146,15 @@ describe('tlssh running commands', () => {
     assert.equal(fs.readFileSync(outFile, 'utf8') === want, true, 'the file differs from seq 1 400000');
   });
 
+  it('-tt: 300 kB of input for a terminal that reads it only later arrives whole', async () => {
+    // The terminal's input queue fills while the command sleeps: the server's writes to it then
+    // wait (EAGAIN) and go on once `head` reads, without losing or repeating a byte.
+    const line = `${'a'.repeat(99)}\n`;
+    const r = await runTlssh([...conf, '-tt', 'localhost', 'sleep 1; head -n 3000 | wc -c'], { input: line.repeat(3000) });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout.toString(), /(^|\n)300000\r?\n$/);
+  });
+
   it('-n reads nothing from stdin', async () => {
     const r = await runTlssh([...conf, '-n', 'localhost', 'cat; echo end'], { input: 'must not arrive\n' });
     assert.equal(r.status, 0, r.stderr);
