@@ -35,8 +35,12 @@ const PROGRAMS = {
   'tlssh-keygen': 'keygen/main.js',
 };
 
-fs.rmSync(outDir, { recursive: true, force: true });
-fs.mkdirSync(outDir, { recursive: true });
+// Everything is made in a scratch directory and then renamed into place file by file, so a
+// program started meanwhile (tests run in parallel) sees whole files, old or new; a new bundle
+// beside an old cache is safe, since the cache's key then does not match.
+const finalDir = outDir;
+fs.mkdirSync(finalDir, { recursive: true });
+const scratch = fs.mkdtempSync(path.join(finalDir, '.build-'));
 
 const common = {
   bundle: true,
@@ -51,12 +55,12 @@ const common = {
 };
 
 for (const [name, entry] of Object.entries(PROGRAMS)) {
-  esbuild.buildSync({ ...common, entryPoints: [path.join(srcDir, entry)], outfile: path.join(outDir, `${name}.js`) });
+  esbuild.buildSync({ ...common, entryPoints: [path.join(srcDir, entry)], outfile: path.join(scratch, `${name}.js`) });
 }
 // The loader itself, and the file the listener forks (worker-main.js next to the listener's code,
 // as in dist/src/server), which runs the worker's bundle with its cache.
-esbuild.buildSync({ ...common, entryPoints: [path.join(srcDir, 'launcher', 'run-bundle.js')], outfile: path.join(outDir, 'run-bundle.js') });
-fs.writeFileSync(path.join(outDir, 'worker-main.js'), [
+esbuild.buildSync({ ...common, entryPoints: [path.join(srcDir, 'launcher', 'run-bundle.js')], outfile: path.join(scratch, 'run-bundle.js') });
+fs.writeFileSync(path.join(scratch, 'worker-main.js'), [
   "'use strict';",
   '// The worker process: runs the worker bundle (see scripts/bundle.js).',
   "require('./run-bundle.js').runBundle(require('node:path').join(__dirname, 'tlsshd-worker.js'));",
@@ -69,9 +73,9 @@ fs.writeFileSync(path.join(outDir, 'worker-main.js'), [
 // cache, where a top-level-only cache gained 2-3 ms. The flag is put back before the cache is
 // made, so the cache's flag hash is the one a normal node has and V8 accepts it there.
 const v8 = require('node:v8');
-const { cacheKey, wrapSource, encodeCache } = require(path.join(outDir, 'run-bundle.js'));
+const { cacheKey, wrapSource, encodeCache } = require(path.join(scratch, 'run-bundle.js'));
 for (const name of Object.keys(PROGRAMS)) {
-  const file = path.join(outDir, `${name}.js`);
+  const file = path.join(scratch, `${name}.js`);
   const source = fs.readFileSync(file, 'utf8');
   v8.setFlagsFromString('--no-lazy');
   let script;
@@ -81,4 +85,10 @@ for (const name of Object.keys(PROGRAMS)) {
     v8.setFlagsFromString('--lazy');
   }
   fs.writeFileSync(`${file}.cache`, encodeCache(cacheKey(source), script.createCachedData()));
+}
+
+try {
+  for (const f of fs.readdirSync(scratch)) fs.renameSync(path.join(scratch, f), path.join(finalDir, f));
+} finally {
+  fs.rmSync(scratch, { recursive: true, force: true });
 }

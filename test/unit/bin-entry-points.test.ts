@@ -8,11 +8,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
+import { ensureBundles } from '../helpers/bundles';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const PROGRAMS = ['tlssh', 'tlsshd', 'tlssh-keygen'] as const;
 const version = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
+ensureBundles();
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tlssh-bin-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 const elsewhere = fs.mkdtempSync(path.join(tmp, 'cwd-'));
