@@ -35,13 +35,6 @@ const PROGRAMS = {
   'tlssh-keygen': 'keygen/main.js',
 };
 
-// Everything is made in a scratch directory and then renamed into place file by file, so a
-// program started meanwhile (tests run in parallel) sees whole files, old or new; a new bundle
-// beside an old cache is safe, since the cache's key then does not match.
-const finalDir = outDir;
-fs.mkdirSync(finalDir, { recursive: true });
-const scratch = fs.mkdtempSync(path.join(finalDir, '.build-'));
-
 const common = {
   bundle: true,
   platform: 'node',
@@ -52,43 +45,66 @@ const common = {
   logLevel: 'warning',
   // binding.ts requires the addon by a computed path on purpose.
   logOverride: { 'unsupported-require-call': 'silent' },
+  // The compiled code may live outside the checkout (build-deb.sh compiles into /tmp): the
+  // dependencies and package.json (its version, required as ../../../package.json) are this
+  // checkout's.
+  nodePaths: [path.join(root, 'node_modules')],
+  plugins: [{
+    name: 'package-json',
+    setup(build) {
+      build.onResolve({ filter: /^(\.\.\/)+package\.json$/ }, () => ({ path: path.join(root, 'package.json') }));
+    },
+  }],
 };
 
-for (const [name, entry] of Object.entries(PROGRAMS)) {
-  esbuild.buildSync({ ...common, entryPoints: [path.join(srcDir, entry)], outfile: path.join(scratch, `${name}.js`) });
-}
-// The loader itself, and the file the listener forks (worker-main.js next to the listener's code,
-// as in dist/src/server), which runs the worker's bundle with its cache.
-esbuild.buildSync({ ...common, entryPoints: [path.join(srcDir, 'launcher', 'run-bundle.js')], outfile: path.join(scratch, 'run-bundle.js') });
-fs.writeFileSync(path.join(scratch, 'worker-main.js'), [
-  "'use strict';",
-  '// The worker process: runs the worker bundle (see scripts/bundle.js).',
-  "require('./run-bundle.js').runBundle(require('node:path').join(__dirname, 'tlsshd-worker.js'));",
-  '',
-].join('\n'));
-
-// V8 compiles a function only when it is first called, and a cache holds only what was compiled,
-// so a cache of a freshly compiled script would hold little more than the top level. Compiling
-// with --no-lazy puts every function in it: measured on a login, 10 ms less client CPU than no
-// cache, where a top-level-only cache gained 2-3 ms. The flag is put back before the cache is
-// made, so the cache's flag hash is the one a normal node has and V8 accepts it there.
-const v8 = require('node:v8');
-const { cacheKey, wrapSource, encodeCache } = require(path.join(scratch, 'run-bundle.js'));
-for (const name of Object.keys(PROGRAMS)) {
-  const file = path.join(scratch, `${name}.js`);
-  const source = fs.readFileSync(file, 'utf8');
-  v8.setFlagsFromString('--no-lazy');
-  let script;
+async function main() {
+  // Everything is made in a scratch directory and then renamed into place file by file, so a
+  // program started meanwhile (tests run in parallel) sees whole files, old or new; a new bundle
+  // beside an old cache is safe, since the cache's key then does not match.
+  const finalDir = outDir;
+  fs.mkdirSync(finalDir, { recursive: true });
+  const scratch = fs.mkdtempSync(path.join(finalDir, '.build-'));
   try {
-    script = new vm.Script(wrapSource(source), { filename: file });
+    for (const [name, entry] of Object.entries(PROGRAMS)) {
+      await esbuild.build({ ...common, entryPoints: [path.join(srcDir, entry)], outfile: path.join(scratch, `${name}.js`) });
+    }
+    // The loader itself, and the file the listener forks (worker-main.js beside the listener,
+    // as in dist/src/server), which runs the worker's bundle with its cache.
+    await esbuild.build({ ...common, entryPoints: [path.join(srcDir, 'launcher', 'run-bundle.js')], outfile: path.join(scratch, 'run-bundle.js') });
+    fs.writeFileSync(path.join(scratch, 'worker-main.js'), [
+      "'use strict';",
+      '// The worker process: runs the worker bundle (see scripts/bundle.js).',
+      "require('./run-bundle.js').runBundle(require('node:path').join(__dirname, 'tlsshd-worker.js'));",
+      '',
+    ].join('\n'));
+
+    // V8 compiles a function only when it is first called, and a cache holds only what was compiled,
+    // so a cache of a freshly compiled script would hold little more than the top level. Compiling
+    // with --no-lazy puts every function in it: measured on a login, 10 ms less client CPU than no
+    // cache, where a top-level-only cache gained 2-3 ms. The flag is put back before the cache is
+    // made, so the cache's flag hash is the one a normal node has and V8 accepts it there.
+    const v8 = require('node:v8');
+    const { cacheKey, wrapSource, encodeCache } = require(path.join(scratch, 'run-bundle.js'));
+    for (const name of Object.keys(PROGRAMS)) {
+      const file = path.join(scratch, `${name}.js`);
+      const source = fs.readFileSync(file, 'utf8');
+      v8.setFlagsFromString('--no-lazy');
+      let script;
+      try {
+        script = new vm.Script(wrapSource(source), { filename: file });
+      } finally {
+        v8.setFlagsFromString('--lazy');
+      }
+      fs.writeFileSync(`${file}.cache`, encodeCache(cacheKey(source), script.createCachedData()));
+    }
+
+    for (const f of fs.readdirSync(scratch)) fs.renameSync(path.join(scratch, f), path.join(finalDir, f));
   } finally {
-    v8.setFlagsFromString('--lazy');
+    fs.rmSync(scratch, { recursive: true, force: true });
   }
-  fs.writeFileSync(`${file}.cache`, encodeCache(cacheKey(source), script.createCachedData()));
 }
 
-try {
-  for (const f of fs.readdirSync(scratch)) fs.renameSync(path.join(scratch, f), path.join(finalDir, f));
-} finally {
-  fs.rmSync(scratch, { recursive: true, force: true });
-}
+main().catch((e) => {
+  console.error(`bundle: ${e && e.message ? e.message : e}`);
+  process.exit(1);
+});
