@@ -50,6 +50,17 @@ for (const p of PROGRAMS) {
   });
 }
 
+test('each program starts node without NODE_EXTRA_CA_CERTS (node would parse that file at start)', () => {
+  // The programs' own first line, on a script that shows what node was started with.
+  const lines = new Set(PROGRAMS.map((p) => fs.readFileSync(path.join(ROOT, 'bin', p), 'utf8').split('\n')[0]));
+  assert.equal(lines.size, 1, [...lines].join(' | '));
+  const probe = path.join(tmp, 'env-probe');
+  fs.writeFileSync(probe, `${[...lines][0]}\nprocess.stdout.write(String(process.env.NODE_EXTRA_CA_CERTS));\n`, { mode: 0o755 });
+  const r = spawnSync(probe, [], { encoding: 'utf8', cwd: elsewhere, env: { ...process.env, NODE_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt' } });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, 'undefined');
+});
+
 test('a copy whose bundle is there but the loader is missing names the module, status 255', () => {
   // dist/bundle beside the copy, without run-bundle.js: the program cannot be started.
   const dir = fs.mkdtempSync(path.join(tmp, 'noloader-'));
