@@ -5,7 +5,7 @@
 #
 # Layout, as sshd's package has it:
 #   /usr/bin/tlssh, tlsshd, tlssh-keygen      symlinks into /usr/lib/tlssh/bin
-#   /usr/lib/tlssh                            compiled code, addon, production node_modules
+#   /usr/lib/tlssh                            bundled code, addon, production node_modules
 #   /usr/share/man/man{1,5,8}                 the man pages
 #   /etc/tlssh/*.conf, /etc/pam.d/tlsshd      conffiles: dpkg -r keeps them, dpkg --purge not
 #   /lib/systemd/system/tlsshd.service        installed, not enabled: there are no keys yet
@@ -64,12 +64,16 @@ unitdir=${unitdir:-/lib/systemd/system}
 # source maps (whose .ts sources are not shipped) stay out.
 npx tsc -p tsconfig.json --outDir "$stage/tsc" --sourceMap false
 install -d "$lib/dist" "$lib/bin" "$lib/build/Release"
-cp -a "$stage/tsc/src" "$lib/dist/src"
+# One bundle per program with its V8 code cache (scripts/bundle.js), made by the node the package
+# runs, /usr/bin/node: a cache made by another node would only be ignored.
+bundle_node=/usr/bin/node
+[ -x "$bundle_node" ] || bundle_node=node
+"$bundle_node" scripts/bundle.js "$stage/tsc/src" "$lib/dist/bundle"
 cp package.json package-lock.json "$lib/"
 install -m 755 bin/tlssh bin/tlsshd bin/tlssh-keygen "$lib/bin/"
 # The packaged programs run the node of the nodejs package they depend on, not whichever node
 # comes first in the PATH of whoever starts them (root starts tlsshd).
-sed -i '1s|^#!/usr/bin/env node$|#!/usr/bin/node|' "$lib"/bin/*
+sed -i '1s|^\(#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS\) node$|\1 /usr/bin/node|' "$lib"/bin/*
 # Every addon the build made (the TPM one, and any other native glue).
 install -m 644 build/Release/*.node "$lib/build/Release/"
 

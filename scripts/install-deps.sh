@@ -43,3 +43,5 @@ if [ ! -f build/Release/tlssh_tpm.node ] || [ ! -f build/Release/tlssh_pam.node 
 fi
 echo "compiling TypeScript"
 npx tsc -p tsconfig.json
+echo "bundling the programs"
+node scripts/bundle.js

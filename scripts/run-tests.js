@@ -28,5 +28,9 @@ if (files.length === 0) {
   console.error('no test files found');
   process.exit(1);
 }
+// The tests run bin/*, which run the bundles: bundle what tsc compiled last, so the tests never
+// run stale code (a second or so; `npx tsc` alone does not bundle).
+const b = spawnSync(process.execPath, [join(__dirname, 'bundle.js')], { stdio: 'inherit' });
+if (b.status !== 0) process.exit(b.status ?? 1);
 const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=300000', ...files], { stdio: 'inherit' });
 process.exit(r.status ?? 1);

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { type Readable, Writable } from 'node:stream';
 import * as tty from 'node:tty';
+import { openDirectOutput } from './direct-output';
 import { fdReadable, fdWritable } from './fd-streams';
 
 export interface OutputSink {
@@ -20,9 +21,10 @@ export interface OutputSink {
  * write error further output is discarded and `onFailure` is told once.
  */
 export function openOutput(fd: 1 | 2, onFailure: (err: NodeJS.ErrnoException) => void): OutputSink {
-  // A terminal is written through Node's own tty stream (synchronous, lowest echo latency);
-  // anything else through the thread pool, with the descriptor's flags left alone.
-  const target: Writable = tty.isatty(fd) ? (fd === 1 ? process.stdout : process.stderr) : fdWritable(fd);
+  // A terminal is written through Node's own tty stream (synchronous, lowest echo latency); a
+  // pipe or a file without the thread pool (direct-output.ts); anything else through the thread
+  // pool, with the descriptor's flags left alone.
+  const target: Writable = tty.isatty(fd) ? (fd === 1 ? process.stdout : process.stderr) : (openDirectOutput(fd)?.stream ?? fdWritable(fd));
   let failure: NodeJS.ErrnoException | undefined;
   const fail = (err: NodeJS.ErrnoException): void => {
     if (failure) return;

@@ -1,9 +1,7 @@
 // tlssh-keygen entry point: parse, plan, run, and turn any failure into one line on stderr and
 // exit status 255, as ssh-keygen users expect from a tool failure.
 
-import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { CommanderError } from 'commander';
 import { isHelpOrVersion, usageErrorText } from '../cli-usage';
 import { describeError, EXIT_TLSSH_FAILURE, isTlsshError } from '../errors';
@@ -15,7 +13,9 @@ const PROGRAM = 'tlssh-keygen';
 
 function packageVersion(): string {
   try {
-    const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version?: unknown };
+    // A literal require: the bundler inlines package.json, so the bundle needs no path to it.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const pkg = require('../../../package.json') as { version?: unknown };
     return typeof pkg.version === 'string' ? pkg.version : 'unknown';
   } catch {
     return 'unknown';

@@ -482,7 +482,10 @@ function decodeBody(body: Buffer): Message {
 /**
  * Turns a byte stream into messages. Partial frames are kept across push() calls; a frame body
  * that spans chunks is copied once into a buffer of its exact size, allocated only after the
- * length header has been checked against the limit.
+ * length header has been checked against the limit. Except data: a data frame that spans chunks
+ * (its frames rarely line up with TLS records, which are at most 16 KiB) is passed on in parts,
+ * one data message per chunk, each a view of its chunk, so bulk bytes are never copied here.
+ * Data is a byte stream: where one data message ends and the next begins means nothing.
  *
  * push() takes ownership of the chunk: the messages it returns may be views of it, so the caller
  * must not modify or reuse a chunk after pushing it (socket 'data' chunks are never reused).
@@ -497,6 +500,8 @@ export class MessageDecoder {
   /** The body being assembled across chunks, or null between frames. */
   private body: Buffer | null = null;
   private bodyFill = 0;
+  /** The data frame being passed on in parts, or null. */
+  private part: { stream: StreamId; remaining: number; received: number } | null = null;
   private failure: TlsshError | null = null;
 
   constructor(opts: { maxFrameBody?: number } = {}) {
@@ -509,6 +514,7 @@ export class MessageDecoder {
 
   /** Bytes of an incomplete frame held back, waiting for more input. */
   get buffered(): number {
+    if (this.part !== null) return HEADER + this.part.received;
     return this.body !== null ? HEADER + this.bodyFill : this.headerFill;
   }
 
@@ -546,6 +552,17 @@ export class MessageDecoder {
     const end = chunk.length;
     let off = 0;
 
+    if (this.part !== null) {
+      const part = this.part;
+      const n = Math.min(part.remaining, end);
+      if (n > 0) out.push({ type: 'data', stream: part.stream, data: chunk.subarray(0, n) });
+      part.remaining -= n;
+      part.received += n;
+      off = n;
+      if (part.remaining > 0) return out;
+      this.part = null;
+    }
+
     if (this.body !== null) {
       const body = this.body;
       const n = Math.min(body.length - this.bodyFill, end);
@@ -578,6 +595,13 @@ export class MessageDecoder {
         // Whole body present: decode in place without copying.
         out.push(decodeBody(chunk.subarray(off, off + len)));
         off += len;
+      } else if (end - off >= 2 && chunk[off] === MSG.data) {
+        // Type and stream are here: check them and the length now, then pass the bytes on.
+        const head = decodeData(chunk.subarray(off, off + 2));
+        if (len - 2 > LIMITS.maxDataChunk) throw malformed(`data: chunk is ${len - 2} bytes, over ${LIMITS.maxDataChunk}`);
+        if (end - off > 2) out.push({ type: 'data', stream: head.stream, data: chunk.subarray(off + 2, end) });
+        this.part = { stream: head.stream, remaining: len - (end - off), received: end - off };
+        off = end;
       } else {
         const body = Buffer.allocUnsafe(len);
         chunk.copy(body, 0, off, end);

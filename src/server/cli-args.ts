@@ -1,7 +1,5 @@
 // tlsshd's command line. Kept apart from main.ts so it can be tested without starting anything.
 
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { isHelpOrVersion, usageErrorText } from '../cli-usage';
 
@@ -21,7 +19,9 @@ export type ParseResult = { kind: 'run'; args: DaemonArgs } | { kind: 'exit'; st
 
 export function packageVersion(): string {
   try {
-    const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version?: unknown };
+    // A literal require: the bundler inlines package.json, so the bundle needs no path to it.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const pkg = require('../../../package.json') as { version?: unknown };
     return typeof pkg.version === 'string' ? pkg.version : 'unknown';
   } catch {
     return 'unknown';

@@ -110,6 +110,10 @@ async function testSetup(cfg: ServerConfig): Promise<void> {
 async function run(args: DaemonArgs, argv: readonly string[]): Promise<void> {
   const background = process.env[DETACHED_ENV] === '1';
   delete process.env[DETACHED_ENV];
+  // Every worker is a new node, and node parses the whole NODE_EXTRA_CA_CERTS file at start-up
+  // (tens of ms per connection); tlsshd never uses the system store, only ClientCAFile. So no
+  // process it starts gets the variable (bin/tlsshd already starts the listener without it).
+  delete process.env['NODE_EXTRA_CA_CERTS'];
   const fail = (e: unknown): void => {
     if (background) report({ t: 'failed', message: describeError(e) });
     else process.stderr.write(`tlsshd: ${describeError(e)}\n`);

@@ -18,7 +18,11 @@ import {
   type SessionStarted,
   type StreamId,
 } from '../../src/protocol/messages';
+import { ensureBundles } from './bundles';
 import { issueCert, makeCa, makeTempDir, type Ca } from './ca';
+
+// bin/tlsshd runs dist/bundle: never one older than the compiled code.
+ensureBundles();
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const TLSSHD = path.join(ROOT, 'bin', 'tlsshd');

@@ -39,6 +39,15 @@ describe('tlssh running commands', () => {
     assert.equal(k.status, 128 + constants.signals.SIGKILL, k.stderr);
   });
 
+  it('runs the session in a bundled worker started without NODE_EXTRA_CA_CERTS', async () => {
+    // The fixture gives the daemon the variable; the command's parent is the session's worker.
+    const r = await runTlssh([...conf, 'localhost', "tr '\\0' ' ' </proc/$PPID/cmdline; echo; tr '\\0' '\\n' </proc/$PPID/environ | grep -c '^NODE_EXTRA_CA_CERTS=' || true"]);
+    assert.equal(r.status, 0, r.stderr);
+    const [cmdline, count] = r.stdout.toString().split('\n');
+    assert.match(cmdline ?? '', /dist\/bundle\/worker-main\.js/);
+    assert.equal(count, '0');
+  });
+
   it('keeps stdout and stderr apart', async () => {
     const r = await runTlssh([...conf, 'localhost', 'echo to-out; echo to-err >&2; echo more-out']);
     assert.equal(r.status, 0);
@@ -97,6 +106,53 @@ describe('tlssh running commands', () => {
       fs.closeSync(fd);
     }
     assert.equal(fs.readFileSync(outFile, 'utf8'), 'cron-ok\nnot a tty\n');
+  });
+
+  it('writes a pipe stdout through its own non-blocking description, leaving the shared one alone', () => {
+    // tlssh in the background of a shell pipeline; once the first line is through, the reader
+    // looks at tlssh's descriptors: fd 1 (the description shared with the shell) must still be
+    // blocking, and another descriptor of the same pipe, tlssh's own, non-blocking (O_NONBLOCK is
+    // 04000 in fdinfo's octal flags). Then the rest of the output must arrive whole.
+    const script = [
+      '{ "$@" & echo $! >"$PIDFILE"; wait; } | {',
+      '  IFS= read -r first; pid=$(cat "$PIDFILE"); shared=$(readlink /proc/$pid/fd/1)',
+      '  flags() { sed -n "s/^flags:[[:space:]]*//p" /proc/$pid/fdinfo/$1; }',
+      '  own=none; for f in /proc/$pid/fd/*; do n=${f##*/}; [ "$n" != 1 ] && [ "$(readlink $f)" = "$shared" ] && own=$(flags $n); done',
+      '  echo "$first shared=$(flags 1) own=$own"; wc -c; }',
+    ].join('\n');
+    const r = spawnSync('sh', ['-c', script, 'sh', process.execPath, TLSSH, ...conf, 'localhost', 'echo first; sleep 1; head -c 3000000 /dev/zero'], {
+      encoding: 'utf8', timeout: 60_000, env: { ...process.env, PIDFILE: path.join(fx.dir, 'pipe-test.pid') },
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const m = /^first shared=(\d+) own=(\d+|none)\n\s*(\d+)\n$/.exec(r.stdout);
+    assert.ok(m, r.stdout);
+    assert.equal(parseInt(m[1] ?? '', 8) & 0o4000, 0, 'the shared description was made non-blocking');
+    assert.notEqual(m[2], 'none', 'no descriptor of its own for the pipe');
+    assert.equal(parseInt(m[2] ?? '', 8) & 0o4000, 0o4000);
+    assert.equal(m[3], '3000000');
+  });
+
+  it('writes a file stdout whole, in order', async () => {
+    const outFile = path.join(fx.dir, 'big.out');
+    const fd = fs.openSync(outFile, 'w');
+    let r;
+    try {
+      r = await runTlssh([...conf, 'localhost', 'seq 1 400000'], { stdio: ['ignore', fd, 'pipe'] });
+    } finally {
+      fs.closeSync(fd);
+    }
+    assert.equal(r.status, 0, r.stderr);
+    const want = Array.from({ length: 400000 }, (_, i) => `${i + 1}\n`).join('');
+    assert.equal(fs.readFileSync(outFile, 'utf8') === want, true, 'the file differs from seq 1 400000');
+  });
+
+  it('-tt: 300 kB of input for a terminal that reads it only later arrives whole', async () => {
+    // The terminal's input queue fills while the command sleeps: the server's writes to it then
+    // wait (EAGAIN) and go on once `head` reads, without losing or repeating a byte.
+    const line = `${'a'.repeat(99)}\n`;
+    const r = await runTlssh([...conf, '-tt', 'localhost', 'sleep 1; head -n 3000 | wc -c'], { input: line.repeat(3000) });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout.toString(), /(^|\n)300000\r?\n$/);
   });
 
   it('-n reads nothing from stdin', async () => {

@@ -6,7 +6,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { issueCert, makeCa, makeTempDir, type Ca, type Issued } from '../helpers/ca';
+import { ensureBundles } from '../helpers/bundles';
 import { startTlsshd, type TlsshdHandle } from '../helpers/server-harness';
+
+// bin/tlssh runs dist/bundle: never one older than the compiled code.
+ensureBundles();
 
 export const TLSSH = path.resolve(__dirname, '..', '..', '..', 'bin', 'tlssh');
 
@@ -45,6 +49,8 @@ export async function startFixture(opts: FixtureOptions = {}): Promise<ClientFix
   const client = issueCert(ca, { cn: user, eku: 'clientAuth', fileStem: 'client' });
   const daemon = await startTlsshd({
     dir,
+    // As on many corporate machines: tlsshd must keep it from its workers (each would parse it).
+    env: { ...process.env, NODE_EXTRA_CA_CERTS: ca.certFile },
     config: {
       CertFile: server.certFile,
       KeyFile: server.keyFile,

@@ -79,7 +79,7 @@ test('npm run deb builds a package that installs, works, and removes cleanly', {
   await t.test('contents: code, addon and production modules only', () => {
     const files = ok('dpkg-deb', ['-c', deb]);
     for (const want of [
-      './usr/lib/tlssh/dist/src/server/main.js', './usr/lib/tlssh/build/Release/tlssh_tpm.node',
+      './usr/lib/tlssh/dist/bundle/tlsshd.js', './usr/lib/tlssh/dist/bundle/tlsshd.js.cache', './usr/lib/tlssh/dist/bundle/worker-main.js', './usr/lib/tlssh/build/Release/tlssh_tpm.node',
       './usr/lib/tlssh/node_modules/node-pty/build/Release/pty.node', './usr/lib/tlssh/node_modules/commander/',
       './usr/share/man/man8/tlsshd.8.gz', './usr/share/man/man5/tlsshd.conf.5.gz', './usr/share/man/man1/tlssh-keygen.1.gz',
       './etc/tlssh/tlsshd.conf', './etc/tlssh/tlssh.conf', './etc/pam.d/tlsshd', 'system/tlsshd.service',
@@ -110,7 +110,7 @@ test('npm run deb builds a package that installs, works, and removes cleanly', {
     assert.equal(ok('man', ['-w', '8', 'tlsshd'], { cwd: elsewhere }).trim(), '/usr/share/man/man8/tlsshd.8.gz');
     // Not whichever node is first in PATH: the one the package depends on.
     for (const p of ['tlssh', 'tlsshd', 'tlssh-keygen']) {
-      assert.equal(fs.readFileSync(`/usr/bin/${p}`, 'utf8').split('\n')[0], '#!/usr/bin/node');
+      assert.equal(fs.readFileSync(`/usr/bin/${p}`, 'utf8').split('\n')[0], '#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS /usr/bin/node');
     }
     // A symlink to the /usr/bin symlink, in another directory, under another name.
     fs.symlinkSync('/usr/bin/tlssh', path.join(tmp, 'my-tlssh'));

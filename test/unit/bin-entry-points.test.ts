@@ -8,11 +8,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
+import { ensureBundles } from '../helpers/bundles';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const PROGRAMS = ['tlssh', 'tlsshd', 'tlssh-keygen'] as const;
 const version = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
+ensureBundles();
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tlssh-bin-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 const elsewhere = fs.mkdtempSync(path.join(tmp, 'cwd-'));
@@ -48,19 +50,30 @@ for (const p of PROGRAMS) {
   });
 }
 
-test('a copy whose code is there but a dependency is missing names the module, status 255', () => {
-  // dist/ and package.json beside the copy, but no node_modules: commander (tlsshd's option parser) cannot be found.
-  const dir = fs.mkdtempSync(path.join(tmp, 'nodeps-'));
+test('each program starts node without NODE_EXTRA_CA_CERTS (node would parse that file at start)', () => {
+  // The programs' own first line, on a script that shows what node was started with.
+  const lines = new Set(PROGRAMS.map((p) => fs.readFileSync(path.join(ROOT, 'bin', p), 'utf8').split('\n')[0]));
+  assert.equal(lines.size, 1, [...lines].join(' | '));
+  const probe = path.join(tmp, 'env-probe');
+  fs.writeFileSync(probe, `${[...lines][0]}\nprocess.stdout.write(String(process.env.NODE_EXTRA_CA_CERTS));\n`, { mode: 0o755 });
+  const r = spawnSync(probe, [], { encoding: 'utf8', cwd: elsewhere, env: { ...process.env, NODE_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt' } });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, 'undefined');
+});
+
+test('a copy whose bundle is there but the loader is missing names the module, status 255', () => {
+  // dist/bundle beside the copy, without run-bundle.js: the program cannot be started.
+  const dir = fs.mkdtempSync(path.join(tmp, 'noloader-'));
   fs.mkdirSync(path.join(dir, 'bin'));
-  fs.cpSync(path.join(ROOT, 'dist', 'src'), path.join(dir, 'dist', 'src'), { recursive: true });
-  fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(dir, 'package.json'));
-  fs.copyFileSync(path.join(ROOT, 'bin', 'tlsshd'), path.join(dir, 'bin', 'tlsshd'));
-  fs.chmodSync(path.join(dir, 'bin', 'tlsshd'), 0o755);
-  const r = runIt(path.join(dir, 'bin', 'tlsshd'), ['--version']);
+  fs.cpSync(path.join(ROOT, 'dist', 'bundle'), path.join(dir, 'dist', 'bundle'), { recursive: true });
+  fs.rmSync(path.join(dir, 'dist', 'bundle', 'run-bundle.js'));
+  fs.copyFileSync(path.join(ROOT, 'bin', 'tlssh'), path.join(dir, 'bin', 'tlssh'));
+  fs.chmodSync(path.join(dir, 'bin', 'tlssh'), 0o755);
+  const r = runIt(path.join(dir, 'bin', 'tlssh'), ['-V']);
   assert.equal(r.status, 255);
   const lines = r.stderr.split('\n').filter(Boolean);
   assert.equal(lines.length, 1, r.stderr);
-  assert.match(lines[0] ?? '', /^tlsshd: Cannot find module '[^']+'.*npm ci/);
+  assert.match(lines[0] ?? '', /^tlssh: Cannot find module '[^']+run-bundle\.js'.*npm ci/);
 });
 
 test('npm pack makes a tarball whose programs run, with every compiled module and no tests', () => {
@@ -74,10 +87,13 @@ test('npm pack makes a tarball whose programs run, with every compiled module an
   for (const want of ['package.json', 'binding.gyp', 'native/addon.cc', 'man/tlssh.1', 'man/tlsshd.8', 'etc/tlsshd.conf']) {
     assert.ok(files.has(want), `npm pack leaves out ${want}`);
   }
-  for (const f of files) assert.doesNotMatch(f, /^(dist\/(test|bench)\/|test\/|src\/)|\.map$/, `npm pack ships ${f}`);
-  // The whole of dist/src: every module the programs may load, the workers' included.
-  const compiled = fs.readdirSync(path.join(ROOT, 'dist', 'src'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.js'));
-  for (const f of compiled) assert.ok(files.has(`dist/src/${f}`), `npm pack leaves out dist/src/${f}`);
+  for (const f of files) assert.doesNotMatch(f, /^(dist\/(test|bench|src)\/|test\/|src\/)|\.map$/, `npm pack ships ${f}`);
+  // The whole of dist/bundle: each program's bundle and code cache, the workers' included.
+  const bundled = fs.readdirSync(path.join(ROOT, 'dist', 'bundle'));
+  for (const want of ['run-bundle.js', 'worker-main.js', 'tlssh.js', 'tlssh.js.cache', 'tlsshd.js', 'tlsshd.js.cache', 'tlsshd-worker.js', 'tlsshd-worker.js.cache', 'tlssh-keygen.js', 'tlssh-keygen.js.cache']) {
+    assert.ok(bundled.includes(want), `dist/bundle has no ${want}`);
+  }
+  for (const f of bundled) assert.ok(files.has(`dist/bundle/${f}`), `npm pack leaves out dist/bundle/${f}`);
   // Unpacked, with the dependencies npm would install next to it, each program starts.
   assert.equal(spawnSync('tar', ['-xzf', path.join(dest, packed.filename), '-C', dest]).status, 0);
   fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dest, 'package', 'node_modules'));

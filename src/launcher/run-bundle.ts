@@ -1,0 +1,70 @@
+// Runs one of the bundled programs (dist/bundle/NAME.js) with the V8 code cache made for it at
+// build time (NAME.js.cache), so start-up skips most of V8's parsing and compiling.
+//
+// The cache is used only when it was made for exactly this bundle by exactly this node: its
+// header holds node's version, V8's version, the architecture and a SHA-256 of the bundle's text.
+// V8 checks its own version and flags, but of the source only its length, so without our key a
+// rebuilt bundle of the same length could run stale code. A cache that does not match, or that V8
+// rejects anyway (script.cachedDataRejected), is ignored: the bundle then compiles from its text
+// as usual. Nothing is written at run time: the install directory belongs to root.
+
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import Module from 'node:module';
+import * as path from 'node:path';
+import * as vm from 'node:vm';
+
+const MAGIC = 'tlssh-code-cache-1';
+
+/** What a cache must have been made for to be used with `source` by this node. */
+export function cacheKey(source: string): string {
+  const hash = createHash('sha256').update(source).digest('hex');
+  return `${MAGIC} ${process.version} ${process.versions.v8} ${process.arch} ${hash}`;
+}
+
+/** Node's own CommonJS wrapper, so the bundle sees exports, require, module, __filename, __dirname. */
+export function wrapSource(source: string): string {
+  return Module.wrap(source);
+}
+
+/** The cache file's bytes: the key, a newline, then V8's cached data. */
+export function encodeCache(key: string, data: Buffer): Buffer {
+  return Buffer.concat([Buffer.from(`${key}\n`, 'utf8'), data]);
+}
+
+/** V8's cached data from a cache file, or undefined when it is missing or made for something else. */
+export function decodeCache(file: string, key: string): Buffer | undefined {
+  let raw: Buffer;
+  try {
+    raw = fs.readFileSync(file);
+  } catch {
+    return undefined;
+  }
+  const nl = raw.indexOf(0x0a);
+  if (nl < 0 || raw.toString('utf8', 0, nl) !== key) return undefined;
+  return raw.subarray(nl + 1);
+}
+
+export interface BundleRun {
+  /** True when a cache was found for this bundle and V8 took it. */
+  cacheUsed: boolean;
+}
+
+/** Loads and runs `file` as the CommonJS module it is, with its cache when that is valid. */
+export function runBundle(file: string): BundleRun {
+  const source = fs.readFileSync(file, 'utf8');
+  const cachedData = decodeCache(`${file}.cache`, cacheKey(source));
+  const script = new vm.Script(wrapSource(source), { filename: file, cachedData });
+  const cacheUsed = cachedData !== undefined && script.cachedDataRejected !== true;
+  if (process.env['TLSSH_DEBUG_CODE_CACHE'] === '1') {
+    process.stderr.write(`code cache for ${file}: ${cachedData === undefined ? 'none' : cacheUsed ? 'used' : 'rejected'}\n`);
+  }
+  const fn = script.runInThisContext() as (
+    exports: unknown, require: NodeJS.Require, module: Module, filename: string, dirname: string,
+  ) => void;
+  const mod = new Module(file, module);
+  mod.filename = file;
+  const req = Module.createRequire(file);
+  fn.call(mod.exports, mod.exports, req, mod, file, path.dirname(file));
+  return { cacheUsed };
+}
