@@ -1,8 +1,7 @@
 // The one place that loads the PAM addon (native/pam.cc, build/Release/tlssh_pam.node). It is a
 // separate addon from the TPM one so that a host without libpam still runs tlsshd (UsePAM then
 // defaults to off) and a host without a TPM stack still gets PAM.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { addonCandidates, loadFirstAddon } from '../native-addon';
 
 /** An opaque pam_handle_t and its conversation's collected texts. */
 export type NativePamHandle = { readonly __pamHandle: unique symbol };
@@ -48,19 +47,6 @@ export interface PamBinding {
 
 const ADDON = 'tlssh_pam.node';
 
-function candidates(): string[] {
-  // An override is the only place looked at: that is how a test sees a host without the addon.
-  const override = process.env['TLSSH_PAM_ADDON'];
-  if (override) return [override];
-  const out: string[] = [];
-  // build/ is at the package root; this file runs from src/server or dist/src/server.
-  for (const up of ['../..', '../../..']) {
-    const root = path.resolve(__dirname, up);
-    out.push(path.join(root, 'build', 'Release', ADDON), path.join(root, 'build', 'Debug', ADDON));
-  }
-  return [...new Set(out)];
-}
-
 let cached: PamBinding | undefined;
 let failure: string | undefined;
 
@@ -68,22 +54,15 @@ let failure: string | undefined;
 export function loadPamBinding(): { binding: PamBinding } | { error: string } {
   if (cached) return { binding: cached };
   if (failure !== undefined) return { error: failure };
-  const tried: string[] = [];
-  for (const file of candidates()) {
-    if (!fs.existsSync(file)) {
-      tried.push(`${file} (not found)`);
-      continue;
-    }
-    try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const b = require(file) as PamBinding;
-      if (typeof b.start !== 'function' || typeof b.constants !== 'object') throw new Error('not the tlssh PAM addon');
-      cached = b;
-      return { binding: b };
-    } catch (e) {
-      tried.push(`${file} (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`);
-    }
+  // An override is the only place looked at: that is how a test sees a host without the addon.
+  const found = loadFirstAddon<PamBinding>(addonCandidates(ADDON, __dirname, process.env['TLSSH_PAM_ADDON'], true), (b) => {
+    if (typeof b.start !== 'function' || typeof b.constants !== 'object') throw new Error('not the tlssh PAM addon');
+  });
+  if ('binding' in found) {
+    cached = found.binding;
+    return { binding: found.binding };
   }
+  const tried = found.tried;
   failure = `the PAM addon could not be loaded; tried: ${tried.join('; ')}. Build it with "npm run build" (needs libpam0g-dev)`;
   return { error: failure };
 }

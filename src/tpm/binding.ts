@@ -1,7 +1,6 @@
 // The one place that loads the native addon. Everything else in tlssh goes through src/tpm/.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { TlsshError } from '../errors';
+import { addonCandidates, loadFirstAddon } from '../native-addon';
 
 /** Error thrown by the addon: what failed, the TSS2_RC, an errno, maybe an already-known code. */
 export interface NativeTpmError extends Error {
@@ -43,18 +42,6 @@ export interface TpmBinding {
 
 const ADDON = 'tlssh_tpm.node';
 
-/** build/ is at the package root; this file runs from src/tpm (sources) or dist/src/tpm. */
-function candidates(): string[] {
-  const out: string[] = [];
-  const override = process.env['TLSSH_TPM_ADDON'];
-  if (override) out.push(override);
-  for (const up of ['../..', '../../..']) {
-    const root = path.resolve(__dirname, up);
-    out.push(path.join(root, 'build', 'Release', ADDON), path.join(root, 'build', 'Debug', ADDON));
-  }
-  return [...new Set(out)];
-}
-
 let cached: TpmBinding | undefined;
 
 /** The addon if something already loaded it; never loads it. */
@@ -64,28 +51,18 @@ export function loadedTpmBinding(): TpmBinding | undefined {
 
 export function loadTpmBinding(): TpmBinding {
   if (cached) return cached;
-  const tried: string[] = [];
-  for (const file of candidates()) {
-    if (!fs.existsSync(file)) {
-      tried.push(`${file} (not found)`);
-      continue;
-    }
-    try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const b = require(file) as TpmBinding;
-      if (b.engineError !== null) {
-        throw new TlsshError('TLSSH_ERR_TPM_NATIVE_MISSING', `the TPM addon ${file} loaded but ${b.engineError}`);
-      }
-      cached = b;
-      // Transient objects must not outlive the process: a TPM without a resource manager has
-      // only a few slots. The addon also flushes from its environment cleanup hook.
-      process.once('exit', () => b.flushAll());
-      return b;
-    } catch (e) {
-      if (e instanceof TlsshError) throw e;
-      tried.push(`${file} (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`);
-    }
+  const found = loadFirstAddon<TpmBinding>(addonCandidates(ADDON, __dirname, process.env['TLSSH_TPM_ADDON']), (b, file) => {
+    if (b.engineError !== null) throw new TlsshError('TLSSH_ERR_TPM_NATIVE_MISSING', `the TPM addon ${file} loaded but ${b.engineError}`);
+  });
+  if ('binding' in found) {
+    const b = found.binding;
+    cached = b;
+    // Transient objects must not outlive the process: a TPM without a resource manager has
+    // only a few slots. The addon also flushes from its environment cleanup hook.
+    process.once('exit', () => b.flushAll());
+    return b;
   }
+  const tried = found.tried;
   throw new TlsshError(
     'TLSSH_ERR_TPM_NATIVE_MISSING',
     `the TPM addon could not be loaded; tried: ${tried.join('; ')}. Build it with "npm run build" (needs libtss2-dev, g++ and make)`,

@@ -13,6 +13,7 @@ describe('TPM addon loader', () => {
       const compiled = path.resolve(__dirname, '../../src');
       fs.mkdirSync(path.join(root, 'src', 'tpm'), { recursive: true });
       fs.copyFileSync(path.join(compiled, 'errors.js'), path.join(root, 'src', 'errors.js'));
+      fs.copyFileSync(path.join(compiled, 'native-addon.js'), path.join(root, 'src', 'native-addon.js'));
       fs.copyFileSync(path.join(compiled, 'tpm', 'binding.js'), path.join(root, 'src', 'tpm', 'binding.js'));
       const script = `try { require(${JSON.stringify(path.join(root, 'src', 'tpm', 'binding.js'))}).loadTpmBinding(); } catch (e) { process.stdout.write(JSON.stringify({ code: e.code, message: e.message })); }`;
       const env = { ...process.env };
