@@ -74,6 +74,7 @@ const serverKeywords: KeywordSpec[] = [
   spec({ name: 'ClientDomain', parse: word('a domain suffix such as .users.example.com', NAME_LIKE, true) }),
   spec({ name: 'LoginGraceTime', parse: duration(MAX_SECONDS) }),
   spec({ name: 'MaxStartups', parse: maxStartups }),
+  spec({ name: 'TpmTimeout', parse: duration(MAX_SECONDS) }),
   spec({
     name: 'PermitRootLogin',
     parse: (text) => {
@@ -144,6 +145,7 @@ export const DEFAULT_SERVER_CONFIG = {
   ClientDomain: '',
   LoginGraceTime: 120,
   MaxStartups: { start: 10, rate: 30, full: 100 },
+  TpmTimeout: 5,
   PermitRootLogin: true,
   AcceptEnv: ['LANG', 'LC_*'],
   PidFile: '',

@@ -43,6 +43,8 @@ export interface ServerConfig extends CommonConfig {
   /** Seconds to finish TLS plus the session request; 0: no limit. */
   LoginGraceTime: number;
   MaxStartups: MaxStartups;
+  /** Seconds one TPM operation of the key agent may take before logins fail fast; 0: no limit. */
+  TpmTimeout: number;
   PermitRootLogin: boolean;
   /** Environment variable name patterns (`*`, `?`) the server accepts from clients. */
   AcceptEnv: string[];
