@@ -15,6 +15,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { TlsshError, isTlsshError } from '../errors';
 import { AGENT_OP, AgentProtocolError, RequestDecoder, encodeFailure, encodeOk, type AgentRequest } from './agent-protocol';
+import { loadedTpmBinding } from './binding';
 import { checkTpmKey, configureTpmKey, tpmEcdsaSign, tpmRsaPrivate, unconfigureTpmKey } from './keys';
 
 export interface KeyAgentKey {
@@ -133,6 +134,9 @@ export async function startKeyAgent(opts: KeyAgentOptions): Promise<KeyAgent> {
       clearTimeout(timer);
       if (gaveUp) {
         log('tpm-agent: the TPM is still not answering; leaving its key loaded');
+        // Node's exit would wait for the stuck thread for ever: once the exit handlers ran, leave.
+        const b = loadedTpmBinding();
+        process.once('exit', (code) => b?.exitNow?.(code));
         return;
       }
     }

@@ -38,7 +38,8 @@ describe('tlsshd with a stalled TPM', () => {
         KeyFile: serverKey.keyFile,
         PrivkeyEngine: 'tpm',
         TpmTcti: proxy.tcti,
-        TpmTimeout: '1',
+        // Short enough for a quick test, long enough for swtpm on a loaded machine.
+        TpmTimeout: '3',
         ClientCAFile: ca.certFile,
         PermitRootLogin: 'yes',
       },
@@ -87,5 +88,14 @@ describe('tlsshd with a stalled TPM', () => {
     assert.equal(afterwards.status, 0, afterwards.stderr);
     assert.equal(afterwards.stdout, 'after\n');
     if (process.env['TLSSH_TEST_SHOW_LOGS']) console.log(server.logs());
+  });
+
+  it('stops on SIGTERM while a TPM command is stuck', { timeout: 60_000 }, async () => {
+    proxy.stall();
+    const r = await runTlssh(['-c', clientConfig, '-v', 'localhost', 'true']);
+    assert.equal(r.status, 255, r.stderr);
+    assert.equal(proxy.held, 1);
+    // The stuck command holds the addon's TPM lock; the daemon must exit anyway.
+    await server.stop();
   });
 });
