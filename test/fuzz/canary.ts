@@ -39,6 +39,7 @@ export class Canary {
   /** Sends one line and waits for its echo. */
   async check(timeoutMs = 20_000): Promise<boolean> {
     if (this.exitCode !== undefined) {
+      if (this.failures.length > 0) return false;
       this.failures.push(`tlssh exited with ${String(this.exitCode)}: ${this.stderr.trim().split('\n').pop() ?? ''}`);
       return false;
     }
@@ -72,7 +73,7 @@ export class Canary {
         resolve(c);
       });
     });
-    if (code !== 0) this.failures.push(`tlssh did not exit 0 at the end (${String(code)}): ${this.stderr.trim().split('\n').pop() ?? ''}`);
+    if (code !== 0 && this.failures.length === 0) this.failures.push(`tlssh did not exit 0 at the end (${String(code)}): ${this.stderr.trim().split('\n').pop() ?? ''}`);
     return ok && code === 0 && this.failures.length === 0;
   }
 

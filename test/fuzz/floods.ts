@@ -8,6 +8,7 @@ import * as net from 'node:net';
 import type * as tls from 'node:tls';
 import { encodeMessage } from '../../src/protocol/codec';
 import { connectTestTls, runCommand, sessionRequest, type ClientIdentity } from '../helpers/server-harness';
+import { within } from './live-fuzz';
 import type { TreeMemoryMonitor } from './tree-memory';
 
 export const FLOOD_SOURCE = '127.0.0.2';
@@ -39,7 +40,7 @@ async function tryLogins(port: number, id: ClientIdentity, n: number): Promise<L
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function openFrom(port: number, first?: Buffer): Promise<net.Socket | undefined> {
-  return new Promise((resolve) => {
+  return within(new Promise((resolve) => {
     const s = net.connect({ host: '127.0.0.1', port, localAddress: FLOOD_SOURCE });
     s.on('error', () => resolve(undefined));
     s.once('connect', () => {
@@ -47,7 +48,7 @@ function openFrom(port: number, first?: Buffer): Promise<net.Socket | undefined>
       s.resume();
       resolve(s);
     });
-  });
+  }), 10_000, undefined);
 }
 
 export interface ConnectionFloodReport {
@@ -109,7 +110,7 @@ export async function pingFlood(o: { port: number; nobody: ClientIdentity; id: C
   o.monitor.phase();
   const t: tls.TLSSocket = connectTestTls(o.port, o.nobody);
   t.on('error', () => undefined);
-  const up = await new Promise<boolean>((r) => { t.once('secureConnect', () => r(true)); t.once('close', () => r(false)); });
+  const up = await within(new Promise<boolean>((r) => { t.once('secureConnect', () => r(true)); t.once('close', () => r(false)); }), 15_000, false);
   t.pause(); // never read a pong
   const batch = Buffer.concat(Array.from({ length: 4096 }, (_, i) => encodeMessage({ type: 'ping', cookie: i })));
   const perPing = batch.length / 4096;

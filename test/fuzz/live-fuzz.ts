@@ -38,6 +38,12 @@ export async function captureClientHello(id: ClientIdentity): Promise<Buffer> {
   }
 }
 
+/** `p`, or `fallback` after `ms`: no wait in the fuzzer may last for ever. */
+export function within<T>(p: Promise<T>, ms: number, fallback: T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<T>((r) => { timer = setTimeout(() => r(fallback), ms); })]).finally(() => clearTimeout(timer));
+}
+
 /** Resolves when the socket closes (true) or after `ms` (false, and the socket is destroyed). */
 function closedWithin(s: net.Socket, ms: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -76,7 +82,7 @@ async function oneConnection(rng: Rng, mode: Mode, port: number, id: ClientIdent
   if (mode === 'garbage-tcp' || mode === 'mutated-hello') {
     sock = net.connect({ host: '127.0.0.1', port });
     sock.on('error', () => undefined);
-    await new Promise<void>((res) => { sock.once('connect', () => res()); sock.once('close', () => res()); });
+    await within(new Promise<void>((res) => { sock.once('connect', () => res()); sock.once('close', () => res()); }), 10_000, undefined);
     const bytes = mode === 'garbage-tcp' ? rng.bytes(1 + rng.size(4096)) : mutate(rng, hello, () => rng.bytes(64));
     if (!sock.destroyed) sock.write(bytes);
     sock.resume();
@@ -87,9 +93,11 @@ async function oneConnection(rng: Rng, mode: Mode, port: number, id: ClientIdent
   sock = t;
   t.on('error', () => undefined);
   t.resume(); // read (and drop) whatever the daemon says
-  const up = await new Promise<boolean>((res) => { t.once('secureConnect', () => res(true)); t.once('close', () => res(false)); });
-  if (!up) {
-    r.closedByDaemon++;
+  const up = await within(new Promise<boolean | 'closed'>((res) => { t.once('secureConnect', () => res(true)); t.once('close', () => res('closed')); }), 15_000, false);
+  if (up !== true) {
+    if (up === 'closed') r.closedByDaemon++;
+    else r.gaveUp++;
+    t.destroy();
     return;
   }
   if (mode === 'garbage-after-handshake') {

@@ -9,9 +9,9 @@ import { isRoot, loginUser, makeServerFixture, startTlsshd, type ClientIdentity,
 import { Canary } from './canary';
 import { fuzzCodec, type CodecReport } from './codec-fuzz';
 import { connectionFlood, loginWorks, pingFlood, slowReader, type ConnectionFloodReport, type PingFloodReport, type SlowReaderReport } from './floods';
-import { captureClientHello, fuzzLive, type LiveReport } from './live-fuzz';
+import { captureClientHello, fuzzLive, within, type LiveReport } from './live-fuzz';
 import { Rng } from './rng';
-import { TreeMemoryMonitor } from './tree-memory';
+import { TreeMemoryMonitor, treeOf } from './tree-memory';
 
 export interface FuzzOptions {
   seed: number;
@@ -176,7 +176,14 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
       report.peakTreeProcesses = monitor.peakProcesses;
     }
     report.daemonLog = (daemon?.logs() ?? '').split('\n').filter((l) => /error|exception|crash|uncaught/i.test(l)).slice(0, 20);
-    await daemon?.stop();
+    if (daemon) {
+      const pid = daemon.pid;
+      const stopped = await within(daemon.stop().then(() => true), 20_000, false);
+      if (!stopped) {
+        failures.push('the daemon did not stop on SIGTERM within 20 s');
+        for (const p of treeOf(pid).reverse()) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
+      }
+    }
     fs.rmSync(fx.dir, { recursive: true, force: true });
   }
   report.framesSent = report.codec.frames + report.live.frames;
