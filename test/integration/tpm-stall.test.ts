@@ -5,7 +5,10 @@
 // swtpm sits behind a proxy that holds its answers on command; the client is the real bin/tlssh.
 
 import { strict as assert } from 'node:assert';
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
+import { fork } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -14,8 +17,10 @@ import { startTlsshd, type TlsshdHandle } from '../helpers/server-harness';
 import { startSwtpm, type Swtpm } from '../helpers/swtpm';
 import { startStallProxy, type StallProxy } from '../helpers/tpm-stall-proxy';
 import { codeOf, runTlssh, tpmIdentity } from './tpm-login-fixture';
+import { AGENT_OP, createTpmKey, decodeResponse, encodeRequest, flushAll, startKeyAgent } from '../../src/tpm';
+import type { AgentResponse } from '../../src/tpm/agent-protocol';
 
-describe('tlsshd with a stalled TPM', () => {
+describe('tlsshd with a stalled TPM', { skip: !!process.env['TLSSH_TEST_STALL_AGENT'] }, () => {
   let dir: string;
   let ca: Ca;
   let tpm: Swtpm;
@@ -97,5 +102,91 @@ describe('tlsshd with a stalled TPM', () => {
     assert.equal(proxy.held, 1);
     // The stuck command holds the addon's TPM lock; the daemon must exit anyway.
     await server.stop();
+  });
+});
+
+// The agent under test runs in a child process: its key flush at close is a synchronous TPM
+// command, which would wait for ever on a proxy served by this process's blocked event loop.
+const AGENT_CHILD = 'TLSSH_TEST_STALL_AGENT';
+if (process.env[AGENT_CHILD]) {
+  const cfg = JSON.parse(process.env[AGENT_CHILD] as string) as { socketPath: string; keyFile: string; tcti: string };
+  void startKeyAgent({ socketPath: cfg.socketPath, keys: [{ keyFile: cfg.keyFile, tcti: cfg.tcti }], timeoutMs: 2000, log: (l) => process.send?.({ log: l }) }).then(
+    (agent) => {
+      process.send?.({ ready: true });
+      process.on('message', () => void agent.close().then(() => process.exit(0)));
+    },
+    (e: unknown) => {
+      process.send?.({ log: `start failed: ${String(e)}` });
+      process.exit(1);
+    },
+  );
+}
+
+describe('the key agent with a stalled TPM', { skip: !!process.env[AGENT_CHILD] }, () => {
+  let dir: string;
+  let tpm: Swtpm;
+  let proxy: StallProxy;
+
+  before(async () => {
+    dir = makeTempDir('tlssh-agent-stall');
+    tpm = await startSwtpm();
+    proxy = await startStallProxy(tpm.port);
+  });
+  after(async () => {
+    proxy?.resume();
+    await proxy?.close();
+    await tpm?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  function ask(socketPath: string, keyFile: string): Promise<AgentResponse> {
+    return new Promise((resolve, reject) => {
+      const s = net.connect(socketPath);
+      const parts: Buffer[] = [];
+      s.on('data', (b: Buffer) => parts.push(b));
+      s.on('error', reject);
+      s.on('end', () => resolve(decodeResponse(Buffer.concat(parts))));
+      s.write(encodeRequest({ op: AGENT_OP.ecdsaSign, keyId: keyFile, input: crypto.randomBytes(32) }));
+    });
+  }
+
+  it('fails the stalled request and those queued behind it with TLSSH_ERR_TPM_TIMEOUT, logs once, and recovers', { timeout: 60_000 }, async () => {
+    const keyFile = path.join(dir, 'agent.tss2');
+    fs.writeFileSync(keyFile, await createTpmKey({ tcti: tpm.tcti, type: 'ecc' }), { mode: 0o600 });
+    flushAll();
+    const socketPath = path.join(dir, 'agent.sock');
+    const lines: string[] = [];
+    const child = fork(__filename, [], { env: { ...process.env, [AGENT_CHILD]: JSON.stringify({ socketPath, keyFile, tcti: proxy.tcti }) }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    const waitLine = async (re: RegExp): Promise<void> => {
+      while (!lines.some((l) => re.test(l))) await new Promise((r) => setTimeout(r, 50));
+    };
+    await new Promise<void>((resolve, reject) => {
+      child.on('message', (m: { log?: string; ready?: boolean }) => {
+        if (m.log) lines.push(m.log);
+        if (m.ready) resolve();
+      });
+      child.once('exit', (c) => reject(new Error(`the agent exited with ${String(c)}: ${lines.join('\n')}`)));
+    });
+    try {
+      assert.equal((await ask(socketPath, keyFile)).ok, true);
+      proxy.stall();
+      const answers = await Promise.all([1, 2, 3].map(() => ask(socketPath, keyFile)));
+      for (const a of answers) assert.equal(a.ok ? 'ok' : a.code, 'TLSSH_ERR_TPM_TIMEOUT');
+      const later = await ask(socketPath, keyFile);
+      assert.equal(later.ok ? 'ok' : later.code, 'TLSSH_ERR_TPM_TIMEOUT');
+      assert.equal(proxy.held, 1, 'nothing more was sent to the stalled TPM');
+      assert.equal(lines.filter((l) => /did not answer within 2 s/.test(l) && l.includes(proxy.tcti)).length, 1, lines.join('\n'));
+      assert.equal(lines.filter((l) => /TLSSH_ERR_TPM_TIMEOUT/.test(l)).length, 1, 'no line per failed request');
+
+      proxy.resume();
+      await waitLine(/answered again/);
+      const back = await ask(socketPath, keyFile);
+      assert.equal(back.ok, true);
+    } finally {
+      proxy.resume();
+      child.send('stop');
+      await exited;
+    }
   });
 });
