@@ -143,7 +143,8 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
     if (o.pingBytes > 0) {
       const p = await pingFlood({ port: daemon.port, nobody, id, bytes: o.pingBytes, monitor, logins: o.loginsPerFlood });
       report.floods.ping = p;
-      o.log(`ping flood (certificate of no user, never reads): ${mb(p.pingBytesAccepted / 1024)} of pings taken (${p.pings} pings), ${p.stoppedReading ? 'then the daemon stopped reading' : 'the daemon kept reading'}; logins during it ${p.logins.succeeded}/${p.logins.tried}; tree PSS peak ${mb(p.peakKb)}, largest process ${mb(p.largestProcessKb)}`);
+      if (!p.connected) o.log('ping flood: the daemon never completed a handshake for it (no figures)');
+      else o.log(`ping flood (certificate of no user, never reads): ${mb(p.pingBytesAccepted / 1024)} of pings taken (${p.pings} pings), ${p.stoppedReading ? 'then the daemon stopped reading' : 'the daemon kept reading'}; logins during it ${p.logins.succeeded}/${p.logins.tried}; tree PSS peak ${mb(p.peakKb)}, largest process ${mb(p.largestProcessKb)}`);
       await canary.check();
     }
     if (o.slowReaderSeconds > 0) {
