@@ -3,6 +3,8 @@
 // thread pool.
 #include <napi.h>
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <functional>
 #include <optional>
@@ -111,6 +113,13 @@ Napi::Value FlushAll(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// Node's exit joins every thread-pool thread, and one stuck in a TPM command that never answers
+// would never join: the process could not exit. Only for that case, after the exit handlers.
+Napi::Value ExitNow(const Napi::CallbackInfo& info) {
+  int code = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 0;
+  _exit(code);
+}
+
 Napi::Value TakeEngineFailure(const Napi::CallbackInfo& info) {
   auto f = takeEngineFailure();
   if (!f) return info.Env().Null();
@@ -196,6 +205,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("configureKey", Napi::Function::New(env, ConfigureKey));
   exports.Set("removeKey", Napi::Function::New(env, RemoveKey));
   exports.Set("flushAll", Napi::Function::New(env, FlushAll));
+  exports.Set("exitNow", Napi::Function::New(env, ExitNow));
   exports.Set("takeEngineFailure", Napi::Function::New(env, TakeEngineFailure));
   exports.Set("ecdsaSign", Napi::Function::New(env, EcdsaSign));
   exports.Set("rsaPrivate", Napi::Function::New(env, RsaPrivate));

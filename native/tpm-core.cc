@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <functional>
 #include <map>
@@ -14,7 +15,8 @@
 namespace tlssh {
 namespace {
 
-std::mutex g_mu;
+// Timed so that flushAll() at exit can give up on a command stuck on a TPM that stopped answering.
+std::timed_mutex g_mu;
 
 struct Conn {
   TSS2_TCTI_CONTEXT* tcti = nullptr;
@@ -387,7 +389,7 @@ void wipe(Bytes& b) {
 }
 
 void configureKey(const std::string& id, KeyConfig cfg) {
-  std::lock_guard<std::mutex> lock(g_mu);
+  std::lock_guard<std::timed_mutex> lock(g_mu);
   unmarshalPublic(cfg.pub, id);
   if (cfg.agentPath.empty()) unmarshalPrivate(cfg.priv, id);
   auto it = g_keys.find(id);
@@ -410,7 +412,7 @@ void configureKey(const std::string& id, KeyConfig cfg) {
 }
 
 void removeKey(const std::string& id) {
-  std::lock_guard<std::mutex> lock(g_mu);
+  std::lock_guard<std::timed_mutex> lock(g_mu);
   auto it = g_keys.find(id);
   if (it == g_keys.end()) return;
   KeyState& k = it->second;
@@ -423,7 +425,7 @@ void removeKey(const std::string& id) {
 }
 
 PublicInfo publicInfo(const std::string& id, std::string* agentPath) {
-  std::lock_guard<std::mutex> lock(g_mu);
+  std::lock_guard<std::timed_mutex> lock(g_mu);
   KeyState& k = keyState(id);
   TPM2B_PUBLIC pub = unmarshalPublic(k.cfg.pub, id);
   PublicInfo info;
@@ -445,7 +447,7 @@ PublicInfo publicInfo(const std::string& id, std::string* agentPath) {
 }
 
 Bytes ecdsaSign(const std::string& id, const Bytes& digest) {
-  std::lock_guard<std::mutex> lock(g_mu);
+  std::lock_guard<std::timed_mutex> lock(g_mu);
   const std::string op = "TPM2_Sign with " + id;
   TPM2B_DIGEST d{};
   TPMI_ALG_HASH hash;
@@ -474,7 +476,7 @@ Bytes ecdsaSign(const std::string& id, const Bytes& digest) {
 }
 
 Bytes rsaPrivate(const std::string& id, const Bytes& input) {
-  std::lock_guard<std::mutex> lock(g_mu);
+  std::lock_guard<std::timed_mutex> lock(g_mu);
   const std::string op = "TPM2_RSA_Decrypt with " + id;
   KeyState& k = keyState(id);
   size_t modulus = unmarshalPublic(k.cfg.pub, id).publicArea.unique.rsa.size;
@@ -518,13 +520,13 @@ LockoutInfo lockoutInfo(const std::string& tcti) {
 }
 
 void loadKey(const std::string& id) {
-  std::lock_guard<std::mutex> lock(g_mu);
+  std::lock_guard<std::timed_mutex> lock(g_mu);
   withKey(id, [](Conn&, ESYS_TR) { return 0; });
 }
 
 CreatedKey createKey(const std::string& tcti, uint32_t parent, Bytes parentAuth, Bytes keyAuth,
                      const Bytes& publicTemplate) {
-  std::lock_guard<std::mutex> lock(g_mu);
+  std::lock_guard<std::timed_mutex> lock(g_mu);
   const std::string what = "a new key";
   TPM2B_PUBLIC tmpl = unmarshalPublic(publicTemplate, "the key template");
   TPM2B_SENSITIVE_CREATE sens{};
@@ -561,7 +563,7 @@ CreatedKey createKey(const std::string& tcti, uint32_t parent, Bytes parentAuth,
 }
 
 Bytes importKey(const std::string& tcti, uint32_t parent, Bytes parentAuth, const Bytes& pubBytes, Bytes sensitive) {
-  std::lock_guard<std::mutex> lock(g_mu);
+  std::lock_guard<std::timed_mutex> lock(g_mu);
   TPM2B_PUBLIC pub = unmarshalPublic(pubBytes, "the imported key");
   TPM2B_PRIVATE dup{};
   if (sensitive.size() > sizeof dup.buffer) {
@@ -602,7 +604,11 @@ Bytes importKey(const std::string& tcti, uint32_t parent, Bytes parentAuth, cons
 }
 
 void flushAll() {
-  std::lock_guard<std::mutex> lock(g_mu);
+  // A command stuck on a TPM that stopped answering holds the lock and may never return: give up
+  // rather than hang the process's exit. Disconnecting drops our objects from a resource manager;
+  // a TPM without one keeps them until its next reset.
+  std::unique_lock<std::timed_mutex> lock(g_mu, std::chrono::seconds(2));
+  if (!lock.owns_lock()) return;
   for (auto& [id, k] : g_keys) {
     if (k.handle != ESYS_TR_NONE) {
       auto c = g_conns.find(k.cfg.tcti);

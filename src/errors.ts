@@ -84,6 +84,7 @@ const table = {
   TLSSH_ERR_TPM_WRONG_TPM: 'tpm',
   TLSSH_ERR_TPM_NATIVE_MISSING: 'tpm',
   TLSSH_ERR_TPM_AGENT: 'tpm',
+  TLSSH_ERR_TPM_TIMEOUT: 'tpm',
   TLSSH_ERR_TPM: 'tpm',
 
   TLSSH_ERR_INTERNAL: 'internal',

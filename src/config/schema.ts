@@ -88,6 +88,7 @@ const serverKeywords: KeywordSpec[] = [
   spec({ name: 'PerSourceNetBlockSize', parse: perSourceNetBlockSize }),
   spec({ name: 'PerSourcePenalties', parse: perSourcePenalties }),
   spec({ name: 'PerSourcePenaltyExemptList', parse: perSourcePenaltyExemptList }),
+  spec({ name: 'TpmTimeout', parse: duration(MAX_SECONDS) }),
   spec({
     name: 'PermitRootLogin',
     parse: (text) => {
@@ -237,6 +238,7 @@ export const DEFAULT_SERVER_CONFIG = {
   PerSourceNetBlockSize: { ipv4: 32, ipv6: 128 },
   PerSourcePenalties: DEFAULT_PER_SOURCE_PENALTIES,
   PerSourcePenaltyExemptList: [],
+  TpmTimeout: 5,
   PermitRootLogin: true,
   AcceptEnv: ['LANG', 'LC_*'],
   UsePAM: true,

@@ -78,6 +78,8 @@ export interface ServerConfig extends CommonConfig {
   PerSourcePenalties: PerSourcePenalties;
   /** Addresses and CIDR blocks ("10.0.0.0/8", "2001:db8::/32") never penalised. */
   PerSourcePenaltyExemptList: string[];
+  /** Seconds one TPM operation of the key agent may take before logins fail fast; 0: no limit. */
+  TpmTimeout: number;
   PermitRootLogin: boolean;
   /** Environment variable name patterns (`*`, `?`) the server accepts from clients. */
   AcceptEnv: string[];

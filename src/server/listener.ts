@@ -52,7 +52,7 @@ function perSourceSettings(cfg: ServerConfig): PerSourceSettings {
 }
 
 /** Settings the TPM key agent was started with; a reload cannot change them. */
-const TPM_KEY_FIELDS = ['PrivkeyEngine', 'KeyFile', 'CertFile', 'TpmTcti', 'TpmSrkPassword', 'PrivkeyPassword'] as const;
+const TPM_KEY_FIELDS = ['PrivkeyEngine', 'KeyFile', 'CertFile', 'TpmTcti', 'TpmSrkPassword', 'PrivkeyPassword', 'TpmTimeout'] as const;
 
 export interface ListenerOptions {
   config: ServerConfig;
@@ -428,6 +428,7 @@ export class Listener {
         ...(cfg.TpmSrkPassword !== undefined ? { parentPassword: cfg.TpmSrkPassword } : {}),
         ...(cfg.PrivkeyPassword !== undefined ? { keyPassword: cfg.PrivkeyPassword } : {}),
       }],
+      timeoutMs: cfg.TpmTimeout * 1000,
       // A signature the agent could not make is a login that failed: the administrator must see it.
       log: (line) => (/: TLSSH_ERR_|refused|dropped/.test(line) ? this.log.error(line) : this.log.verbose(line)),
     });

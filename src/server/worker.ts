@@ -245,5 +245,6 @@ function serverKeyFailure(): string | undefined {
   // Loaded only for TPM keys, where the engine (and so the facade) is already loaded.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const tpm = require('../tpm') as typeof import('../tpm');
-  return tpm.takeTpmEngineError()?.message;
+  const e = tpm.takeTpmEngineError();
+  return e && `${e.code}: ${e.message}`;
 }

@@ -30,6 +30,8 @@ export interface TpmBinding {
   configureKey(id: string, cfg: NativeKeyConfig): void;
   removeKey(id: string): void;
   flushAll(): void;
+  /** _exit(2): skips Node's join of the thread pool, which a TPM command that never returns would hang. */
+  exitNow?(code: number): never;
   takeEngineFailure(): NativeTpmError | null;
   ecdsaSign(id: string, digest: Buffer): Promise<Buffer>;
   rsaPrivate(id: string, input: Buffer): Promise<Buffer>;

@@ -68,7 +68,11 @@ function connectError(err: SslError, host: string, port: number, bindAddress = '
       return new TlsshError('TLSSH_ERR_TLS_HANDSHAKE', `connection to ${host} port ${port} closed during the TLS handshake`, { cause: err });
     default:
       if (err.code?.startsWith('ERR_SSL') || err.library === 'SSL routines') {
-        return new TlsshError('TLSSH_ERR_TLS_HANDSHAKE', `TLS handshake with ${host} failed: ${err.reason ?? err.message}`, { cause: err });
+        const reason = err.reason ?? err.message;
+        // Before it has authenticated, a server can only send an alert; internal_error is what
+        // it sends when its own key fails (a TPM that stopped answering, say). Its log has the why.
+        const hint = /alert internal error/i.test(reason) ? ' (the server could not complete the handshake; its log says why)' : '';
+        return new TlsshError('TLSSH_ERR_TLS_HANDSHAKE', `TLS handshake with ${host} failed: ${reason}${hint}`, { cause: err });
       }
       return new TlsshError('TLSSH_ERR_CONNECT', `connect to host ${host} port ${port}: ${err.message}`, { cause: err });
   }

@@ -32,7 +32,7 @@ function listenOnce(port: number): Promise<number | undefined> {
 }
 
 /** Two free consecutive ports (server, control). */
-async function freePortPair(): Promise<number> {
+export async function freePortPair(): Promise<number> {
   for (let i = 0; i < 50; i++) {
     const p = await listenOnce(0);
     if (p === undefined || p >= 65535) continue;
