@@ -500,7 +500,7 @@ Bytes rsaPrivate(const std::string& id, const Bytes& input) {
 }
 
 LockoutInfo lockoutInfo(const std::string& tcti) {
-  std::lock_guard<std::mutex> lock(g_mu);
+  std::lock_guard<std::timed_mutex> lock(g_mu);
   return withConn(tcti, [&](Conn& c) {
     TPMI_YES_NO more = TPM2_NO;
     TPMS_CAPABILITY_DATA* cap = nullptr;
