@@ -4,6 +4,7 @@
 
 import * as net from 'node:net';
 import * as tls from 'node:tls';
+import { findSubsystem } from '../config/subsystem';
 import type { ServerConfig } from '../config/types';
 import { TlsshError, isTlsshError, type ErrorCode } from '../errors';
 import { ALPN_TLSSH2, type Message, type SessionRequest } from '../protocol/messages';
@@ -142,6 +143,17 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
       } catch (e) {
         return refuse(e, who);
       }
+      // ssh -s: the name becomes the command of its Subsystem line; an unknown name is refused
+      // before anything runs, so the client can say so and exit 255, as ssh does.
+      let session = req;
+      if (req.subsystem === true) {
+        const command = findSubsystem(cfg.Subsystem, req.command);
+        if (command === undefined) {
+          return refuse(new TlsshError('TLSSH_ERR_UNKNOWN_SUBSYSTEM', `subsystem request for ${req.command} failed: tlsshd has no Subsystem ${req.command}`), who);
+        }
+        log.verbose(`subsystem ${req.command} for ${account.name}: ${command}`);
+        session = { ...req, command };
+      }
       // PAM's account stack runs for every login, before the user gets anything (DESIGN §1).
       let pam: PamLogin | undefined;
       const usePam = pamDecision(cfg, process.geteuid?.() ?? 0);
@@ -157,7 +169,7 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
       authenticated = true;
       if (grace) clearTimeout(grace);
       safeReport(hooks, { t: 'authenticated', user: account.name }, log);
-      log.info(`accepted certificate for ${account.name} from ${remote}: ${describePeer(who)}; ${req.pty ? 'pty' : 'no pty'}, ${req.command === '' ? 'shell' : 'command'}`);
+      log.info(`accepted certificate for ${account.name} from ${remote}: ${describePeer(who)}; ${req.pty ? 'pty' : 'no pty'}, ${req.subsystem === true ? `subsystem ${req.command}` : req.command === '' ? 'shell' : 'command'}`);
       let pamSession: OpenedPamSession | undefined;
       try {
         // As root, in the process that becomes the session's parent, right before the drop:
@@ -175,7 +187,7 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
       ch.send({ type: 'session-started', user: account.name, window: SESSION_WINDOW });
       try {
         await runSession({
-          channel: ch, account, request: req, acceptEnv: cfg.AcceptEnv, connection, log,
+          channel: ch, account, request: session, acceptEnv: cfg.AcceptEnv, connection, log,
           ...(pamSession ? { pam: pamSession } : {}),
           onTty: (line) => safeReport(hooks, { t: 'login', line }, log),
         });

@@ -28,6 +28,8 @@ export interface FixtureOptions {
   serverCn?: string;
   /** Extra client config lines. */
   clientConfig?: Record<string, string>;
+  /** Extra tlsshd arguments (e.g. `-o Subsystem=...`, which a config Record cannot repeat). */
+  serverArgs?: string[];
 }
 
 export async function startFixture(opts: FixtureOptions = {}): Promise<ClientFixture> {
@@ -50,6 +52,7 @@ export async function startFixture(opts: FixtureOptions = {}): Promise<ClientFix
       // The tests run as whoever runs them; as root that is a root login.
       PermitRootLogin: 'yes',
     },
+    ...(opts.serverArgs ? { extraArgs: opts.serverArgs } : {}),
   });
   const configFile = path.join(dir, 'tlssh.conf');
   const lines = {
