@@ -133,7 +133,7 @@ Architecture: $arch
 Maintainer: tlssh developers <dev@tlssh.invalid>
 Installed-Size: $(du -sk --exclude=DEBIAN "$root" | cut -f1)
 Depends: nodejs (>= 20), $shlibs, libpam0g, libpam-modules, libpam-runtime
-Recommends: tpm2-tools
+Recommends: tpm2-tools, openssh-sftp-server
 Section: net
 Priority: optional
 Description: remote login shell over mutually authenticated TLS 1.3

@@ -13,6 +13,8 @@ PACKAGES=(
   util-linux procps passwd login          # logger, setsid, useradd, who/last
   man-db groff-base                       # man -l checks of the man pages
   dpkg-dev systemd                        # npm run deb (dpkg-shlibdeps); systemd-analyze verify
+  openssh-sftp-server rsync git sshfs     # tools that run over tlssh in tests (Subsystem sftp)
+  ansible-core sudo                       # Ansible over tlssh, become via sudo
 )
 
 missing=()

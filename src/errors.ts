@@ -70,6 +70,8 @@ const table = {
   // pty: the session on the server
   TLSSH_ERR_PTY: 'pty',
   TLSSH_ERR_SPAWN: 'pty',
+  // ssh -s NAME for a NAME the server has no Subsystem line for.
+  TLSSH_ERR_UNKNOWN_SUBSYSTEM: 'pty',
   TLSSH_ERR_PRIVILEGE_DROP: 'pty',
   TLSSH_ERR_TTY: 'pty',
   TLSSH_ERR_PAM_SESSION: 'pty',

@@ -66,7 +66,7 @@ Options (ssh's letters, with ssh's meaning unless said otherwise):
   -o KEYWORD=VALUE set any configuration keyword; may be repeated
   -p PORT          port to connect to (Port)
   -q               quiet: no warnings or diagnostics (LogLevel=QUIET)
-  -s               run the command as a subsystem (not supported yet)
+  -s               the command is a subsystem name (tlsshd's Subsystem), e.g. sftp
   -T               never ask for a pseudo-terminal
   -t               ask for a pseudo-terminal; twice: even when stdin is not a terminal
   -V, --version    print the version and exit
@@ -315,6 +315,9 @@ export function parseArgs(argv: readonly string[], version: string): ParseResult
   const remoteUser = s.loginName ?? user;
   if (remoteUser !== undefined) s.overrides.push(`User=${remoteUser}`);
   if (s.subsystem && words.length === 0) return usageError('-s needs a subsystem name after the host');
+  if (s.subsystem && !/^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$/.test(words.join(' '))) {
+    return usageError(`-s: ${JSON.stringify(words.join(' '))} is not a subsystem name ([A-Za-z0-9._@+-], at most 64)`);
+  }
 
   return {
     kind: 'run',

@@ -4,25 +4,10 @@
 import { X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import type { ClientConfig } from '../config/types';
+import { isTss2KeyFile } from '../config/tss2-key-file';
 import { TlsshError } from '../errors';
 
-const TSS2_LABEL = '-----BEGIN TSS2 PRIVATE KEY-----';
-
-/** Whether `file` starts (after blank lines) with a TSS2 PRIVATE KEY block; false when unreadable. */
-export function isTss2KeyFile(file: string): boolean {
-  let fd: number | undefined;
-  try {
-    // Non-blocking and regular files only: a FIFO named by mistake must not hang tlssh here.
-    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-    if (!fs.fstatSync(fd).isFile()) return false;
-    const buf = Buffer.alloc(64 * 1024);
-    return buf.subarray(0, fs.readSync(fd, buf, 0, buf.length, 0)).toString('latin1').includes(TSS2_LABEL);
-  } catch {
-    return false;
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-  }
-}
+export { isTss2KeyFile };
 
 /** `cfg` with PrivkeyEngine tpm when KeyFile is a TPM key and no engine was named. */
 export function withDetectedEngine(cfg: ClientConfig, debug?: (line: string) => void): ClientConfig {

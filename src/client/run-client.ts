@@ -52,7 +52,6 @@ export async function runClient(ctx: ClientContext): Promise<number> {
       process.stdout.write(dumpConfig(loaded, userInfo().username));
       return 0;
     }
-    if (args.subsystem) throw new TlsshError('TLSSH_ERR_USAGE', `-s (subsystem ${args.command}) is not supported yet`);
     for (const file of insecureSecretFiles(loaded)) {
       log.warn(`tlssh: warning: ${file} holds a password and other users can read it; run chmod 600 ${file}`);
     }
@@ -101,6 +100,7 @@ async function connectAndRun(args: ClientArgs, loaded: ClientConfig, env: NodeJS
     type: 'session-request',
     user: cfg.User,
     command: args.command,
+    ...(args.subsystem ? { subsystem: true } : {}),
     pty,
     term: pty ? (env['TERM'] ?? '') : '',
     cols: size.cols,

@@ -7,6 +7,7 @@ export { clientSchema, serverSchema, DEFAULT_SERVER_CONFIG, defaultClientConfig,
 export { assertPrivateFile, insecureSecretFiles, secretFiles } from './file-permissions';
 export { listenAddresses, splitListen, type ListenAddress } from './listen-address';
 export { hostMatches } from './host-patterns';
+export { findSubsystem, parseSubsystem, type Subsystem } from './subsystem';
 export {
   DEFAULT_CONFIG_PATHS, SERVER_CONFIG_FILE, SYSTEM_CLIENT_CONFIG_FILE, userClientConfigFile, type ConfigPaths,
 } from './config-paths';

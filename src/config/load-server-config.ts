@@ -11,6 +11,7 @@ import { formatListen, type ListenSpec } from './listen-address';
 import type { ConfigStatement } from './parse-config-text';
 import { readConfigFile } from './read-config-files';
 import { serverSchema } from './schema';
+import { isTss2KeyFile } from './tss2-key-file';
 import type { LoadOptions, ServerConfig } from './types';
 
 export function loadServerConfig(opts: LoadOptions = {}, paths: ConfigPaths = DEFAULT_CONFIG_PATHS): ServerConfig {
@@ -61,6 +62,12 @@ function buildServerConfig(fold: ConfigFold): ServerConfig {
       'ClientCAFile',
       'ClientCAFile and ClientCAPath are both empty: no client certificate could be verified',
     );
+  }
+  // A TSS2 key file is a TPM key whatever PrivkeyEngine says (empty), as in tlssh: the file
+  // itself says so, and a PEM reader could do nothing with it.
+  if (values['PrivkeyEngine'] === '' && isTss2KeyFile(values['KeyFile'] as string)) {
+    values['PrivkeyEngine'] = 'tpm';
+    origin['PrivkeyEngine'] = `${values['KeyFile'] as string} is a TSS2 key file`;
   }
   return { origin, ...values } as unknown as ServerConfig;
 }

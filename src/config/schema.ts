@@ -9,6 +9,7 @@ import { parseListen } from './listen-address';
 import {
   DEFAULT_PER_SOURCE_PENALTIES, perSourceMaxStartups, perSourceNetBlockSize, perSourcePenalties, perSourcePenaltyExemptList,
 } from './per-source-values';
+import { parseSubsystem } from './subsystem';
 import type { ClientConfig, ServerConfig } from './types';
 
 export interface KeywordSpec {
@@ -99,6 +100,7 @@ const serverKeywords: KeywordSpec[] = [
     },
   }),
   spec({ name: 'AcceptEnv', parse: envPatterns, list: true }),
+  spec({ name: 'Subsystem', parse: (text) => parseSubsystem(text), list: true }),
   spec({ name: 'UsePAM', parse: boolean }),
   // OpenSSH's name; a service of its own lets an administrator (or a test) give tlsshd another stack.
   spec({ name: 'PAMServiceName', parse: word('a PAM service name (a file in /etc/pam.d)', /^[A-Za-z0-9][A-Za-z0-9._-]*$/, false) }),
@@ -241,6 +243,8 @@ export const DEFAULT_SERVER_CONFIG = {
   TpmTimeout: 5,
   PermitRootLogin: true,
   AcceptEnv: ['LANG', 'LC_*'],
+  // What Debian's sshd_config ships, so sftp and scp work out of the box (openssh-sftp-server).
+  Subsystem: [{ name: 'sftp', command: '/usr/lib/openssh/sftp-server' }],
   UsePAM: true,
   PAMServiceName: 'tlsshd',
   PidFile: '',

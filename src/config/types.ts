@@ -1,6 +1,8 @@
 // The typed, frozen configurations the rest of tlssh reads. Field names are the config keywords
 // themselves, so a reader can grep a keyword from the man page straight to its use.
 
+import type { Subsystem } from './subsystem';
+
 export interface MaxStartups {
   /** Unauthenticated connections allowed before random early drop starts. */
   start: number;
@@ -83,6 +85,11 @@ export interface ServerConfig extends CommonConfig {
   PermitRootLogin: boolean;
   /** Environment variable name patterns (`*`, `?`) the server accepts from clients. */
   AcceptEnv: string[];
+  /**
+   * sshd's Subsystem lines, in order: what `tlssh -s host NAME` runs (the first line for a name).
+   * Any line replaces the default (sftp with /usr/lib/openssh/sftp-server); `Subsystem none`: none.
+   */
+  Subsystem: Subsystem[];
   /**
    * Account checks and sessions through PAM (root daemons only). Default yes: where the PAM
    * addon cannot load, a default yes is off with a log line and an explicit yes refuses to start.

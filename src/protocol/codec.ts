@@ -20,6 +20,10 @@ const U16_MAX = 0xffff;
 const U32_MAX = 0xffffffff;
 
 const PTY_FLAG = 0x01;
+/** session-request: `command` names a subsystem (tlsshd's Subsystem keyword), as ssh -s. */
+const SUBSYSTEM_FLAG = 0x02;
+/** A subsystem name: what sshd_config's Subsystem lines use (sftp, netconf, name@domain). */
+const SUBSYSTEM_RE = /^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$/;
 const CORE_DUMPED_FLAG = 0x01;
 const EXIT_KIND_CODE = 0;
 const EXIT_KIND_SIGNAL = 1;
@@ -167,6 +171,8 @@ function encodeSessionRequest(m: SessionRequest): Buffer {
   const pty = boolField(m.pty, 'pty');
   const user = textField(m.user, RULES.user);
   const command = textField(m.command, RULES.command);
+  const subsystem = m.subsystem === undefined ? false : boolField(m.subsystem, 'subsystem');
+  if (subsystem && !SUBSYSTEM_RE.test(m.command)) throw malformed(`subsystem name ${JSON.stringify(m.command)} is not [A-Za-z0-9._@+-]{1,64}`);
   const term = textField(m.term, RULES.term);
   const cols = intField(m.cols, 'cols', U16_MAX);
   const rows = intField(m.rows, 'rows', U16_MAX);
@@ -184,7 +190,7 @@ function encodeSessionRequest(m: SessionRequest): Buffer {
     size += strSize(name) + strSize(value);
   }
   const w = new FrameWriter(MSG.sessionRequest, size);
-  w.u8(pty ? PTY_FLAG : 0);
+  w.u8((pty ? PTY_FLAG : 0) | (subsystem ? SUBSYSTEM_FLAG : 0));
   w.str(user);
   w.str(command);
   w.str(term);
@@ -370,9 +376,11 @@ class BodyReader {
 function decodeSessionRequest(body: Buffer): SessionRequest {
   const r = new BodyReader(body, 'session-request');
   const flags = r.u8('flags');
-  if ((flags & ~PTY_FLAG) !== 0) throw malformed(`session-request: reserved flag bits set (0x${flags.toString(16)})`);
+  if ((flags & ~(PTY_FLAG | SUBSYSTEM_FLAG)) !== 0) throw malformed(`session-request: reserved flag bits set (0x${flags.toString(16)})`);
   const user = r.str(RULES.user);
   const command = r.str(RULES.command);
+  const subsystem = (flags & SUBSYSTEM_FLAG) !== 0;
+  if (subsystem && !SUBSYSTEM_RE.test(command)) throw malformed('session-request: the subsystem name is not [A-Za-z0-9._@+-]{1,64}');
   const term = r.str(RULES.term);
   const cols = r.u16('cols');
   const rows = r.u16('rows');
@@ -383,7 +391,9 @@ function decodeSessionRequest(body: Buffer): SessionRequest {
   const env: Array<[string, string]> = [];
   for (let i = 0; i < count; i++) env.push([r.str(RULES.envName), r.str(RULES.envValue)]);
   r.end();
-  return { type: 'session-request', user, command, pty: flags === PTY_FLAG, term, cols, rows, env };
+  const pty = (flags & PTY_FLAG) !== 0;
+  // `subsystem` appears only when set, so requests without it decode exactly as before.
+  return { type: 'session-request', user, command, pty, ...(subsystem ? { subsystem: true } : {}), term, cols, rows, env };
 }
 
 function decodeData(body: Buffer): Data {

@@ -29,6 +29,11 @@ export interface SessionRequest {
   user: string;
   /** Empty: the user's login shell. Otherwise run through the user's shell with -c. */
   command: string;
+  /**
+   * `command` is a subsystem name (ssh -s): the server runs the command its Subsystem line gives
+   * for that name instead. Absent means false.
+   */
+  subsystem?: boolean;
   pty: boolean;
   term: string;
   cols: number;

@@ -4,6 +4,7 @@
 
 import * as net from 'node:net';
 import * as tls from 'node:tls';
+import { findSubsystem } from '../config/subsystem';
 import { TlsshError, categoryOf, isTlsshError, type ErrorCode } from '../errors';
 import { setProcessTitle } from '../process-title';
 import { ALPN_TLSSH2, type Message, type SessionRequest } from '../protocol/messages';
@@ -173,6 +174,17 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
       } catch (e) {
         return refuse(e, who);
       }
+      // ssh -s: the name becomes the command of its Subsystem line; an unknown name is refused
+      // before anything runs, so the client can say so and exit 255, as ssh does.
+      let session = req;
+      if (req.subsystem === true) {
+        const command = findSubsystem(cfg.Subsystem, req.command);
+        if (command === undefined) {
+          return refuse(new TlsshError('TLSSH_ERR_UNKNOWN_SUBSYSTEM', `subsystem request for ${req.command} failed: tlsshd has no Subsystem ${req.command}`), who);
+        }
+        log.verbose(`subsystem ${req.command} for ${account.name}: ${command}`);
+        session = { ...req, command };
+      }
       // PAM's account stack runs for every login, before the user gets anything (DESIGN §1).
       let pam: PamLogin | undefined;
       // UsePAM here is the listener's decision: on means PAM worked there, so failing here refuses.
@@ -190,7 +202,7 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
       if (grace) clearTimeout(grace);
       safeReport(hooks, { t: 'authenticated', user: account.name }, log);
       log = root.child(`conn ${msg.id} user ${account.name} from ${remote}`);
-      log.info(`accepted certificate ${describePeer(who)}; ${req.pty ? 'pty' : 'no pty'}, ${req.command === '' ? 'shell' : 'command'}`);
+      log.info(`accepted certificate ${describePeer(who)}; ${req.pty ? 'pty' : 'no pty'}, ${req.subsystem === true ? `subsystem ${req.command}` : req.command === '' ? 'shell' : 'command'}`);
       // Set while still root: the title shows whose process this is before the drop.
       if (!req.pty) setProcessTitle(`tlsshd: ${account.name} [cmd]`, 'tlsshd');
       let pamSession: OpenedPamSession | undefined;
@@ -212,7 +224,7 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
       ch.off('message', early.hold);
       try {
         await runSession({
-          channel: ch, account, request: req, acceptEnv: cfg.AcceptEnv, connection, log,
+          channel: ch, account, request: session, acceptEnv: cfg.AcceptEnv, connection, log,
           ...(pamSession ? { pam: pamSession } : {}),
           early: early.take(),
           onTty: (line) => {

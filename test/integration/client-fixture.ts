@@ -34,6 +34,8 @@ export interface FixtureOptions {
   clientConfig?: Record<string, string>;
   /** Extra tlsshd config lines. */
   serverConfig?: Record<string, string>;
+  /** Extra tlsshd arguments (e.g. `-o Subsystem=...`, which a config Record cannot repeat). */
+  serverArgs?: string[];
 }
 
 export async function startFixture(opts: FixtureOptions = {}): Promise<ClientFixture> {
@@ -59,6 +61,7 @@ export async function startFixture(opts: FixtureOptions = {}): Promise<ClientFix
       PermitRootLogin: 'yes',
       ...opts.serverConfig,
     },
+    ...(opts.serverArgs ? { extraArgs: opts.serverArgs } : {}),
   });
   const configFile = path.join(dir, 'tlssh.conf');
   const lines = {

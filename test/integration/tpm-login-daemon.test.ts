@@ -154,6 +154,23 @@ describe('tlsshd with a TPM key', () => {
     }
   });
 
+  it('uses a TSS2 key file in the TPM without PrivkeyEngine, as tlssh does', async () => {
+    const client = makeClient(ca);
+    const d = await startTlsshd({
+      dir,
+      config: { CertFile: plain.certFile, KeyFile: plain.keyFile, TpmTcti: tpm.tcti, ClientCAFile: ca.certFile, PermitRootLogin: 'yes' },
+    });
+    try {
+      const s = connectClient(d.port, client, sessionRequest({ command: 'true' }));
+      s.socket.once('secureConnect', () => s.endStdin());
+      const r = await s.result;
+      assert.equal(r.transportError, undefined);
+      assert.equal(r.exit?.code, 0);
+    } finally {
+      await d.stop();
+    }
+  });
+
   it('keeps its TPM key across a SIGHUP that names another TPM key', async () => {
     const client = makeClient(ca);
     const d = await startTlsshd({

@@ -132,6 +132,14 @@ describe('tlssh command line, as OpenSSH parses it', () => {
     const s = args(['-s', 'h', 'sftp']);
     assert.equal(s.subsystem, true);
     assert.equal(s.command, 'sftp');
+    // sftp's own argv: "-oForwardX11 no" as one word, then -s -- host sftp.
+    const t = args(['-oForwardX11 no', '-oPermitLocalCommand no', '-oClearAllForwardings yes', '-obatchmode yes', '-oForwardAgent no', '-s', '--', 'h', 'sftp']);
+    assert.equal(t.subsystem, true);
+    assert.equal(t.command, 'sftp');
+    for (const bad of [['-s', 'h', 'sftp', 'x'], ['-s', 'h', '/bin/sh'], ['-s', 'h', '-x']]) {
+      const r = exitOf(bad);
+      assert.equal(r.status, 255, bad.join(' '));
+    }
   });
 
   it("accepts Ansible's default ssh arguments", () => {

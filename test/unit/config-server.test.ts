@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fails } from '../helpers/expect-failure';
 import {
-  DEFAULT_SERVER_CONFIG, assertPrivateFile, listenAddresses, loadServerConfig, secretFiles, type ServerConfig,
+  DEFAULT_SERVER_CONFIG, assertPrivateFile, findSubsystem, listenAddresses, loadServerConfig, parseSubsystem, secretFiles, type ServerConfig,
 } from '../../src/config';
 
 const FIXTURES = path.resolve(__dirname, '../../../test/fixtures/config');
@@ -96,6 +96,30 @@ describe('tlsshd.conf defaults', () => {
     const f = write('ClientCAFile none\n');
     fails(() => loadServerConfig({ file: f }), 'TLSSH_ERR_CONFIG_BAD_VALUE', `${f}:1: ClientCAFile: `);
     assert.equal(loadServerConfig({ file: write('ClientCAFile none\nClientCAPath /x\n') }).ClientCAPath, '/x');
+  });
+
+  it('Subsystem: lines add up and replace the sftp default; the first line for a name wins; none leaves none', () => {
+    assert.equal(findSubsystem(loadServerConfig({ file: write('') }).Subsystem, 'sftp'), '/usr/lib/openssh/sftp-server');
+    const cfg = loadServerConfig({ file: write('Subsystem sftp /opt/sftp-server -l INFO\nSubsystem  netconf\t/usr/bin/nc  -q 1\nSubsystem sftp /later\n') });
+    assert.equal(findSubsystem(cfg.Subsystem, 'sftp'), '/opt/sftp-server -l INFO');
+    assert.equal(findSubsystem(cfg.Subsystem, 'netconf'), '/usr/bin/nc  -q 1');
+    assert.equal(findSubsystem(cfg.Subsystem, 'scp'), undefined);
+    assert.deepEqual(loadServerConfig({ file: write('Subsystem none\n') }).Subsystem, []);
+    assert.deepEqual(loadServerConfig({ file: write(''), overrides: ['Subsystem=greet /bin/true'] }).Subsystem, [{ name: 'greet', command: '/bin/true' }]);
+  });
+
+  it('Subsystem: a line without a command or with a bad name names file, line and keyword', () => {
+    for (const text of ['Subsystem sftp\n', 'Subsystem\n', 'Subsystem s/ftp /bin/true\n', 'Subsystem -x /bin/true\n']) {
+      const f = write(text);
+      fails(() => loadServerConfig({ file: f }), 'TLSSH_ERR_CONFIG_BAD_VALUE', `${f}:1: Subsystem: `);
+    }
+  });
+
+  it('Subsystem: internal-sftp means the first sftp-server found, with its arguments, and is an error without one', () => {
+    const server = path.join(tmp, 'sftp-server');
+    fs.writeFileSync(server, '#!/bin/sh\n', { mode: 0o755 });
+    assert.deepEqual(parseSubsystem('sftp internal-sftp -f AUTH -l INFO', ['/nonexistent/sftp-server', server]), [{ name: 'sftp', command: `${server} -f AUTH -l INFO` }]);
+    assert.throws(() => parseSubsystem('sftp internal-sftp', ['/nonexistent/sftp-server']), /no built-in SFTP server.*openssh-sftp-server/);
   });
 
   it('UsePAM and PAMServiceName: a service is a file name in /etc/pam.d, never a path', () => {

@@ -612,3 +612,16 @@ test('a Uint8Array is accepted as data and decoded as a Buffer', () => {
   assert.ok(Buffer.isBuffer(m.data));
   assert.deepEqual([...m.data], [1, 2, 3]);
 });
+
+test('session-request subsystem: flag bit 1 only when set, and the name must be a subsystem name', () => {
+  const base: Message = { type: 'session-request', user: '', command: 'sftp', pty: false, term: '', cols: 0, rows: 0, env: [] };
+  assert.equal(encodeMessage({ ...base, subsystem: true })[5], 0x02);
+  assert.equal(encodeMessage({ ...base, subsystem: false })[5], 0x00);
+  assert.equal(encodeMessage(base)[5], 0x00);
+  // Decoded without the key when the bit is clear, so older peers' requests look as before.
+  assert.deepEqual(decodeAll(encodeMessage({ ...base, subsystem: false })), [base]);
+  assert.deepEqual(decodeAll(encodeMessage({ ...base, pty: true, subsystem: true })), [{ ...base, pty: true, subsystem: true }]);
+  for (const command of ['', 'sftp server', '/usr/lib/openssh/sftp-server', '-x', 'x'.repeat(65)]) {
+    assert.equal(encodeError({ ...base, command, subsystem: true }), 'TLSSH_ERR_FRAME_MALFORMED', command);
+  }
+});
