@@ -3,6 +3,7 @@
 // the schema, so a new keyword shows up without touching this file.
 
 import { serverSchema, type ConfigSchema } from './schema';
+import type { Subsystem } from './subsystem';
 import type { MaxStartups, PerSourceNetBlockSize, PerSourcePenalties, ServerConfig } from './types';
 
 /** What a set secret prints as; its value, even its length, never leaves the daemon. */
@@ -31,7 +32,7 @@ function formatScalar(v: unknown): string {
 }
 
 /** sshd's syntax for the per-source keywords, whose parsed values are objects. */
-const SPECIAL: Partial<Record<keyof ServerConfig, (v: unknown) => string>> = {
+const SPECIAL: Partial<Record<keyof ServerConfig, (v: unknown) => string | string[]>> = {
   PerSourceNetBlockSize: (v) => {
     const b = v as PerSourceNetBlockSize;
     return `${b.ipv4}:${b.ipv6}`;
@@ -44,6 +45,11 @@ const SPECIAL: Partial<Record<keyof ServerConfig, (v: unknown) => string>> = {
       `max:${p.max}s`, `min:${p.min}s`, `max-sources4:${p.maxSources4}`, `max-sources6:${p.maxSources6}`,
       `overflow:${p.overflow}`, `overflow6:${p.overflow6}`,
     ].join(' ');
+  },
+  // One line a subsystem, in order (the first line for a name wins); none left is "none".
+  Subsystem: (v) => {
+    const list = v as Subsystem[];
+    return list.length === 0 ? 'none' : list.map((x) => `${x.name} ${x.command}`);
   },
   PerSourcePenaltyExemptList: (v) => ((v as string[]).length === 0 ? 'none' : (v as string[]).join(',')),
 };
@@ -65,7 +71,8 @@ export function formatServerConfig(cfg: ServerConfig): string {
     const v = values[field];
     const special = SPECIAL[field as keyof ServerConfig];
     if (special) {
-      lines.push(`${k.name} ${special(v)}`);
+      const out = special(v);
+      for (const value of Array.isArray(out) ? out : [out]) lines.push(`${k.name} ${value}`);
     } else if (k.secret) {
       lines.push(v === undefined ? `# ${k.name} is not set` : `${k.name} ${MASK}`);
     } else if (k.list && Array.isArray(v)) {
