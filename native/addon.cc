@@ -161,7 +161,14 @@ Napi::Value LockoutInfo(const Napi::CallbackInfo& info) {
 
 Napi::Value LoadKey(const Napi::CallbackInfo& info) {
   auto id = std::make_shared<std::string>(info[0].As<Napi::String>().Utf8Value());
-  return queue(info.Env(), [=] { loadKey(*id); }, [](Napi::Env env) { return env.Undefined(); });
+  bool keepParent = info.Length() > 1 && info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
+  return queue(info.Env(), [=] { loadKey(*id, keepParent); }, [](Napi::Env env) { return env.Undefined(); });
+}
+
+// flushAll on the thread pool: the client lets the TPM go after its session has started without
+// holding up its JS thread for the FlushContext round trips.
+Napi::Value FlushAllAsync(const Napi::CallbackInfo& info) {
+  return queue(info.Env(), [] { flushAll(); }, [](Napi::Env env) { return env.Undefined(); });
 }
 
 Napi::Value CreateKey(const Napi::CallbackInfo& info) {
@@ -205,6 +212,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("configureKey", Napi::Function::New(env, ConfigureKey));
   exports.Set("removeKey", Napi::Function::New(env, RemoveKey));
   exports.Set("flushAll", Napi::Function::New(env, FlushAll));
+  exports.Set("flushAllAsync", Napi::Function::New(env, FlushAllAsync));
   exports.Set("exitNow", Napi::Function::New(env, ExitNow));
   exports.Set("takeEngineFailure", Napi::Function::New(env, TakeEngineFailure));
   exports.Set("ecdsaSign", Napi::Function::New(env, EcdsaSign));

@@ -60,7 +60,9 @@ PublicInfo publicInfo(const std::string& id, std::string* agentPath = nullptr);
 // Private operations. Each reconnects and reloads once after a transport error or a lost object.
 Bytes ecdsaSign(const std::string& id, const Bytes& digest);    // DER ECDSA-Sig-Value
 Bytes rsaPrivate(const std::string& id, const Bytes& input);    // raw m^d mod n, modulus-sized
-void loadKey(const std::string& id);
+// keepParent: a primary made for the key stays loaded until the key is flushed (flushAll), and a
+// failure is remembered so that the engine's signature fails with it rather than loading again.
+void loadKey(const std::string& id, bool keepParent = false);
 
 // Key creation under a parent: returns marshalled TPM2B_PUBLIC and TPM2B_PRIVATE.
 struct CreatedKey {
