@@ -43,6 +43,11 @@ struct KeyState {
   // Why the last early load (loadKey with keepParent) failed: a signature inside the handshake
   // then fails with it instead of loading again, which would try a wrong parent password twice.
   std::optional<TpmFailure> loadFailure;
+  // A saved context of this very key (TPM2_ContextSave, from an earlier login), tried once by the
+  // next load instead of CreatePrimary + Load. The TPM checks its integrity with a key that
+  // changes at every TPM Reset and exists in no other TPM; one that does not load is ignored.
+  Bytes context;
+  bool fromContext = false;  // the loaded handle came from `context`
 };
 std::map<std::string, KeyState> g_keys;
 
@@ -294,6 +299,22 @@ void ensureLoaded(Conn& c, const std::string& id, KeyState& k) {
   if (k.gen == c.gen && k.parent != ESYS_TR_NONE) Esys_FlushContext(c.esys, k.parent);
   k.handle = ESYS_TR_NONE;
   k.parent = ESYS_TR_NONE;
+  k.fromContext = false;
+  if (!k.context.empty()) {
+    Bytes blob = std::move(k.context);
+    k.context.clear();
+    TPMS_CONTEXT saved{};
+    size_t off = 0;
+    if (Tss2_MU_TPMS_CONTEXT_Unmarshal(blob.data(), blob.size(), &off, &saved) == TSS2_RC_SUCCESS && off == blob.size()) {
+      ESYS_TR h = ESYS_TR_NONE;
+      if (Esys_ContextLoad(c.esys, &saved, &h) == TSS2_RC_SUCCESS) {
+        k.handle = h;
+        k.gen = c.gen;
+        k.fromContext = true;
+        return;
+      }
+    }
+  }
   TPM2B_PUBLIC pub = unmarshalPublic(k.cfg.pub, id);
   TPM2B_PRIVATE priv = unmarshalPrivate(k.cfg.priv, id);
   withRoom(c, [&] {
@@ -556,17 +577,38 @@ LockoutInfo lockoutInfo(const std::string& tcti) {
   });
 }
 
-void loadKey(const std::string& id, bool keepParent) {
+bool loadKey(const std::string& id, bool keepParent, const Bytes& context) {
   std::lock_guard<std::timed_mutex> lock(g_mu);
   KeyState& k = keyState(id);
   k.keepParent = keepParent;
   k.loadFailure.reset();
+  k.context = context;
   try {
     withKey(id, [](Conn&, ESYS_TR) { return 0; });
   } catch (const TpmFailure& f) {
+    k.context.clear();
     if (keepParent) k.loadFailure = f;
     throw;
   }
+  return k.fromContext;
+}
+
+Bytes saveKeyContext(const std::string& id) {
+  std::lock_guard<std::timed_mutex> lock(g_mu);
+  KeyState& k = keyState(id);
+  auto it = g_conns.find(k.cfg.tcti);
+  if (k.handle == ESYS_TR_NONE || it == g_conns.end() || it->second.gen != k.gen)
+    throw TpmFailure("TPM2_ContextSave of " + id, 0, "the key is not loaded");
+  TPMS_CONTEXT* saved = nullptr;
+  check("TPM2_ContextSave of " + id, Esys_ContextSave(it->second.esys, k.handle, &saved));
+  Bytes out(sizeof(TPMS_CONTEXT) + 16);
+  size_t off = 0;
+  uint32_t rc = Tss2_MU_TPMS_CONTEXT_Marshal(saved, out.data(), out.size(), &off);
+  explicit_bzero(saved, sizeof *saved);
+  Esys_Free(saved);
+  check("marshalling the saved context of " + id, rc);
+  out.resize(off);
+  return out;
 }
 
 CreatedKey createKey(const std::string& tcti, uint32_t parent, Bytes parentAuth, Bytes keyAuth,

@@ -170,6 +170,7 @@ async function connectWithTpmKey(
   const { prepareTpmKey, takeTpmFailure, tpmFailuresLeft } = await import('../transport/tpm-key');
   let cfg = given;
   let prepared = await prepareTpmKey(cfg, debug ? { debug } : {});
+  let signed = false;
   let early: Promise<TLSSocket> | undefined = connectTls(cfg, { host, port: cfg.Port, debug, debug3 });
   // Its failure is looked at only after the load's: meanwhile it must not count as unhandled.
   early.catch(() => undefined);
@@ -204,7 +205,9 @@ async function connectWithTpmKey(
       try {
         const attempt = early ?? connectTls(cfg, { host, port: cfg.Port, debug, debug3 });
         early = undefined;
-        return await attempt;
+        const socket = await attempt;
+        signed = true;
+        return socket;
       } catch (err) {
         const tpmFailure = takeTpmFailure();
         if (tpmFailure) debug?.(`TLS handshake failed because the TPM's signature did: ${describeError(err)} (${tpmFailure.code}: ${tpmFailure.message})`);
@@ -240,7 +243,7 @@ async function connectWithTpmKey(
     }
   } finally {
     // Not awaited: the flushes run on the thread pool while the session starts.
-    void prepared.release();
+    void prepared.release(signed);
   }
 }
 

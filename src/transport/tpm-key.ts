@@ -1,6 +1,7 @@
 // The TPM side of key loading. The facade in src/tpm is loaded only when a config asks for
 // the engine, so that plain-key logins never pay for the native addon.
 
+import * as fs from 'node:fs';
 import type { CommonConfig } from '../config/types';
 import { TlsshError, isTlsshError } from '../errors';
 
@@ -45,6 +46,8 @@ export interface PrepareOptions {
   /** How long to wait for another tlssh using the same TPM. */
   lockWaitMs?: number;
   debug?: (line: string) => void;
+  /** Where saved TPM contexts live (default ~/.tlssh/tpm-contexts); false: none. */
+  contextCache?: string | false;
 }
 
 export interface PreparedTpmKey {
@@ -58,9 +61,11 @@ export interface PreparedTpmKey {
   retried(): boolean;
   /**
    * Lets the TPM go: flushes the key and its parent on the thread pool, then closes the
-   * connection and lets the next tlssh in. The returned promise never rejects.
+   * connection and lets the next tlssh in. After a login that signed, a key loaded the long way
+   * has its context saved first (tpm-context-cache.ts); after one that did not, a saved context
+   * that was used is forgotten. The returned promise never rejects.
    */
-  release(): Promise<void>;
+  release(signed?: boolean): Promise<void>;
 }
 
 const DEFAULT_RETRY_MS = 1000;
@@ -82,18 +87,47 @@ export async function prepareTpmKey(cfg: CommonConfig, opts: PrepareOptions = {}
   const tcti = tpm.resolveTcti(configuredTcti(cfg));
   tpm.configureTpmKey(cfg.KeyFile, { tcti, parentPassword: cfg.TpmSrkPassword, keyPassword: cfg.PrivkeyPassword });
   const ctx = { keyFile: cfg.KeyFile, tcti, keyPasswordGiven: !!cfg.PrivkeyPassword, parentPasswordGiven: !!cfg.TpmSrkPassword };
+  const cache = await import('./tpm-context-cache');
+  const binding = tpm.loadTpmBinding();
+  // Not with a parent password: a saved context loads without the parent's authorisation, which
+  // would take that password's protection away from whoever holds the files.
+  const cacheable = opts.contextCache !== false && (cfg.TpmSrkPassword ?? '') === '';
+  const cacheFile = !cacheable ? undefined : cache.contextCacheFile(tcti, fs.readFileSync(cfg.KeyFile), opts.contextCache || undefined);
+  let saved = cacheFile === undefined ? undefined : cache.readContext(cacheFile);
+  let fromContext = false;
+  let loadedOk = false;
   const load = async (): Promise<void> => {
     try {
-      await tpm.loadTpmBinding().loadKey(cfg.KeyFile, true);
+      fromContext = await binding.loadKey(cfg.KeyFile, true, saved);
+      loadedOk = true;
+      if (saved !== undefined && !fromContext) opts.debug?.(`TPM context ${cacheFile ?? ''} did not load (another TPM, or it was reset); loaded the key from ${cfg.KeyFile}`);
+      else if (fromContext) opts.debug?.(`TPM key ${cfg.KeyFile} loaded from its saved context ${cacheFile ?? ''}`);
+      saved = undefined;
     } catch (e) {
       throw tpm.tpmError(e, ctx);
+    }
+  };
+  /** After the handshake: keep the context of a key loaded the long way, drop one that did not sign. */
+  const keepContext = async (signed: boolean): Promise<void> => {
+    if (cacheFile === undefined || !loadedOk) return;
+    if (fromContext) {
+      if (!signed) cache.forgetContext(cacheFile);
+      return;
+    }
+    if (!signed || typeof binding.saveKeyContext !== 'function') return;
+    try {
+      cache.writeContext(cacheFile, await binding.saveKeyContext(cfg.KeyFile));
+    } catch {
+      // best effort: the next login loads the long way
     }
   };
   const { lockTpm } = await import('./tpm-lock');
   const lock = await lockTpm(tcti, { waitMs: opts.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS, ...(opts.debug ? { debug: opts.debug } : {}) });
   let released: Promise<void> | undefined;
-  const release = (): Promise<void> => {
-    released ??= tpm.flushAllAsync().then(() => lock.release());
+  const release = (signed = false): Promise<void> => {
+    released ??= keepContext(signed)
+      .then(() => tpm.flushAllAsync())
+      .then(() => lock.release());
     return released;
   };
   let retried = false;
