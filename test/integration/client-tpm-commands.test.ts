@@ -2,7 +2,8 @@
 // each command costs a real chip 20-200 ms, so a login that sends more than it needs is slower.
 // The first login loads the key the long way (CreatePrimary + Load, and nothing else before the
 // signature: the primary is flushed after it, with the key) and saves the key's context; the
-// next one loads that context (one ContextLoad) and flushes only the key.
+// next one loads that context (one ContextLoad) and flushes only the key. The key is loaded while
+// the connection is made, not before it.
 
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
@@ -11,7 +12,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { configureTpmKey, createTpmKey } from '../../src/tpm';
+import * as net from 'node:net';
 import { startCountProxy, type CountProxy } from '../helpers/tpm-count-proxy';
+import { startStallProxy } from '../helpers/tpm-stall-proxy';
 import { startSwtpm, type Swtpm } from '../helpers/swtpm';
 import { runTlssh, startFixture, type ClientFixture } from './client-fixture';
 
@@ -77,5 +80,43 @@ describe('TPM commands per tlssh login', () => {
     const cmds = await login();
     assert.deepEqual(cmds.slice(0, 4), ['ContextLoad', 'CreatePrimary', 'Load', 'Sign'], cmds.join(' '));
     assert.deepEqual(await login(), ['ContextLoad', 'Sign', 'FlushContext']);
+  });
+
+  it('connects while the TPM is still loading the key', async () => {
+    // The client's TPM answers nothing until the server has seen the TCP connection: a client
+    // that loaded its key before connecting would never connect, and this test would fail at
+    // its bound. The "server" only records the connection and hangs up.
+    const stall = await startStallProxy(tpm.port);
+    stall.stall();
+    let sawConnection!: () => void;
+    const connected = new Promise<void>((resolve) => {
+      sawConnection = resolve;
+    });
+    let heldAtConnect = -1;
+    const server = net.createServer((sock) => {
+      heldAtConnect = stall.held;
+      sawConnection();
+      sock.destroy();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    const port = (server.address() as net.AddressInfo).port;
+    const stallConf = path.join(fx.dir, 'stall.conf');
+    const text = fs.readFileSync(conf, 'utf8').replace(/^TpmTcti .*$/m, `TpmTcti ${stall.tcti}`).replace(/^Port .*$/m, '');
+    fs.writeFileSync(stallConf, `${text}Port ${port}\n`, { mode: 0o600 });
+    try {
+      const run = runTlssh(['-c', stallConf, 'localhost', 'true'], { env: { ...process.env, LANG: 'C', HOME: home }, killAfterMs: 60_000 });
+      const bound = new Promise<'bound'>((resolve) => setTimeout(() => resolve('bound'), 30_000).unref());
+      const first = await Promise.race([connected.then(() => 'connected' as const), bound]);
+      stall.resume();
+      const r = await run;
+      assert.equal(first, 'connected', `no connection while the TPM was stalled: ${r.stderr}`);
+      assert.ok(heldAtConnect >= 1, `the TPM had no command outstanding when the connection came (${heldAtConnect})`);
+      // The server hung up: the failure is the connection's, after the key had loaded.
+      assert.equal(r.status, 255, r.stderr);
+    } finally {
+      stall.resume();
+      server.close();
+      await stall.close();
+    }
   });
 });
