@@ -161,7 +161,26 @@ Napi::Value LockoutInfo(const Napi::CallbackInfo& info) {
 
 Napi::Value LoadKey(const Napi::CallbackInfo& info) {
   auto id = std::make_shared<std::string>(info[0].As<Napi::String>().Utf8Value());
-  return queue(info.Env(), [=] { loadKey(*id); }, [](Napi::Env env) { return env.Undefined(); });
+  bool keepParent = info.Length() > 1 && info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
+  auto context = std::make_shared<Bytes>(info.Length() > 2 && info[2].IsBuffer() ? bytesOf(info[2]) : Bytes{});
+  auto fromContext = std::make_shared<bool>(false);
+  return queue(
+      info.Env(), [=] { *fromContext = loadKey(*id, keepParent, *context); },
+      [=](Napi::Env env) { return Napi::Boolean::New(env, *fromContext); });
+}
+
+Napi::Value SaveKeyContext(const Napi::CallbackInfo& info) {
+  auto id = std::make_shared<std::string>(info[0].As<Napi::String>().Utf8Value());
+  auto out = std::make_shared<Bytes>();
+  return queue(
+      info.Env(), [=] { *out = saveKeyContext(*id); },
+      [=](Napi::Env env) { return Napi::Buffer<uint8_t>::Copy(env, out->data(), out->size()); });
+}
+
+// flushAll on the thread pool: the client lets the TPM go after its session has started without
+// holding up its JS thread for the FlushContext round trips.
+Napi::Value FlushAllAsync(const Napi::CallbackInfo& info) {
+  return queue(info.Env(), [] { flushAll(); }, [](Napi::Env env) { return env.Undefined(); });
 }
 
 Napi::Value CreateKey(const Napi::CallbackInfo& info) {
@@ -205,11 +224,13 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("configureKey", Napi::Function::New(env, ConfigureKey));
   exports.Set("removeKey", Napi::Function::New(env, RemoveKey));
   exports.Set("flushAll", Napi::Function::New(env, FlushAll));
+  exports.Set("flushAllAsync", Napi::Function::New(env, FlushAllAsync));
   exports.Set("exitNow", Napi::Function::New(env, ExitNow));
   exports.Set("takeEngineFailure", Napi::Function::New(env, TakeEngineFailure));
   exports.Set("ecdsaSign", Napi::Function::New(env, EcdsaSign));
   exports.Set("rsaPrivate", Napi::Function::New(env, RsaPrivate));
   exports.Set("loadKey", Napi::Function::New(env, LoadKey));
+  exports.Set("saveKeyContext", Napi::Function::New(env, SaveKeyContext));
   exports.Set("lockoutInfo", Napi::Function::New(env, LockoutInfo));
   exports.Set("createKey", Napi::Function::New(env, CreateKey));
   exports.Set("importKey", Napi::Function::New(env, ImportKey));

@@ -11,12 +11,17 @@
 #include <cstring>
 #include <functional>
 #include <map>
+#include <optional>
 
 namespace tlssh {
 namespace {
 
 // Timed so that flushAll() at exit can give up on a command stuck on a TPM that stopped answering.
 std::timed_mutex g_mu;
+// Guards the key registry's configs against configureKey/removeKey while the engine reads a key's
+// public part: publicInfo must not wait for g_mu, which an early load on the thread pool holds
+// while the TLS handshake that needs the public part is being set up.
+std::mutex g_cfgMu;
 
 struct Conn {
   TSS2_TCTI_CONTEXT* tcti = nullptr;
@@ -30,6 +35,19 @@ struct KeyState {
   KeyConfig cfg;
   ESYS_TR handle = ESYS_TR_NONE;
   uint64_t gen = 0;  // connection generation the handle belongs to
+  // A primary parent kept loaded next to the key (loadKey's keepParent): the client flushes both
+  // after its one signature, so flushing the parent right after TPM2_Load would only add a TPM
+  // command in front of the handshake. Same generation as handle.
+  ESYS_TR parent = ESYS_TR_NONE;
+  bool keepParent = false;
+  // Why the last early load (loadKey with keepParent) failed: a signature inside the handshake
+  // then fails with it instead of loading again, which would try a wrong parent password twice.
+  std::optional<TpmFailure> loadFailure;
+  // A saved context of this very key (TPM2_ContextSave, from an earlier login), tried once by the
+  // next load instead of CreatePrimary + Load. The TPM checks its integrity with a key that
+  // changes at every TPM Reset and exists in no other TPM; one that does not load is ignored.
+  Bytes context;
+  bool fromContext = false;  // the loaded handle came from `context`
 };
 std::map<std::string, KeyState> g_keys;
 
@@ -162,14 +180,27 @@ Conn& connect(const std::string& tcti) {
   return g_conns[tcti] = c;
 }
 
+// Flushes the key and the parent kept with it, if they belong to connection c.
+void flushKeyObjects(Conn& c, KeyState& k) {
+  if (k.gen == c.gen) {
+    if (k.handle != ESYS_TR_NONE) Esys_FlushContext(c.esys, k.handle);
+    if (k.parent != ESYS_TR_NONE) Esys_FlushContext(c.esys, k.parent);
+  }
+  k.handle = ESYS_TR_NONE;
+  k.parent = ESYS_TR_NONE;
+}
+
+// A resource manager (the kernel's /dev/tpmrm*, tpm2-abrmd) flushes a connection's transient
+// objects when it closes, so flushing them one by one would only cost TPM commands.
+bool managedTcti(const std::string& tcti) {
+  return tcti.rfind("device:/dev/tpmrm", 0) == 0 || tcti.rfind("tabrmd", 0) == 0;
+}
+
 // Transient objects left by other programs (tpm2-tools without a resource manager, a process
 // killed before it flushed) fill the TPM's few object slots. Without a resource manager nobody
 // else can be using the TPM while we hold the connection, so flushing them all is safe.
 void flushTransients(Conn& c) {
-  for (auto& [id, k] : g_keys) {
-    if (k.handle != ESYS_TR_NONE && k.gen == c.gen) Esys_FlushContext(c.esys, k.handle);
-    k.handle = ESYS_TR_NONE;
-  }
+  for (auto& [id, k] : g_keys) flushKeyObjects(c, k);
   TPMI_YES_NO more = TPM2_NO;
   TPMS_CAPABILITY_DATA* cap = nullptr;
   if (Esys_GetCapability(c.esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_HANDLES, TPM2_TRANSIENT_FIRST,
@@ -265,14 +296,36 @@ void closeParent(Conn& c, Parent& p) {
 
 void ensureLoaded(Conn& c, const std::string& id, KeyState& k) {
   if (k.handle != ESYS_TR_NONE && k.gen == c.gen) return;
+  if (k.gen == c.gen && k.parent != ESYS_TR_NONE) Esys_FlushContext(c.esys, k.parent);
   k.handle = ESYS_TR_NONE;
+  k.parent = ESYS_TR_NONE;
+  k.fromContext = false;
+  if (!k.context.empty()) {
+    Bytes blob = std::move(k.context);
+    k.context.clear();
+    TPMS_CONTEXT saved{};
+    size_t off = 0;
+    if (Tss2_MU_TPMS_CONTEXT_Unmarshal(blob.data(), blob.size(), &off, &saved) == TSS2_RC_SUCCESS && off == blob.size()) {
+      ESYS_TR h = ESYS_TR_NONE;
+      if (Esys_ContextLoad(c.esys, &saved, &h) == TSS2_RC_SUCCESS) {
+        k.handle = h;
+        k.gen = c.gen;
+        k.fromContext = true;
+        return;
+      }
+    }
+  }
   TPM2B_PUBLIC pub = unmarshalPublic(k.cfg.pub, id);
   TPM2B_PRIVATE priv = unmarshalPrivate(k.cfg.priv, id);
   withRoom(c, [&] {
     Parent p = openParent(c, k.cfg.parent, k.cfg.parentAuth, id);
     ESYS_TR h = ESYS_TR_NONE;
     uint32_t rc = Esys_Load(c.esys, p.tr, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &priv, &pub, &h);
-    closeParent(c, p);
+    if (rc == TSS2_RC_SUCCESS && p.transient && k.keepParent) {
+      k.parent = p.tr;
+    } else {
+      closeParent(c, p);
+    }
     check("TPM2_Load of " + id, rc);
     k.handle = h;
     k.gen = c.gen;
@@ -291,6 +344,7 @@ KeyState& keyState(const std::string& id) {
 template <class F>
 auto withKey(const std::string& id, F f) -> decltype(f(std::declval<Conn&>(), ESYS_TR{})) {
   KeyState& k = keyState(id);
+  if (k.loadFailure) throw *k.loadFailure;
   for (int attempt = 0;; attempt++) {
     Conn& c = connect(k.cfg.tcti);
     try {
@@ -311,11 +365,13 @@ auto withKey(const std::string& id, F f) -> decltype(f(std::declval<Conn&>(), ES
       if (isTransportError(e.rc)) {
         dropConn(k.cfg.tcti);
         k.handle = ESYS_TR_NONE;
+        k.parent = ESYS_TR_NONE;
       } else if (isLostObject(e.rc)) {
         k.handle = ESYS_TR_NONE;
       } else if (tpmCode(e.rc) == TPM2_RC_INITIALIZE) {
         Esys_Startup(c.esys, TPM2_SU_CLEAR);
         k.handle = ESYS_TR_NONE;
+        k.parent = ESYS_TR_NONE;
       } else {
         throw;
       }
@@ -390,6 +446,7 @@ void wipe(Bytes& b) {
 
 void configureKey(const std::string& id, KeyConfig cfg) {
   std::lock_guard<std::timed_mutex> lock(g_mu);
+  std::lock_guard<std::mutex> cfgLock(g_cfgMu);
   unmarshalPublic(cfg.pub, id);
   if (cfg.agentPath.empty()) unmarshalPrivate(cfg.priv, id);
   auto it = g_keys.find(id);
@@ -397,11 +454,13 @@ void configureKey(const std::string& id, KeyConfig cfg) {
     KeyState& old = it->second;
     bool sameObject = old.cfg.tcti == cfg.tcti && old.cfg.parent == cfg.parent && old.cfg.pub == cfg.pub &&
                       old.cfg.priv == cfg.priv && old.cfg.parentAuth == cfg.parentAuth;
-    if (!sameObject && old.handle != ESYS_TR_NONE) {
+    if (!sameObject) {
       auto c = g_conns.find(old.cfg.tcti);
-      if (c != g_conns.end() && c->second.gen == old.gen) Esys_FlushContext(c->second.esys, old.handle);
+      if (c != g_conns.end()) flushKeyObjects(c->second, old);
       old.handle = ESYS_TR_NONE;
+      old.parent = ESYS_TR_NONE;
     }
+    old.loadFailure.reset();
     wipeConfig(old.cfg);
     old.cfg = std::move(cfg);
     return;
@@ -413,19 +472,18 @@ void configureKey(const std::string& id, KeyConfig cfg) {
 
 void removeKey(const std::string& id) {
   std::lock_guard<std::timed_mutex> lock(g_mu);
+  std::lock_guard<std::mutex> cfgLock(g_cfgMu);
   auto it = g_keys.find(id);
   if (it == g_keys.end()) return;
   KeyState& k = it->second;
-  if (k.handle != ESYS_TR_NONE) {
-    auto c = g_conns.find(k.cfg.tcti);
-    if (c != g_conns.end() && c->second.gen == k.gen) Esys_FlushContext(c->second.esys, k.handle);
-  }
+  auto c = g_conns.find(k.cfg.tcti);
+  if (c != g_conns.end()) flushKeyObjects(c->second, k);
   wipeConfig(k.cfg);
   g_keys.erase(it);
 }
 
 PublicInfo publicInfo(const std::string& id, std::string* agentPath) {
-  std::lock_guard<std::timed_mutex> lock(g_mu);
+  std::lock_guard<std::mutex> lock(g_cfgMu);
   KeyState& k = keyState(id);
   TPM2B_PUBLIC pub = unmarshalPublic(k.cfg.pub, id);
   PublicInfo info;
@@ -519,9 +577,38 @@ LockoutInfo lockoutInfo(const std::string& tcti) {
   });
 }
 
-void loadKey(const std::string& id) {
+bool loadKey(const std::string& id, bool keepParent, const Bytes& context) {
   std::lock_guard<std::timed_mutex> lock(g_mu);
-  withKey(id, [](Conn&, ESYS_TR) { return 0; });
+  KeyState& k = keyState(id);
+  k.keepParent = keepParent;
+  k.loadFailure.reset();
+  k.context = context;
+  try {
+    withKey(id, [](Conn&, ESYS_TR) { return 0; });
+  } catch (const TpmFailure& f) {
+    k.context.clear();
+    if (keepParent) k.loadFailure = f;
+    throw;
+  }
+  return k.fromContext;
+}
+
+Bytes saveKeyContext(const std::string& id) {
+  std::lock_guard<std::timed_mutex> lock(g_mu);
+  KeyState& k = keyState(id);
+  auto it = g_conns.find(k.cfg.tcti);
+  if (k.handle == ESYS_TR_NONE || it == g_conns.end() || it->second.gen != k.gen)
+    throw TpmFailure("TPM2_ContextSave of " + id, 0, "the key is not loaded");
+  TPMS_CONTEXT* saved = nullptr;
+  check("TPM2_ContextSave of " + id, Esys_ContextSave(it->second.esys, k.handle, &saved));
+  Bytes out(sizeof(TPMS_CONTEXT) + 16);
+  size_t off = 0;
+  uint32_t rc = Tss2_MU_TPMS_CONTEXT_Marshal(saved, out.data(), out.size(), &off);
+  explicit_bzero(saved, sizeof *saved);
+  Esys_Free(saved);
+  check("marshalling the saved context of " + id, rc);
+  out.resize(off);
+  return out;
 }
 
 CreatedKey createKey(const std::string& tcti, uint32_t parent, Bytes parentAuth, Bytes keyAuth,
@@ -610,11 +697,10 @@ void flushAll() {
   std::unique_lock<std::timed_mutex> lock(g_mu, std::chrono::seconds(2));
   if (!lock.owns_lock()) return;
   for (auto& [id, k] : g_keys) {
-    if (k.handle != ESYS_TR_NONE) {
-      auto c = g_conns.find(k.cfg.tcti);
-      if (c != g_conns.end() && c->second.gen == k.gen) Esys_FlushContext(c->second.esys, k.handle);
-    }
+    auto c = g_conns.find(k.cfg.tcti);
+    if (c != g_conns.end() && !managedTcti(k.cfg.tcti)) flushKeyObjects(c->second, k);
     k.handle = ESYS_TR_NONE;
+    k.parent = ESYS_TR_NONE;
   }
   for (auto& [tcti, c] : g_conns) closeConn(c);
   g_conns.clear();

@@ -60,7 +60,13 @@ PublicInfo publicInfo(const std::string& id, std::string* agentPath = nullptr);
 // Private operations. Each reconnects and reloads once after a transport error or a lost object.
 Bytes ecdsaSign(const std::string& id, const Bytes& digest);    // DER ECDSA-Sig-Value
 Bytes rsaPrivate(const std::string& id, const Bytes& input);    // raw m^d mod n, modulus-sized
-void loadKey(const std::string& id);
+// keepParent: a primary made for the key stays loaded until the key is flushed (flushAll), and a
+// failure is remembered so that the engine's signature fails with it rather than loading again.
+// context: a blob from saveKeyContext, tried first (TPM2_ContextLoad, one command instead of
+// CreatePrimary + Load); returns whether the key came from it.
+bool loadKey(const std::string& id, bool keepParent = false, const Bytes& context = {});
+// TPM2_ContextSave of the loaded key, for a later loadKey in another process.
+Bytes saveKeyContext(const std::string& id);
 
 // Key creation under a parent: returns marshalled TPM2B_PUBLIC and TPM2B_PRIVATE.
 struct CreatedKey {

@@ -150,10 +150,14 @@ async function localIo(args: ClientArgs, pty: boolean, stdinIsTty: boolean): Pro
 }
 
 /**
- * The TLS handshake with the key inside the TPM. The key is loaded first, so an unreachable TPM
- * or a key from another TPM fails before any network traffic and in the TPM's words; a signature
- * that fails inside the handshake (a wrong key password) is reported as the TPM's failure rather
- * than OpenSSL's "EVP lib". The TPM is let go as soon as the one signature is made.
+ * The TLS handshake with the key inside the TPM. Loading the key (CreatePrimary, Load) starts
+ * first and runs on the thread pool while the TCP connection is made and the server answers the
+ * ClientHello with its own (maybe TPM-signed) flight; the engine's signature, synchronous inside
+ * OpenSSL, waits on the addon's TPM lock for that load. The load is awaited before the
+ * handshake's result is looked at, so an unreachable TPM or a key from another TPM is still
+ * reported in the TPM's words; a signature that fails inside the handshake (a wrong key
+ * password) is reported as the TPM's failure rather than OpenSSL's "EVP lib". The TPM is let go
+ * (flushed on the thread pool) as soon as the one signature is made.
  */
 async function connectWithTpmKey(
   given: ClientConfig,
@@ -165,14 +169,32 @@ async function connectWithTpmKey(
   const { debug, debug3 } = log;
   const { prepareTpmKey, takeTpmFailure, tpmFailuresLeft } = await import('../transport/tpm-key');
   let cfg = given;
-  let prepared;
+  let prepared = await prepareTpmKey(cfg, debug ? { debug } : {});
+  let signed = false;
+  let early: Promise<TLSSocket> | undefined = connectTls(cfg, { host, port: cfg.Port, debug, debug3 });
+  // Its failure is looked at only after the load's: meanwhile it must not count as unhandled.
+  early.catch(() => undefined);
   try {
-    prepared = await prepareTpmKey(cfg, debug ? { debug } : {});
+    await prepared.loaded;
   } catch (err) {
+    abandon(early, takeTpmFailure);
+    early = undefined;
+    await prepared.release();
     // A parent (SRK or owner hierarchy) with a password the config does not give: ask, as for the key.
     if (!isTlsshError(err) || err.code !== 'TLSSH_ERR_TPM_AUTH' || cfg.TpmSrkPassword !== undefined) throw err;
     cfg = await withParentPassword(cfg, prompt, err);
     prepared = await prepareTpmKey(cfg, debug ? { debug } : {});
+    try {
+      await prepared.loaded;
+    } catch (e) {
+      await prepared.release();
+      throw e;
+    }
+  }
+  // A handshake that overlapped a load which had to be retried may have failed for it: redo it.
+  if (early && prepared.retried()) {
+    abandon(early, takeTpmFailure);
+    early = undefined;
   }
   try {
     // A wrong key password shows only when the TPM signs inside the handshake: ask again, as ssh
@@ -181,7 +203,11 @@ async function connectWithTpmKey(
     let typed = given.PrivkeyPassword !== undefined && mayAskAgain ? 1 : 0;
     for (;;) {
       try {
-        return await connectTls(cfg, { host, port: cfg.Port, debug, debug3 });
+        const attempt = early ?? connectTls(cfg, { host, port: cfg.Port, debug, debug3 });
+        early = undefined;
+        const socket = await attempt;
+        signed = true;
+        return socket;
       } catch (err) {
         const tpmFailure = takeTpmFailure();
         if (tpmFailure) debug?.(`TLS handshake failed because the TPM's signature did: ${describeError(err)} (${tpmFailure.code}: ${tpmFailure.message})`);
@@ -216,8 +242,17 @@ async function connectWithTpmKey(
       }
     }
   } finally {
-    prepared.release();
+    // Not awaited: the flushes run on the thread pool while the session starts.
+    void prepared.release(signed);
   }
+}
+
+/** A handshake started before its key failed to load: close it when it settles, and forget its TPM failure. */
+function abandon(attempt: Promise<TLSSocket>, takeTpmFailure: () => unknown): void {
+  attempt.then(
+    (socket) => socket.destroy(),
+    () => takeTpmFailure(),
+  );
 }
 
 /** The prompt to use: the terminal, or with BatchMode a refusal, as ssh never prompts then. */

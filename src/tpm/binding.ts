@@ -30,12 +30,22 @@ export interface TpmBinding {
   configureKey(id: string, cfg: NativeKeyConfig): void;
   removeKey(id: string): void;
   flushAll(): void;
+  /** flushAll on the thread pool. */
+  flushAllAsync(): Promise<void>;
   /** _exit(2): skips Node's join of the thread pool, which a TPM command that never returns would hang. */
   exitNow?(code: number): never;
   takeEngineFailure(): NativeTpmError | null;
   ecdsaSign(id: string, digest: Buffer): Promise<Buffer>;
   rsaPrivate(id: string, input: Buffer): Promise<Buffer>;
-  loadKey(id: string): Promise<void>;
+  /**
+   * keepParent: a primary made for the key stays loaded until flushAll, and a failure makes the
+   * engine's next signature with this key fail the same way instead of loading again.
+   * context: a blob from saveKeyContext, tried first (one TPM2_ContextLoad instead of
+   * CreatePrimary + Load). Resolves true when the key came from it.
+   */
+  loadKey(id: string, keepParent?: boolean, context?: Buffer): Promise<boolean>;
+  /** TPM2_ContextSave of the loaded key: a blob for loadKey's `context` in a later process. */
+  saveKeyContext?(id: string): Promise<Buffer>;
   /** The dictionary-attack state: failures counted (TPM_PT_LOCKOUT_COUNTER) and the limit (TPM_PT_MAX_AUTH_FAIL). */
   lockoutInfo(tcti: string): Promise<{ counter: number; maxTries: number }>;
   createKey(o: { tcti: string; parent: number; parentAuth: Buffer; keyAuth: Buffer; template: Buffer }): Promise<{ pub: Buffer; priv: Buffer }>;

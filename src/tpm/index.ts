@@ -11,6 +11,7 @@ export {
   configuredKeyType,
   createTpmKey,
   flushAll,
+  flushAllAsync,
   takeTpmEngineError,
   tpmEcdsaSign,
   tpmPublicKey,

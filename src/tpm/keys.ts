@@ -43,6 +43,8 @@ export interface TpmKeyInfo {
 interface Configured {
   key: Tss2PrivateKey;
   ctx: TpmErrorContext;
+  /** A digest of what configureTpmKey was given, so the same call again skips the addon. */
+  given?: string;
 }
 
 const configured = new Map<string, Configured>();
@@ -103,9 +105,15 @@ function binding(): TpmBinding {
  * The engine cannot prompt: passwords are given here. Call again to change them.
  */
 export function configureTpmKey(keyFile: string, opts: TpmKeyOptions & { pem?: string | Buffer } = {}): TpmKeyInfo {
-  const key = parseTss2PrivateKey(opts.pem ?? readKeyFile(keyFile), keyFile);
-  usable(key, keyFile);
+  const pem = opts.pem ?? readKeyFile(keyFile);
   const tcti = resolveTcti(opts.tcti);
+  // The client configures the key before its early load and again for the handshake, while the
+  // load holds the addon's TPM lock: the same settings again must not wait for that lock.
+  const given = crypto.createHash('sha256').update(JSON.stringify([tcti, opts.parentPassword ?? null, opts.keyPassword ?? null])).update(pem).digest('hex');
+  const known = configured.get(keyFile);
+  if (known !== undefined && known.given === given) return info(known.key);
+  const key = parseTss2PrivateKey(pem, keyFile);
+  usable(key, keyFile);
   const parentAuth = passwordBytes(opts.parentPassword, MAX_PARENT_PASSWORD, 'TpmSrkPassword');
   const keyAuth = passwordBytes(opts.keyPassword, MAX_KEY_PASSWORD, 'PrivkeyPassword');
   try {
@@ -119,6 +127,7 @@ export function configureTpmKey(keyFile: string, opts: TpmKeyOptions & { pem?: s
   configured.set(keyFile, {
     key,
     ctx: { keyFile, tcti, keyPasswordGiven: !!opts.keyPassword, parentPasswordGiven: !!opts.parentPassword },
+    given,
   });
   return info(key);
 }
@@ -342,6 +351,17 @@ export function takeTpmEngineError(): TlsshError | undefined {
 
 function loadedBinding(): TpmBinding | undefined {
   return loadedTpmBinding();
+}
+
+/** flushAll on the thread pool; resolves once the TPM is let go (never rejects). */
+export async function flushAllAsync(): Promise<void> {
+  const b = loadedBinding();
+  if (!b) return;
+  try {
+    await (typeof b.flushAllAsync === 'function' ? b.flushAllAsync() : Promise.resolve(b.flushAll()));
+  } catch {
+    // Flushing is best effort: the objects go with the connection or at the TPM's next reset.
+  }
 }
 
 /** Flushes every loaded key and closes every TPM connection (they reopen when next needed). */

@@ -1,0 +1,102 @@
+// A TCP proxy in front of a test's swtpm that records every TPM command passing through it, so a
+// test can assert which commands a login sends and in what order. It listens on two consecutive
+// ports, as the swtpm TCTI expects: PORT for TPM commands (recorded), PORT+1 for the control
+// channel (passed straight through). The swtpm TCTI sends raw TPM commands: a 10-byte header
+// (tag, size, command code) then the rest of `size`.
+
+import * as net from 'node:net';
+import { freePortPair } from './swtpm';
+
+/** The command codes tlssh uses, by name (TPM 2.0 Part 2, TPM_CC). */
+const NAMES: Readonly<Record<number, string>> = {
+  0x131: 'CreatePrimary',
+  0x144: 'Startup',
+  0x153: 'Create',
+  0x156: 'Import',
+  0x157: 'Load',
+  0x159: 'RSA_Decrypt',
+  0x15d: 'Sign',
+  0x161: 'ContextLoad',
+  0x162: 'ContextSave',
+  0x165: 'FlushContext',
+  0x173: 'ReadPublic',
+  0x17a: 'GetCapability',
+};
+
+export interface CountProxy {
+  readonly tcti: string;
+  /** Every command seen since the last reset(), by name (or 0x... for one not in the table). */
+  readonly commands: readonly string[];
+  reset(): void;
+  close(): Promise<void>;
+}
+
+function listen(server: net.Server, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: '127.0.0.1', port, exclusive: true }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+export async function startCountProxy(swtpmPort: number): Promise<CountProxy> {
+  let commands: string[] = [];
+  const sockets = new Set<net.Socket>();
+  const make = (targetPort: number, record: boolean): net.Server =>
+    net.createServer((client) => {
+      const upstream = net.connect({ host: '127.0.0.1', port: targetPort });
+      for (const s of [client, upstream]) {
+        sockets.add(s);
+        s.once('close', () => sockets.delete(s));
+        s.on('error', () => {
+          client.destroy();
+          upstream.destroy();
+        });
+      }
+      let pending = Buffer.alloc(0);
+      client.on('data', (chunk: Buffer) => {
+        if (record) {
+          pending = Buffer.concat([pending, chunk]);
+          while (pending.length >= 10) {
+            const size = pending.readUInt32BE(2);
+            if (size < 10 || pending.length < size) break;
+            const cc = pending.readUInt32BE(6);
+            commands.push(NAMES[cc] ?? `0x${cc.toString(16)}`);
+            pending = pending.subarray(size);
+          }
+        }
+        upstream.write(chunk);
+      });
+      client.on('end', () => upstream.end());
+      upstream.pipe(client);
+    });
+  for (let attempt = 0; ; attempt++) {
+    const port = await freePortPair();
+    const cmd = make(swtpmPort, true);
+    const ctrl = make(swtpmPort + 1, false);
+    try {
+      await listen(cmd, port);
+      await listen(ctrl, port + 1);
+    } catch (e) {
+      cmd.close();
+      ctrl.close();
+      if (attempt < 10) continue;
+      throw e;
+    }
+    return {
+      tcti: `swtpm:host=127.0.0.1,port=${port}`,
+      get commands() {
+        return commands;
+      },
+      reset() {
+        commands = [];
+      },
+      close: async () => {
+        for (const s of sockets) s.destroy();
+        await Promise.all([cmd, ctrl].map((srv) => new Promise<void>((resolve) => srv.close(() => resolve()))));
+      },
+    };
+  }
+}
