@@ -33,6 +33,7 @@ const PROGRAMS = {
   tlsshd: 'server/main.js',
   'tlsshd-worker': 'server/worker-main.js',
   'tlssh-keygen': 'keygen/main.js',
+  tlsshctl: 'ctl/main.js',
 };
 
 const common = {
