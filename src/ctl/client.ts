@@ -1,16 +1,39 @@
 // One request, one reply over the control socket (doc/CONTROL.md).
 
+import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { loadServerConfig } from '../config';
+import { DEFAULT_CONFIG_PATHS, loadServerConfig } from '../config';
+import { DEFAULT_SERVER_CONFIG } from '../config/schema';
 import { CONTROL_SOCKET_NAME, MAX_CONTROL_LINE, isControlReply, type ControlReply } from '../server/control-protocol';
 
 /** The socket RuntimeDir names in the server's configuration, or the one given with -S. */
 export function controlSocketPath(opts: { configFile?: string; socket?: string }): string {
   if (opts.socket !== undefined) return opts.socket;
-  const cfg = loadServerConfig(opts.configFile !== undefined ? { file: opts.configFile } : {});
-  if (!cfg.RuntimeDir) throw new Error('RuntimeDir is empty in the server configuration: tlsshd has no control socket');
-  return path.join(cfg.RuntimeDir, CONTROL_SOCKET_NAME);
+  let dir: string;
+  try {
+    dir = loadServerConfig(opts.configFile !== undefined ? { file: opts.configFile } : {}).RuntimeDir;
+  } catch (e) {
+    // A config that no longer parses must not keep the administrator from the running daemon
+    // (tlsshctl reload then says what tlsshd thinks of it): its RuntimeDir line alone will do.
+    const found = runtimeDirLine(opts.configFile ?? DEFAULT_CONFIG_PATHS.serverFile);
+    if (found === undefined) throw e;
+    dir = found;
+  }
+  if (!dir) throw new Error('RuntimeDir is empty in the server configuration: tlsshd has no control socket');
+  return path.join(dir, CONTROL_SOCKET_NAME);
+}
+
+/** The first RuntimeDir of a config file that does not parse, else the default; undefined if unreadable. */
+function runtimeDirLine(file: string): string | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const m = /^[ \t]*RuntimeDir[ \t]*[ \t=][ \t]*"?([^"\n]*?)"?[ \t]*$/im.exec(text);
+  return m?.[1] ?? DEFAULT_SERVER_CONFIG.RuntimeDir;
 }
 
 const TIMEOUT_MS = 10_000;

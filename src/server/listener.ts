@@ -158,6 +158,12 @@ export class Listener {
     this.checkPam();
     await this.startKeyAgent();
     if (this.agentSocket) await this.opts.checkKeyAgent?.(this.agentSocket);
+    // Before "listening": whoever waits for that line may use tlsshctl at once.
+    if (this.config.RuntimeDir) {
+      privateRuntimeDir(this.config.RuntimeDir);
+      this.control = await startControlSocket(this.config.RuntimeDir, (r) => this.onControl(r), (m) => this.log.error(m));
+      this.log.verbose(`control socket ${path.join(this.config.RuntimeDir, 'control.sock')}`);
+    }
     const bound: BoundAddress[] = [];
     for (const a of listenAddresses(this.config)) {
       const server = net.createServer({ pauseOnConnect: true, noDelay: true }, (s) => this.onConnection(s));
@@ -170,11 +176,6 @@ export class Listener {
       bound.push({ host: addr.address, port: addr.port });
       this.servers.push(server);
       this.log.info(`listening on ${net.isIPv6(addr.address) ? `[${addr.address}]` : addr.address}:${addr.port}`);
-    }
-    if (this.config.RuntimeDir) {
-      privateRuntimeDir(this.config.RuntimeDir);
-      this.control = await startControlSocket(this.config.RuntimeDir, (r) => this.onControl(r), (m) => this.log.error(m));
-      this.log.verbose(`control socket ${path.join(this.config.RuntimeDir, 'control.sock')}`);
     }
     await this.records.adoptOrphans();
     this.pamSessions.adoptOrphans();
