@@ -157,6 +157,8 @@ describe('tlsshctl and the control socket', () => {
       c.on('data', (d: string) => (buf += d));
       c.on('error', reject);
       c.on('close', () => resolve(buf.trim().split('\n')));
+      // A daemon that never answers (or never closes) fails the test instead of hanging it.
+      c.setTimeout(20_000, () => c.destroy());
       c.write('not json\n{"v":2,"op":"status"}\n{"v":1,"op":"explode"}\n[1]\n{"v":1,"op":"kill","id":-1}\n');
       c.write(`${'x'.repeat(70 * 1024)}\n`);
     });
