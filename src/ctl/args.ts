@@ -25,12 +25,14 @@ Controls a running tlsshd through its control socket, RuntimeDir/control.sock (r
   top              a live full-screen monitor (needs a terminal)
   --json           print the daemon's JSON reply instead of a table
   -h, --help       this text
+  -V, --version    the version
 
 Exit status: 0, or 255 on any failure (no such session, no daemon, a refused reload).
 `;
 
 export type CtlCommand =
   | { kind: 'help' }
+  | { kind: 'version' }
   | { kind: 'request'; configFile?: string; socket?: string; json: boolean; request: ControlRequest }
   | { kind: 'top'; configFile?: string; socket?: string };
 
@@ -52,6 +54,7 @@ export function parseCtlArgs(argv: readonly string[]): CtlCommand {
       return v;
     };
     if (a === '-h' || a === '--help') return { kind: 'help' };
+    else if (a === '-V' || a === '--version') return { kind: 'version' };
     else if (a === '-c') configFile = value();
     else if (a === '-S') socket = value();
     else if (a === '--json') json = true;

@@ -6,6 +6,17 @@ import { HELP, USAGE, UsageError, parseCtlArgs, wireRequest } from './args';
 import { controlRequest, controlSocketPath } from './client';
 import { sessionsTable, statusText } from './format';
 
+function packageVersion(): string {
+  try {
+    // A literal require: the bundler inlines package.json, so the bundle needs no path to it.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const pkg = require('../../../package.json') as { version?: unknown };
+    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
 async function main(argv: readonly string[]): Promise<number> {
   let cmd;
   try {
@@ -17,6 +28,10 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   if (cmd.kind === 'help') {
     process.stdout.write(HELP);
+    return 0;
+  }
+  if (cmd.kind === 'version') {
+    process.stdout.write(`tlsshctl ${packageVersion()}\n`);
     return 0;
   }
   const socket = controlSocketPath(cmd);
