@@ -47,14 +47,14 @@ const HEADER = ['   ID', 'USER'.padEnd(9), 'TTY/CMD'.padEnd(11), 'FROM'.padEnd(1
 
 function detail(s: SessionView | undefined): string {
   if (!s) return 'no session selected';
-  return printable([
+  return [
     `session ${s.id}: ${s.user} from ${s.remote}, worker pid ${s.pid}`,
     `${s.kind ?? '?'}${s.tty ? ` on ${s.tty}` : ''}${s.command ? `: ${s.command}` : ''}`,
     `started ${s.started}; idle ${formatDuration(s.idle)}; in ${formatBytes(s.bytesIn)} out ${formatBytes(s.bytesOut)}`,
     `certificate: ${s.subject ?? '?'}`,
     `  serial ${s.serial ?? '?'}, expires ${s.notAfter ?? '?'}`,
     `  fingerprint ${s.fingerprint ?? '?'}`,
-  ].join('\n'));
+  ].map(printable).join('\n');
 }
 
 export async function runTop(socket: string): Promise<number> {

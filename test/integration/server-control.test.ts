@@ -3,7 +3,7 @@
 // TLSSH_ERR_SESSION_KILLED), reloads, and shrugs off bad requests.
 
 import { strict as assert } from 'node:assert';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -192,6 +192,75 @@ describe('tlsshctl and the control socket', () => {
       fs.writeFileSync(fx.server.configFile, original);
       await ctl([...conf, 'reload']);
     }
+  });
+
+  describe('tlsshctl top, in a real terminal (tmux)', () => {
+    const tmux = (...args: string[]): string => execFileSync('tmux', args, { encoding: 'utf8' });
+    const pane = (name: string): string => tmux('capture-pane', '-p', '-t', name);
+    /** Polls the screen (bounded, not timed) until `re` shows. */
+    const waitForScreen = async (name: string, re: RegExp): Promise<string> => {
+      for (let i = 0; i < 300; i++) {
+        const text = pane(name);
+        if (re.test(text)) return text;
+        await sleep(100);
+      }
+      assert.fail(`never saw ${String(re)} on the screen:\n${pane(name)}`);
+    };
+    const startTop = (name: string): void => {
+      const cmd = `${process.execPath} ${TLSSHCTL} -c ${fx.server.configFile} top; echo EXIT=$?; sleep 600`;
+      tmux('new-session', '-d', '-s', name, '-x', '80', '-y', '24', cmd);
+    };
+
+    it('shows the session in 80x24, ends it with k after a confirmation, and q gives the terminal back', async () => {
+      const name = `ctltop-${process.pid}`;
+      const s = longSession(fx.configFile, ['-v']);
+      try {
+        await waitForSessions(1);
+        startTop(name);
+        const screen = await waitForScreen(name, /sleep 1000/);
+        assert.match(screen, /^\s+ID USER\s+TTY\/CMD\s+FROM\s+AGE\s+IDLE\s+IN\s+OUT\s+PID/m);
+        assert.match(screen, new RegExp(`^\\s+\\d+ ${fx.user}\\s+sleep 1000\\s+127\\.0\\.0\\.1 `, 'm'));
+        assert.match(screen, /certificate: CN=/);
+        assert.match(screen, /1\/1 sessions/);
+        tmux('send-keys', '-t', name, 'k');
+        await waitForScreen(name, /End session \d+ of/);
+        tmux('send-keys', '-t', name, 'y');
+        const e = await s.ended;
+        assert.equal(e.status, 255, e.stderr);
+        assert.equal(errorCodeOf(e.stderr), 'TLSSH_ERR_SESSION_KILLED', e.stderr);
+        await waitForScreen(name, /0\/0 sessions/);
+        tmux('send-keys', '-t', name, 'q');
+        const after = await waitForScreen(name, /EXIT=0/);
+        // The alternate screen is gone: nothing of the monitor is left on the terminal.
+        assert.doesNotMatch(after, /TTY\/CMD|sessions/);
+      } finally {
+        s.child.kill('SIGKILL');
+        await s.ended;
+        tmux('kill-session', '-t', name);
+      }
+    });
+
+    it('gives the terminal back on SIGTERM', async () => {
+      const name = `ctltop-term-${process.pid}`;
+      try {
+        startTop(name);
+        await waitForScreen(name, /0\/0 sessions/);
+        const shell = Number(tmux('display-message', '-p', '-t', name, '#{pane_pid}').trim());
+        const top = Number(execFileSync('pgrep', ['-P', String(shell), '-f', 'tlsshctl'], { encoding: 'utf8' }).trim().split('\n')[0]);
+        process.kill(top, 'SIGTERM');
+        const after = await waitForScreen(name, /EXIT=\d+/);
+        assert.match(after, /EXIT=255/);
+        assert.doesNotMatch(after, /TTY\/CMD|sessions/);
+      } finally {
+        tmux('kill-session', '-t', name);
+      }
+    });
+
+    it('without a terminal fails with one clear line', async () => {
+      const r = await ctl([...conf, 'top']);
+      assert.equal(r.status, 255);
+      assert.equal(r.stderr, 'tlsshctl: top needs a terminal on stdin and stdout; use tlsshctl sessions instead\n');
+    });
   });
 
   it('fails with one line and 255 when no daemon listens there', async () => {
