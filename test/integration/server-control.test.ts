@@ -35,17 +35,26 @@ interface Ended {
   stderr: string;
 }
 
-/** A tlssh running `sleep 1000` until the test ends it. */
-function longSession(configFile: string, extra: string[] = []): { child: ChildProcess; ended: Promise<Ended> } {
-  const child = spawn(process.execPath, [TLSSH, '-c', configFile, ...extra, 'localhost', 'sleep 1000'], { stdio: ['pipe', 'ignore', 'pipe'] });
+/**
+ * A tlssh running `sleep 1000` until the test ends it. `ready` resolves once the remote shell has
+ * started the command: ending a session while the user's shell start-up files still run could
+ * leave their locks behind (pyenv's rehash lock did, stalling every later root login).
+ */
+function longSession(configFile: string, extra: string[] = []): { child: ChildProcess; ended: Promise<Ended>; ready: Promise<void> } {
+  const child = spawn(process.execPath, [TLSSH, '-c', configFile, ...extra, 'localhost', 'echo ready; exec sleep 1000'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (b: Buffer) => (stderr += b.toString()));
+  let out = '';
+  const ready = new Promise<void>((resolve) => child.stdout?.on('data', (b: Buffer) => {
+    out += b.toString();
+    if (out.includes('ready\n')) resolve();
+  }));
   const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
   const ended = new Promise<Ended>((resolve) => child.once('close', (status) => {
     clearTimeout(killer);
     resolve({ status, stderr });
   }));
-  return { child, ended };
+  return { child, ended, ready };
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -88,12 +97,13 @@ describe('tlsshctl and the control socket', () => {
   it('lists a live session with its certificate, command, source and worker', async () => {
     const s = longSession(fx.configFile);
     try {
+      await s.ready;
       const [v] = await waitForSessions(1);
       assert.ok(v);
       const cert = new X509Certificate(fs.readFileSync(fx.client.certFile));
       assert.equal(v.user, fx.user);
       assert.equal(v.kind, 'command');
-      assert.equal(v.command, 'sleep 1000');
+      assert.equal(v.command, 'echo ready; exec sleep 1000');
       assert.match(v.remote, /^127\.0\.0\.1 port \d+$/);
       assert.equal(v.serial, cert.serialNumber.toUpperCase());
       assert.equal(v.fingerprint, cert.fingerprint256);
@@ -102,7 +112,7 @@ describe('tlsshctl and the control socket', () => {
       assert.ok(!Number.isNaN(new Date(v.started).getTime()));
       const table = await ctl([...conf, 'sessions']);
       assert.equal(table.status, 0, table.stderr);
-      assert.match(table.stdout, new RegExp(`^${v.id}\\s+${fx.user}\\s+sleep 1000\\s+127\\.0\\.0\\.1:`, 'm'));
+      assert.match(table.stdout, new RegExp(`^${v.id}\\s+${fx.user}\\s+echo ready; exec sleep 1000\\s+127\\.0\\.0\\.1:`, 'm'));
     } finally {
       s.child.kill('SIGKILL');
       await s.ended;
@@ -111,6 +121,7 @@ describe('tlsshctl and the control socket', () => {
 
   it('kill ID: tlssh prints the message and exits 255 with TLSSH_ERR_SESSION_KILLED', async () => {
     const s = longSession(fx.configFile, ['-v']);
+    await s.ready;
     const [v] = await waitForSessions(1);
     assert.ok(v);
     const r = await ctl([...conf, 'kill', String(v.id), '--message', 'maintenance at noon']);
@@ -128,6 +139,7 @@ describe('tlsshctl and the control socket', () => {
   it('kill --user ends every session of that user', async () => {
     const a = longSession(fx.configFile, ['-v']);
     const b = longSession(fx.configFile, ['-v']);
+    await Promise.all([a.ready, b.ready]);
     await waitForSessions(2);
     const r = await ctl([...conf, 'kill', '--user', fx.user]);
     assert.equal(r.status, 0, r.stderr);
@@ -139,6 +151,7 @@ describe('tlsshctl and the control socket', () => {
 
   it('kill --serial ends the sessions of that certificate', async () => {
     const s = longSession(fx.configFile, ['-v']);
+    await s.ready;
     const [v] = await waitForSessions(1);
     assert.ok(v?.serial);
     const none = await ctl([...conf, 'kill', '--serial', 'ABCDEF0123']);
@@ -215,11 +228,12 @@ describe('tlsshctl and the control socket', () => {
       const name = `ctltop-${process.pid}`;
       const s = longSession(fx.configFile, ['-v']);
       try {
+        await s.ready;
         await waitForSessions(1);
         startTop(name);
-        const screen = await waitForScreen(name, /sleep 1000/);
+        const screen = await waitForScreen(name, /echo ready;/);
         assert.match(screen, /^\s+ID USER\s+TTY\/CMD\s+FROM\s+AGE\s+IDLE\s+IN\s+OUT\s+PID/m);
-        assert.match(screen, new RegExp(`^\\s+\\d+ ${fx.user}\\s+sleep 1000\\s+127\\.0\\.0\\.1 `, 'm'));
+        assert.match(screen, new RegExp(`^\\s+\\d+ ${fx.user}\\s+echo ready;\\s+127\\.0\\.0\\.1 `, 'm'));
         assert.match(screen, /certificate: CN=/);
         assert.match(screen, /1\/1 sessions/);
         tmux('send-keys', '-t', name, 'k');
