@@ -287,10 +287,11 @@ function reportSession(hooks: WorkerHooks, tlsSocket: tls.TLSSocket, who: PeerId
     if (bytesIn === lastIn && bytesOut === lastOut) return;
     lastIn = bytesIn;
     lastOut = bytesOut;
-    safeReport(hooks, { t: 'stats', bytesIn, bytesOut, lastInput }, log);
+    // A listener that has gone will not come back for this session: stop telling it.
+    if (!safeReport(hooks, { t: 'stats', bytesIn, bytesOut, lastInput }, log)) clearInterval(timer);
   };
-  tick();
   const timer = setInterval(tick, STATS_INTERVAL_MS);
+  tick();
   timer.unref();
   tlsSocket.once('close', () => clearInterval(timer));
 }
@@ -299,11 +300,14 @@ function unmapped(address: string): string {
   return /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(address) ? address.slice(7) : address;
 }
 
-function safeReport(hooks: WorkerHooks, msg: WorkerMessage, log: Logger): void {
+/** False when the listener could not be told (it has gone: a restart keeps sessions). */
+function safeReport(hooks: WorkerHooks, msg: WorkerMessage, log: Logger): boolean {
   try {
     hooks.report(msg);
+    return true;
   } catch (e) {
     log.verbose(`listener not reachable (${shortMessage(e)}); ${msg.t} not reported`);
+    return false;
   }
 }
 
