@@ -4,7 +4,7 @@
 # and prints the path of the .deb (by default deb/tlssh_VERSION_ARCH.deb).
 #
 # Layout, as sshd's package has it:
-#   /usr/bin/tlssh, tlsshd, tlssh-keygen      symlinks into /usr/lib/tlssh/bin
+#   /usr/bin/tlssh, tlsshd, tlssh-keygen, tlsshctl  symlinks into /usr/lib/tlssh/bin
 #   /usr/lib/tlssh                            bundled code, addon, production node_modules
 #   /usr/share/man/man{1,5,8}                 the man pages
 #   /etc/tlssh/*.conf, /etc/pam.d/tlsshd      conffiles: dpkg -r keeps them, dpkg --purge not
@@ -70,7 +70,7 @@ bundle_node=/usr/bin/node
 [ -x "$bundle_node" ] || bundle_node=node
 "$bundle_node" scripts/bundle.js "$stage/tsc/src" "$lib/dist/bundle"
 cp package.json package-lock.json "$lib/"
-install -m 755 bin/tlssh bin/tlsshd bin/tlssh-keygen "$lib/bin/"
+install -m 755 bin/tlssh bin/tlsshd bin/tlssh-keygen bin/tlsshctl "$lib/bin/"
 # The packaged programs run the node of the nodejs package they depend on, not whichever node
 # comes first in the PATH of whoever starts them (root starts tlsshd).
 sed -i '1s|^\(#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS\) node$|\1 /usr/bin/node|' "$lib"/bin/*
@@ -90,7 +90,7 @@ rm -f "$lib/package-lock.json"
 find "$lib/node_modules" -type d -empty -delete
 
 install -d "$root/usr/bin"
-for p in tlssh tlsshd tlssh-keygen; do ln -s ../lib/tlssh/bin/$p "$root/usr/bin/$p"; done
+for p in tlssh tlsshd tlssh-keygen tlsshctl; do ln -s ../lib/tlssh/bin/$p "$root/usr/bin/$p"; done
 
 for page in man/*.[1-8]; do
   name=$(basename "$page")
@@ -142,7 +142,7 @@ Description: remote login shell over mutually authenticated TLS 1.3
  be held inside a TPM 2.0 chip.
  .
  This package has the client tlssh, the daemon tlsshd (with a systemd unit, not
- enabled) and tlssh-keygen.
+ enabled), tlssh-keygen and tlsshctl.
 EOF
 
 # The unit is installed, not enabled: with no keys yet it would only fail. On an upgrade a

@@ -6,7 +6,7 @@
 // V8's parsing and compiling (see src/launcher/run-bundle.ts for when a cache is used).
 //
 // Left outside the bundles, found at run time from their real paths: node-pty (its native module
-// is located relative to its own files) and the TPM addon (build/Release/tlssh_tpm.node, found
+// is located relative to its own files), blessed (tlsshctl top; its widgets and terminfo likewise) and the TPM addon (build/Release/tlssh_tpm.node, found
 // from __dirname, which is dist/bundle: the same depth as dist/src/tpm's parent).
 //
 // Usage: node scripts/bundle.js [COMPILED_SRC_DIR OUT_DIR]   (default: dist/src dist/bundle)
@@ -33,6 +33,7 @@ const PROGRAMS = {
   tlsshd: 'server/main.js',
   'tlsshd-worker': 'server/worker-main.js',
   'tlssh-keygen': 'keygen/main.js',
+  tlsshctl: 'ctl/main.js',
 };
 
 const common = {
@@ -40,7 +41,8 @@ const common = {
   platform: 'node',
   target: 'node20',
   format: 'cjs',
-  external: ['node-pty', 'node-pty/*', '*.node'],
+  // blessed loads its widgets and terminfo files by computed paths relative to its own files.
+  external: ['node-pty', 'node-pty/*', '*.node', 'blessed'],
   legalComments: 'none',
   logLevel: 'warning',
   // binding.ts requires the addon by a computed path on purpose.

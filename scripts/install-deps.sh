@@ -12,6 +12,7 @@ PACKAGES=(
   openssl openssh-client openssh-server   # certificates; OpenSSH for benchmarks
   util-linux procps passwd login          # logger, setsid, useradd, who/last
   man-db groff-base                       # man -l checks of the man pages
+  tmux                                    # a real terminal for the tlsshctl top test
   dpkg-dev systemd                        # npm run deb (dpkg-shlibdeps); systemd-analyze verify
   openssh-sftp-server rsync git sshfs     # tools that run over tlssh in tests (Subsystem sftp)
   ansible-core sudo                       # Ansible over tlssh, become via sudo

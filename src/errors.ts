@@ -75,6 +75,8 @@ const table = {
   TLSSH_ERR_PRIVILEGE_DROP: 'pty',
   TLSSH_ERR_TTY: 'pty',
   TLSSH_ERR_PAM_SESSION: 'pty',
+  // An administrator ended the session (tlsshctl kill); the message is theirs.
+  TLSSH_ERR_SESSION_KILLED: 'pty',
 
   // tpm: the chip, its keys and the key agent
   TLSSH_ERR_TPM_UNAVAILABLE: 'tpm',

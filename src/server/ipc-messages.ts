@@ -60,7 +60,47 @@ export interface PenaltyMessage {
   reason: 'authfail' | 'noauth' | 'grace-exceeded';
 }
 
-export type WorkerMessage = AuthenticatedMessage | LoginMessage | ReadyMessage | PamSessionMessage | PenaltyMessage;
+/**
+ * Worker -> listener, once logged in: what `tlsshctl sessions` shows. Sent before the privilege
+ * drop, but still validated: the listener only displays it and matches kill requests against it.
+ */
+export interface SessionInfoMessage {
+  t: 'session-info';
+  subject: string;
+  serial: string;
+  fingerprint: string;
+  /** ISO 8601, or '' when unknown. */
+  notAfter: string;
+  kind: 'shell' | 'command' | 'subsystem';
+  command: string;
+}
+
+/** Worker -> listener, every few seconds while the counts change: the connection's traffic. */
+export interface SessionStatsMessage {
+  t: 'stats';
+  bytesIn: number;
+  bytesOut: number;
+  /** Milliseconds since the epoch when the client last sent anything. */
+  lastInput: number;
+}
+
+export type WorkerMessage = AuthenticatedMessage | LoginMessage | ReadyMessage | PamSessionMessage | PenaltyMessage | SessionInfoMessage | SessionStatsMessage;
+
+/** Listener -> worker (tlsshctl kill): end the session, telling the client `message`. */
+export interface KillMessage {
+  t: 'kill';
+  message: string;
+}
+
+export function parseKillMessage(v: unknown): KillMessage | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const o = v as Record<string, unknown>;
+  if (o['t'] !== 'kill' || typeof o['message'] !== 'string' || o['message'].length > 512) return undefined;
+  return { t: 'kill', message: o['message'] };
+}
+
+const isShortString = (v: unknown, max: number): v is string => typeof v === 'string' && v.length <= max;
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 
 /**
  * Exit status of a worker that could not set up TLS (a server-side problem, such as an unreadable
@@ -92,6 +132,14 @@ export function parseWorkerMessage(v: unknown): WorkerMessage | undefined {
   if (o['t'] === 'pam-session') return { t: 'pam-session' };
   if (o['t'] === 'penalty' && (o['reason'] === 'authfail' || o['reason'] === 'noauth' || o['reason'] === 'grace-exceeded')) {
     return { t: 'penalty', reason: o['reason'] };
+  }
+  if (o['t'] === 'session-info' && isShortString(o['subject'], 1024) && isShortString(o['serial'], 128) && /^[0-9A-F]*$/.test(o['serial'])
+    && isShortString(o['fingerprint'], 128) && /^[0-9A-F:]*$/.test(o['fingerprint']) && isShortString(o['notAfter'], 40)
+    && (o['kind'] === 'shell' || o['kind'] === 'command' || o['kind'] === 'subsystem') && isShortString(o['command'], 4096)) {
+    return { t: 'session-info', subject: o['subject'], serial: o['serial'], fingerprint: o['fingerprint'], notAfter: o['notAfter'], kind: o['kind'], command: o['command'] };
+  }
+  if (o['t'] === 'stats' && isCount(o['bytesIn']) && isCount(o['bytesOut']) && isCount(o['lastInput'])) {
+    return { t: 'stats', bytesIn: o['bytesIn'], bytesOut: o['bytesOut'], lastInput: o['lastInput'] };
   }
   if (o['t'] === 'login' && typeof o['line'] === 'string' && /^pts\/\d{1,6}$/.test(o['line'])) {
     return { t: 'login', line: o['line'] };

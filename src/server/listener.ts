@@ -12,7 +12,9 @@ import type { Writable } from 'node:stream';
 import { listenAddresses } from '../config/listen-address';
 import type { ServerConfig } from '../config/types';
 import { TlsshError } from '../errors';
-import { WORKER_EXIT_SETUP_FAILED } from './ipc-messages';
+import { normaliseSerial, type ControlReply, type ControlRequest, type SessionView } from './control-protocol';
+import { startControlSocket } from './control-socket';
+import { WORKER_EXIT_SETUP_FAILED, type SessionInfoMessage, type SessionStatsMessage } from './ipc-messages';
 import { PerSourceTable, type PenaltyKind, type PerSourceSettings } from './per-source';
 import { holdUntilClientHello, type HoldOutcome, type PreauthHold } from './preauth-hold';
 import { parseWorkerMessage } from './ipc-messages';
@@ -69,6 +71,8 @@ export interface ListenerOptions {
   wtmpPath?: string;
   /** The worker script, for tests that play a misbehaving worker. */
   workerEntry?: string;
+  /** What SIGHUP does (main.ts), for tlsshctl reload; throws when the old configuration stays. */
+  reloadConfig?: () => void;
 }
 
 interface WorkerState {
@@ -89,6 +93,11 @@ interface WorkerState {
   block: string | undefined;
   /** What the worker reported against the peer before it ended. */
   penalty?: PenaltyKind;
+  /** For tlsshctl: when it logged in, what it reported of its certificate and traffic, its tty. */
+  started?: Date;
+  info?: SessionInfoMessage;
+  stats?: SessionStatsMessage;
+  tty?: string;
 }
 
 export interface BoundAddress {
@@ -117,6 +126,9 @@ export class Listener {
   private agentStop: (() => Promise<void> | void) | undefined;
   /** A password-protected PEM server key, opened here so that workers never see the password. */
   private serverKey: string | undefined;
+  private control: { close(): void } | undefined;
+  private readonly startedAt = new Date();
+  private logins = 0;
 
   constructor(private readonly opts: ListenerOptions) {
     this.config = opts.config;
@@ -146,6 +158,12 @@ export class Listener {
     this.checkPam();
     await this.startKeyAgent();
     if (this.agentSocket) await this.opts.checkKeyAgent?.(this.agentSocket);
+    // Before "listening": whoever waits for that line may use tlsshctl at once.
+    if (this.config.RuntimeDir) {
+      privateRuntimeDir(this.config.RuntimeDir);
+      this.control = await startControlSocket(this.config.RuntimeDir, (r) => this.onControl(r), (m) => this.log.error(m));
+      this.log.verbose(`control socket ${path.join(this.config.RuntimeDir, 'control.sock')}`);
+    }
     const bound: BoundAddress[] = [];
     for (const a of listenAddresses(this.config)) {
       const server = net.createServer({ pauseOnConnect: true, noDelay: true }, (s) => this.onConnection(s));
@@ -195,6 +213,7 @@ export class Listener {
     // close() stops listening at once; its callback would wait for connections already handed
     // to workers, which are not ours to wait for.
     for (const s of this.servers) s.close();
+    this.control?.close();
     for (const w of this.warm.splice(0)) w.kill('SIGTERM');
     for (const h of [...this.held]) h.abort();
     for (const w of this.workers.values()) {
@@ -358,6 +377,12 @@ export class Listener {
       w.authenticated = true;
       this.leavePreauth(w);
       w.user = m.user;
+      w.started = new Date();
+      this.logins++;
+    } else if (m.t === 'session-info') {
+      if (w.authenticated && !w.info) w.info = m;
+    } else if (m.t === 'stats') {
+      if (w.authenticated) w.stats = m;
     } else if (m.t === 'pam-session') {
       if (w.user) this.pamSessions.opened(pid, { service: w.pamService, user: w.user, rhost: w.host, tty: 'ssh' });
     } else if (m.t === 'penalty') {
@@ -365,9 +390,76 @@ export class Listener {
       if (!w.authenticated) w.penalty = m.reason;
     } else if (m.t === 'login') {
       this.pamSessions.setTty(pid, `/dev/${m.line}`);
+      w.tty ??= m.line;
       if (!w.user || this.records.isOpen(pid)) return;
       void this.recordLogin(pid, w.user, m.line, host);
     }
+  }
+
+  // --- The control socket (tlsshctl; doc/CONTROL.md) ---
+
+  private async onControl(req: ControlRequest): Promise<ControlReply> {
+    if (req.op === 'sessions') return { v: 1, ok: true, sessions: this.sessionViews() };
+    if (req.op === 'status') return { v: 1, ok: true, status: this.statusView() };
+    if (req.op === 'reload') {
+      if (!this.opts.reloadConfig) return { v: 1, ok: false, error: 'reload-failed', message: 'this tlsshd cannot reload' };
+      try {
+        this.opts.reloadConfig();
+      } catch (e) {
+        const why = `keeping the old configuration: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`;
+        this.log.error(`tlsshctl reload: ${why}`);
+        return { v: 1, ok: false, error: 'reload-failed', message: why };
+      }
+      return { v: 1, ok: true, reloaded: true };
+    }
+    const t = req.target;
+    const victims = [...this.workers.entries()].filter(([, w]) => w.authenticated && (
+      t.by === 'id' ? w.id === t.id : t.by === 'user' ? w.user === t.user : w.info !== undefined && normaliseSerial(w.info.serial) === t.serial));
+    if (victims.length === 0) return { v: 1, ok: false, error: 'no-such-session', message: 'no session matches' };
+    for (const [pid, w] of victims) {
+      this.log.info(`conn ${w.id}: tlsshctl kill: ending the session of ${w.user ?? '?'} from ${w.remote} (worker ${pid})`);
+      // A worker that lost its IPC channel cannot be told; SIGHUP ends its session all the same.
+      if (w.child.connected) w.child.send({ t: 'kill', message: req.message });
+      else w.child.kill('SIGTERM');
+    }
+    return { v: 1, ok: true, killed: victims.map(([, w]) => w.id) };
+  }
+
+  private sessionViews(): SessionView[] {
+    const now = Date.now();
+    const out: SessionView[] = [];
+    for (const [pid, w] of this.workers) {
+      if (!w.authenticated || !w.user) continue;
+      const i = w.info;
+      const started = w.started ?? this.startedAt;
+      out.push({
+        id: w.id, pid, user: w.user, remote: w.remote,
+        ...(w.tty ? { tty: w.tty } : {}),
+        ...(i ? { kind: i.kind, command: i.command, subject: i.subject, serial: i.serial, fingerprint: i.fingerprint, notAfter: i.notAfter } : {}),
+        started: started.toISOString(),
+        bytesIn: w.stats?.bytesIn ?? 0,
+        bytesOut: w.stats?.bytesOut ?? 0,
+        idle: Math.max(0, Math.floor((now - (w.stats?.lastInput ?? started.getTime())) / 1000)),
+      });
+    }
+    return out.sort((a, b) => a.id - b.id);
+  }
+
+  private statusView(): Record<string, unknown> {
+    let sessions = 0;
+    for (const w of this.workers.values()) if (w.authenticated) sessions++;
+    return {
+      pid: process.pid,
+      started: this.startedAt.toISOString(),
+      uptime: Math.floor((Date.now() - this.startedAt.getTime()) / 1000),
+      sessions,
+      logins: this.logins,
+      preauthHeld: this.held.size,
+      preauthWorkers: this.unauthenticatedWorkers,
+      warmWorkers: this.warm.length,
+      penalties: this.perSource.penaltyViews(),
+      tpmAgent: this.agentSocket !== undefined,
+    };
   }
 
   /**
@@ -465,6 +557,6 @@ function privateRuntimeDir(dir: string): void {
     if ((fs.lstatSync(dir).mode & 0o077) !== 0) fs.chmodSync(dir, 0o700);
   } catch (e) {
     const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
-    throw new TlsshError('TLSSH_ERR_TPM_AGENT', `RuntimeDir ${dir} cannot hold the TPM key agent socket: ${why}`, { cause: e });
+    throw new TlsshError('TLSSH_ERR_TPM_AGENT', `RuntimeDir ${dir} cannot hold the control and TPM key agent sockets: ${why}`, { cause: e });
   }
 }

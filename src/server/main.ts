@@ -167,8 +167,15 @@ async function run(args: DaemonArgs, argv: readonly string[]): Promise<void> {
     for (const w of files.warnings) log.error(`warning: ${w}`);
   }
 
+  // SIGHUP and tlsshctl reload; throws, keeping the old configuration, when the new one is bad.
+  const reloadConfig = (): void => {
+    // A new key or certificate must pass the same checks as at start, or every login would fail.
+    const next = loadConfig(args);
+    for (const w of checkServerFiles(next).warnings) log.error(`warning: ${w}`);
+    listener.reload(next);
+  };
   const listener = new Listener({
-    config: cfg, log, logSink: sink,
+    config: cfg, log, logSink: sink, reloadConfig,
     workerStderr: logFd ?? syslog?.stdin ?? 'inherit',
     prefork: preforkCount(process.env['TLSSHD_PREFORK']),
     // The key agent the workers will use signs once, and the certificate must verify it.
@@ -177,10 +184,7 @@ async function run(args: DaemonArgs, argv: readonly string[]): Promise<void> {
   // Before start(): a SIGHUP right after "listening" (an administrator's reload) must not kill us.
   process.on('SIGHUP', () => {
     try {
-      // A new key or certificate must pass the same checks as at start, or every login would fail.
-      const next = loadConfig(args);
-      for (const w of checkServerFiles(next).warnings) log.error(`warning: ${w}`);
-      listener.reload(next);
+      reloadConfig();
     } catch (e) {
       log.error(`SIGHUP: keeping the old configuration: ${describeError(e)}`);
     }

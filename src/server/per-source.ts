@@ -224,6 +224,13 @@ export class PerSourceTable {
     return this.penalties.size;
   }
 
+  /** Every tracked penalty with its remaining time (the control socket's status). */
+  penaltyViews(): PenaltyView[] {
+    const now = this.now();
+    this.expire(now);
+    return [...this.penalties.entries()].map(([block, p]) => ({ block, remaining: Math.ceil(p.expiry - now), active: p.active }));
+  }
+
   private penaltyRefusal(address: string, block: string): string | undefined {
     const cfg = this.settings.penalties;
     if (!cfg.enabled || this.isExempt(address)) return undefined;
@@ -241,3 +248,13 @@ export class PerSourceTable {
     for (const [k, p] of this.penalties) if (p.expiry <= now) this.penalties.delete(k);
   }
 }
+
+/** One tracked penalty, for `tlsshctl status`. */
+export interface PenaltyView {
+  block: string;
+  /** Whole seconds until it lapses. */
+  remaining: number;
+  /** Enforced (past the `min` threshold), or only accruing. */
+  active: boolean;
+}
+

@@ -5,14 +5,15 @@
 import * as net from 'node:net';
 import { setProcessTitle } from '../process-title';
 import { closeInheritedFds, ipcFd } from './inherited-fds';
-import { isConnectionMessage } from './ipc-messages';
-import { serveConnection } from './worker';
+import { isConnectionMessage, parseKillMessage } from './ipc-messages';
+import { serveConnection, type ServedConnection } from './worker';
 
 closeInheritedFds(ipcFd());
 // Also opens /proc/self/comm while still root (see process-title.ts).
 setProcessTitle('tlsshd: [waiting]', 'tlsshd');
 
 let served = false;
+let connection: ServedConnection | undefined;
 
 process.on('disconnect', () => {
   // The listener went away: a session carries on, but a warm worker that never got a
@@ -24,13 +25,16 @@ process.on('SIGINT', () => {});
 process.on('SIGHUP', () => {});
 
 process.on('message', (msg: unknown, handle: unknown) => {
+  // After the connection, the listener's only message is tlsshctl's kill.
+  const kill = served ? parseKillMessage(msg) : undefined;
+  if (kill) return connection?.kill(kill.message);
   if (served || !isConnectionMessage(msg) || !(handle instanceof net.Socket)) return;
   served = true;
   setProcessTitle(`tlsshd: [accepted] ${handle.remoteAddress ?? '?'}`, 'tlsshd');
   // Reports still on their way to the listener: a penalty is sent just before the end.
   let unsent = 0;
   let exitCode: number | undefined;
-  serveConnection(msg, handle, {
+  connection = serveConnection(msg, handle, {
     report: (m) => {
       if (!process.connected || !process.send) throw new Error('no IPC channel');
       unsent++;

@@ -38,7 +38,16 @@ function shortMessage(e: unknown): string {
   return e instanceof Error ? e.message.split('\n')[0] ?? '' : String(e);
 }
 
-export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hooks: WorkerHooks): void {
+/** What the worker-main can do to a connection being served. */
+export interface ServedConnection {
+  /** tlsshctl kill: the client gets TLSSH_ERR_SESSION_KILLED with `message`; the session hangs up. */
+  kill(message: string): void;
+}
+
+/** How often the traffic counts go to the listener (only when they changed). */
+const STATS_INTERVAL_MS = 2000;
+
+export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hooks: WorkerHooks): ServedConnection {
   const cfg: WorkerConfig = msg.config;
   const root = new Logger({ level: cfg.LogLevel, sink: msg.logSink, facility: cfg.SyslogFacility });
   const remote = `${socket.remoteAddress ?? '?'} port ${socket.remotePort ?? '?'}`;
@@ -58,6 +67,17 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
     if (exiting) return;
     exiting = true;
     hooks.exit(code);
+  };
+
+  const served: ServedConnection = {
+    kill: (message: string) => {
+      log.info(`session ended by tlsshctl kill: ${message}`);
+      if (channel) channel.fail('TLSSH_ERR_SESSION_KILLED', message);
+      else {
+        socket.destroy();
+        finish(0);
+      }
+    },
   };
 
   const grace = cfg.LoginGraceTime > 0
@@ -86,7 +106,8 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
   } catch (e) {
     log.error(`cannot set up TLS: ${shortMessage(e)}`);
     socket.destroy();
-    return finish(WORKER_EXIT_SETUP_FAILED);
+    finish(WORKER_EXIT_SETUP_FAILED);
+    return served;
   }
 
   server.on('tlsClientError', (e) => {
@@ -201,6 +222,7 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
       authenticated = true;
       if (grace) clearTimeout(grace);
       safeReport(hooks, { t: 'authenticated', user: account.name }, log);
+      reportSession(hooks, tlsSocket, who, req, log);
       log = root.child(`conn ${msg.id} user ${account.name} from ${remote}`);
       log.info(`accepted certificate ${describePeer(who)}; ${req.pty ? 'pty' : 'no pty'}, ${req.subsystem === true ? `subsystem ${req.command}` : req.command === '' ? 'shell' : 'command'}`);
       // Set while still root: the title shows whose process this is before the drop.
@@ -238,17 +260,54 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
       }
     };
   };
+  return served;
+
+}
+
+/** The session's details for tlsshctl, then its traffic every few seconds while it changes. */
+function reportSession(hooks: WorkerHooks, tlsSocket: tls.TLSSocket, who: PeerIdentity, req: SessionRequest, log: Logger): void {
+  const validTo = tlsSocket.getPeerCertificate().valid_to;
+  const notAfter = validTo ? new Date(validTo) : undefined;
+  safeReport(hooks, {
+    t: 'session-info',
+    subject: who.subject.slice(0, 1024),
+    serial: who.serial.replace(/[^0-9A-F]/g, '').slice(0, 128),
+    fingerprint: who.fingerprint.slice(0, 128),
+    notAfter: notAfter && !Number.isNaN(notAfter.getTime()) ? notAfter.toISOString() : '',
+    kind: req.subsystem === true ? 'subsystem' : req.command === '' ? 'shell' : 'command',
+    command: req.command.slice(0, 4096),
+  }, log);
+  let lastIn = -1;
+  let lastOut = -1;
+  let lastInput = Date.now();
+  const tick = (): void => {
+    const bytesIn = tlsSocket.bytesRead;
+    const bytesOut = tlsSocket.bytesWritten;
+    if (bytesIn !== lastIn) lastInput = Date.now();
+    if (bytesIn === lastIn && bytesOut === lastOut) return;
+    lastIn = bytesIn;
+    lastOut = bytesOut;
+    // A listener that has gone will not come back for this session: stop telling it.
+    if (!safeReport(hooks, { t: 'stats', bytesIn, bytesOut, lastInput }, log)) clearInterval(timer);
+  };
+  const timer = setInterval(tick, STATS_INTERVAL_MS);
+  tick();
+  timer.unref();
+  tlsSocket.once('close', () => clearInterval(timer));
 }
 
 function unmapped(address: string): string {
   return /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(address) ? address.slice(7) : address;
 }
 
-function safeReport(hooks: WorkerHooks, msg: WorkerMessage, log: Logger): void {
+/** False when the listener could not be told (it has gone: a restart keeps sessions). */
+function safeReport(hooks: WorkerHooks, msg: WorkerMessage, log: Logger): boolean {
   try {
     hooks.report(msg);
+    return true;
   } catch (e) {
     log.verbose(`listener not reachable (${shortMessage(e)}); ${msg.t} not reported`);
+    return false;
   }
 }
 

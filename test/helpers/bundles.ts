@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
-const OUTPUTS = ['tlssh', 'tlsshd', 'tlsshd-worker', 'tlssh-keygen'].flatMap((p) => [`${p}.js`, `${p}.js.cache`]);
+const OUTPUTS = ['tlssh', 'tlsshd', 'tlsshd-worker', 'tlssh-keygen', 'tlsshctl'].flatMap((p) => [`${p}.js`, `${p}.js.cache`]);
 
 function mtimeOr(file: string, missing: number): number {
   try {

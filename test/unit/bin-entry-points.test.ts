@@ -1,4 +1,4 @@
-// bin/tlssh, bin/tlsshd, bin/tlssh-keygen: through a symlink, from any directory, they run; a
+// bin/tlssh, bin/tlsshd, bin/tlssh-keygen, bin/tlsshctl: through a symlink, from any directory, they run; a
 // copy elsewhere (without the code next to it) fails with one line and status 255, never a
 // stack trace. And the `npm pack` tarball holds what they need to run.
 
@@ -11,7 +11,7 @@ import { after, test } from 'node:test';
 import { ensureBundles } from '../helpers/bundles';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
-const PROGRAMS = ['tlssh', 'tlsshd', 'tlssh-keygen'] as const;
+const PROGRAMS = ['tlssh', 'tlsshd', 'tlssh-keygen', 'tlsshctl'] as const;
 const version = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 ensureBundles();
@@ -90,7 +90,7 @@ test('npm pack makes a tarball whose programs run, with every compiled module an
   for (const f of files) assert.doesNotMatch(f, /^(dist\/(test|bench|src)\/|test\/|src\/)|\.map$/, `npm pack ships ${f}`);
   // The whole of dist/bundle: each program's bundle and code cache, the workers' included.
   const bundled = fs.readdirSync(path.join(ROOT, 'dist', 'bundle'));
-  for (const want of ['run-bundle.js', 'worker-main.js', 'tlssh.js', 'tlssh.js.cache', 'tlsshd.js', 'tlsshd.js.cache', 'tlsshd-worker.js', 'tlsshd-worker.js.cache', 'tlssh-keygen.js', 'tlssh-keygen.js.cache']) {
+  for (const want of ['run-bundle.js', 'worker-main.js', 'tlssh.js', 'tlssh.js.cache', 'tlsshd.js', 'tlsshd.js.cache', 'tlsshd-worker.js', 'tlsshd-worker.js.cache', 'tlssh-keygen.js', 'tlssh-keygen.js.cache', 'tlsshctl.js', 'tlsshctl.js.cache']) {
     assert.ok(bundled.includes(want), `dist/bundle has no ${want}`);
   }
   for (const f of bundled) assert.ok(files.has(`dist/bundle/${f}`), `npm pack leaves out dist/bundle/${f}`);

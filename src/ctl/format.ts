@@ -1,0 +1,72 @@
+// Tables for tlsshctl's replies (--json prints the reply itself).
+
+import type { SessionView } from '../server/control-protocol';
+
+export function formatDuration(seconds: number): string {
+  if (seconds < 60) return `${seconds}s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m${String(seconds % 60).padStart(2, '0')}s`;
+  if (seconds < 86400) return `${Math.floor(seconds / 3600)}h${String(Math.floor(seconds / 60) % 60).padStart(2, '0')}m`;
+  return `${Math.floor(seconds / 86400)}d${String(Math.floor(seconds / 3600) % 24).padStart(2, '0')}h`;
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n}`;
+  const units = ['K', 'M', 'G', 'T'];
+  let v = n;
+  let u = -1;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v < 10 ? v.toFixed(1) : Math.round(v)}${units[u] ?? ''}`;
+}
+
+/** What the session runs: its tty, or its command (shortened). */
+export function whatOf(s: SessionView): string {
+  if (s.tty) return s.kind === 'command' && s.command ? `${s.tty} ${s.command}` : s.tty;
+  if (s.kind === 'shell') return '(shell)';
+  return s.command ?? '?';
+}
+
+/** Control characters from a worker's report never reach the administrator's terminal. */
+export function printable(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
+}
+
+function table(rows: string[][]): string {
+  const widths: number[] = [];
+  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+export function sessionsTable(sessions: readonly SessionView[], now: Date = new Date()): string {
+  if (sessions.length === 0) return 'no sessions\n';
+  const rows = [['ID', 'USER', 'TTY/COMMAND', 'FROM', 'PID', 'STARTED', 'IDLE', 'IN', 'OUT', 'SERIAL', 'EXPIRES', 'SUBJECT']];
+  for (const s of sessions) {
+    const started = new Date(s.started);
+    const age = Math.max(0, Math.floor((now.getTime() - started.getTime()) / 1000));
+    rows.push([
+      String(s.id), s.user, whatOf(s).slice(0, 40), s.remote.replace(' port ', ':'), String(s.pid),
+      `${formatDuration(age)} ago`, formatDuration(s.idle), formatBytes(s.bytesIn), formatBytes(s.bytesOut),
+      s.serial ?? '?', s.notAfter ? s.notAfter.replace(/\.\d+Z$/, 'Z') : '?', s.subject ?? '?',
+    ].map(printable));
+  }
+  return table(rows) + sessions.map((s) => `  ${s.id}: fingerprint ${printable(s.fingerprint ?? '?')}\n`).join('');
+}
+
+export function statusText(st: Record<string, unknown>): string {
+  const n = (k: string): string => (typeof st[k] === 'number' || typeof st[k] === 'boolean' || typeof st[k] === 'string' ? String(st[k]) : '?');
+  const lines = [
+    `tlsshd pid ${n('pid')}, up ${typeof st['uptime'] === 'number' ? formatDuration(st['uptime']) : '?'} (since ${n('started')})`,
+    `sessions: ${n('sessions')} (${n('logins')} logins since start)`,
+    `pre-auth: ${n('preauthHeld')} connections held for their ClientHello, ${n('preauthWorkers')} in workers; ${n('warmWorkers')} warm workers`,
+  ];
+  const pens = Array.isArray(st['penalties']) ? (st['penalties'] as Array<{ block?: unknown; remaining?: unknown; active?: unknown }>) : [];
+  if (pens.length === 0) lines.push('penalties: none');
+  else {
+    lines.push(`penalties: ${pens.length}`);
+    for (const p of pens) lines.push(`  ${printable(String(p.block))}: ${String(p.remaining)}s left${p.active === true ? ', refused' : ', accruing'}`);
+  }
+  lines.push(`TPM key agent: ${st['tpmAgent'] === true ? 'yes' : 'no'}`);
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,68 @@
+// tlsshctl: talk to a running tlsshd over its control socket (doc/CONTROL.md).
+// Exit status: 0, or 255 with one line on stderr.
+
+import { EXIT_TLSSH_FAILURE, describeError } from '../errors';
+import { HELP, USAGE, UsageError, parseCtlArgs, wireRequest } from './args';
+import { controlRequest, controlSocketPath } from './client';
+import { sessionsTable, statusText } from './format';
+
+function packageVersion(): string {
+  try {
+    // A literal require: the bundler inlines package.json, so the bundle needs no path to it.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const pkg = require('../../../package.json') as { version?: unknown };
+    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  let cmd;
+  try {
+    cmd = parseCtlArgs(argv);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(`tlsshctl: ${e.message}\n${USAGE}\n`);
+    return EXIT_TLSSH_FAILURE;
+  }
+  if (cmd.kind === 'help') {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (cmd.kind === 'version') {
+    process.stdout.write(`tlsshctl ${packageVersion()}\n`);
+    return 0;
+  }
+  const socket = controlSocketPath(cmd);
+  if (cmd.kind === 'top') {
+    const { runTop } = await import('./top');
+    return runTop(socket);
+  }
+  const reply = await controlRequest(socket, wireRequest(cmd.request));
+  if (cmd.json) process.stdout.write(`${JSON.stringify(reply)}\n`);
+  if (!reply.ok) {
+    process.stderr.write(`tlsshctl: ${cmd.request.op}: ${reply.message} (${reply.error})\n`);
+    return EXIT_TLSSH_FAILURE;
+  }
+  if (cmd.json) return 0;
+  if ('sessions' in reply) process.stdout.write(sessionsTable(reply.sessions));
+  else if ('status' in reply) process.stdout.write(statusText(reply.status));
+  else if ('killed' in reply) process.stdout.write(`ended ${reply.killed.length === 1 ? 'session' : 'sessions'} ${reply.killed.join(', ')}\n`);
+  else process.stdout.write('configuration reloaded\n');
+  return 0;
+}
+
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`tlsshctl: ${describeError(e)}\n`);
+    process.exitCode = EXIT_TLSSH_FAILURE;
+  },
+);

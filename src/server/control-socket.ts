@@ -1,0 +1,88 @@
+// The listener's control socket: RuntimeDir/control.sock, a Unix socket for tlsshctl.
+//
+// Only root may use it. Node cannot read SO_PEERCRED, so the check is the file system's: the
+// socket is made 0600 (umask set around bind(), chmod after) inside RuntimeDir, which is 0700
+// and root's (checkRuntimeDir at start). Requests are still parsed as hostile
+// (control-protocol.ts): one line at a time, at most MAX_CONTROL_LINE bytes, each answered.
+
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { TlsshError } from '../errors';
+import { CONTROL_SOCKET_NAME, MAX_CONTROL_LINE, errorReply, parseControlRequest, type ControlReply, type ControlRequest } from './control-protocol';
+
+export type ControlHandler = (req: ControlRequest) => ControlReply | Promise<ControlReply>;
+
+/** Connections at once: an administrator's tools, never many. */
+const MAX_CLIENTS = 16;
+
+export async function startControlSocket(runtimeDir: string, handle: ControlHandler, onError: (message: string) => void): Promise<{ path: string; close(): void }> {
+  const file = path.join(runtimeDir, CONTROL_SOCKET_NAME);
+  // A socket left by a previous tlsshd; anything else of that name is not ours to remove.
+  try {
+    if (fs.lstatSync(file).isSocket()) fs.unlinkSync(file);
+  } catch {
+    // absent
+  }
+  const server = net.createServer((s) => serveClient(s, handle, onError));
+  server.maxConnections = MAX_CLIENTS;
+  const old = process.umask(0o177);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (e) => reject(new TlsshError('TLSSH_ERR_LISTEN', `cannot listen on control socket ${file}: ${e.message}`, { cause: e })));
+      server.listen(file, () => resolve());
+    });
+  } finally {
+    process.umask(old);
+  }
+  fs.chmodSync(file, 0o600);
+  server.on('error', (e) => onError(`control socket: ${e.message}`));
+  return {
+    path: file,
+    close: () => {
+      server.close();
+      try {
+        fs.unlinkSync(file);
+      } catch {
+        // gone already
+      }
+    },
+  };
+}
+
+function serveClient(s: net.Socket, handle: ControlHandler, onError: (message: string) => void): void {
+  let buf = '';
+  let busy = Promise.resolve();
+  s.setEncoding('utf8');
+  s.on('error', () => s.destroy());
+  const reply = (r: ControlReply): void => {
+    if (!s.destroyed) s.write(`${JSON.stringify(r)}\n`);
+  };
+  s.on('data', (chunk: string) => {
+    buf += chunk;
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      if (Buffer.byteLength(line) > MAX_CONTROL_LINE) return tooLong();
+      if (line.trim() === '') continue;
+      // Replies go out in request order.
+      busy = busy.then(async () => {
+        const req = parseControlRequest(line);
+        if ('ok' in req) return reply(req);
+        try {
+          reply(await handle(req));
+        } catch (e) {
+          onError(`control request ${req.op} failed: ${e instanceof Error ? e.message : String(e)}`);
+          reply(errorReply('internal', `${req.op} failed`));
+        }
+      });
+    }
+    if (Buffer.byteLength(buf) > MAX_CONTROL_LINE) tooLong();
+  });
+  function tooLong(): void {
+    buf = '';
+    s.removeAllListeners('data');
+    s.end(`${JSON.stringify(errorReply('too-long', `request line longer than ${MAX_CONTROL_LINE} bytes`))}\n`);
+  }
+}
