@@ -5,7 +5,7 @@
 // (tag, size, command code) then the rest of `size`.
 
 import * as net from 'node:net';
-import { freePortPair } from './swtpm';
+import { listenOnPortPair } from './tpm-proxy-ports';
 
 /** The command codes tlssh uses, by name (TPM 2.0 Part 2, TPM_CC). */
 const NAMES: Readonly<Record<number, string>> = {
@@ -29,16 +29,6 @@ export interface CountProxy {
   readonly commands: readonly string[];
   reset(): void;
   close(): Promise<void>;
-}
-
-function listen(server: net.Server, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host: '127.0.0.1', port, exclusive: true }, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
 }
 
 export async function startCountProxy(swtpmPort: number): Promise<CountProxy> {
@@ -72,31 +62,18 @@ export async function startCountProxy(swtpmPort: number): Promise<CountProxy> {
       client.on('end', () => upstream.end());
       upstream.pipe(client);
     });
-  for (let attempt = 0; ; attempt++) {
-    const port = await freePortPair();
-    const cmd = make(swtpmPort, true);
-    const ctrl = make(swtpmPort + 1, false);
-    try {
-      await listen(cmd, port);
-      await listen(ctrl, port + 1);
-    } catch (e) {
-      cmd.close();
-      ctrl.close();
-      if (attempt < 10) continue;
-      throw e;
-    }
-    return {
-      tcti: `swtpm:host=127.0.0.1,port=${port}`,
-      get commands() {
-        return commands;
-      },
-      reset() {
-        commands = [];
-      },
-      close: async () => {
-        for (const s of sockets) s.destroy();
-        await Promise.all([cmd, ctrl].map((srv) => new Promise<void>((resolve) => srv.close(() => resolve()))));
-      },
-    };
-  }
+  const { port, servers: [cmd, ctrl] } = await listenOnPortPair(swtpmPort, make, 11);
+  return {
+    tcti: `swtpm:host=127.0.0.1,port=${port}`,
+    get commands() {
+      return commands;
+    },
+    reset() {
+      commands = [];
+    },
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await Promise.all([cmd, ctrl].map((srv) => new Promise<void>((resolve) => srv.close(() => resolve()))));
+    },
+  };
 }

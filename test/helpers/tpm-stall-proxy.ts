@@ -5,7 +5,7 @@
 // swtpm but its answers are held; resume() releases them in order, so a late answer arrives.
 
 import * as net from 'node:net';
-import { freePortPair } from './swtpm';
+import { listenOnPortPair } from './tpm-proxy-ports';
 
 export interface StallProxy {
   readonly port: number;
@@ -25,16 +25,6 @@ interface Link {
   pending: Buffer[];
   /** swtpm closed its side while answers were held. */
   ended: boolean;
-}
-
-function listen(server: net.Server, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host: '127.0.0.1', port, exclusive: true }, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
 }
 
 export async function startStallProxy(swtpmPort: number): Promise<StallProxy> {
@@ -70,42 +60,29 @@ export async function startStallProxy(swtpmPort: number): Promise<StallProxy> {
         links.delete(link);
       });
     });
-  for (let attempt = 0; ; attempt++) {
-    const port = await freePortPair();
-    const cmd = make(swtpmPort, true);
-    const ctrl = make(swtpmPort + 1, false);
-    try {
-      await listen(cmd, port);
-      await listen(ctrl, port + 1);
-    } catch (e) {
-      cmd.close();
-      ctrl.close();
-      if (attempt >= 5) throw e;
-      continue;
-    }
-    return {
-      port,
-      tcti: `swtpm:host=127.0.0.1,port=${port}`,
-      stall: () => {
-        stalled = true;
-      },
-      resume: () => {
-        stalled = false;
-        for (const l of links) {
-          if (l.pending.length === 0) continue;
-          for (const b of l.pending.splice(0)) l.client.write(b);
-          if (l.ended) l.client.end();
-        }
-      },
-      get held() {
-        let n = 0;
-        for (const l of links) if (l.pending.length > 0) n++;
-        return n;
-      },
-      close: async () => {
-        for (const s of sockets) s.destroy();
-        await Promise.all([cmd, ctrl].map((srv) => new Promise<void>((r) => srv.close(() => r()))));
-      },
-    };
-  }
+  const { port, servers: [cmd, ctrl] } = await listenOnPortPair(swtpmPort, make, 6);
+  return {
+    port,
+    tcti: `swtpm:host=127.0.0.1,port=${port}`,
+    stall: () => {
+      stalled = true;
+    },
+    resume: () => {
+      stalled = false;
+      for (const l of links) {
+        if (l.pending.length === 0) continue;
+        for (const b of l.pending.splice(0)) l.client.write(b);
+        if (l.ended) l.client.end();
+      }
+    },
+    get held() {
+      let n = 0;
+      for (const l of links) if (l.pending.length > 0) n++;
+      return n;
+    },
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await Promise.all([cmd, ctrl].map((srv) => new Promise<void>((r) => srv.close(() => r()))));
+    },
+  };
 }
