@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
+import { after, before } from 'node:test';
 import { MessageDecoder, encodeMessage } from '../../src/protocol/codec';
 import {
   ALPN_TLSSH2,
@@ -395,4 +396,46 @@ export function makeServerFixture(prefix: string): ServerFixture {
 export function loginUser(): { name: string; home: string; config: Record<string, string> } {
   const me = os.userInfo();
   return { name: me.username, home: me.homedir, config: isRoot ? { PermitRootLogin: 'yes' } : {} };
+}
+
+export interface LoginUserDaemon {
+  readonly fx: ServerFixture;
+  readonly daemon: TlsshdHandle;
+  /** A client certificate for `me`. */
+  readonly id: ClientIdentity;
+  readonly me: ReturnType<typeof loginUser>;
+}
+
+/**
+ * A tlsshd that `loginUser()` may log in to, started before the calling file's tests and stopped
+ * after them; `prepare` runs on the fixture first and may add config lines.
+ */
+export function daemonForLoginUser(
+  prefix: string,
+  config: Record<string, string> = {},
+  prepare?: (fx: ServerFixture) => Record<string, string> | void,
+): LoginUserDaemon {
+  const me = loginUser();
+  let fx: ServerFixture | undefined;
+  let daemon: TlsshdHandle | undefined;
+  let id: ClientIdentity | undefined;
+  before(async () => {
+    fx = makeServerFixture(prefix);
+    const extra = prepare?.(fx) ?? {};
+    daemon = await startTlsshd({ dir: fx.dir, config: { ...fx.config, ...me.config, ...config, ...extra } });
+    id = fx.client(me.name);
+  });
+  after(async () => {
+    await daemon?.stop();
+  });
+  const started = <T>(v: T | undefined): T => {
+    if (v === undefined) throw new Error('daemonForLoginUser: used before its before() hook ran');
+    return v;
+  };
+  return {
+    get fx() { return started(fx); },
+    get daemon() { return started(daemon); },
+    get id() { return started(id); },
+    me,
+  };
 }

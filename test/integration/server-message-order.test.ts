@@ -7,31 +7,17 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { MessageDecoder, encodeMessage } from '../../src/protocol/codec';
 import type { Message } from '../../src/protocol/messages';
-import {
-  connectClient, loginUser, makeServerFixture, sessionRequest, startTlsshd,
-  type ClientIdentity, type ServerFixture, type TlsshdHandle,
-} from '../helpers/server-harness';
+import { connectClient, daemonForLoginUser, sessionRequest } from '../helpers/server-harness';
 
-let fx: ServerFixture;
-let daemon: TlsshdHandle;
-let id: ClientIdentity;
 let markers: string;
-const me = loginUser();
-
-before(async () => {
-  fx = makeServerFixture('tlsshd-order');
+const d = daemonForLoginUser('tlsshd-order', {}, (fx) => {
   // Markers written by the session's user; RuntimeDir's parent (fx.dir) must stay private.
   markers = path.join(fx.dir, 'markers');
   fs.mkdirSync(markers);
   fs.chmodSync(markers, 0o777);
-  daemon = await startTlsshd({ dir: fx.dir, config: { ...fx.config, ...me.config } });
-  id = fx.client(me.name);
-});
-after(async () => {
-  await daemon?.stop();
 });
 
 /** Polls for a file the remote command writes; a bound against hangs, not a timing assertion. */
@@ -48,23 +34,23 @@ async function waitForFile(file: string, limitMs = 15_000): Promise<string> {
 
 /** A session that is running `command`, with `ready` printed; then `bad` is sent. */
 async function violateAfterStart(bad: Message, logRe: RegExp): Promise<void> {
-  const s = connectClient(daemon.port, id, sessionRequest({ command: 'echo ready; exec sleep 60' }));
+  const s = connectClient(d.daemon.port, d.id, sessionRequest({ command: 'echo ready; exec sleep 60' }));
   await s.waitForStdout((o) => o.includes('ready'));
   s.send(bad);
   const r = await s.result;
   assert.equal(r.error?.code, 'TLSSH_ERR_PROTOCOL_STATE', `error frame: ${JSON.stringify(r.error)}`);
   assert.equal(r.exit, undefined, 'no exit-status after a violation');
-  await daemon.waitForLog(logRe);
+  await d.daemon.waitForLog(logRe);
 }
 
 describe('out-of-order messages from the client end the connection', () => {
   test('data before the session request', async () => {
-    const s = connectClient(daemon.port, id, null);
+    const s = connectClient(d.daemon.port, d.id, null);
     s.socket.once('secureConnect', () => s.write('early bytes\n'));
     const r = await s.result;
     assert.equal(r.error?.code, 'TLSSH_ERR_PROTOCOL_STATE');
     assert.equal(r.started, undefined);
-    await daemon.waitForLog(/TLSSH_ERR_PROTOCOL_STATE: client sent data on stdin before the session request/);
+    await d.daemon.waitForLog(/TLSSH_ERR_PROTOCOL_STATE: client sent data on stdin before the session request/);
   });
 
   test('a second session request', async () => {
@@ -91,7 +77,7 @@ describe('out-of-order messages from the client end the connection', () => {
 describe('the session follows the client', () => {
   test('an error frame from the client ends the session and the command gets SIGHUP', async () => {
     const marker = path.join(markers, 'hup-after-error');
-    const s = connectClient(daemon.port, id, sessionRequest({ command: `trap 'echo hup > ${marker}; exit 0' HUP; echo ready; sleep 60 & wait` }));
+    const s = connectClient(d.daemon.port, d.id, sessionRequest({ command: `trap 'echo hup > ${marker}; exit 0' HUP; echo ready; sleep 60 & wait` }));
     await s.waitForStdout((o) => o.includes('ready'));
     s.send({ type: 'error', code: 'TLSSH_ERR_INTERNAL', message: 'client gave up' });
     // The connection stays open from our side: the server must act on the frame alone.
@@ -101,7 +87,7 @@ describe('the session follows the client', () => {
   });
 
   test('a signal right behind the session request reaches the command', async () => {
-    const s = connectClient(daemon.port, id, null);
+    const s = connectClient(d.daemon.port, d.id, null);
     s.socket.once('secureConnect', () => {
       // One write: the signal arrives while the server is still authorising the request.
       s.socket.write(Buffer.concat([
@@ -115,7 +101,7 @@ describe('the session follows the client', () => {
   });
 
   test('a window change right behind the session request sizes the terminal', async () => {
-    const s = connectClient(daemon.port, id, null);
+    const s = connectClient(d.daemon.port, d.id, null);
     s.socket.once('secureConnect', () => {
       s.socket.write(Buffer.concat([
         encodeMessage(sessionRequest({ command: 'stty size', pty: true, term: 'xterm', cols: 80, rows: 24 })),
@@ -129,7 +115,7 @@ describe('the session follows the client', () => {
   test('signals outside the allow-list are ignored, allowed ones delivered', async () => {
     // WINCH is a real signal that bash can trap but is not on the list (RFC 4254's); BOGUS is
     // not a signal at all. Both must be ignored; USR1 (on the list) must arrive.
-    const s = connectClient(daemon.port, id, sessionRequest({
+    const s = connectClient(d.daemon.port, d.id, sessionRequest({
       command: "trap 'echo got-winch' WINCH; trap 'echo got-usr1; exit 5' USR1; echo ready; while :; do sleep 0.05; done",
     }));
     await s.waitForStdout((o) => o.includes('ready'));
@@ -139,14 +125,14 @@ describe('the session follows the client', () => {
     const r = await s.result;
     assert.equal(r.exit?.code, 5, `exit: ${JSON.stringify(r.exit)}; stdout ${r.stdout.toString()}`);
     assert.doesNotMatch(r.stdout.toString(), /got-winch/);
-    await daemon.waitForLog(/ignoring request for signal WINCH/);
+    await d.daemon.waitForLog(/ignoring request for signal WINCH/);
   });
 });
 
 test('a connection without ALPN tlssh/2 is told TLSSH_ERR_ALPN and logged', async () => {
   const socket = tls.connect({
-    host: '127.0.0.1', port: daemon.port, minVersion: 'TLSv1.3',
-    ca: fs.readFileSync(id.caFile), cert: fs.readFileSync(id.certFile), key: fs.readFileSync(id.keyFile),
+    host: '127.0.0.1', port: d.daemon.port, minVersion: 'TLSv1.3',
+    ca: fs.readFileSync(d.id.caFile), cert: fs.readFileSync(d.id.certFile), key: fs.readFileSync(d.id.keyFile),
     checkServerIdentity: () => undefined,
   });
   const dec = new MessageDecoder();
@@ -156,5 +142,5 @@ test('a connection without ALPN tlssh/2 is told TLSSH_ERR_ALPN and logged', asyn
   await new Promise((resolve) => socket.once('close', resolve));
   assert.equal(got[0]?.type, 'error');
   assert.equal(got[0]?.type === 'error' ? got[0].code : '', 'TLSSH_ERR_ALPN');
-  await daemon.waitForLog(/closed: TLSSH_ERR_ALPN/);
+  await d.daemon.waitForLog(/closed: TLSSH_ERR_ALPN/);
 });

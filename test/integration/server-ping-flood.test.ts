@@ -6,12 +6,9 @@
 
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { MessageDecoder, encodeMessage } from '../../src/protocol/codec';
-import {
-  connectTestTls, loginUser, makeServerFixture, runCommand, sessionRequest, startTlsshd,
-  type ClientIdentity, type ServerFixture, type TlsshdHandle,
-} from '../helpers/server-harness';
+import { connectTestTls, daemonForLoginUser, runCommand, sessionRequest } from '../helpers/server-harness';
 
 const FLOOD_BYTES = 24 * 1024 * 1024;
 /**
@@ -23,19 +20,7 @@ const FLOOD_BYTES = 24 * 1024 * 1024;
  */
 const GROWTH_BOUND = 48 * 1024 * 1024;
 
-let fx: ServerFixture;
-let daemon: TlsshdHandle;
-let id: ClientIdentity;
-const me = loginUser();
-
-before(async () => {
-  fx = makeServerFixture('tlsshd-flood');
-  daemon = await startTlsshd({ dir: fx.dir, config: { ...fx.config, ...me.config, LogLevel: 'VERBOSE' } });
-  id = fx.client(me.name);
-});
-after(async () => {
-  await daemon?.stop();
-});
+const d = daemonForLoginUser('tlsshd-flood', { LogLevel: 'VERBOSE' });
 
 function memoryOf(pid: number): { rss: number; pss: number } {
   const rollup = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
@@ -47,7 +32,7 @@ const mb = (n: number): string => `${(n / 1024 / 1024).toFixed(1)} MB`;
 
 /** Logs in, reads up to session-started, then never reads again; resolves with the worker's pid. */
 async function loggedInNonReader(command: string, tag: string): Promise<{ socket: ReturnType<typeof connectTestTls>; pid: number }> {
-  const socket = connectTestTls(daemon.port, id);
+  const socket = connectTestTls(d.daemon.port, d.id);
   socket.on('error', () => undefined);
   const dec = new MessageDecoder();
   await new Promise<void>((resolve, reject) => {
@@ -66,7 +51,7 @@ async function loggedInNonReader(command: string, tag: string): Promise<{ socket
   });
   // The worker that runs `command`: the parent of the process whose command line has the tag.
   for (let tries = 0; tries < 200; tries++) {
-    for (const w of daemon.workerPids()) {
+    for (const w of d.daemon.workerPids()) {
       const kids = fs.readFileSync(`/proc/${w}/task/${w}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
       for (const k of kids) {
         try {
@@ -84,7 +69,7 @@ async function loggedInNonReader(command: string, tag: string): Promise<{ socket
 test('a client that floods pings and never reads cannot grow the worker', async () => {
   const { socket, pid } = await loggedInNonReader('sleep 120 # ping-flood', 'ping-flood');
   const before = memoryOf(pid);
-  const stalled = daemon.waitForLog(/is not reading \(\d+ bytes unsent\); reading paused/, 120_000).then(() => 'stalled' as const);
+  const stalled = d.daemon.waitForLog(/is not reading \(\d+ bytes unsent\); reading paused/, 120_000).then(() => 'stalled' as const);
   const ping = encodeMessage({ type: 'ping', cookie: 1 });
   const batch = Buffer.concat(Array.from({ length: 7000 }, () => ping));
   let written = 0;
@@ -103,7 +88,7 @@ test('a client that floods pings and never reads cannot grow the worker', async 
   });
   const outcome = await Promise.race([stalled, flooded]);
   const during = memoryOf(pid);
-  const login = await runCommand(daemon.port, id, 'echo still-serving');
+  const login = await runCommand(d.daemon.port, d.id, 'echo still-serving');
   console.log(`ping flood: ${mb(written)} of pings offered, outcome: ${outcome}; worker RSS ${mb(before.rss)} -> ${mb(during.rss)}, PSS ${mb(before.pss)} -> ${mb(during.pss)}; another login: ${login.stdout.toString().trim() || 'failed'}`);
   socket.destroy();
   assert.equal(outcome, 'stalled', 'the worker read the whole flood instead of pausing');
@@ -121,7 +106,7 @@ test('a client that never reads a command\'s output holds the worker to the wind
     await new Promise((r) => setTimeout(r, 100));
     last = memoryOf(pid);
   }
-  const login = await runCommand(daemon.port, id, 'echo still-serving');
+  const login = await runCommand(d.daemon.port, d.id, 'echo still-serving');
   console.log(`slow reader: worker RSS ${mb(before.rss)} -> ${mb(last.rss)}, PSS ${mb(before.pss)} -> ${mb(last.pss)}; another login: ${login.stdout.toString().trim() || 'failed'}`);
   socket.destroy();
   assert.ok(last.rss - before.rss < GROWTH_BOUND, `worker RSS grew by ${mb(last.rss - before.rss)}, over ${mb(GROWTH_BOUND)}`);

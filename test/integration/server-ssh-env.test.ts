@@ -2,31 +2,16 @@
 // next to TLSSH_CONNECTION, so profile scripts and prompts that test them work unchanged.
 
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import {
-  connectClient, loginUser, makeServerFixture, sessionRequest, startTlsshd,
-  type ClientIdentity, type ServerFixture, type TlsshdHandle,
-} from '../helpers/server-harness';
+import { test } from 'node:test';
+import { connectClient, daemonForLoginUser, sessionRequest } from '../helpers/server-harness';
 
-let fx: ServerFixture;
-let daemon: TlsshdHandle;
-let id: ClientIdentity;
-const me = loginUser();
-
-before(async () => {
-  fx = makeServerFixture('tlsshd-ssh-env');
-  // AcceptEnv * so that a client trying to set SSH_TTY itself would get through if it could.
-  daemon = await startTlsshd({ dir: fx.dir, config: { ...fx.config, ...me.config, AcceptEnv: '*' } });
-  id = fx.client(me.name);
-});
-after(async () => {
-  await daemon?.stop();
-});
+// AcceptEnv * so that a client trying to set SSH_TTY itself would get through if it could.
+const d = daemonForLoginUser('tlsshd-ssh-env', { AcceptEnv: '*' });
 
 const SHOW = 'printf "%s|%s|%s|%s\\n" "$SSH_CONNECTION" "$SSH_CLIENT" "${SSH_TTY-unset}" "$TLSSH_CONNECTION"';
 
 async function run(pty: boolean): Promise<{ out: string; clientPort: number }> {
-  const s = connectClient(daemon.port, id, sessionRequest({
+  const s = connectClient(d.daemon.port, d.id, sessionRequest({
     command: pty ? `${SHOW}; tty` : SHOW, pty, term: 'dumb', env: [['SSH_TTY', '/dev/forged'], ['SSH_CONNECTION', 'forged']],
   }));
   s.socket.once('secureConnect', () => {
@@ -42,8 +27,8 @@ async function run(pty: boolean): Promise<{ out: string; clientPort: number }> {
 test('without a pty: SSH_CONNECTION and SSH_CLIENT as sshd sets them, no SSH_TTY', async () => {
   const { out, clientPort } = await run(false);
   const [connection, client, tty, tlssh] = out.trim().split('|');
-  assert.equal(connection, `127.0.0.1 ${clientPort} 127.0.0.1 ${daemon.port}`);
-  assert.equal(client, `127.0.0.1 ${clientPort} ${daemon.port}`);
+  assert.equal(connection, `127.0.0.1 ${clientPort} 127.0.0.1 ${d.daemon.port}`);
+  assert.equal(client, `127.0.0.1 ${clientPort} ${d.daemon.port}`);
   assert.equal(tty, 'unset');
   assert.equal(tlssh, connection);
 });
@@ -52,7 +37,7 @@ test('on a pty: SSH_TTY names the session\'s terminal', async () => {
   const { out, clientPort } = await run(true);
   const [first, ttyLine] = out.trim().split('\n');
   const [connection, , tty] = (first ?? '').split('|');
-  assert.equal(connection, `127.0.0.1 ${clientPort} 127.0.0.1 ${daemon.port}`);
+  assert.equal(connection, `127.0.0.1 ${clientPort} 127.0.0.1 ${d.daemon.port}`);
   assert.match(ttyLine ?? '', /^\/dev\/pts\/\d+$/);
   assert.equal(tty, ttyLine);
 });
