@@ -4,13 +4,13 @@
 // Its own swtpm, since wrong passwords count against the TPM's dictionary-attack limit.
 
 import { strict as assert } from 'node:assert';
-import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { configureTpmKey, createTpmKey, encodeTss2PrivateKey, parseTss2PrivateKey } from '../../src/tpm';
+import { encodeTss2PrivateKey, parseTss2PrivateKey } from '../../src/tpm';
 import { startSwtpm, type Swtpm } from '../helpers/swtpm';
 import { TLSSH, errorCodeOf, startFixture, type ClientFixture } from './client-fixture';
+import { runWithoutTerminal, tpmClientConfig } from './client-tpm-fixture';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const nodePty = require('node-pty') as typeof import('node-pty');
@@ -19,21 +19,8 @@ describe('tlssh TPM key passwords', () => {
   let fx: ClientFixture;
   let tpm: Swtpm;
 
-  async function tpmIdentity(name: string, keyPassword?: string, extra: Record<string, string> = {}, rewrite?: (pem: Buffer) => Buffer): Promise<string> {
-    const keyFile = path.join(fx.dir, `${name}.tss2`);
-    let pem = await createTpmKey({ tcti: tpm.tcti, type: 'ecc', keyPassword });
-    if (rewrite) pem = rewrite(pem);
-    fs.writeFileSync(keyFile, pem, { mode: 0o600 });
-    const info = configureTpmKey(keyFile, { tcti: tpm.tcti, keyPassword });
-    const pubFile = path.join(fx.dir, `${name}.pub`);
-    fs.writeFileSync(pubFile, info.publicKey.export({ type: 'spki', format: 'pem' }));
-    const certFile = path.join(fx.dir, `${name}.crt`);
-    execFileSync('openssl', ['x509', '-new', '-CA', fx.ca.certFile, '-CAkey', fx.ca.keyFile, '-force_pubkey', pubFile, '-subj', `/CN=${fx.user}`, '-days', '2', '-out', certFile], { stdio: 'ignore' });
-    const conf = path.join(fx.dir, `${name}.conf`);
-    const lines = fs.readFileSync(fx.configFile, 'utf8').replace(/^CertFile .*$/m, `CertFile ${certFile}`).replace(/^KeyFile .*$/m, `KeyFile ${keyFile}`);
-    fs.writeFileSync(conf, lines + Object.entries({ TpmTcti: tpm.tcti, ...extra }).map(([k, v]) => `${k} ${v}\n`).join(''), { mode: 0o600 });
-    return conf;
-  }
+  const tpmIdentity = (name: string, keyPassword?: string, extra: Record<string, string> = {}, rewrite?: (pem: Buffer) => Buffer): Promise<string> =>
+    tpmClientConfig(fx, tpm, name, keyPassword, extra, rewrite);
 
   /** tpm2_encodeobject's habit: emptyAuth FALSE whatever the key's auth. */
   const sayEmptyAuthFalse = (pem: Buffer): Buffer => {
@@ -41,14 +28,7 @@ describe('tlssh TPM key passwords', () => {
     return encodeTss2PrivateKey({ emptyAuth: false, parent: k.parent, pub: k.pub, priv: k.priv });
   };
 
-  function run(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-    const child = spawn(process.execPath, [TLSSH, ...args], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
-    return new Promise((resolve) => child.once('close', (code) => resolve({ code, out, err })));
-  }
+  const run = runWithoutTerminal;
 
   /** Runs tlssh on a real terminal, typing `answers` at each password prompt in turn. */
   async function onTerminal(args: string[], answers: string[]): Promise<{ code: number; out: string; prompts: number }> {

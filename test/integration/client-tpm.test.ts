@@ -2,13 +2,10 @@
 // password, and a key with one, given in the config or typed at the prompt on a real terminal.
 
 import { strict as assert } from 'node:assert';
-import { execFileSync, spawn } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { configureTpmKey, createTpmKey } from '../../src/tpm';
 import { startSwtpm, type Swtpm } from '../helpers/swtpm';
 import { TLSSH, errorCodeOf, startFixture, type ClientFixture } from './client-fixture';
+import { runWithoutTerminal, tpmClientConfig } from './client-tpm-fixture';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const nodePty = require('node-pty') as typeof import('node-pty');
@@ -17,38 +14,10 @@ describe('tlssh with a TPM key', () => {
   let fx: ClientFixture;
   let tpm: Swtpm;
 
-  /** A TPM key, a certificate for it from the test CA, and a client config using both. */
-  async function tpmIdentity(name: string, keyPassword?: string, extra: Record<string, string> = {}): Promise<string> {
-    const keyFile = path.join(fx.dir, `${name}.tss2`);
-    fs.writeFileSync(keyFile, await createTpmKey({ tcti: tpm.tcti, type: 'ecc', keyPassword }), { mode: 0o600 });
-    const info = configureTpmKey(keyFile, { tcti: tpm.tcti, keyPassword });
-    const pubFile = path.join(fx.dir, `${name}.pub`);
-    fs.writeFileSync(pubFile, info.publicKey.export({ type: 'spki', format: 'pem' }));
-    const certFile = path.join(fx.dir, `${name}.crt`);
-    execFileSync('openssl', ['x509', '-new', '-CA', fx.ca.certFile, '-CAkey', fx.ca.keyFile, '-force_pubkey', pubFile, '-subj', `/CN=${fx.user}`, '-days', '2', '-out', certFile], { stdio: 'ignore' });
-    const conf = path.join(fx.dir, `${name}.conf`);
-    const lines = fs
-      .readFileSync(fx.configFile, 'utf8')
-      .replace(/^CertFile .*$/m, `CertFile ${certFile}`)
-      .replace(/^KeyFile .*$/m, `KeyFile ${keyFile}`);
-    const more = Object.entries({ TpmTcti: tpm.tcti, ...extra }).map(([k, v]) => `${k} ${v}\n`).join('');
-    fs.writeFileSync(conf, lines + more, { mode: 0o600 });
-    return conf;
-  }
+  const tpmIdentity = (name: string, keyPassword?: string, extra: Record<string, string> = {}): Promise<string> =>
+    tpmClientConfig(fx, tpm, name, keyPassword, extra);
 
-  function run(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-    // Own session: no controlling terminal, so a prompt would fail rather than wait.
-    const child = spawn(process.execPath, [TLSSH, ...args], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (b: Buffer) => {
-      out += b.toString();
-    });
-    child.stderr.on('data', (b: Buffer) => {
-      err += b.toString();
-    });
-    return new Promise((resolve) => child.once('close', (code) => resolve({ code, out, err })));
-  }
+  const run = runWithoutTerminal;
 
   before(async () => {
     fx = await startFixture();
