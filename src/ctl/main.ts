@@ -5,6 +5,7 @@ import { EXIT_TLSSH_FAILURE, describeError } from '../errors';
 import { HELP, USAGE, UsageError, parseCtlArgs, wireRequest } from './args';
 import { controlRequest, controlSocketPath } from './client';
 import { sessionsTable, statusText } from './format';
+import { exitQuietlyOnEpipe } from '../quiet-epipe';
 
 function packageVersion(): string {
   try {
@@ -53,10 +54,7 @@ async function main(argv: readonly string[]): Promise<number> {
   return 0;
 }
 
-process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code === 'EPIPE') process.exit(0);
-  throw e;
-});
+exitQuietlyOnEpipe(); // `tlsshctl sessions | head -3`
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

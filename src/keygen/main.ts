@@ -8,6 +8,7 @@ import { describeError, EXIT_TLSSH_FAILURE, isTlsshError } from '../errors';
 import { buildProgram, planFromOptions } from './cli-options';
 import { runPlan, type Output } from './commands';
 import { inKeygenTerms } from './tpm-bridge';
+import { exitQuietlyOnEpipe } from '../quiet-epipe';
 
 const PROGRAM = 'tlssh-keygen';
 
@@ -65,11 +66,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
 // Run when started as a program (bin/tlssh-keygen requires this file), not when imported by tests.
 const entry = require.main;
 if (entry === module || (entry !== undefined && /tlssh-keygen$/.test(entry.filename))) {
-  // `tlssh-keygen -l key | head -1`: a reader that goes away ends us quietly, as SIGPIPE would.
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code === 'EPIPE') process.exit(0);
-    throw e;
-  });
+  exitQuietlyOnEpipe(); // `tlssh-keygen -l key | head -1`
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

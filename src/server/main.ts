@@ -15,6 +15,7 @@ import { closeInheritedFds, ipcFd } from './inherited-fds';
 import { Listener, type BoundAddress } from './listener';
 import { Logger, openLogFile, syslogSocketProblem, type LogLevel, type LogSink } from './log';
 import { checkServerFiles, checkTpmSignature, signInProcess, signThroughAgent, type ServerFiles } from './startup-checks';
+import { exitQuietlyOnEpipe } from '../quiet-epipe';
 
 /** Set in the re-launched background copy; never seen by sessions (their env is built anew). */
 const DETACHED_ENV = 'TLSSHD_DETACHED';
@@ -247,9 +248,5 @@ function preforkCount(env: string | undefined): number {
   return Number.isInteger(n) && n >= 0 && n <= 64 ? n : 1;
 }
 
-// `tlsshd --help | head -1`: a reader that goes away ends us quietly, as SIGPIPE would.
-process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code === 'EPIPE') process.exit(0);
-  throw e;
-});
+exitQuietlyOnEpipe(); // `tlsshd --help | head -1`
 main();
