@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { issueCert, makeCa, makeTempDir, type Ca } from '../helpers/ca';
-import { connectClient, sessionRequest, startTlsshd } from '../helpers/server-harness';
+import { connectClient, sessionRequest, startTlsshd, type ClientIdentity } from '../helpers/server-harness';
 import { startSwtpm, type Swtpm } from '../helpers/swtpm';
 import { TLSSHD, tpmIdentity, type TpmIdentity } from './tpm-login-fixture';
 
@@ -47,6 +47,15 @@ async function countingRelay(tpm: Swtpm): Promise<{ tcti: string; counts: { ctrl
 }
 
 /** A file-key client identity (the daemon's TPM key is what these tests are about). */
+/** `true` runs through the daemon on `port` and exits 0, with no transport error. */
+async function assertLogsIn(port: number, client: ClientIdentity): Promise<void> {
+  const s = connectClient(port, client, sessionRequest({ command: 'true' }));
+  s.socket.once('secureConnect', () => s.endStdin());
+  const r = await s.result;
+  assert.equal(r.transportError, undefined);
+  assert.equal(r.exit?.code, 0);
+}
+
 function makeClient(ca: Ca): { caFile: string; certFile: string; keyFile: string } {
   const c = issueCert(ca, { cn: os.userInfo().username, eku: 'clientAuth', fileStem: 'client' });
   return { caFile: ca.certFile, certFile: c.certFile, keyFile: c.keyFile };
@@ -139,11 +148,7 @@ describe('tlsshd with a TPM key', () => {
       const opened = relay.counts.ctrl;
       const before = relay.counts.data;
       for (let i = 0; i < 3; i++) {
-        const s = connectClient(d.port, client, sessionRequest({ command: 'true' }));
-        s.socket.once('secureConnect', () => s.endStdin());
-        const r = await s.result;
-        assert.equal(r.transportError, undefined);
-        assert.equal(r.exit?.code, 0);
+        await assertLogsIn(d.port, client);
       }
       assert.equal(opened, 1, 'the listener opened the TPM once, at start-up');
       assert.equal(relay.counts.ctrl, opened, 'no worker opened the TPM');
@@ -161,11 +166,7 @@ describe('tlsshd with a TPM key', () => {
       config: { CertFile: plain.certFile, KeyFile: plain.keyFile, TpmTcti: tpm.tcti, ClientCAFile: ca.certFile, PermitRootLogin: 'yes' },
     });
     try {
-      const s = connectClient(d.port, client, sessionRequest({ command: 'true' }));
-      s.socket.once('secureConnect', () => s.endStdin());
-      const r = await s.result;
-      assert.equal(r.transportError, undefined);
-      assert.equal(r.exit?.code, 0);
+      await assertLogsIn(d.port, client);
     } finally {
       await d.stop();
     }
@@ -185,11 +186,7 @@ describe('tlsshd with a TPM key', () => {
       fs.writeFileSync(d.configFile, text);
       process.kill(d.pid, 'SIGHUP');
       await d.waitForLog(/configuration reloaded/);
-      const s = connectClient(d.port, client, sessionRequest({ command: 'true' }));
-      s.socket.once('secureConnect', () => s.endStdin());
-      const r = await s.result;
-      assert.equal(r.transportError, undefined);
-      assert.equal(r.exit?.code, 0);
+      await assertLogsIn(d.port, client);
     } finally {
       await d.stop();
     }
