@@ -298,10 +298,9 @@ export class Listener {
     this.workers.set(pid, state);
     this.unauthenticatedWorkers++;
     child.on('message', (m: unknown) => this.onWorkerMessage(state, m, c.address));
-    const msg = {
-      ...connectionMessage({ id, config: { ...this.config, UsePAM: this.pamOn }, logSink: this.opts.logSink, agentSocket: this.agentSocket, serverKey: this.serverKey }),
-      prefix: prefix.toString('base64'),
-    };
+    const msg = connectionMessage({
+      id, config: { ...this.config, UsePAM: this.pamOn }, logSink: this.opts.logSink, agentSocket: this.agentSocket, serverKey: this.serverKey, prefix,
+    });
     this.log.verbose(`connection #${id} from ${remote} -> worker ${pid}`);
     child.send(msg, socket, (err) => {
       if (err) {

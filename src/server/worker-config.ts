@@ -65,6 +65,8 @@ export interface ConnectionMessageInput {
   agentSocket?: string | undefined;
   /** From openedServerKey(). */
   serverKey?: string | undefined;
+  /** What the listener read while it held the connection (the ClientHello), replayed by the worker. */
+  prefix?: Buffer | undefined;
 }
 
 /** The one message a worker gets: its connection number, its config, and where its key is. */
@@ -73,5 +75,6 @@ export function connectionMessage(i: ConnectionMessageInput): ConnectionMessage 
     t: 'connection', id: i.id, config: workerConfig(i.config), logSink: i.logSink,
     ...(i.agentSocket ? { agentSocket: i.agentSocket } : {}),
     ...(i.serverKey !== undefined ? { serverKey: i.serverKey } : {}),
+    ...(i.prefix ? { prefix: i.prefix.toString('base64') } : {}),
   };
 }

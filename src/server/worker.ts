@@ -16,7 +16,7 @@ import { checkClientCertificate, createTlsServer, serverTlsOptions, type ServerT
 import { authorizeUser } from './cert-user';
 import { WORKER_EXIT_SETUP_FAILED, type ConnectionMessage, type WorkerMessage } from './ipc-messages';
 import { Logger } from './log';
-import { PAM_TTY_SSH, PamLogin, pamDecision, type OpenedPamSession } from './pam-session';
+import { PAM_TTY_SSH, PamLogin, type OpenedPamSession } from './pam-session';
 import { dropPrivileges } from './privilege-drop';
 import { EarlyMessages } from './early-messages';
 import { SESSION_WINDOW, runSession } from './session';
@@ -207,14 +207,11 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
         session = { ...req, command };
       }
       // PAM's account stack runs for every login, before the user gets anything (DESIGN §1).
+      // UsePAM is the listener's decision (root, the addon loaded there): if PAM then fails
+      // here, checkAccount throws and the login is refused rather than let through without it.
       let pam: PamLogin | undefined;
-      // UsePAM here is the listener's decision: on means PAM worked there, so failing here refuses.
-      const usePam = pamDecision({ UsePAM: cfg.UsePAM, origin: { UsePAM: 'tlsshd listener' } }, process.geteuid?.() ?? 0);
-      if (!usePam.on && usePam.refuse) {
-        return refuse(new TlsshError('TLSSH_ERR_PAM_UNAVAILABLE', `UsePAM yes, but ${usePam.why}`), who);
-      }
       try {
-        if (usePam.on) pam = PamLogin.checkAccount({ service: cfg.PAMServiceName, user: account.name, rhost: clientIp, tty: PAM_TTY_SSH });
+        if (cfg.UsePAM) pam = PamLogin.checkAccount({ service: cfg.PAMServiceName, user: account.name, rhost: clientIp, tty: PAM_TTY_SSH });
       } catch (e) {
         return refuse(e, who);
       }
