@@ -1,7 +1,7 @@
 // Folds statements into values. A later line replaces an earlier one, except for list keywords,
 // whose lines accumulate; the first `-o` of a list keyword replaces what the files said, so
 // `-o Listen=127.0.0.1` means "only there".
-import { originText, type Where } from './config-error';
+import { ValueProblem, configError, originText, type Where } from './config-error';
 import { globToRegExp } from './glob-pattern';
 import type { KeywordSpec } from './schema';
 
@@ -34,7 +34,20 @@ export class ConfigFold {
       this.replacedByCommandLine.add(field);
       current = [];
     }
-    this.values.set(field, mergeList(current, Array.isArray(value) ? value : [value]));
+    const items = Array.isArray(value) ? value : [value];
+    if (spec.checkListItem !== undefined) {
+      try {
+        const seen = [...current];
+        for (const item of items) {
+          spec.checkListItem(seen, item);
+          seen.push(item);
+        }
+      } catch (e) {
+        if (e instanceof ValueProblem) throw configError('TLSSH_ERR_CONFIG_BAD_VALUE', where, spec.name, e.message, e);
+        throw e;
+      }
+    }
+    this.values.set(field, mergeList(current, items));
   }
 }
 

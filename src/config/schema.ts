@@ -9,7 +9,7 @@ import { parseListen } from './listen-address';
 import {
   DEFAULT_PER_SOURCE_PENALTIES, perSourceMaxStartups, perSourceNetBlockSize, perSourcePenalties, perSourcePenaltyExemptList,
 } from './per-source-values';
-import { parseSubsystem } from './subsystem';
+import { checkSubsystemName, parseSubsystem } from './subsystem';
 import type { ClientConfig, ServerConfig } from './types';
 
 export interface KeywordSpec {
@@ -27,6 +27,11 @@ export interface KeywordSpec {
    * (Ansible's -o KbdInteractiveAuthentication=no) work, and noted at -v with this reason.
    */
   readonly ignored?: string;
+  /**
+   * For list keywords whose items must not repeat (Subsystem names): throws a ValueProblem naming
+   * the clash, which the fold turns into an error at the second line.
+   */
+  readonly checkListItem?: (current: readonly unknown[], item: unknown) => void;
 }
 
 export interface ConfigSchema {
@@ -100,7 +105,7 @@ const serverKeywords: KeywordSpec[] = [
     },
   }),
   spec({ name: 'AcceptEnv', parse: envPatterns, list: true }),
-  spec({ name: 'Subsystem', parse: (text) => parseSubsystem(text), list: true }),
+  spec({ name: 'Subsystem', parse: (text) => parseSubsystem(text), list: true, checkListItem: checkSubsystemName }),
   spec({ name: 'UsePAM', parse: boolean }),
   // OpenSSH's name; a service of its own lets an administrator (or a test) give tlsshd another stack.
   spec({ name: 'PAMServiceName', parse: word('a PAM service name (a file in /etc/pam.d)', /^[A-Za-z0-9][A-Za-z0-9._-]*$/, false) }),

@@ -52,7 +52,13 @@ function isExecutable(p: string): boolean {
   }
 }
 
-/** The command for `name`: the first line for a name wins, as sshd's first value does. */
+/** A second line for one name is an error, as in sshd ("Subsystem 'sftp' already defined"). */
+export function checkSubsystemName(current: readonly unknown[], item: unknown): void {
+  const name = (item as Subsystem).name;
+  if (current.some((s) => (s as Subsystem).name === name)) throw new ValueProblem(`subsystem ${shown(name)} is already defined by an earlier line`);
+}
+
+/** The command for `name`: there is at most one line per name (checkSubsystemName). */
 export function findSubsystem(list: readonly Subsystem[], name: string): string | undefined {
   return list.find((s) => s.name === name)?.command;
 }

@@ -98,14 +98,22 @@ describe('tlsshd.conf defaults', () => {
     assert.equal(loadServerConfig({ file: write('ClientCAFile none\nClientCAPath /x\n') }).ClientCAPath, '/x');
   });
 
-  it('Subsystem: lines add up and replace the sftp default; the first line for a name wins; none leaves none', () => {
+  it('Subsystem: lines add up and replace the sftp default; none leaves none', () => {
     assert.equal(findSubsystem(loadServerConfig({ file: write('') }).Subsystem, 'sftp'), '/usr/lib/openssh/sftp-server');
-    const cfg = loadServerConfig({ file: write('Subsystem sftp /opt/sftp-server -l INFO\nSubsystem  netconf\t/usr/bin/nc  -q 1\nSubsystem sftp /later\n') });
+    const cfg = loadServerConfig({ file: write('Subsystem sftp /opt/sftp-server -l INFO\nSubsystem  netconf\t/usr/bin/nc  -q 1\n') });
     assert.equal(findSubsystem(cfg.Subsystem, 'sftp'), '/opt/sftp-server -l INFO');
     assert.equal(findSubsystem(cfg.Subsystem, 'netconf'), '/usr/bin/nc  -q 1');
     assert.equal(findSubsystem(cfg.Subsystem, 'scp'), undefined);
     assert.deepEqual(loadServerConfig({ file: write('Subsystem none\n') }).Subsystem, []);
     assert.deepEqual(loadServerConfig({ file: write(''), overrides: ['Subsystem=greet /bin/true'] }).Subsystem, [{ name: 'greet', command: '/bin/true' }]);
+  });
+
+  it('Subsystem: a second line for one name is an error at that line, as in sshd', () => {
+    const f = write('Subsystem sftp /opt/sftp-server\nSubsystem netconf /bin/true\nSubsystem sftp /later\n');
+    fails(() => loadServerConfig({ file: f }), 'TLSSH_ERR_CONFIG_BAD_VALUE', `${f}:3: Subsystem: subsystem "sftp" is already defined`);
+    // -o replaces the files' lines, so it may name a subsystem the file has too.
+    const g = write('Subsystem sftp /opt/sftp-server\n');
+    assert.deepEqual(loadServerConfig({ file: g, overrides: ['Subsystem=sftp /bin/true'] }).Subsystem, [{ name: 'sftp', command: '/bin/true' }]);
   });
 
   it('Subsystem: a line without a command or with a bad name names file, line and keyword', () => {
