@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { configureTpmKey, createTpmKey } from '../../src/tpm';
 import type { Swtpm } from '../helpers/swtpm';
 import { TLSSH, type ClientFixture } from './client-fixture';
+import { testHome } from '../helpers/test-home';
 
 /**
  * A TPM key `name`, a certificate for it from the test CA, and a client config using both;
@@ -36,7 +37,7 @@ export async function tpmClientConfig(
 
 /** tlssh in a session of its own: no controlling terminal, so a prompt fails rather than waits. */
 export function runWithoutTerminal(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  const child = spawn(process.execPath, [TLSSH, ...args], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [TLSSH, ...args], { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HOME: testHome() } });
   let out = '';
   let err = '';
   child.stdout.on('data', (b: Buffer) => (out += b.toString()));

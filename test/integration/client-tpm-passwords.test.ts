@@ -11,6 +11,7 @@ import { encodeTss2PrivateKey, parseTss2PrivateKey } from '../../src/tpm';
 import { startSwtpm, type Swtpm } from '../helpers/swtpm';
 import { TLSSH, errorCodeOf, startFixture, type ClientFixture } from './client-fixture';
 import { runWithoutTerminal, tpmClientConfig } from './client-tpm-fixture';
+import { testHome } from '../helpers/test-home';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const nodePty = require('node-pty') as typeof import('node-pty');
@@ -32,7 +33,7 @@ describe('tlssh TPM key passwords', () => {
 
   /** Runs tlssh on a real terminal, typing `answers` at each password prompt in turn. */
   async function onTerminal(args: string[], answers: string[]): Promise<{ code: number; out: string; prompts: number }> {
-    const p = nodePty.spawn(process.execPath, [TLSSH, ...args], { name: 'xterm', cols: 200, rows: 24, env: process.env as Record<string, string> });
+    const p = nodePty.spawn(process.execPath, [TLSSH, ...args], { name: 'xterm', cols: 200, rows: 24, env: { ...process.env, HOME: testHome() } as Record<string, string> });
     let out = '';
     p.onData((d) => (out += d));
     const exit = new Promise<number>((resolve) => p.onExit((e) => resolve(e.exitCode)));

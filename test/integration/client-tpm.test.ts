@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { startSwtpm, type Swtpm } from '../helpers/swtpm';
 import { TLSSH, errorCodeOf, startFixture, type ClientFixture } from './client-fixture';
 import { runWithoutTerminal, tpmClientConfig } from './client-tpm-fixture';
+import { testHome } from '../helpers/test-home';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const nodePty = require('node-pty') as typeof import('node-pty');
@@ -53,7 +54,7 @@ describe('tlssh with a TPM key', () => {
 
   it('asks for the TPM key password on the terminal when the config has none', async () => {
     const conf = await tpmIdentity('pw-prompt', 'typed secret', { PrivkeyEngine: 'tpm' });
-    const p = nodePty.spawn(process.execPath, [TLSSH, '-c', conf, 'localhost', 'echo prompted-$((6*7))'], { name: 'xterm', cols: 80, rows: 24, env: process.env as Record<string, string> });
+    const p = nodePty.spawn(process.execPath, [TLSSH, '-c', conf, 'localhost', 'echo prompted-$((6*7))'], { name: 'xterm', cols: 80, rows: 24, env: { ...process.env, HOME: testHome() } as Record<string, string> });
     let out = '';
     p.onData((d) => {
       out += d;

@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { startTlsshd } from '../helpers/server-harness';
 import { startSwtpm } from '../helpers/swtpm';
 import { TLSSH, codeOf, runTlssh, startTpmLogin, tpmIdentity, type TpmLoginFixture } from './tpm-login-fixture';
+import { testHome } from '../helpers/test-home';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const nodePty = require('node-pty') as typeof import('node-pty');
@@ -31,7 +32,7 @@ describe('tlssh to tlsshd with TPM keys on both sides', () => {
 
   it('runs an interactive PTY session', async () => {
     const p = nodePty.spawn(process.execPath, [TLSSH, '-c', fx.clientConfig(), 'localhost'], {
-      name: 'xterm', cols: 91, rows: 27, env: { ...process.env, LANG: 'C' } as Record<string, string>,
+      name: 'xterm', cols: 91, rows: 27, env: { ...process.env, LANG: 'C', HOME: testHome() } as Record<string, string>,
     });
     let out = '';
     p.onData((d) => (out += d));

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { issueFromCsr, makeCa, makeTempDir, type Ca } from '../helpers/ca';
 import { startTlsshd, type TlsshdHandle } from '../helpers/server-harness';
 import { startSwtpm, type Swtpm } from '../helpers/swtpm';
+import { testHome } from '../helpers/test-home';
 
 export const ROOT = path.resolve(__dirname, '..', '..', '..');
 export const TLSSH = path.join(ROOT, 'bin', 'tlssh');
@@ -154,7 +155,7 @@ export interface Run {
  * instead of waiting), with TPM2TOOLS_TCTI only if given.
  */
 export function runTlssh(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const base: NodeJS.ProcessEnv = { ...process.env, LANG: 'C' };
+  const base: NodeJS.ProcessEnv = { ...process.env, LANG: 'C', HOME: testHome() };
   delete base['TPM2TOOLS_TCTI'];
   const child = spawn(process.execPath, [TLSSH, ...args], { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...base, ...env } });
   let stdout = '';
