@@ -14,7 +14,8 @@ import type { ServerConfig } from '../config/types';
 import { TlsshError } from '../errors';
 import { normaliseSerial, type ControlReply, type ControlRequest, type SessionView } from './control-protocol';
 import { startControlSocket } from './control-socket';
-import { WORKER_EXIT_SETUP_FAILED, type SessionInfoMessage, type SessionStatsMessage } from './ipc-messages';
+import { WORKER_EXIT_SETUP_FAILED, type SessionEndCode, type SessionInfoMessage, type SessionStatsMessage } from './ipc-messages';
+import { loadClientTrust, recheckChain, type ClientTrust } from './session-recheck';
 import { PerSourceTable, type PenaltyKind, type PerSourceSettings } from './per-source';
 import { holdUntilClientHello, type HoldOutcome, type PreauthHold } from './preauth-hold';
 import { parseWorkerMessage } from './ipc-messages';
@@ -193,6 +194,8 @@ export class Listener {
       for (const k of TPM_KEY_FIELDS) Object.assign(kept, { [k]: this.config[k] });
       cfg = { ...cfg, ...kept };
     }
+    // Throws (keeping the old configuration) when a CA or CRL cannot be read or parsed.
+    const trust = loadClientTrust(cfg);
     // Throws (keeping the old configuration) when the new key cannot be opened.
     this.serverKey = openedServerKey(cfg);
     const previous = this.config;
@@ -205,6 +208,29 @@ export class Listener {
     }
     this.perSource.update(perSourceSettings(cfg));
     this.log.info('configuration reloaded');
+    this.recheckSessions(trust);
+  }
+
+  /** After a reload: end each session whose certificate the new ClientCRL/CA set no longer accepts. */
+  private recheckSessions(trust: ClientTrust): void {
+    for (const [pid, w] of this.workers) {
+      if (!w.authenticated) continue;
+      const chain = w.info?.chain;
+      if (!chain) {
+        this.log.verbose(`conn ${w.id}: no certificate reported; not re-checked`);
+        continue;
+      }
+      const r = recheckChain(chain, trust);
+      if (r.ok) continue;
+      this.log.info(`conn ${w.id}: ending the session of ${w.user ?? '?'} from ${w.remote} (worker ${pid}): ${r.code}: ${r.why}`);
+      this.endSession(w, r.code, `${r.why}; session ended`);
+    }
+  }
+
+  /** Asks the worker to end its session; one that lost its IPC channel gets SIGTERM (its session hangs up). */
+  private endSession(w: WorkerState, code: SessionEndCode, message: string): void {
+    if (w.child.connected) w.child.send({ t: 'kill', message: message.slice(0, 512), ...(code === 'TLSSH_ERR_SESSION_KILLED' ? {} : { code }) });
+    else w.child.kill('SIGTERM');
   }
 
   /** Stop accepting; running sessions (and their workers) carry on without us. */
@@ -417,9 +443,7 @@ export class Listener {
     if (victims.length === 0) return { v: 1, ok: false, error: 'no-such-session', message: 'no session matches' };
     for (const [pid, w] of victims) {
       this.log.info(`conn ${w.id}: tlsshctl kill: ending the session of ${w.user ?? '?'} from ${w.remote} (worker ${pid})`);
-      // A worker that lost its IPC channel cannot be told; SIGHUP ends its session all the same.
-      if (w.child.connected) w.child.send({ t: 'kill', message: req.message });
-      else w.child.kill('SIGTERM');
+      this.endSession(w, 'TLSSH_ERR_SESSION_KILLED', req.message);
     }
     return { v: 1, ok: true, killed: victims.map(([, w]) => w.id) };
   }

@@ -27,7 +27,7 @@ process.on('SIGHUP', () => {});
 process.on('message', (msg: unknown, handle: unknown) => {
   // After the connection, the listener's only message is tlsshctl's kill.
   const kill = served ? parseKillMessage(msg) : undefined;
-  if (kill) return connection?.kill(kill.message);
+  if (kill) return connection?.kill(kill.message, kill.code);
   if (served || !isConnectionMessage(msg) || !(handle instanceof net.Socket)) return;
   served = true;
   setProcessTitle(`tlsshd: [accepted] ${handle.remoteAddress ?? '?'}`, 'tlsshd');
