@@ -103,7 +103,7 @@ export function followCertificate(o: SessionExpiryOptions): SessionExpiry {
       if (write) write(line);
       else pending = line;
     },
-    onExpire: () => o.end(`client certificate expired at ${notAfter.toISOString()} (CertificateExpiry end)`),
+    onExpire: () => o.end(`client certificate expired at ${notAfter.toISOString()}; session ended (tlsshd CertificateExpiry end)`),
   });
   return {
     attachOutput: (w) => {

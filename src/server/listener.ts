@@ -12,6 +12,7 @@ import type { Writable } from 'node:stream';
 import { listenAddresses } from '../config/listen-address';
 import type { ServerConfig } from '../config/types';
 import { TlsshError } from '../errors';
+import type { AgentStats } from '../tpm/agent-stats';
 import { normaliseSerial, type ControlReply, type ControlRequest, type SessionView } from './control-protocol';
 import { startControlSocket } from './control-socket';
 import { WORKER_EXIT_SETUP_FAILED, type SessionEndCode, type SessionInfoMessage, type SessionStatsMessage } from './ipc-messages';
@@ -125,6 +126,7 @@ export class Listener {
   /** The listener decides whether PAM is on (UsePAM, root, the addon); workers follow it. */
   private pamOn = false;
   private agentStop: (() => Promise<void> | void) | undefined;
+  private agentStats: (() => AgentStats) | undefined;
   /** A password-protected PEM server key, opened here so that workers never see the password. */
   private serverKey: string | undefined;
   private control: { close(): void } | undefined;
@@ -481,7 +483,8 @@ export class Listener {
       preauthWorkers: this.unauthenticatedWorkers,
       warmWorkers: this.warm.length,
       penalties: this.perSource.penaltyViews(),
-      tpmAgent: this.agentSocket !== undefined,
+      // null: the server key is not in a TPM, so there is no agent.
+      tpmAgent: this.agentStats?.() ?? null,
     };
   }
 
@@ -548,6 +551,7 @@ export class Listener {
       log: (line) => (/: TLSSH_ERR_|refused|dropped/.test(line) ? this.log.error(line) : this.log.verbose(line)),
     });
     this.agentStop = () => agent.close();
+    this.agentStats = () => agent.stats();
     this.agentSocket = socketPath;
     this.log.info(`TPM key agent on ${socketPath}`);
   }

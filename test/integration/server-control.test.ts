@@ -236,6 +236,13 @@ describe('tlsshctl and the control socket', () => {
         assert.match(screen, new RegExp(`^\\s+\\d+ ${fx.user}\\s+echo ready;\\s+127\\.0\\.0\\.1 `, 'm'));
         assert.match(screen, /certificate: CN=/);
         assert.match(screen, /1\/1 sessions/);
+        // The status line: login rate and the key agent (none here: a PEM server key).
+        assert.match(screen, /logins\/min \d+\.\d +TPM none/);
+        // The detail pane's process tree, from /proc: the worker, then the command under it.
+        const [v] = await sessions();
+        assert.ok(v);
+        const tree = await waitForScreen(name, /^\s*│?\s+\d+ sleep 1000/m);
+        assert.match(tree, new RegExp(`^\\s*│?\\s+${v.pid} tlsshd`, 'm'), tree);
         tmux('send-keys', '-t', name, 'k');
         await waitForScreen(name, /End session \d+ of/);
         tmux('send-keys', '-t', name, 'y');
