@@ -181,6 +181,7 @@ describe('tlsshctl and the control socket', () => {
     const st = await ctl([...conf, 'status']);
     assert.equal(st.status, 0, st.stderr);
     assert.match(st.stdout, /^sessions: 0/m);
+    assert.match(st.stdout, /^TPM key agent: none \(the server key is not in a TPM\)$/m);
     const login = await runTlssh(['-c', fx.configFile, 'localhost', 'echo still-serving']);
     assert.equal(login.status, 0, login.stderr);
     assert.equal(login.stdout.toString(), 'still-serving\n');
