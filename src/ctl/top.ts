@@ -38,8 +38,8 @@ function row(s: SessionView, now: number): string {
   const age = formatDuration(Math.max(0, Math.floor((now - new Date(s.started).getTime()) / 1000)));
   return printable([
     String(s.id).padStart(5), s.user.slice(0, 9).padEnd(9), whatOf(s).slice(0, 11).padEnd(11),
-    s.remote.replace(/ port \d+$/, '').slice(0, 15).padEnd(15), age.padStart(6), formatDuration(s.idle).padStart(6),
-    formatBytes(s.bytesIn).padStart(6), formatBytes(s.bytesOut).padStart(6), String(s.pid).padStart(7),
+    s.remote.replace(/ port \d+$/, '').slice(0, 15).padEnd(15), age.padStart(6), (s.adopted ? '-' : formatDuration(s.idle)).padStart(6),
+    (s.adopted ? '-' : formatBytes(s.bytesIn)).padStart(6), (s.adopted ? '-' : formatBytes(s.bytesOut)).padStart(6), String(s.pid).padStart(7),
   ].join(' '));
 }
 

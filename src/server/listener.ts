@@ -17,6 +17,7 @@ import { normaliseSerial, type ControlReply, type ControlRequest, type SessionVi
 import { startControlSocket } from './control-socket';
 import { WORKER_EXIT_SETUP_FAILED, type SessionEndCode, type SessionInfoMessage, type SessionStatsMessage } from './ipc-messages';
 import { loadClientTrust, recheckChain, type ClientTrust } from './session-recheck';
+import { SessionViewsStore, isAlive, type StoredView } from './session-views-store';
 import { PerSourceTable, type PenaltyKind, type PerSourceSettings } from './per-source';
 import { holdUntilClientHello, type HoldOutcome, type PreauthHold } from './preauth-hold';
 import { parseWorkerMessage } from './ipc-messages';
@@ -132,6 +133,10 @@ export class Listener {
   private control: { close(): void } | undefined;
   private readonly startedAt = new Date();
   private logins = 0;
+  /** What tlsshctl knows of each session, on disk for a listener that follows us. */
+  private readonly views: SessionViewsStore;
+  /** Sessions of an earlier listener whose workers still run (no IPC channel to them). */
+  private adopted = new Map<number, StoredView>();
 
   constructor(private readonly opts: ListenerOptions) {
     this.config = opts.config;
@@ -143,6 +148,7 @@ export class Listener {
       stateDir: this.config.RuntimeDir ? path.join(this.config.RuntimeDir, 'sessions') : '',
       log: (level, message) => (level === 'error' ? this.log.error(message) : level === 'info' ? this.log.info(message) : this.log.debug(message)),
     });
+    this.views = new SessionViewsStore(this.config.RuntimeDir ? path.join(this.config.RuntimeDir, 'control-sessions') : '', (level, message) => (level === 'error' ? this.log.error(message) : this.log.info(message)));
     // Workers drop root for good, so the root listener closes their PAM sessions
     // (src/server/pam-session.ts says why a fresh handle is enough).
     this.pamSessions = new PamSessionRegistry({
@@ -182,6 +188,9 @@ export class Listener {
     }
     await this.records.adoptOrphans();
     this.pamSessions.adoptOrphans();
+    this.adopted = this.views.adopt();
+    // Connection numbers go on from the earlier listener's, so that an id names one session.
+    for (const r of this.adopted.values()) this.nextId = Math.max(this.nextId, r.view.id + 1);
     this.fillPool();
     return bound;
   }
@@ -227,6 +236,24 @@ export class Listener {
       this.log.info(`conn ${w.id}: ending the session of ${w.user ?? '?'} from ${w.remote} (worker ${pid}): ${r.code}: ${r.why}`);
       this.endSession(w, r.code, `${r.why}; session ended`);
     }
+    for (const [pid, a] of this.liveAdopted()) {
+      const r = a.chain ? recheckChain(a.chain, trust) : { ok: true as const };
+      if (r.ok) continue;
+      // No channel to say why: the client gets tlsshctl kill's code; the log has the reason.
+      this.log.info(`conn ${a.view.id}: ending the session of ${a.view.user} from ${a.view.remote} (worker ${pid}, adopted): ${r.code}: ${r.why}`);
+      signalAdopted(pid);
+    }
+  }
+
+  /** Adopted sessions whose workers still run; the others are forgotten here. */
+  private liveAdopted(): Array<[number, StoredView]> {
+    for (const [pid, a] of this.adopted) {
+      if (!isAlive(pid, a.startTime)) {
+        this.adopted.delete(pid);
+        this.views.remove(pid);
+      }
+    }
+    return [...this.adopted.entries()];
   }
 
   /** Asks the worker to end its session; one that lost its IPC channel gets SIGTERM (its session hangs up). */
@@ -391,6 +418,7 @@ export class Listener {
       }
     }
     this.pamSessions.ended(pid);
+    this.views.remove(pid);
     void this.records.logout(pid);
   }
 
@@ -407,7 +435,10 @@ export class Listener {
       w.started = new Date();
       this.logins++;
     } else if (m.t === 'session-info') {
-      if (w.authenticated && !w.info) w.info = m;
+      if (w.authenticated && !w.info) {
+        w.info = m;
+        this.saveView(pid, w);
+      }
     } else if (m.t === 'stats') {
       if (w.authenticated) w.stats = m;
     } else if (m.t === 'pam-session') {
@@ -417,7 +448,10 @@ export class Listener {
       if (!w.authenticated) w.penalty = m.reason;
     } else if (m.t === 'login') {
       this.pamSessions.setTty(pid, `/dev/${m.line}`);
-      w.tty ??= m.line;
+      if (w.tty === undefined) {
+        w.tty = m.line;
+        this.saveView(pid, w);
+      }
       if (!w.user || this.records.isOpen(pid)) return;
       void this.recordLogin(pid, w.user, m.line, host);
     }
@@ -442,36 +476,55 @@ export class Listener {
     const t = req.target;
     const victims = [...this.workers.entries()].filter(([, w]) => w.authenticated && (
       t.by === 'id' ? w.id === t.id : t.by === 'user' ? w.user === t.user : w.info !== undefined && normaliseSerial(w.info.serial) === t.serial));
-    if (victims.length === 0) return { v: 1, ok: false, error: 'no-such-session', message: 'no session matches' };
+    const adopted = this.liveAdopted().filter(([, a]) => (
+      t.by === 'id' ? a.view.id === t.id : t.by === 'user' ? a.view.user === t.user : a.view.serial !== undefined && normaliseSerial(a.view.serial) === t.serial));
+    if (victims.length === 0 && adopted.length === 0) return { v: 1, ok: false, error: 'no-such-session', message: 'no session matches' };
+    for (const [pid, a] of adopted) {
+      // Its own message cannot reach a worker of an earlier listener: it ends with the default one.
+      this.log.info(`conn ${a.view.id}: tlsshctl kill: ending the session of ${a.view.user} from ${a.view.remote} (worker ${pid}, adopted)`);
+      signalAdopted(pid);
+    }
     for (const [pid, w] of victims) {
       this.log.info(`conn ${w.id}: tlsshctl kill: ending the session of ${w.user ?? '?'} from ${w.remote} (worker ${pid})`);
       this.endSession(w, 'TLSSH_ERR_SESSION_KILLED', req.message);
     }
-    return { v: 1, ok: true, killed: victims.map(([, w]) => w.id) };
+    return { v: 1, ok: true, killed: [...victims.map(([, w]) => w.id), ...adopted.map(([, a]) => a.view.id)] };
   }
 
   private sessionViews(): SessionView[] {
     const now = Date.now();
     const out: SessionView[] = [];
     for (const [pid, w] of this.workers) {
-      if (!w.authenticated || !w.user) continue;
-      const i = w.info;
-      const started = w.started ?? this.startedAt;
-      out.push({
-        id: w.id, pid, user: w.user, remote: w.remote,
-        ...(w.tty ? { tty: w.tty } : {}),
-        ...(i ? { kind: i.kind, command: i.command, subject: i.subject, serial: i.serial, fingerprint: i.fingerprint, notAfter: i.notAfter } : {}),
-        started: started.toISOString(),
-        bytesIn: w.stats?.bytesIn ?? 0,
-        bytesOut: w.stats?.bytesOut ?? 0,
-        idle: Math.max(0, Math.floor((now - (w.stats?.lastInput ?? started.getTime())) / 1000)),
-      });
+      const v = this.viewOf(pid, w, now);
+      if (v) out.push(v);
     }
+    for (const [, a] of this.liveAdopted()) out.push({ ...a.view, bytesIn: 0, bytesOut: 0, idle: 0, adopted: true });
     return out.sort((a, b) => a.id - b.id);
   }
 
+  private viewOf(pid: number, w: WorkerState, now: number): SessionView | undefined {
+    if (!w.authenticated || !w.user) return undefined;
+    const i = w.info;
+    const started = w.started ?? this.startedAt;
+    return {
+      id: w.id, pid, user: w.user, remote: w.remote,
+      ...(w.tty ? { tty: w.tty } : {}),
+      ...(i ? { kind: i.kind, command: i.command, subject: i.subject, serial: i.serial, fingerprint: i.fingerprint, notAfter: i.notAfter } : {}),
+      started: started.toISOString(),
+      bytesIn: w.stats?.bytesIn ?? 0,
+      bytesOut: w.stats?.bytesOut ?? 0,
+      idle: Math.max(0, Math.floor((now - (w.stats?.lastInput ?? started.getTime())) / 1000)),
+    };
+  }
+
+  /** Keeps the session's record for a listener that may follow us. */
+  private saveView(pid: number, w: WorkerState): void {
+    const v = this.viewOf(pid, w, Date.now());
+    if (v && w.info) this.views.save(pid, v, w.info.chain);
+  }
+
   private statusView(): Record<string, unknown> {
-    let sessions = 0;
+    let sessions = this.liveAdopted().length;
     for (const w of this.workers.values()) if (w.authenticated) sessions++;
     return {
       pid: process.pid,
@@ -554,6 +607,15 @@ export class Listener {
     this.agentStats = () => agent.stats();
     this.agentSocket = socketPath;
     this.log.info(`TPM key agent on ${socketPath}`);
+  }
+}
+
+/** SIGUSR2: how a worker of an earlier listener is told to end its session (worker-main.ts). */
+function signalAdopted(pid: number): void {
+  try {
+    process.kill(pid, 'SIGUSR2');
+  } catch {
+    // gone meanwhile
   }
 }
 

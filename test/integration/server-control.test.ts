@@ -10,7 +10,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { SessionView } from '../../src/server/control-protocol';
-import { writeConfig } from '../helpers/server-harness';
+import { startTlsshd, writeConfig } from '../helpers/server-harness';
 import { TLSSH, errorCodeOf, runTlssh, startFixture, type ClientFixture } from './client-fixture';
 
 const TLSSHCTL = path.resolve(__dirname, '..', '..', '..', 'bin', 'tlsshctl');
@@ -289,6 +289,37 @@ describe('tlsshctl and the control socket', () => {
     const r = await ctl(['-S', path.join(fx.dir, 'nothing.sock'), 'status']);
     assert.equal(r.status, 255);
     assert.match(r.stderr, /^tlsshctl: .*nothing\.sock: no such socket.*\n$/);
+  });
+
+  // Last: the fixture's own listener is gone after it.
+  it('a restarted listener lists the sessions of the one before it and ends them (SIGUSR2)', async () => {
+    const s = longSession(fx.configFile, ['-v']);
+    let second: Awaited<ReturnType<typeof startTlsshd>> | undefined;
+    try {
+      await s.ready;
+      const [before] = await waitForSessions(1);
+      assert.ok(before);
+      // The listener goes; the worker and its session stay. A new one starts on the same RuntimeDir.
+      await fx.server.stop({ keepSessions: true });
+      second = await startTlsshd({ dir: fx.dir, config: parseConf(fs.readFileSync(fx.server.configFile, 'utf8')) });
+      await second.waitForLog(/adopted 1 session\(s\) of an earlier listener/);
+      const conf2 = ['-c', second.configFile];
+      const r = await ctl([...conf2, 'sessions', '--json']);
+      assert.equal(r.status, 0, r.stderr);
+      const [v] = (JSON.parse(r.stdout) as { sessions: SessionView[] }).sessions;
+      assert.ok(v, r.stdout);
+      assert.equal(v.adopted, true);
+      for (const k of ['id', 'pid', 'user', 'serial', 'fingerprint', 'notAfter', 'command', 'remote'] as const) assert.equal(v[k], before[k], k);
+      const k = await ctl([...conf2, 'kill', '--user', fx.user]);
+      assert.equal(k.status, 0, k.stderr);
+      const e = await s.ended;
+      assert.equal(e.status, 255, e.stderr);
+      assert.equal(errorCodeOf(e.stderr), 'TLSSH_ERR_SESSION_KILLED', e.stderr);
+    } finally {
+      s.child.kill('SIGKILL');
+      await s.ended;
+      await second?.stop();
+    }
   });
 });
 
