@@ -120,7 +120,7 @@ export async function runTop(socket: string): Promise<number> {
     }
     const up = st && typeof st['uptime'] === 'number' ? formatDuration(st['uptime']) : '?';
     const tpm = st ? agentShort(st['tpmAgent']) : 'TPM ?';
-    status.setContent(` ${shown.length}/${all.length} sessions  up ${up}  logins/min ${rate.toFixed(1)}  ${tpm}  pre-auth ${String(st?.['preauthHeld'] ?? '?')}+${String(st?.['preauthWorkers'] ?? '?')}  sort ${sort}${filter ? `  user ${filter}` : ''}  ? help  q quit${note ? `  | ${note}` : ''}`);
+    status.setContent(` ${shown.length}/${all.length} sessions  up ${up}  logins/min ${rate.toFixed(1)}  ${tpm}  pre-auth ${String(st?.['preauthHeld'] ?? '?')}+${String(st?.['preauthWorkers'] ?? '?')}${sort === 'id' ? '' : `  sort ${sort}`}${filter ? `  user ${filter}` : ''}  ? help  q quit${note ? `  | ${note}` : ''}`);
     screen.render();
   };
   let all: SessionView[] = [];
