@@ -41,7 +41,7 @@ function shortMessage(e: unknown): string {
 
 /** What the worker-main can do to a connection being served. */
 export interface ServedConnection {
-  /** tlsshctl kill: the client gets TLSSH_ERR_SESSION_KILLED with `message`; the session hangs up. */
+  /** tlsshctl kill (or a reload's certificate check, with its `code`): the client gets the code and `message`; the session hangs up. */
   kill(message: string, code?: SessionEndCode): void;
 }
 
