@@ -12,7 +12,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { SessionView } from './control-protocol';
-import { processStartTime } from './login-records';
+import { isWorkerProcess, processStartTime } from './login-records';
 import { assertPrivateDirectory } from './runtime-dir';
 
 export interface StoredView {
@@ -96,15 +96,7 @@ export class SessionViewsStore {
   }
 }
 
-/**
- * The same process as when it was recorded (pid and kernel start time: not a reused pid), and
- * still named tlsshd (a worker's title replaces its command line, so comm is what is left).
- */
+/** The same tlsshd worker as when it was recorded (pid and kernel start time: not a reused pid). */
 export function isAlive(pid: number, startTime: string): boolean {
-  if (startTime === '' || processStartTime(pid) !== startTime) return false;
-  try {
-    return fs.readFileSync(`/proc/${pid}/comm`, 'latin1').trim() === 'tlsshd';
-  } catch {
-    return false;
-  }
+  return startTime !== '' && processStartTime(pid) === startTime && isWorkerProcess(pid);
 }

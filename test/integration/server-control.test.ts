@@ -294,19 +294,33 @@ describe('tlsshctl and the control socket', () => {
   // Last: the fixture's own listener is gone after it.
   it('a restarted listener lists the sessions of the one before it and ends them (SIGUSR2)', async () => {
     const s = longSession(fx.configFile, ['-v']);
+    // And one on a terminal, whose login record (utmp) the new listener must adopt too.
+    const t = spawn(process.execPath, [TLSSH, '-tt', '-c', fx.configFile, 'localhost', 'echo ready; exec sleep 1000'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const tEnded = new Promise((resolve) => t.once('close', resolve));
     let second: Awaited<ReturnType<typeof startTlsshd>> | undefined;
     try {
       await s.ready;
-      const [before] = await waitForSessions(1);
+      await new Promise<void>((resolve) => {
+        let out = '';
+        t.stdout?.on('data', (b: Buffer) => {
+          out += b.toString();
+          if (out.includes('ready')) resolve();
+        });
+      });
+      const before = (await waitForSessions(2)).find((x) => x.tty === undefined);
       assert.ok(before);
       // The listener goes; the worker and its session stay. A new one starts on the same RuntimeDir.
       await fx.server.stop({ keepSessions: true });
       second = await startTlsshd({ dir: fx.dir, config: parseConf(fs.readFileSync(fx.server.configFile, 'utf8')) });
-      await second.waitForLog(/adopted 1 session\(s\) of an earlier listener/);
+      await second.waitForLog(/adopted 2 session\(s\) of an earlier listener/);
+      await second.waitForLog(/watching session of \S+ on pts\/\d+ \(pid \d+\) started by an earlier listener/);
+      assert.doesNotMatch(second.logs(), /not a tlsshd worker/);
       const conf2 = ['-c', second.configFile];
       const r = await ctl([...conf2, 'sessions', '--json']);
       assert.equal(r.status, 0, r.stderr);
-      const [v] = (JSON.parse(r.stdout) as { sessions: SessionView[] }).sessions;
+      const all = (JSON.parse(r.stdout) as { sessions: SessionView[] }).sessions;
+      assert.equal(all.length, 2, r.stdout);
+      const v = all.find((x) => x.id === before.id);
       assert.ok(v, r.stdout);
       assert.equal(v.adopted, true);
       for (const k of ['id', 'pid', 'user', 'serial', 'fingerprint', 'notAfter', 'command', 'remote'] as const) assert.equal(v[k], before[k], k);
@@ -317,7 +331,8 @@ describe('tlsshctl and the control socket', () => {
       assert.equal(errorCodeOf(e.stderr), 'TLSSH_ERR_SESSION_KILLED', e.stderr);
     } finally {
       s.child.kill('SIGKILL');
-      await s.ended;
+      t.kill('SIGKILL');
+      await Promise.all([s.ended, tEnded]);
       await second?.stop();
     }
   });
