@@ -10,6 +10,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { SessionView } from '../../src/server/control-protocol';
+import { makeCa } from '../helpers/ca';
 import { startTlsshd, writeConfig } from '../helpers/server-harness';
 import { TLSSH, errorCodeOf, runTlssh, startFixture, type ClientFixture } from './client-fixture';
 
@@ -239,11 +240,12 @@ describe('tlsshctl and the control socket', () => {
         assert.match(screen, /1\/1 sessions/);
         // The status line: login rate and the key agent (none here: a PEM server key).
         assert.match(screen, /logins\/min \d+\.\d +TPM none/);
-        // The detail pane's process tree, from /proc: the worker, then the command under it.
+        // The detail pane's process tree, from /proc: the worker, then the command under it (the
+        // border is │, or x where tmux draws it with the VT100 line set).
         const [v] = await sessions();
         assert.ok(v);
-        const tree = await waitForScreen(name, /^\s*│?\s+\d+ sleep 1000/m);
-        assert.match(tree, new RegExp(`^\\s*│?\\s+${v.pid} tlsshd`, 'm'), tree);
+        const tree = await waitForScreen(name, /^\s*[│x]?\s+\d+ sleep 1000/m);
+        assert.match(tree, new RegExp(`^\\s*[│x]?\\s+${v.pid} tlsshd`, 'm'), tree);
         tmux('send-keys', '-t', name, 'k');
         await waitForScreen(name, /End session \d+ of/);
         tmux('send-keys', '-t', name, 'y');
@@ -292,11 +294,16 @@ describe('tlsshctl and the control socket', () => {
   });
 
   // Last: the fixture's own listener is gone after it.
-  it('a restarted listener lists the sessions of the one before it and ends them (SIGUSR2)', async () => {
+  it('a restarted listener lists the sessions of the one before it, ends them on kill and on the re-check of a reload (SIGUSR2)', async () => {
     const s = longSession(fx.configFile, ['-v']);
     // And one on a terminal, whose login record (utmp) the new listener must adopt too.
     const t = spawn(process.execPath, [TLSSH, '-tt', '-c', fx.configFile, 'localhost', 'echo ready; exec sleep 1000'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    const tEnded = new Promise((resolve) => t.once('close', resolve));
+    // A bound against a hang, never a timing assertion: SIGKILL makes the status null.
+    const tKiller = setTimeout(() => t.kill('SIGKILL'), 60_000);
+    const tEnded = new Promise<number | null>((resolve) => t.once('close', (code) => {
+      clearTimeout(tKiller);
+      resolve(code);
+    }));
     let second: Awaited<ReturnType<typeof startTlsshd>> | undefined;
     try {
       await s.ready;
@@ -324,11 +331,22 @@ describe('tlsshctl and the control socket', () => {
       assert.ok(v, r.stdout);
       assert.equal(v.adopted, true);
       for (const k of ['id', 'pid', 'user', 'serial', 'fingerprint', 'notAfter', 'command', 'remote'] as const) assert.equal(v[k], before[k], k);
-      const k = await ctl([...conf2, 'kill', '--user', fx.user]);
+      const k = await ctl([...conf2, 'kill', String(v.id)]);
       assert.equal(k.status, 0, k.stderr);
       const e = await s.ended;
       assert.equal(e.status, 255, e.stderr);
       assert.equal(errorCodeOf(e.stderr), 'TLSSH_ERR_SESSION_KILLED', e.stderr);
+      // A reload re-checks the other adopted session: with another CA only, it no longer chains.
+      const caFile = /^ClientCAFile (.*)$/m.exec(fs.readFileSync(second.configFile, 'utf8'))?.[1] ?? '';
+      const savedCa = fs.readFileSync(caFile);
+      try {
+        fs.copyFileSync(makeCa(path.join(fx.dir, 'other-ca'), 'another CA').certFile, caFile);
+        assert.equal((await ctl([...conf2, 'reload'])).status, 0);
+        await second.waitForLog(/\(worker \d+, adopted\): TLSSH_ERR_CERT_UNTRUSTED_IN_SESSION: /);
+        assert.equal(await tEnded, 255);
+      } finally {
+        fs.writeFileSync(caFile, savedCa);
+      }
     } finally {
       s.child.kill('SIGKILL');
       t.kill('SIGKILL');
