@@ -22,6 +22,11 @@ import { loadCaCertificates, loadCrls } from '../transport/pem-files';
 export interface ClientTrust {
   cas: X509Certificate[];
   crls: CrlInfo[];
+  /**
+   * Whether a CRL's signature verifies with an issuer's key, by CRL index and issuer fingerprint:
+   * one signature check per pair instead of one per session (most sessions share one issuer).
+   */
+  signedBy?: Map<string, boolean>;
 }
 
 /** Reads and parses the trust set; throws (TLSSH_ERR_TLS_CA / TLSSH_ERR_TLS_CRL) on anything unusable. */
@@ -42,7 +47,7 @@ export function loadClientTrust(cfg: Pick<ServerConfig, 'ClientCAFile' | 'Client
       }
     })
     : [];
-  return { cas, crls };
+  return { cas, crls, signedBy: new Map() };
 }
 
 export type RecheckResult =
@@ -79,7 +84,7 @@ export function recheckChain(chain: readonly string[], trust: ClientTrust): Rech
     if (!issuer) {
       return { ok: false, code: 'TLSSH_ERR_CERT_UNTRUSTED_IN_SESSION', why: `certificate "${oneLine(cur.subject)}" no longer chains to ClientCAFile/ClientCAPath` };
     }
-    if (isRevoked(cur, issuer, trust.crls)) {
+    if (isRevoked(cur, issuer, trust)) {
       return { ok: false, code: 'TLSSH_ERR_CERT_REVOKED_IN_SESSION', why: `certificate serial ${serialKey(cur.serialNumber)} ("${oneLine(cur.subject)}") is revoked by ClientCRL` };
     }
     if (anchor) return { ok: true };
@@ -89,15 +94,25 @@ export function recheckChain(chain: readonly string[], trust: ClientTrust): Rech
 }
 
 /** On a CRL of `issuer` (same name, and its key signed the CRL where we can tell). */
-function isRevoked(cert: X509Certificate, issuer: X509Certificate, crls: readonly CrlInfo[]): boolean {
+function isRevoked(cert: X509Certificate, issuer: X509Certificate, trust: ClientTrust): boolean {
   const serial = serialKey(cert.serialNumber);
+  if (!trust.crls.some((crl) => crl.revoked.has(serial))) return false;
   let issuerName: Buffer;
   try {
     issuerName = certificateSubjectDer(issuer.raw);
   } catch {
     return false;
   }
-  return crls.some((crl) => crl.issuerDer.equals(issuerName) && crl.revoked.has(serial) && crlSignedBy(crl, issuer.publicKey) !== false);
+  return trust.crls.some((crl, i) => {
+    if (!crl.issuerDer.equals(issuerName) || !crl.revoked.has(serial)) return false;
+    const key = `${i} ${issuer.fingerprint256}`;
+    let ok = trust.signedBy?.get(key);
+    if (ok === undefined) {
+      ok = crlSignedBy(crl, issuer.publicKey) !== false;
+      trust.signedBy?.set(key, ok);
+    }
+    return ok;
+  });
 }
 
 function oneLine(dn: string): string {
