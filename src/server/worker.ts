@@ -273,10 +273,8 @@ function sessionExpiry(cfg: WorkerConfig, tlsSocket: tls.TLSSocket, ch: Channel,
     warnLead: cfg.CertificateExpiryWarning,
     notAfter: validTo ? new Date(validTo) : undefined,
     log: (line) => log().info(line),
-    end: (message) => {
-      log().info(`session ended: TLSSH_ERR_CERT_EXPIRED_IN_SESSION: ${message}`);
-      ch.fail('TLSSH_ERR_CERT_EXPIRED_IN_SESSION', message);
-    },
+    // Logged once, by the channel's close handler: "connection closed: TLSSH_ERR_CERT_EXPIRED_IN_SESSION: ...".
+    end: (message) => ch.fail('TLSSH_ERR_CERT_EXPIRED_IN_SESSION', message),
   });
 }
 

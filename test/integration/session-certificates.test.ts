@@ -109,7 +109,7 @@ describe('sessions follow their certificates', () => {
       assert.ok(m, `${name}: no warning line in ${JSON.stringify(where)}`);
     }
     assert.doesNotMatch(c.stdout, WARNING, 'a command session gets the warning on stderr only');
-    await fx.server.waitForLog(/conn \d+ user \S+ .*session ended: TLSSH_ERR_CERT_EXPIRED_IN_SESSION: client certificate expired at/);
+    await fx.server.waitForLog(/conn \d+ user \S+ .*: TLSSH_ERR_CERT_EXPIRED_IN_SESSION: client certificate expired at/);
   });
 
   it('a CRL that revokes a logged-in certificate ends that session on tlsshctl reload, and only that one', async () => {
