@@ -57,6 +57,11 @@ const table = {
   TLSSH_ERR_LOGIN_GRACE_TIME: 'auth',
   TLSSH_ERR_MAX_STARTUPS: 'auth',
   TLSSH_ERR_PAM_ACCOUNT: 'auth',
+  // A logged-in session's certificate stopped being good (CertificateExpiry; a reload's
+  // ClientCRL/ClientCAFile/ClientCAPath): the daemon ended the session.
+  TLSSH_ERR_CERT_EXPIRED_IN_SESSION: 'auth',
+  TLSSH_ERR_CERT_REVOKED_IN_SESSION: 'auth',
+  TLSSH_ERR_CERT_UNTRUSTED_IN_SESSION: 'auth',
 
   // protocol: frames and message order
   TLSSH_ERR_FRAME_TRUNCATED: 'protocol',

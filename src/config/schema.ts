@@ -89,6 +89,9 @@ const serverKeywords: KeywordSpec[] = [
   spec({ name: 'ClientCRL', parse: pathValue(true) }),
   spec({ name: 'ClientDomain', parse: word('a domain suffix such as .users.example.com', NAME_LIKE, true) }),
   spec({ name: 'LoginGraceTime', parse: duration(MAX_SECONDS) }),
+  // No OpenSSH name exists: sshd never ends a session for its key or certificate.
+  spec({ name: 'CertificateExpiry', parse: oneOf({ end: 'end', off: 'off' } as const, '"end" or "off"') }),
+  spec({ name: 'CertificateExpiryWarning', parse: duration(MAX_SECONDS) }),
   spec({ name: 'MaxStartups', parse: maxStartups }),
   spec({ name: 'PerSourceMaxStartups', parse: perSourceMaxStartups }),
   spec({ name: 'PerSourceNetBlockSize', parse: perSourceNetBlockSize }),
@@ -240,6 +243,8 @@ export const DEFAULT_SERVER_CONFIG = {
   ClientCRL: '',
   ClientDomain: '',
   LoginGraceTime: 120,
+  CertificateExpiry: 'end',
+  CertificateExpiryWarning: 300,
   MaxStartups: { start: 10, rate: 30, full: 100 },
   PerSourceMaxStartups: 'none',
   PerSourceNetBlockSize: { ipv4: 32, ipv6: 128 },

@@ -80,6 +80,10 @@ export interface ServerConfig extends CommonConfig {
   PerSourcePenalties: PerSourcePenalties;
   /** Addresses and CIDR blocks ("10.0.0.0/8", "2001:db8::/32") never penalised. */
   PerSourcePenaltyExemptList: string[];
+  /** 'end': a session ends when its client certificate expires; 'off': it outlives it. */
+  CertificateExpiry: 'end' | 'off';
+  /** Seconds before that end the user is told so; 0: no warning. */
+  CertificateExpiryWarning: number;
   /** Seconds one TPM operation of the key agent may take before logins fail fast; 0: no limit. */
   TpmTimeout: number;
   PermitRootLogin: boolean;

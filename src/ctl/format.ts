@@ -47,11 +47,11 @@ export function sessionsTable(sessions: readonly SessionView[], now: Date = new 
     const age = Math.max(0, Math.floor((now.getTime() - started.getTime()) / 1000));
     rows.push([
       String(s.id), s.user, whatOf(s).slice(0, 40), s.remote.replace(' port ', ':'), String(s.pid),
-      `${formatDuration(age)} ago`, formatDuration(s.idle), formatBytes(s.bytesIn), formatBytes(s.bytesOut),
+      `${formatDuration(age)} ago`, ...(s.adopted ? ['-', '-', '-'] : [formatDuration(s.idle), formatBytes(s.bytesIn), formatBytes(s.bytesOut)]),
       s.serial ?? '?', s.notAfter ? s.notAfter.replace(/\.\d+Z$/, 'Z') : '?', s.subject ?? '?',
     ].map(printable));
   }
-  return table(rows) + sessions.map((s) => `  ${s.id}: fingerprint ${printable(s.fingerprint ?? '?')}\n`).join('');
+  return table(rows) + sessions.map((s) => `  ${s.id}: fingerprint ${printable(s.fingerprint ?? '?')}${s.adopted ? ' (started under an earlier listener: traffic and idle time unknown)' : ''}\n`).join('');
 }
 
 export function statusText(st: Record<string, unknown>): string {
@@ -67,6 +67,23 @@ export function statusText(st: Record<string, unknown>): string {
     lines.push(`penalties: ${pens.length}`);
     for (const p of pens) lines.push(`  ${printable(String(p.block))}: ${String(p.remaining)}s left${p.active === true ? ', refused' : ', accruing'}`);
   }
-  lines.push(`TPM key agent: ${st['tpmAgent'] === true ? 'yes' : 'no'}`);
+  lines.push(`TPM key agent: ${agentText(st['tpmAgent'])}`);
   return lines.join('\n') + '\n';
+}
+
+const ms = (v: unknown): string => (typeof v === 'number' ? `${v < 10 ? v.toFixed(1) : Math.round(v)} ms` : '-');
+
+/** The key agent's figures in one line, or why there are none. */
+export function agentText(a: unknown): string {
+  if (typeof a !== 'object' || a === null) return 'none (the server key is not in a TPM)';
+  const o = a as Record<string, unknown>;
+  const n = (k: string): string => (typeof o[k] === 'number' ? String(o[k]) : '?');
+  return `${n('signs')} signs, ${n('errors')} errors, latency p50 ${ms(o['p50Ms'])} p99 ${ms(o['p99Ms'])}, queue ${n('queue')}${o['stalled'] === true ? ', STALLED (TpmTimeout passed)' : ''}`;
+}
+
+/** The short form for top's status line. */
+export function agentShort(a: unknown): string {
+  if (typeof a !== 'object' || a === null) return 'TPM none';
+  const o = a as Record<string, unknown>;
+  return `TPM p50 ${ms(o['p50Ms'])} p99 ${ms(o['p99Ms'])} q ${typeof o['queue'] === 'number' ? o['queue'] : '?'}${typeof o['errors'] === 'number' && o['errors'] > 0 ? ` err ${o['errors']}` : ''}${o['stalled'] === true ? ' STALLED' : ''}`;
 }

@@ -7,7 +7,8 @@ import blessed from 'blessed';
 import type { SessionView } from '../server/control-protocol';
 import { DEFAULT_KILL_MESSAGE } from '../server/control-protocol';
 import { controlRequest } from './client';
-import { formatBytes, formatDuration, printable, whatOf } from './format';
+import { agentShort, formatBytes, formatDuration, printable, whatOf } from './format';
+import { processTreeLines, readProcesses } from './process-tree';
 
 const REFRESH_MS = 1000;
 const SORTS = ['id', 'user', 'idle', 'bytes'] as const;
@@ -37,8 +38,8 @@ function row(s: SessionView, now: number): string {
   const age = formatDuration(Math.max(0, Math.floor((now - new Date(s.started).getTime()) / 1000)));
   return printable([
     String(s.id).padStart(5), s.user.slice(0, 9).padEnd(9), whatOf(s).slice(0, 11).padEnd(11),
-    s.remote.replace(/ port \d+$/, '').slice(0, 15).padEnd(15), age.padStart(6), formatDuration(s.idle).padStart(6),
-    formatBytes(s.bytesIn).padStart(6), formatBytes(s.bytesOut).padStart(6), String(s.pid).padStart(7),
+    s.remote.replace(/ port \d+$/, '').slice(0, 15).padEnd(15), age.padStart(6), (s.adopted ? '-' : formatDuration(s.idle)).padStart(6),
+    (s.adopted ? '-' : formatBytes(s.bytesIn)).padStart(6), (s.adopted ? '-' : formatBytes(s.bytesOut)).padStart(6), String(s.pid).padStart(7),
   ].join(' '));
 }
 
@@ -48,13 +49,19 @@ const HEADER = ['   ID', 'USER'.padEnd(9), 'TTY/CMD'.padEnd(11), 'FROM'.padEnd(1
 function detail(s: SessionView | undefined): string {
   if (!s) return 'no session selected';
   return [
-    `session ${s.id}: ${s.user} from ${s.remote}, worker pid ${s.pid}`,
-    `${s.kind ?? '?'}${s.tty ? ` on ${s.tty}` : ''}${s.command ? `: ${s.command}` : ''}`,
+    `session ${s.id}: ${s.user} from ${s.remote}; ${s.kind ?? '?'}${s.tty ? ` on ${s.tty}` : ''}${s.command ? `: ${s.command}` : ''}`,
     `started ${s.started}; idle ${formatDuration(s.idle)}; in ${formatBytes(s.bytesIn)} out ${formatBytes(s.bytesOut)}`,
-    `certificate: ${s.subject ?? '?'}`,
-    `  serial ${s.serial ?? '?'}, expires ${s.notAfter ?? '?'}`,
+    `certificate: ${s.subject ?? '?'}, serial ${s.serial ?? '?'}, expires ${s.notAfter ?? '?'}`,
     `  fingerprint ${s.fingerprint ?? '?'}`,
+    'processes:',
+    ...treeOf(s.pid).map((l) => `  ${l}`),
   ].map(printable).join('\n');
+}
+
+/** The session's processes (worker, shell, children) from /proc; tlsshctl runs where tlsshd does. */
+function treeOf(pid: number): string[] {
+  const lines = processTreeLines(pid, readProcesses());
+  return lines.length > 0 ? lines : [`${pid} (gone)`];
 }
 
 export async function runTop(socket: string): Promise<number> {
@@ -68,11 +75,12 @@ export async function runTop(socket: string): Promise<number> {
   const screen = blessed.screen({ smartCSR: true, title: 'tlsshctl top', autoPadding: true });
   const header = blessed.box({ parent: screen, top: 0, left: 0, width: '100%', height: 1, tags: false, content: HEADER, style: { bold: true } });
   const list = blessed.list({
-    parent: screen, top: 1, left: 0, width: '100%', height: '60%-1', keys: true, vi: false, mouse: false,
+    parent: screen, top: 1, left: 0, width: '100%', height: '50%-1', keys: true, vi: false, mouse: false,
     style: { selected: { inverse: true } }, items: [],
   });
-  const info = blessed.box({ parent: screen, top: '60%', left: 0, width: '100%', height: '40%-1', border: { type: 'line' }, label: ' session ', content: '' });
-  const status = blessed.box({ parent: screen, bottom: 0, left: 0, width: '100%', height: 1, content: '', style: { inverse: true } });
+  // Half the screen: in 80x24 that is the certificate and a few lines of the process tree.
+  const info = blessed.box({ parent: screen, top: '50%', left: 0, width: '100%', height: '50%-1', border: { type: 'line' }, label: ' session ', content: '', wrap: false });
+  const status = blessed.box({ parent: screen, bottom: 0, left: 0, width: '100%', height: 1, content: '', wrap: false, style: { inverse: true } });
   const question = blessed.question({ parent: screen, top: 'center', left: 'center', width: 60, height: 7, border: { type: 'line' }, hidden: true });
   const prompt = blessed.prompt({ parent: screen, top: 'center', left: 'center', width: 60, height: 8, border: { type: 'line' }, hidden: true });
   const help = blessed.message({ parent: screen, top: 'center', left: 'center', width: 56, height: 12, border: { type: 'line' }, hidden: true });
@@ -111,7 +119,8 @@ export async function runTop(socket: string): Promise<number> {
       lastLogins = { at: now, logins };
     }
     const up = st && typeof st['uptime'] === 'number' ? formatDuration(st['uptime']) : '?';
-    status.setContent(` ${shown.length}/${all.length} sessions  up ${up}  logins/min ${rate.toFixed(1)}  pre-auth ${String(st?.['preauthHeld'] ?? '?')}+${String(st?.['preauthWorkers'] ?? '?')}  sort ${sort}${filter ? `  user ${filter}` : ''}  ? help  q quit${note ? `  | ${note}` : ''}`);
+    const tpm = st ? agentShort(st['tpmAgent']) : 'TPM ?';
+    status.setContent(` ${shown.length}/${all.length} sessions  up ${up}  logins/min ${rate.toFixed(1)}  ${tpm}  pre-auth ${String(st?.['preauthHeld'] ?? '?')}+${String(st?.['preauthWorkers'] ?? '?')}${sort === 'id' ? '' : `  sort ${sort}`}${filter ? `  user ${filter}` : ''}  ? help  q quit${note ? `  | ${note}` : ''}`);
     screen.render();
   };
   let all: SessionView[] = [];

@@ -39,6 +39,11 @@ export interface SessionView {
   bytesOut: number;
   /** Seconds since the client last sent anything. */
   idle: number;
+  /**
+   * Started under an earlier listener (before a restart): listed from what that one recorded;
+   * bytesIn, bytesOut and idle are unknown (0).
+   */
+  adopted?: true;
 }
 
 export type ControlReply =

@@ -73,6 +73,22 @@ export interface SessionInfoMessage {
   notAfter: string;
   kind: 'shell' | 'command' | 'subsystem';
   command: string;
+  /**
+   * Base64 DER of the certificates the client presented, its own first (at most
+   * MAX_REPORTED_CHAIN): what a reload checks against the new ClientCRL and CA set.
+   */
+  chain?: string[];
+}
+
+export const MAX_REPORTED_CHAIN = 8;
+/** Base64 of a 12 KiB certificate: larger ones are not reported (and so not re-checked). */
+export const MAX_CERT_BASE64 = 16 * 1024;
+
+function parseChain(v: unknown): string[] | undefined | false {
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v) || v.length === 0 || v.length > MAX_REPORTED_CHAIN) return false;
+  for (const c of v) if (typeof c !== 'string' || c.length > MAX_CERT_BASE64 || !/^[A-Za-z0-9+/]+={0,2}$/.test(c)) return false;
+  return v as string[];
 }
 
 /** Worker -> listener, every few seconds while the counts change: the connection's traffic. */
@@ -86,17 +102,26 @@ export interface SessionStatsMessage {
 
 export type WorkerMessage = AuthenticatedMessage | LoginMessage | ReadyMessage | PamSessionMessage | PenaltyMessage | SessionInfoMessage | SessionStatsMessage;
 
-/** Listener -> worker (tlsshctl kill): end the session, telling the client `message`. */
+/** Codes a listener may end a session with: tlsshctl kill, or a reload's certificate check. */
+export const SESSION_END_CODES = ['TLSSH_ERR_SESSION_KILLED', 'TLSSH_ERR_CERT_REVOKED_IN_SESSION', 'TLSSH_ERR_CERT_UNTRUSTED_IN_SESSION'] as const;
+export type SessionEndCode = (typeof SESSION_END_CODES)[number];
+
+/** Listener -> worker (tlsshctl kill, reload): end the session, telling the client `code` and `message`. */
 export interface KillMessage {
   t: 'kill';
   message: string;
+  /** Absent: TLSSH_ERR_SESSION_KILLED. */
+  code?: SessionEndCode;
 }
 
 export function parseKillMessage(v: unknown): KillMessage | undefined {
   if (typeof v !== 'object' || v === null) return undefined;
   const o = v as Record<string, unknown>;
   if (o['t'] !== 'kill' || typeof o['message'] !== 'string' || o['message'].length > 512) return undefined;
-  return { t: 'kill', message: o['message'] };
+  const code = o['code'];
+  if (code === undefined) return { t: 'kill', message: o['message'] };
+  const known = SESSION_END_CODES.find((c) => c === code);
+  return known ? { t: 'kill', message: o['message'], code: known } : undefined;
 }
 
 const isShortString = (v: unknown, max: number): v is string => typeof v === 'string' && v.length <= max;
@@ -136,7 +161,12 @@ export function parseWorkerMessage(v: unknown): WorkerMessage | undefined {
   if (o['t'] === 'session-info' && isShortString(o['subject'], 1024) && isShortString(o['serial'], 128) && /^[0-9A-F]*$/.test(o['serial'])
     && isShortString(o['fingerprint'], 128) && /^[0-9A-F:]*$/.test(o['fingerprint']) && isShortString(o['notAfter'], 40)
     && (o['kind'] === 'shell' || o['kind'] === 'command' || o['kind'] === 'subsystem') && isShortString(o['command'], 4096)) {
-    return { t: 'session-info', subject: o['subject'], serial: o['serial'], fingerprint: o['fingerprint'], notAfter: o['notAfter'], kind: o['kind'], command: o['command'] };
+    const chain = parseChain(o['chain']);
+    if (chain === false) return undefined;
+    return {
+      t: 'session-info', subject: o['subject'], serial: o['serial'], fingerprint: o['fingerprint'], notAfter: o['notAfter'], kind: o['kind'], command: o['command'],
+      ...(chain ? { chain } : {}),
+    };
   }
   if (o['t'] === 'stats' && isCount(o['bytesIn']) && isCount(o['bytesOut']) && isCount(o['lastInput'])) {
     return { t: 'stats', bytesIn: o['bytesIn'], bytesOut: o['bytesOut'], lastInput: o['lastInput'] };

@@ -67,11 +67,16 @@ export async function userOwnsTty(user: string, line: string): Promise<boolean> 
   return acct !== undefined && st !== undefined && st.isCharacterDevice() && st.uid === acct.uid;
 }
 
-/** Whether `pid` is a tlsshd worker: argv[1] is our worker script. */
+/**
+ * Whether `pid` is a tlsshd worker: argv[1] is our worker script, or, once the worker has set its
+ * title (which overwrites the whole argv area: "tlsshd: alice@pts/3\0\0..."), its comm is
+ * tlsshd, which the title code keeps (process-title.ts).
+ */
 export function isWorkerProcess(pid: number): boolean {
   try {
     const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0');
-    return path.basename(argv[1] ?? '') === WORKER_SCRIPT;
+    if (path.basename(argv[1] ?? '') === WORKER_SCRIPT) return true;
+    return /^tlsshd: /.test(argv[0] ?? '') && fs.readFileSync(`/proc/${pid}/comm`, 'latin1').trim() === 'tlsshd';
   } catch {
     return false;
   }

@@ -35,6 +35,8 @@ export interface SessionOptions {
   onTty?: (line: string) => void;
   /** The PAM session opened for this login (UsePAM), if any. */
   pam?: { env: readonly string[]; messages: readonly string[] };
+  /** Given, once the streams exist, a way to write one line of the daemon's own to the user. */
+  onOutput?: (write: (line: string) => void) => void;
 }
 
 interface Exit {
@@ -92,6 +94,11 @@ export async function runSession(o: SessionOptions): Promise<void> {
   const stdout = channel.outgoing(STREAM.stdout);
   const stderr = request.pty ? undefined : channel.outgoing(STREAM.stderr);
   if (note) (stderr ?? stdout).write(request.pty ? `${note}\r\n` : `${note}\n`);
+  // Lines from the daemon itself (the certificate expiry warning) on the user's terminal or stderr.
+  o.onOutput?.((line) => {
+    const w = stderr ?? stdout;
+    if (!w.writableEnded && !w.destroyed) w.write(request.pty ? `${line}\r\n` : `${line}\n`);
+  });
   const banner = loginMessages(o);
   if (banner) stdout.write(banner);
 

@@ -4,6 +4,7 @@
 
 import * as net from 'node:net';
 import { setProcessTitle } from '../process-title';
+import { DEFAULT_KILL_MESSAGE } from './control-protocol';
 import { closeInheritedFds, ipcFd } from './inherited-fds';
 import { isConnectionMessage, parseKillMessage } from './ipc-messages';
 import { serveConnection, type ServedConnection } from './worker';
@@ -23,11 +24,14 @@ process.on('disconnect', () => {
 // Signals meant for the listener (a terminal's ^C in -f mode) are not ours.
 process.on('SIGINT', () => {});
 process.on('SIGHUP', () => {});
+// A listener restarted since this session began has no IPC channel to us: its tlsshctl kill (or a
+// reload's certificate check) comes as SIGUSR2. Only root or the session's own user can send it.
+process.on('SIGUSR2', () => connection?.kill(DEFAULT_KILL_MESSAGE));
 
 process.on('message', (msg: unknown, handle: unknown) => {
   // After the connection, the listener's only message is tlsshctl's kill.
   const kill = served ? parseKillMessage(msg) : undefined;
-  if (kill) return connection?.kill(kill.message);
+  if (kill) return connection?.kill(kill.message, kill.code);
   if (served || !isConnectionMessage(msg) || !(handle instanceof net.Socket)) return;
   served = true;
   setProcessTitle(`tlsshd: [accepted] ${handle.remoteAddress ?? '?'}`, 'tlsshd');

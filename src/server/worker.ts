@@ -14,7 +14,8 @@ import { Channel } from '../transport/channel';
 import { describePeer, type PeerIdentity } from '../transport/peer-identity';
 import { checkClientCertificate, createTlsServer, serverTlsOptions, type ServerTls } from '../transport/tls-options';
 import { authorizeUser } from './cert-user';
-import { WORKER_EXIT_SETUP_FAILED, type ConnectionMessage, type WorkerMessage } from './ipc-messages';
+import { followCertificate } from './cert-expiry';
+import { MAX_CERT_BASE64, MAX_REPORTED_CHAIN, WORKER_EXIT_SETUP_FAILED, type ConnectionMessage, type SessionEndCode, type WorkerMessage } from './ipc-messages';
 import { Logger } from './log';
 import { PAM_TTY_SSH, PamLogin, type OpenedPamSession } from './pam-session';
 import { dropPrivileges } from './privilege-drop';
@@ -40,8 +41,8 @@ function shortMessage(e: unknown): string {
 
 /** What the worker-main can do to a connection being served. */
 export interface ServedConnection {
-  /** tlsshctl kill: the client gets TLSSH_ERR_SESSION_KILLED with `message`; the session hangs up. */
-  kill(message: string): void;
+  /** tlsshctl kill (or a reload's certificate check, with its `code`): the client gets the code and `message`; the session hangs up. */
+  kill(message: string, code?: SessionEndCode): void;
 }
 
 /** How often the traffic counts go to the listener (only when they changed). */
@@ -70,9 +71,9 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
   };
 
   const served: ServedConnection = {
-    kill: (message: string) => {
-      log.info(`session ended by tlsshctl kill: ${message}`);
-      if (channel) channel.fail('TLSSH_ERR_SESSION_KILLED', message);
+    kill: (message: string, code: SessionEndCode = 'TLSSH_ERR_SESSION_KILLED') => {
+      log.info(code === 'TLSSH_ERR_SESSION_KILLED' ? `session ended by tlsshctl kill: ${message}` : `session ended: ${code}: ${message}`);
+      if (channel) channel.fail(code, message);
       else {
         socket.destroy();
         finish(0);
@@ -238,6 +239,8 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
       } catch (e) {
         return refuse(e, who);
       }
+      const expiry = sessionExpiry(cfg, tlsSocket, ch, () => log);
+      ch.once('close', () => expiry.stop());
       ch.send({ type: 'session-started', user: account.name, window: SESSION_WINDOW });
       // runSession subscribes to the channel before its first await, so nothing falls between.
       ch.off('message', early.hold);
@@ -246,6 +249,7 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
           channel: ch, account, request: session, acceptEnv: cfg.AcceptEnv, connection, log,
           ...(pamSession ? { pam: pamSession } : {}),
           early: early.take(),
+          onOutput: (write) => expiry.attachOutput(write),
           onTty: (line) => {
             setProcessTitle(`tlsshd: ${account.name}@${line}`, 'tlsshd');
             safeReport(hooks, { t: 'login', line }, log);
@@ -261,6 +265,19 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
 
 }
 
+/** CertificateExpiry: warn the user ahead of the client certificate's notAfter, end the session at it. */
+function sessionExpiry(cfg: WorkerConfig, tlsSocket: tls.TLSSocket, ch: Channel, log: () => Logger): ReturnType<typeof followCertificate> {
+  const validTo = tlsSocket.getPeerCertificate().valid_to;
+  return followCertificate({
+    mode: cfg.CertificateExpiry,
+    warnLead: cfg.CertificateExpiryWarning,
+    notAfter: validTo ? new Date(validTo) : undefined,
+    log: (line) => log().info(line),
+    // Logged once, by the channel's close handler: "connection closed: TLSSH_ERR_CERT_EXPIRED_IN_SESSION: ...".
+    end: (message) => ch.fail('TLSSH_ERR_CERT_EXPIRED_IN_SESSION', message),
+  });
+}
+
 /** The session's details for tlsshctl, then its traffic every few seconds while it changes. */
 function reportSession(hooks: WorkerHooks, tlsSocket: tls.TLSSocket, who: PeerIdentity, req: SessionRequest, log: Logger): void {
   const validTo = tlsSocket.getPeerCertificate().valid_to;
@@ -273,6 +290,7 @@ function reportSession(hooks: WorkerHooks, tlsSocket: tls.TLSSocket, who: PeerId
     notAfter: notAfter && !Number.isNaN(notAfter.getTime()) ? notAfter.toISOString() : '',
     kind: req.subsystem === true ? 'subsystem' : req.command === '' ? 'shell' : 'command',
     command: req.command.slice(0, 4096),
+    ...presentedChain(tlsSocket),
   }, log);
   let lastIn = -1;
   let lastOut = -1;
@@ -291,6 +309,24 @@ function reportSession(hooks: WorkerHooks, tlsSocket: tls.TLSSocket, who: PeerId
   tick();
   timer.unref();
   tlsSocket.once('close', () => clearInterval(timer));
+}
+
+/**
+ * The client's certificate and the ones above it that the handshake saw, for the listener's
+ * re-check on reload. Which of them are trust anchors is the listener's call, not ours.
+ */
+function presentedChain(tlsSocket: tls.TLSSocket): { chain?: string[] } {
+  const chain: string[] = [];
+  let c: tls.DetailedPeerCertificate | undefined = tlsSocket.getPeerCertificate(true);
+  const seen = new Set<string>();
+  while (c && c.raw && chain.length < MAX_REPORTED_CHAIN) {
+    const b64 = c.raw.toString('base64');
+    if (seen.has(b64) || b64.length > MAX_CERT_BASE64) break;
+    seen.add(b64);
+    chain.push(b64);
+    c = c.issuerCertificate;
+  }
+  return chain.length > 0 ? { chain } : {};
 }
 
 function unmapped(address: string): string {

@@ -26,4 +26,5 @@ export { resolveTcti } from './tcti';
 export { tpmError } from './tpm-errors';
 export { startKeyAgent } from './key-agent';
 export type { KeyAgent, KeyAgentKey, KeyAgentOptions } from './key-agent';
+export type { AgentStats } from './agent-stats';
 export { AGENT_OP, decodeResponse, encodeRequest } from './agent-protocol';

@@ -14,6 +14,7 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { TlsshError, isTlsshError } from '../errors';
+import { LatencyWindow, type AgentStats } from './agent-stats';
 import { AGENT_OP, AgentProtocolError, RequestDecoder, encodeFailure, encodeOk, type AgentRequest } from './agent-protocol';
 import { loadedTpmBinding } from './binding';
 import { checkTpmKey, configureTpmKey, tpmEcdsaSign, tpmRsaPrivate, unconfigureTpmKey } from './keys';
@@ -42,6 +43,8 @@ export interface KeyAgent {
   readonly served: number;
   /** True while an operation has passed its deadline and the TPM has not answered it yet. */
   readonly stalled: boolean;
+  /** For tlsshctl status and top. */
+  stats(): AgentStats;
   close(): Promise<void>;
 }
 
@@ -156,11 +159,25 @@ export async function startKeyAgent(opts: KeyAgentOptions): Promise<KeyAgent> {
 
   let queue: Promise<unknown> = Promise.resolve();
   let count = 0;
+  let errors = 0;
+  let waiting = 0;
+  const latency = new LatencyWindow();
   const run = (req: AgentRequest, tcti: string): Promise<Buffer> => {
+    waiting++;
     // Requests queued behind a stalled one fail as soon as it passes its deadline.
-    const job = queue.then(() =>
-      withDeadline(tcti, () => (req.op === AGENT_OP.ecdsaSign ? tpmEcdsaSign(req.keyId, req.input) : tpmRsaPrivate(req.keyId, req.input))),
-    );
+    const job = queue.then(() => {
+      const started = process.hrtime.bigint();
+      const op = withDeadline(tcti, () => (req.op === AGENT_OP.ecdsaSign ? tpmEcdsaSign(req.keyId, req.input) : tpmRsaPrivate(req.keyId, req.input)));
+      // The TPM's own time, not the wait in the queue: what a slow chip looks like.
+      return op.then((out) => {
+        latency.add(Number(process.hrtime.bigint() - started) / 1e6);
+        return out;
+      });
+    });
+    const done = (): void => {
+      waiting--;
+    };
+    job.then(done, done);
     queue = job.catch(() => undefined);
     return job;
   };
@@ -182,6 +199,7 @@ export async function startKeyAgent(opts: KeyAgentOptions): Promise<KeyAgent> {
       try {
         req = decoder.push(chunk);
       } catch (e) {
+        errors++;
         log(`tpm-agent: dropped a malformed request: ${e instanceof AgentProtocolError ? e.message : String(e)}`);
         sock.end(encodeFailure('TLSSH_ERR_TPM_AGENT', 'malformed request'));
         return;
@@ -191,6 +209,7 @@ export async function startKeyAgent(opts: KeyAgentOptions): Promise<KeyAgent> {
       const { keyId } = req;
       const key = served.get(keyId);
       if (!key) {
+        errors++;
         log(`tpm-agent: refused a request for a key it does not serve: ${JSON.stringify(keyId)}`);
         sock.end(encodeFailure('TLSSH_ERR_TPM_AGENT', `the key agent does not serve ${keyId}`));
         return;
@@ -201,6 +220,7 @@ export async function startKeyAgent(opts: KeyAgentOptions): Promise<KeyAgent> {
           sock.end(encodeOk(out));
         },
         (e: unknown) => {
+          errors++;
           const err = isTlsshError(e) ? e : new TlsshError('TLSSH_ERR_TPM', String(e), { cause: e });
           // A stall was logged once, with its TCTI; one more line per handshake would flood the log.
           if (err.code !== 'TLSSH_ERR_TPM_TIMEOUT') log(`tpm-agent: ${keyId}: ${err.code}: ${err.message}`);
@@ -239,6 +259,9 @@ export async function startKeyAgent(opts: KeyAgentOptions): Promise<KeyAgent> {
     get stalled() {
       return stall !== undefined;
     },
+    stats: () => ({
+      signs: count, errors, p50Ms: latency.percentile(50), p99Ms: latency.percentile(99), queue: waiting, stalled: stall !== undefined,
+    }),
     async close() {
       if (closed) return;
       closed = true;

@@ -16,6 +16,13 @@ export interface CrlInfo {
   /** Dotted OID of the signature algorithm. */
   signatureAlgorithm: string;
   signature: Buffer;
+  /** Serials of the revoked certificates, upper-case hex without leading zeros. */
+  revoked: ReadonlySet<string>;
+}
+
+/** A serial as compared here and by tlsshctl: upper-case hex, no colons, no leading zeros. */
+export function serialKey(hex: string): string {
+  return hex.replace(/:/g, '').toUpperCase().replace(/^0+(?=.)/, '');
 }
 
 const TAG = { integer: 0x02, bitString: 0x03, oid: 0x06, sequence: 0x30, utcTime: 0x17, generalizedTime: 0x18 } as const;
@@ -72,6 +79,16 @@ export function parseCrl(der: Buffer): CrlInfo {
   if (!issuer || issuer.tag !== TAG.sequence || !thisUpdate) throw new DerError('CRL without issuer or thisUpdate');
   const next = fields[i];
   const nextUpdate = next && (next.tag === TAG.utcTime || next.tag === TAG.generalizedTime) ? decodeTime(next) : undefined;
+  // revokedCertificates, when present, is the SEQUENCE right after the dates.
+  const listNode = fields[nextUpdate ? i + 1 : i];
+  const revoked = new Set<string>();
+  if (listNode && listNode.tag === TAG.sequence) {
+    for (const entry of readChildren(listNode.body)) {
+      const serial = entry.tag === TAG.sequence ? readChildren(entry.body)[0] : undefined;
+      if (!serial || serial.tag !== TAG.integer) throw new DerError('CRL entry without a serial number');
+      revoked.add(serialKey(serial.body.toString('hex')));
+    }
+  }
   // The issuer's whole TLV: start of its header within tbs.body.
   const issuerStart = fields.slice(0, i - 2).reduce((_, n) => n.end, 0);
   const oid = readChildren(sigAlg.body)[0];
@@ -84,6 +101,7 @@ export function parseCrl(der: Buffer): CrlInfo {
     tbsDer,
     signatureAlgorithm: decodeOid(oid.body),
     signature: Buffer.from(sig.body.subarray(1)),
+    revoked,
   };
 }
 

@@ -10,7 +10,8 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { SessionView } from '../../src/server/control-protocol';
-import { writeConfig } from '../helpers/server-harness';
+import { makeCa } from '../helpers/ca';
+import { startTlsshd, writeConfig } from '../helpers/server-harness';
 import { TLSSH, errorCodeOf, runTlssh, startFixture, type ClientFixture } from './client-fixture';
 
 const TLSSHCTL = path.resolve(__dirname, '..', '..', '..', 'bin', 'tlsshctl');
@@ -181,6 +182,7 @@ describe('tlsshctl and the control socket', () => {
     const st = await ctl([...conf, 'status']);
     assert.equal(st.status, 0, st.stderr);
     assert.match(st.stdout, /^sessions: 0/m);
+    assert.match(st.stdout, /^TPM key agent: none \(the server key is not in a TPM\)$/m);
     const login = await runTlssh(['-c', fx.configFile, 'localhost', 'echo still-serving']);
     assert.equal(login.status, 0, login.stderr);
     assert.equal(login.stdout.toString(), 'still-serving\n');
@@ -236,6 +238,14 @@ describe('tlsshctl and the control socket', () => {
         assert.match(screen, new RegExp(`^\\s+\\d+ ${fx.user}\\s+echo ready;\\s+127\\.0\\.0\\.1 `, 'm'));
         assert.match(screen, /certificate: CN=/);
         assert.match(screen, /1\/1 sessions/);
+        // The status line: login rate and the key agent (none here: a PEM server key).
+        assert.match(screen, /logins\/min \d+\.\d +TPM none/);
+        // The detail pane's process tree, from /proc: the worker, then the command under it (the
+        // border is │, or x where tmux draws it with the VT100 line set).
+        const [v] = await sessions();
+        assert.ok(v);
+        const tree = await waitForScreen(name, /^\s*[│x]?\s+\d+ sleep 1000/m);
+        assert.match(tree, new RegExp(`^\\s*[│x]?\\s+${v.pid} tlsshd`, 'm'), tree);
         tmux('send-keys', '-t', name, 'k');
         await waitForScreen(name, /End session \d+ of/);
         tmux('send-keys', '-t', name, 'y');
@@ -281,6 +291,68 @@ describe('tlsshctl and the control socket', () => {
     const r = await ctl(['-S', path.join(fx.dir, 'nothing.sock'), 'status']);
     assert.equal(r.status, 255);
     assert.match(r.stderr, /^tlsshctl: .*nothing\.sock: no such socket.*\n$/);
+  });
+
+  // Last: the fixture's own listener is gone after it.
+  it('a restarted listener lists the sessions of the one before it, ends them on kill and on the re-check of a reload (SIGUSR2)', async () => {
+    const s = longSession(fx.configFile, ['-v']);
+    // And one on a terminal, whose login record (utmp) the new listener must adopt too.
+    const t = spawn(process.execPath, [TLSSH, '-tt', '-c', fx.configFile, 'localhost', 'echo ready; exec sleep 1000'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    // A bound against a hang, never a timing assertion: SIGKILL makes the status null.
+    const tKiller = setTimeout(() => t.kill('SIGKILL'), 60_000);
+    const tEnded = new Promise<number | null>((resolve) => t.once('close', (code) => {
+      clearTimeout(tKiller);
+      resolve(code);
+    }));
+    let second: Awaited<ReturnType<typeof startTlsshd>> | undefined;
+    try {
+      await s.ready;
+      await new Promise<void>((resolve) => {
+        let out = '';
+        t.stdout?.on('data', (b: Buffer) => {
+          out += b.toString();
+          if (out.includes('ready')) resolve();
+        });
+      });
+      const before = (await waitForSessions(2)).find((x) => x.tty === undefined);
+      assert.ok(before);
+      // The listener goes; the worker and its session stay. A new one starts on the same RuntimeDir.
+      await fx.server.stop({ keepSessions: true });
+      second = await startTlsshd({ dir: fx.dir, config: parseConf(fs.readFileSync(fx.server.configFile, 'utf8')) });
+      await second.waitForLog(/adopted 2 session\(s\) of an earlier listener/);
+      await second.waitForLog(/watching session of \S+ on pts\/\d+ \(pid \d+\) started by an earlier listener/);
+      assert.doesNotMatch(second.logs(), /not a tlsshd worker/);
+      const conf2 = ['-c', second.configFile];
+      const r = await ctl([...conf2, 'sessions', '--json']);
+      assert.equal(r.status, 0, r.stderr);
+      const all = (JSON.parse(r.stdout) as { sessions: SessionView[] }).sessions;
+      assert.equal(all.length, 2, r.stdout);
+      const v = all.find((x) => x.id === before.id);
+      assert.ok(v, r.stdout);
+      assert.equal(v.adopted, true);
+      for (const k of ['id', 'pid', 'user', 'serial', 'fingerprint', 'notAfter', 'command', 'remote'] as const) assert.equal(v[k], before[k], k);
+      const k = await ctl([...conf2, 'kill', String(v.id)]);
+      assert.equal(k.status, 0, k.stderr);
+      const e = await s.ended;
+      assert.equal(e.status, 255, e.stderr);
+      assert.equal(errorCodeOf(e.stderr), 'TLSSH_ERR_SESSION_KILLED', e.stderr);
+      // A reload re-checks the other adopted session: with another CA only, it no longer chains.
+      const caFile = /^ClientCAFile (.*)$/m.exec(fs.readFileSync(second.configFile, 'utf8'))?.[1] ?? '';
+      const savedCa = fs.readFileSync(caFile);
+      try {
+        fs.copyFileSync(makeCa(path.join(fx.dir, 'other-ca'), 'another CA').certFile, caFile);
+        assert.equal((await ctl([...conf2, 'reload'])).status, 0);
+        await second.waitForLog(/\(worker \d+, adopted\): TLSSH_ERR_CERT_UNTRUSTED_IN_SESSION: /);
+        assert.equal(await tEnded, 255);
+      } finally {
+        fs.writeFileSync(caFile, savedCa);
+      }
+    } finally {
+      s.child.kill('SIGKILL');
+      t.kill('SIGKILL');
+      await Promise.all([s.ended, tEnded]);
+      await second?.stop();
+    }
   });
 });
 

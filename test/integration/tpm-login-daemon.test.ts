@@ -12,7 +12,9 @@ import { after, before, describe, it } from 'node:test';
 import { issueCert, makeCa, makeTempDir, type Ca } from '../helpers/ca';
 import { connectClient, sessionRequest, startTlsshd, type ClientIdentity } from '../helpers/server-harness';
 import { startSwtpm, type Swtpm } from '../helpers/swtpm';
-import { TLSSHD, tpmIdentity, type TpmIdentity } from './tpm-login-fixture';
+import { ROOT, TLSSHD, tpmIdentity, type TpmIdentity } from './tpm-login-fixture';
+
+const TLSSHCTL = path.join(ROOT, 'bin', 'tlsshctl');
 
 /**
  * A TCP relay in front of swtpm's two ports that counts connections. libtss2's swtpm TCTI opens
@@ -132,6 +134,32 @@ describe('tlsshd with a TPM key', () => {
       assert.ok(sock.isSocket());
       assert.equal(sock.mode & 0o777, 0o600);
       assert.equal(fs.statSync(runtimeDir).mode & 0o777, 0o700);
+    } finally {
+      await d.stop();
+    }
+  });
+
+  it('tlsshctl status reports the key agent: signs, errors, TPM latency p50/p99 and queue', async () => {
+    const d = await startTlsshd({
+      dir,
+      config: { CertFile: plain.certFile, KeyFile: plain.keyFile, PrivkeyEngine: 'tpm', TpmTcti: tpm.tcti, ClientCAFile: ca.certFile, RuntimeDir: path.join(dir, 'run-status') },
+    });
+    try {
+      await assertLogsIn(d.port, makeClient(ca));
+      const ctl = (args: string[]): string => {
+        const r = spawnSync(process.execPath, [TLSSHCTL, '-c', d.configFile, ...args], { encoding: 'utf8', timeout: 30_000 });
+        assert.equal(r.status, 0, r.stderr);
+        return r.stdout;
+      };
+      const st = (JSON.parse(ctl(['status', '--json'])) as { status: { tpmAgent: { signs: number; errors: number; p50Ms: number; p99Ms: number; queue: number; stalled: boolean } } }).status;
+      const a = st.tpmAgent;
+      // The start-up check and the login's handshake each signed once.
+      assert.ok(a.signs >= 2, JSON.stringify(a));
+      assert.equal(a.errors, 0);
+      assert.equal(a.queue, 0);
+      assert.equal(a.stalled, false);
+      assert.ok(a.p50Ms > 0 && a.p99Ms >= a.p50Ms, JSON.stringify(a));
+      assert.match(ctl(['status']), /^TPM key agent: \d+ signs, 0 errors, latency p50 [\d.]+ ms p99 [\d.]+ ms, queue 0$/m);
     } finally {
       await d.stop();
     }

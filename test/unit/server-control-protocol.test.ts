@@ -43,4 +43,13 @@ test('IPC: session reports and kill orders are validated', () => {
   assert.equal(parseWorkerMessage({ t: 'stats', bytesIn: -1, bytesOut: 2, lastInput: 3 }), undefined);
   assert.deepEqual(parseKillMessage({ t: 'kill', message: 'bye' }), { t: 'kill', message: 'bye' });
   assert.equal(parseKillMessage({ t: 'kill', message: 7 }), undefined);
+  // A reload's certificate check ends sessions with its own codes; nothing else passes.
+  assert.deepEqual(parseKillMessage({ t: 'kill', message: 'revoked', code: 'TLSSH_ERR_CERT_REVOKED_IN_SESSION' }), { t: 'kill', message: 'revoked', code: 'TLSSH_ERR_CERT_REVOKED_IN_SESSION' });
+  assert.equal(parseKillMessage({ t: 'kill', message: 'x', code: 'TLSSH_ERR_INTERNAL' }), undefined);
+  // The certificates the client presented, for that check: bounded base64 only.
+  const chain = ['MIIB', 'MIIC=='];
+  assert.deepEqual(parseWorkerMessage({ ...good, chain }), { ...good, chain });
+  for (const bad of [[], ['not base64!'], Array(9).fill('MIIB'), ['A'.repeat(16 * 1024 + 4)], 'MIIB']) {
+    assert.equal(parseWorkerMessage({ ...good, chain: bad }), undefined, JSON.stringify(bad).slice(0, 40));
+  }
 });
