@@ -121,7 +121,7 @@ export async function setupTlssh(ws: Workspace, cleanup: Cleanup, log: (line: st
     slowDaemon ??= (async () => {
       // The TPM daemon's agent holds swtpm's only connection slot: it has to go first.
       await tpmDaemon!.stop();
-      const proxy = await startDelayProxy(serverTpm!.port, SLOW_TPM_MS);
+      const proxy = await startDelayProxy(serverTpm!.port, SLOW_TPM_MS, 'server');
       cleanup.add('TPM delay proxy', proxy.close);
       const d = await startTlsshd(ws, 'slow-tpm', { ...serverKey!, tpmTcti: proxy.tcti }, pki.caCert);
       cleanup.add('tlsshd (slow TPM)', () => d.stop());
@@ -149,7 +149,7 @@ export async function setupTlssh(ws: Workspace, cleanup: Cleanup, log: (line: st
       const d = await startSlowDaemon();
       // The last client TPM: rows 2d and 7 use them all at once, this row one at a time.
       const i = clientSwtpms.length - 1;
-      const proxy = await startDelayProxy(clientSwtpms[i]!.port, SLOW_TPM_MS);
+      const proxy = await startDelayProxy(clientSwtpms[i]!.port, SLOW_TPM_MS, 'client');
       cleanup.add('client TPM delay proxy', proxy.close);
       const key: KeyPair = { ...clientKeys[i]!, tpmTcti: proxy.tcti };
       // tlssh keeps the key's TPM context in ~/.tlssh/tpm-contexts between logins, as it would for
