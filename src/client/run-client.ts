@@ -62,7 +62,13 @@ export async function runClient(ctx: ClientContext): Promise<number> {
       // handshake on; a short command can end before it does. Exiting then would leave the
       // flushes to the synchronous one at exit and lose the saved context, so every later login
       // would load the key the long way: with a chip answering in 100 ms that is 200 ms per login.
-      await tpmRelease;
+      // Bounded: a TPM that stopped answering must not hold tlssh; the exit hook's flush gives up
+      // on it too.
+      if (tpmRelease) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([tpmRelease, new Promise((resolve) => { timer = setTimeout(resolve, RELEASE_WAIT_MS); })]);
+        clearTimeout(timer);
+      }
     }
   } catch (err) {
     log.error(failureLine(err, log.verbosity > 0));
@@ -258,6 +264,8 @@ async function connectWithTpmKey(
 
 /** The TPM's release after the handshake, while it runs (it never rejects). */
 let tpmRelease: Promise<void> | undefined;
+/** How long an ending tlssh waits for that release: a slow chip needs 3 commands, 20-200 ms each. */
+const RELEASE_WAIT_MS = 5000;
 
 /** A handshake started before its key failed to load: close it when it settles, and forget its TPM failure. */
 function abandon(attempt: Promise<TLSSocket>, takeTpmFailure: () => unknown): void {
