@@ -16,9 +16,25 @@ import type { Target } from '../target';
 interface Transfer {
   seconds: number;
   counted: number;
+  /** CPU ms the local pipeline (shell, client, head/dd/wc) had used when the clock started. */
+  localCpuAtStartMs: number;
 }
 
-function timedPipeline(script: string, argv: string[], timeoutMs: number): Promise<Transfer> {
+/** CPU ms of `root` and its live descendants, each with the children it has reaped. */
+function treeCpuMs(root: number): number {
+  let ms = 0;
+  for (const pid of descendants(root)) {
+    try {
+      ms += cpuMsWithReapedChildren(pid);
+    } catch {
+      // gone meanwhile: its time is in its parent's reaped children, or lost with a few ticks
+    }
+  }
+  return ms;
+}
+
+/** `onStart` runs when the clock starts, for the CPU figures to start with it. */
+function timedPipeline(script: string, argv: string[], timeoutMs: number, onStart: () => void): Promise<Transfer> {
   return new Promise((resolve, reject) => {
     // The shell does the piping, so no byte of the payload passes through this Node process.
     // Its own process group, so a timeout ends the client and the pipe's other end too.
@@ -29,6 +45,7 @@ function timedPipeline(script: string, argv: string[], timeoutMs: number): Promi
       try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ }
     }, timeoutMs);
     let start: number | undefined;
+    let localCpuAtStartMs = Number.NaN;
     let out = '';
     let err = '';
     let end: number | undefined;
@@ -39,7 +56,11 @@ function timedPipeline(script: string, argv: string[], timeoutMs: number): Promi
     });
     child.stderr!.setEncoding('utf8').on('data', (d: string) => {
       err += d;
-      if (start === undefined && err.includes('go')) start = performance.now();
+      if (start === undefined && err.includes('go')) {
+        start = performance.now();
+        localCpuAtStartMs = treeCpuMs(child.pid!);
+        onStart();
+      }
     });
     child.once('error', reject);
     child.once('close', (code) => {
@@ -49,7 +70,7 @@ function timedPipeline(script: string, argv: string[], timeoutMs: number): Promi
       } else if (code !== 0 || start === undefined || end === undefined) {
         reject(new Error(`transfer exited ${code}: ${err.trim().slice(0, 400)}`));
       } else {
-        resolve({ seconds: (end - start) / 1000, counted: Number(out.trim()) });
+        resolve({ seconds: (end - start) / 1000, counted: Number(out.trim()), localCpuAtStartMs });
       }
     });
   });
@@ -64,22 +85,25 @@ async function throughput(t: Target, bytes: number, repeats: number, direction: 
   const clientCpu: number[] = [];
   for (let r = 0; r < repeats; r++) {
     const idleTree = descendants(t.serverPid()).length;
-    const server0 = t.serverCpuMs() ?? Number.NaN;
+    let server0 = Number.NaN;
     const client0 = cpuMsWithReapedChildren('self');
     const self0 = process.cpuUsage();
+    // CPU from the clock's start on: the login's CPU is not the transfer's.
+    const onStart = (): void => { server0 = t.serverCpuMs() ?? Number.NaN; };
     // dd with one block of exactly `skip` bytes (fullblock) reads no further, unlike head -c.
     const firstPart = `dd bs=${skip} count=1 iflag=fullblock of=/dev/null status=none && echo go >&2; exec wc -c`;
     const x = direction === 'upload'
-      ? await timedPipeline(`head -c ${bytes} /dev/zero | "$@"`, t.clientArgv({ tty: 'none', command: firstPart }), transferTimeoutMs(bytes, 5))
-      : await timedPipeline(`"$@" | { ${firstPart}; }`, t.clientArgv({ tty: 'none', command: `exec head -c ${bytes} /dev/zero` }), transferTimeoutMs(bytes, 5));
+      ? await timedPipeline(`head -c ${bytes} /dev/zero | "$@"`, t.clientArgv({ tty: 'none', command: firstPart }), transferTimeoutMs(bytes, 5), onStart)
+      : await timedPipeline(`"$@" | { ${firstPart}; }`, t.clientArgv({ tty: 'none', command: `exec head -c ${bytes} /dev/zero` }), transferTimeoutMs(bytes, 5), onStart);
     if (x.counted !== bytes - skip) throw new Error(`${direction} delivered ${x.counted + skip} of ${bytes} bytes`);
     mbps.push((bytes - skip) / 1e6 / x.seconds);
     // CPU seconds per second of transfer: near 1.0 on one side means that side is one saturated
-    // core, the bottleneck. (Includes head/wc/cat on their sides, the same for both programs.)
+    // core, the bottleneck. (Includes head/dd/wc on their sides, the same for both programs, and
+    // the client's exit after the count.)
     const self = process.cpuUsage(self0);
     await waitForTreeSize(t.serverPid(), idleTree); // the session's server processes must be reaped to be counted
     serverCpu.push(((t.serverCpuMs() ?? Number.NaN) - server0) / 1000 / x.seconds);
-    clientCpu.push((cpuMsWithReapedChildren('self') - client0 - (self.user + self.system) / 1000) / 1000 / x.seconds);
+    clientCpu.push((cpuMsWithReapedChildren('self') - client0 - (self.user + self.system) / 1000 - x.localCpuAtStartMs) / 1000 / x.seconds);
   }
   const round = (v: number): number => Math.round(v * 100) / 100;
   return {
