@@ -3,6 +3,7 @@
 // and the machine, writes JSON and an SVG chart to bench/results/, and removes everything it
 // created on the way out.
 
+import { mkdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { Cleanup } from './cleanup';
@@ -104,6 +105,12 @@ async function main(): Promise<void> {
     const machine = machineInfo();
     const ws = createWorkspace();
     cleanup.add('workspace and login account', () => removeWorkspace(ws));
+    // The clients' HOME: tlssh keeps its TPM keys' saved contexts in ~/.tlssh, which must not
+    // pile up in the runner's own home (one per software TPM per run). Only tlssh reads HOME
+    // here: it is given its config with -c, and ssh finds its home in the password database.
+    const clientHome = join(ws.dir, 'client-home');
+    mkdirSync(clientHome, { mode: 0o700 });
+    process.env.HOME = clientHome;
     const sshd = await startSshd(ws);
     cleanup.add('sshd', () => sshd.daemon.stop());
     const ssh = sshd.target;

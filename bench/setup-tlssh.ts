@@ -3,14 +3,13 @@
 // it. A part that fails becomes a reason string, so its rows print "skipped: <reason>" and the
 // rest still run.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Cleanup } from './cleanup';
 import { makePki, type Pki } from './lib/pki';
 // The same private swtpm the tests use: own free ports on 127.0.0.1, own state dir, removed on stop.
 import { startSwtpm, type Swtpm } from '../test/helpers/swtpm';
 import { startDelayProxy } from './lib/tpm-delay-proxy';
-import { contextCacheFile, forgetContext } from '../src/transport/tpm-context-cache';
 import type { Workspace } from './lib/workspace';
 import { loginOnce } from './rows/login-latency';
 import type { Daemon, Target } from './target';
@@ -151,10 +150,9 @@ export async function setupTlssh(ws: Workspace, cleanup: Cleanup, log: (line: st
       const i = clientSwtpms.length - 1;
       const proxy = await startDelayProxy(clientSwtpms[i]!.port, SLOW_TPM_MS, 'client');
       cleanup.add('client TPM delay proxy', proxy.close);
+      // tlssh keeps the key's TPM context in ~/.tlssh/tpm-contexts between logins, as it would
+      // for a user (the workspace's client home, see run.ts).
       const key: KeyPair = { ...clientKeys[i]!, tpmTcti: proxy.tcti };
-      // tlssh keeps the key's TPM context in ~/.tlssh/tpm-contexts between logins, as it would for
-      // a user; this proxy's port is in its name, so it is removed with the rest.
-      cleanup.add('saved TPM context of the slow client', () => forgetContext(contextCacheFile(proxy.tcti, readFileSync(key.key))));
       return await usable(tlsshTarget(ws, 'slow-both', 'tlssh (TPM keys, both TPMs slow)', d, [key], pki.caCert));
     } catch (e) {
       return `slow-TPM login failed: ${message(e)}`;
