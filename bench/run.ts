@@ -1,7 +1,7 @@
-// `npm run bench [-- --quick] [-- --rows 1,3,5]` (`--rows 1c`: only the slow-TPM login): tlssh and OpenSSH on this machine, in the same
-// run, side by side. Sets up its own private sshd, tlsshd and swtpm on 127.0.0.1, prints a table
-// and the machine, writes JSON and an SVG chart to bench/results/, and removes everything it
-// created on the way out.
+// `npm run bench [-- --quick] [-- --rows 1,3,5]` (`--rows 1c`: only the slow-TPM login): tlssh
+// and OpenSSH on this machine, in the same run, side by side. Sets up its own private sshd,
+// tlsshd and swtpm on 127.0.0.1, prints a table and the machine, writes JSON and an SVG chart to
+// bench/results/, and removes everything it created on the way out.
 
 import { mkdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
