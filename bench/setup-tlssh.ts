@@ -24,7 +24,15 @@ export interface TlsshSide {
   tpm: Maybe;
   /** Starts the daemon for row 7 (server key behind a slow TPM); call after the TPM rows. */
   slowTpm(): Promise<{ echo: Maybe; logins: Maybe }>;
+  /**
+   * Row 1c: the same slow-TPM daemon, and a client whose own TPM also answers after the delay
+   * (a second proxy in front of one client swtpm). Call after the TPM rows.
+   */
+  slowTpmBoth(): Promise<Maybe>;
 }
+
+/** Each response from a TPM held this long, as a typical discrete chip (they take 20-200 ms). */
+export const SLOW_TPM_MS = 100;
 
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e)).replace(/\s+/g, ' ').slice(0, 300);
 
@@ -53,7 +61,7 @@ export async function setupTlssh(ws: Workspace, cleanup: Cleanup, log: (line: st
   const built = ['src/client/main.js', 'src/server/main.js'].filter((f) => !existsSync(join(REPO, 'dist', f)));
   if (built.length > 0) {
     const why = `tlssh is not built (missing dist/${built.join(', dist/')}): run npx tsc -p tsconfig.json`;
-    return { file: why, tpm: why, slowTpm: async () => ({ echo: why, logins: why }) };
+    return { file: why, tpm: why, slowTpm: async () => ({ echo: why, logins: why }), slowTpmBoth: async () => why };
   }
   const pkiDir = join(ws.dir, 'pki');
   const pki: Pki = await makePki(pkiDir, ws.user);
@@ -75,6 +83,7 @@ export async function setupTlssh(ws: Workspace, cleanup: Cleanup, log: (line: st
   let serverTpm: Swtpm | undefined;
   let serverKey: KeyPair | undefined;
   let clientKeys: KeyPair[] = [];
+  let clientSwtpms: Swtpm[] = [];
   let tpmDaemon: Daemon | undefined;
   let tpm: Maybe;
   if (noSwtpm !== undefined) {
@@ -86,11 +95,13 @@ export async function setupTlssh(ws: Workspace, cleanup: Cleanup, log: (line: st
       serverKey = await makeTpmKey(pki, pkiDir, 'server-tpm', serverTpm.tcti, 'server', '127.0.0.1');
       const n = Math.max(1, clientTpms);
       log(`making ${n} client TPMs with a key each`);
-      clientKeys = await inBatches(Array.from({ length: n }, (_, i) => i), 8, async (i) => {
+      const made = await inBatches(Array.from({ length: n }, (_, i) => i), 8, async (i) => {
         const t = await startSwtpm();
         cleanup.add(`swtpm (client ${i})`, t.stop);
-        return makeTpmKey(pki, pkiDir, `client-tpm-${i}`, t.tcti, 'client', ws.user);
+        return { tpm: t, key: await makeTpmKey(pki, pkiDir, `client-tpm-${i}`, t.tcti, 'client', ws.user) };
       });
+      clientKeys = made.map((m) => m.key);
+      clientSwtpms = made.map((m) => m.tpm);
       const d = await startTlsshd(ws, 'tpm', serverKey, pki.caCert);
       tpmDaemon = d;
       cleanup.add('tlsshd (TPM key)', () => d.stop());
@@ -103,15 +114,25 @@ export async function setupTlssh(ws: Workspace, cleanup: Cleanup, log: (line: st
   }
   log(typeof tpm === 'string' ? `tlssh (TPM keys): ${tpm}` : 'tlssh (TPM keys): ready');
 
-  const slowTpm = async (): Promise<{ echo: Maybe; logins: Maybe }> => {
-    if (typeof tpm === 'string') return { echo: tpm, logins: tpm };
-    try {
+  // One daemon whose TPM answers slowly, started once for whichever of rows 1c and 7 asks first.
+  let slowDaemon: Promise<Daemon> | undefined;
+  const startSlowDaemon = (): Promise<Daemon> => {
+    slowDaemon ??= (async () => {
       // The TPM daemon's agent holds swtpm's only connection slot: it has to go first.
       await tpmDaemon!.stop();
-      const proxy = await startDelayProxy(serverTpm!.port, 100);
+      const proxy = await startDelayProxy(serverTpm!.port, SLOW_TPM_MS, 'server');
       cleanup.add('TPM delay proxy', proxy.close);
       const d = await startTlsshd(ws, 'slow-tpm', { ...serverKey!, tpmTcti: proxy.tcti }, pki.caCert);
       cleanup.add('tlsshd (slow TPM)', () => d.stop());
+      return d;
+    })();
+    return slowDaemon;
+  };
+
+  const slowTpm = async (): Promise<{ echo: Maybe; logins: Maybe }> => {
+    if (typeof tpm === 'string') return { echo: tpm, logins: tpm };
+    try {
+      const d = await startSlowDaemon();
       const echo = await usable(tlsshTarget(ws, 'slow-echo', 'tlssh (slow server TPM)', d, [fileClient], pki.caCert));
       const logins = tlsshTarget(ws, 'slow-logins', 'tlssh (TPM keys, slow server TPM)', d, clientKeys, pki.caCert);
       return { echo, logins };
@@ -120,5 +141,22 @@ export async function setupTlssh(ws: Workspace, cleanup: Cleanup, log: (line: st
       return { echo: why, logins: why };
     }
   };
-  return { file, tpm, slowTpm };
+
+  const slowTpmBoth = async (): Promise<Maybe> => {
+    if (typeof tpm === 'string') return tpm;
+    try {
+      const d = await startSlowDaemon();
+      // The last client TPM: rows 2d and 7 use them all at once, this row one at a time.
+      const i = clientSwtpms.length - 1;
+      const proxy = await startDelayProxy(clientSwtpms[i]!.port, SLOW_TPM_MS, 'client');
+      cleanup.add('client TPM delay proxy', proxy.close);
+      // tlssh keeps the key's TPM context in ~/.tlssh/tpm-contexts between logins, as it would
+      // for a user (the workspace's client home, see run.ts).
+      const key: KeyPair = { ...clientKeys[i]!, tpmTcti: proxy.tcti };
+      return await usable(tlsshTarget(ws, 'slow-both', 'tlssh (TPM keys, both TPMs slow)', d, [key], pki.caCert));
+    } catch (e) {
+      return `slow-TPM login failed: ${message(e)}`;
+    }
+  };
+  return { file, tpm, slowTpm, slowTpmBoth };
 }

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 
 let ticksPerSecond: number | undefined;
 
-function clockTicks(): number {
+export function clockTicks(): number {
   if (ticksPerSecond === undefined) {
     const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
     ticksPerSecond = Number(r.stdout.trim()) || 100;

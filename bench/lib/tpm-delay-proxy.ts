@@ -12,13 +12,16 @@ export interface DelayProxy {
   close(): Promise<void>;
 }
 
-function pipeDelayed(from: Socket, to: Socket, delayMs: number): void {
+function pipeDelayed(from: Socket, to: Socket, delayMs: number, trace?: (chunk: Buffer, dir: 'rsp') => void): void {
   // Chunks keep their order: each leaves `delayMs` after it arrived, never before the previous.
   let lastDue = 0;
   from.on('data', (chunk: Buffer) => {
     const due = Math.max(Date.now() + delayMs, lastDue);
     lastDue = due;
-    setTimeout(() => { if (!to.destroyed) to.write(chunk); }, due - Date.now());
+    setTimeout(() => {
+      trace?.(chunk, 'rsp');
+      if (!to.destroyed) to.write(chunk);
+    }, due - Date.now());
   });
   from.on('end', () => setTimeout(() => to.end(), Math.max(0, lastDue - Date.now())));
 }
@@ -28,8 +31,29 @@ interface Proxy {
   sockets: Set<Socket>;
 }
 
-function proxy(listenPort: number, targetPort: number, delayMs: number): Promise<Proxy> {
+/** TPM_CC names of the commands tlssh sends, for the trace. */
+const COMMANDS: Readonly<Record<number, string>> = {
+  0x131: 'CreatePrimary', 0x144: 'Startup', 0x157: 'Load', 0x159: 'RSA_Decrypt', 0x15d: 'Sign',
+  0x161: 'ContextLoad', 0x162: 'ContextSave', 0x165: 'FlushContext', 0x173: 'ReadPublic', 0x17a: 'GetCapability',
+};
+
+/**
+ * With TLSSH_BENCH_TPM_TRACE set, each TPM command and each (delayed) response is written to
+ * stderr with a millisecond clock, so where a login waits on which TPM can be read off.
+ */
+function tracer(label: string): ((chunk: Buffer, dir: 'cmd' | 'rsp') => void) | undefined {
+  if (!process.env.TLSSH_BENCH_TPM_TRACE) return undefined;
+  return (chunk, dir) => {
+    // One command or response per chunk in practice: a 10-byte header (tag, size, code).
+    const code = chunk.length >= 10 ? chunk.readUInt32BE(6) : -1;
+    const what = dir === 'cmd' ? (COMMANDS[code] ?? `0x${code.toString(16)}`) : code === 0 ? 'ok' : `rc 0x${code.toString(16)}`;
+    process.stderr.write(`tpm-trace ${performance.now().toFixed(1)} ${label} ${dir} ${what}\n`);
+  };
+}
+
+function proxy(listenPort: number, targetPort: number, delayMs: number, label = ''): Promise<Proxy> {
   const sockets = new Set<Socket>();
+  const trace = delayMs > 0 ? tracer(label) : undefined;
   const server = createServer((client) => {
     const upstream = connect({ host: '127.0.0.1', port: targetPort });
     for (const s of [client, upstream]) {
@@ -39,7 +63,8 @@ function proxy(listenPort: number, targetPort: number, delayMs: number): Promise
     client.setNoDelay(true);
     upstream.setNoDelay(true);
     client.pipe(upstream);
-    if (delayMs > 0) pipeDelayed(upstream, client, delayMs);
+    if (trace) client.on('data', (chunk: Buffer) => trace(chunk, 'cmd'));
+    if (delayMs > 0) pipeDelayed(upstream, client, delayMs, trace);
     else upstream.pipe(client);
     const drop = (): void => { client.destroy(); upstream.destroy(); };
     client.on('error', drop);
@@ -52,12 +77,12 @@ function proxy(listenPort: number, targetPort: number, delayMs: number): Promise
   });
 }
 
-export async function startDelayProxy(swtpmPort: number, delayMs: number): Promise<DelayProxy> {
+export async function startDelayProxy(swtpmPort: number, delayMs: number, label = 'tpm'): Promise<DelayProxy> {
   let lastError: unknown;
   for (let attempt = 0; attempt < 10; attempt++) {
     const port = await freePortPair();
     try {
-      const cmd = await proxy(port, swtpmPort, delayMs);
+      const cmd = await proxy(port, swtpmPort, delayMs, label);
       const ctrl = await proxy(port + 1, swtpmPort + 1, 0).catch((e: unknown) => { cmd.server.close(); throw e; });
       const close = (p: Proxy): Promise<void> => new Promise((r) => {
         p.server.close(() => r());

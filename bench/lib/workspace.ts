@@ -7,7 +7,17 @@ import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } f
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 
-export const BENCH_USER = 'tlsshbench';
+/**
+ * The login account; TLSSH_BENCH_USER picks another, so two runs on one machine (engineers
+ * benchmarking their own rows side by side) do not rewrite and delete each other's account.
+ */
+export const BENCH_USER = benchUser(process.env.TLSSH_BENCH_USER);
+
+function benchUser(name: string | undefined): string {
+  if (name === undefined || name === '') return 'tlsshbench';
+  if (!/^[a-z_][a-z0-9_-]{0,30}$/.test(name)) throw new Error(`TLSSH_BENCH_USER: not a plain account name: ${name}`);
+  return name;
+}
 
 export interface Workspace {
   dir: string;

@@ -3,12 +3,16 @@
 // back as soon as the remote process has read it. One byte out, wait for it to return, repeat.
 
 import { spawn as ptySpawn, type IPty } from 'node-pty';
+import { readFileSync } from 'node:fs';
 import { track } from '../lib/proc';
+import { clockTicks } from '../lib/cpu-time';
 import { percentile, summarize } from '../lib/stats';
 import type { Cell } from '../result';
 import type { Target } from '../target';
 
 export interface EchoSession {
+  /** The client process (tlssh or ssh itself: the PTY's child). */
+  readonly clientPid: number;
   /** Round trip of one byte, in microseconds. */
   roundTrip(): Promise<number>;
   close(): Promise<void>;
@@ -31,6 +35,7 @@ export function openEchoSession(t: Target, timeoutMs = 60_000): Promise<EchoSess
   });
   let next = 0;
   const session: EchoSession = {
+    clientPid: pty.pid,
     roundTrip: () => new Promise((resolve, reject) => {
       const ch = ALPHABET[next++ % ALPHABET.length]!;
       const timer = setTimeout(() => { onByte = undefined; reject(new Error(`${t.label}: no echo within 10 s`)); }, 10_000);
@@ -71,23 +76,47 @@ export interface EchoCells {
   p99: Cell;
 }
 
+/** CPU time of one live process (not its children), in ms; NaN once it has gone. */
+function processCpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / clockTicks();
+  } catch {
+    return Number.NaN;
+  }
+}
+
 export async function echoLatency(t: Target, bytes: number, repeats: number): Promise<EchoCells> {
   const p50: number[] = [];
   const p99: number[] = [];
+  // CPU per keystroke on each side: on a shared 2-core machine the tail is the time a process
+  // waits for a core (see RESULTS.md), so the CPU each side spends per byte is what exposes it.
+  const clientCpu: number[] = [];
+  const serverCpu: number[] = [];
   for (let r = 0; r < repeats; r++) {
     const s = await openEchoSession(t);
     try {
       for (let i = 0; i < 20; i++) await s.roundTrip(); // warm-up: JIT, first-touch buffers
       const us: number[] = [];
+      const client0 = processCpuMs(s.clientPid);
+      const server0 = t.serverCpuMs() ?? Number.NaN;
       for (let i = 0; i < bytes; i++) us.push(await s.roundTrip());
+      clientCpu.push(((processCpuMs(s.clientPid) - client0) * 1000) / bytes);
+      serverCpu.push((((t.serverCpuMs() ?? Number.NaN) - server0) * 1000) / bytes);
       p50.push(percentile(us, 50));
       p99.push(percentile(us, 99));
     } finally {
       await s.close();
     }
   }
+  const perByte = (v: number[]): number | string => {
+    const m = summarize(v).median;
+    return Number.isFinite(m) ? Math.round(m) : 'not measurable';
+  };
+  const detail = { bytesPerRun: bytes, clientCpuUsPerByte: perByte(clientCpu), serverCpuUsPerByte: perByte(serverCpu) };
   return {
-    p50: { status: 'ok', summary: summarize(p50), detail: { bytesPerRun: bytes } },
-    p99: { status: 'ok', summary: summarize(p99), detail: { bytesPerRun: bytes } },
+    p50: { status: 'ok', summary: summarize(p50), detail },
+    p99: { status: 'ok', summary: summarize(p99), detail },
   };
 }

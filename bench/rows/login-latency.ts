@@ -8,7 +8,10 @@ import type { Target } from '../target';
 /** One login running `true`; throws with the client's stderr when it fails. */
 export async function loginOnce(t: Target, timeoutMs = 60_000): Promise<number> {
   const argv = t.clientArgv({ tty: 'auto', command: 'true' });
+  const trace = process.env.TLSSH_BENCH_TPM_TRACE ? (what: string): void => { process.stderr.write(`tpm-trace ${performance.now().toFixed(1)} login ${what}\n`); } : undefined;
+  trace?.('start');
   const r = await runTimed(argv, { timeoutMs });
+  trace?.(`exit ${r.code ?? r.signal}`);
   if (r.code !== 0) throw new Error(`${t.label} login exited ${r.code ?? r.signal}: ${r.stderr.trim().slice(0, 400)}`);
   return r.ms;
 }

@@ -55,7 +55,21 @@ export async function runClient(ctx: ClientContext): Promise<number> {
     for (const file of insecureSecretFiles(loaded)) {
       log.warn(`tlssh: warning: ${file} holds a password and other users can read it; run chmod 600 ${file}`);
     }
-    return await connectAndRun(args, loaded, ctx.env, log);
+    try {
+      return await connectAndRun(args, loaded, ctx.env, log);
+    } finally {
+      // The TPM's release (saving the key's context, flushing) runs on the thread pool from the
+      // handshake on; a short command can end before it does. Exiting then would leave the
+      // flushes to the synchronous one at exit and lose the saved context, so every later login
+      // would load the key the long way: with a chip answering in 100 ms that is 200 ms per login.
+      // Bounded: a TPM that stopped answering must not hold tlssh; the exit hook's flush gives up
+      // on it too.
+      if (tpmRelease) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([tpmRelease, new Promise((resolve) => { timer = setTimeout(resolve, RELEASE_WAIT_MS); })]);
+        clearTimeout(timer);
+      }
+    }
   } catch (err) {
     log.error(failureLine(err, log.verbosity > 0));
     return EXIT_TLSSH_FAILURE;
@@ -242,10 +256,16 @@ async function connectWithTpmKey(
       }
     }
   } finally {
-    // Not awaited: the flushes run on the thread pool while the session starts.
-    void prepared.release(signed);
+    // Not awaited here: the flushes run on the thread pool while the session starts; runClient
+    // waits for them before exiting.
+    tpmRelease = prepared.release(signed);
   }
 }
+
+/** The TPM's release after the handshake, while it runs (it never rejects). */
+let tpmRelease: Promise<void> | undefined;
+/** How long an ending tlssh waits for that release: a slow chip needs 3 commands, 20-200 ms each. */
+const RELEASE_WAIT_MS = 5000;
 
 /** A handshake started before its key failed to load: close it when it settles, and forget its TPM failure. */
 function abandon(attempt: Promise<TLSSocket>, takeTpmFailure: () => unknown): void {

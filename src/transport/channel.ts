@@ -27,6 +27,13 @@ import { TlsshError, isErrorCode, isTlsshError, type ErrorCode } from '../errors
 export const OUTPUT_DATA_BOUND = 256 * 1024;
 /** Reading from the socket stops while its unsent output is above this (the most we queue). */
 export const OUTPUT_READ_BOUND = 1024 * 1024;
+/**
+ * Data bytes per frame we send: the whole frame fills one TLS record (16 KiB of plaintext). A
+ * 32 KiB frame spanned three records (16 KiB, 16 KiB and 6 bytes), so the receiver made three
+ * writes per frame, one of 6 bytes, and TLS a record for them. The peer still takes up to
+ * LIMITS.maxDataChunk.
+ */
+export const SEND_CHUNK = Math.min(LIMITS.maxDataChunk, 16384 - encodeMessage({ type: 'data', stream: 0, data: Buffer.alloc(0) }).length);
 
 export interface ChannelOptions {
   /** Which end this is: the message order of PROTOCOL.md section 6 is enforced for it. */
@@ -342,7 +349,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
     let chunk = p.chunk;
     // Past OUTPUT_DATA_BOUND the rest waits for 'drain': the socket never holds much more.
     while (chunk.length > 0 && credit > 0 && this.socket.writableLength < OUTPUT_DATA_BOUND) {
-      const n = Math.min(chunk.length, credit, LIMITS.maxDataChunk);
+      const n = Math.min(chunk.length, credit, SEND_CHUNK);
       this.socket.write(encodeMessage({ type: 'data', stream, data: chunk.subarray(0, n) }));
       chunk = chunk.subarray(n);
       credit -= n;

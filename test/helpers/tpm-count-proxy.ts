@@ -28,11 +28,17 @@ export interface CountProxy {
   /** Every command seen since the last reset(), by name (or 0x... for one not in the table). */
   readonly commands: readonly string[];
   reset(): void;
+  /**
+   * Holds every TPM response this long before passing it on (0: at once), so the TPM behaves
+   * like a slow chip; responses keep their order.
+   */
+  setDelay(ms: number): void;
   close(): Promise<void>;
 }
 
 export async function startCountProxy(swtpmPort: number): Promise<CountProxy> {
   let commands: string[] = [];
+  let delayMs = 0;
   const sockets = new Set<net.Socket>();
   const make = (targetPort: number, record: boolean): net.Server =>
     net.createServer((client) => {
@@ -60,7 +66,19 @@ export async function startCountProxy(swtpmPort: number): Promise<CountProxy> {
         upstream.write(chunk);
       });
       client.on('end', () => upstream.end());
-      upstream.pipe(client);
+      let lastDue = 0;
+      upstream.on('data', (chunk: Buffer) => {
+        if (!record || delayMs === 0) {
+          client.write(chunk);
+          return;
+        }
+        const due = Math.max(Date.now() + delayMs, lastDue);
+        lastDue = due;
+        setTimeout(() => {
+          if (!client.destroyed) client.write(chunk);
+        }, due - Date.now());
+      });
+      upstream.on('end', () => setTimeout(() => client.end(), Math.max(0, lastDue - Date.now())));
     });
   const { port, servers: [cmd, ctrl] } = await listenOnPortPair(swtpmPort, make, 11);
   return {
@@ -70,6 +88,9 @@ export async function startCountProxy(swtpmPort: number): Promise<CountProxy> {
     },
     reset() {
       commands = [];
+    },
+    setDelay(ms: number) {
+      delayMs = ms;
     },
     close: async () => {
       for (const s of sockets) s.destroy();

@@ -2,8 +2,8 @@
 // each command costs a real chip 20-200 ms, so a login that sends more than it needs is slower.
 // The first login loads the key the long way (CreatePrimary + Load, and nothing else before the
 // signature: the primary is flushed after it, with the key) and saves the key's context; the
-// next one loads that context (one ContextLoad) and flushes only the key. The key is loaded while
-// the connection is made, not before it.
+// next one loads that context (one ContextLoad) and flushes only the key, also when the TPM is
+// slower than the command. The key is loaded while the connection is made, not before it.
 
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
@@ -80,6 +80,29 @@ describe('TPM commands per tlssh login', () => {
     const cmds = await login();
     assert.deepEqual(cmds.slice(0, 4), ['ContextLoad', 'CreatePrimary', 'Load', 'Sign'], cmds.join(' '));
     assert.deepEqual(await login(), ['ContextLoad', 'Sign', 'FlushContext']);
+  });
+
+  it('with a slow TPM, a command that ends before the release still saves the context', async () => {
+    // Each response held 300 ms: `true` ends long before ContextSave and the two flushes after
+    // the signature (900 ms). A client that exits then leaves the flushes to its exit hook and
+    // never writes the context, so every later login loads the key the long way.
+    const slowHome = fs.mkdtempSync(path.join(os.tmpdir(), 'tlssh-tpmslow-'));
+    proxy.setDelay(300);
+    try {
+      const run = async (): Promise<readonly string[]> => {
+        proxy.reset();
+        const r = await runTlssh(['-c', conf, 'localhost', 'true'], { env: { ...process.env, LANG: 'C', HOME: slowHome } });
+        assert.equal(r.status, 0, r.stderr);
+        return [...proxy.commands];
+      };
+      const first = await run();
+      assert.deepEqual(first.slice(0, 3), ['CreatePrimary', 'Load', 'Sign'], first.join(' '));
+      assert.equal(fs.readdirSync(path.join(slowHome, '.tlssh', 'tpm-contexts')).length, 1);
+      assert.deepEqual(await run(), ['ContextLoad', 'Sign', 'FlushContext']);
+    } finally {
+      proxy.setDelay(0);
+      fs.rmSync(slowHome, { recursive: true, force: true });
+    }
   });
 
   it('connects while the TPM is still loading the key', async () => {

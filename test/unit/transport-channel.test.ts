@@ -132,6 +132,22 @@ describe('channel', () => {
     p.close();
   });
 
+  test('bulk data goes out in frames that each fit one TLS record', async () => {
+    const p = await tlsPair();
+    const a = new Channel(p.server, { role: 'server', keepalive: 0 });
+    const seen = rawReader(p.client);
+    p.client.write(encodeMessage(REQUEST));
+    a.send({ type: 'session-started', user: 'alice', window: LIMITS.defaultWindow });
+    const payload = Buffer.alloc(200_000, 0x62);
+    a.outgoing(STREAM.stdout).end(payload);
+    while (!seen.some((m) => m.type === 'eof')) await once(p.client, 'data');
+    const data = seen.filter((m) => m.type === 'data');
+    assert.equal(data.reduce((n, m) => n + m.data.length, 0), payload.length);
+    // 16384 bytes is TLS's largest record (plaintext): a bigger frame spans records.
+    for (const m of data) assert.ok(encodeMessage(m).length <= 16384, `a frame of ${encodeMessage(m).length} bytes`);
+    p.close();
+  });
+
   test('garbage from the peer closes the connection with a frame error and tells the peer', async () => {
     const p = await tlsPair();
     const a = new Channel(p.server, { role: 'server', keepalive: 0 });
