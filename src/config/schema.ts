@@ -10,6 +10,7 @@ import {
   DEFAULT_PER_SOURCE_PENALTIES, perSourceMaxStartups, perSourceNetBlockSize, perSourcePenalties, perSourcePenaltyExemptList,
 } from './per-source-values';
 import { parseSubsystem } from './subsystem';
+import { controlPath, controlPersist } from './control-values';
 import type { ClientConfig, ServerConfig } from './types';
 
 export interface KeywordSpec {
@@ -123,7 +124,6 @@ const IGNORED_SSH_KEYWORDS: ReadonlyArray<readonly [string, string]> = [
   ...['StrictHostKeyChecking', 'UserKnownHostsFile', 'GlobalKnownHostsFile', 'CheckHostIP', 'HashKnownHosts', 'UpdateHostKeys',
     'VerifyHostKeyDNS', 'HostKeyAlgorithms', 'HostKeyAlias', 'VisualHostKey', 'FingerprintHash', 'KnownHostsCommand', 'RevokedHostKeys',
   ].map((k) => [k, 'the server is verified by its certificate (ServerCAFile)'] as const),
-  ...['ControlMaster', 'ControlPath', 'ControlPersist'].map((k) => [k, 'tlssh has no connection sharing yet'] as const),
   ...['KbdInteractiveAuthentication', 'ChallengeResponseAuthentication', 'PasswordAuthentication', 'PreferredAuthentications',
     'PubkeyAuthentication', 'HostbasedAuthentication', 'GSSAPIAuthentication', 'GSSAPIDelegateCredentials', 'GSSAPIKeyExchange',
     'GSSAPITrustDns', 'GSSAPIRenewalForcesRekey', 'GSSAPIClientIdentity', 'GSSAPIServerIdentity', 'IdentitiesOnly', 'IdentityAgent',
@@ -205,6 +205,13 @@ const clientKeywords: KeywordSpec[] = [
   // ssh's names for keywords tlssh has under its own.
   spec({ name: 'CertificateFile', field: 'CertFile', parse: pathValue(false) }),
   spec({ name: 'ServerAliveInterval', field: 'Keepalive', parse: duration(MAX_SECONDS) }),
+  // Connection sharing, with ssh's meanings (see src/client/control-path.ts and doc/MUX.md).
+  spec({
+    name: 'ControlMaster',
+    parse: oneOf({ yes: 'yes', no: 'no', auto: 'auto', ask: 'ask', autoask: 'autoask' } as const, 'yes, no, auto, ask or autoask'),
+  }),
+  spec({ name: 'ControlPath', parse: controlPath }),
+  spec({ name: 'ControlPersist', parse: controlPersist }),
   ...IGNORED_SSH_KEYWORDS.map(([name, why]) => spec({ name, field: name, parse: freeText, ignored: why })),
 ];
 
@@ -286,6 +293,9 @@ export function defaultClientConfig(home: string): Omit<ClientConfig, 'origin' |
     IdentityFile: '',
     NumberOfPasswordPrompts: 3,
     RequestTTY: 'auto',
+    ControlMaster: 'no',
+    ControlPath: 'none',
+    ControlPersist: 'no',
   };
 }
 
