@@ -34,6 +34,8 @@ const PROGRAMS = {
   'tlsshd-worker': 'server/worker-main.js',
   'tlssh-keygen': 'keygen/main.js',
   tlsshctl: 'ctl/main.js',
+  // The connection-sharing master, started detached by a client (src/client/master-main.ts).
+  'tlssh-master': 'client/master-main.js',
 };
 
 const common = {
@@ -77,6 +79,13 @@ async function main() {
       "'use strict';",
       '// The worker process: runs the worker bundle (see scripts/bundle.js).',
       "require('./run-bundle.js').runBundle(require('node:path').join(__dirname, 'tlsshd-worker.js'));",
+      '',
+    ].join('\n'));
+    // Likewise the master a client starts (mux-route.ts looks for it beside the client's bundle).
+    fs.writeFileSync(path.join(scratch, 'tlssh-master-main.js'), [
+      "'use strict';",
+      '// The connection-sharing master: runs its bundle (see scripts/bundle.js).',
+      "require('./run-bundle.js').runBundle(require('node:path').join(__dirname, 'tlssh-master.js'));",
       '',
     ].join('\n'));
 

@@ -24,6 +24,9 @@ const table = {
   TLSSH_ERR_CONNECTION_LOST: 'net',
   TLSSH_ERR_KEEPALIVE_TIMEOUT: 'net',
   TLSSH_ERR_LISTEN: 'net',
+  // Connection sharing: the ControlPath socket (unsafe directory, no master there, master gone).
+  TLSSH_ERR_CONTROL_SOCKET: 'net',
+  TLSSH_ERR_MASTER_LOST: 'net',
 
   // tls: handshake, chains, names
   TLSSH_ERR_TLS_HANDSHAKE: 'tls',
@@ -57,6 +60,8 @@ const table = {
   TLSSH_ERR_LOGIN_GRACE_TIME: 'auth',
   TLSSH_ERR_MAX_STARTUPS: 'auth',
   TLSSH_ERR_PAM_ACCOUNT: 'auth',
+  // A process of another uid at the master's ControlPath socket, or a shared session not confirmed.
+  TLSSH_ERR_CONTROL_PEER: 'auth',
 
   // protocol: frames and message order
   TLSSH_ERR_FRAME_TRUNCATED: 'protocol',
@@ -66,6 +71,8 @@ const table = {
   TLSSH_ERR_PROTOCOL_STATE: 'protocol',
   TLSSH_ERR_FLOW_CONTROL: 'protocol',
   TLSSH_ERR_REMOTE: 'protocol',
+  // Bad bytes on the local ControlPath socket between a shared-session client and its master.
+  TLSSH_ERR_CONTROL_PROTOCOL: 'protocol',
 
   // pty: the session on the server
   TLSSH_ERR_PTY: 'pty',
