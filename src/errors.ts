@@ -57,6 +57,8 @@ const table = {
   TLSSH_ERR_LOGIN_GRACE_TIME: 'auth',
   TLSSH_ERR_MAX_STARTUPS: 'auth',
   TLSSH_ERR_PAM_ACCOUNT: 'auth',
+  // tlssh/2+mux: the connection already has MaxSessions sessions; only this one is refused.
+  TLSSH_ERR_MAX_SESSIONS: 'auth',
 
   // protocol: frames and message order
   TLSSH_ERR_FRAME_TRUNCATED: 'protocol',
@@ -66,6 +68,8 @@ const table = {
   TLSSH_ERR_PROTOCOL_STATE: 'protocol',
   TLSSH_ERR_FLOW_CONTROL: 'protocol',
   TLSSH_ERR_REMOTE: 'protocol',
+  // tlssh/2+mux: a message for a session id that is not open, or a request for one that is.
+  TLSSH_ERR_SESSION_ID: 'protocol',
 
   // pty: the session on the server
   TLSSH_ERR_PTY: 'pty',
