@@ -62,6 +62,8 @@ const table = {
   TLSSH_ERR_PAM_ACCOUNT: 'auth',
   // A process of another uid at the master's ControlPath socket, or a shared session not confirmed.
   TLSSH_ERR_CONTROL_PEER: 'auth',
+  // tlssh/2+mux: the connection already has MaxSessions sessions; only this one is refused.
+  TLSSH_ERR_MAX_SESSIONS: 'auth',
 
   // protocol: frames and message order
   TLSSH_ERR_FRAME_TRUNCATED: 'protocol',
@@ -73,6 +75,8 @@ const table = {
   TLSSH_ERR_REMOTE: 'protocol',
   // Bad bytes on the local ControlPath socket between a shared-session client and its master.
   TLSSH_ERR_CONTROL_PROTOCOL: 'protocol',
+  // tlssh/2+mux: a message for a session id that is not open, or a request for one that is.
+  TLSSH_ERR_SESSION_ID: 'protocol',
 
   // pty: the session on the server
   TLSSH_ERR_PTY: 'pty',

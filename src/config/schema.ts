@@ -86,6 +86,8 @@ const serverKeywords: KeywordSpec[] = [
   spec({ name: 'ClientDomain', parse: word('a domain suffix such as .users.example.com', NAME_LIKE, true) }),
   spec({ name: 'LoginGraceTime', parse: duration(MAX_SECONDS) }),
   spec({ name: 'MaxStartups', parse: maxStartups }),
+  // sshd's keyword: sessions at once over one multiplexed connection (tlssh/2+mux).
+  spec({ name: 'MaxSessions', parse: integer(1, 1024) }),
   spec({ name: 'PerSourceMaxStartups', parse: perSourceMaxStartups }),
   spec({ name: 'PerSourceNetBlockSize', parse: perSourceNetBlockSize }),
   spec({ name: 'PerSourcePenalties', parse: perSourcePenalties }),
@@ -243,6 +245,7 @@ export const DEFAULT_SERVER_CONFIG = {
   ClientDomain: '',
   LoginGraceTime: 120,
   MaxStartups: { start: 10, rate: 30, full: 100 },
+  MaxSessions: 10,
   PerSourceMaxStartups: 'none',
   PerSourceNetBlockSize: { ipv4: 32, ipv6: 128 },
   PerSourcePenalties: DEFAULT_PER_SOURCE_PENALTIES,

@@ -74,6 +74,8 @@ export interface ServerConfig extends CommonConfig {
   /** Seconds to finish TLS plus the session request; 0: no limit. */
   LoginGraceTime: number;
   MaxStartups: MaxStartups;
+  /** Sessions open at once over one multiplexed connection (ControlMaster); sshd's default 10. */
+  MaxSessions: number;
   /** Unauthenticated connections one net block may hold; 'none': no limit but MaxStartups. */
   PerSourceMaxStartups: number | 'none';
   PerSourceNetBlockSize: PerSourceNetBlockSize;
