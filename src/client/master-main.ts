@@ -93,7 +93,7 @@ async function start(argv: string[], socketPath: string): Promise<void> {
       return exitSoon(0);
     }
     master = m;
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    /* eslint-disable @typescript-eslint/no-require-imports */
     const { authenticate } = require('./run-client') as typeof import('./run-client');
     const prompt = (question: string): Promise<string> =>
       new Promise((resolve, reject) => {
@@ -104,15 +104,20 @@ async function start(argv: string[], socketPath: string): Promise<void> {
         };
         tell({ t: 'prompt', question });
       });
-    const { cfg, socket, reconnect } = await authenticate(loaded, args.host, log, loaded.BatchMode ? undefined : prompt);
-    backend.resolve(channelSessions({
-      host: args.host,
-      user: cfg.User,
-      keepalive: cfg.Keepalive,
-      first: socket,
-      reconnect,
-      log,
-    }));
+    const { MUX_ALPN, openMuxConnection } = require('./mux-connection') as typeof import('./mux-connection');
+    const { cfg, socket, reconnect } = await authenticate(loaded, args.host, log, loaded.BatchMode ? undefined : prompt, MUX_ALPN);
+    if (socket.alpnProtocol !== MUX_ALPN[0]) {
+      // A server without the extension: one connection per session, still without a client start-up.
+      log.debug?.(`${args.host} does not share connections (${String(socket.alpnProtocol)}): one connection per session`);
+      backend.resolve(channelSessions({ host: args.host, user: cfg.User, keepalive: cfg.Keepalive, first: socket, reconnect, log }));
+    } else {
+      const conn = openMuxConnection(socket, { keepalive: cfg.Keepalive, ...(log.debug2 ? { debug: log.debug2 } : {}) });
+      // Without its connection a master has nothing to offer: its sessions end, and so does it.
+      conn.once('close', (err) => m.end(`connection to ${args.host} lost${err ? `: ${err.message}` : ''}`));
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { multiplexedSessions } = require('./mux-shared-session') as typeof import('./mux-shared-session');
+      backend.resolve(multiplexedSessions(conn, cfg.User));
+    }
     ready = true;
     tell({ t: 'ready', pid: process.pid });
     ipcOpen = false;

@@ -128,6 +128,7 @@ export async function authenticate(
   host: string,
   log: Log,
   promptOverride?: PasswordPrompt,
+  alpn?: readonly string[],
 ): Promise<{ cfg: ClientConfig; socket: TLSSocket; reconnect: () => Promise<TLSSocket> }> {
   const debug = log.debug;
   const withEngine = withDetectedEngine(loaded, debug);
@@ -142,7 +143,9 @@ export async function authenticate(
     for (const line of describeIdentity(cfg, tcti)) debug(line);
   }
   const connect = (): Promise<TLSSocket> =>
-    cfg.PrivkeyEngine === 'tpm' ? connectWithTpmKey(cfg, host, log, prompt, mayAskAgain) : connectTls(cfg, { host, port: cfg.Port, debug, debug3: log.debug3 });
+    cfg.PrivkeyEngine === 'tpm'
+      ? connectWithTpmKey(cfg, host, log, prompt, mayAskAgain, alpn)
+      : connectTls(cfg, { host, port: cfg.Port, debug, debug3: log.debug3, ...(alpn ? { alpn } : {}) });
   const socket = await connect();
   return { cfg, socket, reconnect: connect };
 }
@@ -183,13 +186,15 @@ async function connectWithTpmKey(
   log: Pick<Log, 'debug' | 'debug3'>,
   prompt: PasswordPrompt,
   mayAskAgain: boolean,
+  alpn?: readonly string[],
 ): Promise<TLSSocket> {
   const { debug, debug3 } = log;
+  const withAlpn = alpn ? { alpn } : {};
   const { prepareTpmKey, takeTpmFailure, tpmFailuresLeft } = await import('../transport/tpm-key');
   let cfg = given;
   let prepared = await prepareTpmKey(cfg, debug ? { debug } : {});
   let signed = false;
-  let early: Promise<TLSSocket> | undefined = connectTls(cfg, { host, port: cfg.Port, debug, debug3 });
+  let early: Promise<TLSSocket> | undefined = connectTls(cfg, { host, port: cfg.Port, debug, debug3, ...withAlpn });
   // Its failure is looked at only after the load's: meanwhile it must not count as unhandled.
   early.catch(() => undefined);
   try {
@@ -221,7 +226,7 @@ async function connectWithTpmKey(
     let typed = given.PrivkeyPassword !== undefined && mayAskAgain ? 1 : 0;
     for (;;) {
       try {
-        const attempt = early ?? connectTls(cfg, { host, port: cfg.Port, debug, debug3 });
+        const attempt = early ?? connectTls(cfg, { host, port: cfg.Port, debug, debug3, ...withAlpn });
         early = undefined;
         const socket = await attempt;
         signed = true;
