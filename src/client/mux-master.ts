@@ -127,8 +127,10 @@ export class MuxMaster {
     if (!peerAllowed(peer, this.uid)) {
       // ssh's words; the client gets one reply saying why, then the door closes.
       this.opts.log.info(`multiplex uid mismatch: peer uid ${peer.uid} != uid ${this.uid} (pid ${peer.pid})`);
+      socket.on('error', () => undefined);
       socket.end(encodeJson(MUX.reply, { ok: false, code: 'TLSSH_ERR_CONTROL_PEER', message: `this master serves only uid ${this.uid}` }));
-      socket.destroy();
+      // Its bytes are never read; a peer that keeps its end open loses it anyway.
+      setTimeout(() => socket.destroy(), 1000).unref();
       return;
     }
     const link = new ClientLink(socket, peer, this);
