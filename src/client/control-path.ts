@@ -5,7 +5,6 @@
 //   %i local uid   %C SHA-1 of %l%h%p%r in hex (short, safe in a file name)   %% a literal %
 // The result must fit a Unix socket address (107 bytes), or there is no socket to listen on.
 
-import { createHash } from 'node:crypto';
 import * as os from 'node:os';
 import { TlsshError } from '../errors';
 
@@ -78,7 +77,8 @@ function token(t: string | undefined, ctx: ControlPathContext, template: string)
     case 'i':
       return String(ctx.uid);
     case 'C':
-      return createHash('sha1').update(`${ctx.localHost}${ctx.hostName}${ctx.port}${ctx.remoteUser}`).digest('hex');
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      return (require('node:crypto') as typeof import('node:crypto')).createHash('sha1').update(`${ctx.localHost}${ctx.hostName}${ctx.port}${ctx.remoteUser}`).digest('hex');
     case '%':
       return '%';
     default:

@@ -8,7 +8,6 @@
 //   -O check|exit|stop: talk to the master only.
 // A master is its own detached process (master-main.ts) that this client then uses like any other.
 
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import type { Socket } from 'node:net';
 import * as path from 'node:path';
@@ -113,6 +112,9 @@ function startMaster(socketPath: string, ctx: RouteContext, cfg: ClientConfig, l
   log.debug?.(`starting a connection-sharing master for ${socketPath} (ControlPersist ${cfg.ControlPersist})`);
   // Detached (its own session, no terminal) and with stdio on /dev/null, as ssh's backgrounded
   // master: it must not hold the caller's pipes (Ansible reads stderr to its end).
+  // Loaded here, not at the top: a client of a running master never needs it.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { spawn } = require('node:child_process') as typeof import('node:child_process');
   const child = spawn(process.execPath, [masterEntry()], { detached: true, stdio: ['ignore', 'ignore', 'ignore', 'ipc'], env, cwd: '/' });
   return new Promise((resolve) => {
     let settled = false;
