@@ -156,11 +156,13 @@ export class MuxMaster {
     this.everHadSession = true;
     this.armIdle();
     const s = this.opts.openSession(request, io);
-    void s.ended.then(() => {
+    // After the client's own handler has sent the exit status (next turn): ending the master
+    // first would tell that client its session failed.
+    void s.ended.then(() => setImmediate(() => {
       this.sessions -= 1;
       if (this.stopping && this.sessions === 0) this.end('stopped');
       else this.armIdle();
-    });
+    }));
     return s;
   }
 

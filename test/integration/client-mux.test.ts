@@ -140,6 +140,48 @@ describe('connection sharing (ControlMaster, ControlPath, ControlPersist)', () =
     assert.match(cancel.stderr, /forwardings/);
   });
 
+  it('-O stop: the socket goes at once, a running session goes on, and the master ends after it', async () => {
+    const { args, socket } = shared('yes');
+    assert.equal((await runTlssh([...args, 'localhost', 'true'])).status, 0);
+    const pid = await masterPid(args);
+    const child = spawn(process.execPath, [TLSSH, ...args, 'localhost', 'echo started; read x; echo "got $x"'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => { out += b.toString(); });
+    const done = new Promise<number | null>((resolve) => child.once('close', (status) => resolve(status)));
+    await eventually('the session started', () => out === 'started\n');
+    const stop = await runTlssh([...args, '-O', 'stop', 'localhost']);
+    assert.equal(stop.status, 0, stop.stderr);
+    assert.match(stop.stderr, /^Stop listening request sent\.$/m);
+    await eventually('the socket is removed', () => !fs.existsSync(socket));
+    assert.ok(isAlive(pid), 'the master waits for its session');
+    child.stdin.end('more\n');
+    assert.equal(await done, 0);
+    assert.equal(out, 'started\ngot more\n');
+    await eventually('the master ends after its last session', () => !isAlive(pid));
+  });
+
+  it('bad bytes on the socket end only that client: the master and its other sessions carry on', async () => {
+    const { args, socket } = shared('yes');
+    assert.equal((await runTlssh([...args, 'localhost', 'true'])).status, 0);
+    const pid = await masterPid(args);
+    const { connect } = await import('node:net');
+    for (const junk of [Buffer.from('GET / HTTP/1.0\r\n\r\n'), Buffer.from([0x01, 0xff, 0xff, 0xff, 0xff]), Buffer.from([0x01, 0, 0, 0, 2, 0x7b, 0x7d])]) {
+      const reply = await new Promise<string>((resolve) => {
+        const c = connect(socket);
+        let got = '';
+        c.on('data', (b: Buffer) => { got += b.subarray(5).toString(); });
+        c.on('error', () => undefined);
+        c.on('close', () => resolve(got));
+        c.write(junk);
+      });
+      assert.match(reply, /TLSSH_ERR_CONTROL_PROTOCOL/, junk.toString('hex'));
+    }
+    assert.equal(await masterPid(args), pid);
+    const r = await runTlssh([...args, 'localhost', 'echo still']);
+    assert.equal(r.stdout.toString(), 'still\n');
+    assert.equal((await runTlssh([...args, '-O', 'exit', 'localhost'])).status, 0);
+  });
+
   it('ControlPersist TIME: the master ends that long after its last session', async () => {
     const { args, socket } = shared('2s');
     assert.equal((await runTlssh([...args, 'localhost', 'true'])).status, 0);
