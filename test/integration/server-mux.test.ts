@@ -92,6 +92,37 @@ test('three sessions at once over one connection: a pty, a command with stdin, a
   conn.close();
 });
 
+test('windows are per session: a session whose output is not read does not stall the others', { timeout: 60_000 }, async () => {
+  const conn = await openMux(d.daemon.port, d.id);
+  // A reader that takes nothing until told to: the server may send at most one window.
+  let release: (() => void) | undefined;
+  let received = 0;
+  const held: Array<() => void> = [];
+  const stalled = new Writable({
+    highWaterMark: 1,
+    write(chunk: Buffer, _enc, cb) {
+      received += chunk.length;
+      if (release) cb();
+      else held.push(cb);
+    },
+  });
+  const big = await conn.openSession(sessionRequest({ command: 'head -c 20000000 /dev/zero' }), { stdout: stalled });
+  big.stdin.end();
+  while (held.length === 0) await new Promise((r) => setTimeout(r, 20));
+  const out = collector();
+  const small = await conn.openSession(sessionRequest({ command: 'echo through' }), { stdout: out.sink });
+  small.stdin.end();
+  assert.deepEqual(await small.done, { kind: 'exit', status: { type: 'exit-status', code: 0, signal: null, coreDumped: false } });
+  assert.equal(out.text(), 'through\n');
+  assert.ok(received < 20_000_000, 'the unread session is held back by its window');
+  release = () => undefined;
+  for (const cb of held.splice(0)) cb();
+  const end = await big.done;
+  assert.equal(end.kind, 'exit');
+  assert.equal(received, 20_000_000);
+  conn.close();
+});
+
 test('abandoning one session hangs up its process and leaves the others running', { timeout: 60_000 }, async () => {
   const conn = await openMux(d.daemon.port, d.id);
   const a = collector();
