@@ -38,6 +38,16 @@ export interface LoginMessage {
 }
 
 /**
+ * Worker -> listener: the PTY session on `line` ended while the worker goes on (one session of a
+ * shared connection); close its login record. A worker (the user by then) can only end records
+ * of its own pid early.
+ */
+export interface LogoutMessage {
+  t: 'logout';
+  line: string;
+}
+
+/**
  * Worker -> listener, sent as root right before the privilege drop: a PAM session is open for the
  * authenticated user; the listener closes it when the worker ends. A worker that sends it later,
  * as the user, can at most have its own user's session "closed" again.
@@ -84,7 +94,7 @@ export interface SessionStatsMessage {
   lastInput: number;
 }
 
-export type WorkerMessage = AuthenticatedMessage | LoginMessage | ReadyMessage | PamSessionMessage | PenaltyMessage | SessionInfoMessage | SessionStatsMessage;
+export type WorkerMessage = AuthenticatedMessage | LoginMessage | LogoutMessage | ReadyMessage | PamSessionMessage | PenaltyMessage | SessionInfoMessage | SessionStatsMessage;
 
 /** Listener -> worker (tlsshctl kill): end the session, telling the client `message`. */
 export interface KillMessage {
@@ -143,6 +153,9 @@ export function parseWorkerMessage(v: unknown): WorkerMessage | undefined {
   }
   if (o['t'] === 'login' && typeof o['line'] === 'string' && /^pts\/\d{1,6}$/.test(o['line'])) {
     return { t: 'login', line: o['line'] };
+  }
+  if (o['t'] === 'logout' && typeof o['line'] === 'string' && /^pts\/\d{1,6}$/.test(o['line'])) {
+    return { t: 'logout', line: o['line'] };
   }
   return undefined;
 }

@@ -291,6 +291,7 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
     const launch = (ch: Channel, id: number, early: EarlyMessages, session: SessionRequest, login: LoggedIn): void => {
       const { account, pam: pamSession } = login;
       const sessionLog = multiplexed ? log.child(`session ${id}`) : log;
+      let tty: string | undefined;
       ch.send({ type: 'session-started', user: account.name, window: SESSION_WINDOW });
       // runSession subscribes to the channel before its first await, so nothing falls between.
       ch.off('message', early.hold);
@@ -299,12 +300,16 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
         ...(pamSession ? { pam: pamSession } : {}),
         early: early.take(),
         onTty: (line) => {
+          tty = line;
           setProcessTitle(`tlsshd: ${account.name}@${line}`, 'tlsshd');
           safeReport(hooks, { t: 'login', line }, log);
         },
       }).catch((e: unknown) => {
         sessionLog.error(`session failed: ${shortMessage(e)}`);
         ch.fail(isTlsshError(e) ? e.code : 'TLSSH_ERR_SPAWN', shortMessage(e));
+      }).finally(() => {
+        // Each session of a shared connection has its own login record, closed when it ends.
+        if (multiplexed && tty !== undefined) safeReport(hooks, { t: 'logout', line: tty }, log);
       });
     };
   };

@@ -52,7 +52,7 @@ function collector(): { sink: Writable; text(): string; until(text: string): Pro
   return { sink, text: () => got, until };
 }
 
-test('three sessions at once over one connection: a pty, a command with stdin, a command killed by a signal', async () => {
+test('three sessions at once over one connection: a pty, a command with stdin, a command killed by a signal', { timeout: 60_000 }, async () => {
   const conn = await openMux(d.daemon.port, d.id);
   assert.equal(conn.multiplexing, true);
   const ptyOut = collector();
@@ -92,7 +92,38 @@ test('three sessions at once over one connection: a pty, a command with stdin, a
   conn.close();
 });
 
-test('abandoning one session hangs up its process and leaves the others running', async () => {
+test('windows are per session: a session whose output is not read does not stall the others', { timeout: 60_000 }, async () => {
+  const conn = await openMux(d.daemon.port, d.id);
+  // A reader that takes nothing until told to: the server may send at most one window.
+  let release: (() => void) | undefined;
+  let received = 0;
+  const held: Array<() => void> = [];
+  const stalled = new Writable({
+    highWaterMark: 1,
+    write(chunk: Buffer, _enc, cb) {
+      received += chunk.length;
+      if (release) cb();
+      else held.push(cb);
+    },
+  });
+  const big = await conn.openSession(sessionRequest({ command: 'head -c 20000000 /dev/zero' }), { stdout: stalled });
+  big.stdin.end();
+  while (held.length === 0) await new Promise((r) => setTimeout(r, 20));
+  const out = collector();
+  const small = await conn.openSession(sessionRequest({ command: 'echo through' }), { stdout: out.sink });
+  small.stdin.end();
+  assert.deepEqual(await small.done, { kind: 'exit', status: { type: 'exit-status', code: 0, signal: null, coreDumped: false } });
+  assert.equal(out.text(), 'through\n');
+  assert.ok(received < 20_000_000, 'the unread session is held back by its window');
+  release = () => undefined;
+  for (const cb of held.splice(0)) cb();
+  const end = await big.done;
+  assert.equal(end.kind, 'exit');
+  assert.equal(received, 20_000_000);
+  conn.close();
+});
+
+test('abandoning one session hangs up its process and leaves the others running', { timeout: 60_000 }, async () => {
   const conn = await openMux(d.daemon.port, d.id);
   const a = collector();
   const b = collector();
@@ -112,7 +143,7 @@ test('abandoning one session hangs up its process and leaves the others running'
   conn.close();
 });
 
-test('a session refused for itself (unknown subsystem, another user) leaves the connection and its sessions', async () => {
+test('a session refused for itself (unknown subsystem, another user) leaves the connection and its sessions', { timeout: 60_000 }, async () => {
   const conn = await openMux(d.daemon.port, d.id);
   const out = collector();
   const running = await conn.openSession(sessionRequest({ command: 'read x; echo ok-$x' }), { stdout: out.sink });
@@ -124,7 +155,7 @@ test('a session refused for itself (unknown subsystem, another user) leaves the 
   conn.close();
 });
 
-test('MaxSessions refuses the session beyond it, not the connection', async () => {
+test('MaxSessions refuses the session beyond it, not the connection', { timeout: 60_000 }, async () => {
   const dir = `${d.fx.dir}/max-sessions`;
   fs.mkdirSync(dir, { mode: 0o755 });
   const daemon = await startTlsshd({ dir, config: { ...d.fx.config, ...d.me.config, MaxSessions: '2' } });
@@ -148,7 +179,7 @@ test('MaxSessions refuses the session beyond it, not the connection', async () =
   }
 });
 
-test('a client without the extension still gets plain tlssh/2', async () => {
+test('a client without the extension still gets plain tlssh/2', { timeout: 60_000 }, async () => {
   const r = await runCommand(d.daemon.port, d.id, 'echo plain; exit 4');
   assert.equal(r.exit?.code, 4);
   assert.equal(r.stdout.toString(), 'plain\n');
@@ -196,7 +227,7 @@ async function rawMux(port: number, id: ClientIdentity): Promise<{ send(f: MuxFr
   };
 }
 
-test('a message for a session id that is not open ends that connection only, with TLSSH_ERR_SESSION_ID', async () => {
+test('a message for a session id that is not open ends that connection only, with TLSSH_ERR_SESSION_ID', { timeout: 60_000 }, async () => {
   // Another connection with a session running, which must not notice.
   const bystander = await openMux(d.daemon.port, d.id);
   const out = collector();
@@ -235,7 +266,7 @@ test('a message for a session id that is not open ends that connection only, wit
   assert.ok(d.daemon.logs().includes('TLSSH_ERR_SESSION_ID'), 'the daemon logs the violation');
 });
 
-test('a protocol violation inside one session ends the whole connection', async () => {
+test('a protocol violation inside one session ends the whole connection', { timeout: 60_000 }, async () => {
   const bad = await rawMux(d.daemon.port, d.id);
   bad.send({ session: 3, message: sessionRequest({ command: 'sleep 60' }) });
   await bad.next((f) => f.message.type === 'session-started');
@@ -246,7 +277,7 @@ test('a protocol violation inside one session ends the whole connection', async 
   await bad.closed;
 });
 
-test('the server acknowledges an abandoned session with session-close, and the id can be used again', async () => {
+test('the server acknowledges an abandoned session with session-close, and the id can be used again', { timeout: 60_000 }, async () => {
   const raw = await rawMux(d.daemon.port, d.id);
   raw.send({ session: 9, message: sessionRequest({ command: 'sleep 60' }) });
   await raw.next((f) => f.session === 9 && f.message.type === 'session-started');
