@@ -10,7 +10,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createTestUser, isAlive, isRoot, type TestUser } from '../helpers/server-harness';
+import { startSwtpm, type Swtpm } from '../helpers/swtpm';
 import { TLSSH, runTlssh, startFixture, type ClientFixture } from './client-fixture';
+import { tpmClientConfig } from './client-tpm-fixture';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const nodePty = require('node-pty') as typeof import('node-pty');
@@ -179,6 +181,39 @@ describe('connection sharing (ControlMaster, ControlPath, ControlPersist)', () =
     assert.equal(await masterPid(args), pid);
     const r = await runTlssh([...args, 'localhost', 'echo still']);
     assert.equal(r.stdout.toString(), 'still\n');
+    assert.equal((await runTlssh([...args, '-O', 'exit', 'localhost'])).status, 0);
+  });
+
+  it('a TPM key with a password: the master asks on the first client\'s terminal, and later sessions need neither TPM nor password', async (t) => {
+    let tpm: Swtpm | undefined = await startSwtpm();
+    t.after(() => tpm?.stop());
+    const conf = await tpmClientConfig(fx, tpm, 'mux-tpm', 'mux secret');
+    const socket = path.join(cmDir, `s${++n}`);
+    const args = ['-F', conf, '-o', 'ControlMaster=auto', '-o', `ControlPath=${socket}`, '-o', 'ControlPersist=yes'];
+    // A throw-away HOME: TPM logins may cache key contexts under ~/.tlssh.
+    const env = { ...process.env, HOME: fx.dir, LANG: 'C' };
+    const term = nodePty.spawn(process.execPath, [TLSSH, ...args, 'localhost', 'echo tpm-$((6*7))'], { name: 'xterm', cols: 80, rows: 24, cwd: fx.dir, env });
+    let out = '';
+    let answered = false;
+    term.onData((d) => {
+      out += d;
+      if (!answered && out.includes('Enter password for TPM key')) {
+        answered = true;
+        term.write('mux secret\r');
+      }
+    });
+    const code = await new Promise<number>((resolve) => term.onExit((e) => resolve(e.exitCode)));
+    assert.equal(code, 0, out);
+    assert.ok(answered, out);
+    assert.match(out, /tpm-42/);
+    const pid = await masterPid(args);
+    // The TPM is gone: only the master's connection can serve the next sessions, without a prompt.
+    await tpm.stop();
+    tpm = undefined;
+    const r = await runTlssh([...args, 'localhost', 'echo no-tpm-needed'], { env, detached: true });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.toString(), 'no-tpm-needed\n');
+    assert.equal(await masterPid(args), pid);
     assert.equal((await runTlssh([...args, '-O', 'exit', 'localhost'])).status, 0);
   });
 
