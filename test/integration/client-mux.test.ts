@@ -217,6 +217,25 @@ describe('connection sharing (ControlMaster, ControlPath, ControlPersist)', () =
     assert.equal((await runTlssh([...args, '-O', 'exit', 'localhost'])).status, 0);
   });
 
+  it('ControlMaster ask (-MM): each shared session is confirmed through SSH_ASKPASS, as ssh does', async () => {
+    const { args } = shared('yes', 'autoask');
+    const yes = { ...process.env, LANG: 'C', SSH_ASKPASS: '/bin/true' };
+    // The master keeps the environment it started with: here, an askpass that says yes.
+    const r = await runTlssh([...args, 'localhost', 'echo allowed'], { env: yes });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.toString(), 'allowed\n');
+    const pid = await masterPid(args);
+    const askpass = path.join(fx.dir, 'askpass-no');
+    fs.writeFileSync(askpass, '#!/bin/sh\nexit 1\n', { mode: 0o755 });
+    const { args: args2 } = shared('yes', 'autoask');
+    const first = await runTlssh([...args2, 'localhost', 'true'], { env: { ...process.env, LANG: 'C', SSH_ASKPASS: askpass } });
+    assert.equal(first.status, 255, first.stderr);
+    assert.match(first.stderr, /not confirmed/);
+    const pid2 = await masterPid(args2);
+    assert.notEqual(pid2, pid);
+    for (const a of [args, args2]) assert.equal((await runTlssh([...a, '-O', 'exit', 'localhost'])).status, 0);
+  });
+
   it('ControlPersist TIME: the master ends that long after its last session', async () => {
     const { args, socket } = shared('2s');
     assert.equal((await runTlssh([...args, 'localhost', 'true'])).status, 0);
