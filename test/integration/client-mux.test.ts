@@ -103,9 +103,14 @@ describe('connection sharing (ControlMaster, ControlPath, ControlPersist)', () =
       assert.equal(killed.status, 128 + 15, killed.stderr);
       assert.match(killed.stderr, new RegExp(`started by master pid ${pid}\\b`));
 
-      // The window follows the local terminal.
+      // The window follows the local terminal. SIGWINCH and the keys typed after it race (for ssh
+      // too), so the size is asked until the remote side has it.
       term.resize(100, 30);
-      term.write('stty size\r');
+      await eventually('the remote terminal is 100x30', async () => {
+        term.write('stty size\r');
+        await new Promise((r) => setTimeout(r, 500));
+        return /30 100/.test(out.slice(mark));
+      });
       mark = await waitFor(/30 100/, mark);
 
       // ~? says that ~. ends only this session; ~. then does so, and the master stays.
