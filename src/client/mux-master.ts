@@ -200,6 +200,12 @@ class ClientLink {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', () => undefined);
     socket.once('close', () => this.onClose());
+    // A client says what it wants at once; one that never does would hold a descriptor forever.
+    const helloTimer = setTimeout(() => {
+      if (this.state === 'hello') this.protocolFailure(new TlsshError('TLSSH_ERR_CONTROL_PROTOCOL', 'no hello within 30 s'));
+    }, 30_000);
+    helloTimer.unref();
+    socket.once('close', () => clearTimeout(helloTimer));
   }
 
   close(why: string): void {
