@@ -102,6 +102,10 @@ describe('connection sharing (ControlMaster, ControlPath, ControlPersist)', () =
       assert.match(withStdin.stderr, new RegExp(`started by master pid ${pid}\\b`));
       assert.equal(killed.status, 128 + 15, killed.stderr);
       assert.match(killed.stderr, new RegExp(`started by master pid ${pid}\\b`));
+      // One TLS connection carried them (tlssh/2+mux): the server numbers the sessions it shares.
+      const shared = fx.server.logs().split('\n').filter((l) => /session \d+: /.test(l));
+      assert.ok(shared.some((l) => /session \d+: pty, shell/.test(l)), fx.server.logs().slice(-2000));
+      assert.ok(shared.filter((l) => /session \d+: no pty, command/.test(l)).length >= 2, fx.server.logs().slice(-2000));
 
       // The window follows the local terminal. SIGWINCH and the keys typed after it race (for ssh
       // too), so the size is asked until the remote side has it.
