@@ -13,7 +13,8 @@ import { isTlsshError } from '../../src/errors';
 import { ALPN_TLSSH2 } from '../../src/protocol/messages';
 import { MuxDecoder, encodeMuxFrame } from '../../src/protocol/mux-codec';
 import { ALPN_TLSSH2_MUX, type MuxFrame } from '../../src/protocol/mux-messages';
-import { daemonForLoginUser, runCommand, sessionRequest, startTlsshd, type ClientIdentity } from '../helpers/server-harness';
+import { daemonForLoginUser, isRoot, runCommand, sessionRequest, startTlsshd, type ClientIdentity } from '../helpers/server-harness';
+import { UTMP_SIZE, UT_TYPE, decodeUtmp } from '../../src/server/utmp-record';
 
 const d = daemonForLoginUser('tlsshd-mux');
 
@@ -120,6 +121,49 @@ test('windows are per session: a session whose output is not read does not stall
   const end = await big.done;
   assert.equal(end.kind, 'exit');
   assert.equal(received, 20_000_000);
+  conn.close();
+});
+
+/** Live USER_PROCESS entries of /var/run/utmp, as line -> pid. */
+function utmpUsers(): Map<string, number> {
+  const out = new Map<string, number>();
+  const data = fs.existsSync('/var/run/utmp') ? fs.readFileSync('/var/run/utmp') : Buffer.alloc(0);
+  for (let off = 0; off + UTMP_SIZE <= data.length; off += UTMP_SIZE) {
+    const r = decodeUtmp(data.subarray(off, off + UTMP_SIZE));
+    if (r.type === UT_TYPE.user) out.set(r.line, r.pid);
+  }
+  return out;
+}
+
+async function until<T>(what: () => T | undefined | false): Promise<T> {
+  for (;;) {
+    const v = what();
+    if (v !== undefined && v !== false) return v;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test('each pty session of a shared connection has its own utmp record, closed when it ends', { timeout: 60_000, skip: isRoot ? false : 'needs root: writes utmp' }, async () => {
+  const conn = await openMux(d.daemon.port, d.id);
+  const outs = [collector(), collector()];
+  const sessions = await Promise.all(outs.map((o) => conn.openSession(sessionRequest({ command: 'tty; read x', pty: true, term: 'xterm' }), { stdout: o.sink })));
+  const lines = await Promise.all(outs.map(async (o) => {
+    await o.until('\n');
+    return /\/dev\/(pts\/\d+)/.exec(o.text())?.[1] ?? '';
+  }));
+  assert.notEqual(lines[0], lines[1]);
+  const pids = await until(() => {
+    const u = utmpUsers();
+    return lines.every((l) => u.has(l)) && lines.map((l) => u.get(l));
+  });
+  assert.equal(pids[0], pids[1], 'both records name the one worker');
+  sessions[0]!.stdin.write('\n');
+  await sessions[0]!.done;
+  await until(() => !utmpUsers().has(lines[0]!));
+  assert.ok(utmpUsers().has(lines[1]!), 'the other session keeps its record');
+  sessions[1]!.stdin.write('\n');
+  await sessions[1]!.done;
+  await until(() => !utmpUsers().has(lines[1]!));
   conn.close();
 });
 
