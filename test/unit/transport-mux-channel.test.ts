@@ -74,7 +74,7 @@ async function pair(): Promise<{ client: MuxChannel; server: RawServer }> {
 
 const REQUEST: SessionRequest = { type: 'session-request', user: '', command: 'true', pty: false, term: '', cols: 0, rows: 0, env: [] };
 
-test('the client acknowledges exit-status with session-close, and the id is free again', async () => {
+test('the client acknowledges exit-status with session-close, and the id is free again', { timeout: 10_000 }, async () => {
   const { client, server } = await pair();
   const ended: number[] = [];
   client.on('session-end', (id) => ended.push(id));
@@ -93,7 +93,7 @@ test('the client acknowledges exit-status with session-close, and the id is free
   server.close();
 });
 
-test('what crosses an abandoned session\'s session-close is dropped, not an error', async () => {
+test('what crosses an abandoned session\'s session-close is dropped, not an error', { timeout: 10_000 }, async () => {
   const { client, server } = await pair();
   const { id, channel } = client.open();
   channel.send(REQUEST);
@@ -114,7 +114,7 @@ test('what crosses an abandoned session\'s session-close is dropped, not an erro
   server.close();
 });
 
-test('a server message for a session id that is not open ends the connection with TLSSH_ERR_SESSION_ID', async () => {
+test('a server message for a session id that is not open ends the connection with TLSSH_ERR_SESSION_ID', { timeout: 10_000 }, async () => {
   const { client, server } = await pair();
   const closed = new Promise<TlsshError | undefined>((resolve) => client.once('close', resolve));
   const { channel } = client.open();
@@ -130,7 +130,7 @@ test('a server message for a session id that is not open ends the connection wit
   server.close();
 });
 
-test('a session-error ends that session with the server\'s code; the connection goes on', async () => {
+test('a session-error ends that session with the server\'s code; the connection goes on', { timeout: 10_000 }, async () => {
   const { client, server } = await pair();
   const a = client.open();
   const b = client.open();
