@@ -85,6 +85,19 @@ export interface SessionInfoMessage {
   command: string;
 }
 
+/**
+ * Worker -> listener: one session of a shared connection (tlssh/2+mux) started, got its tty, or
+ * ended; tlsshctl sessions lists each. `session` is its id on the wire.
+ */
+export interface MuxSessionMessage {
+  t: 'mux-session';
+  session: number;
+  kind: 'shell' | 'command' | 'subsystem';
+  command: string;
+  tty?: string;
+  ended: boolean;
+}
+
 /** Worker -> listener, every few seconds while the counts change: the connection's traffic. */
 export interface SessionStatsMessage {
   t: 'stats';
@@ -94,7 +107,7 @@ export interface SessionStatsMessage {
   lastInput: number;
 }
 
-export type WorkerMessage = AuthenticatedMessage | LoginMessage | LogoutMessage | ReadyMessage | PamSessionMessage | PenaltyMessage | SessionInfoMessage | SessionStatsMessage;
+export type WorkerMessage = AuthenticatedMessage | LoginMessage | LogoutMessage | MuxSessionMessage | ReadyMessage | PamSessionMessage | PenaltyMessage | SessionInfoMessage | SessionStatsMessage;
 
 /** Listener -> worker (tlsshctl kill): end the session, telling the client `message`. */
 export interface KillMessage {
@@ -153,6 +166,11 @@ export function parseWorkerMessage(v: unknown): WorkerMessage | undefined {
   }
   if (o['t'] === 'login' && typeof o['line'] === 'string' && /^pts\/\d{1,6}$/.test(o['line'])) {
     return { t: 'login', line: o['line'] };
+  }
+  if (o['t'] === 'mux-session' && typeof o['session'] === 'number' && Number.isInteger(o['session']) && o['session'] >= 1 && o['session'] <= 0xffffffff
+    && (o['kind'] === 'shell' || o['kind'] === 'command' || o['kind'] === 'subsystem') && isShortString(o['command'], 4096)
+    && (o['tty'] === undefined || (typeof o['tty'] === 'string' && /^pts\/\d{1,6}$/.test(o['tty']))) && typeof o['ended'] === 'boolean') {
+    return { t: 'mux-session', session: o['session'], kind: o['kind'], command: o['command'], ...(o['tty'] !== undefined ? { tty: o['tty'] } : {}), ended: o['ended'] };
   }
   if (o['t'] === 'logout' && typeof o['line'] === 'string' && /^pts\/\d{1,6}$/.test(o['line'])) {
     return { t: 'logout', line: o['line'] };

@@ -292,6 +292,11 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
       const { account, pam: pamSession } = login;
       const sessionLog = multiplexed ? log.child(`session ${id}`) : log;
       let tty: string | undefined;
+      const kind = session.subsystem === true ? 'subsystem' : session.command === '' ? 'shell' : 'command';
+      const listed = (ended: boolean): void => {
+        if (multiplexed) safeReport(hooks, { t: 'mux-session', session: id, kind, command: session.command.slice(0, 4096), ...(tty ? { tty } : {}), ended }, log);
+      };
+      listed(false);
       ch.send({ type: 'session-started', user: account.name, window: SESSION_WINDOW });
       // runSession subscribes to the channel before its first await, so nothing falls between.
       ch.off('message', early.hold);
@@ -303,6 +308,7 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
           tty = line;
           setProcessTitle(`tlsshd: ${account.name}@${line}`, 'tlsshd');
           safeReport(hooks, { t: 'login', line }, log);
+          listed(false);
         },
       }).catch((e: unknown) => {
         sessionLog.error(`session failed: ${shortMessage(e)}`);
@@ -310,6 +316,7 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
       }).finally(() => {
         // Each session of a shared connection has its own login record, closed when it ends.
         if (multiplexed && tty !== undefined) safeReport(hooks, { t: 'logout', line: tty }, log);
+        listed(true);
       });
     };
   };

@@ -4,7 +4,9 @@
 // bad session ids ending only their own connection.
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { test } from 'node:test';
 import * as tls from 'node:tls';
 import { Writable } from 'node:stream';
@@ -13,9 +15,12 @@ import { isTlsshError } from '../../src/errors';
 import { ALPN_TLSSH2 } from '../../src/protocol/messages';
 import { MuxDecoder, encodeMuxFrame } from '../../src/protocol/mux-codec';
 import { ALPN_TLSSH2_MUX, type MuxFrame } from '../../src/protocol/mux-messages';
-import { daemonForLoginUser, runCommand, sessionRequest, startTlsshd, type ClientIdentity } from '../helpers/server-harness';
+import type { SessionView } from '../../src/server/control-protocol';
+import { daemonForLoginUser, isRoot, runCommand, sessionRequest, startTlsshd, type ClientIdentity } from '../helpers/server-harness';
+import { UTMP_SIZE, UT_TYPE, decodeUtmp } from '../../src/server/utmp-record';
 
 const d = daemonForLoginUser('tlsshd-mux');
+const TLSSHCTL = path.resolve(__dirname, '..', '..', '..', 'bin', 'tlsshctl');
 
 function connectTls(port: number, id: ClientIdentity, alpn: readonly string[]): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
@@ -120,6 +125,74 @@ test('windows are per session: a session whose output is not read does not stall
   const end = await big.done;
   assert.equal(end.kind, 'exit');
   assert.equal(received, 20_000_000);
+  conn.close();
+});
+
+/** Live USER_PROCESS entries of /var/run/utmp, as line -> pid. */
+function utmpUsers(): Map<string, number> {
+  const out = new Map<string, number>();
+  const data = fs.existsSync('/var/run/utmp') ? fs.readFileSync('/var/run/utmp') : Buffer.alloc(0);
+  for (let off = 0; off + UTMP_SIZE <= data.length; off += UTMP_SIZE) {
+    const r = decodeUtmp(data.subarray(off, off + UTMP_SIZE));
+    if (r.type === UT_TYPE.user) out.set(r.line, r.pid);
+  }
+  return out;
+}
+
+async function until<T>(what: () => T | undefined | false | Promise<T | undefined | false>): Promise<T> {
+  for (;;) {
+    const v = await what();
+    if (v !== undefined && v !== false) return v;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test('each pty session of a shared connection has its own utmp record, closed when it ends', { timeout: 60_000, skip: isRoot ? false : 'needs root: writes utmp' }, async () => {
+  const conn = await openMux(d.daemon.port, d.id);
+  const outs = [collector(), collector()];
+  const sessions = await Promise.all(outs.map((o) => conn.openSession(sessionRequest({ command: 'tty; read x', pty: true, term: 'xterm' }), { stdout: o.sink })));
+  const lines = await Promise.all(outs.map(async (o) => {
+    await o.until('\n');
+    return /\/dev\/(pts\/\d+)/.exec(o.text())?.[1] ?? '';
+  }));
+  assert.notEqual(lines[0], lines[1]);
+  const pids = await until(() => {
+    const u = utmpUsers();
+    return lines.every((l) => u.has(l)) && lines.map((l) => u.get(l));
+  });
+  assert.equal(pids[0], pids[1], 'both records name the one worker');
+  sessions[0]!.stdin.write('\n');
+  await sessions[0]!.done;
+  await until(() => !utmpUsers().has(lines[0]!));
+  assert.ok(utmpUsers().has(lines[1]!), 'the other session keeps its record');
+  sessions[1]!.stdin.write('\n');
+  await sessions[1]!.done;
+  await until(() => !utmpUsers().has(lines[1]!));
+  conn.close();
+});
+
+test('tlsshctl sessions lists each session of a shared connection', { timeout: 60_000 }, async () => {
+  const conn = await openMux(d.daemon.port, d.id);
+  const a = collector();
+  const b = collector();
+  const one = await conn.openSession(sessionRequest({ command: 'echo a; read x' }), { stdout: a.sink });
+  const two = await conn.openSession(sessionRequest({ command: 'echo b; read x', pty: true, term: 'xterm' }), { stdout: b.sink });
+  await Promise.all([a.until('a'), b.until('b')]);
+  const list = async (): Promise<SessionView[]> => {
+    const out = execFileSync(process.execPath, [TLSSHCTL, '-c', d.daemon.configFile, 'sessions', '--json'], { encoding: 'utf8' });
+    return (JSON.parse(out) as { sessions: SessionView[] }).sessions;
+  };
+  const rows = await until(async () => {
+    const mine = (await list()).filter((v) => v.session !== undefined && v.command?.includes('read x'));
+    return mine.length === 2 && mine.some((v) => v.tty) ? mine : false;
+  });
+  assert.equal(rows[0]?.id, rows[1]?.id, 'one connection');
+  assert.deepEqual(rows.map((v) => [v.session, v.kind, v.command, v.tty !== undefined]), [[one.id, 'command', 'echo a; read x', false], [two.id, 'command', 'echo b; read x', true]]);
+  one.stdin.end('\n');
+  await one.done;
+  await until(async () => (await list()).filter((v) => v.id === rows[0]?.id).length === 1);
+  two.stdin.write('\n');
+  await two.done;
   conn.close();
 });
 
