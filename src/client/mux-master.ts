@@ -337,8 +337,18 @@ class ClientLink {
       () => this.send(encodeJson(MUX.reply, { ok: true, pid: process.pid })),
       () => undefined,
     );
-    void session.ended.then((end) => {
+    void session.ended.then(async (end) => {
       if (this.state === 'closed') return;
+      // The exit status goes after the last output: the session's end can come while output the
+      // client has not yet taken is still queued in these streams (a slow reader).
+      await Promise.all([io.stdout, io.stderr].map((w) => new Promise<void>((resolve) => {
+        if (w.writableFinished || w.destroyed) return resolve();
+        w.once('finish', () => resolve());
+        w.once('close', () => resolve());
+        w.end();
+      })));
+      // The client may have gone meanwhile (the await above lets its close run).
+      if ((this.state as string) === 'closed') return;
       this.state = 'closed';
       const frame = end.kind === 'exit'
         ? encodeJson(MUX.exit, end.status)

@@ -245,6 +245,17 @@ describe('connection sharing (ControlMaster, ControlPath, ControlPersist)', () =
     for (const a of [args, args2]) assert.equal((await runTlssh([...a, '-O', 'exit', 'localhost'])).status, 0);
   });
 
+  it('a slow reader gets every byte, and the exit status after them', async () => {
+    const { args } = shared('yes');
+    assert.equal((await runTlssh([...args, 'localhost', 'true'])).status, 0);
+    await masterPid(args);
+    // The reader starts late: the output waits in the master while the command has long ended.
+    const quoted = [process.execPath, TLSSH, ...args, 'localhost', 'head -c 3000000 /dev/zero; exit 3'].map((a) => `'${a}'`).join(' ');
+    const out = execFileSync('bash', ['-c', `${quoted} | (sleep 2; wc -c); echo "status \${PIPESTATUS[0]}"`], { encoding: 'utf8', timeout: WAIT_MS });
+    assert.equal(out.trim().split(/\s+/).join(' '), '3000000 status 3');
+    assert.equal((await runTlssh([...args, '-O', 'exit', 'localhost'])).status, 0);
+  });
+
   it('ControlPersist TIME: the master ends that long after its last session', async () => {
     const { args, socket } = shared('2s');
     assert.equal((await runTlssh([...args, 'localhost', 'true'])).status, 0);
