@@ -17,6 +17,7 @@ import { upload, download } from './rows/bulk-throughput';
 import { echoLatency, type EchoCells } from './rows/echo-latency';
 import { idleMemory } from './rows/idle-memory';
 import { loginLatency } from './rows/login-latency';
+import { multiplexedLatency, multiplexedScript } from './rows/multiplexed-login';
 import { concurrentLogins, sequentialLogins } from './rows/login-rate';
 import { ptyOutput } from './rows/pty-output';
 import { tpmIsolation } from './rows/tpm-isolation';
@@ -40,7 +41,7 @@ function parseArgs(argv: string[]): Args {
     if (a === '--quick') args.quick = true;
     else if (a === '--rows') args.rows = new Set((argv[++i] ?? '').split(',').filter(Boolean));
     else if (a === '-h' || a === '--help') {
-      process.stdout.write('usage: npm run bench [-- --quick] [-- --rows 1,2,3,4,5,6,7] (1c alone: the slow-TPM login)\n');
+      process.stdout.write('usage: npm run bench [-- --quick] [-- --rows 1,2,3,4,5,6,7,8,9] (1c alone: the slow-TPM login)\n');
       process.exit(0);
     } else {
       process.stderr.write(`bench: unknown argument ${a}\n`);
@@ -183,6 +184,25 @@ async function main(): Promise<void> {
         id: '7', title: `echo p99 during ${n} new logins, 100 ms TPM`, unit: 'µs', better: 'lower',
         ssh: await side(ssh, iso(ssh)), tlssh: tlsshCell,
         note: 'tlssh: server key in a TPM answering after 100 ms; the open session uses a file key, each new login a client TPM of its own; OpenSSH: its ordinary logins (no TPM)',
+      });
+    }
+
+    if (wanted('8')) {
+      const mux = (t: Target): Promise<Cell> => multiplexedLatency(t, sizes.loginRuns);
+      add({
+        id: '8', title: 'login `host true` through a ControlMaster', unit: 'ms', better: 'lower',
+        ssh: await side(ssh, mux), tlssh: await side(tl.file, mux),
+        note: 'both: -o ControlMaster=auto -o ControlPath=DIR/s -o ControlPersist=120; the run that starts the master is not counted',
+      });
+    }
+    if (wanted('9')) {
+      const n = 100;
+      const script = (t: Target): Promise<Cell> => multiplexedScript(t, n, args.quick ? 1 : 3);
+      const slow = await tl.slowTpm();
+      add({
+        id: '9', title: `${n} \`host true\` in a row, ControlMaster auto, 100 ms TPM`, unit: 's', better: 'lower',
+        ssh: await side(ssh, script), tlssh: await side(slow.logins, script),
+        note: 'tlssh: TPM client keys, server key in a TPM answering after 100 ms (the delay proxy); the first run logs in, the rest share its connection; OpenSSH: file keys',
       });
     }
 

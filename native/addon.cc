@@ -3,9 +3,12 @@
 // thread pool.
 #include <napi.h>
 
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <optional>
 
@@ -214,6 +217,28 @@ Napi::Value ImportKey(const Napi::CallbackInfo& info) {
                [=](Napi::Env env) { return toBuffer(env, *out); });
 }
 
+// SO_PEERCRED of a connected Unix socket: who is at the other end, as the kernel recorded it at
+// connect time (it cannot be forged by the peer). The connection-sharing master serves only
+// its own uid with it, as ssh's mux master does with getpeereid(). Not TPM code, but the one
+// addon every client already ships; a second addon just for this would be one more file to find.
+Napi::Value PeerCredentials(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "peerCredentials(fd)");
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  struct ucred cred {};
+  socklen_t len = sizeof cred;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || len != sizeof cred) {
+    Napi::Error e = Napi::Error::New(env, std::string("getsockopt(SO_PEERCRED): ") + strerror(errno));
+    e.Set("errno", Napi::Number::New(env, errno));
+    throw e;
+  }
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("pid", Napi::Number::New(env, cred.pid));
+  r.Set("uid", Napi::Number::New(env, cred.uid));
+  r.Set("gid", Napi::Number::New(env, cred.gid));
+  return r;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // libtss2 logs errors to stderr unless told otherwise; tlssh reports them itself.
   setenv("TSS2_LOG", "all+none", 0);
@@ -234,6 +259,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("lockoutInfo", Napi::Function::New(env, LockoutInfo));
   exports.Set("createKey", Napi::Function::New(env, CreateKey));
   exports.Set("importKey", Napi::Function::New(env, ImportKey));
+  exports.Set("peerCredentials", Napi::Function::New(env, PeerCredentials));
   env.AddCleanupHook([] { flushAll(); });
   return exports;
 }

@@ -29,11 +29,17 @@ try {
 
 // The programs; the worker is the listener's fork() target, a program of its own.
 const PROGRAMS = {
+  // The client is two bundles: tlssh.js parses the command line, loads the configuration and
+  // runs sessions through a connection-sharing master, without TLS, the TPM addon or the
+  // protocol codec; tlssh-full.js (run-client) is loaded from it only for a direct connection.
   tlssh: 'client/main.js',
+  'tlssh-full': 'client/run-client.js',
   tlsshd: 'server/main.js',
   'tlsshd-worker': 'server/worker-main.js',
   'tlssh-keygen': 'keygen/main.js',
   tlsshctl: 'ctl/main.js',
+  // The connection-sharing master, started detached by a client (src/client/master-main.ts).
+  'tlssh-master': 'client/master-main.js',
 };
 
 const common = {
@@ -59,6 +65,28 @@ const common = {
   }],
 };
 
+// In tlssh.js, main.js's require('./run-client') becomes a load of tlssh-full.js, with its cache.
+const splitClient = {
+  name: 'split-client',
+  setup(build) {
+    build.onResolve({ filter: /^\.\/run-client$/ }, (args) =>
+      path.basename(args.importer) === 'main.js' ? { path: 'tlssh-full', namespace: 'split-client' } : undefined);
+    build.onLoad({ filter: /.*/, namespace: 'split-client' }, () => ({
+      contents: "module.exports = require('./run-bundle.js').loadBundle(require('node:path').join(__dirname, 'tlssh-full.js')).exports;",
+      loader: 'js',
+    }));
+  },
+};
+
+// What the light client must never carry: a direct connection's code belongs in tlssh-full.js.
+const NOT_LIGHT = [/\/transport\//, /\/tpm\//, /\/protocol\/codec/, /\/client\/run-client\.js$/, /\/client\/session\.js$/, /node-pty/];
+
+function checkLight(metafile) {
+  const inputs = Object.keys(Object.values(metafile.outputs)[0].inputs);
+  const heavy = inputs.filter((i) => NOT_LIGHT.some((re) => re.test(i)));
+  if (heavy.length > 0) throw new Error(`tlssh.js (the light client) would carry ${heavy.join(', ')}`);
+}
+
 async function main() {
   // Everything is made in a scratch directory and then renamed into place file by file, so a
   // program started meanwhile (tests run in parallel) sees whole files, old or new; a new bundle
@@ -68,7 +96,9 @@ async function main() {
   const scratch = fs.mkdtempSync(path.join(finalDir, '.build-'));
   try {
     for (const [name, entry] of Object.entries(PROGRAMS)) {
-      await esbuild.build({ ...common, entryPoints: [path.join(srcDir, entry)], outfile: path.join(scratch, `${name}.js`) });
+      const split = name === 'tlssh' ? { plugins: [...common.plugins, splitClient], external: [...common.external, './run-bundle.js'] } : {};
+      const r = await esbuild.build({ ...common, ...split, metafile: true, entryPoints: [path.join(srcDir, entry)], outfile: path.join(scratch, `${name}.js`) });
+      if (name === 'tlssh') checkLight(r.metafile);
     }
     // The loader itself, and the file the listener forks (worker-main.js beside the listener,
     // as in dist/src/server), which runs the worker's bundle with its cache.
@@ -77,6 +107,13 @@ async function main() {
       "'use strict';",
       '// The worker process: runs the worker bundle (see scripts/bundle.js).',
       "require('./run-bundle.js').runBundle(require('node:path').join(__dirname, 'tlsshd-worker.js'));",
+      '',
+    ].join('\n'));
+    // Likewise the master a client starts (mux-route.ts looks for it beside the client's bundle).
+    fs.writeFileSync(path.join(scratch, 'tlssh-master-main.js'), [
+      "'use strict';",
+      '// The connection-sharing master: runs its bundle (see scripts/bundle.js).',
+      "require('./run-bundle.js').runBundle(require('node:path').join(__dirname, 'tlssh-master.js'));",
       '',
     ].join('\n'));
 

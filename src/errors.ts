@@ -24,6 +24,9 @@ const table = {
   TLSSH_ERR_CONNECTION_LOST: 'net',
   TLSSH_ERR_KEEPALIVE_TIMEOUT: 'net',
   TLSSH_ERR_LISTEN: 'net',
+  // Connection sharing: the ControlPath socket (unsafe directory, no master there, master gone).
+  TLSSH_ERR_CONTROL_SOCKET: 'net',
+  TLSSH_ERR_MASTER_LOST: 'net',
 
   // tls: handshake, chains, names
   TLSSH_ERR_TLS_HANDSHAKE: 'tls',
@@ -62,6 +65,10 @@ const table = {
   TLSSH_ERR_CERT_EXPIRED_IN_SESSION: 'auth',
   TLSSH_ERR_CERT_REVOKED_IN_SESSION: 'auth',
   TLSSH_ERR_CERT_UNTRUSTED_IN_SESSION: 'auth',
+  // A process of another uid at the master's ControlPath socket, or a shared session not confirmed.
+  TLSSH_ERR_CONTROL_PEER: 'auth',
+  // tlssh/2+mux: the connection already has MaxSessions sessions; only this one is refused.
+  TLSSH_ERR_MAX_SESSIONS: 'auth',
 
   // protocol: frames and message order
   TLSSH_ERR_FRAME_TRUNCATED: 'protocol',
@@ -71,6 +78,10 @@ const table = {
   TLSSH_ERR_PROTOCOL_STATE: 'protocol',
   TLSSH_ERR_FLOW_CONTROL: 'protocol',
   TLSSH_ERR_REMOTE: 'protocol',
+  // Bad bytes on the local ControlPath socket between a shared-session client and its master.
+  TLSSH_ERR_CONTROL_PROTOCOL: 'protocol',
+  // tlssh/2+mux: a message for a session id that is not open, or a request for one that is.
+  TLSSH_ERR_SESSION_ID: 'protocol',
 
   // pty: the session on the server
   TLSSH_ERR_PTY: 'pty',

@@ -29,9 +29,14 @@ export interface ClientArgs {
   noCommand: boolean;
   /** -s: the command is a subsystem name. */
   subsystem: boolean;
+  /** -O: a command for the connection-sharing master instead of a session. */
+  controlCommand: ControlCommand | undefined;
   /** Options accepted but ignored, each with why: shown at -v. */
   notes: string[];
 }
+
+/** ssh's -O commands that mean something without forwardings. */
+export type ControlCommand = 'check' | 'exit' | 'stop';
 
 export type ParseResult =
   | { kind: 'run'; args: ClientArgs }
@@ -40,8 +45,8 @@ export type ParseResult =
 
 const USAGE =
   'usage: tlssh [-46AaCGgKkMNnqsTtVvXxYy] [-b bind_address] [-c|-F configfile] [-E engine]\n' +
-  '             [-e escape_char] [-i identity_file] [-l login_name] [-o option] [-p port]\n' +
-  '             [user@]host [command [argument ...]]';
+  '             [-e escape_char] [-i identity_file] [-l login_name] [-O ctl_cmd] [-o option]\n' +
+  '             [-p port] [-S ctl_path] [user@]host [command [argument ...]]';
 
 const HELP = `${USAGE}
 
@@ -61,11 +66,16 @@ Options (ssh's letters, with ssh's meaning unless said otherwise):
                    FILE-cert.pem, or STEM.crt for STEM.key), or one PEM file with both
                    (IdentityFile)
   -l USER          remote user to log in as (User)
+  -M               be the connection-sharing master (ControlMaster=yes); twice: ask
+                   before each shared session (ControlMaster=ask)
   -N               run nothing: connect, authenticate, and end
   -n               read stdin from /dev/null (for running in the background)
+  -O CMD           ask the master at ControlPath: check (is it running), exit (end it
+                   and its sessions), stop (accept no more sessions; end after the last)
   -o KEYWORD=VALUE set any configuration keyword; may be repeated
   -p PORT          port to connect to (Port)
   -q               quiet: no warnings or diagnostics (LogLevel=QUIET)
+  -S PATH          the connection-sharing socket (ControlPath); "none" for none
   -s               the command is a subsystem name (tlsshd's Subsystem), e.g. sftp
   -T               never ask for a pseudo-terminal
   -t               ask for a pseudo-terminal; twice: even when stdin is not a terminal
@@ -73,12 +83,17 @@ Options (ssh's letters, with ssh's meaning unless said otherwise):
   -v               debug messages on stderr; -vv and -vvv for more
   -h, --help       show this help and exit
 
-Accepted and ignored (noted at -v): -2 -A -a -C -g -K -k -M -m -P -S -X -x -Y -y.
-Refused: -L -R -D -W -J -w (no forwarding or tunnels), -1, -B, -f, -I, -O, -Q.
+Accepted and ignored (noted at -v): -2 -A -a -C -g -K -k -m -P -X -x -Y -y.
+Refused: -L -R -D -W -J -w (no forwarding or tunnels), -1, -B, -f, -I, -Q.
 Options may also follow the host, up to the first word of the command; -- ends them.
 
+Connection sharing (ssh's ControlMaster, ControlPath, ControlPersist; tlssh.conf(5)):
+  tlssh -o ControlMaster=auto -o ControlPath='~/.tlssh/cm-%C' -o ControlPersist=10m host
+  makes the first command start a master in the background; later ones reuse its
+  connection, without a new TLS handshake or TPM signature.
+
 Escapes (interactive sessions with a pseudo-terminal, right after a newline):
-  ~.   disconnect          ~^Z  suspend tlssh
+  ~.   disconnect (a shared session: end only it)   ~^Z  suspend tlssh
   ~?   list escapes        ~~   send one ~
 
 Exit status: the remote command's; 128+N when it was killed by signal N; 255 when
@@ -113,6 +128,8 @@ interface ParseState {
   subsystem: boolean;
   help: boolean;
   version: boolean;
+  masterFlags: number;
+  controlCommand: ControlCommand | undefined;
   notes: string[];
 }
 
@@ -155,10 +172,17 @@ const OPTION_TABLE: Readonly<Record<string, Action>> = {
   g: { kind: 'ignore', value: false, why: 'tlssh has no port forwarding' },
   K: { kind: 'ignore', value: false, why: 'tlssh has no GSSAPI authentication' },
   k: { kind: 'ignore', value: false, why: 'tlssh has no GSSAPI credentials to delegate' },
-  M: { kind: 'ignore', value: false, why: 'tlssh has no connection sharing yet' },
+  M: {
+    kind: 'flag',
+    apply: (s) => {
+      s.masterFlags += 1;
+      s.overrides.push(`ControlMaster=${s.masterFlags === 1 ? 'yes' : 'ask'}`);
+    },
+  },
   m: { kind: 'ignore', value: true, why: 'TLS 1.3 chooses its own MACs' },
   P: { kind: 'ignore', value: true, why: 'tlssh has no Tag/Match' },
-  S: { kind: 'ignore', value: true, why: 'tlssh has no connection sharing yet' },
+  S: keyword('ControlPath'),
+  O: { kind: 'value', apply: (s, v) => void (s.controlCommand = controlCommand(v)) },
   X: { kind: 'ignore', value: false, why: 'tlssh has no X11 forwarding' },
   x: { kind: 'ignore', value: false, why: 'tlssh has no X11 forwarding' },
   Y: { kind: 'ignore', value: false, why: 'tlssh has no X11 forwarding' },
@@ -174,7 +198,6 @@ const OPTION_TABLE: Readonly<Record<string, Action>> = {
   B: { kind: 'refuse', value: true, why: 'binding to an interface is not supported; use -b ADDRESS' },
   f: { kind: 'refuse', value: false, why: 'going to the background is not supported; use -n and the shell\'s &' },
   I: { kind: 'refuse', value: true, why: 'PKCS#11 is not supported; TPM keys are (-E tpm)' },
-  O: { kind: 'refuse', value: true, why: 'tlssh has no connection sharing to control yet' },
   Q: { kind: 'refuse', value: true, why: 'tlssh has no algorithms to list (TLS 1.3 chooses them)' },
 };
 
@@ -190,6 +213,22 @@ const LONG_OPTIONS: Readonly<Record<string, string>> = {
   '--option': 'o',
   '--port': 'p',
 };
+
+/** ssh's -O argument: check, exit and stop are real; the forwarding commands cannot be. */
+function controlCommand(value: string): ControlCommand {
+  switch (value) {
+    case 'check':
+    case 'exit':
+    case 'stop':
+      return value;
+    case 'cancel':
+    case 'forward':
+    case 'proxy':
+      throw new UsageProblem(`-O ${value} is for forwardings, which tlssh does not have (it knows check, exit and stop)`);
+    default:
+      throw new UsageProblem(`-O ${JSON.stringify(value)}: unknown multiplex command (check, exit or stop)`);
+  }
+}
 
 function splitDestination(destination: string): { user: string | undefined; host: string } {
   // The last @ separates, as in ssh, so a user name may itself contain one.
@@ -286,6 +325,8 @@ export function parseArgs(argv: readonly string[], version: string): ParseResult
     subsystem: false,
     help: false,
     version: false,
+    masterFlags: 0,
+    controlCommand: undefined,
     notes: [],
   };
   let destination: string | undefined;
@@ -332,6 +373,7 @@ export function parseArgs(argv: readonly string[], version: string): ParseResult
       dumpConfig: s.dumpConfig,
       noCommand: s.noCommand,
       subsystem: s.subsystem,
+      controlCommand: s.controlCommand,
       notes: s.notes,
     },
   };

@@ -85,11 +85,12 @@ export function showEscapeChar(escapeChar: number): string {
 }
 
 /** The `~?` help text, one entry per line, for the escape character in use. */
-export function escapeHelp(escapeChar: number): string[] {
+export function escapeHelp(escapeChar: number, shared = false): string[] {
   const e = showEscapeChar(escapeChar);
   return [
     'Supported escape sequences:',
-    ` ${e}.   - terminate connection`,
+    // A session through a connection-sharing master: ~. ends it, never the master's connection.
+    shared ? ` ${e}.   - terminate session (the shared connection stays)` : ` ${e}.   - terminate connection`,
     ` ${e}^Z  - suspend tlssh`,
     ` ${e}?   - this message`,
     ` ${e}${e}   - send the escape character by typing it twice`,

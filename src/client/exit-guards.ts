@@ -6,7 +6,22 @@ import { EXIT_TLSSH_FAILURE } from '../errors';
 import { failureLine } from './exit-status';
 import { writeStderrLine } from './stderr-log';
 
-const cleanups = new Set<() => void>();
+// tlssh's client is two bundles in one process (the light one that routes and runs shared
+// sessions, and the full one it loads for a direct connection; scripts/bundle.js): each has its
+// own copy of this module, so the state lives on the process, where both copies find it.
+interface GuardState {
+  cleanups: Set<() => void>;
+  installed: boolean;
+  /** While set, the first SIGINT goes here instead of ending tlssh (a command without a PTY). */
+  interruptHandler: (() => void) | undefined;
+}
+const STATE_KEY = Symbol.for('tlssh.client.exit-guards');
+const state: GuardState = ((globalThis as Record<symbol, GuardState | undefined>)[STATE_KEY] ??= {
+  cleanups: new Set(),
+  installed: false,
+  interruptHandler: undefined,
+});
+const cleanups = state.cleanups;
 
 /** Registers `fn` to run once at exit; returns a function that unregisters it. */
 export function onExitCleanup(fn: () => void): () => void {
@@ -38,10 +53,6 @@ export interface GuardOptions {
   verbosity: () => number;
 }
 
-let installed = false;
-
-/** While set, the first SIGINT goes here instead of ending tlssh (a command without a PTY). */
-let interruptHandler: (() => void) | undefined;
 
 /**
  * Sends the next SIGINT to `fn` instead of ending tlssh: on a command without a terminal, Ctrl-C
@@ -50,22 +61,22 @@ let interruptHandler: (() => void) | undefined;
  * Returns a function that undoes it.
  */
 export function interceptInterrupt(fn: () => void): () => void {
-  interruptHandler = fn;
+  state.interruptHandler = fn;
   return () => {
-    if (interruptHandler === fn) interruptHandler = undefined;
+    if (state.interruptHandler === fn) state.interruptHandler = undefined;
   };
 }
 
 export function installExitGuards(options: GuardOptions): void {
-  if (installed) return;
-  installed = true;
+  if (state.installed) return;
+  state.installed = true;
   process.on('exit', runExitCleanups);
   // ssh's answer to these signals: restore the terminal, say so only when verbose, exit 255.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(signal, () => {
-      const intercept = signal === 'SIGINT' ? interruptHandler : undefined;
+      const intercept = signal === 'SIGINT' ? state.interruptHandler : undefined;
       if (intercept) {
-        interruptHandler = undefined;
+        state.interruptHandler = undefined;
         if (options.verbosity() > 0) writeStderrLine('debug1: SIGINT: sending it to the remote command');
         intercept();
         return;

@@ -27,13 +27,20 @@ if (parsed.kind === 'exit') {
   if (parsed.stderr) writeStderrLine(parsed.stderr.replace(/\n$/, ''));
   exitNow(parsed.status);
 } else {
+  const args = parsed.args;
+  const onVerbosity = (v: number): void => {
+    verbosity = v;
+  };
+  // Connection sharing is decided first, with only the configuration loaded: a session through
+  // a master never loads TLS, the TPM addon or the protocol codec (mux-route.ts).
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { runClient } = require('./run-client') as typeof import('./run-client');
-  void runClient({
-    args: parsed.args,
-    env: process.env,
-    onVerbosity: (v) => {
-      verbosity = v;
-    },
-  }).then((status) => exitNow(status));
+  const { runThroughMaster } = require('./mux-route') as typeof import('./mux-route');
+  void runThroughMaster({ args, env: process.env, argv: process.argv.slice(2), onVerbosity })
+    .then((shared) => {
+      if (shared !== undefined) return shared;
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { runClient } = require('./run-client') as typeof import('./run-client');
+      return runClient({ args, env: process.env, onVerbosity });
+    })
+    .then((status) => exitNow(status));
 }

@@ -87,18 +87,7 @@ async function connectAndRun(args: ClientArgs, loaded: ClientConfig, env: NodeJS
   const escapeChar = pty ? parseEscapeChar(loaded.EscapeChar) : null;
   debug?.(`${pty ? 'requesting' : 'not requesting'} a pseudo-terminal; escape character ${escapeChar === null ? 'none' : showEscapeChar(escapeChar)}`);
 
-  const withEngine = withDetectedEngine(loaded, debug);
-  assertKeyFilePrivate(withEngine);
-  const prompt = promptFor(withEngine);
-  const cfg = await withKeyPassword(withEngine, prompt);
-  // Asking again after a wrong password is safe when it was typed (the user is there) or when
-  // none was configured for a noDA key (the empty guess cost no lockout strike).
-  const mayAskAgain = cfg !== withEngine || (cfg.PrivkeyEngine === 'tpm' && cfg.PrivkeyPassword === undefined && isNoDaTpmKey(cfg.KeyFile));
-  if (debug) {
-    const tcti = cfg.PrivkeyEngine === 'tpm' ? (await import('../transport/tpm-key')).configuredTcti(cfg) : undefined;
-    for (const line of describeIdentity(cfg, tcti)) debug(line);
-  }
-  const socket = cfg.PrivkeyEngine === 'tpm' ? await connectWithTpmKey(cfg, args.host, log, prompt, mayAskAgain) : await connectTls(cfg, { host: args.host, port: cfg.Port, debug, debug3: log.debug3 });
+  const { cfg, socket } = await authenticate(loaded, args.host, log);
   if (args.noCommand) {
     // -N: ssh keeps the connection for its forwardings; tlssh has none, so authenticating is all.
     debug?.('-N: authenticated; no command to run');
@@ -143,6 +132,38 @@ async function connectAndRun(args: ClientArgs, loaded: ClientConfig, env: NodeJS
   }
 }
 
+/**
+ * The key made usable (engine detected, password asked for) and one authenticated connection.
+ * The connection-sharing master calls it too, with a prompt that asks through the client that
+ * started it, since the master itself has no terminal.
+ */
+export async function authenticate(
+  loaded: ClientConfig,
+  host: string,
+  log: Log,
+  promptOverride?: PasswordPrompt,
+  alpn?: readonly string[],
+): Promise<{ cfg: ClientConfig; socket: TLSSocket; reconnect: () => Promise<TLSSocket> }> {
+  const debug = log.debug;
+  const withEngine = withDetectedEngine(loaded, debug);
+  assertKeyFilePrivate(withEngine);
+  const prompt = promptOverride ?? promptFor(withEngine);
+  const cfg = await withKeyPassword(withEngine, prompt);
+  // Asking again after a wrong password is safe when it was typed (the user is there) or when
+  // none was configured for a noDA key (the empty guess cost no lockout strike).
+  const mayAskAgain = cfg !== withEngine || (cfg.PrivkeyEngine === 'tpm' && cfg.PrivkeyPassword === undefined && isNoDaTpmKey(cfg.KeyFile));
+  if (debug) {
+    const tcti = cfg.PrivkeyEngine === 'tpm' ? (await import('../transport/tpm-key')).configuredTcti(cfg) : undefined;
+    for (const line of describeIdentity(cfg, tcti)) debug(line);
+  }
+  const connect = (): Promise<TLSSocket> =>
+    cfg.PrivkeyEngine === 'tpm'
+      ? connectWithTpmKey(cfg, host, log, prompt, mayAskAgain, alpn)
+      : connectTls(cfg, { host, port: cfg.Port, debug, debug3: log.debug3, ...(alpn ? { alpn } : {}) });
+  const socket = await connect();
+  return { cfg, socket, reconnect: connect };
+}
+
 /** Local stdin, stdout, stderr and terminal, as the session will use them. */
 async function localIo(args: ClientArgs, pty: boolean, stdinIsTty: boolean): Promise<SessionIo> {
   const input = args.stdinNull ? undefined : openInput();
@@ -179,13 +200,15 @@ async function connectWithTpmKey(
   log: Pick<Log, 'debug' | 'debug3'>,
   prompt: PasswordPrompt,
   mayAskAgain: boolean,
+  alpn?: readonly string[],
 ): Promise<TLSSocket> {
   const { debug, debug3 } = log;
+  const withAlpn = alpn ? { alpn } : {};
   const { prepareTpmKey, takeTpmFailure, tpmFailuresLeft } = await import('../transport/tpm-key');
   let cfg = given;
   let prepared = await prepareTpmKey(cfg, debug ? { debug } : {});
   let signed = false;
-  let early: Promise<TLSSocket> | undefined = connectTls(cfg, { host, port: cfg.Port, debug, debug3 });
+  let early: Promise<TLSSocket> | undefined = connectTls(cfg, { host, port: cfg.Port, debug, debug3, ...withAlpn });
   // Its failure is looked at only after the load's: meanwhile it must not count as unhandled.
   early.catch(() => undefined);
   try {
@@ -217,7 +240,7 @@ async function connectWithTpmKey(
     let typed = given.PrivkeyPassword !== undefined && mayAskAgain ? 1 : 0;
     for (;;) {
       try {
-        const attempt = early ?? connectTls(cfg, { host, port: cfg.Port, debug, debug3 });
+        const attempt = early ?? connectTls(cfg, { host, port: cfg.Port, debug, debug3, ...withAlpn });
         early = undefined;
         const socket = await attempt;
         signed = true;

@@ -4,15 +4,17 @@
 
 import { writeSync } from 'node:fs';
 
-let rawTerminal = false;
+// On the process, not in this module: the client's two bundles each have a copy (exit-guards.ts).
+const RAW_KEY = Symbol.for('tlssh.client.raw-output');
+const shared = globalThis as Record<symbol, boolean | undefined>;
 
 /** Called by the terminal code whenever raw mode starts or ends. */
 export function setRawOutput(raw: boolean): void {
-  rawTerminal = raw;
+  shared[RAW_KEY] = raw;
 }
 
 export function writeStderrLine(line: string): void {
-  const text = `${line}${rawTerminal ? '\r\n' : '\n'}`;
+  const text = `${line}${shared[RAW_KEY] === true ? '\r\n' : '\n'}`;
   try {
     writeSync(2, text);
   } catch {

@@ -10,6 +10,7 @@ import {
   DEFAULT_PER_SOURCE_PENALTIES, perSourceMaxStartups, perSourceNetBlockSize, perSourcePenalties, perSourcePenaltyExemptList,
 } from './per-source-values';
 import { checkSubsystemName, parseSubsystem } from './subsystem';
+import { controlPath, controlPersist } from './control-values';
 import type { ClientConfig, ServerConfig } from './types';
 
 export interface KeywordSpec {
@@ -93,6 +94,8 @@ const serverKeywords: KeywordSpec[] = [
   spec({ name: 'CertificateExpiry', parse: oneOf({ end: 'end', off: 'off' } as const, '"end" or "off"') }),
   spec({ name: 'CertificateExpiryWarning', parse: duration(MAX_SECONDS) }),
   spec({ name: 'MaxStartups', parse: maxStartups }),
+  // sshd's keyword: sessions at once over one multiplexed connection (tlssh/2+mux).
+  spec({ name: 'MaxSessions', parse: integer(1, 1024) }),
   spec({ name: 'PerSourceMaxStartups', parse: perSourceMaxStartups }),
   spec({ name: 'PerSourceNetBlockSize', parse: perSourceNetBlockSize }),
   spec({ name: 'PerSourcePenalties', parse: perSourcePenalties }),
@@ -131,7 +134,6 @@ const IGNORED_SSH_KEYWORDS: ReadonlyArray<readonly [string, string]> = [
   ...['StrictHostKeyChecking', 'UserKnownHostsFile', 'GlobalKnownHostsFile', 'CheckHostIP', 'HashKnownHosts', 'UpdateHostKeys',
     'VerifyHostKeyDNS', 'HostKeyAlgorithms', 'HostKeyAlias', 'VisualHostKey', 'FingerprintHash', 'KnownHostsCommand', 'RevokedHostKeys',
   ].map((k) => [k, 'the server is verified by its certificate (ServerCAFile)'] as const),
-  ...['ControlMaster', 'ControlPath', 'ControlPersist'].map((k) => [k, 'tlssh has no connection sharing yet'] as const),
   ...['KbdInteractiveAuthentication', 'ChallengeResponseAuthentication', 'PasswordAuthentication', 'PreferredAuthentications',
     'PubkeyAuthentication', 'HostbasedAuthentication', 'GSSAPIAuthentication', 'GSSAPIDelegateCredentials', 'GSSAPIKeyExchange',
     'GSSAPITrustDns', 'GSSAPIRenewalForcesRekey', 'GSSAPIClientIdentity', 'GSSAPIServerIdentity', 'IdentitiesOnly', 'IdentityAgent',
@@ -213,6 +215,13 @@ const clientKeywords: KeywordSpec[] = [
   // ssh's names for keywords tlssh has under its own.
   spec({ name: 'CertificateFile', field: 'CertFile', parse: pathValue(false) }),
   spec({ name: 'ServerAliveInterval', field: 'Keepalive', parse: duration(MAX_SECONDS) }),
+  // Connection sharing, with ssh's meanings (see src/client/control-path.ts and doc/MUX.md).
+  spec({
+    name: 'ControlMaster',
+    parse: oneOf({ yes: 'yes', no: 'no', auto: 'auto', ask: 'ask', autoask: 'autoask' } as const, 'yes, no, auto, ask or autoask'),
+  }),
+  spec({ name: 'ControlPath', parse: controlPath }),
+  spec({ name: 'ControlPersist', parse: controlPersist }),
   ...IGNORED_SSH_KEYWORDS.map(([name, why]) => spec({ name, field: name, parse: freeText, ignored: why })),
 ];
 
@@ -246,6 +255,7 @@ export const DEFAULT_SERVER_CONFIG = {
   CertificateExpiry: 'end',
   CertificateExpiryWarning: 300,
   MaxStartups: { start: 10, rate: 30, full: 100 },
+  MaxSessions: 10,
   PerSourceMaxStartups: 'none',
   PerSourceNetBlockSize: { ipv4: 32, ipv6: 128 },
   PerSourcePenalties: DEFAULT_PER_SOURCE_PENALTIES,
@@ -296,6 +306,9 @@ export function defaultClientConfig(home: string): Omit<ClientConfig, 'origin' |
     IdentityFile: '',
     NumberOfPasswordPrompts: 3,
     RequestTTY: 'auto',
+    ControlMaster: 'no',
+    ControlPath: 'none',
+    ControlPersist: 'no',
   };
 }
 

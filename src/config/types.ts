@@ -74,6 +74,8 @@ export interface ServerConfig extends CommonConfig {
   /** Seconds to finish TLS plus the session request; 0: no limit. */
   LoginGraceTime: number;
   MaxStartups: MaxStartups;
+  /** Sessions open at once over one multiplexed connection (ControlMaster); sshd's default 10. */
+  MaxSessions: number;
   /** Unauthenticated connections one net block may hold; 'none': no limit but MaxStartups. */
   PerSourceMaxStartups: number | 'none';
   PerSourceNetBlockSize: PerSourceNetBlockSize;
@@ -149,6 +151,12 @@ export interface ClientConfig extends CommonConfig {
   NumberOfPasswordPrompts: number;
   /** ssh's RequestTTY: what -t/-T say when neither is given. */
   RequestTTY: 'auto' | 'no' | 'yes' | 'force';
+  /** ssh's ControlMaster: whether this client may become (or must be) a connection-sharing master. */
+  ControlMaster: 'yes' | 'no' | 'auto' | 'ask' | 'autoask';
+  /** ssh's ControlPath, tokens (%h %p %r %u %C ...) not yet expanded; "none" for no sharing. */
+  ControlPath: string;
+  /** ssh's ControlPersist: "no", "yes" (forever), or seconds the master stays after its last session. */
+  ControlPersist: 'no' | 'yes' | number;
   /** For -v: config files read, sections applied, OpenSSH keywords ignored and why. */
   readonly notes: readonly string[];
 }

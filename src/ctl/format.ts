@@ -46,12 +46,15 @@ export function sessionsTable(sessions: readonly SessionView[], now: Date = new 
     const started = new Date(s.started);
     const age = Math.max(0, Math.floor((now.getTime() - started.getTime()) / 1000));
     rows.push([
-      String(s.id), s.user, whatOf(s).slice(0, 40), s.remote.replace(' port ', ':'), String(s.pid),
+      s.session !== undefined ? `${s.id}.${s.session}` : String(s.id), s.user, whatOf(s).slice(0, 40), s.remote.replace(' port ', ':'), String(s.pid),
       `${formatDuration(age)} ago`, ...(s.adopted ? ['-', '-', '-'] : [formatDuration(s.idle), formatBytes(s.bytesIn), formatBytes(s.bytesOut)]),
       s.serial ?? '?', s.notAfter ? s.notAfter.replace(/\.\d+Z$/, 'Z') : '?', s.subject ?? '?',
     ].map(printable));
   }
-  return table(rows) + sessions.map((s) => `  ${s.id}: fingerprint ${printable(s.fingerprint ?? '?')}${s.adopted ? ' (started under an earlier listener: traffic and idle time unknown)' : ''}\n`).join('');
+  // A shared connection's sessions share its certificate: one line per connection.
+  const seen = new Set<number>();
+  const once = sessions.filter((s) => !seen.has(s.id) && seen.add(s.id));
+  return table(rows) + once.map((s) => `  ${s.id}: fingerprint ${printable(s.fingerprint ?? '?')}${s.adopted ? ' (started under an earlier listener: traffic and idle time unknown)' : ''}\n`).join('');
 }
 
 export function statusText(st: Record<string, unknown>): string {

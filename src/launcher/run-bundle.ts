@@ -52,6 +52,11 @@ export interface BundleRun {
 
 /** Loads and runs `file` as the CommonJS module it is, with its cache when that is valid. */
 export function runBundle(file: string): BundleRun {
+  return loadBundle(file).run;
+}
+
+/** As runBundle, and gives the module's exports (the client's light bundle loads its full one so). */
+export function loadBundle(file: string): { run: BundleRun; exports: unknown } {
   const source = fs.readFileSync(file, 'utf8');
   const cachedData = decodeCache(`${file}.cache`, cacheKey(source));
   const script = new vm.Script(wrapSource(source), { filename: file, cachedData });
@@ -66,5 +71,5 @@ export function runBundle(file: string): BundleRun {
   mod.filename = file;
   const req = Module.createRequire(file);
   fn.call(mod.exports, mod.exports, req, mod, file, path.dirname(file));
-  return { cacheUsed };
+  return { run: { cacheUsed }, exports: mod.exports };
 }

@@ -424,6 +424,7 @@ function decodeExitStatus(body: Buffer): ExitStatus {
   return result;
 }
 
+/** Decodes one complete frame body (type byte first); exported for the tlssh/2+mux codec. */
 type BodyDecoder = (body: Buffer) => Message;
 
 // Dispatch table indexed by the type byte; holes are unknown types.
@@ -480,7 +481,8 @@ DECODERS[MSG.error] = (body) => {
   return m;
 };
 
-function decodeBody(body: Buffer): Message {
+/** One complete frame body (type byte first) to its message; the tlssh/2+mux codec reuses it. */
+export function decodeBody(body: Buffer): Message {
   const type = body[0] as number;
   const decode = DECODERS[type];
   if (decode === undefined) {

@@ -81,18 +81,22 @@ export interface SessionExpiryOptions {
   log(line: string): void;
 }
 
-/** The session's side: the warning goes to its output once that exists, the end to `end`. */
+/**
+ * The connection's side: the warning goes to every session's output (a shared connection has
+ * several; one that starts after the warning gets its own, with the time then left), the end to
+ * `end`, which ends the connection and so all of its sessions.
+ */
 export interface SessionExpiry {
-  /** The session's terminal (or stderr): where the warning is written, now or later. */
-  attachOutput(write: (line: string) => void): void;
+  /** A session's terminal (or stderr): where the warning is written, now or later. Returns its detach. */
+  attachOutput(write: (line: string) => void): () => void;
   stop(): void;
 }
 
 export function followCertificate(o: SessionExpiryOptions): SessionExpiry {
-  let write: ((line: string) => void) | undefined;
-  let pending: string | undefined;
+  const writers = new Set<(line: string) => void>();
+  let warned = false;
   if (o.mode === 'off' || o.notAfter === undefined || Number.isNaN(o.notAfter.getTime())) {
-    return { attachOutput: () => undefined, stop: () => undefined };
+    return { attachOutput: () => () => undefined, stop: () => undefined };
   }
   const notAfter = o.notAfter;
   const watch = watchCertificateExpiry({
@@ -100,17 +104,20 @@ export function followCertificate(o: SessionExpiryOptions): SessionExpiry {
     warnLeadMs: o.warnLead * 1000,
     onWarn: (line) => {
       o.log(`certificate expires at ${notAfter.toISOString()}; user warned`);
-      if (write) write(line);
-      else pending = line;
+      warned = true;
+      for (const w of writers) w(line);
     },
     onExpire: () => o.end(`client certificate expired at ${notAfter.toISOString()}; session ended (tlsshd CertificateExpiry end)`),
   });
   return {
     attachOutput: (w) => {
-      write = w;
-      if (pending !== undefined) w(pending);
-      pending = undefined;
+      writers.add(w);
+      if (warned) w(expiryWarning(notAfter.getTime() - Date.now()));
+      return () => writers.delete(w);
     },
-    stop: () => watch.stop(),
+    stop: () => {
+      writers.clear();
+      watch.stop();
+    },
   };
 }

@@ -20,6 +20,8 @@ export type ControlErrorCode = 'bad-json' | 'bad-request' | 'bad-version' | 'unk
 
 export interface SessionView {
   id: number;
+  /** The session's id within a shared connection (tlssh/2+mux): one row per session, same `id`. */
+  session?: number;
   pid: number;
   user: string;
   /** "ADDRESS port PORT" of the client. */

@@ -38,6 +38,16 @@ export interface LoginMessage {
 }
 
 /**
+ * Worker -> listener: the PTY session on `line` ended while the worker goes on (one session of a
+ * shared connection); close its login record. A worker (the user by then) can only end records
+ * of its own pid early.
+ */
+export interface LogoutMessage {
+  t: 'logout';
+  line: string;
+}
+
+/**
  * Worker -> listener, sent as root right before the privilege drop: a PAM session is open for the
  * authenticated user; the listener closes it when the worker ends. A worker that sends it later,
  * as the user, can at most have its own user's session "closed" again.
@@ -91,6 +101,19 @@ function parseChain(v: unknown): string[] | undefined | false {
   return v as string[];
 }
 
+/**
+ * Worker -> listener: one session of a shared connection (tlssh/2+mux) started, got its tty, or
+ * ended; tlsshctl sessions lists each. `session` is its id on the wire.
+ */
+export interface MuxSessionMessage {
+  t: 'mux-session';
+  session: number;
+  kind: 'shell' | 'command' | 'subsystem';
+  command: string;
+  tty?: string;
+  ended: boolean;
+}
+
 /** Worker -> listener, every few seconds while the counts change: the connection's traffic. */
 export interface SessionStatsMessage {
   t: 'stats';
@@ -100,7 +123,7 @@ export interface SessionStatsMessage {
   lastInput: number;
 }
 
-export type WorkerMessage = AuthenticatedMessage | LoginMessage | ReadyMessage | PamSessionMessage | PenaltyMessage | SessionInfoMessage | SessionStatsMessage;
+export type WorkerMessage = AuthenticatedMessage | LoginMessage | LogoutMessage | MuxSessionMessage | ReadyMessage | PamSessionMessage | PenaltyMessage | SessionInfoMessage | SessionStatsMessage;
 
 /** Codes a listener may end a session with: tlsshctl kill, or a reload's certificate check. */
 export const SESSION_END_CODES = ['TLSSH_ERR_SESSION_KILLED', 'TLSSH_ERR_CERT_REVOKED_IN_SESSION', 'TLSSH_ERR_CERT_UNTRUSTED_IN_SESSION'] as const;
@@ -173,6 +196,14 @@ export function parseWorkerMessage(v: unknown): WorkerMessage | undefined {
   }
   if (o['t'] === 'login' && typeof o['line'] === 'string' && /^pts\/\d{1,6}$/.test(o['line'])) {
     return { t: 'login', line: o['line'] };
+  }
+  if (o['t'] === 'mux-session' && typeof o['session'] === 'number' && Number.isInteger(o['session']) && o['session'] >= 1 && o['session'] <= 0xffffffff
+    && (o['kind'] === 'shell' || o['kind'] === 'command' || o['kind'] === 'subsystem') && isShortString(o['command'], 4096)
+    && (o['tty'] === undefined || (typeof o['tty'] === 'string' && /^pts\/\d{1,6}$/.test(o['tty']))) && typeof o['ended'] === 'boolean') {
+    return { t: 'mux-session', session: o['session'], kind: o['kind'], command: o['command'], ...(o['tty'] !== undefined ? { tty: o['tty'] } : {}), ended: o['ended'] };
+  }
+  if (o['t'] === 'logout' && typeof o['line'] === 'string' && /^pts\/\d{1,6}$/.test(o['line'])) {
+    return { t: 'logout', line: o['line'] };
   }
   return undefined;
 }

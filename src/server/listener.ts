@@ -471,8 +471,11 @@ export class Listener {
         w.tty = m.line;
         this.saveView(pid, w);
       }
-      if (!w.user || this.records.isOpen(pid)) return;
+      if (!w.user || this.records.isOpen(pid, m.line)) return;
       void this.recordLogin(pid, w.user, m.line, host);
+    } else if (m.t === 'logout') {
+      // One session of a shared connection ended; the worker (and its other sessions) go on.
+      void this.records.logoutLine(pid, m.line);
     }
   }
 

@@ -97,10 +97,15 @@ export function processStartTime(pid: number): string | undefined {
 export class LoginRecords {
   private readonly utmpPath: string;
   private readonly wtmpPath: string;
-  private readonly open = new Map<number, StoredSession>();
+  /**
+   * Open records by key: the worker's pid for its first PTY session (as before sessions were
+   * shared), "<pid>-<N>" for pts/N when one worker holds several (tlssh/2+mux). The key is also
+   * the state file's name.
+   */
+  private readonly open = new Map<string, StoredSession>();
   private chain: Promise<void> = Promise.resolve();
   private poller: NodeJS.Timeout | undefined;
-  private readonly adopted = new Set<number>();
+  private readonly adopted = new Set<string>();
 
   constructor(private readonly opts: LoginRecordsOptions) {
     this.utmpPath = opts.utmpPath ?? UTMP_PATH;
@@ -111,7 +116,8 @@ export class LoginRecords {
   login(info: LoginInfo): Promise<void> {
     const startTime = processStartTime(info.pid) ?? '';
     const s: StoredSession = { ...info, startTime };
-    this.open.set(info.pid, s);
+    const key = this.open.has(String(info.pid)) ? lineKey(info.pid, info.line) : String(info.pid);
+    this.open.set(key, s);
     return this.serial(async () => {
       const rec: UtmpRecord = {
         type: UT_TYPE.user, pid: info.pid, line: info.line, id: idForLine(info.line),
@@ -119,21 +125,34 @@ export class LoginRecords {
       };
       await this.writeUtmp(rec, (old) => old.id === rec.id && isSlotType(old.type));
       await this.appendWtmp(rec);
-      await this.saveState(s);
+      await this.saveState(s, key);
     });
   }
 
-  /** Close the record of a session whose process ended; no-op for pids without one. */
+  /** Close the records of a process that ended (every session of a worker); no-op for pids without one. */
   logout(pid: number): Promise<void> {
-    const s = this.open.get(pid);
-    if (!s) return Promise.resolve();
-    this.open.delete(pid);
-    this.adopted.delete(pid);
-    return this.serial(() => this.writeLogout(s));
+    const keys = [...this.open.keys()].filter((k) => this.open.get(k)?.pid === pid);
+    return Promise.all(keys.map((k) => this.logoutKey(k))).then(() => undefined);
   }
 
-  isOpen(pid: number): boolean {
-    return this.open.has(pid);
+  /** Close the record of one session of `pid` on `line` (a shared connection's session ended). */
+  logoutLine(pid: number, line: string): Promise<void> {
+    const key = [...this.open.keys()].find((k) => this.open.get(k)?.pid === pid && this.open.get(k)?.line === line);
+    return key === undefined ? Promise.resolve() : this.logoutKey(key);
+  }
+
+  /** Whether `pid` has a record open (on `line`, when given). */
+  isOpen(pid: number, line?: string): boolean {
+    for (const s of this.open.values()) if (s.pid === pid && (line === undefined || s.line === line)) return true;
+    return false;
+  }
+
+  private logoutKey(key: string): Promise<void> {
+    const s = this.open.get(key);
+    if (!s) return Promise.resolve();
+    this.open.delete(key);
+    this.adopted.delete(key);
+    return this.serial(() => this.writeLogout(s, key));
   }
 
   /**
@@ -159,9 +178,10 @@ export class LoginRecords {
         return;
       }
       for (const name of names) {
-        if (!/^\d+\.json$/.test(name)) continue;
+        if (!/^\d+(-\d+)?\.json$/.test(name)) continue;
+        const key = name.slice(0, -'.json'.length);
         const s = await this.validStored(dir, name);
-        if (!s || this.open.has(s.pid)) continue;
+        if (!s || this.open.has(key)) continue;
         const alive = s.startTime !== '' && processStartTime(s.pid) === s.startTime;
         const distrust = !alive ? undefined
           : !isWorkerProcess(s.pid) ? `process ${s.pid} is not a tlsshd worker`
@@ -169,16 +189,16 @@ export class LoginRecords {
               : undefined;
         if (distrust) {
           this.opts.log('error', `ignoring session record ${name}: ${distrust}`);
-          await this.removeState(s.pid);
+          await this.removeState(key);
           continue;
         }
-        this.open.set(s.pid, s);
+        this.open.set(key, s);
         if (alive) {
-          this.adopted.add(s.pid);
+          this.adopted.add(key);
           this.opts.log('info', `watching session of ${s.user} on ${s.line} (pid ${s.pid}) started by an earlier listener`);
         } else {
-          this.open.delete(s.pid);
-          await this.writeLogout(s);
+          this.open.delete(key);
+          await this.writeLogout(s, key);
         }
       }
       this.startPolling();
@@ -198,9 +218,9 @@ export class LoginRecords {
   private startPolling(): void {
     if (this.poller || this.adopted.size === 0) return;
     this.poller = setInterval(() => {
-      for (const pid of [...this.adopted]) {
-        const s = this.open.get(pid);
-        if (!s || processStartTime(pid) !== s.startTime) void this.logout(pid);
+      for (const key of [...this.adopted]) {
+        const s = this.open.get(key);
+        if (!s || processStartTime(s.pid) !== s.startTime) void this.logoutKey(key);
       }
       if (this.adopted.size === 0) this.stop();
     }, this.opts.pollMs ?? 2000);
@@ -215,14 +235,14 @@ export class LoginRecords {
     return next;
   }
 
-  private async writeLogout(s: StoredSession): Promise<void> {
+  private async writeLogout(s: StoredSession, key: string): Promise<void> {
     const rec: UtmpRecord = {
       type: UT_TYPE.dead, pid: s.pid, line: s.line, id: idForLine(s.line),
       user: '', host: '', session: 0, time: Date.now(), addr: '',
     };
     await this.writeUtmp(rec, (old) => old.id === rec.id && old.type === UT_TYPE.user && old.pid === s.pid, false);
     await this.appendWtmp(rec);
-    await this.removeState(s.pid);
+    await this.removeState(key);
   }
 
   /** Overwrite the first slot `match` accepts; append when none does (and `append` allows). */
@@ -293,7 +313,7 @@ export class LoginRecords {
     } catch (e) {
       return await reject(e instanceof Error ? e.message : String(e));
     }
-    if (`${s.pid}.json` !== name) return await reject(`names pid ${s.pid}`);
+    if (`${s.pid}.json` !== name && `${lineKey(s.pid, s.line)}.json` !== name) return await reject(`names pid ${s.pid}`);
     if (!(await this.utmpHasLogin(s))) return await reject(`no login of ${s.user} on ${s.line} by pid ${s.pid} in utmp`);
     return s;
   }
@@ -313,7 +333,7 @@ export class LoginRecords {
     return false;
   }
 
-  private async saveState(s: StoredSession): Promise<void> {
+  private async saveState(s: StoredSession, key: string): Promise<void> {
     const dir = this.opts.stateDir;
     if (!dir) return;
     try {
@@ -323,7 +343,7 @@ export class LoginRecords {
     }
     const euid = process.geteuid?.() ?? 0;
     assertPrivateDirectory(dir, euid, 'session records directory');
-    const tmp = path.join(dir, `.${s.pid}.tmp`);
+    const tmp = path.join(dir, `.${key}.tmp`);
     // Never through a symlink or into a file someone else made: O_EXCL|O_NOFOLLOW, and a stale
     // temporary file (a crash mid-write, or anything planted there) is unlinked, not opened.
     const flags = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
@@ -341,13 +361,18 @@ export class LoginRecords {
       await fh.close();
     }
     // rename() replaces whatever is at the destination (a symlink included) without following it.
-    await fs.promises.rename(tmp, path.join(dir, `${s.pid}.json`));
+    await fs.promises.rename(tmp, path.join(dir, `${key}.json`));
   }
 
-  private async removeState(pid: number): Promise<void> {
+  private async removeState(key: string): Promise<void> {
     if (!this.opts.stateDir) return;
-    await fs.promises.rm(path.join(this.opts.stateDir, `${pid}.json`), { force: true });
+    await fs.promises.rm(path.join(this.opts.stateDir, `${key}.json`), { force: true });
   }
+}
+
+/** Key (and state file name) of a worker's second and later PTY sessions: "<pid>-<N>" for pts/N. */
+function lineKey(pid: number, line: string): string {
+  return `${pid}-${line.replace(/^pts\//, '')}`;
 }
 
 function lexists(p: string): boolean {

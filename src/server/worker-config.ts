@@ -25,7 +25,7 @@ export const WORKER_FIELDS = [
   'CertFile', 'KeyFile', 'PrivkeyEngine', 'TpmTcti', 'Keepalive',
   'ClientCAFile', 'ClientCAPath', 'ClientCRL', 'ClientDomain',
   'LoginGraceTime', 'PermitRootLogin', 'AcceptEnv', 'SyslogFacility', 'LogLevel',
-  'UsePAM', 'PAMServiceName', 'Subsystem', 'CertificateExpiry', 'CertificateExpiryWarning',
+  'UsePAM', 'PAMServiceName', 'Subsystem', 'CertificateExpiry', 'CertificateExpiryWarning', 'MaxSessions',
 ] as const satisfies ReadonlyArray<Exclude<keyof ServerConfig, SecretField>>;
 type WorkerField = (typeof WORKER_FIELDS)[number];
 

@@ -8,16 +8,19 @@ import { findSubsystem } from '../config/subsystem';
 import { TlsshError, categoryOf, isTlsshError, type ErrorCode } from '../errors';
 import { setProcessTitle } from '../process-title';
 import { ALPN_TLSSH2, type Message, type SessionRequest } from '../protocol/messages';
+import { ALPN_TLSSH2_MUX } from '../protocol/mux-messages';
 import { encodeMessage } from '../protocol/codec';
 import { toErrorMessage } from '../protocol/error-message';
 import { Channel } from '../transport/channel';
+import { MuxChannel } from '../transport/mux-channel';
 import { describePeer, type PeerIdentity } from '../transport/peer-identity';
 import { checkClientCertificate, createTlsServer, serverTlsOptions, type ServerTls } from '../transport/tls-options';
 import { authorizeUser } from './cert-user';
-import { followCertificate } from './cert-expiry';
+import { followCertificate, type SessionExpiry } from './cert-expiry';
 import { MAX_CERT_BASE64, MAX_REPORTED_CHAIN, WORKER_EXIT_SETUP_FAILED, type ConnectionMessage, type SessionEndCode, type WorkerMessage } from './ipc-messages';
 import { Logger } from './log';
 import { PAM_TTY_SSH, PamLogin, type OpenedPamSession } from './pam-session';
+import type { Account } from './passwd-lookup';
 import { dropPrivileges } from './privilege-drop';
 import { EarlyMessages } from './early-messages';
 import { SESSION_WINDOW, runSession } from './session';
@@ -45,6 +48,13 @@ export interface ServedConnection {
   kill(message: string, code?: SessionEndCode): void;
 }
 
+/** The login a connection's first session did, which its later sessions share. */
+interface LoggedIn {
+  account: Account;
+  pam: OpenedPamSession | undefined;
+  expiry: SessionExpiry;
+}
+
 /** How often the traffic counts go to the listener (only when they changed). */
 const STATS_INTERVAL_MS = 2000;
 
@@ -61,7 +71,8 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
   const connection = `${clientIp} ${socket.remotePort ?? ''} ${unmapped(socket.localAddress ?? '')} ${socket.localPort ?? ''}`;
   socket.setNoDelay(true);
 
-  let channel: Channel | undefined;
+  // The connection: one session's Channel, or a tlssh/2+mux connection carrying several.
+  let channel: Channel | MuxChannel | undefined;
   let authenticated = false;
   let exiting = false;
   const finish = (code: number): void => {
@@ -134,7 +145,8 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
   server.emit('connection', socket);
 
   const onSecure = (tlsSocket: tls.TLSSocket): void => {
-    if (tlsSocket.alpnProtocol !== ALPN_TLSSH2) {
+    const multiplexed = tlsSocket.alpnProtocol === ALPN_TLSSH2_MUX;
+    if (tlsSocket.alpnProtocol !== ALPN_TLSSH2 && !multiplexed) {
       // The original's tlssh.1 text protocol (no ALPN) is not spoken here (PROTOCOL.md section 2).
       const why = `client did not negotiate ALPN ${ALPN_TLSSH2}; tlssh.1 is not supported`;
       log.info(`connection from ${remote} closed: TLSSH_ERR_ALPN: ${why}`);
@@ -145,23 +157,28 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
       setTimeout(() => tlsSocket.destroy(), 5000).unref();
       return;
     }
-    const ch = new Channel(tlsSocket, { role: 'server', keepalive: cfg.Keepalive, debug: log.debugFn() });
-    channel = ch;
-    ch.on('close', (err) => {
+    const conn = multiplexed
+      ? new MuxChannel(tlsSocket, { role: 'server', keepalive: cfg.Keepalive, maxSessions: cfg.MaxSessions, debug: log.debugFn() })
+      : new Channel(tlsSocket, { role: 'server', keepalive: cfg.Keepalive, debug: log.debugFn() });
+    channel = conn;
+    conn.on('close', (err) => {
       // Protocol violations are worth an administrator's attention before login too.
       if (err && (authenticated || err.category === 'protocol')) log.info(`connection closed: ${err.code}: ${err.message}`);
       else if (err) log.verbose(`connection closed: ${err.code}: ${err.message}`);
       finish(0);
     });
-    ch.once('stalled', (unsent) => log.verbose(`peer from ${remote} is not reading (${unsent} bytes unsent); reading paused until it does`));
+    conn.once('stalled', (unsent) => log.verbose(`peer from ${remote} is not reading (${unsent} bytes unsent); reading paused until it does`));
 
     let peer: PeerIdentity;
-    const refuse = (e: unknown, who: PeerIdentity | undefined): void => {
+    // `ch` is the session's Channel. A refused session of a multiplexed connection gets a
+    // session-error; until one session has started, the connection ends too (PROTOCOL.md 12.5).
+    const refuse = (e: unknown, who: PeerIdentity | undefined, ch: Channel | MuxChannel = conn): void => {
       const code: ErrorCode = isTlsshError(e) ? e.code : 'TLSSH_ERR_INTERNAL';
       const message = shortMessage(e);
       log.info(`refused ${who ? describePeer(who) : 'client without certificate'}: ${code}: ${message}`);
       if (!authenticated) safeReport(hooks, { t: 'penalty', reason: categoryOf(code) === 'protocol' ? 'noauth' : 'authfail' }, log);
       ch.fail(code, message);
+      if (!authenticated && ch !== conn) conn.fail(code, message);
     };
     try {
       peer = checkClientCertificate(tlsSocket, tlsSetup);
@@ -170,20 +187,31 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
     }
     log.debug(`client certificate ${describePeer(peer)}`);
 
-    // Window changes and signals may follow the request at once, before the process exists
-    // (PROTOCOL.md section 6): they are held here and applied once it does.
-    const early = new EarlyMessages();
-    const onFirst = (m: Message): void => {
-      if (m.type !== 'session-request') {
-        // The channel's message order refuses this first; kept as a second line of defence.
-        return refuse(new TlsshError('TLSSH_ERR_PROTOCOL_STATE', `expected a session request, got ${m.type}`), peer);
-      }
-      ch.on('message', early.hold);
-      void startSession(m, peer);
+    // Sessions start one after another (their processes then run side by side): the first does
+    // the login (user, PAM, privilege drop) that the others share.
+    let starts: Promise<void> = Promise.resolve();
+    let loggedIn: LoggedIn | undefined;
+    const acceptSession = (ch: Channel, id: number): void => {
+      // Window changes and signals may follow the request at once, before the process exists
+      // (PROTOCOL.md section 6): they are held here and applied once it does.
+      const early = new EarlyMessages();
+      const onFirst = (m: Message): void => {
+        if (m.type !== 'session-request') {
+          // The channel's message order refuses this first; kept as a second line of defence.
+          return refuse(new TlsshError('TLSSH_ERR_PROTOCOL_STATE', `expected a session request, got ${m.type}`), peer, ch);
+        }
+        ch.on('message', early.hold);
+        starts = starts.then(() => startSession(ch, id, early, m, peer));
+      };
+      ch.once('message', onFirst);
     };
-    ch.once('message', onFirst);
+    if (conn instanceof MuxChannel) conn.on('session', acceptSession);
+    else acceptSession(conn, 0);
 
-    const startSession = async (req: SessionRequest, who: PeerIdentity): Promise<void> => {
+    const startSession = async (ch: Channel, id: number, early: EarlyMessages, req: SessionRequest, who: PeerIdentity): Promise<void> => {
+      // Abandoned (or the connection ended) while an earlier session was starting.
+      if (ch.isClosed) return;
+      if (loggedIn) return startMore(ch, id, early, req, who, loggedIn);
       let account;
       try {
         account = await authorizeUser({
@@ -194,7 +222,7 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
           daemonUid: process.geteuid?.() ?? 0,
         });
       } catch (e) {
-        return refuse(e, who);
+        return refuse(e, who, ch);
       }
       // ssh -s: the name becomes the command of its Subsystem line; an unknown name is refused
       // before anything runs, so the client can say so and exit 255, as ssh does.
@@ -202,7 +230,7 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
       if (req.subsystem === true) {
         const command = findSubsystem(cfg.Subsystem, req.command);
         if (command === undefined) {
-          return refuse(new TlsshError('TLSSH_ERR_UNKNOWN_SUBSYSTEM', `subsystem request for ${req.command} failed: tlsshd has no Subsystem ${req.command}`), who);
+          return refuse(new TlsshError('TLSSH_ERR_UNKNOWN_SUBSYSTEM', `subsystem request for ${req.command} failed: tlsshd has no Subsystem ${req.command}`), who, ch);
         }
         log.verbose(`subsystem ${req.command} for ${account.name}: ${command}`);
         session = { ...req, command };
@@ -214,7 +242,7 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
       try {
         if (cfg.UsePAM) pam = PamLogin.checkAccount({ service: cfg.PAMServiceName, user: account.name, rhost: clientIp, tty: PAM_TTY_SSH });
       } catch (e) {
-        return refuse(e, who);
+        return refuse(e, who, ch);
       }
       if (ch.isClosed) return pam?.abort();
       authenticated = true;
@@ -237,28 +265,69 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
         }
         dropPrivileges(account);
       } catch (e) {
-        return refuse(e, who);
+        return refuse(e, who, ch);
       }
-      const expiry = sessionExpiry(cfg, tlsSocket, ch, () => log);
-      ch.once('close', () => expiry.stop());
+      // One certificate per connection: at its expiry every session of the connection ends.
+      const expiry = sessionExpiry(cfg, tlsSocket, conn, () => log);
+      conn.once('close', () => expiry.stop());
+      loggedIn = { account, pam: pamSession, expiry };
+      launch(ch, id, early, session, loggedIn);
+    };
+
+    // A later session of a multiplexed connection: the login is done; only its own checks remain.
+    const startMore = (ch: Channel, id: number, early: EarlyMessages, req: SessionRequest, who: PeerIdentity, login: LoggedIn): void => {
+      const { account } = login;
+      if (req.user !== '' && req.user !== account.name) {
+        return refuse(new TlsshError('TLSSH_ERR_USER_MISMATCH', `this connection is logged in as ${account.name}; a session for ${req.user} needs a connection of its own`), who, ch);
+      }
+      let session = req;
+      if (req.subsystem === true) {
+        const command = findSubsystem(cfg.Subsystem, req.command);
+        if (command === undefined) {
+          return refuse(new TlsshError('TLSSH_ERR_UNKNOWN_SUBSYSTEM', `subsystem request for ${req.command} failed: tlsshd has no Subsystem ${req.command}`), who, ch);
+        }
+        session = { ...req, command };
+      }
+      log.info(`session ${id}: ${req.pty ? 'pty' : 'no pty'}, ${req.subsystem === true ? `subsystem ${req.command}` : req.command === '' ? 'shell' : 'command'}`);
+      launch(ch, id, early, session, login);
+    };
+
+    // Not awaited: the next session may start while this one runs.
+    const launch = (ch: Channel, id: number, early: EarlyMessages, session: SessionRequest, login: LoggedIn): void => {
+      const { account, pam: pamSession } = login;
+      const sessionLog = multiplexed ? log.child(`session ${id}`) : log;
+      let tty: string | undefined;
+      let detachOutput: (() => void) | undefined;
+      const kind = session.subsystem === true ? 'subsystem' : session.command === '' ? 'shell' : 'command';
+      const listed = (ended: boolean): void => {
+        if (multiplexed) safeReport(hooks, { t: 'mux-session', session: id, kind, command: session.command.slice(0, 4096), ...(tty ? { tty } : {}), ended }, log);
+      };
+      listed(false);
       ch.send({ type: 'session-started', user: account.name, window: SESSION_WINDOW });
       // runSession subscribes to the channel before its first await, so nothing falls between.
       ch.off('message', early.hold);
-      try {
-        await runSession({
-          channel: ch, account, request: session, acceptEnv: cfg.AcceptEnv, connection, log,
-          ...(pamSession ? { pam: pamSession } : {}),
-          early: early.take(),
-          onOutput: (write) => expiry.attachOutput(write),
-          onTty: (line) => {
-            setProcessTitle(`tlsshd: ${account.name}@${line}`, 'tlsshd');
-            safeReport(hooks, { t: 'login', line }, log);
-          },
-        });
-      } catch (e) {
-        log.error(`session failed: ${shortMessage(e)}`);
+      runSession({
+        channel: ch, account, request: session, acceptEnv: cfg.AcceptEnv, connection, log: sessionLog,
+        ...(pamSession ? { pam: pamSession } : {}),
+        early: early.take(),
+        onOutput: (write) => {
+          detachOutput = login.expiry.attachOutput(write);
+        },
+        onTty: (line) => {
+          tty = line;
+          setProcessTitle(`tlsshd: ${account.name}@${line}`, 'tlsshd');
+          safeReport(hooks, { t: 'login', line }, log);
+          listed(false);
+        },
+      }).catch((e: unknown) => {
+        sessionLog.error(`session failed: ${shortMessage(e)}`);
         ch.fail(isTlsshError(e) ? e.code : 'TLSSH_ERR_SPAWN', shortMessage(e));
-      }
+      }).finally(() => {
+        detachOutput?.();
+        // Each session of a shared connection has its own login record, closed when it ends.
+        if (multiplexed && tty !== undefined) safeReport(hooks, { t: 'logout', line: tty }, log);
+        listed(true);
+      });
     };
   };
   return served;
@@ -266,7 +335,7 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
 }
 
 /** CertificateExpiry: warn the user ahead of the client certificate's notAfter, end the session at it. */
-function sessionExpiry(cfg: WorkerConfig, tlsSocket: tls.TLSSocket, ch: Channel, log: () => Logger): ReturnType<typeof followCertificate> {
+function sessionExpiry(cfg: WorkerConfig, tlsSocket: tls.TLSSocket, ch: Channel | MuxChannel, log: () => Logger): SessionExpiry {
   const validTo = tlsSocket.getPeerCertificate().valid_to;
   return followCertificate({
     mode: cfg.CertificateExpiry,

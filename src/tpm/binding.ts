@@ -50,6 +50,8 @@ export interface TpmBinding {
   lockoutInfo(tcti: string): Promise<{ counter: number; maxTries: number }>;
   createKey(o: { tcti: string; parent: number; parentAuth: Buffer; keyAuth: Buffer; template: Buffer }): Promise<{ pub: Buffer; priv: Buffer }>;
   importKey(o: { tcti: string; parent: number; parentAuth: Buffer; pub: Buffer; sensitive: Buffer }): Promise<Buffer>;
+  /** SO_PEERCRED of a connected Unix socket (not TPM work: see native/addon.cc). */
+  peerCredentials?(fd: number): { pid: number; uid: number; gid: number };
 }
 
 const ADDON = 'tlssh_tpm.node';

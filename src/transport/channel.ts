@@ -15,8 +15,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { Writable } from 'node:stream';
-import type { TLSSocket } from 'node:tls';
+import { Writable, type Duplex } from 'node:stream';
 import { MessageDecoder, encodeMessage } from '../protocol/codec';
 import { toErrorMessage } from '../protocol/error-message';
 import { LIMITS, type Message, type StreamId } from '../protocol/messages';
@@ -64,7 +63,8 @@ export interface ChannelEvents {
 }
 
 export class Channel extends EventEmitter<ChannelEvents> {
-  readonly socket: TLSSocket;
+  /** The TLS socket, or one session's link inside a tlssh/2+mux connection (mux-link.ts). */
+  readonly socket: Duplex;
   private readonly decoder = new MessageDecoder();
   private readonly order: MessageOrder;
   private readonly debug: ((line: string) => void) | undefined;
@@ -97,7 +97,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
   private closeError: TlsshError | undefined;
   private remoteError: TlsshError | undefined;
 
-  constructor(socket: TLSSocket, options: ChannelOptions) {
+  constructor(socket: Duplex, options: ChannelOptions) {
     super();
     this.socket = socket;
     this.debug = options.debug;

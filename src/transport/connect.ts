@@ -21,14 +21,20 @@ export interface ConnectOptions {
   debug?: (line: string) => void;
   /** -vvv: the whole chain the server sent. */
   debug3?: ((line: string) => void) | undefined;
+  /**
+   * ALPN identifiers to offer, preferred first (default: tlssh/2 alone). A connection master
+   * offers tlssh/2+mux before tlssh/2 (doc/PROTOCOL.md section 12.1); socket.alpnProtocol says
+   * which the server chose.
+   */
+  alpn?: readonly string[];
 }
 
-export function clientTlsOptions(cfg: ClientConfig): tls.ConnectionOptions {
+export function clientTlsOptions(cfg: ClientConfig, alpn: readonly string[] = [ALPN_TLSSH2]): tls.ConnectionOptions {
   const opts: tls.ConnectionOptions = {
     ...keyMaterial(cfg),
     minVersion: TLS_MIN_VERSION,
     ca: loadCaCertificates(cfg.ServerCAFile, cfg.ServerCAPath, 'ServerCAFile', 'ServerCAPath'),
-    ALPNProtocols: [ALPN_TLSSH2],
+    ALPNProtocols: [...alpn],
     // Judged in checkServer() so that the user is told exactly what was wrong.
     rejectUnauthorized: false,
     checkServerIdentity: () => undefined,
@@ -119,7 +125,7 @@ function formatSubjectLine(subject: tls.PeerCertificate['subject'] | undefined):
 }
 
 /** Throws unless the server's certificate chains to our CA, names `host`, and may serve. */
-export function checkServer(socket: tls.TLSSocket, host: string, cfg?: Pick<ClientConfig, 'ServerCAFile' | 'ServerCAPath'>): void {
+export function checkServer(socket: tls.TLSSocket, host: string, cfg?: Pick<ClientConfig, 'ServerCAFile' | 'ServerCAPath'>, alpn: readonly string[] = [ALPN_TLSSH2]): void {
   const cert = peerCertificate(socket);
   if (!cert) throw new TlsshError('TLSSH_ERR_SERVER_CERT_UNTRUSTED', `server ${host} presented no certificate`);
   const id = identityOf(cert);
@@ -150,7 +156,7 @@ export function checkServer(socket: tls.TLSSocket, host: string, cfg?: Pick<Clie
     const names = cert.subjectaltname ? cert.subjectaltname : `CN=${id.commonNames.join(',')} and no subjectAltName`;
     throw new TlsshError('TLSSH_ERR_SERVER_NAME_MISMATCH', `server certificate does not match host "${host}": it is for ${names}`);
   }
-  if (socket.alpnProtocol !== ALPN_TLSSH2) {
+  if (typeof socket.alpnProtocol !== 'string' || !alpn.includes(socket.alpnProtocol)) {
     throw new TlsshError('TLSSH_ERR_ALPN', `server ${host} does not speak ${ALPN_TLSSH2}`);
   }
 }
@@ -179,7 +185,7 @@ function openTls(options: tls.ConnectionOptions, cfg: ClientConfig): tls.TLSSock
 
 export async function connectTls(cfg: ClientConfig, options: ConnectOptions): Promise<tls.TLSSocket> {
   const connectHost = cfg.HostName || options.host;
-  const tlsOptions = clientTlsOptions(cfg);
+  const tlsOptions = clientTlsOptions(cfg, options.alpn);
   const debug = options.debug;
   return new Promise((resolve, reject) => {
     debug?.(`connecting to ${connectHost} port ${options.port}`);
@@ -248,7 +254,7 @@ export async function connectTls(cfg: ClientConfig, options: ConnectOptions): Pr
       if (debug) for (const line of describeServerCertificate(socket)) debug(line);
       if (options.debug3) for (const line of describeChain(socket)) options.debug3(line);
       try {
-        checkServer(socket, connectHost, cfg);
+        checkServer(socket, connectHost, cfg, options.alpn);
       } catch (err) {
         return settle(err as TlsshError);
       }

@@ -5,6 +5,7 @@ import { createServer, createSecureContext, type ConnectionOptions, type Server,
 import type { CommonConfig, ServerConfig } from '../config/types';
 import { TlsshError } from '../errors';
 import { ALPN_TLSSH2 } from '../protocol/messages';
+import { ALPN_TLSSH2_MUX } from '../protocol/mux-messages';
 import { loadCaCertificates, loadCrls, readConfiguredFile } from './pem-files';
 import { EKU_CLIENT_AUTH, describeKeyUsage, identityOf, peerCertificate, purposeProblem, type PeerIdentity } from './peer-identity';
 import { tpmKeyOptions } from './tpm-key';
@@ -70,7 +71,8 @@ export function serverTlsOptions(cfg: ServerTlsConfig, options: KeyOptions = {})
     // through an error frame instead of a bare TLS alert.
     requestCert: true,
     rejectUnauthorized: false,
-    ALPNProtocols: [ALPN_TLSSH2],
+    // Servers prefer the multiplexing extension; a client that offers only tlssh/2 gets tlssh/2.
+    ALPNProtocols: [ALPN_TLSSH2_MUX, ALPN_TLSSH2],
   };
   let crlError: TlsshError | undefined;
   if (cfg.ClientCRL) {

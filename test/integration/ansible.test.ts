@@ -1,6 +1,7 @@
 // Ansible, unchanged, over tlssh: Debian's ansible-core with ansible_ssh_executable=bin/tlssh and
-// its default ssh_args (-C -o ControlMaster=auto -o ControlPersist=60s) and transfer method (sftp,
-// then scp), against a real tlsshd on 127.0.0.1 run as root. One playbook, run with pipelining
+// its default ssh_args (-C -o ControlMaster=auto -o ControlPersist=60s, so every task runs through
+// a connection-sharing master tlssh starts) and transfer method (sftp, then scp), against a real
+// tlsshd on 127.0.0.1 run as root. One playbook, run with pipelining
 // off and on, covers ping, command, copy (a file transfer), and become through sudo, which with
 // pipelining off runs on a terminal (-tt) and answers sudo's password prompt there.
 
@@ -36,6 +37,9 @@ function playbook(args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<
     });
   });
 }
+
+/** tlsshd's log line for an sftp session: the connection's first, or a later one over a shared connection. */
+const SFTP_LOG = /subsystem sftp for |session \d+: .*subsystem sftp/;
 
 const PLAYBOOK = `
 - hosts: all
@@ -102,7 +106,7 @@ describe('Ansible with ansible_ssh_executable=tlssh', { skip }, () => {
     const name = `pipelining ${variant.pipelining ? 'on' : 'off'}, ${variant.sftp ? 'sftp -S tlssh' : 'inventory unchanged'}`;
     it(`runs ping, command, copy and become (sudo) with ${name}`, async () => {
       const dest = path.join(user.home, `copied-${variant.pipelining ? 'p' : 'n'}.txt`);
-      const sftpBefore = daemon.logs().split('\n').filter((l) => /subsystem sftp for /.test(l)).length;
+      const sftpBefore = daemon.logs().split('\n').filter((l) => SFTP_LOG.test(l)).length;
       const extra = variant.sftp ? ` ansible_sftp_extra_args='-S ${TLSSH}' ansible_scp_extra_args='-S ${TLSSH}'` : '';
       const r = await playbook(['-i', 'inventory', 'play.yml', '-e', `src=${path.join(dir, 'src.txt')} dest=${dest} ansible_become_password=${password}${extra}`],
         dir, { ...env, ANSIBLE_PIPELINING: variant.pipelining ? 'True' : 'False' });
@@ -114,8 +118,18 @@ describe('Ansible with ansible_ssh_executable=tlssh', { skip }, () => {
       assert.equal(st.mode & 0o777, 0o640);
       // The command ran as the user, become as root.
       assert.equal(fs.readFileSync(`${dest}.result`, 'utf8'), `${user.name} 0\n`);
+      // Its default ssh_args (ControlMaster=auto, ControlPersist=60s) made tlssh start a master
+      // on Ansible's ControlPath, which the tasks ran through.
+      const cpDir = path.join(env['HOME']!, '.ansible', 'cp');
+      const sockets = fs.readdirSync(cpDir).map((f) => path.join(cpDir, f)).filter((f) => fs.statSync(f).isSocket());
+      assert.equal(sockets.length, 1, `one master socket in ${cpDir}`);
+      const check = spawnSync(process.execPath, [TLSSH, '-F', '/dev/null', '-S', sockets[0]!, '-O', 'check', 'localhost-tlssh'], { encoding: 'utf8' });
+      assert.equal(check.status, 0, check.stderr);
+      assert.match(check.stderr, /^Master running \(pid=\d+\)$/m);
+      // The next variant starts its own master.
+      spawnSync(process.execPath, [TLSSH, '-F', '/dev/null', '-S', sockets[0]!, '-O', 'exit', 'localhost-tlssh']);
       if (variant.sftp) {
-        assert.ok(daemon.logs().split('\n').filter((l) => /subsystem sftp for /.test(l)).length > sftpBefore, 'files went over the sftp subsystem');
+        assert.ok(daemon.logs().split('\n').filter((l) => SFTP_LOG.test(l)).length > sftpBefore, 'files went over the sftp subsystem');
         assert.doesNotMatch(r.stderr, /transfer mechanism failed/);
       }
     });

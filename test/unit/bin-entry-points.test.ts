@@ -90,7 +90,7 @@ test('npm pack makes a tarball whose programs run, with every compiled module an
   for (const f of files) assert.doesNotMatch(f, /^(dist\/(test|bench|src)\/|test\/|src\/)|\.map$/, `npm pack ships ${f}`);
   // The whole of dist/bundle: each program's bundle and code cache, the workers' included.
   const bundled = fs.readdirSync(path.join(ROOT, 'dist', 'bundle'));
-  for (const want of ['run-bundle.js', 'worker-main.js', 'tlssh.js', 'tlssh.js.cache', 'tlsshd.js', 'tlsshd.js.cache', 'tlsshd-worker.js', 'tlsshd-worker.js.cache', 'tlssh-keygen.js', 'tlssh-keygen.js.cache', 'tlsshctl.js', 'tlsshctl.js.cache']) {
+  for (const want of ['run-bundle.js', 'worker-main.js', 'tlssh.js', 'tlssh.js.cache', 'tlsshd.js', 'tlsshd.js.cache', 'tlsshd-worker.js', 'tlsshd-worker.js.cache', 'tlssh-keygen.js', 'tlssh-keygen.js.cache', 'tlsshctl.js', 'tlsshctl.js.cache', 'tlssh-full.js', 'tlssh-full.js.cache', 'tlssh-master.js', 'tlssh-master.js.cache', 'tlssh-master-main.js']) {
     assert.ok(bundled.includes(want), `dist/bundle has no ${want}`);
   }
   for (const f of bundled) assert.ok(files.has(`dist/bundle/${f}`), `npm pack leaves out dist/bundle/${f}`);

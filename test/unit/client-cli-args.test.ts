@@ -154,19 +154,33 @@ describe('tlssh command line, as OpenSSH parses it', () => {
   });
 
   it('accepts and notes each harmless ssh letter, with its value when it takes one', () => {
-    for (const letter of ['A', 'a', 'C', 'x', 'X', 'Y', 'k', 'K', 'g', 'M', '2', 'y']) {
+    for (const letter of ['A', 'a', 'C', 'x', 'X', 'Y', 'k', 'K', 'g', '2', 'y']) {
       const a = args([`-${letter}`, 'h', 'cmd']);
       assert.equal(a.notes.length, 1, letter);
       assert.match(a.notes[0]!, new RegExp(`^-${letter} ignored: `));
       assert.equal(a.command, 'cmd');
     }
-    const m = args(['-m', 'hmac-sha2-256', '-S', '/tmp/ctl', 'h', 'cmd']);
+    const m = args(['-m', 'hmac-sha2-256', '-P', 'tag', 'h', 'cmd']);
     assert.equal(m.notes.length, 2);
     assert.equal(m.command, 'cmd');
   });
 
+  it('takes connection sharing with ssh\'s letters: -M (twice: ask), -S PATH, -O check|exit|stop', () => {
+    assert.deepEqual(args(['-M', 'h']).overrides, ['ControlMaster=yes']);
+    assert.deepEqual(args(['-MM', 'h']).overrides, ['ControlMaster=yes', 'ControlMaster=ask']);
+    assert.deepEqual(args(['-S', '/tmp/ctl', 'h']).overrides, ['ControlPath=/tmp/ctl']);
+    for (const op of ['check', 'exit', 'stop'] as const) assert.equal(args(['-O', op, 'h']).controlCommand, op);
+    assert.equal(args(['h']).controlCommand, undefined);
+    for (const op of ['cancel', 'forward', 'proxy']) {
+      const r = exitOf(['-O', op, 'h']);
+      assert.equal(r.status, 255);
+      assert.match(r.stderr, /is for forwardings, which tlssh does not have/);
+    }
+    assert.equal(exitOf(['-O', 'bogus', 'h']).status, 255);
+  });
+
   it('refuses forwarding and the rest with one line, value or not', () => {
-    for (const argv of [['-L', '1:h:2'], ['-R', '1:h:2'], ['-D', '1080'], ['-W', 'h:22'], ['-J', 'jump'], ['-w', '0'], ['-f'], ['-1'], ['-B', 'eth0'], ['-I', 'lib'], ['-O', 'check'], ['-Q', 'cipher']]) {
+    for (const argv of [['-L', '1:h:2'], ['-R', '1:h:2'], ['-D', '1080'], ['-W', 'h:22'], ['-J', 'jump'], ['-w', '0'], ['-f'], ['-1'], ['-B', 'eth0'], ['-I', 'lib'], ['-Q', 'cipher']]) {
       const r = exitOf([...argv, 'h']);
       assert.equal(r.status, 255, argv.join(' '));
       assert.match(r.stderr, new RegExp(`^tlssh: ${argv[0]} is not supported: .+\n$`), argv.join(' '));

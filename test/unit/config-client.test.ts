@@ -206,16 +206,37 @@ describe('host patterns', () => {
 
 describe('OpenSSH keywords in tlssh.conf and -o', () => {
   it("accepts the ones that mean nothing here, with a note naming the place, and changes nothing", () => {
-    const f = write('StrictHostKeyChecking no\nUserKnownHostsFile /dev/null\n[h]\nControlMaster auto\n');
+    const f = write('StrictHostKeyChecking no\nUserKnownHostsFile /dev/null\n[h]\nForwardX11 no\n');
     const cfg = loadClientConfig(
-      { host: 'h', file: f, home: HOME, overrides: ['KbdInteractiveAuthentication=no', 'ControlPath="/home/u/.ansible/cp/x"', 'GSSAPIAuthentication=no', 'ForwardAgent=no'] },
+      { host: 'h', file: f, home: HOME, overrides: ['KbdInteractiveAuthentication=no', 'GSSAPIAuthentication=no', 'ForwardAgent=no', 'Compression=yes'] },
       NONE,
     );
     assert.deepStrictEqual(plain(cfg), plain(loadClientConfig({ host: 'h', file: write(''), home: HOME }, NONE)));
     const notes = cfg.notes.filter((l) => l.includes(' ignored: '));
     assert.equal(notes.length, 7, notes.join('\n'));
     assert.ok(notes[0]!.startsWith(`${f}:1: StrictHostKeyChecking no ignored: `), notes[0]);
-    assert.ok(notes.some((l) => l.startsWith('command line: ControlPath /home/u/.ansible/cp/x ignored: ')), notes.join('\n'));
+    assert.ok(notes.some((l) => l.startsWith('command line: Compression yes ignored: ')), notes.join('\n'));
+  });
+
+  it('reads ControlMaster, ControlPath and ControlPersist with ssh\'s meanings (no longer ignored)', () => {
+    const f = write('[h]\nControlMaster autoask\nControlPath ~/.tlssh/cm-%C\nControlPersist 10m\n');
+    const cfg = loadClientConfig({ host: 'h', file: f, home: HOME }, NONE);
+    assert.equal(cfg.ControlMaster, 'autoask');
+    assert.equal(cfg.ControlPath, `${HOME}/.tlssh/cm-%C`);
+    assert.equal(cfg.ControlPersist, 600);
+    assert.equal(cfg.notes.filter((l) => l.includes(' ignored: ')).length, 0);
+    const dflt = loadClientConfig({ host: 'h', file: write(''), home: HOME }, NONE);
+    assert.deepEqual([dflt.ControlMaster, dflt.ControlPath, dflt.ControlPersist], ['no', 'none', 'no']);
+    const ov = (o: string[]): ReturnType<typeof loadClientConfig> => loadClientConfig({ host: 'h', file: write(''), home: HOME, overrides: o }, NONE);
+    assert.equal(ov(['ControlPersist=yes']).ControlPersist, 'yes');
+    assert.equal(ov(['ControlPersist=0']).ControlPersist, 'yes');
+    assert.equal(ov(['ControlPersist=no']).ControlPersist, 'no');
+    assert.equal(ov(['ControlPersist=60s']).ControlPersist, 60);
+    assert.equal(ov(['ControlPath=none']).ControlPath, 'none');
+    assert.equal(ov(['ControlPath=%d/.tlssh/%r@%h:%p']).ControlPath, '%d/.tlssh/%r@%h:%p');
+    for (const bad of ['ControlMaster=maybe', 'ControlPersist=soon', 'ControlPath=/tmp/%x', 'ControlPath=/tmp/%']) {
+      assert.throws(() => ov([bad]), (e: unknown) => (e as { code?: string }).code === 'TLSSH_ERR_CONFIG_BAD_VALUE', bad);
+    }
   });
 
   it('reports the files read and the sections applied', () => {

@@ -139,6 +139,15 @@ describe('tlsshd.conf defaults', () => {
     const g = write('UsePAM maybe\n');
     fails(() => loadServerConfig({ file: g }), 'TLSSH_ERR_CONFIG_BAD_VALUE', `${g}:1: UsePAM: `);
   });
+
+  it('MaxSessions: sshd\'s keyword, default 10, 1 or more', () => {
+    assert.equal(loadServerConfig({ file: write('') }).MaxSessions, 10);
+    assert.equal(loadServerConfig({ file: write('MaxSessions 3\n') }).MaxSessions, 3);
+    for (const bad of ['0', '-1', 'ten', '1025']) {
+      const f = write(`MaxSessions ${bad}\n`);
+      fails(() => loadServerConfig({ file: f }), 'TLSSH_ERR_CONFIG_BAD_VALUE', `${f}:1: MaxSessions: `);
+    }
+  });
 });
 
 describe('tlsshd Listen and Port', () => {

@@ -258,3 +258,34 @@ test('records in a sessions directory others can write, or behind a symlink, are
     child.kill('SIGKILL');
   }
 });
+
+test('one worker with several PTY sessions (a shared connection): a record each, closed one by one or all at its end', async () => {
+  const s = setup();
+  const r = s.make();
+  const pid = process.pid;
+  await r.login({ pid, line: 'pts/51', user: 'bob', host: 'h' });
+  await r.login({ pid, line: 'pts/52', user: 'bob', host: 'h' });
+  await r.login({ pid, line: 'pts/53', user: 'bob', host: 'h' });
+  assert.deepEqual(records(s.utmp).map((x) => [x.type, x.line]), [[UT_TYPE.user, 'pts/51'], [UT_TYPE.user, 'pts/52'], [UT_TYPE.user, 'pts/53']]);
+  assert.deepEqual(fs.readdirSync(s.state).sort(), [`${pid}-52.json`, `${pid}-53.json`, `${pid}.json`]);
+  assert.ok(r.isOpen(pid, 'pts/52'));
+  await r.logoutLine(pid, 'pts/52');
+  assert.equal(r.isOpen(pid, 'pts/52'), false);
+  assert.deepEqual(records(s.utmp).map((x) => x.type), [UT_TYPE.user, UT_TYPE.dead, UT_TYPE.user]);
+  // A new listener adopts the records still open, whatever their file's name.
+  const child = spawnWorkerLike(s.dir);
+  try {
+    const again = s.make();
+    await again.adoptOrphans();
+    // Our own pid is not a worker's: the records are distrusted and dropped, one error each.
+    assert.equal(s.errors.length, 2, s.errors.join('\n'));
+  } finally {
+    child.kill('SIGKILL');
+  }
+  await r.logout(pid);
+  assert.deepEqual(records(s.utmp).map((x) => x.type), [UT_TYPE.dead, UT_TYPE.dead, UT_TYPE.dead]);
+  assert.deepEqual(records(s.wtmp).map((x) => [x.type, x.line]), [
+    [UT_TYPE.user, 'pts/51'], [UT_TYPE.user, 'pts/52'], [UT_TYPE.user, 'pts/53'],
+    [UT_TYPE.dead, 'pts/52'], [UT_TYPE.dead, 'pts/51'], [UT_TYPE.dead, 'pts/53'],
+  ]);
+});

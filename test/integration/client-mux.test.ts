@@ -1,0 +1,346 @@
+// Connection sharing through the real programs: bin/tlssh as ControlMaster (a detached master it
+// starts itself) and as light clients of it, against a real tlsshd on 127.0.0.1. Covers three
+// concurrent sessions of different kinds, -O check/exit, ControlPersist expiry, the socket's
+// safety (0700 directory, another uid refused by SO_PEERCRED), a master killed under running
+// sessions, and a stale socket replaced.
+
+import { strict as assert } from 'node:assert';
+import { execFileSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createTestUser, isAlive, isRoot, type TestUser } from '../helpers/server-harness';
+import { startSwtpm, type Swtpm } from '../helpers/swtpm';
+import { TLSSH, runTlssh, startFixture, type ClientFixture } from './client-fixture';
+import { tpmClientConfig } from './client-tpm-fixture';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const nodePty = require('node-pty') as typeof import('node-pty');
+
+/** Bounds each wait so a broken build fails instead of hanging; never a timing assertion. */
+const WAIT_MS = 30_000;
+
+async function eventually(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
+  const end = Date.now() + WAIT_MS;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > end) throw new Error(`never happened: ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('connection sharing (ControlMaster, ControlPath, ControlPersist)', () => {
+  let fx: ClientFixture;
+  let cmDir: string;
+  let n = 0;
+  const masters = new Set<number>();
+
+  before(async () => {
+    fx = await startFixture();
+    cmDir = path.join(fx.dir, 'cm');
+    fs.mkdirSync(cmDir, { mode: 0o700 });
+  });
+  after(async () => {
+    for (const pid of masters) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    await fx?.stop();
+  });
+
+  /** Options for a fresh socket of this test; `persist` as ControlPersist. */
+  function shared(persist: string, master = 'auto'): { args: string[]; socket: string } {
+    const socket = path.join(cmDir, `s${++n}`);
+    return { args: ['-F', fx.configFile, '-o', `ControlMaster=${master}`, '-o', `ControlPath=${socket}`, '-o', `ControlPersist=${persist}`], socket };
+  }
+
+  async function masterPid(args: string[]): Promise<number> {
+    const r = await runTlssh([...args, '-O', 'check', 'localhost']);
+    assert.equal(r.status, 0, r.stderr);
+    const pid = Number(/^Master running \(pid=(\d+)\)$/m.exec(r.stderr)?.[1]);
+    assert.ok(pid > 0, r.stderr);
+    masters.add(pid);
+    return pid;
+  }
+
+  it('runs a PTY session, a command with stdin and a command killed by a signal at once through one master', async () => {
+    const { args, socket } = shared('yes');
+    const first = await runTlssh([...args, '-v', 'localhost', 'echo first']);
+    assert.equal(first.status, 0, first.stderr);
+    assert.equal(first.stdout.toString(), 'first\n');
+    assert.match(first.stderr, /starting a connection-sharing master/);
+    const st = fs.statSync(socket);
+    assert.ok(st.isSocket());
+    assert.equal(st.mode & 0o777, 0o600, 'socket mode 0600');
+    const pid = await masterPid(args);
+
+    // The PTY session, in a real terminal.
+    const term = nodePty.spawn('/bin/bash', ['--norc', '--noprofile', '-i'], {
+      name: 'xterm', cols: 80, rows: 24, cwd: fx.dir,
+      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: fx.dir, TERM: 'xterm', LANG: 'C', PS1: 'OUTER$ ' },
+    });
+    let out = '';
+    term.onData((d) => { out += d; });
+    const waitFor = async (re: RegExp, from = 0): Promise<number> => {
+      await eventually(`${re} in the terminal; last: ${JSON.stringify(out.slice(-800))}`, () => re.test(out.slice(from)));
+      const m = re.exec(out.slice(from))!;
+      return from + m.index + m[0].length;
+    };
+    try {
+      await waitFor(/OUTER\$ $/);
+      term.write(`stty -g > before.stty; "${process.execPath}" "${TLSSH}" ${args.join(' ')} -v localhost; echo "RC=$?"; stty -g > after.stty\r`);
+      term.write('echo PTY-$((6*7)); tty\r');
+      let mark = await waitFor(/PTY-42/);
+      mark = await waitFor(/\/dev\/pts\/\d+/, mark);
+      assert.match(out, /shared session started by master pid (\d+)/);
+      assert.equal(Number(/shared session started by master pid (\d+)/.exec(out)?.[1]), pid);
+
+      // While the PTY session runs: a command fed on stdin, and one killed by a signal.
+      const [withStdin, killed] = await Promise.all([
+        runTlssh([...args, '-v', 'localhost', 'cat; exit 7'], { input: 'through the master\n' }),
+        runTlssh([...args, '-v', 'localhost', 'kill -TERM $$']),
+      ]);
+      assert.equal(withStdin.status, 7, withStdin.stderr);
+      assert.equal(withStdin.stdout.toString(), 'through the master\n');
+      assert.match(withStdin.stderr, new RegExp(`started by master pid ${pid}\\b`));
+      assert.equal(killed.status, 128 + 15, killed.stderr);
+      assert.match(killed.stderr, new RegExp(`started by master pid ${pid}\\b`));
+      // One TLS connection carried them (tlssh/2+mux): the server numbers the sessions it shares.
+      const shared = fx.server.logs().split('\n').filter((l) => /session \d+: /.test(l));
+      assert.ok(shared.some((l) => /session \d+: pty, shell/.test(l)), fx.server.logs().slice(-2000));
+      assert.ok(shared.filter((l) => /session \d+: no pty, command/.test(l)).length >= 2, fx.server.logs().slice(-2000));
+
+      // The window follows the local terminal. SIGWINCH and the keys typed after it race (for ssh
+      // too), so the size is asked until the remote side has it.
+      term.resize(100, 30);
+      await eventually('the remote terminal is 100x30', async () => {
+        term.write('stty size\r');
+        await new Promise((r) => setTimeout(r, 500));
+        return /30 100/.test(out.slice(mark));
+      });
+      mark = await waitFor(/30 100/, mark);
+
+      // ~? says that ~. ends only this session; ~. then does so, and the master stays.
+      term.write('\r~?');
+      mark = await waitFor(/terminate session \(the shared connection stays\)/, mark);
+      term.write('\r~.');
+      mark = await waitFor(/RC=255/, mark);
+      await waitFor(/OUTER\$ $/, mark);
+      assert.equal(fs.readFileSync(path.join(fx.dir, 'after.stty'), 'utf8'), fs.readFileSync(path.join(fx.dir, 'before.stty'), 'utf8'), 'terminal modes restored');
+    } finally {
+      term.kill('SIGKILL');
+    }
+    assert.equal(await masterPid(args), pid, 'the same master still serves');
+    const again = await runTlssh([...args, 'localhost', 'echo again']);
+    assert.equal(again.stdout.toString(), 'again\n');
+    assert.equal((await runTlssh([...args, '-O', 'exit', 'localhost'])).status, 0);
+  });
+
+  it('-O check answers with the pid, -O exit ends the master and its socket', async () => {
+    const { args, socket } = shared('yes');
+    const none = await runTlssh([...args, '-O', 'check', 'localhost']);
+    assert.equal(none.status, 255);
+    assert.match(none.stderr, /^Control socket connect\(.*\): No such file or directory$/m);
+    assert.equal((await runTlssh([...args, 'localhost', 'true'])).status, 0);
+    const pid = await masterPid(args);
+    const exit = await runTlssh([...args, '-O', 'exit', 'localhost']);
+    assert.equal(exit.status, 0, exit.stderr);
+    assert.match(exit.stderr, /^Exit request sent\.$/m);
+    await eventually('the master process ends', () => !isAlive(pid));
+    assert.equal(fs.existsSync(socket), false, 'socket removed');
+    assert.equal((await runTlssh([...args, '-O', 'check', 'localhost'])).status, 255);
+    const cancel = await runTlssh([...args, '-O', 'cancel', 'localhost']);
+    assert.equal(cancel.status, 255);
+    assert.match(cancel.stderr, /forwardings/);
+  });
+
+  it('-O stop: the socket goes at once, a running session goes on, and the master ends after it', async () => {
+    const { args, socket } = shared('yes');
+    assert.equal((await runTlssh([...args, 'localhost', 'true'])).status, 0);
+    const pid = await masterPid(args);
+    const child = spawn(process.execPath, [TLSSH, ...args, 'localhost', 'echo started; read x; echo "got $x"'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => { out += b.toString(); });
+    const done = new Promise<number | null>((resolve) => child.once('close', (status) => resolve(status)));
+    await eventually('the session started', () => out === 'started\n');
+    const stop = await runTlssh([...args, '-O', 'stop', 'localhost']);
+    assert.equal(stop.status, 0, stop.stderr);
+    assert.match(stop.stderr, /^Stop listening request sent\.$/m);
+    await eventually('the socket is removed', () => !fs.existsSync(socket));
+    assert.ok(isAlive(pid), 'the master waits for its session');
+    child.stdin.end('more\n');
+    assert.equal(await done, 0);
+    assert.equal(out, 'started\ngot more\n');
+    await eventually('the master ends after its last session', () => !isAlive(pid));
+  });
+
+  it('bad bytes on the socket end only that client: the master and its other sessions carry on', async () => {
+    const { args, socket } = shared('yes');
+    assert.equal((await runTlssh([...args, 'localhost', 'true'])).status, 0);
+    const pid = await masterPid(args);
+    const { connect } = await import('node:net');
+    for (const junk of [Buffer.from('GET / HTTP/1.0\r\n\r\n'), Buffer.from([0x01, 0xff, 0xff, 0xff, 0xff]), Buffer.from([0x01, 0, 0, 0, 2, 0x7b, 0x7d])]) {
+      const reply = await new Promise<string>((resolve) => {
+        const c = connect(socket);
+        let got = '';
+        c.on('data', (b: Buffer) => { got += b.subarray(5).toString(); });
+        c.on('error', () => undefined);
+        c.on('close', () => resolve(got));
+        c.write(junk);
+      });
+      assert.match(reply, /TLSSH_ERR_CONTROL_PROTOCOL/, junk.toString('hex'));
+    }
+    assert.equal(await masterPid(args), pid);
+    const r = await runTlssh([...args, 'localhost', 'echo still']);
+    assert.equal(r.stdout.toString(), 'still\n');
+    assert.equal((await runTlssh([...args, '-O', 'exit', 'localhost'])).status, 0);
+  });
+
+  it('a TPM key with a password: the master asks on the first client\'s terminal, and later sessions need neither TPM nor password', async (t) => {
+    let tpm: Swtpm | undefined = await startSwtpm();
+    t.after(() => tpm?.stop());
+    const conf = await tpmClientConfig(fx, tpm, 'mux-tpm', 'mux secret');
+    const socket = path.join(cmDir, `s${++n}`);
+    const args = ['-F', conf, '-o', 'ControlMaster=auto', '-o', `ControlPath=${socket}`, '-o', 'ControlPersist=yes'];
+    // A throw-away HOME: TPM logins may cache key contexts under ~/.tlssh.
+    const env = { ...process.env, HOME: fx.dir, LANG: 'C' };
+    const term = nodePty.spawn(process.execPath, [TLSSH, ...args, 'localhost', 'echo tpm-$((6*7))'], { name: 'xterm', cols: 80, rows: 24, cwd: fx.dir, env });
+    let out = '';
+    let answered = false;
+    term.onData((d) => {
+      out += d;
+      if (!answered && out.includes('Enter password for TPM key')) {
+        answered = true;
+        term.write('mux secret\r');
+      }
+    });
+    const code = await new Promise<number>((resolve) => term.onExit((e) => resolve(e.exitCode)));
+    assert.equal(code, 0, out);
+    assert.ok(answered, out);
+    assert.match(out, /tpm-42/);
+    const pid = await masterPid(args);
+    // The TPM is gone: only the master's connection can serve the next sessions, without a prompt.
+    await tpm.stop();
+    tpm = undefined;
+    const r = await runTlssh([...args, 'localhost', 'echo no-tpm-needed'], { env, detached: true });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.toString(), 'no-tpm-needed\n');
+    assert.equal(await masterPid(args), pid);
+    assert.equal((await runTlssh([...args, '-O', 'exit', 'localhost'])).status, 0);
+  });
+
+  it('ControlMaster ask (-MM): each shared session is confirmed through SSH_ASKPASS, as ssh does', async () => {
+    const { args } = shared('yes', 'autoask');
+    const yes = { ...process.env, LANG: 'C', SSH_ASKPASS: '/bin/true' };
+    // The master keeps the environment it started with: here, an askpass that says yes.
+    const r = await runTlssh([...args, 'localhost', 'echo allowed'], { env: yes });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.toString(), 'allowed\n');
+    const pid = await masterPid(args);
+    const askpass = path.join(fx.dir, 'askpass-no');
+    fs.writeFileSync(askpass, '#!/bin/sh\nexit 1\n', { mode: 0o755 });
+    const { args: args2 } = shared('yes', 'autoask');
+    const first = await runTlssh([...args2, 'localhost', 'true'], { env: { ...process.env, LANG: 'C', SSH_ASKPASS: askpass } });
+    assert.equal(first.status, 255, first.stderr);
+    assert.match(first.stderr, /not confirmed/);
+    const pid2 = await masterPid(args2);
+    assert.notEqual(pid2, pid);
+    for (const a of [args, args2]) assert.equal((await runTlssh([...a, '-O', 'exit', 'localhost'])).status, 0);
+  });
+
+  it('a slow reader gets every byte, and the exit status after them', async () => {
+    const { args } = shared('yes');
+    assert.equal((await runTlssh([...args, 'localhost', 'true'])).status, 0);
+    await masterPid(args);
+    // The reader starts late: the output waits in the master while the command has long ended.
+    const quoted = [process.execPath, TLSSH, ...args, 'localhost', 'head -c 3000000 /dev/zero; exit 3'].map((a) => `'${a}'`).join(' ');
+    const out = execFileSync('bash', ['-c', `${quoted} | (sleep 2; wc -c); echo "status \${PIPESTATUS[0]}"`], { encoding: 'utf8', timeout: WAIT_MS });
+    assert.equal(out.trim().split(/\s+/).join(' '), '3000000 status 3');
+    assert.equal((await runTlssh([...args, '-O', 'exit', 'localhost'])).status, 0);
+  });
+
+  it('ControlPersist TIME: the master ends that long after its last session', async () => {
+    const { args, socket } = shared('2s');
+    assert.equal((await runTlssh([...args, 'localhost', 'true'])).status, 0);
+    const pid = await masterPid(args);
+    await eventually('the master ends after ControlPersist', () => !isAlive(pid));
+    assert.equal(fs.existsSync(socket), false);
+  });
+
+  it('a master killed under running sessions: they end with 255 and one line; its stale socket is replaced', async () => {
+    const { args, socket } = shared('yes');
+    assert.equal((await runTlssh([...args, 'localhost', 'true'])).status, 0);
+    const pid = await masterPid(args);
+    const sessions = [0, 1].map(() => {
+      const child = spawn(process.execPath, [TLSSH, ...args, 'localhost', 'echo started; sleep 60'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (b: Buffer) => { stdout += b.toString(); });
+      child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+      const done = new Promise<number | null>((resolve) => child.once('close', (status) => resolve(status)));
+      const killer = setTimeout(() => child.kill('SIGKILL'), WAIT_MS);
+      return { child, done: done.finally(() => clearTimeout(killer)), out: () => stdout, err: () => stderr };
+    });
+    await eventually('both sessions started', () => sessions.every((s) => s.out() === 'started\n'));
+    process.kill(pid, 'SIGKILL');
+    for (const s of sessions) {
+      assert.equal(await s.done, 255);
+      const lines = s.err().trim().split('\n');
+      assert.equal(lines.length, 1, s.err());
+      assert.match(lines[0]!, /^tlssh: the connection-sharing master at .* went away; session ended$/);
+    }
+    // The socket file is left behind by the kill; the next client replaces it with a new master.
+    assert.ok(fs.existsSync(socket));
+    const next = await runTlssh([...args, 'localhost', 'echo new']);
+    assert.equal(next.status, 0, next.stderr);
+    assert.equal(next.stdout.toString(), 'new\n');
+    assert.notEqual(await masterPid(args), pid);
+    assert.equal((await runTlssh([...args, '-O', 'exit', 'localhost'])).status, 0);
+  });
+
+  it('refuses a ControlPath directory others can enter, and connects directly instead (as ssh)', async () => {
+    const open = path.join(fx.dir, 'open');
+    fs.mkdirSync(open, { mode: 0o755 });
+    fs.chmodSync(open, 0o755);
+    const socket = path.join(open, 's');
+    const r = await runTlssh(['-F', fx.configFile, '-o', 'ControlMaster=auto', '-o', `ControlPath=${socket}`, '-o', 'ControlPersist=yes', 'localhost', 'echo direct']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.toString(), 'direct\n');
+    assert.match(r.stderr, /ControlPath directory .* is open to other users \(mode 0755\)/);
+    assert.equal(fs.existsSync(socket), false);
+  });
+
+  it('serves only its own uid: another user at the socket is refused (SO_PEERCRED) and the master carries on', { skip: !isRoot && 'needs root to run a client as another user' }, async (t) => {
+    let other: TestUser | undefined;
+    t.after(() => other?.remove());
+    other = createTestUser('muxcli');
+    const { args, socket } = shared('yes');
+    assert.equal((await runTlssh([...args, 'localhost', 'true'])).status, 0);
+    const pid = await masterPid(args);
+    // Only the directory keeps others out in normal use; open it, so the kernel's word is all that is left.
+    const fixtureMode = fs.statSync(fx.dir).mode & 0o777;
+    fs.chmodSync(fx.dir, 0o711);
+    fs.chmodSync(cmDir, 0o755);
+    fs.chmodSync(socket, 0o666);
+    try {
+      const asOther = (extra: string[]): { status: number | null; stderr: string } => {
+        try {
+          execFileSync('runuser', ['-u', other!.name, '--', process.execPath, TLSSH, '-F', '/dev/null', '-S', socket, ...extra], {
+            stdio: ['ignore', 'pipe', 'pipe'], cwd: '/', timeout: WAIT_MS,
+          });
+          return { status: 0, stderr: '' };
+        } catch (e) {
+          const err = e as { status: number | null; stderr: Buffer };
+          return { status: err.status, stderr: err.stderr.toString() };
+        }
+      };
+      for (const extra of [['-O', 'check', 'localhost'], ['-o', 'ControlMaster=no', 'localhost', 'id']]) {
+        const r = asOther(extra);
+        assert.equal(r.status, 255, r.stderr);
+        assert.match(r.stderr, /this master serves only uid 0/);
+      }
+    } finally {
+      fs.chmodSync(cmDir, 0o700);
+      fs.chmodSync(fx.dir, fixtureMode);
+    }
+    assert.equal(await masterPid(args), pid, 'the master carries on');
+    assert.equal((await runTlssh([...args, '-O', 'exit', 'localhost'])).status, 0);
+  });
+});

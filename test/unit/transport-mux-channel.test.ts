@@ -1,0 +1,148 @@
+// The client's half of a tlssh/2+mux connection over real TLS on loopback, against a raw server
+// that sends exactly what each test needs: the session table's rules (ids, finals that cross in
+// flight, acknowledgements) as PROTOCOL.md section 12.4 and 12.6 state them.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, rmSync } from 'node:fs';
+import * as tls from 'node:tls';
+import { once } from 'node:events';
+import { MuxChannel } from '../../src/transport/mux-channel';
+import { MuxDecoder, encodeMuxFrame } from '../../src/protocol/mux-codec';
+import type { MuxFrame } from '../../src/protocol/mux-messages';
+import type { SessionRequest } from '../../src/protocol/messages';
+import type { TlsshError } from '../../src/errors';
+import { issueCert, makeCa, makeTempDir } from '../helpers/ca';
+
+let dir = '';
+let serverOpts: tls.TlsOptions;
+let clientOpts: tls.ConnectionOptions;
+
+before(() => {
+  dir = makeTempDir('tlssh-mux-channel-');
+  const ca = makeCa(dir);
+  const srv = issueCert(ca, { cn: 'localhost', san: ['IP:127.0.0.1'], eku: 'serverAuth' });
+  const cli = issueCert(ca, { cn: 'alice', eku: 'clientAuth' });
+  serverOpts = { cert: readFileSync(srv.certFile), key: readFileSync(srv.keyFile), ca: readFileSync(ca.certFile), requestCert: true, minVersion: 'TLSv1.3' };
+  clientOpts = { cert: readFileSync(cli.certFile), key: readFileSync(cli.keyFile), ca: readFileSync(ca.certFile), minVersion: 'TLSv1.3', checkServerIdentity: () => undefined };
+});
+
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+interface RawServer {
+  frames: MuxFrame[];
+  send(f: MuxFrame): void;
+  next(pred: (f: MuxFrame) => boolean): Promise<MuxFrame>;
+  close(): void;
+}
+
+async function pair(): Promise<{ client: MuxChannel; server: RawServer }> {
+  const srv = tls.createServer(serverOpts);
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const accepted = once(srv, 'secureConnection') as Promise<[tls.TLSSocket]>;
+  const sock = tls.connect({ ...clientOpts, host: '127.0.0.1', port: (srv.address() as { port: number }).port });
+  await once(sock, 'secureConnect');
+  const [peer] = await accepted;
+  const decoder = new MuxDecoder();
+  const frames: MuxFrame[] = [];
+  const waiters: Array<() => void> = [];
+  peer.on('data', (c: Buffer) => {
+    frames.push(...decoder.push(c));
+    for (const w of waiters.splice(0)) w();
+  });
+  peer.on('error', () => undefined);
+  return {
+    client: new MuxChannel(sock, { role: 'client', keepalive: 0 }),
+    server: {
+      frames,
+      send: (f) => peer.write(encodeMuxFrame(f)),
+      next: async (pred) => {
+        for (;;) {
+          const f = frames.find(pred);
+          if (f) return f;
+          await new Promise<void>((r) => waiters.push(r));
+        }
+      },
+      close: () => {
+        peer.destroy();
+        srv.close();
+      },
+    },
+  };
+}
+
+const REQUEST: SessionRequest = { type: 'session-request', user: '', command: 'true', pty: false, term: '', cols: 0, rows: 0, env: [] };
+
+test('the client acknowledges exit-status with session-close, and the id is free again', { timeout: 10_000 }, async () => {
+  const { client, server } = await pair();
+  const ended: number[] = [];
+  client.on('session-end', (id) => ended.push(id));
+  const { id, channel } = client.open();
+  channel.send(REQUEST);
+  await server.next((f) => f.session === id && f.message.type === 'session-request');
+  server.send({ session: id, message: { type: 'session-started', user: 'alice', window: 1024 } });
+  server.send({ session: id, message: { type: 'exit-status', code: 3, signal: null, coreDumped: false } });
+  const exit = await new Promise((resolve) => channel.on('message', (m) => m.type === 'exit-status' && resolve(m)));
+  assert.deepEqual(exit, { type: 'exit-status', code: 3, signal: null, coreDumped: false });
+  await server.next((f) => f.session === id && f.message.type === 'session-close');
+  assert.deepEqual(ended, [id]);
+  assert.equal(client.sessionCount, 0);
+  assert.equal(client.isClosed, false);
+  client.destroy();
+  server.close();
+});
+
+test('what crosses an abandoned session\'s session-close is dropped, not an error', { timeout: 10_000 }, async () => {
+  const { client, server } = await pair();
+  const { id, channel } = client.open();
+  channel.send(REQUEST);
+  await server.next((f) => f.message.type === 'session-request');
+  server.send({ session: id, message: { type: 'session-started', user: 'alice', window: 1024 } });
+  await new Promise((resolve) => channel.on('message', (m) => m.type === 'session-started' && resolve(m)));
+  channel.destroy();
+  await server.next((f) => f.session === id && f.message.type === 'session-close');
+  // In flight before the server saw it: output, then the server's own final.
+  server.send({ session: id, message: { type: 'data', stream: 1, data: Buffer.from('late') } });
+  server.send({ session: id, message: { type: 'session-close' } });
+  await new Promise((resolve) => client.once('session-end', resolve));
+  assert.equal(client.isClosed, false);
+  // A second session on the same connection still works.
+  const next = client.open();
+  assert.notEqual(next.id, 0);
+  client.destroy();
+  server.close();
+});
+
+test('a server message for a session id that is not open ends the connection with TLSSH_ERR_SESSION_ID', { timeout: 10_000 }, async () => {
+  const { client, server } = await pair();
+  const closed = new Promise<TlsshError | undefined>((resolve) => client.once('close', resolve));
+  const { channel } = client.open();
+  const sessionClosed = new Promise<TlsshError | undefined>((resolve) => channel.once('close', resolve));
+  channel.send(REQUEST);
+  await server.next((f) => f.message.type === 'session-request');
+  server.send({ session: 4242, message: { type: 'eof', stream: 1 } });
+  const err = await server.next((f) => f.session === null && f.message.type === 'error');
+  assert.equal(err.message.type === 'error' && err.message.code, 'TLSSH_ERR_SESSION_ID');
+  assert.equal((await closed)?.code, 'TLSSH_ERR_SESSION_ID');
+  // Every session of the connection ends with the connection's reason.
+  assert.equal((await sessionClosed)?.code, 'TLSSH_ERR_SESSION_ID');
+  server.close();
+});
+
+test('a session-error ends that session with the server\'s code; the connection goes on', { timeout: 10_000 }, async () => {
+  const { client, server } = await pair();
+  const a = client.open();
+  const b = client.open();
+  a.channel.send(REQUEST);
+  b.channel.send(REQUEST);
+  await server.next((f) => f.session === b.id && f.message.type === 'session-request');
+  const aClosed = new Promise<TlsshError | undefined>((resolve) => a.channel.once('close', resolve));
+  server.send({ session: a.id, message: { type: 'session-error', code: 'TLSSH_ERR_MAX_SESSIONS', message: 'MaxSessions 1' } });
+  assert.equal((await aClosed)?.code, 'TLSSH_ERR_MAX_SESSIONS');
+  await server.next((f) => f.session === a.id && f.message.type === 'session-close');
+  assert.equal(b.channel.isClosed, false);
+  assert.equal(client.isClosed, false);
+  client.destroy();
+  server.close();
+});
