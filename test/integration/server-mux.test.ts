@@ -4,7 +4,8 @@
 // bad session ids ending only their own connection.
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
@@ -179,7 +180,9 @@ test('tlsshctl sessions lists each session of a shared connection', { timeout: 6
   const two = await conn.openSession(sessionRequest({ command: 'echo b; read x', pty: true, term: 'xterm' }), { stdout: b.sink });
   await Promise.all([a.until('a'), b.until('b')]);
   const list = async (): Promise<SessionView[]> => {
-    const out = execFileSync(process.execPath, [TLSSHCTL, '-c', d.daemon.configFile, 'sessions', '--json'], { encoding: 'utf8' });
+    // Not execFileSync: a blocked test process stops reading the daemon's log pipe, and a daemon
+    // blocked on a full pipe cannot answer tlsshctl.
+    const { stdout: out } = await promisify(execFile)(process.execPath, [TLSSHCTL, '-c', d.daemon.configFile, 'sessions', '--json'], { encoding: 'utf8' });
     return (JSON.parse(out) as { sessions: SessionView[] }).sessions;
   };
   const rows = await until(async () => {
