@@ -98,7 +98,12 @@ interface WorkerState {
   info?: SessionInfoMessage;
   stats?: SessionStatsMessage;
   tty?: string;
+  /** The sessions of a shared connection (tlssh/2+mux), by their id on the wire. */
+  mux?: Map<number, { kind: 'shell' | 'command' | 'subsystem'; command: string; tty?: string; started: Date }>;
 }
+
+/** Sessions of one shared connection the listener keeps for tlsshctl; MaxSessions is at most 1024. */
+const MAX_LISTED_MUX_SESSIONS = 1024;
 
 export interface BoundAddress {
   host: string;
@@ -392,6 +397,15 @@ export class Listener {
       w.tty ??= m.line;
       if (!w.user || this.records.isOpen(pid, m.line)) return;
       void this.recordLogin(pid, w.user, m.line, host);
+    } else if (m.t === 'mux-session') {
+      if (!w.authenticated) return;
+      w.mux ??= new Map();
+      if (m.ended) w.mux.delete(m.session);
+      else {
+        const known = w.mux.get(m.session);
+        if (!known && w.mux.size >= MAX_LISTED_MUX_SESSIONS) return;
+        w.mux.set(m.session, { kind: m.kind, command: m.command, ...(m.tty ? { tty: m.tty } : {}), started: known?.started ?? new Date() });
+      }
     } else if (m.t === 'logout') {
       // One session of a shared connection ended; the worker (and its other sessions) go on.
       void this.records.logoutLine(pid, m.line);
@@ -434,7 +448,7 @@ export class Listener {
       if (!w.authenticated || !w.user) continue;
       const i = w.info;
       const started = w.started ?? this.startedAt;
-      out.push({
+      const row: SessionView = {
         id: w.id, pid, user: w.user, remote: w.remote,
         ...(w.tty ? { tty: w.tty } : {}),
         ...(i ? { kind: i.kind, command: i.command, subject: i.subject, serial: i.serial, fingerprint: i.fingerprint, notAfter: i.notAfter } : {}),
@@ -442,9 +456,16 @@ export class Listener {
         bytesIn: w.stats?.bytesIn ?? 0,
         bytesOut: w.stats?.bytesOut ?? 0,
         idle: Math.max(0, Math.floor((now - (w.stats?.lastInput ?? started.getTime())) / 1000)),
-      });
+      };
+      // A shared connection: a row per session (traffic and idle time are the connection's).
+      if (w.mux && w.mux.size > 0) {
+        const { tty: _tty, ...base } = row;
+        for (const [session, m] of w.mux) {
+          out.push({ ...base, session, kind: m.kind, command: m.command, ...(m.tty ? { tty: m.tty } : {}), started: m.started.toISOString() });
+        }
+      } else out.push(row);
     }
-    return out.sort((a, b) => a.id - b.id);
+    return out.sort((a, b) => a.id - b.id || (a.session ?? 0) - (b.session ?? 0));
   }
 
   private statusView(): Record<string, unknown> {
