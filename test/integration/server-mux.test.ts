@@ -222,6 +222,8 @@ test('a session refused for itself (unknown subsystem, another user) leaves the 
   const running = await conn.openSession(sessionRequest({ command: 'read x; echo ok-$x' }), { stdout: out.sink });
   await assert.rejects(conn.openSession(sessionRequest({ command: 'no-such-subsystem', subsystem: true })), (e: unknown) => isTlsshError(e) && e.code === 'TLSSH_ERR_UNKNOWN_SUBSYSTEM');
   await assert.rejects(conn.openSession(sessionRequest({ user: 'nobody', command: 'true' })), (e: unknown) => isTlsshError(e) && e.code === 'TLSSH_ERR_USER_MISMATCH');
+  // A request the codec refuses never leaves, and costs the connection nothing.
+  await assert.rejects(conn.openSession(sessionRequest({ term: 'x y', pty: true })), (e: unknown) => isTlsshError(e) && e.code === 'TLSSH_ERR_FRAME_MALFORMED');
   running.stdin.end('yes\n');
   assert.equal((await running.done).kind, 'exit');
   assert.equal(out.text(), 'ok-yes\n');
