@@ -196,6 +196,22 @@ test('tlsshctl sessions lists each session of a shared connection', { timeout: 6
   conn.close();
 });
 
+test('tlsshctl kill ends every session of a shared connection with TLSSH_ERR_SESSION_KILLED', { timeout: 60_000 }, async () => {
+  const conn = await openMux(d.daemon.port, d.id);
+  const outs = [collector(), collector()];
+  const sessions = await Promise.all(outs.map((o) => conn.openSession(sessionRequest({ command: 'echo up; exec sleep 600' }), { stdout: o.sink })));
+  await Promise.all(outs.map((o) => o.until('up')));
+  const conns = await until(async () => {
+    const out = execFileSync(process.execPath, [TLSSHCTL, '-c', d.daemon.configFile, 'sessions', '--json'], { encoding: 'utf8' });
+    const ids = (JSON.parse(out) as { sessions: SessionView[] }).sessions.filter((v) => v.command === 'echo up; exec sleep 600').map((v) => v.id);
+    return ids.length === 2 ? ids : false;
+  });
+  execFileSync(process.execPath, [TLSSHCTL, '-c', d.daemon.configFile, 'kill', String(conns[0])]);
+  const ends = await Promise.all(sessions.map((s) => s.done));
+  assert.deepEqual(ends.map((e) => (e.kind === 'failed' ? e.error.code : e.kind)), ['TLSSH_ERR_SESSION_KILLED', 'TLSSH_ERR_SESSION_KILLED']);
+  await new Promise<void>((r) => (conn.isClosed ? r() : conn.once('close', () => r())));
+});
+
 test('abandoning one session hangs up its process and leaves the others running', { timeout: 60_000 }, async () => {
   const conn = await openMux(d.daemon.port, d.id);
   const a = collector();
