@@ -140,6 +140,14 @@ function utmpUsers(): Map<string, number> {
   return out;
 }
 
+/**
+ * tlsshctl against the test daemon. Not execFileSync: a blocked test process stops reading the
+ * daemon's log pipe, and a daemon blocked on a full pipe cannot answer tlsshctl.
+ */
+function tlsshctl(...args: string[]): Promise<{ stdout: string }> {
+  return promisify(execFile)(process.execPath, [TLSSHCTL, '-c', d.daemon.configFile, ...args], { encoding: 'utf8' });
+}
+
 async function until<T>(what: () => T | undefined | false | Promise<T | undefined | false>): Promise<T> {
   for (;;) {
     const v = await what();
@@ -180,9 +188,7 @@ test('tlsshctl sessions lists each session of a shared connection', { timeout: 6
   const two = await conn.openSession(sessionRequest({ command: 'echo b; read x', pty: true, term: 'xterm' }), { stdout: b.sink });
   await Promise.all([a.until('a'), b.until('b')]);
   const list = async (): Promise<SessionView[]> => {
-    // Not execFileSync: a blocked test process stops reading the daemon's log pipe, and a daemon
-    // blocked on a full pipe cannot answer tlsshctl.
-    const { stdout: out } = await promisify(execFile)(process.execPath, [TLSSHCTL, '-c', d.daemon.configFile, 'sessions', '--json'], { encoding: 'utf8' });
+    const { stdout: out } = await tlsshctl('sessions', '--json');
     return (JSON.parse(out) as { sessions: SessionView[] }).sessions;
   };
   const rows = await until(async () => {
@@ -197,6 +203,22 @@ test('tlsshctl sessions lists each session of a shared connection', { timeout: 6
   two.stdin.write('\n');
   await two.done;
   conn.close();
+});
+
+test('tlsshctl kill ends every session of a shared connection with TLSSH_ERR_SESSION_KILLED', { timeout: 60_000 }, async () => {
+  const conn = await openMux(d.daemon.port, d.id);
+  const outs = [collector(), collector()];
+  const sessions = await Promise.all(outs.map((o) => conn.openSession(sessionRequest({ command: 'echo up; exec sleep 600' }), { stdout: o.sink })));
+  await Promise.all(outs.map((o) => o.until('up')));
+  const conns = await until(async () => {
+    const { stdout: out } = await tlsshctl('sessions', '--json');
+    const ids = (JSON.parse(out) as { sessions: SessionView[] }).sessions.filter((v) => v.command === 'echo up; exec sleep 600').map((v) => v.id);
+    return ids.length === 2 ? ids : false;
+  });
+  await tlsshctl('kill', String(conns[0]));
+  const ends = await Promise.all(sessions.map((s) => s.done));
+  assert.deepEqual(ends.map((e) => (e.kind === 'failed' ? e.error.code : e.kind)), ['TLSSH_ERR_SESSION_KILLED', 'TLSSH_ERR_SESSION_KILLED']);
+  await new Promise<void>((r) => (conn.isClosed ? r() : conn.once('close', () => r())));
 });
 
 test('abandoning one session hangs up its process and leaves the others running', { timeout: 60_000 }, async () => {
@@ -225,6 +247,8 @@ test('a session refused for itself (unknown subsystem, another user) leaves the 
   const running = await conn.openSession(sessionRequest({ command: 'read x; echo ok-$x' }), { stdout: out.sink });
   await assert.rejects(conn.openSession(sessionRequest({ command: 'no-such-subsystem', subsystem: true })), (e: unknown) => isTlsshError(e) && e.code === 'TLSSH_ERR_UNKNOWN_SUBSYSTEM');
   await assert.rejects(conn.openSession(sessionRequest({ user: 'nobody', command: 'true' })), (e: unknown) => isTlsshError(e) && e.code === 'TLSSH_ERR_USER_MISMATCH');
+  // A request the codec refuses never leaves, and costs the connection nothing.
+  await assert.rejects(conn.openSession(sessionRequest({ term: 'x y', pty: true })), (e: unknown) => isTlsshError(e) && e.code === 'TLSSH_ERR_FRAME_MALFORMED');
   running.stdin.end('yes\n');
   assert.equal((await running.done).kind, 'exit');
   assert.equal(out.text(), 'ok-yes\n');
