@@ -3,7 +3,7 @@
 import { ValueProblem, shown } from './config-error';
 import type { ValueContext, ValueParser } from './value-parsers';
 import {
-  boolean, duration, envPatterns, escapeChar, freeText, integer, maxStartups, oneOf, pathValue, secret, word,
+  boolean, duration, envPatterns, escapeChar, freeText, integer, maxStartups, oneOf, pathValue, preforkWorkers, secret, word,
 } from './value-parsers';
 import { parseListen } from './listen-address';
 import {
@@ -85,6 +85,8 @@ const serverKeywords: KeywordSpec[] = [
   spec({ name: 'ClientDomain', parse: word('a domain suffix such as .users.example.com', NAME_LIKE, true) }),
   spec({ name: 'LoginGraceTime', parse: duration(MAX_SECONDS) }),
   spec({ name: 'MaxStartups', parse: maxStartups }),
+  spec({ name: 'PreforkWorkers', parse: preforkWorkers }),
+  spec({ name: 'PreforkIdleTimeout', parse: duration(MAX_SECONDS) }),
   spec({ name: 'PerSourceMaxStartups', parse: perSourceMaxStartups }),
   spec({ name: 'PerSourceNetBlockSize', parse: perSourceNetBlockSize }),
   spec({ name: 'PerSourcePenalties', parse: perSourcePenalties }),
@@ -236,6 +238,10 @@ export const DEFAULT_SERVER_CONFIG = {
   ClientDomain: '',
   LoginGraceTime: 120,
   MaxStartups: { start: 10, rate: 30, full: 100 },
+  // One ready worker takes the start-up (node, modules, the first TLS context) off a login; a
+  // burst may grow the pool to 8 (about 10 MB each) for a minute after its last connection.
+  PreforkWorkers: { min: 1, max: 8 },
+  PreforkIdleTimeout: 60,
   PerSourceMaxStartups: 'none',
   PerSourceNetBlockSize: { ipv4: 32, ipv6: 128 },
   PerSourcePenalties: DEFAULT_PER_SOURCE_PENALTIES,
