@@ -239,8 +239,9 @@ export const DEFAULT_SERVER_CONFIG = {
   LoginGraceTime: 120,
   MaxStartups: { start: 10, rate: 30, full: 100 },
   // One ready worker takes the start-up (node, modules, the first TLS context) off a login; a
-  // burst may grow the pool to 8 (about 10 MB each) for a minute after its last connection.
-  PreforkWorkers: { min: 1, max: 8 },
+  // burst may grow the pool to 4 (about 12 MB each) for a minute after its last connection. More
+  // would let a few stalled handshakes (which look like a burst) buy ~100 MB of idle processes.
+  PreforkWorkers: { min: 1, max: 4 },
   PreforkIdleTimeout: 60,
   PerSourceMaxStartups: 'none',
   PerSourceNetBlockSize: { ipv4: 32, ipv6: 128 },
