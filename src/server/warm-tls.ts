@@ -14,12 +14,29 @@ import * as path from 'node:path';
 import type * as tls from 'node:tls';
 import { createTlsServer, serverTlsOptions, type ServerTls } from '../transport/tls-options';
 import type { LogSink } from './log';
+import { loadPamBinding } from './pam-binding';
 import type { WorkerConfig } from './worker-config';
 
 /** What serveConnection needs to handshake: the set-up and the tls.Server built from it. */
 export interface BuiltTls {
   setup: ServerTls;
   server: tls.Server;
+}
+
+/**
+ * What a login loads lazily, loaded while the worker waits: node-pty's native module (2.7 ms in a
+ * fresh process here; nearly every interactive login has a PTY) and, when the listener turned PAM
+ * on, the PAM addon (1 ms; every such login needs it). A failure is left for the login to report,
+ * exactly as it would without the warm-up.
+ */
+export function preloadSessionModules(cfg: Pick<WorkerConfig, 'UsePAM'>): void {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    (require('./pty-process') as typeof import('./pty-process')).preloadPtyNative();
+  } catch {
+    // The PTY session reports it.
+  }
+  if (cfg.UsePAM) loadPamBinding();
 }
 
 /** The fields of a warm or connection message that TLS is built from. */

@@ -6,7 +6,7 @@ import * as net from 'node:net';
 import { setProcessTitle } from '../process-title';
 import { closeInheritedFds, ipcFd } from './inherited-fds';
 import { isConnectionMessage, isWarmMessage, parseKillMessage } from './ipc-messages';
-import { prepareServerTls, stillCurrent, type PreparedTls } from './warm-tls';
+import { preloadSessionModules, prepareServerTls, stillCurrent, type PreparedTls } from './warm-tls';
 import { serveConnection, type ServedConnection } from './worker';
 
 closeInheritedFds(ipcFd());
@@ -40,6 +40,8 @@ process.on('message', (msg: unknown, handle: unknown) => {
       return;
     }
     if (process.connected && process.send) process.send({ t: 'warmed', generation: msg.generation });
+    // After the reply: the listener may hand over a connection meanwhile, and it queues behind this.
+    preloadSessionModules(msg.config);
     return;
   }
   if (served || !isConnectionMessage(msg) || !(handle instanceof net.Socket)) return;

@@ -91,6 +91,10 @@ describe('warm workers', () => {
     await waitForPool(fx, 'a ready worker', (s) => s.warmReady === 1);
     const before = fx.server.workerPids();
     assert.equal(before.length, 1, `one warm worker: ${before.join(' ')}`);
+    // node-pty's native module is loaded while it waits, not during the login.
+    const maps = (): string => fs.readFileSync(`/proc/${before[0]}/maps`, 'latin1');
+    for (let i = 0; i < 100 && !/\/pty\.node$/m.test(maps()); i++) await sleep(100);
+    assert.match(maps(), /\/pty\.node$/m);
     const s = longSession(fx);
     try {
       await s.ready;
