@@ -4,7 +4,7 @@
 
 import { serverSchema, type ConfigSchema } from './schema';
 import type { Subsystem } from './subsystem';
-import type { MaxStartups, PerSourceNetBlockSize, PerSourcePenalties, ServerConfig } from './types';
+import type { MaxStartups, PerSourceNetBlockSize, PerSourcePenalties, PreforkWorkers, ServerConfig } from './types';
 
 /** What a set secret prints as; its value, even its length, never leaves the daemon. */
 export const MASK = '********';
@@ -33,6 +33,10 @@ function formatScalar(v: unknown): string {
 
 /** sshd's syntax for the per-source keywords, whose parsed values are objects. */
 const SPECIAL: Partial<Record<keyof ServerConfig, (v: unknown) => string | string[]>> = {
+  PreforkWorkers: (v) => {
+    const p = v as PreforkWorkers;
+    return `${p.min}:${p.max}`;
+  },
   PerSourceNetBlockSize: (v) => {
     const b = v as PerSourceNetBlockSize;
     return `${b.ipv4}:${b.ipv6}`;

@@ -3,7 +3,7 @@
 import { ValueProblem, shown } from './config-error';
 import type { ValueContext, ValueParser } from './value-parsers';
 import {
-  boolean, duration, envPatterns, escapeChar, freeText, integer, maxStartups, oneOf, pathValue, secret, word,
+  boolean, duration, envPatterns, escapeChar, freeText, integer, maxStartups, oneOf, pathValue, preforkWorkers, secret, word,
 } from './value-parsers';
 import { parseListen } from './listen-address';
 import {
@@ -96,6 +96,8 @@ const serverKeywords: KeywordSpec[] = [
   spec({ name: 'MaxStartups', parse: maxStartups }),
   // sshd's keyword: sessions at once over one multiplexed connection (tlssh/2+mux).
   spec({ name: 'MaxSessions', parse: integer(1, 1024) }),
+  spec({ name: 'PreforkWorkers', parse: preforkWorkers }),
+  spec({ name: 'PreforkIdleTimeout', parse: duration(MAX_SECONDS) }),
   spec({ name: 'PerSourceMaxStartups', parse: perSourceMaxStartups }),
   spec({ name: 'PerSourceNetBlockSize', parse: perSourceNetBlockSize }),
   spec({ name: 'PerSourcePenalties', parse: perSourcePenalties }),
@@ -256,6 +258,11 @@ export const DEFAULT_SERVER_CONFIG = {
   CertificateExpiryWarning: 300,
   MaxStartups: { start: 10, rate: 30, full: 100 },
   MaxSessions: 10,
+  // One ready worker takes the start-up (node, modules, the first TLS context) off a login; a
+  // burst may grow the pool to 4 (about 12 MB each) for a minute after its last connection. More
+  // would let a few stalled handshakes (which look like a burst) buy ~100 MB of idle processes.
+  PreforkWorkers: { min: 1, max: 4 },
+  PreforkIdleTimeout: 60,
   PerSourceMaxStartups: 'none',
   PerSourceNetBlockSize: { ipv4: 32, ipv6: 128 },
   PerSourcePenalties: DEFAULT_PER_SOURCE_PENALTIES,

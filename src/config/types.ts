@@ -12,6 +12,14 @@ export interface MaxStartups {
   full: number;
 }
 
+/** PreforkWorkers min:max: warm workers kept ready, and how many a burst may grow that to. */
+export interface PreforkWorkers {
+  /** Ready at all times (0: none; every connection starts its own worker). */
+  min: number;
+  /** The most kept ready after a burst, until PreforkIdleTimeout passes without a login. */
+  max: number;
+}
+
 /** PerSourceNetBlockSize: address bits that make one source, for IPv4 and IPv6. */
 export interface PerSourceNetBlockSize {
   ipv4: number;
@@ -76,6 +84,9 @@ export interface ServerConfig extends CommonConfig {
   MaxStartups: MaxStartups;
   /** Sessions open at once over one multiplexed connection (ControlMaster); sshd's default 10. */
   MaxSessions: number;
+  PreforkWorkers: PreforkWorkers;
+  /** Seconds without a connection after which workers beyond PreforkWorkers' min exit. */
+  PreforkIdleTimeout: number;
   /** Unauthenticated connections one net block may hold; 'none': no limit but MaxStartups. */
   PerSourceMaxStartups: number | 'none';
   PerSourceNetBlockSize: PerSourceNetBlockSize;

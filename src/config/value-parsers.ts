@@ -2,7 +2,7 @@
 // or throws a ValueProblem saying what is wrong; none of them knows file, line or keyword.
 import * as path from 'node:path';
 import { ValueProblem, shown } from './config-error';
-import type { MaxStartups } from './types';
+import type { MaxStartups, PreforkWorkers } from './types';
 
 /** What a value may depend on besides its own text. */
 export interface ValueContext {
@@ -152,6 +152,21 @@ export function maxStartups(text: string): MaxStartups {
   if (rate < 1 || rate > 100) throw new ValueProblem(`${shown(text)}: rate must be a percentage from 1 to 100`);
   if (start > full) throw new ValueProblem(`${shown(text)}: start must not be larger than full`);
   return { start, rate, full };
+}
+
+/** The most warm workers PreforkWorkers may ask for: each is a process of ~10 MB. */
+export const MAX_PREFORK_WORKERS = 256;
+
+/** "min:max", or one number N meaning N:N (a fixed pool that never grows). */
+export function preforkWorkers(text: string): PreforkWorkers {
+  required(text);
+  const m = /^([0-9]+)(?::([0-9]+))?$/.exec(text);
+  if (m === null) throw new ValueProblem(`${shown(text)} is not min:max (like 1:8) or a single number`);
+  const min = Number(m[1]);
+  const max = m[2] === undefined ? min : Number(m[2]);
+  if (min > MAX_PREFORK_WORKERS || max > MAX_PREFORK_WORKERS) throw new ValueProblem(`${shown(text)}: at most ${MAX_PREFORK_WORKERS} workers`);
+  if (min > max) throw new ValueProblem(`${shown(text)}: min must not be larger than max`);
+  return { min, max };
 }
 
 /**

@@ -23,6 +23,28 @@ export interface ConnectionMessage {
    * worker replays them into its TLS server before anything else from the socket.
    */
   prefix?: string;
+  /** The configuration's generation (listener reloads count up): a warm worker set up for it may use what it prepared. */
+  generation?: number;
+}
+
+/**
+ * Listener -> warm worker, before any connection: set up TLS for this configuration now, so the
+ * connection handed over later finds its secure context built. The same fields a connection
+ * message carries, so no more than that reaches a worker (no passwords).
+ */
+export interface WarmMessage {
+  t: 'warm';
+  generation: number;
+  config: WorkerConfig;
+  logSink: LogSink;
+  agentSocket?: string;
+  serverKey?: string;
+}
+
+/** Worker -> listener: the warm-up for `generation` is done; the worker is ready to take a connection. */
+export interface WarmedMessage {
+  t: 'warmed';
+  generation: number;
 }
 
 /** Worker -> listener: the session request passed every check; MaxStartups stops counting it. */
@@ -123,7 +145,7 @@ export interface SessionStatsMessage {
   lastInput: number;
 }
 
-export type WorkerMessage = AuthenticatedMessage | LoginMessage | LogoutMessage | MuxSessionMessage | ReadyMessage | PamSessionMessage | PenaltyMessage | SessionInfoMessage | SessionStatsMessage;
+export type WorkerMessage = AuthenticatedMessage | LoginMessage | LogoutMessage | MuxSessionMessage | ReadyMessage | WarmedMessage | PamSessionMessage | PenaltyMessage | SessionInfoMessage | SessionStatsMessage;
 
 /** Codes a listener may end a session with: tlsshctl kill, or a reload's certificate check. */
 export const SESSION_END_CODES = ['TLSSH_ERR_SESSION_KILLED', 'TLSSH_ERR_CERT_REVOKED_IN_SESSION', 'TLSSH_ERR_CERT_UNTRUSTED_IN_SESSION'] as const;
@@ -167,7 +189,17 @@ export function isConnectionMessage(v: unknown): v is ConnectionMessage {
     && (o['agentSocket'] === undefined || typeof o['agentSocket'] === 'string')
     && (o['serverKey'] === undefined || typeof o['serverKey'] === 'string')
     && (o['prefix'] === undefined
-      || (typeof o['prefix'] === 'string' && o['prefix'].length <= MAX_PREFIX_BASE64 && /^[A-Za-z0-9+/]*={0,2}$/.test(o['prefix'])));
+      || (typeof o['prefix'] === 'string' && o['prefix'].length <= MAX_PREFIX_BASE64 && /^[A-Za-z0-9+/]*={0,2}$/.test(o['prefix'])))
+    && (o['generation'] === undefined || isCount(o['generation']));
+}
+
+export function isWarmMessage(v: unknown): v is WarmMessage {
+  if (typeof v !== 'object' || v === null) return false;
+  const o = v as Record<string, unknown>;
+  return o['t'] === 'warm' && isCount(o['generation']) && typeof o['config'] === 'object' && o['config'] !== null
+    && (o['logSink'] === 'stderr' || o['logSink'] === 'syslog' || o['logSink'] === 'file')
+    && (o['agentSocket'] === undefined || typeof o['agentSocket'] === 'string')
+    && (o['serverKey'] === undefined || typeof o['serverKey'] === 'string');
 }
 
 export function parseWorkerMessage(v: unknown): WorkerMessage | undefined {
@@ -177,6 +209,7 @@ export function parseWorkerMessage(v: unknown): WorkerMessage | undefined {
     return { t: 'authenticated', user: o['user'] };
   }
   if (o['t'] === 'ready') return { t: 'ready' };
+  if (o['t'] === 'warmed' && isCount(o['generation'])) return { t: 'warmed', generation: o['generation'] };
   if (o['t'] === 'pam-session') return { t: 'pam-session' };
   if (o['t'] === 'penalty' && (o['reason'] === 'authfail' || o['reason'] === 'noauth' || o['reason'] === 'grace-exceeded')) {
     return { t: 'penalty', reason: o['reason'] };

@@ -27,7 +27,8 @@ import { shouldDrop } from './max-startups';
 import { closePamSession, pamDecision, pamServiceNote } from './pam-session';
 import { PamSessionRegistry } from './pam-session-registry';
 import { checkRuntimeDir } from './runtime-dir';
-import { connectionMessage, openedServerKey } from './worker-config';
+import { connectionMessage, openedServerKey, warmMessage } from './worker-config';
+import { WorkerPool } from './worker-pool';
 
 const WORKER_ENTRY = path.join(__dirname, 'worker-main.js');
 /**
@@ -68,8 +69,6 @@ export interface ListenerOptions {
   logSink: LogSink;
   /** The workers' stderr: the daemon's own stderr, the syslog pipe, or LogFile's descriptor. */
   workerStderr: 'inherit' | Writable | number;
-  /** Warm workers kept ready; 0 forks one per connection. */
-  prefork?: number;
   /** Start-up check of the TPM key agent (it signs, the certificate verifies), before binding. */
   checkKeyAgent?: (socketPath: string) => Promise<void>;
   /** Overrides for tests. */
@@ -121,7 +120,8 @@ export class Listener {
   private readonly log: Logger;
   private readonly servers: net.Server[] = [];
   private readonly workers = new Map<number, WorkerState>();
-  private readonly warm: ChildProcess[] = [];
+  /** Warm workers (PreforkWorkers): forked and set up before their connection. */
+  private readonly pool: WorkerPool;
   private readonly records: LoginRecords;
   private readonly pamSessions: PamSessionRegistry;
   private readonly perSource: PerSourceTable;
@@ -152,6 +152,17 @@ export class Listener {
     this.config = opts.config;
     this.log = opts.log;
     this.perSource = new PerSourceTable(perSourceSettings(this.config));
+    this.pool = new WorkerPool({
+      spawn: () => this.spawnWorker(),
+      warmMessage: (generation) => warmMessage({
+        generation, config: { ...this.config, UsePAM: this.pamOn }, logSink: opts.logSink, agentSocket: this.agentSocket, serverKey: this.serverKey,
+      }),
+      policy: () => ({
+        min: this.config.PreforkWorkers.min, max: this.config.PreforkWorkers.max, idleTimeoutMs: this.config.PreforkIdleTimeout * 1000,
+      }),
+      room: () => this.config.MaxStartups.full - this.held.size - this.unauthenticatedWorkers,
+      log: (line) => this.log.verbose(line),
+    });
     this.records = new LoginRecords({
       utmpPath: opts.utmpPath,
       wtmpPath: opts.wtmpPath,
@@ -201,7 +212,7 @@ export class Listener {
     this.adopted = this.views.adopt();
     // Connection numbers go on from the earlier listener's, so that an id names one session.
     for (const r of this.adopted.values()) this.nextId = Math.max(this.nextId, r.view.id + 1);
-    this.fillPool();
+    this.pool.fill();
     return bound;
   }
 
@@ -228,6 +239,8 @@ export class Listener {
       throw e;
     }
     this.perSource.update(perSourceSettings(cfg));
+    // Warm workers built their TLS from the old configuration and files.
+    this.pool.retire();
     this.log.info('configuration reloaded');
     this.recheckSessions(trust, ++this.recheckGeneration).catch((e: unknown) => this.log.error(`re-checking sessions after the reload: ${e instanceof Error ? e.message : String(e)}`));
   }
@@ -293,7 +306,7 @@ export class Listener {
     // to workers, which are not ours to wait for.
     for (const s of this.servers) s.close();
     this.control?.close();
-    for (const w of this.warm.splice(0)) w.kill('SIGTERM');
+    this.pool.stop();
     for (const h of [...this.held]) h.abort();
     for (const w of this.workers.values()) {
       // Detach: their exit is no longer our business (a later listener picks the records up).
@@ -361,8 +374,8 @@ export class Listener {
 
   private handToWorker(socket: net.Socket, prefix: Buffer, c: { id: number; address: string; remote: string; block: string | undefined }): void {
     const { id, remote } = c;
-    const child = this.warm.shift() ?? this.spawnWorker();
-    this.fillPool();
+    const taken = this.pool.take();
+    const child = taken?.child ?? this.spawnWorker();
     const pid = child.pid;
     if (pid === undefined) {
       this.perSource.release(c.block);
@@ -379,8 +392,9 @@ export class Listener {
     child.on('message', (m: unknown) => this.onWorkerMessage(state, m, c.address));
     const msg = connectionMessage({
       id, config: { ...this.config, UsePAM: this.pamOn }, logSink: this.opts.logSink, agentSocket: this.agentSocket, serverKey: this.serverKey, prefix,
+      generation: this.pool.currentGeneration,
     });
-    this.log.verbose(`connection #${id} from ${remote} -> worker ${pid}`);
+    this.log.verbose(`connection #${id} from ${remote} -> worker ${pid}${taken ? (taken.warmed ? ' (warm)' : ' (prefork, still starting)') : ''}`);
     child.send(msg, socket, (err) => {
       if (err) {
         this.log.error(`cannot hand connection #${id} to worker ${pid}: ${err.message}`);
@@ -413,17 +427,8 @@ export class Listener {
     return child;
   }
 
-  private fillPool(): void {
-    const want = this.stopping ? 0 : this.opts.prefork ?? 0;
-    while (this.warm.length < want) {
-      const child = this.spawnWorker();
-      this.warm.push(child);
-    }
-  }
-
   private onWorkerExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
-    const i = this.warm.indexOf(child);
-    if (i >= 0) this.warm.splice(i, 1);
+    this.pool.forget(child);
     const pid = child.pid;
     if (pid === undefined) return;
     const w = this.workers.get(pid);
@@ -577,7 +582,7 @@ export class Listener {
       logins: this.logins,
       preauthHeld: this.held.size,
       preauthWorkers: this.unauthenticatedWorkers,
-      warmWorkers: this.warm.length,
+      ...this.pool.view(),
       penalties: this.perSource.penaltyViews(),
       // null: the server key is not in a TPM, so there is no agent.
       tpmAgent: this.agentStats?.() ?? null,

@@ -178,7 +178,6 @@ async function run(args: DaemonArgs, argv: readonly string[]): Promise<void> {
   const listener = new Listener({
     config: cfg, log, logSink: sink, reloadConfig,
     workerStderr: logFd ?? syslog?.stdin ?? 'inherit',
-    prefork: preforkCount(process.env['TLSSHD_PREFORK']),
     // The key agent the workers will use signs once, and the certificate must verify it.
     ...(cfg.PrivkeyEngine === 'tpm' ? { checkKeyAgent: (socket: string) => checkTpmSignature(cfg, files.cert, signThroughAgent(cfg, socket)) } : {}),
   });
@@ -236,16 +235,6 @@ function main(): void {
     process.stderr.write(`tlsshd: ${describeError(e)}\n`);
     process.exit(EXIT_TLSSH_FAILURE);
   });
-}
-
-/**
- * Workers kept started and waiting: one by default, since a waiting worker has its code loaded
- * already and so takes about 40 ms off a login (measured on two cores), for one idle process.
- */
-function preforkCount(env: string | undefined): number {
-  if (env === undefined || env === '') return 1;
-  const n = Number(env);
-  return Number.isInteger(n) && n >= 0 && n <= 64 ? n : 1;
 }
 
 exitQuietlyOnEpipe(); // `tlsshd --help | head -1`

@@ -21,6 +21,22 @@ export interface PreauthHold {
 }
 
 /**
+ * pause() only stops the stream from flowing: the socket's handle goes on reading from the kernel
+ * into a buffer. After a hand-off (child_process send) the listener's copy of the handle stays
+ * open, its reads thrown away, until the worker's acknowledgement comes back; a warm worker
+ * answers the ClientHello sooner than that, and the client's reply (its Finished) could then be
+ * read, and lost, by the listener: the handshake hung until LoginGraceTime. Node has no public
+ * call for this, so the handle's own readStop().
+ */
+function stopKernelReads(socket: net.Socket): void {
+  const handle = (socket as unknown as { _handle?: { reading?: boolean; readStop?: () => number } | null })._handle;
+  if (handle && typeof handle.readStop === 'function') {
+    handle.reading = false;
+    handle.readStop();
+  }
+}
+
+/**
  * Reads from `socket` (created with pauseOnConnect) until the outcome is known, then calls
  * `done` exactly once. On 'hello' the socket is paused with no listeners of ours left on it, ready
  * to be sent to a worker; on every other outcome it is already destroyed.
@@ -40,6 +56,7 @@ export function holdUntilClientHello(socket: net.Socket, deadlineMs: number, don
     socket.removeListener('error', onError);
     if (o.kind === 'hello') {
       socket.pause();
+      stopKernelReads(socket);
       // Errors between now and the hand-off must not become uncaught exceptions.
       socket.on('error', () => {});
     } else {

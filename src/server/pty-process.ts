@@ -202,3 +202,8 @@ function drainMaster(fd: number, push: (chunk: Buffer) => void): void {
     total += n;
   }
 }
+
+/** A warm worker loads node-pty's native module while it waits, not during a login (warm-tls.ts). */
+export function preloadPtyNative(): void {
+  loadNative();
+}

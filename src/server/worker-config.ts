@@ -13,7 +13,7 @@ import { createPrivateKey } from 'node:crypto';
 import type { ServerConfig } from '../config/types';
 import { TlsshError } from '../errors';
 import { readConfiguredFile } from '../transport/pem-files';
-import type { ConnectionMessage } from './ipc-messages';
+import type { ConnectionMessage, WarmMessage } from './ipc-messages';
 import type { LogSink } from './log';
 
 /** Config fields holding secrets: never sent to a worker. */
@@ -67,6 +67,8 @@ export interface ConnectionMessageInput {
   serverKey?: string | undefined;
   /** What the listener read while it held the connection (the ClientHello), replayed by the worker. */
   prefix?: Buffer | undefined;
+  /** The configuration's generation, for a warm worker to know whether what it prepared still holds. */
+  generation?: number | undefined;
 }
 
 /** The one message a worker gets: its connection number, its config, and where its key is. */
@@ -76,5 +78,15 @@ export function connectionMessage(i: ConnectionMessageInput): ConnectionMessage 
     ...(i.agentSocket ? { agentSocket: i.agentSocket } : {}),
     ...(i.serverKey !== undefined ? { serverKey: i.serverKey } : {}),
     ...(i.prefix ? { prefix: i.prefix.toString('base64') } : {}),
+    ...(i.generation !== undefined ? { generation: i.generation } : {}),
+  };
+}
+
+/** What a warm worker prepares from: the connection message's fields, without a connection. */
+export function warmMessage(i: Omit<ConnectionMessageInput, 'id' | 'prefix'> & { generation: number }): WarmMessage {
+  return {
+    t: 'warm', generation: i.generation, config: workerConfig(i.config), logSink: i.logSink,
+    ...(i.agentSocket ? { agentSocket: i.agentSocket } : {}),
+    ...(i.serverKey !== undefined ? { serverKey: i.serverKey } : {}),
   };
 }

@@ -6,7 +6,8 @@ import * as net from 'node:net';
 import { setProcessTitle } from '../process-title';
 import { DEFAULT_KILL_MESSAGE } from './control-protocol';
 import { closeInheritedFds, ipcFd } from './inherited-fds';
-import { isConnectionMessage, parseKillMessage } from './ipc-messages';
+import { isConnectionMessage, isWarmMessage, parseKillMessage } from './ipc-messages';
+import { preloadSessionModules, prepareServerTls, stillCurrent, type PreparedTls } from './warm-tls';
 import { serveConnection, type ServedConnection } from './worker';
 
 closeInheritedFds(ipcFd());
@@ -15,6 +16,8 @@ setProcessTitle('tlsshd: [waiting]', 'tlsshd');
 
 let served = false;
 let connection: ServedConnection | undefined;
+/** Made on the listener's warm message, before any connection (warm-tls.ts). */
+let prepared: PreparedTls | undefined;
 
 process.on('disconnect', () => {
   // The listener went away: a session carries on, but a warm worker that never got a
@@ -32,12 +35,27 @@ process.on('message', (msg: unknown, handle: unknown) => {
   // After the connection, the listener's only message is tlsshctl's kill.
   const kill = served ? parseKillMessage(msg) : undefined;
   if (kill) return connection?.kill(kill.message, kill.code);
+  if (!served && isWarmMessage(msg)) {
+    try {
+      prepared = prepareServerTls(msg, msg.generation);
+    } catch {
+      // The connection builds it again and logs why, as a worker without a warm-up would.
+      prepared = undefined;
+      return;
+    }
+    if (process.connected && process.send) process.send({ t: 'warmed', generation: msg.generation });
+    // After the reply: the listener may hand over a connection meanwhile, and it queues behind this.
+    preloadSessionModules(msg.config);
+    return;
+  }
   if (served || !isConnectionMessage(msg) || !(handle instanceof net.Socket)) return;
   served = true;
   setProcessTitle(`tlsshd: [accepted] ${handle.remoteAddress ?? '?'}`, 'tlsshd');
   // Reports still on their way to the listener: a penalty is sent just before the end.
   let unsent = 0;
   let exitCode: number | undefined;
+  const tls = stillCurrent(prepared, msg, msg.generation);
+  prepared = undefined;
   connection = serveConnection(msg, handle, {
     report: (m) => {
       if (!process.connected || !process.send) throw new Error('no IPC channel');
@@ -55,7 +73,7 @@ process.on('message', (msg: unknown, handle: unknown) => {
         setTimeout(() => process.exit(code), 1000);
       });
     },
-  });
+  }, tls);
   // IPC is no longer needed to stay alive; the session's own handles keep us running.
   process.channel?.unref();
 });

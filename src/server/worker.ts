@@ -14,7 +14,7 @@ import { toErrorMessage } from '../protocol/error-message';
 import { Channel } from '../transport/channel';
 import { MuxChannel } from '../transport/mux-channel';
 import { describePeer, type PeerIdentity } from '../transport/peer-identity';
-import { checkClientCertificate, createTlsServer, serverTlsOptions, type ServerTls } from '../transport/tls-options';
+import { checkClientCertificate, type ServerTls } from '../transport/tls-options';
 import { authorizeUser } from './cert-user';
 import { followCertificate, type SessionExpiry } from './cert-expiry';
 import { MAX_CERT_BASE64, MAX_REPORTED_CHAIN, WORKER_EXIT_SETUP_FAILED, type ConnectionMessage, type SessionEndCode, type WorkerMessage } from './ipc-messages';
@@ -25,6 +25,7 @@ import { dropPrivileges } from './privilege-drop';
 import { EarlyMessages } from './early-messages';
 import { SESSION_WINDOW, runSession } from './session';
 import type { WorkerConfig } from './worker-config';
+import { buildServerTls, type BuiltTls } from './warm-tls';
 
 export interface WorkerHooks {
   /** Tell the listener something; failures (listener gone) are the caller's to ignore. */
@@ -58,7 +59,8 @@ interface LoggedIn {
 /** How often the traffic counts go to the listener (only when they changed). */
 const STATS_INTERVAL_MS = 2000;
 
-export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hooks: WorkerHooks): ServedConnection {
+/** `prepared`: the TLS set-up a warm worker made before the connection (warm-tls.ts), still current. */
+export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hooks: WorkerHooks, prepared?: BuiltTls): ServedConnection {
   const cfg: WorkerConfig = msg.config;
   const root = new Logger({ level: cfg.LogLevel, sink: msg.logSink, facility: cfg.SyslogFacility });
   const remote = `${socket.remoteAddress ?? '?'} port ${socket.remotePort ?? '?'}`;
@@ -110,11 +112,8 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
   let tlsSetup: ServerTls;
   let server: tls.Server;
   try {
-    tlsSetup = serverTlsOptions(cfg, {
-      ...(msg.agentSocket ? { agentSocket: msg.agentSocket } : {}),
-      ...(msg.serverKey !== undefined ? { openedKey: msg.serverKey } : {}),
-    });
-    server = createTlsServer(tlsSetup);
+    ({ setup: tlsSetup, server } = prepared ?? buildServerTls(msg));
+    if (prepared) log.verbose('TLS set up before the connection (warm worker)');
   } catch (e) {
     log.error(`cannot set up TLS: ${shortMessage(e)}`);
     socket.destroy();

@@ -63,13 +63,14 @@ async function claim(user: string, claimed: string): Promise<{ utmp: Array<[stri
     });
   `);
   const conf = path.join(dir, 'tlsshd.conf');
-  writeConfig(conf, { ...fx.config, Listen: '127.0.0.1', Port: '0', RuntimeDir: path.join(dir, 'run') });
+  // No warm workers: the one forked for the connection is the misbehaving script.
+  writeConfig(conf, { ...fx.config, Listen: '127.0.0.1', Port: '0', RuntimeDir: path.join(dir, 'run'), PreforkWorkers: '0' });
   const logs: string[] = [];
   const log = new Logger({ level: 'DEBUG', sink: 'stderr', facility: 'AUTHPRIV', write: (l) => logs.push(l) });
   const utmp = path.join(dir, 'utmp');
   const wtmp = path.join(dir, 'wtmp');
   const listener = new Listener({
-    config: loadServerConfig({ file: conf }), log, logSink: 'stderr', workerStderr: 'inherit', prefork: 0,
+    config: loadServerConfig({ file: conf }), log, logSink: 'stderr', workerStderr: 'inherit',
     utmpPath: utmp, wtmpPath: wtmp, workerEntry: workerScript,
   });
   const [addr] = await listener.start();

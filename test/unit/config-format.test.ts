@@ -18,6 +18,8 @@ test('every value reads back as itself', () => {
 test('defaults print one line per keyword, no secret shown', () => {
   const text = formatServerConfig(loadServerConfig({ file: '/dev/null' }));
   assert.match(text, /^MaxStartups 10:30:100$/m);
+  assert.match(text, /^PreforkWorkers 1:4$/m);
+  assert.match(text, /^PreforkIdleTimeout 60$/m);
   assert.match(text, /^PermitRootLogin yes$/m);
   assert.match(text, /^AcceptEnv LANG\nAcceptEnv LC_\*$/m);
   assert.match(text, /^# PrivkeyPassword is not set$/m);

@@ -1,0 +1,103 @@
+// A worker's TLS set-up, built either when its connection arrives or, in a warm worker, before:
+// the first secure context in a process costs OpenSSL 3.0's set-up (22–24 ms), and the files
+// (certificate, key, CA, CRL) are read and parsed once more for every context. A warm worker pays
+// that while it waits, so the connection handed to it only checks that nothing changed since.
+//
+// "Nothing changed" is two things. The listener's configuration generation, which every reload
+// counts up: the listener also retires warm workers on reload, and the generation covers a
+// worker warmed just before one. And the files themselves: a worker without a warm-up reads them
+// at every login, so a CRL or CA bundle replaced on disk takes effect at the next login without a
+// reload; the stat of each (inode, size, mtime, ctime) keeps that true for warm workers.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type * as tls from 'node:tls';
+import { createTlsServer, serverTlsOptions, type ServerTls } from '../transport/tls-options';
+import type { LogSink } from './log';
+import { loadPamBinding } from './pam-binding';
+import type { WorkerConfig } from './worker-config';
+
+/** What serveConnection needs to handshake: the set-up and the tls.Server built from it. */
+export interface BuiltTls {
+  setup: ServerTls;
+  server: tls.Server;
+}
+
+/**
+ * What a login loads lazily, loaded while the worker waits: node-pty's native module (2.7 ms in a
+ * fresh process here; nearly every interactive login has a PTY) and, when the listener turned PAM
+ * on, the PAM addon (1 ms; every such login needs it). A failure is left for the login to report,
+ * exactly as it would without the warm-up.
+ */
+export function preloadSessionModules(cfg: Pick<WorkerConfig, 'UsePAM'>): void {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    (require('./pty-process') as typeof import('./pty-process')).preloadPtyNative();
+  } catch {
+    // The PTY session reports it.
+  }
+  if (cfg.UsePAM) loadPamBinding();
+}
+
+/** The fields of a warm or connection message that TLS is built from. */
+export interface TlsSource {
+  config: WorkerConfig;
+  logSink: LogSink;
+  agentSocket?: string | undefined;
+  serverKey?: string | undefined;
+}
+
+export interface PreparedTls extends BuiltTls {
+  generation: number;
+  /** filesStamp() taken before the files were read. */
+  stamp: string;
+}
+
+/** Reads the files and builds the context; throws what serverTlsOptions/createTlsServer throw. */
+export function buildServerTls(src: TlsSource): BuiltTls {
+  const setup = serverTlsOptions(src.config, {
+    ...(src.agentSocket ? { agentSocket: src.agentSocket } : {}),
+    ...(src.serverKey !== undefined ? { openedKey: src.serverKey } : {}),
+  });
+  return { setup, server: createTlsServer(setup) };
+}
+
+/** A warm worker's set-up for `generation`; throws like buildServerTls. */
+export function prepareServerTls(src: TlsSource, generation: number): PreparedTls {
+  // Before reading: a file replaced while it is read then shows up as changed, never missed.
+  const stamp = filesStamp(src);
+  return { ...buildServerTls(src), generation, stamp };
+}
+
+/** The prepared set-up when it still holds for this connection, else undefined (build afresh). */
+export function stillCurrent(p: PreparedTls | undefined, src: TlsSource, generation: number | undefined): PreparedTls | undefined {
+  if (p === undefined || generation !== p.generation) return undefined;
+  return filesStamp(src) === p.stamp ? p : undefined;
+}
+
+/** One line per file TLS is built from, with what stat says of it (or why it cannot). */
+export function filesStamp(src: TlsSource): string {
+  const cfg = src.config;
+  const files: string[] = [cfg.CertFile, cfg.ClientCAFile, cfg.ClientCRL];
+  // An opened key came in the message; a TPM key file is read for its public part.
+  if (src.serverKey === undefined) files.push(cfg.KeyFile);
+  const lines = files.filter((f) => f !== '').map(stampOf);
+  if (cfg.ClientCAPath !== '') {
+    lines.push(stampOf(cfg.ClientCAPath));
+    try {
+      for (const name of fs.readdirSync(cfg.ClientCAPath).sort()) lines.push(stampOf(path.join(cfg.ClientCAPath, name)));
+    } catch {
+      // Its stamp above already says why.
+    }
+  }
+  return lines.join('\n');
+}
+
+function stampOf(file: string): string {
+  try {
+    const st = fs.statSync(file, { bigint: true });
+    return `${file} ${st.dev}:${st.ino} ${st.size} ${st.mtimeNs} ${st.ctimeNs}`;
+  } catch (e) {
+    return `${file} ${(e as NodeJS.ErrnoException).code ?? 'error'}`;
+  }
+}

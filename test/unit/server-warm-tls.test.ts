@@ -1,0 +1,62 @@
+// A warm worker's prepared TLS holds only while nothing it was built from has changed: the
+// configuration's generation, and each file (certificate, key, CA file, every entry of the CA
+// directory, CRL) as stat sees it.
+
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { filesStamp, stillCurrent, type PreparedTls, type TlsSource } from '../../src/server/warm-tls';
+import type { WorkerConfig } from '../../src/server/worker-config';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlssh-warm-tls-'));
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
+const file = (name: string, text: string): string => {
+  const p = path.join(dir, name);
+  fs.writeFileSync(p, text);
+  return p;
+};
+
+describe('warm TLS freshness', () => {
+  const caDir = path.join(dir, 'ca.d');
+  fs.mkdirSync(caDir);
+  fs.writeFileSync(path.join(caDir, 'a.pem'), 'a');
+  const src: TlsSource = {
+    config: {
+      CertFile: file('cert.pem', 'c'), KeyFile: file('key.pem', 'k'), ClientCAFile: file('ca.pem', 'ca'),
+      ClientCAPath: caDir, ClientCRL: file('crl.pem', 'crl'),
+    } as WorkerConfig,
+    logSink: 'stderr',
+  };
+  const prepared = (): PreparedTls => ({ generation: 3, stamp: filesStamp(src) } as PreparedTls);
+
+  it('holds for the same generation and unchanged files', () => {
+    const p = prepared();
+    assert.equal(stillCurrent(p, src, 3), p);
+    assert.equal(stillCurrent(p, src, 4), undefined);
+    assert.equal(stillCurrent(p, src, undefined), undefined);
+    assert.equal(stillCurrent(undefined, src, 3), undefined);
+  });
+
+  for (const [what, change] of [
+    ['the CRL rewritten', () => fs.writeFileSync(src.config.ClientCRL, 'crl two')],
+    ['the certificate replaced by rename', () => { fs.writeFileSync(`${src.config.CertFile}.new`, 'c2'); fs.renameSync(`${src.config.CertFile}.new`, src.config.CertFile); }],
+    ['a CA added to ClientCAPath', () => fs.writeFileSync(path.join(caDir, `b-${Date.now()}.pem`), 'b')],
+    ['a CA in ClientCAPath rewritten', () => fs.writeFileSync(path.join(caDir, 'a.pem'), `a ${Date.now()}`)],
+    ['the key removed', () => fs.rmSync(src.config.KeyFile)],
+  ] as const) {
+    it(`is set aside after ${what}`, () => {
+      const p = prepared();
+      change();
+      assert.equal(stillCurrent(p, src, 3), undefined);
+    });
+  }
+
+  it('ignores KeyFile when the listener sent the opened key', () => {
+    const opened = { ...src, serverKey: 'PEM' };
+    const p = { generation: 1, stamp: filesStamp(opened) } as PreparedTls;
+    fs.writeFileSync(src.config.KeyFile, 'k again');
+    assert.equal(stillCurrent(p, opened, 1), p);
+  });
+});
