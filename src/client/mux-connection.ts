@@ -143,8 +143,16 @@ class MuxConnectionImpl extends EventEmitter<MuxConnectionEvents> implements Mux
     } catch (e) {
       return Promise.reject(e instanceof TlsshError ? e : new TlsshError('TLSSH_ERR_INTERNAL', String(e), { cause: e }));
     }
+    let session: MuxSessionImpl;
+    try {
+      session = new MuxSessionImpl(id, channel, request, io);
+    } catch (e) {
+      // A request the codec refuses (a field over its limit, say) never left: give the id back.
+      const err = e instanceof TlsshError ? e : new TlsshError('TLSSH_ERR_INTERNAL', String(e), { cause: e });
+      channel.destroy(err);
+      return Promise.reject(err);
+    }
     this.live++;
-    const session = new MuxSessionImpl(id, channel, request, io);
     void session.done.then(() => {
       this.live--;
     });

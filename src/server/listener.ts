@@ -104,7 +104,12 @@ interface WorkerState {
   info?: SessionInfoMessage;
   stats?: SessionStatsMessage;
   tty?: string;
+  /** The sessions of a shared connection (tlssh/2+mux), by their id on the wire. */
+  mux?: Map<number, { kind: 'shell' | 'command' | 'subsystem'; command: string; tty?: string; started: Date }>;
 }
+
+/** Sessions of one shared connection the listener keeps for tlsshctl; MaxSessions is at most 1024. */
+const MAX_LISTED_MUX_SESSIONS = 1024;
 
 export interface BoundAddress {
   host: string;
@@ -473,6 +478,15 @@ export class Listener {
       }
       if (!w.user || this.records.isOpen(pid, m.line)) return;
       void this.recordLogin(pid, w.user, m.line, host);
+    } else if (m.t === 'mux-session') {
+      if (!w.authenticated) return;
+      w.mux ??= new Map();
+      if (m.ended) w.mux.delete(m.session);
+      else {
+        const known = w.mux.get(m.session);
+        if (!known && w.mux.size >= MAX_LISTED_MUX_SESSIONS) return;
+        w.mux.set(m.session, { kind: m.kind, command: m.command, ...(m.tty ? { tty: m.tty } : {}), started: known?.started ?? new Date() });
+      }
     } else if (m.t === 'logout') {
       // One session of a shared connection ended; the worker (and its other sessions) go on.
       void this.records.logoutLine(pid, m.line);
@@ -517,11 +531,18 @@ export class Listener {
     const now = Date.now();
     const out: SessionView[] = [];
     for (const [pid, w] of this.workers) {
-      const v = this.viewOf(pid, w, now);
-      if (v) out.push(v);
+      const row = this.viewOf(pid, w, now);
+      if (!row) continue;
+      // A shared connection: a row per session (traffic and idle time are the connection's).
+      if (w.mux && w.mux.size > 0) {
+        const { tty: _tty, ...base } = row;
+        for (const [session, m] of w.mux) {
+          out.push({ ...base, session, kind: m.kind, command: m.command, ...(m.tty ? { tty: m.tty } : {}), started: m.started.toISOString() });
+        }
+      } else out.push(row);
     }
     for (const [, a] of this.liveAdopted()) out.push({ ...a.view, bytesIn: 0, bytesOut: 0, idle: 0, adopted: true });
-    return out.sort((a, b) => a.id - b.id);
+    return out.sort((a, b) => a.id - b.id || (a.session ?? 0) - (b.session ?? 0));
   }
 
   private viewOf(pid: number, w: WorkerState, now: number): SessionView | undefined {

@@ -37,6 +37,8 @@ interface SessionEntry {
   finalSent: boolean;
   /** The peer's final arrived. */
   finalReceived: boolean;
+  /** Client: the session-request went out (a request the codec refused never did). */
+  requested?: boolean;
 }
 
 export interface MuxChannelEvents {
@@ -193,7 +195,10 @@ export class MuxChannel extends EventEmitter<MuxChannelEvents> {
     const type = frame[FRAME_TYPE_OFFSET];
     if (type === MSG.error) return this.sessionFailed(entry, frame);
     if (type === MSG.ping || type === MSG.pong) return; // keepalive is connection-wide
-    if (type === MSG.sessionRequest) this.requested = true;
+    if (type === MSG.sessionRequest) {
+      this.requested = true;
+      entry.requested = true;
+    }
     this.debug?.(`send type 0x${(type ?? 0).toString(16)} (session ${entry.id})`);
     this.write(muxFromPlain(entry.id, frame));
     if (this.role === 'server' && type === MSG.exitStatus) this.markFinalSent(entry);
@@ -226,6 +231,11 @@ export class MuxChannel extends EventEmitter<MuxChannelEvents> {
   /** The session's Channel ended or was destroyed: make sure our final went out. */
   private sessionEnded(entry: SessionEntry): void {
     if (this.closed || entry.finalSent || this.sessions.get(entry.id) !== entry) return;
+    if (this.role === 'client' && !entry.requested) {
+      // The server never heard of it: nothing to close.
+      this.sessions.delete(entry.id);
+      return;
+    }
     this.sendFrame({ session: entry.id, message: { type: 'session-close' } });
     this.markFinalSent(entry);
   }

@@ -199,6 +199,23 @@ test('tlsshctl sessions lists each session of a shared connection', { timeout: 6
   conn.close();
 });
 
+test('tlsshctl kill ends every session of a shared connection with TLSSH_ERR_SESSION_KILLED', { timeout: 60_000 }, async () => {
+  const conn = await openMux(d.daemon.port, d.id);
+  const outs = [collector(), collector()];
+  const sessions = await Promise.all(outs.map((o) => conn.openSession(sessionRequest({ command: 'echo up; exec sleep 600' }), { stdout: o.sink })));
+  await Promise.all(outs.map((o) => o.until('up')));
+  const conns = await until(async () => {
+    // Not execFileSync: a blocked test process stops reading the daemon's log pipe.
+    const { stdout: out } = await promisify(execFile)(process.execPath, [TLSSHCTL, '-c', d.daemon.configFile, 'sessions', '--json'], { encoding: 'utf8' });
+    const ids = (JSON.parse(out) as { sessions: SessionView[] }).sessions.filter((v) => v.command === 'echo up; exec sleep 600').map((v) => v.id);
+    return ids.length === 2 ? ids : false;
+  });
+  await promisify(execFile)(process.execPath, [TLSSHCTL, '-c', d.daemon.configFile, 'kill', String(conns[0])]);
+  const ends = await Promise.all(sessions.map((s) => s.done));
+  assert.deepEqual(ends.map((e) => (e.kind === 'failed' ? e.error.code : e.kind)), ['TLSSH_ERR_SESSION_KILLED', 'TLSSH_ERR_SESSION_KILLED']);
+  await new Promise<void>((r) => (conn.isClosed ? r() : conn.once('close', () => r())));
+});
+
 test('abandoning one session hangs up its process and leaves the others running', { timeout: 60_000 }, async () => {
   const conn = await openMux(d.daemon.port, d.id);
   const a = collector();
@@ -225,6 +242,8 @@ test('a session refused for itself (unknown subsystem, another user) leaves the 
   const running = await conn.openSession(sessionRequest({ command: 'read x; echo ok-$x' }), { stdout: out.sink });
   await assert.rejects(conn.openSession(sessionRequest({ command: 'no-such-subsystem', subsystem: true })), (e: unknown) => isTlsshError(e) && e.code === 'TLSSH_ERR_UNKNOWN_SUBSYSTEM');
   await assert.rejects(conn.openSession(sessionRequest({ user: 'nobody', command: 'true' })), (e: unknown) => isTlsshError(e) && e.code === 'TLSSH_ERR_USER_MISMATCH');
+  // A request the codec refuses never leaves, and costs the connection nothing.
+  await assert.rejects(conn.openSession(sessionRequest({ term: 'x y', pty: true })), (e: unknown) => isTlsshError(e) && e.code === 'TLSSH_ERR_FRAME_MALFORMED');
   running.stdin.end('yes\n');
   assert.equal((await running.done).kind, 'exit');
   assert.equal(out.text(), 'ok-yes\n');

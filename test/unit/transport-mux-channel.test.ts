@@ -36,7 +36,7 @@ interface RawServer {
   close(): void;
 }
 
-async function pair(): Promise<{ client: MuxChannel; server: RawServer }> {
+async function pair(muxRole: 'client' | 'server' = 'client', keepalive = 0): Promise<{ client: MuxChannel; server: RawServer }> {
   const srv = tls.createServer(serverOpts);
   srv.listen(0, '127.0.0.1');
   await once(srv, 'listening');
@@ -52,21 +52,34 @@ async function pair(): Promise<{ client: MuxChannel; server: RawServer }> {
     for (const w of waiters.splice(0)) w();
   });
   peer.on('error', () => undefined);
+  // `client` is the MuxChannel under test, `server` the raw peer, whichever role each plays.
+  const [mine, raw] = muxRole === 'client' ? [sock, peer] : [peer, sock];
+  if (muxRole === 'server') {
+    peer.removeAllListeners('data');
+    sock.on('data', (c: Buffer) => {
+      frames.push(...decoder.push(c));
+      for (const w of waiters.splice(0)) w();
+    });
+    sock.on('error', () => undefined);
+  }
   return {
-    client: new MuxChannel(sock, { role: 'client', keepalive: 0 }),
+    client: new MuxChannel(mine, { role: muxRole, keepalive }),
     server: {
       frames,
-      send: (f) => peer.write(encodeMuxFrame(f)),
+      send: (f) => raw.write(encodeMuxFrame(f)),
       next: async (pred) => {
         for (;;) {
           const f = frames.find(pred);
           if (f) return f;
+          if (peer.destroyed && sock.destroyed) throw new Error(`connection closed; frames: ${frames.map((x) => x.message.type).join(' ')}`);
           await new Promise<void>((r) => waiters.push(r));
         }
       },
       close: () => {
         peer.destroy();
+        sock.destroy();
         srv.close();
+        for (const w of waiters.splice(0)) w();
       },
     },
   };
@@ -145,4 +158,31 @@ test('a session-error ends that session with the server\'s code; the connection 
   assert.equal(client.isClosed, false);
   client.destroy();
   server.close();
+});
+
+test('keepalive is connection-wide: it goes on with no session open, and a silent peer is dropped', { timeout: 20_000 }, async () => {
+  const { client: server, server: peer } = await pair('server', 1);
+  // Closed whatever happens, so that a failure ends the file instead of leaving it open.
+  const cleanup = setTimeout(() => {
+    server.destroy();
+    peer.close();
+  }, 15_000);
+  cleanup.unref();
+  server.on('session', () => undefined);
+  peer.send({ session: 1, message: REQUEST });
+  peer.send({ session: 1, message: { type: 'session-close' } });
+  await peer.next((f) => f.session === 1 && f.message.type === 'session-close');
+  assert.equal(server.sessionCount, 0);
+  // An idle shared connection (ControlPersist) is still pinged, and stays while answered.
+  for (let n = 0; n < 2; n++) {
+    const ping = await peer.next((f) => f.message.type === 'ping');
+    peer.frames.splice(peer.frames.indexOf(ping), 1);
+    if (ping.message.type === 'ping') peer.send({ session: null, message: { type: 'pong', cookie: ping.message.cookie } });
+  }
+  assert.equal(server.isClosed, false);
+  // Then the peer stops answering.
+  const [err] = (await once(server, 'close')) as [TlsshError | undefined];
+  assert.equal(err?.code, 'TLSSH_ERR_KEEPALIVE_TIMEOUT');
+  clearTimeout(cleanup);
+  peer.close();
 });
