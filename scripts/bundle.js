@@ -123,10 +123,11 @@ async function main() {
     // cache, where a top-level-only cache gained 2-3 ms. The flag is put back before the cache is
     // made, so the cache's flag hash is the one a normal node has and V8 accepts it there.
     const v8 = require('node:v8');
-    const { cacheKey, wrapSource, encodeCache } = require(path.join(scratch, 'run-bundle.js'));
+    const { wrapSource, encodeCache } = require(path.join(scratch, 'run-bundle.js'));
     for (const name of Object.keys(PROGRAMS)) {
       const file = path.join(scratch, `${name}.js`);
-      const source = fs.readFileSync(file, 'utf8');
+      const bytes = fs.readFileSync(file);
+      const source = bytes.toString('utf8');
       v8.setFlagsFromString('--no-lazy');
       let script;
       try {
@@ -134,7 +135,7 @@ async function main() {
       } finally {
         v8.setFlagsFromString('--lazy');
       }
-      fs.writeFileSync(`${file}.cache`, encodeCache(cacheKey(source), script.createCachedData()));
+      fs.writeFileSync(`${file}.cache`, encodeCache(bytes, script.createCachedData()));
     }
 
     for (const f of fs.readdirSync(scratch)) fs.renameSync(path.join(scratch, f), path.join(finalDir, f));

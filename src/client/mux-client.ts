@@ -102,7 +102,7 @@ export async function runSharedSession(
       const stdout = openOutput(1, onOutputFailure('stdout'));
       const stderr = openOutput(2, onOutputFailure('stderr'));
       sinks.push(stdout, stderr);
-      input = args.stdinNull ? undefined : openInput();
+      if (pty) input = args.stdinNull ? undefined : openInput();
       if (terminalMod && stdinIsTty && input) {
         terminal = new terminalMod.LocalTerminal(input as tty.ReadStream);
         terminal.enterRaw();
@@ -111,7 +111,7 @@ export async function runSharedSession(
       if (terminalMod) {
         teardown.push(terminalMod.onWindowChange((s) => socket.write(encodeWindow(s.cols, s.rows))));
       }
-      relayInput();
+      if (pty) relayInput();
     };
 
     const relayInput = (): void => {
@@ -222,5 +222,13 @@ export async function runSharedSession(
     socket.once('close', () => {
       finish(EXIT_TLSSH_FAILURE, `tlssh: the connection-sharing master at ${socketPath} went away; ${started ? 'session ended' : 'no session'}`);
     });
+    // Without a terminal, stdin goes right behind the hello (the master holds it until the session
+    // is confirmed): a command that reads its stdin, as Ansible's pipelined modules do, does not
+    // wait a round trip to the server and back for the reply first. With a terminal, input waits:
+    // raw mode and the escapes start with the session.
+    if (!pty) {
+      input = args.stdinNull ? undefined : openInput();
+      relayInput();
+    }
   });
 }

@@ -189,6 +189,8 @@ class ClientLink {
   private state: 'hello' | 'confirming' | 'session' | 'closed' = 'hello';
   private session: SharedSession | undefined;
   private input: Readable | undefined;
+  /** Frames that came with the hello, before the session was confirmed (stdin, stdin-eof). */
+  private early: MuxFrame[] = [];
   private windowListeners: Array<(size: { cols: number; rows: number }) => void> = [];
   private signalListeners: Array<(name: string) => void> = [];
 
@@ -271,9 +273,14 @@ class ClientLink {
         return;
       }
       this.state = 'confirming';
+      // A client sends its stdin (or its end) right behind the hello, in the same write, so a
+      // command that reads stdin does not wait a round trip for the reply. Those frames wait
+      // here; the socket is paused meanwhile, so at most one read's worth can wait.
+      this.socket.pause();
       const request = hello.session!;
       void this.master.confirm(request.command).then((allowed) => {
         if (this.state !== 'confirming') return;
+        const early = this.early.splice(0);
         if (!allowed) {
           this.send(encodeJson(MUX.reply, { ok: false, code: 'TLSSH_ERR_CONTROL_PEER', message: 'shared session refused (ControlMaster ask: not confirmed)' }));
           this.state = 'closed';
@@ -281,10 +288,22 @@ class ClientLink {
           return;
         }
         this.startSession(request);
+        this.socket.resume();
+        try {
+          for (const f of early) {
+            if ((this.state as string) !== 'session') return;
+            this.onFrame(f);
+          }
+        } catch (err) {
+          this.protocolFailure(err);
+        }
       });
       return;
     }
-    if (this.state === 'confirming') throw new TlsshError('TLSSH_ERR_CONTROL_PROTOCOL', 'frames before the session was confirmed');
+    if (this.state === 'confirming') {
+      this.early.push({ type: f.type, payload: Buffer.from(f.payload) });
+      return;
+    }
     switch (f.type) {
       case MUX.stdin:
         if (this.input && !this.input.readableEnded && !this.input.push(Buffer.from(f.payload))) this.socket.pause();

@@ -2,24 +2,25 @@
 // build time (NAME.js.cache), so start-up skips most of V8's parsing and compiling.
 //
 // The cache is used only when it was made for exactly this bundle by exactly this node: its
-// header holds node's version, V8's version, the architecture and a SHA-256 of the bundle's text.
-// V8 checks its own version and flags, but of the source only its length, so without our key a
-// rebuilt bundle of the same length could run stale code. A cache that does not match, or that V8
-// rejects anyway (script.cachedDataRejected), is ignored: the bundle then compiles from its text
-// as usual. Nothing is written at run time: the install directory belongs to root.
+// header holds node's version, V8's version and the architecture, and then comes a copy of the
+// bundle's bytes as they were when the cache was made. V8 checks its own version and flags, but of
+// the source only its length, so without that copy a rebuilt bundle of the same length could run
+// stale code. Comparing bytes (memcmp) is exact and costs microseconds; the SHA-256 this key once
+// held needed node:crypto, whose loading and hashing cost 3-4 ms of every start (a multiplexed
+// `tlssh host true` is ~40 ms in all). A cache that does not match, or that V8 rejects anyway
+// (script.cachedDataRejected), is ignored: the bundle then compiles from its text as usual.
+// Nothing is written at run time: the install directory belongs to root.
 
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import Module from 'node:module';
 import * as path from 'node:path';
 import * as vm from 'node:vm';
 
-const MAGIC = 'tlssh-code-cache-1';
+const MAGIC = 'tlssh-code-cache-2';
 
-/** What a cache must have been made for to be used with `source` by this node. */
-export function cacheKey(source: string): string {
-  const hash = createHash('sha256').update(source).digest('hex');
-  return `${MAGIC} ${process.version} ${process.versions.v8} ${process.arch} ${hash}`;
+/** What a cache must have been made for to be used by this node, with a bundle of `length` bytes. */
+export function cacheKey(length: number): string {
+  return `${MAGIC} ${process.version} ${process.versions.v8} ${process.arch} ${length}`;
 }
 
 /** Node's own CommonJS wrapper, so the bundle sees exports, require, module, __filename, __dirname. */
@@ -27,13 +28,13 @@ export function wrapSource(source: string): string {
   return Module.wrap(source);
 }
 
-/** The cache file's bytes: the key, a newline, then V8's cached data. */
-export function encodeCache(key: string, data: Buffer): Buffer {
-  return Buffer.concat([Buffer.from(`${key}\n`, 'utf8'), data]);
+/** The cache file's bytes: the key, a newline, the bundle's bytes, then V8's cached data. */
+export function encodeCache(bundle: Buffer, data: Buffer): Buffer {
+  return Buffer.concat([Buffer.from(`${cacheKey(bundle.length)}\n`, 'utf8'), bundle, data]);
 }
 
 /** V8's cached data from a cache file, or undefined when it is missing or made for something else. */
-export function decodeCache(file: string, key: string): Buffer | undefined {
+export function decodeCache(file: string, bundle: Buffer): Buffer | undefined {
   let raw: Buffer;
   try {
     raw = fs.readFileSync(file);
@@ -41,8 +42,10 @@ export function decodeCache(file: string, key: string): Buffer | undefined {
     return undefined;
   }
   const nl = raw.indexOf(0x0a);
-  if (nl < 0 || raw.toString('utf8', 0, nl) !== key) return undefined;
-  return raw.subarray(nl + 1);
+  if (nl < 0 || raw.toString('utf8', 0, nl) !== cacheKey(bundle.length)) return undefined;
+  const copy = raw.subarray(nl + 1, nl + 1 + bundle.length);
+  if (copy.length !== bundle.length || !copy.equals(bundle)) return undefined;
+  return raw.subarray(nl + 1 + bundle.length);
 }
 
 export interface BundleRun {
@@ -57,8 +60,9 @@ export function runBundle(file: string): BundleRun {
 
 /** As runBundle, and gives the module's exports (the client's light bundle loads its full one so). */
 export function loadBundle(file: string): { run: BundleRun; exports: unknown } {
-  const source = fs.readFileSync(file, 'utf8');
-  const cachedData = decodeCache(`${file}.cache`, cacheKey(source));
+  const bytes = fs.readFileSync(file);
+  const source = bytes.toString('utf8');
+  const cachedData = decodeCache(`${file}.cache`, bytes);
   const script = new vm.Script(wrapSource(source), { filename: file, cachedData });
   const cacheUsed = cachedData !== undefined && script.cachedDataRejected !== true;
   if (process.env['TLSSH_DEBUG_CODE_CACHE'] === '1') {

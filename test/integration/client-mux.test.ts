@@ -193,6 +193,44 @@ describe('connection sharing (ControlMaster, ControlPath, ControlPersist)', () =
     assert.equal((await runTlssh([...args, '-O', 'exit', 'localhost'])).status, 0);
   });
 
+  it('stdin sent in the same write as the hello reaches the command: no round trip for the reply first', async () => {
+    // The light client writes a command's stdin right behind its hello; the master holds those
+    // frames until the session is confirmed and started, rather than refusing them.
+    const { args, socket } = shared('yes');
+    assert.equal((await runTlssh([...args, 'localhost', 'true'])).status, 0);
+    await masterPid(args);
+    const frame = (type: number, payload: Buffer): Buffer => {
+      const head = Buffer.alloc(5);
+      head[0] = type;
+      head.writeUInt32BE(payload.length, 1);
+      return Buffer.concat([head, payload]);
+    };
+    const hello = { v: 1, op: 'session', session: { command: 'cat; echo done', subsystem: false, pty: false, term: '', cols: 0, rows: 0, env: [] } };
+    const { connect } = await import('node:net');
+    const got = await new Promise<{ stdout: string; exit: string }>((resolve) => {
+      const c = connect(socket);
+      let buf = Buffer.alloc(0);
+      let stdout = '';
+      let exit = '';
+      c.on('data', (b: Buffer) => {
+        buf = Buffer.concat([buf, b]);
+        while (buf.length >= 5 && buf.length >= 5 + buf.readUInt32BE(1)) {
+          const type = buf[0];
+          const payload = buf.subarray(5, 5 + buf.readUInt32BE(1));
+          buf = buf.subarray(5 + payload.length);
+          if (type === 0x82) stdout += payload.toString();
+          else if (type === 0x84 || type === 0x85) exit += payload.toString();
+        }
+      });
+      c.on('error', () => undefined);
+      c.on('close', () => resolve({ stdout, exit }));
+      c.write(Buffer.concat([frame(0x01, Buffer.from(JSON.stringify(hello))), frame(0x02, Buffer.from('early\n')), frame(0x03, Buffer.alloc(0))]));
+    });
+    assert.equal(got.stdout, 'early\ndone\n', got.exit);
+    assert.deepEqual(JSON.parse(got.exit), { code: 0, signal: null });
+    assert.equal((await runTlssh([...args, '-O', 'exit', 'localhost'])).status, 0);
+  });
+
   it('a TPM key with a password: the master asks on the first client\'s terminal, and later sessions need neither TPM nor password', async (t) => {
     let tpm: Swtpm | undefined = await startSwtpm();
     t.after(() => tpm?.stop());
