@@ -6,10 +6,9 @@
 
 import type { TLSSocket } from 'node:tls';
 import { TlsshError, describeError, isTlsshError } from '../errors';
-import { LIMITS, type SessionRequest } from '../protocol/messages';
 import { Channel } from '../transport/channel';
 import type { OpenSession, SharedSession, SharedSessionEnd, SharedSessionIo } from './mux-master';
-import type { MuxSessionRequest } from './mux-frames';
+import { sessionRequestFor, type MuxSessionRequest } from './mux-frames';
 import type { OutputSink } from './local-stdio';
 import { runSession, type SessionIo } from './session';
 import type { Log } from './stderr-log';
@@ -77,17 +76,7 @@ function openOne(take: () => Promise<TLSSocket>, req: MuxSessionRequest, io: Sha
         },
         windowSize: () => size,
       };
-      const request: SessionRequest = {
-        type: 'session-request',
-        user: opts.user,
-        command: req.command,
-        ...(req.subsystem ? { subsystem: true } : {}),
-        pty: req.pty,
-        term: req.term,
-        cols: req.cols,
-        rows: req.rows,
-        env: req.env.slice(0, LIMITS.maxEnvEntries),
-      };
+      const request = sessionRequestFor(opts.user, req);
       const result = await runSession(ch, { host: opts.host, request, escapeChar: null, io: sessionIo, log: opts.log });
       switch (result.end.kind) {
         case 'exit':

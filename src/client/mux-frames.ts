@@ -6,6 +6,7 @@
 // treated as hostile: a bad frame ends that one client's connection, never the master.
 
 import { TlsshError } from '../errors';
+import { LIMITS, type SessionRequest } from '../protocol/messages';
 
 export const MUX_VERSION = 1;
 export const MAX_MUX_PAYLOAD = 64 * 1024;
@@ -87,6 +88,26 @@ export interface MuxSessionRequest {
   cols: number;
   rows: number;
   env: Array<[string, string]>;
+}
+
+/**
+ * The tlssh/2 session-request a shared session sends for `req`, whichever way the master reaches
+ * the server (one connection per session or a multiplexed one): both must ask the same. A client
+ * may pass more env entries than the server takes; the extra ones are dropped, as a direct client
+ * drops them.
+ */
+export function sessionRequestFor(user: string, req: MuxSessionRequest): SessionRequest {
+  return {
+    type: 'session-request',
+    user,
+    command: req.command,
+    ...(req.subsystem ? { subsystem: true } : {}),
+    pty: req.pty,
+    term: req.term,
+    cols: req.cols,
+    rows: req.rows,
+    env: req.env.slice(0, LIMITS.maxEnvEntries),
+  };
 }
 
 export interface MuxHello {

@@ -4,7 +4,7 @@
 // goes back to the server, so a slow client slows its own session only.
 
 import { TlsshError, describeError, isTlsshError } from '../errors';
-import { LIMITS, type SessionRequest } from '../protocol/messages';
+import { sessionRequestFor } from './mux-frames';
 import type { MuxConnection } from './mux-connection';
 import type { OpenSession, SharedSession, SharedSessionEnd } from './mux-master';
 
@@ -12,17 +12,7 @@ export function multiplexedSessions(conn: MuxConnection, user: string): OpenSess
   return (req, io) => {
     let aborted = false;
     let close: (() => void) | undefined;
-    const request: SessionRequest = {
-      type: 'session-request',
-      user,
-      command: req.command,
-      ...(req.subsystem ? { subsystem: true } : {}),
-      pty: req.pty,
-      term: req.term,
-      cols: req.cols,
-      rows: req.rows,
-      env: req.env.slice(0, LIMITS.maxEnvEntries),
-    };
+    const request = sessionRequestFor(user, req);
     const opened = conn.openSession(request, { stdout: io.stdout, stderr: io.stderr });
     const started = opened.then((s) => {
       close = () => s.close();

@@ -14,8 +14,8 @@ import {
   type SessionRequest,
   type StreamId,
 } from './messages';
+import { FRAME_HEADER as HEADER, FrameReader, decoderFailure, truncatedAtEnd } from './frame-reader';
 
-const HEADER = 4;
 const U16_MAX = 0xffff;
 const U32_MAX = 0xffffffff;
 
@@ -506,12 +506,7 @@ export function decodeBody(body: Buffer): Message {
  * connection cannot resynchronise on attacker-chosen bytes.
  */
 export class MessageDecoder {
-  private readonly maxFrameBody: number;
-  private readonly header = Buffer.alloc(HEADER);
-  private headerFill = 0;
-  /** The body being assembled across chunks, or null between frames. */
-  private body: Buffer | null = null;
-  private bodyFill = 0;
+  private readonly frames: FrameReader<Message>;
   /** The data frame being passed on in parts, or null. */
   private part: { stream: StreamId; remaining: number; received: number } | null = null;
   private failure: TlsshError | null = null;
@@ -521,13 +516,13 @@ export class MessageDecoder {
     if (!Number.isInteger(max) || max < 1 || max > U32_MAX) {
       throw new TlsshError('TLSSH_ERR_INTERNAL', `maxFrameBody must be an integer in 1..${U32_MAX}`);
     }
-    this.maxFrameBody = max;
+    this.frames = new FrameReader(max, decodeBody, (chunk, off, len, out) => this.startPart(chunk, off, len, out));
   }
 
   /** Bytes of an incomplete frame held back, waiting for more input. */
   get buffered(): number {
     if (this.part !== null) return HEADER + this.part.received;
-    return this.body !== null ? HEADER + this.bodyFill : this.headerFill;
+    return this.frames.buffered;
   }
 
   push(chunk: Buffer): Message[] {
@@ -535,9 +530,8 @@ export class MessageDecoder {
     try {
       return this.consume(chunk);
     } catch (e) {
-      this.failure =
-        e instanceof TlsshError ? e : new TlsshError('TLSSH_ERR_INTERNAL', 'frame decoder failed', { cause: e });
-      this.body = null;
+      this.failure = decoderFailure(e);
+      this.frames.drop();
       throw this.failure;
     }
   }
@@ -546,27 +540,17 @@ export class MessageDecoder {
   finish(): void {
     if (this.failure !== null) throw this.failure;
     if (this.buffered > 0) {
-      this.failure = new TlsshError(
-        'TLSSH_ERR_FRAME_TRUNCATED',
-        `connection ended inside a frame (${this.buffered} bytes of it received)`,
-      );
+      this.failure = truncatedAtEnd(this.buffered);
       throw this.failure;
     }
   }
 
-  private checkLength(len: number): void {
-    if (len === 0) throw malformed('frame with an empty body');
-    if (len > this.maxFrameBody) throw tooLarge(`frame body of ${len} bytes announced, over ${this.maxFrameBody}`);
-  }
-
   private consume(chunk: Buffer): Message[] {
     const out: Message[] = [];
-    const end = chunk.length;
     let off = 0;
-
     if (this.part !== null) {
       const part = this.part;
-      const n = Math.min(part.remaining, end);
+      const n = Math.min(part.remaining, chunk.length);
       if (n > 0) out.push({ type: 'data', stream: part.stream, data: chunk.subarray(0, n) });
       part.remaining -= n;
       part.received += n;
@@ -574,54 +558,21 @@ export class MessageDecoder {
       if (part.remaining > 0) return out;
       this.part = null;
     }
-
-    if (this.body !== null) {
-      const body = this.body;
-      const n = Math.min(body.length - this.bodyFill, end);
-      chunk.copy(body, this.bodyFill, 0, n);
-      this.bodyFill += n;
-      off = n;
-      if (this.bodyFill < body.length) return out;
-      this.body = null;
-      this.bodyFill = 0;
-      out.push(decodeBody(body));
-    }
-
-    while (off < end) {
-      let len: number;
-      if (this.headerFill === 0 && end - off >= HEADER) {
-        len = chunk.readUInt32BE(off);
-        off += HEADER;
-      } else {
-        const n = Math.min(HEADER - this.headerFill, end - off);
-        chunk.copy(this.header, this.headerFill, off, off + n);
-        this.headerFill += n;
-        off += n;
-        if (this.headerFill < HEADER) break;
-        this.headerFill = 0;
-        len = this.header.readUInt32BE(0);
-      }
-      this.checkLength(len);
-
-      if (end - off >= len) {
-        // Whole body present: decode in place without copying.
-        out.push(decodeBody(chunk.subarray(off, off + len)));
-        off += len;
-      } else if (end - off >= 2 && chunk[off] === MSG.data) {
-        // Type and stream are here: check them and the length now, then pass the bytes on.
-        const head = decodeData(chunk.subarray(off, off + 2));
-        if (len - 2 > LIMITS.maxDataChunk) throw malformed(`data: chunk is ${len - 2} bytes, over ${LIMITS.maxDataChunk}`);
-        if (end - off > 2) out.push({ type: 'data', stream: head.stream, data: chunk.subarray(off + 2, end) });
-        this.part = { stream: head.stream, remaining: len - (end - off), received: end - off };
-        off = end;
-      } else {
-        const body = Buffer.allocUnsafe(len);
-        chunk.copy(body, 0, off, end);
-        this.body = body;
-        this.bodyFill = end - off;
-        off = end;
-      }
-    }
+    this.frames.read(chunk, off, out);
     return out;
+  }
+
+  /**
+   * A frame that did not arrive whole: once its type and stream are here and it is data, check
+   * them and the length now and pass its bytes on as they come (consume() takes the rest).
+   */
+  private startPart(chunk: Buffer, off: number, len: number, out: Message[]): boolean {
+    const end = chunk.length;
+    if (end - off < 2 || chunk[off] !== MSG.data) return false;
+    const head = decodeData(chunk.subarray(off, off + 2));
+    if (len - 2 > LIMITS.maxDataChunk) throw malformed(`data: chunk is ${len - 2} bytes, over ${LIMITS.maxDataChunk}`);
+    if (end - off > 2) out.push({ type: 'data', stream: head.stream, data: chunk.subarray(off + 2, end) });
+    this.part = { stream: head.stream, remaining: len - (end - off), received: end - off };
+    return true;
   }
 }

@@ -5,10 +5,10 @@
 
 import { TlsshError } from '../errors';
 import { decodeBody, encodeMessage } from './codec';
+import { FRAME_HEADER as HEADER, FrameReader, decoderFailure, truncatedAtEnd } from './frame-reader';
 import { LIMITS, MSG, type ErrorMessage, type Message } from './messages';
 import { MUX_MSG, isConnectionWide, type MuxFrame, type SessionMessage } from './mux-messages';
 
-const HEADER = 4;
 const SESSION_BYTES = 4;
 
 function malformed(message: string): TlsshError {
@@ -119,77 +119,31 @@ function decodeMuxBody(body: Buffer): MuxFrame {
  * push() takes ownership of the chunk, as MessageDecoder's does.
  */
 export class MuxDecoder {
-  private readonly header = Buffer.alloc(HEADER);
-  private headerFill = 0;
-  private body: Buffer | null = null;
-  private bodyFill = 0;
+  private readonly frames = new FrameReader(LIMITS.maxFrameBody, decodeMuxBody);
   private failure: TlsshError | null = null;
 
   get buffered(): number {
-    return this.body !== null ? HEADER + this.bodyFill : this.headerFill;
+    return this.frames.buffered;
   }
 
   push(chunk: Buffer): MuxFrame[] {
     if (this.failure !== null) throw this.failure;
+    const out: MuxFrame[] = [];
     try {
-      return this.consume(chunk);
+      this.frames.read(chunk, 0, out);
     } catch (e) {
-      this.failure = e instanceof TlsshError ? e : new TlsshError('TLSSH_ERR_INTERNAL', 'frame decoder failed', { cause: e });
-      this.body = null;
+      this.failure = decoderFailure(e);
+      this.frames.drop();
       throw this.failure;
     }
+    return out;
   }
 
   finish(): void {
     if (this.failure !== null) throw this.failure;
     if (this.buffered > 0) {
-      this.failure = new TlsshError('TLSSH_ERR_FRAME_TRUNCATED', `connection ended inside a frame (${this.buffered} bytes of it received)`);
+      this.failure = truncatedAtEnd(this.buffered);
       throw this.failure;
     }
-  }
-
-  private consume(chunk: Buffer): MuxFrame[] {
-    const out: MuxFrame[] = [];
-    const end = chunk.length;
-    let off = 0;
-    if (this.body !== null) {
-      const body = this.body;
-      const n = Math.min(body.length - this.bodyFill, end);
-      chunk.copy(body, this.bodyFill, 0, n);
-      this.bodyFill += n;
-      off = n;
-      if (this.bodyFill < body.length) return out;
-      this.body = null;
-      this.bodyFill = 0;
-      out.push(decodeMuxBody(body));
-    }
-    while (off < end) {
-      let len: number;
-      if (this.headerFill === 0 && end - off >= HEADER) {
-        len = chunk.readUInt32BE(off);
-        off += HEADER;
-      } else {
-        const n = Math.min(HEADER - this.headerFill, end - off);
-        chunk.copy(this.header, this.headerFill, off, off + n);
-        this.headerFill += n;
-        off += n;
-        if (this.headerFill < HEADER) break;
-        this.headerFill = 0;
-        len = this.header.readUInt32BE(0);
-      }
-      if (len === 0) throw malformed('frame with an empty body');
-      if (len > LIMITS.maxFrameBody) throw tooLarge(`frame body of ${len} bytes announced, over ${LIMITS.maxFrameBody}`);
-      if (end - off >= len) {
-        out.push(decodeMuxBody(chunk.subarray(off, off + len)));
-        off += len;
-      } else {
-        const body = Buffer.allocUnsafe(len);
-        chunk.copy(body, 0, off, end);
-        this.body = body;
-        this.bodyFill = end - off;
-        off = end;
-      }
-    }
-    return out;
   }
 }

@@ -13,7 +13,6 @@
 // bound, so two sides moving bulk data both ways never both stop reading (no deadlock); only a
 // backlog of control traffic the peer does not read does (doc/PROTOCOL.md section 7).
 
-import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { Writable, type Duplex } from 'node:stream';
 import { MessageDecoder, encodeMessage } from '../protocol/codec';
@@ -21,6 +20,8 @@ import { toErrorMessage } from '../protocol/error-message';
 import { LIMITS, type Message, type StreamId } from '../protocol/messages';
 import { MessageOrder, type Role } from '../protocol/message-order';
 import { TlsshError, isErrorCode, isTlsshError, type ErrorCode } from '../errors';
+import { Keepalive } from './keepalive';
+import { connectionLost, endFlushed } from './socket-end';
 
 /** Data frames are handed to the socket only while its unsent output is below this. */
 export const OUTPUT_DATA_BOUND = 256 * 1024;
@@ -81,10 +82,12 @@ export class Channel extends EventEmitter<ChannelEvents> {
   private readonly early = new Map<StreamId, Buffer[]>();
   private readonly eofSeen = new Set<StreamId>();
 
-  private keepaliveTimer: NodeJS.Timeout | undefined;
-  private pingCookie: number = randomCookie();
-  /** Cookies of our pings not yet answered, oldest first. */
-  private readonly outstandingPings: number[] = [];
+  private readonly keepalive = new Keepalive({
+    // No pings before the session request has crossed (PROTOCOL.md section 4).
+    mayPing: () => this.order.pingsAllowed,
+    sendPing: (cookie) => this.send({ type: 'ping', cookie }),
+    timedOut: (err) => this.destroy(err),
+  });
   /** Reading is paused until the socket drains (see OUTPUT_READ_BOUND). */
   private readPaused = false;
   /**
@@ -104,10 +107,10 @@ export class Channel extends EventEmitter<ChannelEvents> {
     this.order = new MessageOrder(options.role);
     socket.on('data', (chunk: Buffer) => this.onBytes(chunk));
     socket.on('end', () => this.onEnd());
-    socket.on('error', (err: Error) => this.onSocketError(err));
+    socket.on('error', (err: Error) => (this.closeError ??= connectionLost(err)));
     socket.on('close', () => this.finish());
     socket.on('drain', () => this.onDrain());
-    if (options.keepalive > 0) this.startKeepalive(options.keepalive, options.keepaliveMaxMissed ?? 3);
+    if (options.keepalive > 0) this.keepalive.start(options.keepalive, options.keepaliveMaxMissed ?? 3);
   }
 
   get isClosed(): boolean {
@@ -167,17 +170,14 @@ export class Channel extends EventEmitter<ChannelEvents> {
 
   /** Flushes what is queued and ends the TLS stream; 'close' follows. */
   close(): void {
-    this.stopKeepalive();
-    if (this.socket.destroyed) return this.finish();
-    if (!this.socket.writableEnded) this.socket.end();
-    // A peer that never reads cannot hold us open: give the flush a bounded time.
-    setTimeout(() => this.socket.destroy(), 5000).unref();
+    this.keepalive.stop();
+    if (!endFlushed(this.socket)) this.finish();
   }
 
   /** Tears the connection down at once, with `err` as the reason reported by 'close'. */
   destroy(err?: TlsshError): void {
     if (err) this.closeError ??= err;
-    this.stopKeepalive();
+    this.keepalive.stop();
     this.socket.destroy();
     this.finish();
   }
@@ -247,7 +247,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
         return;
       }
       case 'pong':
-        return this.onPong(msg.cookie);
+        return this.keepalive.pong(msg.cookie);
       case 'error':
         this.debug?.(`recv error ${msg.code}`);
         this.remoteError = new TlsshError(isErrorCode(msg.code) ? msg.code : 'TLSSH_ERR_REMOTE', msg.message);
@@ -259,16 +259,9 @@ export class Channel extends EventEmitter<ChannelEvents> {
     }
   }
 
-  /** A pong answers the ping with its cookie and every earlier one; any other pong is a violation. */
-  private onPong(cookie: number): void {
-    const i = this.outstandingPings.indexOf(cookie);
-    if (i < 0) throw new TlsshError('TLSSH_ERR_PROTOCOL_STATE', `peer sent a pong with cookie ${cookie}, which answers no ping in flight`);
-    this.outstandingPings.splice(0, i + 1);
-  }
-
   /** The peer gave up with an error frame: stop at once and let it close (PROTOCOL.md section 10). */
   private endAfterRemoteError(): void {
-    this.stopKeepalive();
+    this.keepalive.stop();
     try {
       if (!this.socket.writableEnded) this.socket.end();
     } catch {
@@ -363,26 +356,6 @@ export class Channel extends EventEmitter<ChannelEvents> {
     p.callback();
   }
 
-  private startKeepalive(seconds: number, maxMissed: number): void {
-    this.keepaliveTimer = setInterval(() => {
-      // No pings before the session request has crossed (PROTOCOL.md section 4).
-      if (!this.order.pingsAllowed) return;
-      if (this.outstandingPings.length >= maxMissed) {
-        this.destroy(new TlsshError('TLSSH_ERR_KEEPALIVE_TIMEOUT', `peer did not answer ${maxMissed} keepalives in ${maxMissed * seconds} seconds`));
-        return;
-      }
-      this.pingCookie = (this.pingCookie + 1) >>> 0;
-      this.outstandingPings.push(this.pingCookie);
-      this.send({ type: 'ping', cookie: this.pingCookie });
-    }, seconds * 1000);
-    this.keepaliveTimer.unref();
-  }
-
-  private stopKeepalive(): void {
-    if (this.keepaliveTimer) clearInterval(this.keepaliveTimer);
-    this.keepaliveTimer = undefined;
-  }
-
   private protocolViolation(err: unknown): void {
     const e = isTlsshError(err) ? err : new TlsshError('TLSSH_ERR_FRAME_MALFORMED', String(err), { cause: err });
     this.debug?.(`protocol error ${e.code}: ${e.message}`);
@@ -399,7 +372,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
     } catch {
       // The socket is already gone; the reason is still reported locally.
     }
-    this.stopKeepalive();
+    this.keepalive.stop();
     setTimeout(() => this.socket.destroy(), 1000).unref();
     this.finish();
   }
@@ -413,22 +386,12 @@ export class Channel extends EventEmitter<ChannelEvents> {
     if (!this.socket.writableEnded) this.socket.end();
   }
 
-  private onSocketError(err: Error): void {
-    const code = (err as NodeJS.ErrnoException).code ?? err.message;
-    this.closeError ??= new TlsshError('TLSSH_ERR_CONNECTION_LOST', `connection lost: ${code}`, { cause: err });
-  }
-
   private finish(): void {
     if (this.closed) return;
     this.closed = true;
-    this.stopKeepalive();
+    this.keepalive.stop();
     for (const p of this.pending.values()) p.callback();
     this.pending.clear();
     this.emit('close', this.closeError ?? this.remoteError);
   }
-}
-
-/** Keepalive cookies start anywhere, so a peer cannot answer pings it never read. */
-function randomCookie(): number {
-  return randomBytes(4).readUInt32BE(0);
 }

@@ -4,7 +4,6 @@
 // it keeps every rule of a direct session; this file only routes frames and decides which
 // failures belong to one session and which to the whole connection.
 
-import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { TLSSocket } from 'node:tls';
 import { TlsshError, categoryOf, isErrorCode, isTlsshError, type ErrorCode } from '../errors';
@@ -14,7 +13,9 @@ import { MSG, type Message } from '../protocol/messages';
 import { MuxDecoder, encodeMuxFrame, muxFromPlain } from '../protocol/mux-codec';
 import { MUX_LIMITS, MUX_MSG, type MuxFrame, type SessionMessage } from '../protocol/mux-messages';
 import { Channel, OUTPUT_DATA_BOUND, OUTPUT_READ_BOUND } from './channel';
+import { Keepalive } from './keepalive';
 import { SessionLink } from './mux-link';
+import { connectionLost, endFlushed } from './socket-end';
 
 type Role = 'client' | 'server';
 
@@ -62,9 +63,11 @@ export class MuxChannel extends EventEmitter<MuxChannelEvents> {
   private nextId = 1;
   /** Keepalive starts once the first session-request has crossed (section 12.5). */
   private requested = false;
-  private keepaliveTimer: NodeJS.Timeout | undefined;
-  private pingCookie = randomBytes(4).readUInt32BE(0);
-  private readonly outstandingPings: number[] = [];
+  private readonly keepalive = new Keepalive({
+    mayPing: () => this.requested && !this.finalSent,
+    sendPing: (cookie) => this.write(encodeMessage({ type: 'ping', cookie })),
+    timedOut: (err) => this.destroy(err),
+  });
   private pongs: Buffer[] = [];
   private readPaused = false;
   private readonly drainWaiters: Array<() => void> = [];
@@ -80,13 +83,10 @@ export class MuxChannel extends EventEmitter<MuxChannelEvents> {
     this.debug = options.debug;
     socket.on('data', (chunk: Buffer) => this.onBytes(chunk));
     socket.on('end', () => this.onEnd());
-    socket.on('error', (err: Error) => {
-      const code = (err as NodeJS.ErrnoException).code ?? err.message;
-      this.closeError ??= new TlsshError('TLSSH_ERR_CONNECTION_LOST', `connection lost: ${code}`, { cause: err });
-    });
+    socket.on('error', (err: Error) => (this.closeError ??= connectionLost(err)));
     socket.on('close', () => this.finish());
     socket.on('drain', () => this.onDrain());
-    if (options.keepalive > 0) this.startKeepalive(options.keepalive, options.keepaliveMaxMissed ?? 3);
+    if (options.keepalive > 0) this.keepalive.start(options.keepalive, options.keepaliveMaxMissed ?? 3);
   }
 
   get isClosed(): boolean {
@@ -132,15 +132,13 @@ export class MuxChannel extends EventEmitter<MuxChannelEvents> {
 
   /** Flushes and ends the TLS stream (close_notify); sessions still open end as on a lost connection. */
   close(): void {
-    this.stopKeepalive();
-    if (this.socket.destroyed) return this.finish();
-    if (!this.socket.writableEnded) this.socket.end();
-    setTimeout(() => this.socket.destroy(), 5000).unref();
+    this.keepalive.stop();
+    if (!endFlushed(this.socket)) this.finish();
   }
 
   destroy(err?: TlsshError): void {
     if (err) this.closeError ??= err;
-    this.stopKeepalive();
+    this.keepalive.stop();
     this.socket.destroy();
     this.finish();
   }
@@ -285,12 +283,8 @@ export class MuxChannel extends EventEmitter<MuxChannelEvents> {
         if (!this.requested) throw new TlsshError('TLSSH_ERR_PROTOCOL_STATE', 'peer sent ping before the first session-request');
         this.pongs.push(encodeMessage({ type: 'pong', cookie: m.cookie }));
         return;
-      case 'pong': {
-        const i = this.outstandingPings.indexOf(m.cookie);
-        if (i < 0) throw new TlsshError('TLSSH_ERR_PROTOCOL_STATE', `peer sent a pong with cookie ${m.cookie}, which answers no ping in flight`);
-        this.outstandingPings.splice(0, i + 1);
-        return;
-      }
+      case 'pong':
+        return this.keepalive.pong(m.cookie);
       case 'error': {
         this.debug?.(`recv error ${m.code}`);
         const err = new TlsshError(isErrorCode(m.code) ? m.code : 'TLSSH_ERR_REMOTE', m.message);
@@ -389,25 +383,6 @@ export class MuxChannel extends EventEmitter<MuxChannelEvents> {
     for (const fn of this.drainWaiters.splice(0)) fn();
   }
 
-  private startKeepalive(seconds: number, maxMissed: number): void {
-    this.keepaliveTimer = setInterval(() => {
-      if (!this.requested || this.finalSent) return;
-      if (this.outstandingPings.length >= maxMissed) {
-        this.destroy(new TlsshError('TLSSH_ERR_KEEPALIVE_TIMEOUT', `peer did not answer ${maxMissed} keepalives in ${maxMissed * seconds} seconds`));
-        return;
-      }
-      this.pingCookie = (this.pingCookie + 1) >>> 0;
-      this.outstandingPings.push(this.pingCookie);
-      this.write(encodeMessage({ type: 'ping', cookie: this.pingCookie }));
-    }, seconds * 1000);
-    this.keepaliveTimer.unref();
-  }
-
-  private stopKeepalive(): void {
-    if (this.keepaliveTimer) clearInterval(this.keepaliveTimer);
-    this.keepaliveTimer = undefined;
-  }
-
   private violation(err: unknown): void {
     const e = isTlsshError(err) ? err : new TlsshError('TLSSH_ERR_FRAME_MALFORMED', String(err), { cause: err });
     this.debug?.(`protocol error ${e.code}: ${e.message}`);
@@ -436,7 +411,7 @@ export class MuxChannel extends EventEmitter<MuxChannelEvents> {
   private finish(): void {
     if (this.closed) return;
     this.closed = true;
-    this.stopKeepalive();
+    this.keepalive.stop();
     for (const fn of this.drainWaiters.splice(0)) fn();
     this.endSessions(this.closeError ?? new TlsshError('TLSSH_ERR_CONNECTION_LOST', 'connection closed'));
     this.emit('close', this.closeError);

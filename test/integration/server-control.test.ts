@@ -3,7 +3,7 @@
 // TLSSH_ERR_SESSION_KILLED), reloads, and shrugs off bad requests.
 
 import { strict as assert } from 'node:assert';
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -12,24 +12,8 @@ import { after, before, describe, it } from 'node:test';
 import type { SessionView } from '../../src/server/control-protocol';
 import { makeCa } from '../helpers/ca';
 import { startTlsshd, writeConfig } from '../helpers/server-harness';
+import { TLSSHCTL, controlSessions, ctl, waitForControlSessions } from './tlsshctl-client';
 import { TLSSH, errorCodeOf, runTlssh, startFixture, type ClientFixture } from './client-fixture';
-
-const TLSSHCTL = path.resolve(__dirname, '..', '..', '..', 'bin', 'tlsshctl');
-
-interface CtlRun {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function ctl(args: readonly string[]): Promise<CtlRun> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [TLSSHCTL, ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
-      const status = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : null) : 0;
-      resolve({ status, stdout, stderr });
-    });
-  });
-}
 
 interface Ended {
   status: number | null;
@@ -65,20 +49,8 @@ describe('tlsshctl and the control socket', () => {
   let conf: string[];
   let socketPath: string;
 
-  const sessions = async (): Promise<SessionView[]> => {
-    const r = await ctl([...conf, 'sessions', '--json']);
-    assert.equal(r.status, 0, r.stderr);
-    return (JSON.parse(r.stdout) as { sessions: SessionView[] }).sessions;
-  };
-  /** Polls (bounded, not timed) until `n` sessions with their certificate details are listed. */
-  const waitForSessions = async (n: number): Promise<SessionView[]> => {
-    for (let i = 0; i < 300; i++) {
-      const s = await sessions();
-      if (s.length === n && s.every((x) => x.serial !== undefined)) return s;
-      await sleep(100);
-    }
-    assert.fail(`never saw ${n} sessions: ${JSON.stringify(await sessions())}`);
-  };
+  const sessions = (): Promise<SessionView[]> => controlSessions(conf);
+  const waitForSessions = (n: number): Promise<SessionView[]> => waitForControlSessions(conf, n);
 
   before(async () => {
     fx = await startFixture();

@@ -5,25 +5,16 @@
 // unparsable CRL on reload is refused and the old one stays. No timing assertions: codes and lines.
 
 import { strict as assert } from 'node:assert';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { SessionView } from '../../src/server/control-protocol';
 import { issueCert, makeCa, makeCrl, type Issued } from '../helpers/ca';
+import { ctl, waitForControlSessions } from './tlsshctl-client';
 import { TLSSH, errorCodeOf, startFixture, type ClientFixture } from './client-fixture';
 
-const TLSSHCTL = path.resolve(__dirname, '..', '..', '..', 'bin', 'tlsshctl');
 const WARNING = /^tlssh: your certificate expires in (\d+ (?:seconds?|minutes?)); this session will end then\r?$/m;
-
-function ctl(args: readonly string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [TLSSHCTL, ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
-      const status = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : null) : 0;
-      resolve({ status, stdout, stderr });
-    });
-  });
-}
 
 interface Live {
   child: ChildProcess;
@@ -52,8 +43,6 @@ function live(configFile: string, extra: string[], command: string[]): Live {
   return { child, ready, ended };
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 describe('sessions follow their certificates', () => {
   let fx: ClientFixture;
   let crlFile: string;
@@ -65,20 +54,7 @@ describe('sessions follow their certificates', () => {
     fs.writeFileSync(file, text, { mode: 0o600 });
     return file;
   };
-  const sessions = async (): Promise<SessionView[]> => {
-    const r = await ctl([...conf, 'sessions', '--json']);
-    assert.equal(r.status, 0, r.stderr);
-    return (JSON.parse(r.stdout) as { sessions: SessionView[] }).sessions;
-  };
-  /** Polls (bounded) until the listener knows the certificates of `n` sessions. */
-  const waitForSessions = async (n: number): Promise<SessionView[]> => {
-    for (let i = 0; i < 300; i++) {
-      const s = await sessions();
-      if (s.length === n && s.every((x) => x.serial !== undefined)) return s;
-      await sleep(100);
-    }
-    assert.fail(`never saw ${n} sessions: ${JSON.stringify(await sessions())}`);
-  };
+  const waitForSessions = (n: number): Promise<SessionView[]> => waitForControlSessions(conf, n);
 
   before(async () => {
     // The fixture's CA makes the server certificate too; the CRL starts empty.

@@ -3,49 +3,15 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { MuxDecoder, encodeMuxFrame, muxFromPlain } from '../../src/protocol/mux-codec';
 import { encodeMessage, MessageDecoder } from '../../src/protocol/codec';
 import { MUX_MSG, type MuxFrame } from '../../src/protocol/mux-messages';
 import { MSG } from '../../src/protocol/messages';
 import { isTlsshError } from '../../src/errors';
-
-function repoRoot(): string {
-  let dir = __dirname;
-  while (!existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir);
-  return dir;
-}
-
-const doc = readFileSync(path.join(repoRoot(), 'doc', 'PROTOCOL.md'), 'utf8');
-
-function blocks(kind: string): Array<Map<string, string>> {
-  const out: Array<Map<string, string>> = [];
-  for (const match of doc.matchAll(new RegExp('```' + kind + '\\n([\\s\\S]*?)```', 'g'))) {
-    const fields = new Map<string, string>();
-    for (const line of (match[1] ?? '').split('\n')) {
-      const at = line.indexOf(':');
-      if (at > 0) fields.set(line.slice(0, at).trim(), line.slice(at + 1).trim());
-    }
-    out.push(fields);
-  }
-  return out;
-}
-
-function hexField(f: Map<string, string>): Buffer {
-  const text = (f.get('hex') ?? '').replace(/\s+/g, '');
-  assert.match(text, /^([0-9a-f]{2})+$/);
-  return Buffer.from(text, 'hex');
-}
+import { hexField, parseWithHexBuffers, protocolDocBlocks as blocks } from '../helpers/protocol-doc';
 
 function frameField(f: Map<string, string>): MuxFrame {
-  const message = JSON.parse(f.get('message') ?? 'null', (_k, v: unknown) => {
-    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
-      const hex = (v as { hex?: unknown }).hex;
-      if (Object.keys(v).length === 1 && typeof hex === 'string') return Buffer.from(hex, 'hex');
-    }
-    return v;
-  }) as MuxFrame['message'];
+  const message = parseWithHexBuffers(f.get('message') ?? 'null') as MuxFrame['message'];
   const session = JSON.parse(f.get('session') ?? 'null') as number | null;
   return { session, message } as MuxFrame;
 }

@@ -3,55 +3,15 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { encodeMessage, MessageDecoder } from '../../src/protocol/codec';
 import { MSG, type Message } from '../../src/protocol/messages';
 import { isTlsshError } from '../../src/errors';
-
-function repoRoot(): string {
-  let dir = __dirname;
-  while (!existsSync(path.join(dir, 'package.json'))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('package.json not found above ' + __dirname);
-    dir = up;
-  }
-  return dir;
-}
-
-const doc = readFileSync(path.join(repoRoot(), 'doc', 'PROTOCOL.md'), 'utf8');
-
-function blocks(kind: string): Array<Map<string, string>> {
-  const out: Array<Map<string, string>> = [];
-  const re = new RegExp('```' + kind + '\\n([\\s\\S]*?)```', 'g');
-  for (const match of doc.matchAll(re)) {
-    const fields = new Map<string, string>();
-    for (const line of (match[1] ?? '').split('\n')) {
-      const at = line.indexOf(':');
-      if (at > 0) fields.set(line.slice(0, at).trim(), line.slice(at + 1).trim());
-    }
-    out.push(fields);
-  }
-  return out;
-}
-
-function hexField(fields: Map<string, string>): Buffer {
-  const text = (fields.get('hex') ?? '').replace(/\s+/g, '');
-  assert.match(text, /^([0-9a-f]{2})+$/, `bad hex in PROTOCOL.md: ${fields.get('hex')}`);
-  return Buffer.from(text, 'hex');
-}
+import { hexField, parseWithHexBuffers, protocolDocBlocks as blocks } from '../helpers/protocol-doc';
 
 function messageField(fields: Map<string, string>): Message {
   const json = fields.get('message');
   assert.ok(json !== undefined, 'vector without message');
-  return JSON.parse(json, (_key, value: unknown) => {
-    if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
-      const keys = Object.keys(value);
-      const hex = (value as { hex?: unknown }).hex;
-      if (keys.length === 1 && typeof hex === 'string') return Buffer.from(hex, 'hex');
-    }
-    return value;
-  }) as Message;
+  return parseWithHexBuffers(json) as Message;
 }
 
 const valid = blocks('tlssh-vector').map((f) => ({ message: messageField(f), bytes: hexField(f) }));
