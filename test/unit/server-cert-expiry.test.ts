@@ -72,6 +72,31 @@ describe('certificate expiry in a session', () => {
 });
 
 describe('certificate expiry with real timers', () => {
+  it('warns every session of a shared connection, each once; one that starts later gets its own line; a closed one nothing', async () => {
+    const got: Record<string, string[]> = { a: [], b: [], c: [], closed: [] };
+    let warned!: () => void;
+    const logged = new Promise<void>((r) => { warned = r; });
+    const ended: string[] = [];
+    // Warned 0.5 s from now, ended 2 s from now; stopped long before that.
+    const s = followCertificate({ mode: 'end', warnLead: 1.5, notAfter: new Date(Date.now() + 2000), end: (m) => ended.push(m), log: () => warned() });
+    s.attachOutput((l) => got['a']!.push(l));
+    s.attachOutput((l) => got['b']!.push(l));
+    const detach = s.attachOutput((l) => got['closed']!.push(l));
+    detach();
+    // The watch's timers are unref'd (they never keep a worker alive): hold the loop meanwhile.
+    const hold = setInterval(() => undefined, 1000);
+    await logged;
+    clearInterval(hold);
+    s.attachOutput((l) => got['c']!.push(l));
+    s.stop();
+    for (const k of ['a', 'b', 'c']) {
+      assert.equal(got[k]!.length, 1, k);
+      assert.match(got[k]![0]!, /^tlssh: your certificate expires in \d+ seconds?; this session will end then$/);
+    }
+    assert.deepEqual(got['closed'], []);
+    assert.deepEqual(ended, []);
+  });
+
   it('a certificate valid for 60 days neither warns nor ends now (a plain setTimeout would overflow and fire at once)', async () => {
     const events: string[] = [];
     const w = watchCertificateExpiry({ notAfter: new Date(Date.now() + 60 * DAY), warnLeadMs: 300_000, onWarn: (l) => events.push(l), onExpire: () => events.push('end') });
