@@ -182,8 +182,21 @@ describe('tlsshctl and the control socket', () => {
   });
 
   describe('tlsshctl top, in a real terminal (tmux)', () => {
-    const tmux = (...args: string[]): string => execFileSync('tmux', args, { encoding: 'utf8' });
-    const pane = (name: string): string => tmux('capture-pane', '-p', '-t', name);
+    // A tmux server of its own per test (-L): killing a test's last session ends its server, and a
+    // next test that reached a shared server while it was exiting failed with "server exited
+    // unexpectedly".
+    const tmux = (name: string, ...args: string[]): string => execFileSync('tmux', ['-L', name, ...args], { encoding: 'utf8' });
+    /** In `finally`: a session already gone must not hide the test's own failure. */
+    const killSession = (name: string): void => {
+      try {
+        tmux(name, 'kill-session', '-t', name);
+      } catch {
+        // its server has ended with it
+      }
+      // tmux leaves the ended server's socket behind.
+      fs.rmSync(path.join(process.env['TMUX_TMPDIR'] ?? '/tmp', `tmux-${process.getuid?.() ?? 0}`, name), { force: true });
+    };
+    const pane = (name: string): string => tmux(name, 'capture-pane', '-p', '-t', name);
     /** Polls the screen (bounded, not timed) until `re` shows. */
     const waitForScreen = async (name: string, re: RegExp): Promise<string> => {
       for (let i = 0; i < 300; i++) {
@@ -195,7 +208,7 @@ describe('tlsshctl and the control socket', () => {
     };
     const startTop = (name: string): void => {
       const cmd = `${process.execPath} ${TLSSHCTL} -c ${fx.server.configFile} top; echo EXIT=$?; sleep 600`;
-      tmux('new-session', '-d', '-s', name, '-x', '80', '-y', '24', cmd);
+      tmux(name, 'new-session', '-d', '-s', name, '-x', '80', '-y', '24', cmd);
     };
 
     it('shows the session in 80x24, ends it with k after a confirmation, and q gives the terminal back', async () => {
@@ -218,21 +231,21 @@ describe('tlsshctl and the control socket', () => {
         assert.ok(v);
         const tree = await waitForScreen(name, /^\s*[│x]?\s+\d+ sleep 1000/m);
         assert.match(tree, new RegExp(`^\\s*[│x]?\\s+${v.pid} tlsshd`, 'm'), tree);
-        tmux('send-keys', '-t', name, 'k');
+        tmux(name, 'send-keys', '-t', name, 'k');
         await waitForScreen(name, /End session \d+ of/);
-        tmux('send-keys', '-t', name, 'y');
+        tmux(name, 'send-keys', '-t', name, 'y');
         const e = await s.ended;
         assert.equal(e.status, 255, e.stderr);
         assert.equal(errorCodeOf(e.stderr), 'TLSSH_ERR_SESSION_KILLED', e.stderr);
         await waitForScreen(name, /0\/0 sessions/);
-        tmux('send-keys', '-t', name, 'q');
+        tmux(name, 'send-keys', '-t', name, 'q');
         const after = await waitForScreen(name, /EXIT=0/);
         // The alternate screen is gone: nothing of the monitor is left on the terminal.
         assert.doesNotMatch(after, /TTY\/CMD|sessions/);
       } finally {
         s.child.kill('SIGKILL');
         await s.ended;
-        tmux('kill-session', '-t', name);
+        killSession(name);
       }
     });
 
@@ -241,14 +254,14 @@ describe('tlsshctl and the control socket', () => {
       try {
         startTop(name);
         await waitForScreen(name, /0\/0 sessions/);
-        const shell = Number(tmux('display-message', '-p', '-t', name, '#{pane_pid}').trim());
+        const shell = Number(tmux(name, 'display-message', '-p', '-t', name, '#{pane_pid}').trim());
         const top = Number(execFileSync('pgrep', ['-P', String(shell), '-f', 'tlsshctl'], { encoding: 'utf8' }).trim().split('\n')[0]);
         process.kill(top, 'SIGTERM');
         const after = await waitForScreen(name, /EXIT=\d+/);
         assert.match(after, /EXIT=255/);
         assert.doesNotMatch(after, /TTY\/CMD|sessions/);
       } finally {
-        tmux('kill-session', '-t', name);
+        killSession(name);
       }
     });
 
