@@ -13,6 +13,7 @@ import { createTestUser, isAlive, isRoot, type TestUser } from '../helpers/serve
 import { startSwtpm, type Swtpm } from '../helpers/swtpm';
 import { TLSSH, runTlssh, startFixture, type ClientFixture } from './client-fixture';
 import { tpmClientConfig } from './client-tpm-fixture';
+import { pollUntil } from '../helpers/poll';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const nodePty = require('node-pty') as typeof import('node-pty');
@@ -21,12 +22,7 @@ const nodePty = require('node-pty') as typeof import('node-pty');
 const WAIT_MS = 30_000;
 
 async function eventually(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
-  const end = Date.now() + WAIT_MS;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > end) throw new Error(`never happened: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await pollUntil(what, check, { limitMs: WAIT_MS, everyMs: 100 });
 }
 
 describe('connection sharing (ControlMaster, ControlPath, ControlPersist)', () => {

@@ -19,6 +19,7 @@ import { ALPN_TLSSH2_MUX, type MuxFrame } from '../../src/protocol/mux-messages'
 import type { SessionView } from '../../src/server/control-protocol';
 import { daemonForLoginUser, isRoot, runCommand, sessionRequest, startTlsshd, type ClientIdentity } from '../helpers/server-harness';
 import { UTMP_SIZE, UT_TYPE, decodeUtmp } from '../../src/server/utmp-record';
+import { pollUntil } from '../helpers/poll';
 
 const d = daemonForLoginUser('tlsshd-mux');
 const TLSSHCTL = path.resolve(__dirname, '..', '..', '..', 'bin', 'tlsshctl');
@@ -148,13 +149,8 @@ function tlsshctl(...args: string[]): Promise<{ stdout: string }> {
   return promisify(execFile)(process.execPath, [TLSSHCTL, '-c', d.daemon.configFile, ...args], { encoding: 'utf8' });
 }
 
-async function until<T>(what: () => T | undefined | false | Promise<T | undefined | false>): Promise<T> {
-  for (;;) {
-    const v = await what();
-    if (v !== undefined && v !== false) return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+// Bounded below each test's own 60 s timeout, so a failure says so rather than timing out.
+const until = <T>(what: () => T | undefined | false | Promise<T | undefined | false>): Promise<T> => pollUntil('a condition of this test', what, { limitMs: 50_000 });
 
 test('each pty session of a shared connection has its own utmp record, closed when it ends', { timeout: 60_000, skip: isRoot ? false : 'needs root: writes utmp' }, async () => {
   const conn = await openMux(d.daemon.port, d.id);

@@ -12,6 +12,7 @@ import {
   connectClient, createTestUser, isRoot, makeServerFixture, runCommand, sessionRequest, startTlsshd, writeConfig,
   type ClientIdentity, type ServerFixture, type TestUser, type TlsshdHandle,
 } from '../helpers/server-harness';
+import { pollUntil } from '../helpers/poll';
 
 const skip = isRoot ? false : 'needs root: creates system users and a PAM service in /etc/pam.d';
 if (!isRoot) process.stderr.write('# server-pam: skipped, not running as root\n');
@@ -83,14 +84,7 @@ after(async () => {
   for (const s of [SERVICE, SHIPPED]) fs.rmSync(`/etc/pam.d/${s}`, { force: true });
 });
 
-async function until<T>(what: string, fn: () => T | undefined): Promise<T> {
-  for (let i = 0; i < 300; i++) {
-    const v = fn();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
+const until = <T>(what: string, fn: () => T | undefined): Promise<T> => pollUntil(what, fn, { limitMs: 15_000 });
 
 test('pam_env: variables from envfile= and conffile= reach the session', { skip }, async () => {
   const r = await runCommand(daemon.port, id[user.name]!, 'echo "$PAMT_FROM_ENVFILE $PAMT_FROM_CONF"');

@@ -17,6 +17,7 @@ import { captureClientHello } from '../helpers/client-hello';
 import {
   loginUser, makeServerFixture, runCommand, sessionRequest, startTlsshd, type ClientIdentity, type ServerFixture, type TlsshdHandle,
 } from '../helpers/server-harness';
+import { pollUntil } from '../helpers/poll';
 
 const TLSSH = path.resolve(__dirname, '..', '..', '..', 'bin', 'tlssh');
 const FLOOD_SOURCE = '127.0.0.2';
@@ -88,12 +89,10 @@ function socketsOf(pid: number): number {
 }
 
 async function until(pred: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`never: ${what}`);
+  await pollUntil(what, () => {
     if (process.env['PREAUTH_DEBUG']) process.stderr.write(`waiting: ${what}\n`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+    return pred();
+  }, { limitMs: timeoutMs });
 }
 
 /** Opens a TCP connection from `source`; resolves once connected (or closed, if refused). */

@@ -10,6 +10,7 @@ import {
   connectClient, createTestUser, isRoot, makeServerFixture, runCommand, sessionRequest, startTlsshd,
   type ClientIdentity, type ServerFixture, type TestUser, type TlsshdHandle,
 } from '../helpers/server-harness';
+import { pollUntil } from '../helpers/poll';
 
 const skip = isRoot ? false : 'needs root: creates a system user and writes utmp/wtmp';
 if (!isRoot) process.stderr.write('# server-root-login: skipped, not running as root\n');
@@ -38,14 +39,7 @@ function wtmpRecords(): ReturnType<typeof decodeUtmp>[] {
   return out;
 }
 
-async function until<T>(what: string, fn: () => T | undefined): Promise<T> {
-  for (let i = 0; i < 300; i++) {
-    const v = fn();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
+const until = <T>(what: string, fn: () => T | undefined): Promise<T> => pollUntil(what, fn, { limitMs: 15_000 });
 
 test('id in the session equals id <user>, supplementary groups included', { skip }, async () => {
   const expected = execFileSync('id', [user.name], { encoding: 'utf8' }).trim();

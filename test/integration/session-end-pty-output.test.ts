@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { isAlive, sessionRequest, type ClientIdentity } from '../helpers/server-harness';
 import { TLSSH, runTlssh, startFixture, type ClientFixture } from './client-fixture';
 import { recordSession } from './session-end-client';
+import { pollUntil } from '../helpers/poll';
 
 const RUNS = 20;
 
@@ -27,11 +28,7 @@ function sha256(b: Buffer): string {
 
 /** Polls `cond`; a bound against hangs, never a timing assertion. */
 async function until(cond: () => boolean, what: string, limitMs = 30_000): Promise<void> {
-  const deadline = Date.now() + limitMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await pollUntil(what, cond, { limitMs, everyMs: 20 });
 }
 
 function killPidFile(file: string): void {
