@@ -78,6 +78,16 @@ const splitClient = {
   },
 };
 
+/** A few lines that run `bundle` (beside them) with its code cache, for a fork()/spawn() target. */
+function writeStarter(dir, file, bundle, what) {
+  fs.writeFileSync(path.join(dir, file), [
+    "'use strict';",
+    `// ${what}: runs its bundle (see scripts/bundle.js).`,
+    `require('./run-bundle.js').runBundle(require('node:path').join(__dirname, '${bundle}'));`,
+    '',
+  ].join('\n'));
+}
+
 // What the light client must never carry: a direct connection's code belongs in tlssh-full.js.
 const NOT_LIGHT = [/\/transport\//, /\/tpm\//, /\/protocol\/codec/, /\/client\/run-client\.js$/, /\/client\/session\.js$/, /node-pty/];
 
@@ -102,20 +112,10 @@ async function main() {
     }
     // The loader itself, and the file the listener forks (worker-main.js beside the listener,
     // as in dist/src/server), which runs the worker's bundle with its cache.
+    // The master a client starts is started the same way.
     await esbuild.build({ ...common, entryPoints: [path.join(srcDir, 'launcher', 'run-bundle.js')], outfile: path.join(scratch, 'run-bundle.js') });
-    fs.writeFileSync(path.join(scratch, 'worker-main.js'), [
-      "'use strict';",
-      '// The worker process: runs the worker bundle (see scripts/bundle.js).',
-      "require('./run-bundle.js').runBundle(require('node:path').join(__dirname, 'tlsshd-worker.js'));",
-      '',
-    ].join('\n'));
-    // Likewise the master a client starts (mux-route.ts looks for it beside the client's bundle).
-    fs.writeFileSync(path.join(scratch, 'tlssh-master-main.js'), [
-      "'use strict';",
-      '// The connection-sharing master: runs its bundle (see scripts/bundle.js).',
-      "require('./run-bundle.js').runBundle(require('node:path').join(__dirname, 'tlssh-master.js'));",
-      '',
-    ].join('\n'));
+    writeStarter(scratch, 'worker-main.js', 'tlsshd-worker.js', 'The worker process');
+    writeStarter(scratch, 'tlssh-master-main.js', 'tlssh-master.js', 'The connection-sharing master');
 
     // V8 compiles a function only when it is first called, and a cache holds only what was compiled,
     // so a cache of a freshly compiled script would hold little more than the top level. Compiling
