@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 import * as tls from 'node:tls';
 import { after, before } from 'node:test';
 import { MessageDecoder, encodeMessage } from '../../src/protocol/codec';
@@ -108,14 +109,28 @@ export async function startTlsshd(opts: StartOptions): Promise<TlsshdHandle> {
     ...opts.config,
   });
   if (opts.uid !== undefined) execFileSync('chown', ['-R', `${opts.uid}:${opts.gid ?? opts.uid}`, opts.dir]);
+  // The daemon's output goes to a file, not a pipe: a test blocked in execFileSync (tlsshctl,
+  // tlssh) stops reading a pipe, and a daemon blocked on a full pipe cannot answer it.
+  const logFile = configFile.replace(/\.conf$/, '.log');
+  const out = fs.openSync(logFile, 'a', 0o600);
   const child = spawn(process.execPath, [TLSSHD, '-f', '-c', configFile, ...(opts.extraArgs ?? [])], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', out, out],
     env: opts.env ?? process.env,
     ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid ?? opts.uid } : {}),
   });
+  fs.closeSync(out);
+  const reader = fs.openSync(logFile, 'r');
   let text = '';
+  let offset = 0;
+  const chunk = Buffer.alloc(64 * 1024);
+  const utf8 = new StringDecoder('utf8');
+  /** Takes in what the daemon has written since the last call. */
+  const catchUp = (): void => {
+    for (let n; (n = fs.readSync(reader, chunk, 0, chunk.length, offset)) > 0; offset += n) text += utf8.write(chunk.subarray(0, n));
+  };
   const waiters: Array<{ re: RegExp; resolve: (line: string) => void }> = [];
   const scan = (): void => {
+    catchUp();
     const lines = text.split('\n');
     for (const w of [...waiters]) {
       const line = lines.find((l) => w.re.test(l));
@@ -125,17 +140,22 @@ export async function startTlsshd(opts: StartOptions): Promise<TlsshdHandle> {
       }
     }
   };
-  const onText = (b: Buffer): void => {
-    text += b.toString('utf8');
+  // Only while someone waits for a line; a waiter's own timeout keeps the loop alive.
+  const poll = setInterval(() => {
+    if (waiters.length > 0) scan();
+  }, 20);
+  poll.unref();
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => {
     scan();
-  };
-  child.stderr.on('data', onText);
-  child.stdout.on('data', onText);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    resolve(code);
+  }));
 
   const waitForLog = (re: RegExp, timeoutMs = 15_000): Promise<string> =>
     new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no log line matching ${re} within ${timeoutMs} ms; logs:\n${text}`)), timeoutMs);
+      const timer = setTimeout(() => {
+        catchUp();
+        reject(new Error(`no log line matching ${re} within ${timeoutMs} ms; logs:\n${text}`));
+      }, timeoutMs);
       waiters.push({ re, resolve: (l) => { clearTimeout(timer); resolve(l); } });
       scan();
     });
@@ -150,7 +170,10 @@ export async function startTlsshd(opts: StartOptions): Promise<TlsshdHandle> {
     port,
     pid,
     configFile,
-    logs: () => text,
+    logs: () => {
+      catchUp();
+      return text;
+    },
     waitForLog,
     workerPids: () => childrenOf(pid),
     stop: async (o = {}) => {

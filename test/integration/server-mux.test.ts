@@ -141,10 +141,7 @@ function utmpUsers(): Map<string, number> {
   return out;
 }
 
-/**
- * tlsshctl against the test daemon. Not execFileSync: a blocked test process stops reading the
- * daemon's log pipe, and a daemon blocked on a full pipe cannot answer tlsshctl.
- */
+/** tlsshctl against the test daemon, without blocking the test's own sessions meanwhile. */
 function tlsshctl(...args: string[]): Promise<{ stdout: string }> {
   return promisify(execFile)(process.execPath, [TLSSHCTL, '-c', d.daemon.configFile, ...args], { encoding: 'utf8' });
 }
