@@ -98,3 +98,48 @@ describe('key passwords', () => {
     assert.equal(missingKeyPassword(cfg({ KeyFile: path.join(dir, 'missing.key') })), undefined);
   });
 });
+
+describe('local stdin', () => {
+  // Run in a child so that its fd 0 is what the test chooses. The thread pool's four threads
+  // show in /proc/self/task once started, and Node joins them at exit: a shared `tlssh host true`
+  // with stdin on /dev/null must reach end of file without them.
+  const script = (): string => [
+    `const { openInput } = require(${JSON.stringify(path.join(__dirname, '..', '..', 'src', 'client', 'local-stdio.js'))});`,
+    "const fs = require('node:fs');",
+    "const threads = () => fs.readdirSync('/proc/self/task').length;",
+    'const before = threads();',
+    'let bytes = 0;',
+    "const input = openInput();",
+    "input.on('data', (c) => { bytes += c.length; });",
+    "input.on('end', () => setImmediate(() => process.stdout.write(JSON.stringify({ bytes, before, after: threads() }))));",
+  ].join('\n');
+
+  const runWithStdin = async (stdin: string): Promise<{ bytes: number; before: number; after: number }> => {
+    const { spawnSync } = await import('node:child_process');
+    const fd = fs.openSync(stdin, 'r');
+    try {
+      const r = spawnSync(process.execPath, ['-e', script()], { stdio: [fd, 'pipe', 'pipe'], encoding: 'utf8', timeout: 20_000 });
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(r.stdout) as { bytes: number; before: number; after: number };
+    } finally {
+      fs.closeSync(fd);
+    }
+  };
+
+  it('/dev/null ends at once, without starting the thread pool', async () => {
+    const r = await runWithStdin('/dev/null');
+    assert.equal(r.bytes, 0);
+    assert.equal(r.after, r.before, `threads before ${r.before}, after ${r.after}`);
+  });
+
+  it('a file is still read to its end', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlssh-stdin-'));
+    try {
+      const file = path.join(dir, 'in');
+      fs.writeFileSync(file, randomBytes(200_000));
+      assert.equal((await runWithStdin(file)).bytes, 200_000);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
