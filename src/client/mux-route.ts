@@ -57,7 +57,11 @@ export async function runThroughMaster(ctx: RouteContext): Promise<number | unde
   if (!socketPath) return undefined;
   const mode = loaded.ControlMaster;
   if (mode !== 'yes' && mode !== 'ask') {
-    const probe = await probeControlSocket(socketPath);
+    const probing = probeControlSocket(socketPath);
+    // The session's code is loaded while the kernel connects: the connection is reported one
+    // event-loop turn later, and a turn spent idle is time added to every shared session.
+    if (!args.noCommand) sessionCode();
+    const probe = await probing;
     if (probe.state === 'live') return session(probe.socket, socketPath, ctx, loaded, log);
     log.debug?.(`Control socket connect(${socketPath}): ${probe.why}`);
     if (mode === 'no') return undefined;
@@ -93,8 +97,13 @@ async function session(socket: Socket, socketPath: string, ctx: RouteContext, cf
     socket.destroy();
     return 0;
   }
-  const { runSharedSession } = await import('./mux-client');
-  return runSharedSession(socket, socketPath, ctx.args, cfg, ctx.env, log);
+  return sessionCode().runSharedSession(socket, socketPath, ctx.args, cfg, ctx.env, log);
+}
+
+/** The shared session's code, loaded on first use: -O and the master's start never need it. */
+function sessionCode(): typeof import('./mux-client') {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('./mux-client') as typeof import('./mux-client');
 }
 
 type StartResult = { kind: 'ready'; pid: number } | { kind: 'socket-failed'; line: string } | { kind: 'failed'; line: string };
