@@ -111,8 +111,9 @@ export async function runSession(o: SessionOptions): Promise<void> {
   await Promise.all([waitFinished(stdout), stderr ? waitFinished(stderr) : Promise.resolve()]);
   // The one line an administrator looks for at the end: how it ended and how long it lasted.
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
-  log.info(`session closed: ${exit.signal ? `killed by signal ${exit.signal}` : `exit status ${exit.code ?? 0}`}, duration ${seconds}s`);
+  // The status goes out before the line is logged: the client is waiting for it, the log is not.
   channel.send({ type: 'exit-status', code: exit.signal ? null : exit.code ?? 0, signal: exit.signal, coreDumped: false });
+  log.info(`session closed: ${exit.signal ? `killed by signal ${exit.signal}` : `exit status ${exit.code ?? 0}`}, duration ${seconds}s`);
   channel.close();
 }
 
