@@ -25,8 +25,13 @@ export interface DirectOutput {
 export function directKind(st: fs.Stats): DirectKind | undefined {
   if (st.isFIFO()) return 'pipe';
   if (st.isFile()) return 'file';
-  if (st.isCharacterDevice() && st.rdev === nullDevice()) return 'file';
+  if (isNullDevice(st)) return 'file';
   return undefined;
+}
+
+/** Whether `st` is /dev/null's: nothing to read from it, and writes to it cost nothing. */
+export function isNullDevice(st: fs.Stats): boolean {
+  return st.isCharacterDevice() && st.rdev === nullDevice();
 }
 
 let nullRdev: number | undefined;

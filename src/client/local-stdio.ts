@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { Readable, Writable } from 'node:stream';
 import * as tty from 'node:tty';
-import { openDirectOutput } from './direct-output';
+import { isNullDevice, openDirectOutput } from './direct-output';
 import { fdReadable, fdWritable } from './fd-streams';
 
 export interface OutputSink {
@@ -83,17 +83,8 @@ export function openInput(): Readable {
   // /dev/null (a script's `< /dev/null`, or a spawn with stdin ignored) has nothing to read: its
   // end of file is known without a read, and so without starting the thread pool, whose threads
   // would then be joined at exit (about a millisecond of every shared `tlssh host true`).
-  if (stat.isCharacterDevice() && isDevNull(stat)) return endedReadable();
+  if (isNullDevice(stat)) return endedReadable();
   return fdReadable(0);
-}
-
-function isDevNull(stat: fs.Stats): boolean {
-  try {
-    const devNull = fs.statSync('/dev/null');
-    return devNull.isCharacterDevice() && devNull.rdev === stat.rdev;
-  } catch {
-    return false;
-  }
 }
 
 function endedReadable(): Readable {
