@@ -290,6 +290,18 @@ describe('connection sharing (ControlMaster, ControlPath, ControlPersist)', () =
     assert.equal((await runTlssh([...args, '-O', 'exit', 'localhost'])).status, 0);
   });
 
+  it('output still waiting for a full local pipe when the exit status arrives is written before tlssh exits', async () => {
+    const { args } = shared('yes');
+    assert.equal((await runTlssh([...args, 'localhost', 'true'])).status, 0);
+    await masterPid(args);
+    // A little more than a pipe holds (64 KiB): all of it and the exit status reach the light
+    // client while its last write still waits for the reader, which starts a second later.
+    const quoted = [process.execPath, TLSSH, ...args, 'localhost', 'head -c 100000 /dev/zero; exit 3'].map((a) => `'${a}'`).join(' ');
+    const out = execFileSync('bash', ['-c', `${quoted} | (sleep 1; wc -c); echo "status \${PIPESTATUS[0]}"`], { encoding: 'utf8', timeout: WAIT_MS });
+    assert.equal(out.trim().split(/\s+/).join(' '), '100000 status 3');
+    assert.equal((await runTlssh([...args, '-O', 'exit', 'localhost'])).status, 0);
+  });
+
   it('ControlPersist TIME: the master ends that long after its last session', async () => {
     const { args, socket } = shared('2s');
     assert.equal((await runTlssh([...args, 'localhost', 'true'])).status, 0);
