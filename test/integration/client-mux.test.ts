@@ -279,27 +279,26 @@ describe('connection sharing (ControlMaster, ControlPath, ControlPersist)', () =
     for (const a of [args, args2]) assert.equal((await runTlssh([...a, '-O', 'exit', 'localhost'])).status, 0);
   });
 
-  it('a slow reader gets every byte, and the exit status after them', async () => {
+  /** Bytes a late reader got from `head -c BYTES` through a master, and tlssh's status (3). */
+  const lateReader = async (bytes: number, sleepSeconds: number): Promise<string> => {
     const { args } = shared('yes');
     assert.equal((await runTlssh([...args, 'localhost', 'true'])).status, 0);
     await masterPid(args);
-    // The reader starts late: the output waits in the master while the command has long ended.
-    const quoted = [process.execPath, TLSSH, ...args, 'localhost', 'head -c 3000000 /dev/zero; exit 3'].map((a) => `'${a}'`).join(' ');
-    const out = execFileSync('bash', ['-c', `${quoted} | (sleep 2; wc -c); echo "status \${PIPESTATUS[0]}"`], { encoding: 'utf8', timeout: WAIT_MS });
-    assert.equal(out.trim().split(/\s+/).join(' '), '3000000 status 3');
+    const quoted = [process.execPath, TLSSH, ...args, 'localhost', `head -c ${bytes} /dev/zero; exit 3`].map((a) => `'${a}'`).join(' ');
+    const out = execFileSync('bash', ['-c', `${quoted} | (sleep ${sleepSeconds}; wc -c); echo "status \${PIPESTATUS[0]}"`], { encoding: 'utf8', timeout: WAIT_MS });
     assert.equal((await runTlssh([...args, '-O', 'exit', 'localhost'])).status, 0);
+    return out.trim().split(/\s+/).join(' ');
+  };
+
+  it('a slow reader gets every byte, and the exit status after them', async () => {
+    // The reader starts late: the output waits in the master while the command has long ended.
+    assert.equal(await lateReader(3_000_000, 2), '3000000 status 3');
   });
 
   it('output still waiting for a full local pipe when the exit status arrives is written before tlssh exits', async () => {
-    const { args } = shared('yes');
-    assert.equal((await runTlssh([...args, 'localhost', 'true'])).status, 0);
-    await masterPid(args);
     // A little more than a pipe holds (64 KiB): all of it and the exit status reach the light
     // client while its last write still waits for the reader, which starts a second later.
-    const quoted = [process.execPath, TLSSH, ...args, 'localhost', 'head -c 100000 /dev/zero; exit 3'].map((a) => `'${a}'`).join(' ');
-    const out = execFileSync('bash', ['-c', `${quoted} | (sleep 1; wc -c); echo "status \${PIPESTATUS[0]}"`], { encoding: 'utf8', timeout: WAIT_MS });
-    assert.equal(out.trim().split(/\s+/).join(' '), '100000 status 3');
-    assert.equal((await runTlssh([...args, '-O', 'exit', 'localhost'])).status, 0);
+    assert.equal(await lateReader(100_000, 1), '100000 status 3');
   });
 
   it('ControlPersist TIME: the master ends that long after its last session', async () => {
