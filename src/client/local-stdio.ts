@@ -53,11 +53,13 @@ export type OutputPath = 'terminal' | 'socket' | 'pipe' | 'file' | 'thread-pool'
 
 /**
  * - A terminal: Node's own tty stream (synchronous, lowest echo latency).
- * - A socket (what Node's and many other launchers' spawn give for a 'pipe'): Node's own stream
- *   too, which makes the shared description non-blocking for the session, as ssh does (Node puts
- *   the flag back at exit), and writes from the event loop. Through the thread pool every chunk
- *   cost a hand-over to a pool thread and back: PTY output into a socket (bench row 4) spent
- *   twice ssh's client CPU on it, most of it in futex calls.
+ * - A socket on stdout (what Node's spawn gives for a 'pipe'): Node's own stream too, which
+ *   makes the shared description non-blocking for the session, as ssh does (Node puts the flag
+ *   back at exit), and writes from the event loop. Through the thread pool every chunk cost a
+ *   hand-over to a pool thread and back: PTY output into a socket (bench row 4) spent twice
+ *   ssh's client CPU on it, most of it in futex calls. stderr keeps the thread pool: it is
+ *   rarely the bulk stream, and tlssh's own messages go to fd 2 with synchronous writes that a
+ *   non-blocking description could answer with EAGAIN.
  * - A pipe or a file: without the thread pool, flags left alone (direct-output.ts).
  * - Anything else: through the thread pool, with the descriptor's flags left alone.
  */
@@ -70,7 +72,7 @@ export function openTarget(fd: 1 | 2): { path: OutputPath; stream: Writable } {
   } catch {
     st = undefined;
   }
-  if (st?.isSocket()) return { path: 'socket', stream: std() };
+  if (fd === 1 && st?.isSocket()) return { path: 'socket', stream: std() };
   const direct = openDirectOutput(fd);
   if (direct) return { path: direct.kind, stream: direct.stream };
   return { path: 'thread-pool', stream: fdWritable(fd) };
