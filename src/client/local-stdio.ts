@@ -72,7 +72,9 @@ export function openTarget(fd: 1 | 2): { path: OutputPath; stream: Writable } {
   } catch {
     st = undefined;
   }
-  if (fd === 1 && st?.isSocket()) return { path: 'socket', stream: std() };
+  // Node gives a stream socket a net.Socket, and anything it cannot write (a datagram socket) a
+  // Writable that drops every byte: that one must keep the thread pool.
+  if (fd === 1 && st?.isSocket() && process.stdout instanceof net.Socket) return { path: 'socket', stream: process.stdout };
   const direct = openDirectOutput(fd);
   if (direct) return { path: direct.kind, stream: direct.stream };
   return { path: 'thread-pool', stream: fdWritable(fd) };
