@@ -21,10 +21,7 @@ export interface OutputSink {
  * write error further output is discarded and `onFailure` is told once.
  */
 export function openOutput(fd: 1 | 2, onFailure: (err: NodeJS.ErrnoException) => void): OutputSink {
-  // A terminal is written through Node's own tty stream (synchronous, lowest echo latency); a
-  // pipe or a file without the thread pool (direct-output.ts); anything else through the thread
-  // pool, with the descriptor's flags left alone.
-  const target: Writable = tty.isatty(fd) ? (fd === 1 ? process.stdout : process.stderr) : (openDirectOutput(fd)?.stream ?? fdWritable(fd));
+  const target = openTarget(fd).stream;
   let failure: NodeJS.ErrnoException | undefined;
   const fail = (err: NodeJS.ErrnoException): void => {
     if (failure) return;
@@ -49,6 +46,38 @@ export function openOutput(fd: 1 | 2, onFailure: (err: NodeJS.ErrnoException) =>
       return failure;
     },
   };
+}
+
+/** How output to a descriptor is written (see openTarget); exported for the tests. */
+export type OutputPath = 'terminal' | 'socket' | 'pipe' | 'file' | 'thread-pool';
+
+/**
+ * - A terminal: Node's own tty stream (synchronous, lowest echo latency).
+ * - A socket on stdout (what Node's spawn gives for a 'pipe'): Node's own stream too, which
+ *   makes the shared description non-blocking for the session, as ssh does (Node puts the flag
+ *   back at exit), and writes from the event loop. Through the thread pool every chunk cost a
+ *   hand-over to a pool thread and back: PTY output into a socket (bench row 4) spent twice
+ *   ssh's client CPU on it, most of it in futex calls. stderr keeps the thread pool: it is
+ *   rarely the bulk stream, and tlssh's own messages go to fd 2 with synchronous writes that a
+ *   non-blocking description could answer with EAGAIN.
+ * - A pipe or a file: without the thread pool, flags left alone (direct-output.ts).
+ * - Anything else: through the thread pool, with the descriptor's flags left alone.
+ */
+export function openTarget(fd: 1 | 2): { path: OutputPath; stream: Writable } {
+  const std = (): Writable => (fd === 1 ? process.stdout : process.stderr);
+  if (tty.isatty(fd)) return { path: 'terminal', stream: std() };
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.fstatSync(fd);
+  } catch {
+    st = undefined;
+  }
+  // Node gives a stream socket a net.Socket, and anything it cannot write (a datagram socket) a
+  // Writable that drops every byte: that one must keep the thread pool.
+  if (fd === 1 && st?.isSocket() && process.stdout instanceof net.Socket) return { path: 'socket', stream: process.stdout };
+  const direct = openDirectOutput(fd);
+  if (direct) return { path: direct.kind, stream: direct.stream };
+  return { path: 'thread-pool', stream: fdWritable(fd) };
 }
 
 /**

@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { finished } from 'node:stream/promises';
 import { after, before, describe, it } from 'node:test';
+import { spawn } from 'node:child_process';
 import { fdReadable, fdWritable } from '../../src/client/fd-streams';
 import { missingKeyPassword } from '../../src/client/key-password';
 import { sanitizeRemoteText } from '../../src/client/remote-text';
@@ -53,6 +54,58 @@ describe('fd streams', () => {
     });
     fs.closeSync(fd);
     assert.equal(err?.code, 'ENOSPC');
+  });
+});
+
+describe('local output', () => {
+  // A child whose fd 1 is what the test gives it writes 4 MiB through openOutput(1), ends the
+  // stream and exits at once, as the client does once its output is flushed.
+  const writer = (stdout: 'pipe' | number): Promise<{ path: string; out: Buffer; code: number | null }> => {
+    const mod = path.resolve(__dirname, '../../src/client/local-stdio.js');
+    const script = `
+      const { openOutput, openTarget } = require(${JSON.stringify(mod)});
+      process.stderr.write(openTarget(1).path);
+      const sink = openOutput(1, (e) => { process.stderr.write(' failed ' + e.code); process.exit(3); });
+      const data = Buffer.alloc(4 * 1024 * 1024);
+      for (let i = 0; i < data.length; i++) data[i] = i % 251;
+      for (let off = 0; off < data.length; off += 16000) sink.stream.write(data.subarray(off, off + 16000));
+      sink.stream.end(() => process.exit(0));`;
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', stdout, 'pipe'] });
+      const out: Buffer[] = [];
+      let err = '';
+      child.stdout?.on('data', (d: Buffer) => out.push(d));
+      child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+      child.once('error', reject);
+      child.once('close', (code) => resolve({ path: err, out: Buffer.concat(out), code }));
+    });
+  };
+  const expected = (): Buffer => {
+    const data = Buffer.alloc(4 * 1024 * 1024);
+    for (let i = 0; i < data.length; i++) data[i] = i % 251;
+    return data;
+  };
+
+  it('writes a socket stdout (what spawn gives for a pipe) from the event loop, not the thread pool, and loses nothing at exit', async () => {
+    const r = await writer('pipe');
+    assert.equal(r.code, 0);
+    assert.equal(r.path, 'socket');
+    assert.ok(r.out.equals(expected()));
+  });
+
+  it('writes a file stdout directly, every byte', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlssh-out-'));
+    try {
+      const file = path.join(dir, 'out');
+      const fd = fs.openSync(file, 'w');
+      const r = await writer(fd);
+      fs.closeSync(fd);
+      assert.equal(r.code, 0);
+      assert.equal(r.path, 'file');
+      assert.ok(fs.readFileSync(file).equals(expected()));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
