@@ -40,6 +40,8 @@ export const SEND_CHUNK = Math.min(LIMITS.maxDataChunk, 16384 - encodeMessage({ 
  * inside one cork: TLS then encrypts all frames of a flush in one write, from one copy of the
  * bytes, where a frame per write cost a copy into the frame, and often a second one when TLS
  * joined the frames that queued behind its first write. Smaller frames are copied whole.
+ * The view may wait in the socket's queue after the writer's callback: chunks written to
+ * outgoing() must not be reused afterwards (none are: Node's streams hand out fresh buffers).
  */
 export const VIEW_MIN = 4096;
 
