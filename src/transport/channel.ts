@@ -67,7 +67,6 @@ interface IncomingSink {
   end: boolean;
   /** Data of one event-loop turn goes to `dest` in one write (see incoming()). */
   coalesce: boolean;
-  corked: boolean;
 }
 
 export interface ChannelEvents {
@@ -112,7 +111,9 @@ export class Channel extends EventEmitter<ChannelEvents> {
    * backlog counted in bytes would not bound memory.
    */
   private pongs: Buffer[] = [];
-  /** An uncorkSinks is due at the end of this event-loop turn. */
+  /** The destination corked for this event-loop turn (see incoming()), if any; one at a time. */
+  private corked: IncomingSink | null = null;
+  /** endOfTurn is due. */
   private uncorkScheduled = false;
   private closed = false;
   private closeError: TlsshError | undefined;
@@ -178,7 +179,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
    * (bench/RESULTS.md, row 3a). Not for terminals: typing latency gains nothing from it.
    */
   incoming(stream: StreamId, dest: Writable, options: { end?: boolean; coalesce?: boolean } = {}): void {
-    this.sinks.set(stream, { dest, end: options.end ?? true, coalesce: options.coalesce ?? false, corked: false });
+    this.sinks.set(stream, { dest, end: options.end ?? true, coalesce: options.coalesce ?? false });
     const early = this.early.get(stream);
     this.early.delete(stream);
     for (const chunk of early ?? []) this.deliver(stream, chunk);
@@ -320,25 +321,30 @@ export class Channel extends EventEmitter<ChannelEvents> {
       // Nobody will read these bytes (e.g. the local stdout closed); keep the peer moving.
       return this.credit(stream, data.length);
     }
-    if (sink.coalesce && !sink.corked) {
-      sink.corked = true;
+    // Another stream's data came first in this turn: it goes out first (`2>&1` keeps its order).
+    if (this.corked !== null && this.corked !== sink) this.uncork();
+    if (sink.coalesce && this.corked === null) {
+      this.corked = sink;
       sink.dest.cork();
       if (!this.uncorkScheduled) {
         this.uncorkScheduled = true;
-        setImmediate(this.uncorkSinks);
+        setImmediate(this.endOfTurn);
       }
     }
     sink.dest.write(data, () => this.credit(stream, data.length));
   }
 
-  private readonly uncorkSinks = (): void => {
+  private readonly endOfTurn = (): void => {
     this.uncorkScheduled = false;
-    for (const sink of this.sinks.values()) {
-      if (!sink.corked) continue;
-      sink.corked = false;
-      sink.dest.uncork();
-    }
+    this.uncork();
   };
+
+  private uncork(): void {
+    const sink = this.corked;
+    if (!sink) return;
+    this.corked = null;
+    sink.dest.uncork();
+  }
 
   private credit(stream: StreamId, bytes: number): void {
     if (this.closed) return;

@@ -387,4 +387,34 @@ describe('channel', () => {
       p.close();
     }
   });
+
+  test('coalesced streams keep the order in which their data arrived', { timeout: 60_000 }, async () => {
+    const p = await tlsPair();
+    try {
+      const a = new Channel(p.server, { role: 'server', keepalive: 0 });
+      const b = new Channel(p.client, { role: 'client', keepalive: 0 });
+      open(a, b);
+      const log: string[] = [];
+      const sinkFor = (name: string): Writable => new Writable({
+        write(c: Buffer, _e, cb) { log.push(`${name}:${c.toString()}`); cb(); },
+        writev(cs, cb) { for (const { chunk } of cs) log.push(`${name}:${(chunk as Buffer).toString()}`); cb(); },
+      });
+      b.incoming(STREAM.stdout, sinkFor('out'), { coalesce: true });
+      b.incoming(STREAM.stderr, sinkFor('err'), { coalesce: true });
+      const out = a.outgoing(STREAM.stdout);
+      const err = a.outgoing(STREAM.stderr);
+      // One TLS record, so one read and one turn of the client's event loop.
+      p.server.cork();
+      out.write('a');
+      err.write('b');
+      out.write('c');
+      err.write('d');
+      out.write('e');
+      p.server.uncork();
+      while (log.length < 5) await new Promise((r) => setTimeout(r, 10));
+      assert.deepEqual(log, ['out:a', 'err:b', 'out:c', 'err:d', 'out:e']);
+    } finally {
+      p.close();
+    }
+  });
 });
