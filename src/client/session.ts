@@ -94,8 +94,9 @@ export function runSession(channel: Channel, setup: SessionSetup): Promise<Sessi
       const stdout = io.openStdout(onOutputFailure('stdout'));
       const stderr = io.openStderr(onOutputFailure('stderr'));
       sinks.push(stdout, stderr);
-      channel.incoming(STREAM.stdout, stdout.stream);
-      channel.incoming(STREAM.stderr, stderr.stream);
+      // Without a PTY, output is bulk data more often than not: one write per socket read.
+      channel.incoming(STREAM.stdout, stdout.stream, { coalesce: !request.pty });
+      channel.incoming(STREAM.stderr, stderr.stream, { coalesce: !request.pty });
       io.terminal?.enterRaw();
       // Without a PTY the remote command has no terminal to get ^C from: pass tlssh's SIGINT on.
       if (!request.pty) teardown.push(interceptInterrupt(() => channel.send({ type: 'signal', name: 'INT' })));

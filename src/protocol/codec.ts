@@ -214,6 +214,26 @@ function encodeData(m: Data): Buffer {
   return w.done();
 }
 
+/** Bytes of a data frame before its data: length, type and stream. */
+export const DATA_HEADER = HEADER + 2;
+
+/**
+ * The first DATA_HEADER bytes of the data frame that carries `length` bytes on `stream`: the
+ * frame is this header followed by the data itself, so a sender can hand the data to the socket
+ * as it is (a view of the chunk it read) instead of copying it into a frame.
+ */
+export function encodeDataHeader(stream: StreamId, length: number): Buffer {
+  streamField(stream);
+  if (!Number.isInteger(length) || length < 0 || length > LIMITS.maxDataChunk) {
+    throw tooLarge(`data chunk is ${length} bytes, over ${LIMITS.maxDataChunk}`);
+  }
+  const h = Buffer.allocUnsafe(DATA_HEADER);
+  h.writeUInt32BE(2 + length, 0);
+  h[HEADER] = MSG.data;
+  h[HEADER + 1] = stream;
+  return h;
+}
+
 function encodeExitStatus(m: ExitStatus): Buffer {
   const core = boolField(m.coreDumped, 'coreDumped');
   if (m.code !== null && m.signal === null) {

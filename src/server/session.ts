@@ -218,7 +218,8 @@ function runPipes(o: SessionOptions, shell: string, args: string[], cwd: string,
   stdin.on('error', () => {
     // EPIPE: the command stopped reading; what the client still sends is dropped.
   });
-  channel.incoming(STREAM.stdin, stdin);
+  // What one socket read brought goes into the command's stdin in one write (channel.ts).
+  channel.incoming(STREAM.stdin, stdin, { coalesce: true });
   (child.stdout as Readable).pipe(stdout);
   (child.stderr as Readable).pipe(stderr);
   const onMessage = (msg: import('../protocol/messages').Message): void => {

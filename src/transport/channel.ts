@@ -15,7 +15,7 @@
 
 import { EventEmitter } from 'node:events';
 import { Writable, type Duplex } from 'node:stream';
-import { MessageDecoder, encodeMessage } from '../protocol/codec';
+import { MessageDecoder, encodeDataHeader, encodeMessage } from '../protocol/codec';
 import { toErrorMessage } from '../protocol/error-message';
 import { LIMITS, type Message, type StreamId } from '../protocol/messages';
 import { MessageOrder, type Role } from '../protocol/message-order';
@@ -35,6 +35,16 @@ export const OUTPUT_READ_BOUND = 1024 * 1024;
  */
 export const SEND_CHUNK = Math.min(LIMITS.maxDataChunk, 16384 - encodeMessage({ type: 'data', stream: 0, data: Buffer.alloc(0) }).length);
 
+/**
+ * Data frames of at least this many bytes go to the socket as their header and a view of the data,
+ * inside one cork: TLS then encrypts all frames of a flush in one write, from one copy of the
+ * bytes, where a frame per write cost a copy into the frame, and often a second one when TLS
+ * joined the frames that queued behind its first write. Smaller frames are copied whole.
+ * The view may wait in the socket's queue after the writer's callback: chunks written to
+ * outgoing() must not be reused afterwards (none are: Node's streams hand out fresh buffers).
+ */
+export const VIEW_MIN = 4096;
+
 export interface ChannelOptions {
   /** Which end this is: the message order of PROTOCOL.md section 6 is enforced for it. */
   role: Role;
@@ -42,6 +52,8 @@ export interface ChannelOptions {
   keepalive: number;
   /** Unanswered pings tolerated before the peer is declared gone. */
   keepaliveMaxMissed?: number;
+  /** Each write to the socket must be one whole frame (a session link of tlssh/2+mux). */
+  wholeFrames?: boolean;
   debug?: (line: string) => void;
 }
 
@@ -53,6 +65,8 @@ interface PendingWrite {
 interface IncomingSink {
   dest: Writable;
   end: boolean;
+  /** Data of one event-loop turn goes to `dest` in one write (see incoming()). */
+  coalesce: boolean;
 }
 
 export interface ChannelEvents {
@@ -69,6 +83,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
   private readonly decoder = new MessageDecoder();
   private readonly order: MessageOrder;
   private readonly debug: ((line: string) => void) | undefined;
+  private readonly wholeFrames: boolean;
 
   /** Credit the peer has granted us, per stream we send. */
   private readonly sendCredit = new Map<StreamId, number>();
@@ -96,6 +111,10 @@ export class Channel extends EventEmitter<ChannelEvents> {
    * backlog counted in bytes would not bound memory.
    */
   private pongs: Buffer[] = [];
+  /** The destination corked for this event-loop turn (see incoming()), if any; one at a time. */
+  private corked: IncomingSink | null = null;
+  /** endOfTurn is due. */
+  private uncorkScheduled = false;
   private closed = false;
   private closeError: TlsshError | undefined;
   private remoteError: TlsshError | undefined;
@@ -104,6 +123,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
     super();
     this.socket = socket;
     this.debug = options.debug;
+    this.wholeFrames = options.wholeFrames ?? false;
     this.order = new MessageOrder(options.role);
     socket.on('data', (chunk: Buffer) => this.onBytes(chunk));
     socket.on('end', () => this.onEnd());
@@ -151,9 +171,15 @@ export class Channel extends EventEmitter<ChannelEvents> {
   /**
    * Delivers data received on `stream` into `dest`, returning credit to the peer as `dest`
    * accepts it; ends `dest` at the peer's eof unless `end` is false.
+   *
+   * `coalesce`: `dest` is corked from the first data of an event-loop turn to the end of that turn
+   * (setImmediate runs right after the turn's I/O callbacks, before the loop waits again), so the
+   * frames of one socket read reach it as one writev. A frame is at most a TLS record, 16 KiB;
+   * a pipe written 16 KiB at a time woke its reader for every write and cost a system call each
+   * (bench/RESULTS.md, row 3a). Not for terminals: typing latency gains nothing from it.
    */
-  incoming(stream: StreamId, dest: Writable, options: { end?: boolean } = {}): void {
-    this.sinks.set(stream, { dest, end: options.end ?? true });
+  incoming(stream: StreamId, dest: Writable, options: { end?: boolean; coalesce?: boolean } = {}): void {
+    this.sinks.set(stream, { dest, end: options.end ?? true, coalesce: options.coalesce ?? false });
     const early = this.early.get(stream);
     this.early.delete(stream);
     for (const chunk of early ?? []) this.deliver(stream, chunk);
@@ -295,7 +321,29 @@ export class Channel extends EventEmitter<ChannelEvents> {
       // Nobody will read these bytes (e.g. the local stdout closed); keep the peer moving.
       return this.credit(stream, data.length);
     }
+    // Another stream's data came first in this turn: it goes out first (`2>&1` keeps its order).
+    if (this.corked !== null && this.corked !== sink) this.uncork();
+    if (sink.coalesce && this.corked === null) {
+      this.corked = sink;
+      sink.dest.cork();
+      if (!this.uncorkScheduled) {
+        this.uncorkScheduled = true;
+        setImmediate(this.endOfTurn);
+      }
+    }
     sink.dest.write(data, () => this.credit(stream, data.length));
+  }
+
+  private readonly endOfTurn = (): void => {
+    this.uncorkScheduled = false;
+    this.uncork();
+  };
+
+  private uncork(): void {
+    const sink = this.corked;
+    if (!sink) return;
+    this.corked = null;
+    sink.dest.uncork();
   }
 
   private credit(stream: StreamId, bytes: number): void {
@@ -340,13 +388,22 @@ export class Channel extends EventEmitter<ChannelEvents> {
     if (!p || this.closed) return;
     let credit = this.sendCredit.get(stream) ?? 0;
     let chunk = p.chunk;
+    const views = !this.wholeFrames && chunk.length >= VIEW_MIN && credit >= VIEW_MIN;
+    if (views) this.socket.cork();
     // Past OUTPUT_DATA_BOUND the rest waits for 'drain': the socket never holds much more.
     while (chunk.length > 0 && credit > 0 && this.socket.writableLength < OUTPUT_DATA_BOUND) {
       const n = Math.min(chunk.length, credit, SEND_CHUNK);
-      this.socket.write(encodeMessage({ type: 'data', stream, data: chunk.subarray(0, n) }));
+      const data = chunk.subarray(0, n);
+      if (views && n >= VIEW_MIN) {
+        this.socket.write(encodeDataHeader(stream, n));
+        this.socket.write(data);
+      } else {
+        this.socket.write(encodeMessage({ type: 'data', stream, data }));
+      }
       chunk = chunk.subarray(n);
       credit -= n;
     }
+    if (views) this.socket.uncork();
     this.sendCredit.set(stream, credit);
     p.chunk = chunk;
     if (chunk.length > 0) return;

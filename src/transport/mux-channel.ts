@@ -160,6 +160,8 @@ export class MuxChannel extends EventEmitter<MuxChannelEvents> {
     entry.channel = new Channel(link, {
       role: this.role,
       keepalive: 0,
+      // The link takes one frame per write (mux-link.ts).
+      wholeFrames: true,
       ...(this.debug ? { debug: (line: string) => this.debug?.(`session ${id}: ${line}`) } : {}),
     });
     this.sessions.set(id, entry);

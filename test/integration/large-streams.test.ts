@@ -5,7 +5,7 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { TLSSH, startFixture, type ClientFixture } from './client-fixture';
@@ -89,5 +89,28 @@ describe('100 MB each way', () => {
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.bytes, SIZE);
     assert.equal(r.stdout.hex, expected);
+  });
+
+  // In a shell pipeline tlssh's stdin and stdout are real pipes (above, Node's spawn gives
+  // sockets): tlssh then reads and writes its own non-blocking descriptions of them, and writes
+  // what one turn of its event loop received in one go.
+  const openssl = `openssl enc -aes-128-ctr -nosalt -K ${KEY_HEX} -iv ${IV_HEX}`;
+  const pipeline = (script: string): Promise<{ out: string; err: string; code: number }> =>
+    new Promise((resolve) => {
+      execFile('bash', ['-o', 'pipefail', '-c', script, 'bash', process.execPath, TLSSH, fx.configFile], { timeout: 240_000 }, (e, out, err) => {
+        resolve({ out, err, code: e ? (typeof e.code === 'number' ? e.code : -1) : 0 });
+      });
+    });
+
+  it('upload from a pipe: stdin reaches the remote command unchanged', async () => {
+    const r = await pipeline(`head -c ${SIZE} /dev/zero | ${openssl} | "$1" "$2" -c "$3" localhost sha256sum`);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.out.split(/\s+/)[0], expected);
+  });
+
+  it('download into a pipe: the remote command\'s stdout arrives unchanged', async () => {
+    const r = await pipeline(`"$1" "$2" -c "$3" localhost 'head -c ${SIZE} /dev/zero | ${openssl}' | sha256sum`);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.out.split(/\s+/)[0], expected);
   });
 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { encodeMessage, MessageDecoder } from '../../src/protocol/codec';
+import { DATA_HEADER, encodeDataHeader, encodeMessage, MessageDecoder } from '../../src/protocol/codec';
 import { LIMITS, MSG, type Message } from '../../src/protocol/messages';
 import { isTlsshError, type ErrorCode } from '../../src/errors';
 
@@ -624,4 +624,22 @@ test('session-request subsystem: flag bit 1 only when set, and the name must be 
   for (const command of ['', 'sftp server', '/usr/lib/openssh/sftp-server', '-x', 'x'.repeat(65)]) {
     assert.equal(encodeError({ ...base, command, subsystem: true }), 'TLSSH_ERR_FRAME_MALFORMED', command);
   }
+});
+
+test('a data header followed by its data is the data frame, byte for byte, on every stream', () => {
+  for (const stream of [0, 1, 2] as const) {
+    for (const n of [0, 1, 4095, 16378, LIMITS.maxDataChunk]) {
+      const data = Buffer.alloc(n, 0x5a);
+      const joined = Buffer.concat([encodeDataHeader(stream, n), data]);
+      assert.equal(encodeDataHeader(stream, n).length, DATA_HEADER);
+      assert.deepEqual(joined, encodeMessage({ type: 'data', stream, data }));
+      assert.deepEqual(new MessageDecoder().push(joined), [{ type: 'data', stream, data }]);
+    }
+  }
+});
+
+test('a data header refuses what the encoder refuses: a length over maxDataChunk, an unknown stream', () => {
+  assert.throws(() => encodeDataHeader(1, LIMITS.maxDataChunk + 1), (e: unknown) => isTlsshError(e) && e.code === 'TLSSH_ERR_FRAME_TOO_LARGE');
+  assert.throws(() => encodeDataHeader(1, -1), (e: unknown) => isTlsshError(e) && e.code === 'TLSSH_ERR_FRAME_TOO_LARGE');
+  assert.throws(() => encodeDataHeader(3 as 0, 10), (e: unknown) => isTlsshError(e) && e.code === 'TLSSH_ERR_FRAME_MALFORMED');
 });
