@@ -77,6 +77,20 @@ function closeOf(ch: Channel, ms = 10_000): Promise<[TlsshError | undefined]> {
 const REQUEST: Message = { type: 'session-request', user: '', command: '', pty: false, term: '', cols: 0, rows: 0, env: [] };
 
 /** The session handshake, so that data may flow: the client's request, the server's answer. */
+/** An opened server and client Channel over a fresh TLS pair, closed whatever `fn` does. */
+async function withOpenChannels(fn: (server: Channel, client: Channel, p: Pair) => Promise<void>): Promise<void> {
+  const p = await tlsPair();
+  try {
+    const a = new Channel(p.server, { role: 'server', keepalive: 0 });
+    const b = new Channel(p.client, { role: 'client', keepalive: 0 });
+    open(a, b);
+    await fn(a, b, p);
+  } finally {
+    // A failed assertion must not leave the pair open: the test process would never exit.
+    p.close();
+  }
+}
+
 function open(server: Channel, client: Channel): void {
   client.send(REQUEST);
   server.send({ type: 'session-started', user: 'alice', window: LIMITS.defaultWindow });
@@ -304,117 +318,82 @@ describe('channel', () => {
     p.close();
   });
 
-  test('chunks of every size around the frame and record limits arrive whole and in order', { timeout: 60_000 }, async () => {
-    const p = await tlsPair();
-    try {
-      const a = new Channel(p.server, { role: 'server', keepalive: 0 });
-      const b = new Channel(p.client, { role: 'client', keepalive: 0 });
-      open(a, b);
-      const chunks: Buffer[] = [];
-      const sink = new Writable({ write(c: Buffer, _e, cb) { chunks.push(Buffer.from(c)); cb(); } });
-      b.incoming(STREAM.stdout, sink, { coalesce: true });
-      // Sizes below, at and above the size sent as a view, one frame, one record and a pipe read.
-      const sizes = [1, VIEW_MIN - 1, VIEW_MIN, VIEW_MIN + 1, SEND_CHUNK - 1, SEND_CHUNK, SEND_CHUNK + 1, 16384, 16385,
-        2 * SEND_CHUNK + 5, 65536, 65535, 100_003, 7, LIMITS.maxDataChunk + 1, 3 * 65536 + 11];
-      const out = a.outgoing(STREAM.stdout);
-      const sent: Buffer[] = [];
-      let seq = 0;
-      for (let round = 0; round < 8; round++) {
-        for (const n of sizes) {
-          const c = Buffer.alloc(n);
-          for (let i = 0; i < n; i++) c[i] = (seq++ * 131 + (i >> 8)) & 0xff;
-          sent.push(c);
-          if (!out.write(c)) await once(out, 'drain');
-        }
+  test('chunks of every size around the frame and record limits arrive whole and in order', { timeout: 60_000 }, async () => withOpenChannels(async (a, b) => {
+    const chunks: Buffer[] = [];
+    const sink = new Writable({ write(c: Buffer, _e, cb) { chunks.push(Buffer.from(c)); cb(); } });
+    b.incoming(STREAM.stdout, sink, { coalesce: true });
+    // Sizes below, at and above the size sent as a view, one frame, one record and a pipe read.
+    const sizes = [1, VIEW_MIN - 1, VIEW_MIN, VIEW_MIN + 1, SEND_CHUNK - 1, SEND_CHUNK, SEND_CHUNK + 1, 16384, 16385,
+      2 * SEND_CHUNK + 5, 65536, 65535, 100_003, 7, LIMITS.maxDataChunk + 1, 3 * 65536 + 11];
+    const out = a.outgoing(STREAM.stdout);
+    const sent: Buffer[] = [];
+    let seq = 0;
+    for (let round = 0; round < 8; round++) {
+      for (const n of sizes) {
+        const c = Buffer.alloc(n);
+        for (let i = 0; i < n; i++) c[i] = (seq++ * 131 + (i >> 8)) & 0xff;
+        sent.push(c);
+        if (!out.write(c)) await once(out, 'drain');
       }
-      out.end();
-      await once(sink, 'finish');
-      assert.ok(Buffer.concat(chunks).equals(Buffer.concat(sent)), 'the bytes differ from those sent');
-    } finally {
-      // A failed assertion must not leave the pair open: the test process would never exit.
-      p.close();
     }
-  });
+    out.end();
+    await once(sink, 'finish');
+    assert.ok(Buffer.concat(chunks).equals(Buffer.concat(sent)), 'the bytes differ from those sent');
+  }));
 
-  test('what arrives in one turn of the event loop reaches a coalescing destination in one write', { timeout: 60_000 }, async () => {
-    const p = await tlsPair();
-    try {
-      const a = new Channel(p.server, { role: 'server', keepalive: 0 });
-      const b = new Channel(p.client, { role: 'client', keepalive: 0 });
-      open(a, b);
-      const batches: number[] = [];
-      let bytes = 0;
-      const sink = new Writable({
-        write(c: Buffer, _e, cb) { batches.push(1); bytes += c.length; cb(); },
-        writev(cs, cb) { batches.push(cs.length); for (const { chunk } of cs) bytes += (chunk as Buffer).length; cb(); },
-      });
-      b.incoming(STREAM.stdout, sink, { coalesce: true });
-      const payload = Buffer.alloc(4 * 1024 * 1024, 0x63);
-      a.outgoing(STREAM.stdout).end(payload);
-      await once(sink, 'finish');
-      assert.equal(bytes, payload.length);
-      // Each frame is one TLS record, and a socket read holds several: some turns deliver many.
-      assert.ok(Math.max(...batches) > 1, `every frame was written on its own (${batches.length} writes)`);
-    } finally {
-      // A failed assertion must not leave the pair open: the test process would never exit.
-      p.close();
-    }
-  });
+  test('what arrives in one turn of the event loop reaches a coalescing destination in one write', { timeout: 60_000 }, async () => withOpenChannels(async (a, b) => {
+    const batches: number[] = [];
+    let bytes = 0;
+    const sink = new Writable({
+      write(c: Buffer, _e, cb) { batches.push(1); bytes += c.length; cb(); },
+      writev(cs, cb) { batches.push(cs.length); for (const { chunk } of cs) bytes += (chunk as Buffer).length; cb(); },
+    });
+    b.incoming(STREAM.stdout, sink, { coalesce: true });
+    const payload = Buffer.alloc(4 * 1024 * 1024, 0x63);
+    a.outgoing(STREAM.stdout).end(payload);
+    await once(sink, 'finish');
+    assert.equal(bytes, payload.length);
+    // Each frame is one TLS record, and a socket read holds several: some turns deliver many.
+    assert.ok(Math.max(...batches) > 1, `every frame was written on its own (${batches.length} writes)`);
+  }));
 
-  test('a coalescing destination that stops draining still receives exactly one window', { timeout: 60_000 }, async () => {
-    const p = await tlsPair();
-    try {
-      const a = new Channel(p.server, { role: 'server', keepalive: 0 });
-      const b = new Channel(p.client, { role: 'client', keepalive: 0 });
-      open(a, b);
-      const stalled = new Writable({ highWaterMark: 1 << 30, write() {}, writev() {} });
-      b.incoming(STREAM.stdout, stalled, { coalesce: true });
-      const out = a.outgoing(STREAM.stdout);
-      let written = 0;
-      const block = Buffer.alloc(65536, 0x64);
-      const pump = (): void => {
-        while (written < 4 * LIMITS.defaultWindow) {
-          written += block.length;
-          if (!out.write(block)) return void out.once('drain', pump);
-        }
-      };
-      pump();
-      await new Promise((r) => setTimeout(r, 1500));
-      assert.equal(stalled.writableLength, LIMITS.defaultWindow);
-      assert.ok(written < 4 * LIMITS.defaultWindow, `the writer was never held back: ${written} bytes accepted`);
-    } finally {
-      // A failed assertion must not leave the pair open: the test process would never exit.
-      p.close();
-    }
-  });
+  test('a coalescing destination that stops draining still receives exactly one window', { timeout: 60_000 }, async () => withOpenChannels(async (a, b) => {
+    const stalled = new Writable({ highWaterMark: 1 << 30, write() {}, writev() {} });
+    b.incoming(STREAM.stdout, stalled, { coalesce: true });
+    const out = a.outgoing(STREAM.stdout);
+    let written = 0;
+    const block = Buffer.alloc(65536, 0x64);
+    const pump = (): void => {
+      while (written < 4 * LIMITS.defaultWindow) {
+        written += block.length;
+        if (!out.write(block)) return void out.once('drain', pump);
+      }
+    };
+    pump();
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(stalled.writableLength, LIMITS.defaultWindow);
+    assert.ok(written < 4 * LIMITS.defaultWindow, `the writer was never held back: ${written} bytes accepted`);
+  }));
 
-  test('coalesced streams keep the order in which their data arrived', { timeout: 60_000 }, async () => {
-    const p = await tlsPair();
-    try {
-      const a = new Channel(p.server, { role: 'server', keepalive: 0 });
-      const b = new Channel(p.client, { role: 'client', keepalive: 0 });
-      open(a, b);
-      const log: string[] = [];
-      const sinkFor = (name: string): Writable => new Writable({
-        write(c: Buffer, _e, cb) { log.push(`${name}:${c.toString()}`); cb(); },
-        writev(cs, cb) { for (const { chunk } of cs) log.push(`${name}:${(chunk as Buffer).toString()}`); cb(); },
-      });
-      b.incoming(STREAM.stdout, sinkFor('out'), { coalesce: true });
-      b.incoming(STREAM.stderr, sinkFor('err'), { coalesce: true });
-      const out = a.outgoing(STREAM.stdout);
-      const err = a.outgoing(STREAM.stderr);
-      // One TLS record, so one read and one turn of the client's event loop.
-      p.server.cork();
-      out.write('a');
-      err.write('b');
-      out.write('c');
-      err.write('d');
-      out.write('e');
-      p.server.uncork();
-      while (log.length < 5) await new Promise((r) => setTimeout(r, 10));
-      assert.deepEqual(log, ['out:a', 'err:b', 'out:c', 'err:d', 'out:e']);
-    } finally {
-      p.close();
-    }
-  });
+  test('coalesced streams keep the order in which their data arrived', { timeout: 60_000 }, async () => withOpenChannels(async (a, b, p) => {
+    const log: string[] = [];
+    const sinkFor = (name: string): Writable => new Writable({
+      write(c: Buffer, _e, cb) { log.push(`${name}:${c.toString()}`); cb(); },
+      writev(cs, cb) { for (const { chunk } of cs) log.push(`${name}:${(chunk as Buffer).toString()}`); cb(); },
+    });
+    b.incoming(STREAM.stdout, sinkFor('out'), { coalesce: true });
+    b.incoming(STREAM.stderr, sinkFor('err'), { coalesce: true });
+    const out = a.outgoing(STREAM.stdout);
+    const err = a.outgoing(STREAM.stderr);
+    // One TLS record, so one read and one turn of the client's event loop.
+    p.server.cork();
+    out.write('a');
+    err.write('b');
+    out.write('c');
+    err.write('d');
+    out.write('e');
+    p.server.uncork();
+    while (log.length < 5) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(log, ['out:a', 'err:b', 'out:c', 'err:d', 'out:e']);
+  }));
 });
