@@ -109,6 +109,26 @@ export function checkServerFiles(cfg: ServerConfig, now: Date = new Date()): Ser
   return { cert, warnings };
 }
 
+/** Why a PEM key did not open, in words an administrator can act on. */
+export function pemKeyOpenFailure(keyText: Buffer, passwordGiven: boolean, e: unknown): string {
+  // Node 20 reports a missing password as "interrupted or cancelled", not ERR_MISSING_PASSPHRASE.
+  if ((e as NodeJS.ErrnoException).code === 'ERR_MISSING_PASSPHRASE' || (!passwordGiven && isEncryptedPem(keyText))) {
+    return 'the key is encrypted and tlsshd never prompts: set PrivkeyPassword in a config file of mode 0600';
+  }
+  // A wrong password usually fails the padding check ("bad decrypt"), but about once in 256 the
+  // garbage it decrypts to passes it and the DER decoder refuses it instead ("unsupported"). An
+  // encrypted key that does not open with the password given is the password's fault either way.
+  if (passwordGiven && (isEncryptedPem(keyText) || /decrypt|bad|password/i.test(describeError(e)))) {
+    return 'cannot decrypt the key with PrivkeyPassword';
+  }
+  return `not a PEM private key: ${describeError(e)}`;
+}
+
+function isEncryptedPem(keyText: Buffer): boolean {
+  const text = keyText.toString('latin1');
+  return text.includes('-----BEGIN ENCRYPTED PRIVATE KEY-----') || /^Proc-Type:\s*4,ENCRYPTED/m.test(text);
+}
+
 function checkPemKey(cfg: ServerConfig, keyText: Buffer, cert: crypto.X509Certificate, warnings: string[]): void {
   if (keyText.includes('BEGIN TSS2 PRIVATE KEY')) {
     throw problem('TLSSH_ERR_TLS_KEY', cfg.KeyFile, 'KeyFile', 'is a TPM key: set PrivkeyEngine tpm');
@@ -117,13 +137,7 @@ function checkPemKey(cfg: ServerConfig, keyText: Buffer, cert: crypto.X509Certif
   try {
     key = crypto.createPrivateKey({ key: keyText, ...(cfg.PrivkeyPassword !== undefined ? { passphrase: cfg.PrivkeyPassword } : {}) });
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ERR_MISSING_PASSPHRASE'
-      ? 'the key is encrypted and tlsshd never prompts: set PrivkeyPassword in a config file of mode 0600'
-      : cfg.PrivkeyPassword !== undefined && /decrypt|bad|password/i.test(describeError(e))
-        ? 'cannot decrypt the key with PrivkeyPassword'
-        : `not a PEM private key: ${describeError(e)}`;
-    throw problem('TLSSH_ERR_TLS_KEY', cfg.KeyFile, 'KeyFile', why, e);
+    throw problem('TLSSH_ERR_TLS_KEY', cfg.KeyFile, 'KeyFile', pemKeyOpenFailure(keyText, cfg.PrivkeyPassword !== undefined, e), e);
   }
   if (!spki(crypto.createPublicKey(key)).equals(spki(cert.publicKey))) {
     throw problem('TLSSH_ERR_TLS_KEY', cfg.KeyFile, 'KeyFile', `does not match the certificate in ${cfg.CertFile}`);
