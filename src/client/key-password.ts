@@ -5,6 +5,7 @@
 
 import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { isEncryptedPem } from '../config/encrypted-pem';
 import type { ClientConfig } from '../config/types';
 import { TlsshError, isTlsshError } from '../errors';
 import { writeStderrLine } from './stderr-log';
@@ -62,8 +63,7 @@ export function missingKeyPassword(cfg: ClientConfig, readKey: (file: string) =>
     }
     return emptyAuth ? undefined : `Enter password for TPM key ${cfg.KeyFile}: `;
   }
-  const text = key.toString('latin1');
-  if (text.includes('BEGIN ENCRYPTED PRIVATE KEY') || text.includes('Proc-Type: 4,ENCRYPTED')) {
+  if (isEncryptedPem(key)) {
     return `Enter passphrase for key ${cfg.KeyFile}: `;
   }
   return undefined;

@@ -9,6 +9,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
+import { isEncryptedPem } from '../config/encrypted-pem';
 import type { ServerConfig } from '../config/types';
 import { TlsshError, describeError, isErrorCode, isTlsshError, type ErrorCode } from '../errors';
 import { certificateSubjectDer, crlSignedBy, parseCrl, type CrlInfo } from '../transport/crl-info';
@@ -122,11 +123,6 @@ export function pemKeyOpenFailure(keyText: Buffer, passwordGiven: boolean, e: un
     return 'cannot decrypt the key with PrivkeyPassword';
   }
   return `not a PEM private key: ${describeError(e)}`;
-}
-
-function isEncryptedPem(keyText: Buffer): boolean {
-  const text = keyText.toString('latin1');
-  return text.includes('-----BEGIN ENCRYPTED PRIVATE KEY-----') || /^Proc-Type:\s*4,ENCRYPTED/m.test(text);
 }
 
 function checkPemKey(cfg: ServerConfig, keyText: Buffer, cert: crypto.X509Certificate, warnings: string[]): void {
