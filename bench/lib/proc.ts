@@ -2,7 +2,9 @@
 // stopping what we started (by pid, never by name).
 
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import type { TimerReply, TimerRequest } from './timer-child';
 
 // Every client process a row starts, so an interrupted run (Ctrl-C, a row's timeout) can end
 // them all: a client left running would keep its session and the account alive.
@@ -42,23 +44,64 @@ export interface RunResult {
   stderr: string;
 }
 
-/** Runs argv to completion; stdin is /dev/null. Times from spawn to exit, like `time`. */
+/**
+ * Runs argv to completion; stdin is /dev/null. Times from spawn to exit, like `time` in a shell:
+ * the spawn is made by a small process of its own (timer-child.ts), so the bench's own size is
+ * not part of any row's figure.
+ */
 export function runTimed(argv: readonly string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
+  const t = timer();
+  const id = t.next++;
   return new Promise((resolve, reject) => {
-    const t0 = process.hrtime.bigint();
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
-    trackChild(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => { if (stdout.length < 65536) stdout += d; });
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => { if (stderr.length < 65536) stderr += d; });
-    const timer = opts.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs) : undefined;
-    child.once('error', (e) => { if (timer) clearTimeout(timer); reject(e); });
-    child.once('close', (code, signal) => {
-      if (timer) clearTimeout(timer);
-      resolve({ ms: Number(process.hrtime.bigint() - t0) / 1e6, code, signal, stdout, stderr });
-    });
+    t.pending.set(id, (r) => ('error' in r ? reject(new Error(`${argv[0]}: ${r.error}`)) : resolve(r)));
+    if (t.pending.size === 1) t.ref();
+    const req: TimerRequest = { id, argv: [...argv], env: opts.env ?? process.env, timeoutMs: opts.timeoutMs };
+    t.child.send(req);
   });
+}
+
+interface Timer {
+  child: ChildProcess;
+  next: number;
+  pending: Map<number, (r: TimerReply) => void>;
+  ref(): void;
+}
+
+let timerProcess: Timer | undefined;
+
+/** The timing process, started on first use; it holds the bench open only while a command runs. */
+function timer(): Timer {
+  if (timerProcess) return timerProcess;
+  const child = spawn(process.execPath, [join(__dirname, 'timer-child.js')], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const t: Timer = {
+    child,
+    next: 1,
+    pending: new Map(),
+    ref: () => {
+      child.ref();
+      child.channel?.ref();
+    },
+  };
+  const unref = (): void => {
+    child.unref();
+    child.channel?.unref();
+  };
+  child.on('message', (r: TimerReply) => {
+    const done = t.pending.get(r.id);
+    t.pending.delete(r.id);
+    if (t.pending.size === 0) unref();
+    done?.(r);
+  });
+  child.once('exit', (code, signal) => {
+    if (timerProcess === t) timerProcess = undefined;
+    for (const done of t.pending.values()) done({ id: 0, error: `the timing process ended (${signal ?? code})` });
+    t.pending.clear();
+  });
+  // SIGTERM: it kills the commands it started, then itself.
+  track(child, () => child.kill('SIGTERM'));
+  unref();
+  timerProcess = t;
+  return t;
 }
 
 /** runTimed, but a non-zero exit is an error carrying the command's stderr. */
