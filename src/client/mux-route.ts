@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import { loadClientConfig } from '../config/load-client-config';
 import type { ClientConfig } from '../config/types';
 import { EXIT_TLSSH_FAILURE } from '../errors';
+import { NODE_TRUST_FLAG } from '../launcher/node-trust-flag';
 import type { ClientArgs, ControlCommand } from './cli-args';
 import { probeControlSocket } from './control-socket';
 import { controlPathContext, expandControlPath } from './control-path';
@@ -114,6 +115,11 @@ function masterEntry(): string {
   return fs.existsSync(bundled) ? bundled : path.join(__dirname, 'master-main.js');
 }
 
+/** Node's arguments for the master: it makes the TLS connection, so it starts as bin/tlssh does. */
+export function masterArgv(): string[] {
+  return [NODE_TRUST_FLAG, masterEntry()];
+}
+
 function startMaster(socketPath: string, ctx: RouteContext, cfg: ClientConfig, log: Log): Promise<StartResult> {
   const env = { ...ctx.env };
   // As bin/tlssh: the system CA list is never used, and parsing it costs every start tens of ms.
@@ -124,7 +130,7 @@ function startMaster(socketPath: string, ctx: RouteContext, cfg: ClientConfig, l
   // Loaded here, not at the top: a client of a running master never needs it.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { spawn } = require('node:child_process') as typeof import('node:child_process');
-  const child = spawn(process.execPath, [masterEntry()], { detached: true, stdio: ['ignore', 'ignore', 'ignore', 'ipc'], env, cwd: '/' });
+  const child = spawn(process.execPath, masterArgv(), { detached: true, stdio: ['ignore', 'ignore', 'ignore', 'ipc'], env, cwd: '/' });
   return new Promise((resolve) => {
     let settled = false;
     const settle = (r: StartResult): void => {

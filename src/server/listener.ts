@@ -26,9 +26,17 @@ import type { Logger, LogSink } from './log';
 import { shouldDrop } from './max-startups';
 import { closePamSession, pamDecision, pamServiceNote } from './pam-session';
 import { PamSessionRegistry } from './pam-session-registry';
+import { NODE_TRUST_FLAG } from '../launcher/node-trust-flag';
 import { checkRuntimeDir } from './runtime-dir';
 import { connectionMessage, openedServerKey, warmMessage } from './worker-config';
 import { WorkerPool } from './worker-pool';
+
+/**
+ * Node's options for every tlsshd process the daemon starts (workers, and the listener it
+ * detaches). The title names it tlsshd (title and comm) from its first instruction on, for ps
+ * and pgrep -x; NODE_TRUST_FLAG keeps node from parsing its own CA list (transport/default-trust.ts).
+ */
+export const TLSSHD_EXEC_ARGV: readonly string[] = ['--title=tlsshd', NODE_TRUST_FLAG];
 
 const WORKER_ENTRY = path.join(__dirname, 'worker-main.js');
 /**
@@ -418,8 +426,7 @@ export class Listener {
       // Its own process group: signals for the listener (a terminal's ^C) never reach sessions.
       detached: true,
       stdio: ['ignore', 'ignore', this.opts.workerStderr, 'ipc'],
-      // Named tlsshd (title and comm) from its first instruction on, for ps and pgrep -x.
-      execArgv: ['--title=tlsshd'],
+      execArgv: [...TLSSHD_EXEC_ARGV],
       serialization: 'json',
     });
     child.on('error', (e) => this.log.error(`worker: ${e.message}`));

@@ -12,7 +12,7 @@ import { EXIT_TLSSH_FAILURE, describeError } from '../errors';
 import { setComm, setProcessTitle } from '../process-title';
 import { parseDaemonArgs, type DaemonArgs } from './cli-args';
 import { closeInheritedFds, ipcFd } from './inherited-fds';
-import { Listener, type BoundAddress } from './listener';
+import { Listener, TLSSHD_EXEC_ARGV, type BoundAddress } from './listener';
 import { Logger, openLogFile, syslogSocketProblem, type LogLevel, type LogSink } from './log';
 import { checkServerFiles, checkTpmSignature, signInProcess, signThroughAgent, type ServerFiles } from './startup-checks';
 import { exitQuietlyOnEpipe } from '../quiet-epipe';
@@ -48,8 +48,7 @@ function detach(argv: readonly string[]): void {
     detached: true,
     stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
     env: { ...process.env, [DETACHED_ENV]: '1' },
-    // Named tlsshd from its first instruction on (comm too), for pgrep -x.
-    execArgv: ['--title=tlsshd'],
+    execArgv: [...TLSSHD_EXEC_ARGV],
   });
   child.once('message', (m: unknown) => {
     const r = m as StartupReport;

@@ -12,6 +12,7 @@ import * as tls from 'node:tls';
 import { isEncryptedPem } from '../config/encrypted-pem';
 import type { ServerConfig } from '../config/types';
 import { TlsshError, describeError, isErrorCode, isTlsshError, type ErrorCode } from '../errors';
+import { emptyDefaultTrust } from '../transport/default-trust';
 import { certificateSubjectDer, crlSignedBy, parseCrl, type CrlInfo } from '../transport/crl-info';
 import { pemBlocks } from '../transport/pem-files';
 import { EKU_SERVER_AUTH } from '../transport/peer-identity';
@@ -98,6 +99,7 @@ export function checkServerFiles(cfg: ServerConfig, now: Date = new Date()): Ser
 
   if (cfg.PrivkeyEngine !== 'tpm') {
     // Last, OpenSSL itself: whatever it would refuse in a worker's handshake, it refuses here.
+    emptyDefaultTrust();
     try {
       tls.createSecureContext({
         cert: certPem, key: keyText, ...(cfg.PrivkeyPassword !== undefined ? { passphrase: cfg.PrivkeyPassword } : {}),

@@ -1,7 +1,9 @@
 // A worker's TLS set-up, built either when its connection arrives or, in a warm worker, before:
-// the first secure context in a process costs OpenSSL 3.0's set-up (22–24 ms), and the files
-// (certificate, key, CA, CRL) are read and parsed once more for every context. A warm worker pays
-// that while it waits, so the connection handed to it only checks that nothing changed since.
+// the first secure context in a process costs a few ms more than the next (node's and OpenSSL's
+// first use; node's own CA list is no longer part of it, transport/default-trust.ts), and the
+// files (certificate, key, CA, CRL) are read and parsed once more for every context. A warm
+// worker pays that while it waits, so the connection handed to it only checks that nothing
+// changed since.
 //
 // "Nothing changed" is two things. The listener's configuration generation, which every reload
 // counts up: the listener also retires warm workers on reload, and the generation covers a

@@ -9,6 +9,7 @@ import * as tls from 'node:tls';
 import type { ClientConfig } from '../config/types';
 import { TlsshError } from '../errors';
 import { ALPN_TLSSH2 } from '../protocol/messages';
+import { emptyDefaultTrust } from './default-trust';
 import { loadCaCertificates, loadCrls } from './pem-files';
 import { EKU_SERVER_AUTH, describeKeyUsage, identityOf, peerCertificate, type PeerIdentity } from './peer-identity';
 import { CRL_ERRORS, TLS_MIN_VERSION, crlsParse, keyMaterial, verifyErrorCode } from './tls-options';
@@ -30,6 +31,7 @@ export interface ConnectOptions {
 }
 
 export function clientTlsOptions(cfg: ClientConfig, alpn: readonly string[] = [ALPN_TLSSH2]): tls.ConnectionOptions {
+  emptyDefaultTrust();
   const opts: tls.ConnectionOptions = {
     ...keyMaterial(cfg),
     minVersion: TLS_MIN_VERSION,

@@ -6,6 +6,7 @@ import type { CommonConfig, ServerConfig } from '../config/types';
 import { TlsshError } from '../errors';
 import { ALPN_TLSSH2 } from '../protocol/messages';
 import { ALPN_TLSSH2_MUX } from '../protocol/mux-messages';
+import { emptyDefaultTrust } from './default-trust';
 import { loadCaCertificates, loadCrls, readConfiguredFile } from './pem-files';
 import { EKU_CLIENT_AUTH, describeKeyUsage, identityOf, peerCertificate, purposeProblem, type PeerIdentity } from './peer-identity';
 import { tpmKeyOptions } from './tpm-key';
@@ -63,6 +64,7 @@ export interface ServerTls {
 }
 
 export function serverTlsOptions(cfg: ServerTlsConfig, options: KeyOptions = {}): ServerTls {
+  emptyDefaultTrust();
   const opts: TlsOptions = {
     ...keyMaterial(cfg, options),
     minVersion: TLS_MIN_VERSION,
@@ -88,6 +90,7 @@ export function serverTlsOptions(cfg: ServerTlsConfig, options: KeyOptions = {})
 
 /** True when OpenSSL can parse every CRL; used only to say why a context could not be built. */
 export function crlsParse(crl: TlsOptions['crl']): boolean {
+  emptyDefaultTrust();
   try {
     createSecureContext({ crl });
     return true;
