@@ -73,7 +73,10 @@ cp package.json package-lock.json "$lib/"
 install -m 755 bin/tlssh bin/tlsshd bin/tlssh-keygen bin/tlsshctl "$lib/bin/"
 # The packaged programs run the node of the nodejs package they depend on, not whichever node
 # comes first in the PATH of whoever starts them (root starts tlsshd).
-sed -i '1s|^\(#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS\) node$|\1 /usr/bin/node|' "$lib"/bin/*
+sed -i -E '1s#^(\#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS) node( |$)#\1 /usr/bin/node\2#' "$lib"/bin/*
+for f in "$lib"/bin/*; do
+  head -1 "$f" | grep -qE ' /usr/bin/node( |$)' || { echo "build-deb: cannot point $f at /usr/bin/node: its first line is $(head -1 "$f")" >&2; exit 1; }
+done
 # Every addon the build made (the TPM one, and any other native glue).
 install -m 644 build/Release/*.node "$lib/build/Release/"
 

@@ -110,7 +110,7 @@ test('npm run deb builds a package that installs, works, and removes cleanly', {
     assert.equal(ok('man', ['-w', '8', 'tlsshd'], { cwd: elsewhere }).trim(), '/usr/share/man/man8/tlsshd.8.gz');
     // Not whichever node is first in PATH: the one the package depends on.
     for (const p of ['tlssh', 'tlsshd', 'tlssh-keygen', 'tlsshctl']) {
-      assert.equal(fs.readFileSync(`/usr/bin/${p}`, 'utf8').split('\n')[0], '#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS /usr/bin/node');
+      assert.equal(fs.readFileSync(`/usr/bin/${p}`, 'utf8').split('\n')[0], '#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS /usr/bin/node --use-openssl-ca');
     }
     // A symlink to the /usr/bin symlink, in another directory, under another name.
     fs.symlinkSync('/usr/bin/tlssh', path.join(tmp, 'my-tlssh'));
