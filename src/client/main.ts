@@ -31,16 +31,18 @@ if (parsed.kind === 'exit') {
   const onVerbosity = (v: number): void => {
     verbosity = v;
   };
+  // Read once: a direct connection uses what the route read (the full bundle would read it again).
+  let config: import('../config/types').ClientConfig | undefined;
   // Connection sharing is decided first, with only the configuration loaded: a session through
   // a master never loads TLS, the TPM addon or the protocol codec (mux-route.ts).
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { runThroughMaster } = require('./mux-route') as typeof import('./mux-route');
-  void runThroughMaster({ args, env: process.env, argv: process.argv.slice(2), onVerbosity })
+  void runThroughMaster({ args, env: process.env, argv: process.argv.slice(2), onVerbosity, onConfig: (c) => { config = c; } })
     .then((shared) => {
       if (shared !== undefined) return shared;
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { runClient } = require('./run-client') as typeof import('./run-client');
-      return runClient({ args, env: process.env, onVerbosity });
+      return runClient({ args, env: process.env, onVerbosity, ...(config ? { config } : {}) });
     })
     .then((status) => exitNow(status));
 }

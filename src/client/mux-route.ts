@@ -29,6 +29,8 @@ export interface RouteContext {
   /** The process's own command line after the script, handed to a master it starts. */
   argv: readonly string[];
   onVerbosity?: (verbosity: number) => void;
+  /** Given the configuration once it loaded, so a direct connection need not read it again. */
+  onConfig?: (cfg: ClientConfig) => void;
 }
 
 /** The exit status of a shared session or -O command, or undefined: connect directly. */
@@ -39,6 +41,7 @@ export async function runThroughMaster(ctx: RouteContext): Promise<number | unde
   let socketPath: string | undefined;
   try {
     loaded = loadClientConfig({ file: args.configFile, overrides: args.overrides, host: args.host });
+    ctx.onConfig?.(loaded);
     socketPath = expandControlPath(loaded.ControlPath, controlPathContext(loaded));
   } catch (err) {
     // The full client reports configuration problems with every detail; -O has nothing else to do.

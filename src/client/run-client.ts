@@ -26,6 +26,8 @@ export interface ClientContext {
   env: NodeJS.ProcessEnv;
   /** Told the verbosity as soon as it is known, so the exit guards can honour -v. */
   onVerbosity?: (verbosity: number) => void;
+  /** The configuration, when the connection-sharing route already loaded it for this command line. */
+  config?: ClientConfig;
 }
 
 /** Runs a parsed command line to its exit status. */
@@ -34,7 +36,7 @@ export async function runClient(ctx: ClientContext): Promise<number> {
   ctx.onVerbosity?.(args.verbose);
   let log = createLog(args.verbose, 'INFO');
   try {
-    const loaded = loadClientConfig({ file: args.configFile, overrides: args.overrides, host: args.host });
+    const loaded = ctx.config ?? loadClientConfig({ file: args.configFile, overrides: args.overrides, host: args.host });
     log = createLog(args.verbose, loaded.LogLevel);
     ctx.onVerbosity?.(log.verbosity);
     for (const note of loaded.notes) log.debug?.(note);

@@ -3,8 +3,13 @@
 import * as fs from 'node:fs';
 import { TlsshError } from '../errors';
 
-/** Files of a loaded config that set TpmSrkPassword or PrivkeyPassword. */
-const secretFilesOf = new WeakMap<object, readonly string[]>();
+/**
+ * Files of a loaded config that set TpmSrkPassword or PrivkeyPassword. On the process, not in the
+ * module: the client's two bundles each carry a copy of this module, and a config loaded by the
+ * light one is used by the full one (scripts/bundle.js).
+ */
+const SECRET_FILES_KEY = Symbol.for('tlssh.config.secret-files');
+const secretFilesOf: WeakMap<object, readonly string[]> = ((globalThis as Record<symbol, WeakMap<object, readonly string[]> | undefined>)[SECRET_FILES_KEY] ??= new WeakMap());
 
 export function recordSecretFiles(cfg: object, files: readonly string[]): void {
   secretFilesOf.set(cfg, Object.freeze([...files]));
