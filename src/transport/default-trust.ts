@@ -9,7 +9,9 @@
 // locations instead, which OpenSSL reads from SSL_CERT_FILE and SSL_CERT_DIR at that moment.
 // emptyDefaultTrust() builds it while both point at /dev/null: ~1 ms, and the store stays empty
 // for the life of the process. The two variables are put back at once, so whatever tlssh starts
-// later (a ProxyCommand, a user's session) sees the values it was given.
+// later (a ProxyCommand, a user's session) sees the values it was given. It runs before the
+// process's first TLS context and before any TPM work on the thread pool (prepareTpmKey), so no
+// other thread reads the environment while it changes.
 //
 // Trust does not change: the default store is used only by a context made without `ca`, which
 // tlssh never makes, and such a context would now trust nothing instead of node's list. Without

@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import type { CommonConfig } from '../config/types';
 import { TlsshError, isTlsshError } from '../errors';
+import { emptyDefaultTrust } from './default-trust';
 
 export interface EngineKeyOptions {
   privateKeyEngine: 'tpm';
@@ -83,6 +84,9 @@ const DEFAULT_LOCK_WAIT_MS = 60_000;
  * retried for a moment, as a raw device refuses a second opener.
  */
 export async function prepareTpmKey(cfg: CommonConfig, opts: PrepareOptions = {}): Promise<PreparedTpmKey> {
+  // Before any TPM work goes to the thread pool: building the default CA store briefly changes
+  // the environment, which must not happen while another thread may read it (libtss2 does).
+  emptyDefaultTrust();
   const tpm = facade();
   const tcti = tpm.resolveTcti(configuredTcti(cfg));
   tpm.configureTpmKey(cfg.KeyFile, { tcti, parentPassword: cfg.TpmSrkPassword, keyPassword: cfg.PrivkeyPassword });
