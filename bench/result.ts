@@ -37,11 +37,13 @@ export function verdict(row: Row): string {
 }
 
 /** Turns a failure into a skipped cell whose reason is its first line, so one row's trouble never stops the others. */
-export async function measure(what: () => Promise<Cell>): Promise<Cell> {
+export async function measure(what: () => Promise<Cell>, serverLog?: () => string): Promise<Cell> {
   try {
     return await what();
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
-    return skipped(`failed: ${msg.replace(/\s+/g, ' ').slice(0, 300)}`);
+    // The server's last lines say why it refused or dropped (a penalty, a TPM error, a limit).
+    const log = serverLog?.().trim().split('\n').slice(-3).join(' | ');
+    return skipped(`failed: ${msg.replace(/\s+/g, ' ').slice(0, 300)}${log ? `; server log: ${log.replace(/\s+/g, ' ').slice(-400)}` : ''}`);
   }
 }

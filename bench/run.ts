@@ -53,7 +53,7 @@ function parseArgs(argv: string[]): Args {
 
 /** Measures one side, or records why it cannot be measured. */
 function side(t: Maybe, fn: (t: Target) => Promise<Cell>): Promise<Cell> {
-  return typeof t === 'string' ? Promise.resolve(skipped(t)) : measure(() => fn(t));
+  return typeof t === 'string' ? Promise.resolve(skipped(t)) : measure(() => fn(t), t.serverLog);
 }
 
 async function echoCells(t: Maybe, bytes: number, repeats: number): Promise<EchoCells> {

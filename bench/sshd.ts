@@ -100,6 +100,7 @@ export async function startSshd(ws: Workspace): Promise<SshdSetup> {
     clientArgv: (o) => ['ssh', '-F', p('ssh_config'), ...(o.tty === 'force' ? ['-tt'] : o.tty === 'none' ? ['-T'] : []), `${ws.user}@127.0.0.1`, ...(o.command === undefined ? [] : [o.command])],
     serverPid: () => pid,
     serverCpuMs: () => meter?.usageMs(),
+    serverLog: () => daemon.recentLog(),
   };
   return { daemon, target };
 }

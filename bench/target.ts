@@ -20,6 +20,8 @@ export interface Target {
   serverPid(): number;
   /** CPU milliseconds used by the whole server side so far; undefined where not measurable. */
   serverCpuMs(): number | undefined;
+  /** The server's recent log: a failed row shows its end, so the failure explains itself. */
+  serverLog?(): string;
 }
 
 export interface Daemon {

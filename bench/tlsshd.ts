@@ -103,5 +103,6 @@ export function tlsshTarget(ws: Workspace, name: string, label: string, daemon: 
     },
     serverPid: () => daemon.pid,
     serverCpuMs: () => daemon.cpuMs(),
+    serverLog: () => daemon.recentLog(),
   };
 }
