@@ -213,8 +213,8 @@ async function main(): Promise<void> {
       mode: args.quick ? 'quick' : 'full',
       sizes: { ...sizes },
       setup: [
-        `both daemons run as root on 127.0.0.1 and log in the same account (${ws.user}, ${ws.shell}, home with empty dot files)`,
-        'OpenSSH: default ciphers and key exchange, ed25519 host and user keys, UsePAM no',
+        `both daemons run as root on 127.0.0.1 and log in the same account (${ws.user}, ${ws.shell}, home with empty dot files), both with UsePAM no`,
+        'OpenSSH: default ciphers and key exchange, ed25519 host and user keys',
         'tlssh: TLS 1.3, ECDSA P-256 certificates from a private CA; TPM rows use swtpm over TCP',
         'MB = 10^6 bytes; ratio = tlssh median / OpenSSH median',
       ],

@@ -44,6 +44,8 @@ export async function startTlsshd(ws: Workspace, name: string, serverKey: KeyPai
     `PidFile ${join(dir, 'tlsshd.pid')}`,
     `RuntimeDir ${join(dir, 'run')}`,
     'LogLevel INFO',
+    // As the private sshd's: PAM's modules would run for one side only (sshd.ts).
+    'UsePAM no',
     '',
   ].join('\n'), { mode: 0o600 });
 
