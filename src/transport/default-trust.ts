@@ -1,7 +1,7 @@
 // tlssh trusts only the CAs its configuration names: every context it makes has its own store
 // holding those. Node 20 still builds its process-wide default store the first time any context
 // adds a CA (it compares the context's store with the default one, creating that to compare), and
-// by default that means parsing the ~140 root certificates compiled into node: 19-26 ms of CPU,
+// by default that means parsing the ~140 root certificates compiled into node: 19-31 ms of CPU,
 // measured, in every process that makes one TLS connection, the largest single cost of a worker
 // or a client after node's own start (a second context costs 0.3-0.7 ms).
 //
