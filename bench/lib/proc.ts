@@ -92,13 +92,14 @@ function timer(): Timer {
     if (t.pending.size === 0) unref();
     done?.(r);
   });
+  // SIGTERM: it kills the commands it started, then itself.
+  const forget = track(child, () => child.kill('SIGTERM'));
   child.once('exit', (code, signal) => {
+    forget();
     if (timerProcess === t) timerProcess = undefined;
     for (const done of t.pending.values()) done({ id: 0, error: `the timing process ended (${signal ?? code})` });
     t.pending.clear();
   });
-  // SIGTERM: it kills the commands it started, then itself.
-  track(child, () => child.kill('SIGTERM'));
   unref();
   timerProcess = t;
   return t;
