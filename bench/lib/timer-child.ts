@@ -53,7 +53,14 @@ function run(req: TimerRequest): void {
   });
 }
 
-process.on('message', (m: TimerRequest) => run(m));
+process.on('message', (m: TimerRequest) => {
+  try {
+    run(m);
+  } catch (e) {
+    // A spawn that throws (a bad argument) fails that one request, never the timing process.
+    reply({ id: m.id, error: e instanceof Error ? e.message : String(e) });
+  }
+});
 process.on('disconnect', () => {
   killAll();
   process.exit(0);

@@ -16,6 +16,7 @@ import { Listener, TLSSHD_EXEC_ARGV, type BoundAddress } from './listener';
 import { Logger, openLogFile, syslogSocketProblem, type LogLevel, type LogSink } from './log';
 import { checkServerFiles, checkTpmSignature, signInProcess, signThroughAgent, type ServerFiles } from './startup-checks';
 import { exitQuietlyOnEpipe } from '../quiet-epipe';
+import { emptyDefaultTrust } from '../transport/default-trust';
 
 /** Set in the re-launched background copy; never seen by sessions (their env is built anew). */
 const DETACHED_ENV = 'TLSSHD_DETACHED';
@@ -131,6 +132,9 @@ async function run(args: DaemonArgs, argv: readonly string[]): Promise<void> {
       await testSetup(cfg);
       return;
     }
+    // Now, before any TPM agent runs jobs on the thread pool: a reload to a PEM key would
+    // otherwise build node's default CA store, changing the environment, while they run.
+    emptyDefaultTrust();
     // Before "listening" and before going to the background: a broken set-up stops here.
     files = checkServerFiles(cfg);
     if (!background) {

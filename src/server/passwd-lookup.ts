@@ -47,12 +47,18 @@ export interface LookupSources {
 
 const SYSTEM: LookupSources = { nsswitch: '/etc/nsswitch.conf', passwd: '/etc/passwd', getent: 'getent' };
 
-/** True when NSS answers passwd lookups from the files first and stops there when found. */
+/**
+ * True when NSS answers passwd lookups from the files first and stops there when found. Only a
+ * plain line counts: glibc takes the last of several passwd lines, a colon is optional, and a #
+ * after the start is part of a service name, so anything but exactly one line of the form
+ * `passwd: files ...` (spaces or tabs, no # or CR, no action after files) answers false.
+ */
 export function filesAnswerFirst(nsswitchText: string): boolean {
-  const lines = nsswitchText.split('\n').map((raw) => /^\s*passwd\s*:(.*)$/.exec(raw.replace(/#.*/, ''))).filter((m) => m !== null);
-  // No passwd line (glibc's default then) or more than one (which one counts): not sure, so no.
+  const lines = nsswitchText.split('\n').filter((raw) => /^[ \t]*passwd/.test(raw));
   if (lines.length !== 1) return false;
-  const sources = (lines[0]![1] ?? '').trim().split(/\s+/).filter(Boolean);
+  const m = /^[ \t]*passwd:[ \t]*([^#\r]*)$/.exec(lines[0]!);
+  if (!m) return false;
+  const sources = (m[1] ?? '').split(/[ \t]+/).filter(Boolean);
   return sources[0] === 'files' && !(sources[1] ?? '').startsWith('[');
 }
 
@@ -67,11 +73,18 @@ export function fromPasswdFile(name: string, src: Pick<LookupSources, 'nsswitch'
   } catch {
     return undefined;
   }
+  // What glibc's parser reads differently from a split on ':' (a NUL ends its strings, it strips
+  // leading blanks) is never guessed at: getent answers such files.
+  if (passwd.includes('\0')) return undefined;
   for (const line of passwd.split('\n')) {
+    if (/^[ \t\v\f\r]/.test(line)) return undefined;
     // NIS compat entries are for the compat source; never guess at them.
     if (line.startsWith('+') || line.startsWith('-')) return undefined;
     // NSS's files source takes the first entry with the name.
-    if (line.split(':', 1)[0] === name) return parsePasswdLine(line);
+    if (line.split(':', 1)[0] !== name) continue;
+    const acct = parsePasswdLine(line);
+    // glibc skips a line it cannot parse, or whose ids do not fit 32 bits, and reads on: getent then.
+    return acct && acct.uid <= 0xfffffffe && acct.gid <= 0xfffffffe ? acct : undefined;
   }
   return undefined;
 }

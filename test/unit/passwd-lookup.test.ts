@@ -75,11 +75,30 @@ test('NIS compat lines in the passwd file: getent answers', async () => {
   assert.deepEqual(s.calls(), ['passwd alice']);
 });
 
-test('comments and spacing in nsswitch.conf are read as glibc reads them', () => {
-  assert.equal(filesAnswerFirst('# passwd: sss\npasswd:files   # local first\n'), true);
-  assert.equal(filesAnswerFirst('  passwd :  files  systemd\n'), true);
+test('nsswitch.conf: only one plain `passwd: files` line counts; whatever glibc could read otherwise does not', () => {
+  assert.equal(filesAnswerFirst('# passwd: sss\npasswd:files\tsystemd\n'), true);
+  assert.equal(filesAnswerFirst('  passwd:  files  systemd\n'), true);
   assert.equal(filesAnswerFirst('passwd: filesx\n'), false);
   assert.equal(filesAnswerFirst(''), false);
+  // glibc: # after the start is part of a service name; the last of several lines counts, and
+  // the colon is optional; a CR is part of the line.
+  assert.equal(filesAnswerFirst('passwd: files # local first\n'), false);
+  assert.equal(filesAnswerFirst('passwd: files\npasswd   sss\n'), false);
+  assert.equal(filesAnswerFirst('passwd: files\r\n'), false);
+  assert.equal(filesAnswerFirst('passwd : files\n'), false);
+});
+
+test('passwd lines glibc parses differently from a split on colons go to getent', async () => {
+  const answer = 'alice:x:7001:7001::/net/alice:/bin/zsh';
+  for (const passwd of [
+    ` alice:x:0:0::/root:/bin/sh\n${PASSWD}`, // glibc strips leading blanks: this would be the first alice
+    'alice:x\0:0:0::/:/bin/sh\n' + PASSWD, // a NUL ends glibc's field
+    'alice:x:4294967296:1001::/home/alice:/bin/sh\n', // ids beyond 32 bits: glibc skips the line
+  ]) {
+    const s = sources('passwd: files\n', passwd, answer);
+    assert.equal((await lookupUser('alice', s))?.uid, 7001, JSON.stringify(passwd.slice(0, 40)));
+    assert.deepEqual(s.calls(), ['passwd alice']);
+  }
 });
 
 test('a name the files source and getent both lack is no account', async () => {
