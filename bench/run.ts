@@ -56,10 +56,10 @@ function side(t: Maybe, fn: (t: Target) => Promise<Cell>): Promise<Cell> {
   return typeof t === 'string' ? Promise.resolve(skipped(t)) : measure(() => fn(t), t.serverLog);
 }
 
-async function echoCells(t: Maybe, bytes: number, repeats: number): Promise<EchoCells> {
+async function echoCells(t: Maybe, bytes: number, repeats: number, warmBytes: number): Promise<EchoCells> {
   if (typeof t === 'string') return { p50: skipped(t), p99: skipped(t) };
   try {
-    return await echoLatency(t, bytes, repeats);
+    return await echoLatency(t, bytes, repeats, warmBytes);
   } catch (e) {
     const c = skipped(`failed: ${(e instanceof Error ? e.message : String(e)).replace(/\s+/g, ' ').slice(0, 300)}`);
     return { p50: c, p99: c };
@@ -149,8 +149,8 @@ async function main(): Promise<void> {
       add({ id: '4', title: `PTY output, base64 of ${Math.round(sizes.ptyBytes / 2 ** 20)} MiB`, unit: 'MB/s', better: 'higher', ssh: await side(ssh, pty), tlssh: await side(tl.file, pty) });
     }
     if (wanted('5')) {
-      const s = await echoCells(ssh, sizes.echoBytes, sizes.echoRepeats);
-      const t = await echoCells(tl.file, sizes.echoBytes, sizes.echoRepeats);
+      const s = await echoCells(ssh, sizes.echoBytes, sizes.echoRepeats, sizes.echoWarmBytes);
+      const t = await echoCells(tl.file, sizes.echoBytes, sizes.echoRepeats, sizes.echoWarmBytes);
       add({ id: '5a', title: `keystroke echo p50 (${sizes.echoBytes} bytes)`, unit: 'µs', better: 'lower', ssh: s.p50, tlssh: t.p50 });
       add({ id: '5b', title: `keystroke echo p99 (${sizes.echoBytes} bytes)`, unit: 'µs', better: 'lower', ssh: s.p99, tlssh: t.p99 });
     }

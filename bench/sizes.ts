@@ -15,6 +15,8 @@ export interface Sizes {
   ptyRepeats: number;
   echoBytes: number;
   echoRepeats: number;
+  /** Row 5's detail: keystrokes typed after the measured ones; the last echoBytes of them are the warm figures. */
+  echoWarmBytes: number;
   idleSessions: number;
   isolationLogins: number;
   isolationRepeats: number;
@@ -35,6 +37,7 @@ export const FULL: Sizes = {
   ptyRepeats: 3,
   echoBytes: 1000,
   echoRepeats: 3,
+  echoWarmBytes: 3000,
   idleSessions: 50,
   isolationLogins: 20,
   isolationRepeats: 3,
@@ -56,6 +59,7 @@ export const QUICK: Sizes = {
   ptyRepeats: 1,
   echoBytes: 200,
   echoRepeats: 1,
+  echoWarmBytes: 0,
   idleSessions: 10,
   isolationLogins: 5,
   isolationRepeats: 1,

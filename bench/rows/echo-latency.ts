@@ -51,7 +51,8 @@ export function openEchoSession(t: Target, timeoutMs = 60_000): Promise<EchoSess
     }),
     close: async () => {
       if (!exited) pty.kill('SIGHUP');
-      await Promise.race([exit, new Promise((r) => setTimeout(r, 5000))]);
+      // Unref'd: a session that has gone must not hold its caller's process for the 5 s.
+      await Promise.race([exit, new Promise((r) => setTimeout(r, 5000).unref())]);
       if (!exited) pty.kill('SIGKILL');
     },
   };
@@ -71,6 +72,9 @@ export function openEchoSession(t: Target, timeoutMs = 60_000): Promise<EchoSess
   });
 }
 
+/** Keystrokes typed and not counted before the measured ones. */
+const WARM_UP = 20;
+
 export interface EchoCells {
   p50: Cell;
   p99: Cell;
@@ -87,17 +91,26 @@ function processCpuMs(pid: number): number {
   }
 }
 
-export async function echoLatency(t: Target, bytes: number, repeats: number): Promise<EchoCells> {
+/**
+ * `warmBytes`: keystrokes typed after the measured ones, of which the last `bytes` are reported
+ * in the detail (warmP50us, warmP99us). A fresh Node process compiles its hot paths with V8's
+ * optimising compiler during its first few thousand keystrokes, on a thread that can hold a core
+ * for a few ms; the row's own figures include that, the warm ones show the session without it
+ * (RESULTS.md, "5a, 5b keystroke echo"). Not counted in the row; 0 skips it.
+ */
+export async function echoLatency(t: Target, bytes: number, repeats: number, warmBytes = 0): Promise<EchoCells> {
   const p50: number[] = [];
   const p99: number[] = [];
-  // CPU per keystroke on each side: on a shared 2-core machine the tail is the time a process
-  // waits for a core (see RESULTS.md), so the CPU each side spends per byte is what exposes it.
+  const warmP50: number[] = [];
+  const warmP99: number[] = [];
+  // CPU per keystroke on each side: on a shared 2-core machine every extra microsecond of CPU
+  // per keystroke is time another process of the chain may wait for a core (see RESULTS.md).
   const clientCpu: number[] = [];
   const serverCpu: number[] = [];
   for (let r = 0; r < repeats; r++) {
     const s = await openEchoSession(t);
     try {
-      for (let i = 0; i < 20; i++) await s.roundTrip(); // warm-up: JIT, first-touch buffers
+      for (let i = 0; i < WARM_UP; i++) await s.roundTrip(); // first-touch buffers, the first calls
       const us: number[] = [];
       const client0 = processCpuMs(s.clientPid);
       const server0 = t.serverCpuMs() ?? Number.NaN;
@@ -106,15 +119,28 @@ export async function echoLatency(t: Target, bytes: number, repeats: number): Pr
       serverCpu.push((((t.serverCpuMs() ?? Number.NaN) - server0) * 1000) / bytes);
       p50.push(percentile(us, 50));
       p99.push(percentile(us, 99));
+      if (warmBytes > 0) {
+        const later: number[] = [];
+        for (let i = 0; i < warmBytes; i++) later.push(await s.roundTrip());
+        const last = later.slice(-bytes);
+        warmP50.push(percentile(last, 50));
+        warmP99.push(percentile(last, 99));
+      }
     } finally {
       await s.close();
     }
   }
-  const perByte = (v: number[]): number | string => {
+  const roundedMedian = (v: number[]): number | string => {
     const m = summarize(v).median;
     return Number.isFinite(m) ? Math.round(m) : 'not measurable';
   };
-  const detail = { bytesPerRun: bytes, clientCpuUsPerByte: perByte(clientCpu), serverCpuUsPerByte: perByte(serverCpu) };
+  const detail: Record<string, number | string> = { bytesPerRun: bytes, clientCpuUsPerByte: roundedMedian(clientCpu), serverCpuUsPerByte: roundedMedian(serverCpu) };
+  if (warmBytes > 0) {
+    // Which keystrokes of each session the warm figures are, counted from its first.
+    detail['warmKeystrokes'] = `${WARM_UP + bytes + Math.max(0, warmBytes - bytes) + 1}-${WARM_UP + bytes + warmBytes}`;
+    detail['warmP50us'] = roundedMedian(warmP50);
+    detail['warmP99us'] = roundedMedian(warmP99);
+  }
   return {
     p50: { status: 'ok', summary: summarize(p50), detail },
     p99: { status: 'ok', summary: summarize(p99), detail },
