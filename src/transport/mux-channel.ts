@@ -72,6 +72,8 @@ export class MuxChannel extends EventEmitter<MuxChannelEvents> {
   private readPaused = false;
   private readonly drainWaiters: Array<() => void> = [];
   private closed = false;
+  /** The socket is corked until the end of this turn (write()). */
+  private corked = false;
   private finalSent = false;
   private closeError: TlsshError | undefined;
 
@@ -168,9 +170,31 @@ export class MuxChannel extends EventEmitter<MuxChannelEvents> {
     return entry;
   }
 
+  /**
+   * The frames of one event-loop turn leave as one write, so one TLS record: the socket is corked
+   * from the turn's first frame until setImmediate, which runs right after the turn's I/O
+   * callbacks and before the loop waits again, so no frame waits for a later turn. A session's
+   * end is three frames (its two streams' ends and the exit status): as three records they woke
+   * the peer, and a master relaying them, up to three times (bench/RESULTS.md, row 8). end()
+   * uncorks before it ends; destroy() drops them, as it drops whatever the socket still holds.
+   * A session's exit status flushes at once (fromSession).
+   */
   private write(frame: Buffer): void {
     if (this.closed || this.socket.destroyed || this.socket.writableEnded || this.finalSent) return;
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      setImmediate(this.endOfTurn);
+    }
     this.socket.write(frame);
+  }
+
+  private readonly endOfTurn = (): void => this.flush();
+
+  private flush(): void {
+    if (!this.corked) return;
+    this.corked = false;
+    this.socket.uncork();
   }
 
   private sendFrame(f: MuxFrame): void {
@@ -201,7 +225,13 @@ export class MuxChannel extends EventEmitter<MuxChannelEvents> {
     }
     this.debug?.(`send type 0x${(type ?? 0).toString(16)} (session ${entry.id})`);
     this.write(muxFromPlain(entry.id, frame));
-    if (this.role === 'server' && type === MSG.exitStatus) this.markFinalSent(entry);
+    if (this.role === 'server' && type === MSG.exitStatus) {
+      // A session's last frame, which its client waits for: handed to TLS now rather than at the
+      // end of the turn, after the session's log line and report. (A write still in flight, such
+      // as the stream ends of the turn before, goes first: Node sends one write at a time.)
+      this.flush();
+      this.markFinalSent(entry);
+    }
   }
 
   /**

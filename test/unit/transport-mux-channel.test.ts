@@ -31,6 +31,8 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 interface RawServer {
   frames: MuxFrame[];
+  /** 'data' events the raw peer saw: one per TLS record it read. */
+  chunks(): number;
   send(f: MuxFrame): void;
   next(pred: (f: MuxFrame) => boolean): Promise<MuxFrame>;
   close(): void;
@@ -47,7 +49,9 @@ async function pair(muxRole: 'client' | 'server' = 'client', keepalive = 0): Pro
   const decoder = new MuxDecoder();
   const frames: MuxFrame[] = [];
   const waiters: Array<() => void> = [];
+  let chunks = 0;
   peer.on('data', (c: Buffer) => {
+    chunks++;
     frames.push(...decoder.push(c));
     for (const w of waiters.splice(0)) w();
   });
@@ -57,6 +61,7 @@ async function pair(muxRole: 'client' | 'server' = 'client', keepalive = 0): Pro
   if (muxRole === 'server') {
     peer.removeAllListeners('data');
     sock.on('data', (c: Buffer) => {
+      chunks++;
       frames.push(...decoder.push(c));
       for (const w of waiters.splice(0)) w();
     });
@@ -66,6 +71,7 @@ async function pair(muxRole: 'client' | 'server' = 'client', keepalive = 0): Pro
     client: new MuxChannel(mine, { role: muxRole, keepalive }),
     server: {
       frames,
+      chunks: () => chunks,
       send: (f) => raw.write(encodeMuxFrame(f)),
       next: async (pred) => {
         for (;;) {
@@ -104,6 +110,25 @@ test('the client acknowledges exit-status with session-close, and the id is free
   assert.equal(client.isClosed, false);
   client.destroy();
   server.close();
+});
+
+test('the frames of one event-loop turn leave as one TLS record', { timeout: 10_000 }, async () => {
+  const { client, server } = await pair();
+  // Three session-requests written in one go: the peer's TLS layer hands over one record per
+  // read, so one 'data' event means one record. Node alone would send the first at once and
+  // the other two behind it: two records.
+  const ids = [1, 2, 3].map(() => {
+    const { id, channel } = client.open();
+    channel.send(REQUEST);
+    return id;
+  });
+  try {
+    for (const id of ids) await server.next((f) => f.session === id && f.message.type === 'session-request');
+    assert.equal(server.chunks(), 1);
+  } finally {
+    client.destroy();
+    server.close();
+  }
 });
 
 test('what crosses an abandoned session\'s session-close is dropped, not an error', { timeout: 10_000 }, async () => {
@@ -185,4 +210,23 @@ test('keepalive is connection-wide: it goes on with no session open, and a silen
   assert.equal(err?.code, 'TLSSH_ERR_KEEPALIVE_TIMEOUT');
   clearTimeout(cleanup);
   peer.close();
+});
+
+test('a session\'s exit-status is written at once, not held to the end of the turn', { timeout: 10_000 }, async () => {
+  const { client: server, server: peer } = await pair('server');
+  try {
+    const opened = once(server, 'session') as Promise<[import('../../src/transport/channel').Channel, number]>;
+    peer.send({ session: 1, message: REQUEST });
+    const [channel] = await opened;
+    channel.send({ type: 'session-started', user: 'alice', window: 1024 });
+    // Whatever the turn does after the last frame (the worker logs the session's end and
+    // reports it to the listener) must not come before it on the wire.
+    channel.send({ type: 'exit-status', code: 0, signal: null, coreDumped: false });
+    assert.equal(server.socket.writableCorked, 0);
+    const exit = await peer.next((f) => f.session === 1 && f.message.type === 'exit-status');
+    assert.deepEqual(exit.message, { type: 'exit-status', code: 0, signal: null, coreDumped: false });
+  } finally {
+    server.destroy();
+    peer.close();
+  }
 });
