@@ -25,6 +25,7 @@ export function formatBytes(n: number): string {
 export function whatOf(s: SessionView): string {
   if (s.tty) return s.kind === 'command' && s.command ? `${s.tty} ${s.command}` : s.tty;
   if (s.kind === 'shell') return '(shell)';
+  if (s.kind === 'shared') return '(shared, idle)';
   return s.command ?? '?';
 }
 

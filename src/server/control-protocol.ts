@@ -28,7 +28,7 @@ export interface SessionView {
   remote: string;
   /** pts/N for a terminal session, else undefined. */
   tty?: string;
-  /** "shell", "command", or "subsystem". */
+  /** "shell", "command", "subsystem", or "shared" (a shared connection with no session open). */
   kind?: string;
   command?: string;
   subject?: string;

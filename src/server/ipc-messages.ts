@@ -103,7 +103,8 @@ export interface SessionInfoMessage {
   fingerprint: string;
   /** ISO 8601, or '' when unknown. */
   notAfter: string;
-  kind: 'shell' | 'command' | 'subsystem';
+  /** 'shared': a tlssh/2+mux connection, logged in before any session; each is a mux-session. */
+  kind: 'shell' | 'command' | 'subsystem' | 'shared';
   command: string;
   /**
    * Base64 DER of the certificates the client presented, its own first (at most
@@ -216,7 +217,7 @@ export function parseWorkerMessage(v: unknown): WorkerMessage | undefined {
   }
   if (o['t'] === 'session-info' && isShortString(o['subject'], 1024) && isShortString(o['serial'], 128) && /^[0-9A-F]*$/.test(o['serial'])
     && isShortString(o['fingerprint'], 128) && /^[0-9A-F:]*$/.test(o['fingerprint']) && isShortString(o['notAfter'], 40)
-    && (o['kind'] === 'shell' || o['kind'] === 'command' || o['kind'] === 'subsystem') && isShortString(o['command'], 4096)) {
+    && (o['kind'] === 'shell' || o['kind'] === 'command' || o['kind'] === 'subsystem' || o['kind'] === 'shared') && isShortString(o['command'], 4096)) {
     const chain = parseChain(o['chain']);
     if (chain === false) return undefined;
     return {

@@ -208,31 +208,47 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
     else acceptSession(conn, 0);
 
     const startSession = async (ch: Channel, id: number, early: EarlyMessages, req: SessionRequest, who: PeerIdentity): Promise<void> => {
-      // Abandoned (or the connection ended) while an earlier session was starting.
+      // Abandoned (or the connection ended) while an earlier session (or the login) was starting.
       if (ch.isClosed) return;
       if (loggedIn) return startMore(ch, id, early, req, who, loggedIn);
+      const login = await logIn(who, req.user, { ch, req });
+      if (!login) return;
+      loggedIn = login;
+      const command = req.subsystem === true ? findSubsystem(cfg.Subsystem, req.command) : undefined;
+      launch(ch, id, early, command === undefined ? req : { ...req, command }, login);
+    };
+
+    /**
+     * The login: the certificate's user, PermitRootLogin, PAM's account check and session, and
+     * the privilege drop. A direct connection logs in with its session (`first`); a shared one
+     * at once, before any session (PROTOCOL.md 12.5), so that a master with no session yet
+     * (tlssh -M -N) is a logged-in connection and not one that never logged in. Refusals are
+     * sent and logged here; undefined then.
+     */
+    const logIn = async (who: PeerIdentity, requestedUser: string, first?: { ch: Channel; req: SessionRequest }): Promise<LoggedIn | undefined> => {
+      const ch = first?.ch ?? conn;
       let account;
       try {
         account = await authorizeUser({
           commonNames: who.commonNames,
           clientDomain: cfg.ClientDomain,
-          requestedUser: req.user,
+          requestedUser,
           permitRootLogin: cfg.PermitRootLogin,
           daemonUid: process.geteuid?.() ?? 0,
         });
       } catch (e) {
-        return refuse(e, who, ch);
+        refuse(e, who, ch);
+        return undefined;
       }
       // ssh -s: the name becomes the command of its Subsystem line; an unknown name is refused
       // before anything runs, so the client can say so and exit 255, as ssh does.
-      let session = req;
-      if (req.subsystem === true) {
-        const command = findSubsystem(cfg.Subsystem, req.command);
+      if (first?.req.subsystem === true) {
+        const command = findSubsystem(cfg.Subsystem, first.req.command);
         if (command === undefined) {
-          return refuse(new TlsshError('TLSSH_ERR_UNKNOWN_SUBSYSTEM', `subsystem request for ${req.command} failed: tlsshd has no Subsystem ${req.command}`), who, ch);
+          refuse(new TlsshError('TLSSH_ERR_UNKNOWN_SUBSYSTEM', `subsystem request for ${first.req.command} failed: tlsshd has no Subsystem ${first.req.command}`), who, ch);
+          return undefined;
         }
-        log.verbose(`subsystem ${req.command} for ${account.name}: ${command}`);
-        session = { ...req, command };
+        log.verbose(`subsystem ${first.req.command} for ${account.name}: ${command}`);
       }
       // PAM's account stack runs for every login, before the user gets anything (DESIGN §1).
       // UsePAM is the listener's decision (root, the addon loaded there): if PAM then fails
@@ -241,37 +257,55 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
       try {
         if (cfg.UsePAM) pam = PamLogin.checkAccount({ service: cfg.PAMServiceName, user: account.name, rhost: clientIp, tty: PAM_TTY_SSH });
       } catch (e) {
-        return refuse(e, who, ch);
+        refuse(e, who, ch);
+        return undefined;
       }
-      if (ch.isClosed) return pam?.abort();
+      if (ch.isClosed) {
+        pam?.abort();
+        return undefined;
+      }
       authenticated = true;
       if (grace) clearTimeout(grace);
       safeReport(hooks, { t: 'authenticated', user: account.name }, log);
-      reportSession(hooks, tlsSocket, who, req, log);
+      reportSession(hooks, tlsSocket, who, first?.req, log);
       log = root.child(`conn ${msg.id} user ${account.name} from ${remote}`);
-      log.info(`accepted certificate ${describePeer(who)}; ${req.pty ? 'pty' : 'no pty'}, ${req.subsystem === true ? `subsystem ${req.command}` : req.command === '' ? 'shell' : 'command'}`);
+      const req = first?.req;
+      log.info(`accepted certificate ${describePeer(who)}; ${req ? `${req.pty ? 'pty' : 'no pty'}, ${req.subsystem === true ? `subsystem ${req.command}` : req.command === '' ? 'shell' : 'command'}` : 'shared connection'}`);
       // Set while still root: the title shows whose process this is before the drop.
-      if (!req.pty) setProcessTitle(`tlsshd: ${account.name} [cmd]`, 'tlsshd');
+      if (!req) setProcessTitle(`tlsshd: ${account.name} [shared]`, 'tlsshd');
+      else if (!req.pty) setProcessTitle(`tlsshd: ${account.name} [cmd]`, 'tlsshd');
       let pamSession: OpenedPamSession | undefined;
       try {
         // As root, in the process that becomes the session's parent, right before the drop:
         // loginuid, limits and cgroup set on this process are the shell's.
         if (pam) {
           // sshd shows login messages only for a shell on a terminal; the others ask for silence.
-          pamSession = pam.openSession({ silent: !(req.pty && req.command === '') });
+          // A shared connection's sessions are not known yet: its messages are kept, and shown
+          // to the shells on a terminal that it runs (runSession).
+          pamSession = pam.openSession({ silent: req ? !(req.pty && req.command === '') : false });
           // Told while still root: the listener (root) closes the session when we are gone.
           safeReport(hooks, { t: 'pam-session' }, log);
         }
         dropPrivileges(account);
       } catch (e) {
-        return refuse(e, who, ch);
+        refuse(e, who, ch);
+        return undefined;
       }
       // One certificate per connection: at its expiry every session of the connection ends.
       const expiry = sessionExpiry(cfg, tlsSocket, conn, () => log);
       conn.once('close', () => expiry.stop());
-      loggedIn = { account, pam: pamSession, expiry };
-      launch(ch, id, early, session, loggedIn);
+      return { account, pam: pamSession, expiry };
     };
+
+    if (conn instanceof MuxChannel) {
+      starts = starts.then(async () => {
+        const login = await logIn(peer, '');
+        if (!login) return;
+        loggedIn = login;
+        // From the login on, a silent peer is found by keepalive, not by LoginGraceTime.
+        conn.loggedIn();
+      });
+    }
 
     // A later session of a multiplexed connection: the login is done; only its own checks remain.
     const startMore = (ch: Channel, id: number, early: EarlyMessages, req: SessionRequest, who: PeerIdentity, login: LoggedIn): void => {
@@ -346,8 +380,11 @@ function sessionExpiry(cfg: WorkerConfig, tlsSocket: tls.TLSSocket, ch: Channel 
   });
 }
 
-/** The session's details for tlsshctl, then its traffic every few seconds while it changes. */
-function reportSession(hooks: WorkerHooks, tlsSocket: tls.TLSSocket, who: PeerIdentity, req: SessionRequest, log: Logger): void {
+/**
+ * The session's details for tlsshctl, then its traffic every few seconds while it changes.
+ * `req`: the session a direct connection logs in with; none for a shared connection.
+ */
+function reportSession(hooks: WorkerHooks, tlsSocket: tls.TLSSocket, who: PeerIdentity, req: SessionRequest | undefined, log: Logger): void {
   const validTo = tlsSocket.getPeerCertificate().valid_to;
   const notAfter = validTo ? new Date(validTo) : undefined;
   safeReport(hooks, {
@@ -356,8 +393,8 @@ function reportSession(hooks: WorkerHooks, tlsSocket: tls.TLSSocket, who: PeerId
     serial: who.serial.replace(/[^0-9A-F]/g, '').slice(0, 128),
     fingerprint: who.fingerprint.slice(0, 128),
     notAfter: notAfter && !Number.isNaN(notAfter.getTime()) ? notAfter.toISOString() : '',
-    kind: req.subsystem === true ? 'subsystem' : req.command === '' ? 'shell' : 'command',
-    command: req.command.slice(0, 4096),
+    kind: !req ? 'shared' : req.subsystem === true ? 'subsystem' : req.command === '' ? 'shell' : 'command',
+    command: req ? req.command.slice(0, 4096) : '',
     ...presentedChain(tlsSocket),
   }, log);
   let lastIn = -1;

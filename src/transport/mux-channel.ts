@@ -61,7 +61,10 @@ export class MuxChannel extends EventEmitter<MuxChannelEvents> {
   private readonly maxSessions: number;
   private readonly debug: ((line: string) => void) | undefined;
   private nextId = 1;
-  /** Keepalive starts once the first session-request has crossed (section 12.5). */
+  /**
+   * Keepalive starts once the first session-request has crossed, or on the server once the
+   * connection has logged in, which a shared connection does at once (section 12.5).
+   */
   private requested = false;
   private readonly keepalive = new Keepalive({
     mayPing: () => this.requested && !this.finalSent,
@@ -120,6 +123,12 @@ export class MuxChannel extends EventEmitter<MuxChannelEvents> {
     const entry = this.addSession(id);
     this.requested = true;
     return { id, channel: entry.channel! };
+  }
+
+  /** Server: the connection has logged in (before any session): keepalive may start. */
+  loggedIn(): void {
+    if (this.role !== 'server') throw new TlsshError('TLSSH_ERR_INTERNAL', 'only a server logs a connection in');
+    this.requested = true;
   }
 
   /** Ends the whole connection with an error frame; every session gets `code`. */
@@ -312,7 +321,8 @@ export class MuxChannel extends EventEmitter<MuxChannelEvents> {
   private onConnectionWide(m: MuxFrame['message']): void {
     switch (m.type) {
       case 'ping':
-        if (!this.requested) throw new TlsshError('TLSSH_ERR_PROTOCOL_STATE', 'peer sent ping before the first session-request');
+        // A server pings from its login on, which may come before our first session-request.
+        if (!this.requested && this.role === 'server') throw new TlsshError('TLSSH_ERR_PROTOCOL_STATE', 'peer sent ping before the first session-request');
         this.pongs.push(encodeMessage({ type: 'pong', cookie: m.cookie }));
         return;
       case 'pong':

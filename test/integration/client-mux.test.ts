@@ -301,6 +301,27 @@ describe('connection sharing (ControlMaster, ControlPath, ControlPersist)', () =
     assert.equal(await lateReader(100_000, 1), '100000 status 3');
   });
 
+  it('a master started with -M -N, with no session, outlives the server\'s LoginGraceTime and serves later commands', async () => {
+    // As ssh -MNf: the connection is logged in at once, not by its first session.
+    const graced = await startFixture({ serverConfig: { LoginGraceTime: '1' } });
+    try {
+      const socket = path.join(cmDir, `s${++n}`);
+      const args = ['-F', graced.configFile, '-S', socket, '-o', 'ControlPersist=yes'];
+      const start = await runTlssh([...args, '-M', '-N', 'localhost']);
+      assert.equal(start.status, 0, start.stderr);
+      const pid = await masterPid(args);
+      await new Promise((r) => setTimeout(r, 2500));
+      assert.equal(await masterPid(args), pid, 'the master is still there');
+      const r = await runTlssh([...args, '-v', 'localhost', 'echo shared']);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout.toString(), 'shared\n');
+      assert.match(r.stderr, new RegExp(`shared session started by master pid ${pid}`));
+      assert.equal((await runTlssh([...args, '-O', 'exit', 'localhost'])).status, 0);
+    } finally {
+      await graced.stop();
+    }
+  });
+
   it('ControlPersist TIME: the master ends that long after its last session', async () => {
     const { args, socket } = shared('2s');
     assert.equal((await runTlssh([...args, 'localhost', 'true'])).status, 0);

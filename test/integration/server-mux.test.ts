@@ -388,3 +388,32 @@ test('the server acknowledges an abandoned session with session-close, and the i
 });
 
 export type { MuxSession };
+
+// A daemon that gives a client one second to log in.
+const graced = daemonForLoginUser('tlsshd-mux-grace', { LoginGraceTime: '1' });
+
+test('a shared connection logs in at once: with no session it outlives LoginGraceTime, and a session then runs', { timeout: 60_000 }, async () => {
+  const conn = await openMux(graced.daemon.port, graced.id);
+  try {
+    let closed: unknown = 'open';
+    conn.once('close', (err) => (closed = err));
+    // Past LoginGraceTime with no session, as a master started with tlssh -M -N waits.
+    await new Promise((r) => setTimeout(r, 2500));
+    assert.equal(closed, 'open', 'the server ended a logged-in shared connection');
+    const out = collector();
+    const s = await conn.openSession(sessionRequest({ command: 'echo late' }), { stdout: out.sink });
+    assert.equal((await s.done).kind, 'exit');
+    assert.equal(out.text(), 'late\n');
+  } finally {
+    conn.close();
+  }
+});
+
+test('a shared connection whose certificate names no account is refused at once, before any session', { timeout: 60_000 }, async () => {
+  const stranger = graced.fx.client('tlssh-no-such-account');
+  const conn = await openMux(graced.daemon.port, stranger);
+  const err = await new Promise<unknown>((resolve) => conn.once('close', resolve));
+  assert.ok(isTlsshError(err), String(err));
+  assert.equal(err.code, 'TLSSH_ERR_NO_SUCH_USER');
+  await graced.daemon.waitForLog(/refused .*TLSSH_ERR_NO_SUCH_USER/);
+});

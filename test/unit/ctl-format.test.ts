@@ -22,3 +22,8 @@ test('a shared connection shows a row per session, numbered ID.N, and its finger
   assert.match(lines[3] ?? '', /^8\s+alice\s+uptime\s/);
   assert.equal(text.split('\n').filter((l) => l.includes('7: fingerprint')).length, 1);
 });
+
+test('a shared connection with no session open says so', () => {
+  const text = sessionsTable([{ ...base, kind: 'shared', command: '' }], new Date('2026-11-27T12:01:00.000Z'));
+  assert.match(text.split('\n')[1] ?? '', /^7\s+alice\s+\(shared, idle\)\s/);
+});

@@ -36,6 +36,8 @@ test('malformed requests get their error code', () => {
 test('IPC: session reports and kill orders are validated', () => {
   const good = { t: 'session-info', subject: 'CN=a', serial: '0A', fingerprint: 'AB:CD', notAfter: '2027-01-01T00:00:00.000Z', kind: 'shell', command: '' };
   assert.deepEqual(parseWorkerMessage(good), good);
+  // A shared connection reports itself at its login, before any session.
+  assert.deepEqual(parseWorkerMessage({ ...good, kind: 'shared' }), { ...good, kind: 'shared' });
   for (const bad of [{ serial: 'zz' }, { fingerprint: 'ab;cd' }, { kind: 'other' }, { subject: 'x'.repeat(2000) }, { command: 5 }]) {
     assert.equal(parseWorkerMessage({ ...good, ...bad }), undefined, JSON.stringify(bad));
   }

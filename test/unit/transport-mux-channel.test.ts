@@ -230,3 +230,35 @@ test('a session\'s exit-status is written at once, not held to the end of the tu
     peer.close();
   }
 });
+
+test('a client answers a server\'s ping that comes before its first session-request', { timeout: 10_000 }, async () => {
+  // A shared connection is logged in at once, so the server may ping a master that has not
+  // asked for a session yet (tlssh -M -N).
+  const { client, server } = await pair();
+  try {
+    server.send({ session: null, message: { type: 'ping', cookie: 7 } });
+    const pong = await server.next((f) => f.message.type === 'pong' || f.message.type === 'error');
+    assert.deepEqual(pong.message, { type: 'pong', cookie: 7 });
+    assert.equal(client.isClosed, false);
+  } finally {
+    client.destroy();
+    server.close();
+  }
+});
+
+test('a server connection that has logged in pings before any session-request', { timeout: 10_000 }, async () => {
+  const { client: server, server: peer } = await pair('server', 1);
+  try {
+    server.loggedIn();
+    // Bounded, so that a server that never pings fails here instead of holding the file open.
+    const ping = await Promise.race([
+      peer.next((f) => f.message.type === 'ping'),
+      new Promise<undefined>((r) => setTimeout(() => r(undefined), 5000)),
+    ]);
+    assert.ok(ping, 'no ping within 5 s with Keepalive 1');
+    assert.equal(ping.session, null);
+  } finally {
+    server.destroy();
+    peer.close();
+  }
+});
