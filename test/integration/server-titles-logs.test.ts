@@ -9,6 +9,8 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
+import * as tls from 'node:tls';
+import { MUX_ALPN } from '../../src/client/mux-connection';
 import { startFixture, TLSSH, type ClientFixture } from './client-fixture';
 import { captureClientHello } from '../helpers/client-hello';
 import {
@@ -102,6 +104,22 @@ test('sessions: tlsshd: USER [cmd] and tlsshd: USER@pts/N, comm tlsshd after the
   } finally {
     cmd.close();
     pty.close();
+  }
+});
+
+test('a shared connection, logged in with no session: tlsshd: USER [shared]', async () => {
+  const socket = tls.connect({
+    host: '127.0.0.1', port: d.port,
+    ca: fs.readFileSync(id.caFile), cert: fs.readFileSync(id.certFile), key: fs.readFileSync(id.keyFile),
+    minVersion: 'TLSv1.3', ALPNProtocols: [...MUX_ALPN], checkServerIdentity: () => undefined,
+  });
+  socket.on('error', () => undefined);
+  try {
+    await new Promise<void>((resolve) => socket.once('secureConnect', () => resolve()));
+    const pid = await workerTitled(new RegExp(`^tlsshd: ${me.name} \\[shared\\]$`));
+    assert.equal(comm(pid), 'tlsshd');
+  } finally {
+    socket.destroy();
   }
 });
 
