@@ -20,7 +20,8 @@ import type { MuxSessionRequest } from './mux-frames';
 import { MuxMaster, type OpenSession, type SharedSession, type SharedSessionEnd, type SharedSessionIo } from './mux-master';
 import type { Log } from './stderr-log';
 
-export type SpawnerMessage = { t: 'start'; argv: string[]; socketPath: string } | { t: 'answer'; value: string | null };
+/** `cwd`: the spawner's working directory, where the command line's relative paths are. */
+export type SpawnerMessage = { t: 'start'; argv: string[]; socketPath: string; cwd: string } | { t: 'answer'; value: string | null };
 export type MasterMessage =
   | { t: 'debug'; line: string }
   | { t: 'prompt'; question: string }
@@ -53,7 +54,7 @@ function masterLog(verbosity: number): Log {
 let answer: ((value: string | null) => void) | undefined;
 
 process.on('message', (m: SpawnerMessage) => {
-  if (m.t === 'start') void start(m.argv, m.socketPath);
+  if (m.t === 'start') void start(m.argv, m.socketPath, m.cwd);
   else if (m.t === 'answer') answer?.(m.value);
 });
 // The spawner went away before we were ready: nobody is waiting for this master.
@@ -64,14 +65,31 @@ process.on('disconnect', () => {
 
 let ready = false;
 
-async function start(argv: string[], socketPath: string): Promise<void> {
+/**
+ * Runs `fn` in `dir`, then goes back to /. The command line's relative paths (-F, -i, -o
+ * KeyFile=...) are the spawner's; the configuration holds absolute ones once loaded.
+ */
+function fromDirectory<T>(dir: string, fn: () => T): T {
+  try {
+    process.chdir(dir);
+  } catch {
+    // The directory has gone: a relative path then fails to load and says which.
+  }
+  try {
+    return fn();
+  } finally {
+    process.chdir('/');
+  }
+}
+
+async function start(argv: string[], socketPath: string, cwd: string): Promise<void> {
   const parsed = parseArgs(argv, 'tlssh');
   if (parsed.kind !== 'run') return fail(parsed.stderr.trim() || 'bad command line');
   const args = parsed.args;
   let log = masterLog(args.verbose);
   let master: MuxMaster | undefined;
   try {
-    const loaded = loadClientConfig({ file: args.configFile, overrides: args.overrides, host: args.host });
+    const loaded = fromDirectory(cwd, () => loadClientConfig({ file: args.configFile, overrides: args.overrides, host: args.host }));
     log = masterLog(Math.max(args.verbose, loaded.LogLevel === 'DEBUG' ? 1 : 0));
     const m = new MuxMaster({
       socketPath,

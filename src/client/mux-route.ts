@@ -165,7 +165,7 @@ function startMaster(socketPath: string, ctx: RouteContext, cfg: ClientConfig, l
     });
     child.once('error', (err) => settle({ kind: 'failed', line: `tlssh: cannot start the master: ${err.message}` }));
     child.once('exit', (code, signal) => settle({ kind: 'failed', line: `tlssh: the master ended before it was ready (${signal ?? `status ${code}`})` }));
-    const start: SpawnerMessage = { t: 'start', argv: [...ctx.argv], socketPath };
+    const start: SpawnerMessage = { t: 'start', argv: [...ctx.argv], socketPath, cwd: process.cwd() };
     child.send(start);
   });
 }

@@ -100,6 +100,8 @@ export interface RunOptions {
   env?: NodeJS.ProcessEnv;
   /** Own session (setsid), so there is no controlling terminal at all. */
   detached?: boolean;
+  /** Working directory; default the test's. */
+  cwd?: string;
   /** Replace stdio wholesale (e.g. a file for stdout); stdout/stderr are then not collected. */
   stdio?: SpawnOptions['stdio'];
   /**
@@ -120,6 +122,7 @@ export function runTlssh(args: readonly string[], opts: RunOptions = {}): Promis
       stdio: opts.stdio ?? ['pipe', 'pipe', 'pipe'],
       env: opts.env ?? { ...process.env, LANG: 'C' },
       detached: opts.detached ?? false,
+      ...(opts.cwd ? { cwd: opts.cwd } : {}),
     });
     const out: Buffer[] = [];
     let collected = 0;

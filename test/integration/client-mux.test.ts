@@ -322,6 +322,18 @@ describe('connection sharing (ControlMaster, ControlPath, ControlPersist)', () =
     }
   });
 
+  it('a master started with a relative -F path reads it from the directory tlssh ran in', async () => {
+    const socket = path.join(cmDir, `s${++n}`);
+    const args = ['-F', path.basename(fx.configFile), '-S', socket, '-o', 'ControlPersist=yes'];
+    const opts = { cwd: path.dirname(fx.configFile) };
+    const start = await runTlssh([...args, '-M', '-N', 'localhost'], opts);
+    assert.equal(start.status, 0, start.stderr);
+    const r = await runTlssh([...args, 'localhost', 'echo relative'], opts);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.toString(), 'relative\n');
+    assert.equal((await runTlssh([...args, '-O', 'exit', 'localhost'], opts)).status, 0);
+  });
+
   it('ControlPersist TIME: the master ends that long after its last session', async () => {
     const { args, socket } = shared('2s');
     assert.equal((await runTlssh([...args, 'localhost', 'true'])).status, 0);
