@@ -27,6 +27,8 @@ export interface ClientArgs {
   dumpConfig: boolean;
   /** -N: connect and authenticate, run nothing. */
   noCommand: boolean;
+  /** -f (with -N): a connection-sharing master, which runs in the background anyway (mux-route.ts). */
+  background: boolean;
   /** -s: the command is a subsystem name. */
   subsystem: boolean;
   /** -O: a command for the connection-sharing master instead of a session. */
@@ -44,7 +46,7 @@ export type ParseResult =
   | { kind: 'exit'; status: number; stdout: string; stderr: string };
 
 const USAGE =
-  'usage: tlssh [-46AaCGgKkMNnqsTtVvXxYy] [-b bind_address] [-c|-F configfile] [-E engine]\n' +
+  'usage: tlssh [-46AaCfGgKkMNnqsTtVvXxYy] [-b bind_address] [-c|-F configfile] [-E engine]\n' +
   '             [-e escape_char] [-i identity_file] [-l login_name] [-O ctl_cmd] [-o option]\n' +
   '             [-p port] [-S ctl_path] [user@]host [command [argument ...]]';
 
@@ -58,6 +60,9 @@ Options (ssh's letters, with ssh's meaning unless said otherwise):
   -b ADDRESS       connect from this local address (BindAddress)
   -c, -F FILE      read this configuration file instead of the default ones
                    (-F /dev/null: none)
+  -f               with -N: start a connection-sharing master and return, as ssh -fN
+                   (tlssh's master runs in the background anyway); needs -M, or
+                   ControlMaster and a ControlPath
   -E ENGINE        private key engine: "tpm" (PrivkeyEngine; TSS2 key files are used in
                    the TPM without it). Not ssh's log file.
   -e CHAR          escape character: one character, ^X, or "none" (EscapeChar)
@@ -84,7 +89,7 @@ Options (ssh's letters, with ssh's meaning unless said otherwise):
   -h, --help       show this help and exit
 
 Accepted and ignored (noted at -v): -2 -A -a -C -g -K -k -m -P -X -x -Y -y.
-Refused: -L -R -D -W -J -w (no forwarding or tunnels), -1, -B, -f, -I, -Q.
+Refused: -L -R -D -W -J -w (no forwarding or tunnels), -1, -B, -I, -Q; -f with a command.
 Options may also follow the host, up to the first word of the command; -- ends them.
 
 Connection sharing (ssh's ControlMaster, ControlPath, ControlPersist; tlssh.conf(5)):
@@ -125,6 +130,7 @@ interface ParseState {
   stdinNull: boolean;
   dumpConfig: boolean;
   noCommand: boolean;
+  background: boolean;
   subsystem: boolean;
   help: boolean;
   version: boolean;
@@ -154,6 +160,7 @@ const OPTION_TABLE: Readonly<Record<string, Action>> = {
   i: keyword('IdentityFile'),
   l: { kind: 'value', apply: (s, v) => void (s.loginName = v) },
   N: { kind: 'flag', apply: (s) => void (s.noCommand = true) },
+  f: { kind: 'flag', apply: (s) => void (s.background = true) },
   n: { kind: 'flag', apply: (s) => void (s.stdinNull = true) },
   o: { kind: 'value', apply: (s, v) => void s.overrides.push(v) },
   p: keyword('Port'),
@@ -196,7 +203,6 @@ const OPTION_TABLE: Readonly<Record<string, Action>> = {
   w: { kind: 'refuse', value: true, why: 'tlssh has no tunnel devices' },
   '1': { kind: 'refuse', value: false, why: 'SSH protocol 1 is not tlssh' },
   B: { kind: 'refuse', value: true, why: 'binding to an interface is not supported; use -b ADDRESS' },
-  f: { kind: 'refuse', value: false, why: 'going to the background is not supported; use -n and the shell\'s &' },
   I: { kind: 'refuse', value: true, why: 'PKCS#11 is not supported; TPM keys are (-E tpm)' },
   Q: { kind: 'refuse', value: true, why: 'tlssh has no algorithms to list (TLS 1.3 chooses them)' },
 };
@@ -322,6 +328,7 @@ export function parseArgs(argv: readonly string[], version: string): ParseResult
     stdinNull: false,
     dumpConfig: false,
     noCommand: false,
+    background: false,
     subsystem: false,
     help: false,
     version: false,
@@ -356,6 +363,11 @@ export function parseArgs(argv: readonly string[], version: string): ParseResult
   const remoteUser = s.loginName ?? user;
   if (remoteUser !== undefined) s.overrides.push(`User=${remoteUser}`);
   if (s.subsystem && words.length === 0) return usageError('-s needs a subsystem name after the host');
+  // ssh -f runs the command in the background after the login; Node cannot fork a process that
+  // holds a connection, so tlssh has only ssh -fN's use of it: a master, which is detached anyway.
+  if (s.background && !s.noCommand) {
+    return usageError('-f goes to the background only as a connection-sharing master, with -N (tlssh -f -N -M ...); for a command, use -n and the shell\'s &');
+  }
   if (s.subsystem && !/^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$/.test(words.join(' '))) {
     return usageError(`-s: ${JSON.stringify(words.join(' '))} is not a subsystem name ([A-Za-z0-9._@+-], at most 64)`);
   }
@@ -372,6 +384,7 @@ export function parseArgs(argv: readonly string[], version: string): ParseResult
       stdinNull: s.stdinNull,
       dumpConfig: s.dumpConfig,
       noCommand: s.noCommand,
+      background: s.background,
       subsystem: s.subsystem,
       controlCommand: s.controlCommand,
       notes: s.notes,

@@ -58,8 +58,12 @@ export async function runThroughMaster(ctx: RouteContext): Promise<number | unde
     }
     return controlCommand(socketPath, args.controlCommand, log);
   }
-  if (!socketPath) return undefined;
   const mode = loaded.ControlMaster;
+  if (args.background && (!socketPath || mode === 'no')) {
+    log.error('tlssh: -f -N starts a connection-sharing master in the background: it needs -M (or ControlMaster) and a ControlPath (-S)');
+    return EXIT_TLSSH_FAILURE;
+  }
+  if (!socketPath) return undefined;
   if (mode !== 'yes' && mode !== 'ask') {
     const probing = probeControlSocket(socketPath);
     // The session's code is loaded while the kernel connects: the connection is reported one

@@ -322,6 +322,22 @@ describe('connection sharing (ControlMaster, ControlPath, ControlPersist)', () =
     }
   });
 
+  it('ssh -fNM\'s idiom: tlssh -f -N -M starts a master and returns; -f without a master to start is refused', async () => {
+    const socket = path.join(cmDir, `s${++n}`);
+    const args = ['-F', fx.configFile, '-S', socket, '-o', 'ControlPersist=yes'];
+    const start = await runTlssh([...args, '-fNM', 'localhost']);
+    assert.equal(start.status, 0, start.stderr);
+    const pid = await masterPid(args);
+    const r = await runTlssh([...args, 'localhost', 'echo fnm']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.toString(), 'fnm\n');
+    assert.equal(await masterPid(args), pid);
+    assert.equal((await runTlssh([...args, '-O', 'exit', 'localhost'])).status, 0);
+    const alone = await runTlssh(['-F', fx.configFile, '-f', '-N', 'localhost']);
+    assert.equal(alone.status, 255);
+    assert.match(alone.stderr, /-f -N starts a connection-sharing master in the background: it needs -M/);
+  });
+
   it('a master started with a relative -F path reads it from the directory tlssh ran in', async () => {
     const socket = path.join(cmDir, `s${++n}`);
     const args = ['-F', path.basename(fx.configFile), '-S', socket, '-o', 'ControlPersist=yes'];

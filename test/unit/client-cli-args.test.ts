@@ -180,10 +180,21 @@ describe('tlssh command line, as OpenSSH parses it', () => {
   });
 
   it('refuses forwarding and the rest with one line, value or not', () => {
-    for (const argv of [['-L', '1:h:2'], ['-R', '1:h:2'], ['-D', '1080'], ['-W', 'h:22'], ['-J', 'jump'], ['-w', '0'], ['-f'], ['-1'], ['-B', 'eth0'], ['-I', 'lib'], ['-Q', 'cipher']]) {
+    for (const argv of [['-L', '1:h:2'], ['-R', '1:h:2'], ['-D', '1080'], ['-W', 'h:22'], ['-J', 'jump'], ['-w', '0'], ['-1'], ['-B', 'eth0'], ['-I', 'lib'], ['-Q', 'cipher']]) {
       const r = exitOf([...argv, 'h']);
       assert.equal(r.status, 255, argv.join(' '));
       assert.match(r.stderr, new RegExp(`^tlssh: ${argv[0]} is not supported: .+\n$`), argv.join(' '));
+    }
+  });
+
+  it('takes -f with -N (ssh -fN: a master in the background), and refuses it with a command', () => {
+    assert.equal(args(['-f', '-N', '-M', 'h']).background, true);
+    assert.equal(args(['-fNM', 'h']).background, true);
+    assert.equal(args(['-N', 'h']).background, false);
+    for (const argv of [['-f', 'h', 'uptime'], ['-f', 'h']]) {
+      const r = exitOf(argv);
+      assert.equal(r.status, 255, argv.join(' '));
+      assert.match(r.stderr, /-f goes to the background only as a connection-sharing master, with -N/);
     }
   });
 
