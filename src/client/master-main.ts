@@ -94,7 +94,9 @@ async function start(argv: string[], socketPath: string, cwd: string): Promise<v
     const m = new MuxMaster({
       socketPath,
       host: args.host,
-      persist: loaded.ControlPersist,
+      // A master started with -N stands for ssh -fNM's backgrounded ssh, which stays until killed:
+      // ControlPersist no ("end with the session that started me") has no session to follow.
+      persist: args.noCommand && loaded.ControlPersist === 'no' ? 'yes' : loaded.ControlPersist,
       confirm: loaded.ControlMaster === 'ask' || loaded.ControlMaster === 'autoask',
       // Clients may come while this master is still authenticating (parallel Ansible forks
       // that found the socket): their sessions wait for the connection, or fail with it.

@@ -324,7 +324,8 @@ describe('connection sharing (ControlMaster, ControlPath, ControlPersist)', () =
 
   it('ssh -fNM\'s idiom: tlssh -f -N -M starts a master and returns; -f without a master to start is refused', async () => {
     const socket = path.join(cmDir, `s${++n}`);
-    const args = ['-F', fx.configFile, '-S', socket, '-o', 'ControlPersist=yes'];
+    // No ControlPersist (no): a master started with -N stays until told, as ssh -fNM's does.
+    const args = ['-F', fx.configFile, '-S', socket];
     const start = await runTlssh([...args, '-fNM', 'localhost']);
     assert.equal(start.status, 0, start.stderr);
     const pid = await masterPid(args);
