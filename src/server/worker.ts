@@ -325,6 +325,13 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
       launch(ch, id, early, session, login);
     };
 
+    // A shared connection's title names the terminals of its sessions, as sshd's does
+    // (tlsshd: alice@pts/1,pts/4), and goes back to [shared] when the last one ends.
+    const ttys = new Set<string>();
+    const titleShared = (user: string): void => {
+      setProcessTitle(ttys.size > 0 ? `tlsshd: ${user}@${[...ttys].join(',')}` : `tlsshd: ${user} [shared]`, 'tlsshd');
+    };
+
     // Not awaited: the next session may start while this one runs.
     const launch = (ch: Channel, id: number, early: EarlyMessages, session: SessionRequest, login: LoggedIn): void => {
       const { account, pam: pamSession } = login;
@@ -348,7 +355,10 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
         },
         onTty: (line) => {
           tty = line;
-          setProcessTitle(`tlsshd: ${account.name}@${line}`, 'tlsshd');
+          if (multiplexed) {
+            ttys.add(line);
+            titleShared(account.name);
+          } else setProcessTitle(`tlsshd: ${account.name}@${line}`, 'tlsshd');
           safeReport(hooks, { t: 'login', line }, log);
           listed(false);
         },
@@ -358,7 +368,11 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
       }).finally(() => {
         detachOutput?.();
         // Each session of a shared connection has its own login record, closed when it ends.
-        if (multiplexed && tty !== undefined) safeReport(hooks, { t: 'logout', line: tty }, log);
+        if (multiplexed && tty !== undefined) {
+          safeReport(hooks, { t: 'logout', line: tty }, log);
+          ttys.delete(tty);
+          titleShared(account.name);
+        }
         listed(true);
       });
     };

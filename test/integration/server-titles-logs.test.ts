@@ -10,7 +10,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import * as tls from 'node:tls';
-import { MUX_ALPN } from '../../src/client/mux-connection';
+import { MUX_ALPN, openMuxConnection } from '../../src/client/mux-connection';
 import { startFixture, TLSSH, type ClientFixture } from './client-fixture';
 import { captureClientHello } from '../helpers/client-hello';
 import {
@@ -107,7 +107,7 @@ test('sessions: tlsshd: USER [cmd] and tlsshd: USER@pts/N, comm tlsshd after the
   }
 });
 
-test('a shared connection, logged in with no session: tlsshd: USER [shared]', async () => {
+test('a shared connection: tlsshd: USER [shared] with no session, USER@pts/N while a terminal session runs', async () => {
   const socket = tls.connect({
     host: '127.0.0.1', port: d.port,
     ca: fs.readFileSync(id.caFile), cert: fs.readFileSync(id.certFile), key: fs.readFileSync(id.keyFile),
@@ -116,8 +116,19 @@ test('a shared connection, logged in with no session: tlsshd: USER [shared]', as
   socket.on('error', () => undefined);
   try {
     await new Promise<void>((resolve) => socket.once('secureConnect', () => resolve()));
-    const pid = await workerTitled(new RegExp(`^tlsshd: ${me.name} \\[shared\\]$`));
+    const shared = new RegExp(`^tlsshd: ${me.name} \\[shared\\]$`);
+    const pid = await workerTitled(shared);
     assert.equal(comm(pid), 'tlsshd');
+    const conn = openMuxConnection(socket, { keepalive: 0 });
+    let out = '';
+    const s = await conn.openSession(sessionRequest({ command: 'tty; exec cat', pty: true, term: 'dumb' }));
+    s.on('stdout', (b: Buffer) => (out += b.toString('latin1')));
+    await workerTitled(new RegExp(`^tlsshd: ${me.name}@pts/\\d+$`), () => [pid]);
+    s.stdin.write('\x04');
+    await s.done;
+    assert.match(out, /\/dev\/pts\/\d+/);
+    // The session's terminal has gone: the title says so.
+    await workerTitled(shared, () => [pid]);
   } finally {
     socket.destroy();
   }
