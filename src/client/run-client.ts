@@ -84,7 +84,8 @@ async function connectAndRun(args: ClientArgs, loaded: ClientConfig, env: NodeJS
   const hasCommand = args.command !== '';
   // -t/-T win; RequestTTY (scp and sftp pass RequestTTY=no) says what they would.
   const decision = decidePty({ request: args.ttyRequest === 'auto' ? loaded.RequestTTY : args.ttyRequest, hasCommand, stdinIsTty });
-  if (decision.warnNoTty) log.info(NO_TTY_WARNING);
+  // -N asks for no session, so for no terminal either: nothing to warn about, as with ssh -N.
+  if (decision.warnNoTty && !args.noCommand) log.info(NO_TTY_WARNING);
   const pty = decision.pty;
   const escapeChar = pty ? parseEscapeChar(loaded.EscapeChar) : null;
   debug?.(`${pty ? 'requesting' : 'not requesting'} a pseudo-terminal; escape character ${escapeChar === null ? 'none' : showEscapeChar(escapeChar)}`);

@@ -200,6 +200,10 @@ describe('tlssh as ssh is used', () => {
     const r = await runTlssh([...conf, '-N', 'localhost', 'echo ran']);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.length, 0);
+    // No session, so no terminal to be refused: ssh -N says nothing of one either.
+    const quiet = await runTlssh([...conf, '-N', 'localhost']);
+    assert.equal(quiet.status, 0, quiet.stderr);
+    assert.doesNotMatch(quiet.stderr, /Pseudo-terminal/);
     // It does connect and authenticate: a refused certificate fails it.
     const other = makeCa(fs.mkdtempSync(path.join(fx.dir, 'n-')), 'unrelated CA');
     const bad = await runTlssh([...conf, '-N', '-o', `ServerCAFile=${other.certFile}`, 'localhost']);
