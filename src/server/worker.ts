@@ -211,11 +211,20 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
       // Abandoned (or the connection ended) while an earlier session (or the login) was starting.
       if (ch.isClosed) return;
       if (loggedIn) return startMore(ch, id, early, req, who, loggedIn);
-      const login = await logIn(who, req.user, { ch, req });
-      if (!login) return;
-      loggedIn = login;
-      const command = req.subsystem === true ? findSubsystem(cfg.Subsystem, req.command) : undefined;
-      launch(ch, id, early, command === undefined ? req : { ...req, command }, login);
+      const done = await logIn(who, req.user, { ch, req });
+      if (!done) return;
+      loggedIn = done.login;
+      launch(ch, id, early, done.session ?? req, done.login);
+    };
+
+    // ssh -s: the name becomes the command of its Subsystem line; an unknown name is refused
+    // before anything runs, so the client can say so and exit 255, as ssh does.
+    const resolveSession = (req: SessionRequest): SessionRequest | TlsshError => {
+      if (req.subsystem !== true) return req;
+      const command = findSubsystem(cfg.Subsystem, req.command);
+      return command === undefined
+        ? new TlsshError('TLSSH_ERR_UNKNOWN_SUBSYSTEM', `subsystem request for ${req.command} failed: tlsshd has no Subsystem ${req.command}`)
+        : { ...req, command };
     };
 
     /**
@@ -223,9 +232,11 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
      * the privilege drop. A direct connection logs in with its session (`first`); a shared one
      * at once, before any session (PROTOCOL.md 12.5), so that a master with no session yet
      * (tlssh -M -N) is a logged-in connection and not one that never logged in. Refusals are
-     * sent and logged here; undefined then.
+     * sent and logged here; undefined then. `session`: the first session as it will run.
      */
-    const logIn = async (who: PeerIdentity, requestedUser: string, first?: { ch: Channel; req: SessionRequest }): Promise<LoggedIn | undefined> => {
+    const logIn = async (
+      who: PeerIdentity, requestedUser: string, first?: { ch: Channel; req: SessionRequest },
+    ): Promise<{ login: LoggedIn; session: SessionRequest | undefined } | undefined> => {
       const ch = first?.ch ?? conn;
       let account;
       try {
@@ -240,16 +251,12 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
         refuse(e, who, ch);
         return undefined;
       }
-      // ssh -s: the name becomes the command of its Subsystem line; an unknown name is refused
-      // before anything runs, so the client can say so and exit 255, as ssh does.
-      if (first?.req.subsystem === true) {
-        const command = findSubsystem(cfg.Subsystem, first.req.command);
-        if (command === undefined) {
-          refuse(new TlsshError('TLSSH_ERR_UNKNOWN_SUBSYSTEM', `subsystem request for ${first.req.command} failed: tlsshd has no Subsystem ${first.req.command}`), who, ch);
-          return undefined;
-        }
-        log.verbose(`subsystem ${first.req.command} for ${account.name}: ${command}`);
+      const session = first ? resolveSession(first.req) : undefined;
+      if (session instanceof TlsshError) {
+        refuse(session, who, ch);
+        return undefined;
       }
+      if (session?.subsystem === true) log.verbose(`subsystem ${first?.req.command} for ${account.name}: ${session.command}`);
       // PAM's account stack runs for every login, before the user gets anything (DESIGN §1).
       // UsePAM is the listener's decision (root, the addon loaded there): if PAM then fails
       // here, checkAccount throws and the login is refused rather than let through without it.
@@ -294,14 +301,14 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
       // One certificate per connection: at its expiry every session of the connection ends.
       const expiry = sessionExpiry(cfg, tlsSocket, conn, () => log);
       conn.once('close', () => expiry.stop());
-      return { account, pam: pamSession, expiry };
+      return { login: { account, pam: pamSession, expiry }, session };
     };
 
     if (conn instanceof MuxChannel) {
       starts = starts.then(async () => {
-        const login = await logIn(peer, '');
-        if (!login) return;
-        loggedIn = login;
+        const done = await logIn(peer, '');
+        if (!done) return;
+        loggedIn = done.login;
         // From the login on, a silent peer is found by keepalive, not by LoginGraceTime.
         conn.loggedIn();
       });
@@ -313,14 +320,8 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
       if (req.user !== '' && req.user !== account.name) {
         return refuse(new TlsshError('TLSSH_ERR_USER_MISMATCH', `this connection is logged in as ${account.name}; a session for ${req.user} needs a connection of its own`), who, ch);
       }
-      let session = req;
-      if (req.subsystem === true) {
-        const command = findSubsystem(cfg.Subsystem, req.command);
-        if (command === undefined) {
-          return refuse(new TlsshError('TLSSH_ERR_UNKNOWN_SUBSYSTEM', `subsystem request for ${req.command} failed: tlsshd has no Subsystem ${req.command}`), who, ch);
-        }
-        session = { ...req, command };
-      }
+      const session = resolveSession(req);
+      if (session instanceof TlsshError) return refuse(session, who, ch);
       log.info(`session ${id}: ${req.pty ? 'pty' : 'no pty'}, ${req.subsystem === true ? `subsystem ${req.command}` : req.command === '' ? 'shell' : 'command'}`);
       launch(ch, id, early, session, login);
     };
