@@ -42,6 +42,12 @@ export interface RunResult {
   signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
+  /**
+   * CPU of every command the timing process has reaped so far (theirs and their reaped
+   * descendants'), in ms: between two commands run one after the other, the difference is what
+   * the later one cost. A running total, since a command's CPU is only counted once it is reaped.
+   */
+  reapedCpuMs: number;
 }
 
 /**

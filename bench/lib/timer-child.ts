@@ -5,10 +5,16 @@
 // bench holds results, sizes and both daemons' bookkeeping; this process holds one command at a
 // time, so what a row measures is the command, not the harness.
 //
-// Protocol (node IPC): {id, argv, env, timeoutMs} in, {id, ms, code, signal, stdout, stderr} or
-// {id, error} out. SIGTERM or the bench going away kills every command still running.
+// Protocol (node IPC): {id, argv, env, timeoutMs} in, {id, ms, code, signal, stdout, stderr,
+// reapedCpuMs} or {id, error} out. SIGTERM or the bench going away kills every command still
+// running.
+//
+// The commands' CPU lands in this process's cutime/cstime when it reaps them, not in the bench's,
+// so each reply carries that running total: the difference between two replies of commands run
+// one after another is what the commands in between cost.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { clockTicks, reapedChildrenCpuMs } from './cpu-time';
 
 export interface TimerRequest {
   id: number;
@@ -18,10 +24,12 @@ export interface TimerRequest {
 }
 
 export type TimerReply =
-  | { id: number; ms: number; code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
+  | { id: number; ms: number; code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; reapedCpuMs: number }
   | { id: number; error: string };
 
 const running = new Set<ChildProcess>();
+// Asked once now (it runs getconf), not in the first command's reply.
+clockTicks();
 
 function killAll(): void {
   for (const c of running) c.kill('SIGKILL');
@@ -49,7 +57,7 @@ function run(req: TimerRequest): void {
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     if (timer) clearTimeout(timer);
     running.delete(child);
-    reply({ id: req.id, ms, code, signal, stdout, stderr });
+    reply({ id: req.id, ms, code, signal, stdout, stderr, reapedCpuMs: reapedChildrenCpuMs() });
   });
 }
 

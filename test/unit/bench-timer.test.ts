@@ -1,7 +1,8 @@
 // The benchmark times client commands from a small process of its own (bench/lib/timer-child.ts),
 // as a shell's `time` would. What the rows rely on: the command's status, output and time come
-// back; a time limit kills it; an interrupted run (killTracked) leaves no command running; and
-// the timing process never keeps the benchmark from exiting.
+// back, with the CPU of the commands it has reaped (row 2's client CPU per login); a time limit
+// kills it; an interrupted run (killTracked) leaves no command running; and the timing process
+// never keeps the benchmark from exiting.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -40,6 +41,16 @@ test('a command\'s status, stdout, stderr and time come back', async () => {
   assert.equal(r.stdout, 'out\n');
   assert.equal(r.stderr, 'err\n');
   assert.ok(r.ms > 0 && r.ms < 60_000, String(r.ms));
+});
+
+test('each reply carries the CPU of the commands reaped so far, so a busy command shows in it', async () => {
+  const before = await runTimed(['true']);
+  assert.ok(Number.isFinite(before.reapedCpuMs) && before.reapedCpuMs >= 0, String(before.reapedCpuMs));
+  // A fixed amount of work, hundreds of ms of CPU on any machine this runs on: the figure is
+  // counted work, not a time limit.
+  const busy = await runTimed(['sh', '-c', 'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done']);
+  assert.equal(busy.code, 0);
+  assert.ok(busy.reapedCpuMs - before.reapedCpuMs >= 50, `${before.reapedCpuMs} then ${busy.reapedCpuMs} ms`);
 });
 
 test('the environment given is the command\'s', async () => {
