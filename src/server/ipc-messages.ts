@@ -126,11 +126,15 @@ function parseChain(v: unknown): string[] | undefined | false {
 
 /**
  * Worker -> listener: one session of a shared connection (tlssh/2+mux) started, got its tty, or
- * ended; tlsshctl sessions lists each. `session` is its id on the wire.
+ * ended; tlsshctl sessions lists each. `session` is its id on the wire, which a client may use
+ * again once that session is closed, even while the old session's process lingers; `serial`
+ * numbers the worker's sessions and never repeats, so the report of an old session's end cannot
+ * take a new one off the list.
  */
 export interface MuxSessionMessage {
   t: 'mux-session';
   session: number;
+  serial: number;
   kind: 'shell' | 'command' | 'subsystem';
   command: string;
   tty?: string;
@@ -232,9 +236,10 @@ export function parseWorkerMessage(v: unknown): WorkerMessage | undefined {
     return { t: 'login', line: o['line'] };
   }
   if (o['t'] === 'mux-session' && typeof o['session'] === 'number' && Number.isInteger(o['session']) && o['session'] >= 1 && o['session'] <= 0xffffffff
+    && typeof o['serial'] === 'number' && Number.isSafeInteger(o['serial']) && o['serial'] >= 1
     && (o['kind'] === 'shell' || o['kind'] === 'command' || o['kind'] === 'subsystem') && isShortString(o['command'], 4096)
     && (o['tty'] === undefined || (typeof o['tty'] === 'string' && /^pts\/\d{1,6}$/.test(o['tty']))) && typeof o['ended'] === 'boolean') {
-    return { t: 'mux-session', session: o['session'], kind: o['kind'], command: o['command'], ...(o['tty'] !== undefined ? { tty: o['tty'] } : {}), ended: o['ended'] };
+    return { t: 'mux-session', session: o['session'], serial: o['serial'], kind: o['kind'], command: o['command'], ...(o['tty'] !== undefined ? { tty: o['tty'] } : {}), ended: o['ended'] };
   }
   if (o['t'] === 'logout' && typeof o['line'] === 'string' && /^pts\/\d{1,6}$/.test(o['line'])) {
     return { t: 'logout', line: o['line'] };

@@ -112,7 +112,8 @@ interface WorkerState {
   stats?: SessionStatsMessage;
   tty?: string;
   /** The sessions of a shared connection (tlssh/2+mux), by their id on the wire. */
-  mux?: Map<number, { kind: 'shell' | 'command' | 'subsystem'; command: string; tty?: string; started: Date }>;
+  /** A shared connection's sessions, by the worker's serial for them (MuxSessionMessage). */
+  mux?: Map<number, { session: number; kind: 'shell' | 'command' | 'subsystem'; command: string; tty?: string; started: Date }>;
 }
 
 /** Sessions of one shared connection the listener keeps for tlsshctl; MaxSessions is at most 1024. */
@@ -493,11 +494,11 @@ export class Listener {
     } else if (m.t === 'mux-session') {
       if (!w.authenticated) return;
       w.mux ??= new Map();
-      if (m.ended) w.mux.delete(m.session);
+      if (m.ended) w.mux.delete(m.serial);
       else {
-        const known = w.mux.get(m.session);
+        const known = w.mux.get(m.serial);
         if (!known && w.mux.size >= MAX_LISTED_MUX_SESSIONS) return;
-        w.mux.set(m.session, { kind: m.kind, command: m.command, ...(m.tty ? { tty: m.tty } : {}), started: known?.started ?? new Date() });
+        w.mux.set(m.serial, { session: m.session, kind: m.kind, command: m.command, ...(m.tty ? { tty: m.tty } : {}), started: known?.started ?? new Date() });
       }
     } else if (m.t === 'logout') {
       // One session of a shared connection ended; the worker (and its other sessions) go on.
@@ -548,8 +549,8 @@ export class Listener {
       // A shared connection: a row per session (traffic and idle time are the connection's).
       if (w.mux && w.mux.size > 0) {
         const { tty: _tty, ...base } = row;
-        for (const [session, m] of w.mux) {
-          out.push({ ...base, session, kind: m.kind, command: m.command, ...(m.tty ? { tty: m.tty } : {}), started: m.started.toISOString() });
+        for (const m of w.mux.values()) {
+          out.push({ ...base, session: m.session, kind: m.kind, command: m.command, ...(m.tty ? { tty: m.tty } : {}), started: m.started.toISOString() });
         }
       } else out.push(row);
     }

@@ -156,8 +156,13 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
       setTimeout(() => tlsSocket.destroy(), 5000).unref();
       return;
     }
+    // Sessions of this connection whose channel has ended while their processes still run (see
+    // MuxChannelOptions.lingering): they keep their MaxSessions slots until the processes exit.
+    let lingering = 0;
+    // Numbers this connection's sessions for the listener's list: ids on the wire can repeat.
+    let sessionSerial = 0;
     const conn = multiplexed
-      ? new MuxChannel(tlsSocket, { role: 'server', keepalive: cfg.Keepalive, maxSessions: cfg.MaxSessions, debug: log.debugFn() })
+      ? new MuxChannel(tlsSocket, { role: 'server', keepalive: cfg.Keepalive, maxSessions: cfg.MaxSessions, lingering: () => lingering, debug: log.debugFn() })
       : new Channel(tlsSocket, { role: 'server', keepalive: cfg.Keepalive, debug: log.debugFn() });
     channel = conn;
     conn.on('close', (err) => {
@@ -336,14 +341,24 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
     // Not awaited: the next session may start while this one runs.
     const launch = (ch: Channel, id: number, early: EarlyMessages, session: SessionRequest, login: LoggedIn): void => {
       const { account, pam: pamSession } = login;
-      const sessionLog = multiplexed ? log.child(`session ${id}`) : log;
+      const serial = ++sessionSerial;
+      // A client may use an id again once it is closed: the serial tells the two apart in the log.
+      const sessionLog = multiplexed ? log.child(serial === id ? `session ${id}` : `session ${id} (#${serial})`) : log;
       let tty: string | undefined;
       let detachOutput: (() => void) | undefined;
       const kind = session.subsystem === true ? 'subsystem' : session.command === '' ? 'shell' : 'command';
       const listed = (ended: boolean): void => {
-        if (multiplexed) safeReport(hooks, { t: 'mux-session', session: id, kind, command: session.command.slice(0, 4096), ...(tty ? { tty } : {}), ended }, log);
+        if (multiplexed) safeReport(hooks, { t: 'mux-session', session: id, serial, kind, command: session.command.slice(0, 4096), ...(tty ? { tty } : {}), ended }, log);
       };
       listed(false);
+      let processDone = false;
+      let lingers = false;
+      const onChannelClose = (): void => {
+        if (processDone || lingers) return;
+        lingers = true;
+        lingering++;
+      };
+      ch.once('close', onChannelClose);
       ch.send({ type: 'session-started', user: account.name, window: SESSION_WINDOW });
       // runSession subscribes to the channel before its first await, so nothing falls between.
       ch.off('message', early.hold);
@@ -367,6 +382,9 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
         sessionLog.error(`session failed: ${shortMessage(e)}`);
         ch.fail(isTlsshError(e) ? e.code : 'TLSSH_ERR_SPAWN', shortMessage(e));
       }).finally(() => {
+        processDone = true;
+        ch.off('close', onChannelClose);
+        if (lingers) lingering--;
         detachOutput?.();
         // Each session of a shared connection has its own login record, closed when it ends.
         if (multiplexed && tty !== undefined) {

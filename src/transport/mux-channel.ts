@@ -26,6 +26,12 @@ export interface MuxChannelOptions {
   keepaliveMaxMissed?: number;
   /** Server: sessions open at once (MaxSessions); a request beyond is refused for itself only. */
   maxSessions?: number;
+  /**
+   * Server: sessions whose ids have ended here but whose processes still run (a session the
+   * client abandoned, whose command ignores the hang-up). They keep their MaxSessions slot, as
+   * sshd keeps a session's until its child exits.
+   */
+  lingering?: () => number;
   debug?: (line: string) => void;
 }
 
@@ -59,6 +65,7 @@ export class MuxChannel extends EventEmitter<MuxChannelEvents> {
   private readonly decoder = new MuxDecoder();
   private readonly sessions = new Map<number, SessionEntry>();
   private readonly maxSessions: number;
+  private readonly lingering: () => number;
   private readonly debug: ((line: string) => void) | undefined;
   private nextId = 1;
   /**
@@ -85,6 +92,7 @@ export class MuxChannel extends EventEmitter<MuxChannelEvents> {
     this.socket = socket;
     this.role = options.role;
     this.maxSessions = options.maxSessions ?? 10;
+    this.lingering = options.lingering ?? ((): number => 0);
     this.debug = options.debug;
     socket.on('data', (chunk: Buffer) => this.onBytes(chunk));
     socket.on('end', () => this.onEnd());
@@ -356,10 +364,14 @@ export class MuxChannel extends EventEmitter<MuxChannelEvents> {
   private onRequest(id: number, m: SessionMessage & { type: 'session-request' }): void {
     if (this.sessions.has(id)) throw new TlsshError('TLSSH_ERR_SESSION_ID', `session-request for session ${id}, which is already open`);
     this.requested = true;
-    if (this.openSessions >= this.maxSessions) {
-      if (this.sessions.size >= this.maxSessions + MUX_LIMITS.maxUnacknowledged) {
-        throw new TlsshError('TLSSH_ERR_MAX_SESSIONS', `more than ${MUX_LIMITS.maxUnacknowledged} refused sessions not closed by the client`);
-      }
+    // Every id the server still remembers counts here: running sessions, and ended or refused
+    // ones whose session-close has not come. Checked on every request, so a client that never
+    // closes what ended (exited or refused sessions alike) cannot make the worker remember ids
+    // without end (PROTOCOL.md 12.5).
+    if (this.sessions.size >= this.maxSessions + MUX_LIMITS.maxUnacknowledged) {
+      throw new TlsshError('TLSSH_ERR_MAX_SESSIONS', `more than ${MUX_LIMITS.maxUnacknowledged} ended or refused sessions not closed by the client`);
+    }
+    if (this.openSessions + this.lingering() >= this.maxSessions) {
       this.sessions.set(id, { id, link: undefined, channel: undefined, finalSent: true, finalReceived: false });
       const why = toErrorMessage('TLSSH_ERR_MAX_SESSIONS', `MaxSessions ${this.maxSessions} reached on this connection`);
       this.sendFrame({ session: id, message: { type: 'session-error', code: why.code, message: why.message } });

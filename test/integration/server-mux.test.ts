@@ -15,7 +15,7 @@ import { openMuxConnection, MUX_ALPN, type MuxConnection, type MuxSession } from
 import { isTlsshError } from '../../src/errors';
 import { ALPN_TLSSH2 } from '../../src/protocol/messages';
 import { MuxDecoder, encodeMuxFrame } from '../../src/protocol/mux-codec';
-import { ALPN_TLSSH2_MUX, type MuxFrame } from '../../src/protocol/mux-messages';
+import { ALPN_TLSSH2_MUX, MUX_LIMITS, type MuxFrame } from '../../src/protocol/mux-messages';
 import type { SessionView } from '../../src/server/control-protocol';
 import { daemonForLoginUser, isRoot, runCommand, sessionRequest, startTlsshd, type ClientIdentity } from '../helpers/server-harness';
 import { UTMP_SIZE, UT_TYPE, decodeUtmp } from '../../src/server/utmp-record';
@@ -385,6 +385,87 @@ test('the server acknowledges an abandoned session with session-close, and the i
   raw.send({ session: 9, message: { type: 'session-close' } });
   const err = await raw.next((f) => f.session === null && f.message.type === 'error');
   assert.equal(err.message.type === 'error' && err.message.code, 'TLSSH_ERR_SESSION_ID');
+});
+
+test('ids of ended or refused sessions the client never closes are bounded: the connection ends at MaxSessions + 16', { timeout: 60_000 }, async () => {
+  const raw = await rawMux(d.daemon.port, d.id);
+  // Refused for themselves (another user), one after another, never closed: each is answered,
+  // and each id stays remembered until its session-close, which never comes.
+  const limit = 10 + MUX_LIMITS.maxUnacknowledged; // MaxSessions is 10 by default
+  for (let id = 1; id <= limit; id++) {
+    raw.send({ session: id, message: sessionRequest({ user: 'nobody', command: 'true' }) });
+    const refused = await raw.next((f) => f.session === id && f.message.type === 'session-error');
+    assert.equal(refused.message.type === 'session-error' && refused.message.code, 'TLSSH_ERR_USER_MISMATCH');
+  }
+  raw.send({ session: limit + 1, message: sessionRequest({ user: 'nobody', command: 'true' }) });
+  const err = await raw.next((f) => f.session === null && f.message.type === 'error');
+  assert.equal(err.message.type === 'error' && err.message.code, 'TLSSH_ERR_MAX_SESSIONS');
+  await raw.closed;
+
+  // The same for sessions that ran and exited: their exit status sent, no session-close back.
+  const ran = await rawMux(d.daemon.port, d.id);
+  for (let id = 1; id <= limit; id++) {
+    ran.send({ session: id, message: sessionRequest({ command: 'true' }) });
+    await ran.next((f) => f.session === id && f.message.type === 'exit-status');
+  }
+  ran.send({ session: limit + 1, message: sessionRequest({ command: 'true' }) });
+  const err2 = await ran.next((f) => f.session === null && f.message.type === 'error');
+  assert.equal(err2.message.type === 'error' && err2.message.code, 'TLSSH_ERR_MAX_SESSIONS');
+  await ran.closed;
+});
+
+test('an abandoned session whose process ignores the hang-up keeps its MaxSessions slot until the process ends', { timeout: 60_000 }, async () => {
+  const dir = `${d.fx.dir}/max-sessions-lingering`;
+  fs.mkdirSync(dir, { mode: 0o755 });
+  const daemon = await startTlsshd({ dir, config: { ...d.fx.config, ...d.me.config, MaxSessions: '1' } });
+  try {
+    const raw = await rawMux(daemon.port, d.id);
+    const flag = path.join(dir, 'go');
+    // Ignores SIGHUP, then lives until the flag file appears.
+    raw.send({ session: 1, message: sessionRequest({ command: `trap "" HUP; echo up; while [ ! -e ${flag} ]; do sleep 0.1; done` }) });
+    await raw.next((f) => f.session === 1 && f.message.type === 'data');
+    raw.send({ session: 1, message: { type: 'session-close' } });
+    await raw.next((f) => f.session === 1 && f.message.type === 'session-close');
+    // Its process still runs: the one slot is still taken.
+    raw.send({ session: 2, message: sessionRequest({ command: 'true' }) });
+    const refused = await raw.next((f) => f.session === 2 && f.message.type === 'session-error');
+    assert.equal(refused.message.type === 'session-error' && refused.message.code, 'TLSSH_ERR_MAX_SESSIONS');
+    raw.send({ session: 2, message: { type: 'session-close' } });
+    // Once it has ended, the slot is free again.
+    fs.writeFileSync(flag, '');
+    await daemon.waitForLog(/session 1: session closed/);
+    raw.send({ session: 3, message: sessionRequest({ command: 'exit 4' }) });
+    const exit = await raw.next((f) => f.session === 3 && f.message.type === 'exit-status');
+    assert.equal(exit.message.type === 'exit-status' && exit.message.code, 4);
+  } finally {
+    await daemon.stop();
+  }
+});
+
+test('an id used again lists both sessions: the old one\'s end does not take the new one off tlsshctl sessions', { timeout: 60_000 }, async () => {
+  const raw = await rawMux(d.daemon.port, d.id);
+  const flag = path.join(d.fx.dir, 'reuse-go');
+  // Session 4 ignores the hang-up and outlives its id; then session 4 again.
+  raw.send({ session: 4, message: sessionRequest({ command: `trap "" HUP; echo up; while [ ! -e ${flag} ]; do sleep 0.1; done` }) });
+  await raw.next((f) => f.session === 4 && f.message.type === 'data');
+  raw.send({ session: 4, message: { type: 'session-close' } });
+  await raw.next((f) => f.session === 4 && f.message.type === 'session-close');
+  raw.frames.length = 0;
+  raw.send({ session: 4, message: sessionRequest({ command: 'echo second; exec sleep 600' }) });
+  await raw.next((f) => f.session === 4 && f.message.type === 'data');
+  const list = async (): Promise<SessionView[]> => {
+    const { stdout: out } = await tlsshctl('sessions', '--json');
+    return (JSON.parse(out) as { sessions: SessionView[] }).sessions;
+  };
+  await until(async () => (await list()).filter((v) => v.session === 4).length === 2);
+  // The first one ends: the second is still listed.
+  fs.writeFileSync(flag, '');
+  const rows = await until(async () => {
+    const mine = (await list()).filter((v) => v.session === 4);
+    return mine.length === 1 ? mine : false;
+  });
+  assert.equal(rows[0]?.command, 'echo second; exec sleep 600');
+  raw.send({ session: 4, message: { type: 'session-close' } });
 });
 
 export type { MuxSession };

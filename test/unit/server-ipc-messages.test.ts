@@ -24,16 +24,19 @@ test('a connection message carries at most the pre-auth bound of base64 prefix',
 });
 
 test('the sessions of a shared connection: mux-session and logout are checked like the rest', () => {
-  assert.deepEqual(parseWorkerMessage({ t: 'mux-session', session: 3, kind: 'shell', command: '', tty: 'pts/4', ended: false }),
-    { t: 'mux-session', session: 3, kind: 'shell', command: '', tty: 'pts/4', ended: false });
+  assert.deepEqual(parseWorkerMessage({ t: 'mux-session', session: 3, serial: 5, kind: 'shell', command: '', tty: 'pts/4', ended: false }),
+    { t: 'mux-session', session: 3, serial: 5, kind: 'shell', command: '', tty: 'pts/4', ended: false });
   assert.deepEqual(parseWorkerMessage({ t: 'logout', line: 'pts/4' }), { t: 'logout', line: 'pts/4' });
   for (const bad of [
-    { t: 'mux-session', session: 0, kind: 'shell', command: '', ended: false },
-    { t: 'mux-session', session: 1.5, kind: 'shell', command: '', ended: false },
-    { t: 'mux-session', session: 1, kind: 'root', command: '', ended: false },
-    { t: 'mux-session', session: 1, kind: 'shell', command: '', tty: '../../etc/passwd', ended: false },
-    { t: 'mux-session', session: 1, kind: 'shell', command: 'x'.repeat(4097), ended: false },
-    { t: 'mux-session', session: 1, kind: 'shell', command: '' },
+    { t: 'mux-session', session: 0, serial: 1, kind: 'shell', command: '', ended: false },
+    { t: 'mux-session', session: 1.5, serial: 1, kind: 'shell', command: '', ended: false },
+    { t: 'mux-session', session: 1, kind: 'shell', command: '', ended: false },
+    { t: 'mux-session', session: 1, serial: 0, kind: 'shell', command: '', ended: false },
+    { t: 'mux-session', session: 1, serial: 2.5, kind: 'shell', command: '', ended: false },
+    { t: 'mux-session', session: 1, serial: 1, kind: 'root', command: '', ended: false },
+    { t: 'mux-session', session: 1, serial: 1, kind: 'shell', command: '', tty: '../../etc/passwd', ended: false },
+    { t: 'mux-session', session: 1, serial: 1, kind: 'shell', command: 'x'.repeat(4097), ended: false },
+    { t: 'mux-session', session: 1, serial: 1, kind: 'shell', command: '' },
     { t: 'logout', line: 'tty1' },
   ]) assert.equal(parseWorkerMessage(bad), undefined, JSON.stringify(bad).slice(0, 80));
 });
