@@ -350,10 +350,19 @@ class ClientLink {
       onWindow: (l) => void this.windowListeners.push(l),
       onSignal: (l) => void this.signalListeners.push(l),
     };
+    // The reply goes first: output can reach these streams in the same read as the server's
+    // session-started, before the promise below has run, and a client refuses output that comes
+    // before its reply. Held (corked) until then; end() in the failure path lets it go.
+    io.stdout.cork();
+    io.stderr.cork();
     const session = this.master.openSession(request, io);
     this.session = session;
     session.started.then(
-      () => this.send(encodeJson(MUX.reply, { ok: true, pid: process.pid })),
+      () => {
+        this.send(encodeJson(MUX.reply, { ok: true, pid: process.pid }));
+        io.stdout.uncork();
+        io.stderr.uncork();
+      },
       () => undefined,
     );
     void session.ended.then(async (end) => {
