@@ -71,7 +71,8 @@ export async function runSharedSession(
     let input: Readable | undefined;
     let terminal: LocalTerminal | undefined;
 
-    const finish = (status: number, line?: string): void => {
+    /** `line` is an error, always shown; `info` one (ssh's "Shared connection closed") -q and LogLevel hide. */
+    const finish = (status: number, line?: string, info?: string): void => {
       if (done) return;
       done = true;
       for (const fn of teardown.splice(0)) fn();
@@ -79,8 +80,12 @@ export async function runSharedSession(
       // A sink calls back only once its bytes have left the process, so with nothing pending all
       // output is out: tlssh exits now, and the kernel closes the socket on the way. Destroying
       // it and ending the sinks first cost ~1 ms of every `tlssh host cmd` through a master.
-      if (sinks.every((s) => s.stream.destroyed || s.stream.writableLength === 0)) {
+      const say = (): void => {
         if (line) writeStderrLine(line);
+        if (info) log.info(info);
+      };
+      if (sinks.every((s) => s.stream.destroyed || s.stream.writableLength === 0)) {
+        say();
         return resolve(status);
       }
       socket.destroy();
@@ -93,7 +98,7 @@ export async function runSharedSession(
         w.once('error', () => r());
       })));
       void flushed.then(() => {
-        if (line) writeStderrLine(line);
+        say();
         resolve(status);
       });
     };
@@ -165,7 +170,7 @@ export async function runSharedSession(
       const e = escapeChar ?? 0x7e;
       if (action === 'disconnect') {
         // Closing our socket is the whole message: the master ends this session only.
-        finish(EXIT_TLSSH_FAILURE, `Shared connection to ${args.host} closed.`);
+        finish(EXIT_TLSSH_FAILURE, undefined, `Shared connection to ${args.host} closed.`);
       } else if (action === 'help') {
         for (const line of escapeHelp(e, true)) writeStderrLine(line);
       } else if (terminal && terminalMod) {
@@ -203,7 +208,7 @@ export async function runSharedSession(
         case MUX.exit: {
           const status = parseExit(f.payload);
           debug?.(status.code !== null ? `exit status ${status.code}` : `killed by signal ${status.signal}`);
-          return finish(remoteExitCode({ type: 'exit-status', coreDumped: false, ...status }), pty ? `Shared connection to ${args.host} closed.` : undefined);
+          return finish(remoteExitCode({ type: 'exit-status', coreDumped: false, ...status }), undefined, pty ? `Shared connection to ${args.host} closed.` : undefined);
         }
         case MUX.failure: {
           const failure = parseFailure(f.payload);

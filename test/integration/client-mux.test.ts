@@ -118,6 +118,18 @@ describe('connection sharing (ControlMaster, ControlPath, ControlPersist)', () =
       mark = await waitFor(/terminate session \(the shared connection stays\)/, mark);
       term.write('\r~.');
       mark = await waitFor(/RC=255/, mark);
+      assert.match(out.slice(0, mark), /Shared connection to localhost closed\./);
+      mark = await waitFor(/OUTER\$ $/, mark);
+
+      // As ssh's, the closing line of a terminal session is INFO: -q (and LogLevel) hide it.
+      term.write(`"${process.execPath}" "${TLSSH}" ${args.join(' ')} -t localhost 'exit 0'; echo LOUD=$?\r`);
+      const loudStart = mark;
+      mark = await waitFor(/LOUD=0/, mark);
+      assert.match(out.slice(loudStart, mark), /Shared connection to localhost closed\./);
+      term.write(`"${process.execPath}" "${TLSSH}" ${args.join(' ')} -q -t localhost 'exit 0'; echo QUIET=$?\r`);
+      const quietStart = mark;
+      mark = await waitFor(/QUIET=0/, mark);
+      assert.doesNotMatch(out.slice(quietStart, mark), /Shared connection/);
       await waitFor(/OUTER\$ $/, mark);
       assert.equal(fs.readFileSync(path.join(fx.dir, 'after.stty'), 'utf8'), fs.readFileSync(path.join(fx.dir, 'before.stty'), 'utf8'), 'terminal modes restored');
     } finally {
