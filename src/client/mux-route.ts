@@ -42,10 +42,17 @@ export async function runThroughMaster(ctx: RouteContext): Promise<number | unde
   try {
     loaded = loadClientConfig({ file: args.configFile, overrides: args.overrides, host: args.host });
     ctx.onConfig?.(loaded);
-    socketPath = expandControlPath(loaded.ControlPath, controlPathContext(loaded));
   } catch (err) {
     // The full client reports configuration problems with every detail; -O has nothing else to do.
     if (!args.controlCommand) return undefined;
+    writeStderrLine(failureLine(err, args.verbose > 0));
+    return EXIT_TLSSH_FAILURE;
+  }
+  try {
+    socketPath = expandControlPath(loaded.ControlPath, controlPathContext(loaded));
+  } catch (err) {
+    // A ControlPath that cannot be a socket (too long, an unknown %-token) is an error, as in
+    // ssh: connecting directly instead would leave `tlssh -fNM` saying 0 with no master.
     writeStderrLine(failureLine(err, args.verbose > 0));
     return EXIT_TLSSH_FAILURE;
   }

@@ -414,6 +414,16 @@ describe('connection sharing (ControlMaster, ControlPath, ControlPersist)', () =
     assert.equal(fs.existsSync(socket), false);
   });
 
+  it('a ControlPath too long for a socket is an error with 255, as in ssh, for -M, auto and -fNM alike', async () => {
+    const long = path.join(cmDir, 'x'.repeat(120));
+    for (const extra of [['-M'], ['-o', 'ControlMaster=auto'], ['-f', '-N', '-M']]) {
+      const r = await runTlssh(['-F', fx.configFile, ...extra, '-S', long, 'localhost', ...(extra.includes('-N') ? [] : ['echo ran'])]);
+      assert.equal(r.status, 255, `${extra.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, /ControlPath .* is too long for a Unix socket/, extra.join(' '));
+      assert.equal(r.stdout.toString(), '', `${extra.join(' ')} ran the command anyway`);
+    }
+  });
+
   it('serves only its own uid: another user at the socket is refused (SO_PEERCRED) and the master carries on', { skip: !isRoot && 'needs root to run a client as another user' }, async (t) => {
     let other: TestUser | undefined;
     t.after(() => other?.remove());
