@@ -21,7 +21,7 @@ import { MuxMaster, type OpenSession, type SharedSession, type SharedSessionEnd,
 import type { Log } from './stderr-log';
 
 /** `cwd`: the spawner's working directory, where the command line's relative paths are. */
-export type SpawnerMessage = { t: 'start'; argv: string[]; socketPath: string; cwd: string } | { t: 'answer'; value: string | null };
+export type SpawnerMessage = { t: 'start'; argv: string[]; socketPath: string; cwd: string; own?: string } | { t: 'answer'; value: string | null };
 export type MasterMessage =
   | { t: 'debug'; line: string }
   | { t: 'prompt'; question: string }
@@ -54,7 +54,7 @@ function masterLog(verbosity: number): Log {
 let answer: ((value: string | null) => void) | undefined;
 
 process.on('message', (m: SpawnerMessage) => {
-  if (m.t === 'start') void start(m.argv, m.socketPath, m.cwd);
+  if (m.t === 'start') void start(m.argv, m.socketPath, m.cwd, m.own);
   else if (m.t === 'answer') answer?.(m.value);
 });
 // The spawner went away before we were ready: nobody is waiting for this master.
@@ -82,7 +82,7 @@ function fromDirectory<T>(dir: string, fn: () => T): T {
   }
 }
 
-async function start(argv: string[], socketPath: string, cwd: string): Promise<void> {
+async function start(argv: string[], socketPath: string, cwd: string, own: string | undefined): Promise<void> {
   const parsed = parseArgs(argv, 'tlssh');
   if (parsed.kind !== 'run') return fail(parsed.stderr.trim() || 'bad command line');
   const args = parsed.args;
@@ -98,6 +98,7 @@ async function start(argv: string[], socketPath: string, cwd: string): Promise<v
       // ControlPersist no ("end with the session that started me") has no session to follow.
       persist: args.noCommand && loaded.ControlPersist === 'no' ? 'yes' : loaded.ControlPersist,
       confirm: loaded.ControlMaster === 'ask' || loaded.ControlMaster === 'autoask',
+      ...(own !== undefined ? { ownToken: own } : {}),
       // Clients may come while this master is still authenticating (parallel Ansible forks
       // that found the socket): their sessions wait for the connection, or fail with it.
       openSession: (request, io) => whenReady(backend.promise, request, io),

@@ -35,6 +35,8 @@ export async function runSharedSession(
   cfg: SharedSessionSettings,
   env: NodeJS.ProcessEnv,
   log: Log,
+  /** The token given to a master this client started (ControlMaster ask does not ask about it). */
+  own?: string,
 ): Promise<number> {
   const debug = log.debug;
   const stdinIsTty = !args.stdinNull && tty.isatty(0);
@@ -57,6 +59,7 @@ export async function runSharedSession(
       rows: size.rows,
       env: selectEnv(cfg.SendEnv, env).slice(0, 256),
     },
+    ...(own !== undefined ? { own } : {}),
   };
   debug?.(`shared session through the master at ${socketPath}${pty ? ' with a pseudo-terminal' : ''}`);
   socket.setNoDelay?.(true);

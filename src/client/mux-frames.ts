@@ -114,6 +114,11 @@ export interface MuxHello {
   v: number;
   op: MuxOperation;
   session?: MuxSessionRequest;
+  /**
+   * The token the client that started this master gave it: that client's own session is not
+   * put to ControlMaster ask's confirmation, as ssh's master never asks about its own.
+   */
+  own?: string;
 }
 
 export type MuxReply = { ok: true; pid: number } | { ok: false; code: string; message: string };
@@ -152,6 +157,8 @@ export function parseHello(payload: Buffer): MuxHello {
   const op = o['op'];
   if (op !== 'session' && op !== 'check' && op !== 'exit' && op !== 'stop') throw bad('hello: unknown op');
   if (op !== 'session') return { v: MUX_VERSION, op };
+  const own = o['own'];
+  if (own !== undefined && (typeof own !== 'string' || !/^[0-9a-f]{32}$/.test(own))) throw bad('hello: malformed token');
   const s = o['session'];
   if (typeof s !== 'object' || s === null || Array.isArray(s)) throw bad('hello: no session');
   const r = s as Record<string, unknown>;
@@ -172,6 +179,7 @@ export function parseHello(payload: Buffer): MuxHello {
       command: r['command'], subsystem: r['subsystem'], pty: r['pty'], term: r['term'], cols: r['cols'], rows: r['rows'],
       env: env as Array<[string, string]>,
     },
+    ...(own !== undefined ? { own } : {}),
   };
 }
 

@@ -48,8 +48,10 @@ export interface MasterOptions {
   socketPath: string;
   host: string;
   persist: 'no' | 'yes' | number;
-  /** ControlMaster ask/autoask: each new session is confirmed through SSH_ASKPASS. */
+  /** ControlMaster ask/autoask: each new session, and -O exit and stop, confirmed through SSH_ASKPASS. */
   confirm: boolean;
+  /** The token of the client that started this master: its one session is not confirmed. */
+  ownToken?: string;
   openSession: OpenSession;
   log: Pick<Log, 'debug' | 'info'>;
   /** Called once, when the master has ended (its socket is gone). */
@@ -66,8 +68,11 @@ export class MuxMaster {
   private ended = false;
   private readonly uid = process.getuid?.() ?? 0;
 
+  private ownToken: string | undefined;
+
   constructor(private readonly opts: MasterOptions) {
     this.server = net.createServer((socket) => this.accept(socket));
+    this.ownToken = opts.ownToken;
   }
 
   /** Claims the socket (refusing an unsafe directory or a live master) and starts serving. */
@@ -166,11 +171,29 @@ export class MuxMaster {
     return s;
   }
 
-  /** @internal ControlMaster ask: the user confirms each new session, as ssh does through ssh-askpass. */
-  confirm(command: string): Promise<boolean> {
+  /**
+   * @internal ControlMaster ask: the user confirms each new session, as ssh does through
+   * ssh-askpass, except the session of the client that started this master (its `own` token,
+   * good once).
+   */
+  confirm(command: string, own: string | undefined): Promise<boolean> {
+    if (own !== undefined && own === this.ownToken) {
+      this.ownToken = undefined;
+      return Promise.resolve(true);
+    }
+    return this.ask(`Allow shared connection to ${this.opts.host}? ${command === '' ? '(login shell)' : `(command: ${command.slice(0, 200)})`}`);
+  }
+
+  /** @internal ControlMaster ask: -O exit and -O stop are confirmed too, with ssh's questions. */
+  confirmControl(op: 'check' | 'exit' | 'stop'): Promise<boolean> {
+    if (op === 'exit') return this.ask(`Terminate shared connection to ${this.opts.host}?`);
+    if (op === 'stop') return this.ask(`Disable further multiplexing on shared connection to ${this.opts.host}?`);
+    return Promise.resolve(true);
+  }
+
+  private ask(prompt: string): Promise<boolean> {
     if (!this.opts.confirm) return Promise.resolve(true);
     const askpass = process.env['SSH_ASKPASS'] || 'ssh-askpass';
-    const prompt = `Allow shared connection to ${this.opts.host}? ${command === '' ? '(login shell)' : `(command: ${command.slice(0, 200)})`}`;
     return new Promise((resolve) => {
       execFile(askpass, [prompt], { env: { ...process.env, SSH_ASKPASS_PROMPT: 'confirm' }, timeout: 120_000 }, (err) => resolve(!err));
     });
@@ -259,11 +282,18 @@ class ClientLink {
       if (f.type !== MUX.hello) throw new TlsshError('TLSSH_ERR_CONTROL_PROTOCOL', 'the first frame must be hello');
       const hello = parseHello(f.payload);
       if (hello.op !== 'session') {
-        this.send(encodeJson(MUX.reply, { ok: true, pid: process.pid }));
-        this.master.log.debug?.(`control request ${hello.op} from pid ${this.peer.pid}`);
-        this.state = 'closed';
-        this.socket.end();
-        this.master.controlRequest(hello.op);
+        const op = hello.op;
+        this.master.log.debug?.(`control request ${op} from pid ${this.peer.pid}`);
+        this.state = 'confirming';
+        void this.master.confirmControl(op).then((allowed) => {
+          if (this.state !== 'confirming') return;
+          this.send(encodeJson(MUX.reply, allowed
+            ? { ok: true, pid: process.pid }
+            : { ok: false, code: 'TLSSH_ERR_CONTROL_PEER', message: `${op} request refused (ControlMaster ask: not confirmed)` }));
+          this.state = 'closed';
+          this.socket.end();
+          if (allowed) this.master.controlRequest(op);
+        });
         return;
       }
       if (this.master.isStopping) {
@@ -278,7 +308,7 @@ class ClientLink {
       // here; the socket is paused meanwhile, so at most one read's worth can wait.
       this.socket.pause();
       const request = hello.session!;
-      void this.master.confirm(request.command).then((allowed) => {
+      void this.master.confirm(request.command, hello.own).then((allowed) => {
         if (this.state !== 'confirming') return;
         const early = this.early.splice(0);
         if (!allowed) {

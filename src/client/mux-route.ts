@@ -103,16 +103,16 @@ export async function runThroughMaster(ctx: RouteContext): Promise<number | unde
     log.error(`tlssh: the master started for ${socketPath} does not answer (${probe.why})`);
     return EXIT_TLSSH_FAILURE;
   }
-  return session(probe.socket, socketPath, ctx, loaded, log);
+  return session(probe.socket, socketPath, ctx, loaded, log, started.own);
 }
 
-async function session(socket: Socket, socketPath: string, ctx: RouteContext, cfg: ClientConfig, log: Log): Promise<number> {
+async function session(socket: Socket, socketPath: string, ctx: RouteContext, cfg: ClientConfig, log: Log, own?: string): Promise<number> {
   if (ctx.args.noCommand) {
     // -N: ssh keeps the connection for forwardings; with a master there is nothing more to do.
     socket.destroy();
     return 0;
   }
-  return sessionCode().runSharedSession(socket, socketPath, ctx.args, cfg, ctx.env, log);
+  return sessionCode().runSharedSession(socket, socketPath, ctx.args, cfg, ctx.env, log, own);
 }
 
 /** The shared session's code, loaded on first use: -O and the master's start never need it. */
@@ -121,7 +121,8 @@ function sessionCode(): typeof import('./mux-client') {
   return require('./mux-client') as typeof import('./mux-client');
 }
 
-type StartResult = { kind: 'ready'; pid: number } | { kind: 'socket-failed'; line: string } | { kind: 'failed'; line: string };
+/** `own`: the token this client gave the master, so its own session is not put to ControlMaster ask. */
+type StartResult = { kind: 'ready'; pid: number; own: string } | { kind: 'socket-failed'; line: string } | { kind: 'failed'; line: string };
 
 /** Where the master's program is: beside this bundle (dist/bundle) or this file (dist/src/client). */
 function masterEntry(): string {
@@ -145,6 +146,8 @@ function startMaster(socketPath: string, ctx: RouteContext, cfg: ClientConfig, l
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { spawn } = require('node:child_process') as typeof import('node:child_process');
   const child = spawn(process.execPath, masterArgv(), { detached: true, stdio: ['ignore', 'ignore', 'ignore', 'ipc'], env, cwd: '/' });
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const own = (require('node:crypto') as typeof import('node:crypto')).randomBytes(16).toString('hex');
   return new Promise((resolve) => {
     let settled = false;
     const settle = (r: StartResult): void => {
@@ -167,7 +170,7 @@ function startMaster(socketPath: string, ctx: RouteContext, cfg: ClientConfig, l
           });
           return;
         case 'ready':
-          return settle({ kind: 'ready', pid: m.pid });
+          return settle({ kind: 'ready', pid: m.pid, own });
         case 'socket-failed':
           return settle({ kind: 'socket-failed', line: m.line });
         case 'failed':
@@ -176,7 +179,7 @@ function startMaster(socketPath: string, ctx: RouteContext, cfg: ClientConfig, l
     });
     child.once('error', (err) => settle({ kind: 'failed', line: `tlssh: cannot start the master: ${err.message}` }));
     child.once('exit', (code, signal) => settle({ kind: 'failed', line: `tlssh: the master ended before it was ready (${signal ?? `status ${code}`})` }));
-    const start: SpawnerMessage = { t: 'start', argv: [...ctx.argv], socketPath, cwd: process.cwd() };
+    const start: SpawnerMessage = { t: 'start', argv: [...ctx.argv], socketPath, cwd: process.cwd(), own };
     child.send(start);
   });
 }

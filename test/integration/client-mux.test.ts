@@ -272,23 +272,44 @@ describe('connection sharing (ControlMaster, ControlPath, ControlPersist)', () =
     assert.equal((await runTlssh([...args, '-O', 'exit', 'localhost'])).status, 0);
   });
 
-  it('ControlMaster ask (-MM): each shared session is confirmed through SSH_ASKPASS, as ssh does', async () => {
+  it('ControlMaster ask (-MM): shared sessions, -O exit and -O stop are confirmed through SSH_ASKPASS, the starting client\'s own session is not, as ssh does', async () => {
+    // The master keeps the environment it started with, and so its SSH_ASKPASS.
+    const asked = path.join(fx.dir, 'askpass-asked');
+    const askYes = path.join(fx.dir, 'askpass-yes');
+    fs.writeFileSync(askYes, `#!/bin/sh\nprintf '%s\\n' "$1" >> '${asked}'\nexit 0\n`, { mode: 0o755 });
+    const askNo = path.join(fx.dir, 'askpass-no');
+    fs.writeFileSync(askNo, '#!/bin/sh\nexit 1\n', { mode: 0o755 });
+
+    // A master whose askpass says no: its own first session runs all the same.
     const { args } = shared('yes', 'autoask');
-    const yes = { ...process.env, LANG: 'C', SSH_ASKPASS: '/bin/true' };
-    // The master keeps the environment it started with: here, an askpass that says yes.
-    const r = await runTlssh([...args, 'localhost', 'echo allowed'], { env: yes });
-    assert.equal(r.status, 0, r.stderr);
-    assert.equal(r.stdout.toString(), 'allowed\n');
+    const own = await runTlssh([...args, 'localhost', 'echo own'], { env: { ...process.env, LANG: 'C', SSH_ASKPASS: askNo } });
+    assert.equal(own.status, 0, own.stderr);
+    assert.equal(own.stdout.toString(), 'own\n');
     const pid = await masterPid(args);
-    const askpass = path.join(fx.dir, 'askpass-no');
-    fs.writeFileSync(askpass, '#!/bin/sh\nexit 1\n', { mode: 0o755 });
+    const other = await runTlssh([...args, 'localhost', 'echo other']);
+    assert.equal(other.status, 255, other.stderr);
+    assert.match(other.stderr, /not confirmed/);
+    assert.equal(other.stdout.toString(), '');
+    for (const op of ['exit', 'stop']) {
+      const refused = await runTlssh([...args, '-O', op, 'localhost']);
+      assert.equal(refused.status, 255, refused.stderr);
+      assert.match(refused.stderr, new RegExp(`${op} request refused`));
+    }
+    assert.equal(await masterPid(args), pid, '-O check is not put to the question, and the master is still there');
+    process.kill(pid, 'SIGTERM');
+
+    // A master whose askpass says yes, and records what it was asked.
     const { args: args2 } = shared('yes', 'autoask');
-    const first = await runTlssh([...args2, 'localhost', 'true'], { env: { ...process.env, LANG: 'C', SSH_ASKPASS: askpass } });
-    assert.equal(first.status, 255, first.stderr);
-    assert.match(first.stderr, /not confirmed/);
-    const pid2 = await masterPid(args2);
-    assert.notEqual(pid2, pid);
-    for (const a of [args, args2]) assert.equal((await runTlssh([...a, '-O', 'exit', 'localhost'])).status, 0);
+    const first = await runTlssh([...args2, 'localhost', 'echo first'], { env: { ...process.env, LANG: 'C', SSH_ASKPASS: askYes } });
+    assert.equal(first.stdout.toString(), 'first\n', first.stderr);
+    assert.equal(fs.existsSync(asked), false, 'the starting client\'s session was put to the question');
+    const second = await runTlssh([...args2, 'localhost', 'echo second']);
+    assert.equal(second.stdout.toString(), 'second\n', second.stderr);
+    assert.equal((await runTlssh([...args2, '-O', 'exit', 'localhost'])).status, 0);
+    assert.deepEqual(fs.readFileSync(asked, 'utf8').split('\n').filter(Boolean), [
+      'Allow shared connection to localhost? (command: echo second)',
+      'Terminate shared connection to localhost?',
+    ]);
   });
 
   /** Bytes a late reader got from `head -c BYTES` through a master, and tlssh's status (3). */

@@ -54,12 +54,16 @@ describe('mux frames', () => {
       { ...HELLO, session: { ...HELLO.session, env: [['A']] } },
       { ...HELLO, session: { ...HELLO.session, env: Array.from({ length: 300 }, () => ['A', 'b']) } },
       { ...HELLO, session: { ...HELLO.session, term: 'x'.repeat(300) } },
+      { ...HELLO, own: 'not-hex' }, { ...HELLO, own: 'ab'.repeat(17) }, { ...HELLO, own: 7 },
     ];
     for (const b of bad) {
       const payload = Buffer.from(typeof b === 'string' ? b : JSON.stringify(b));
       assert.throws(() => parseHello(payload), protocolError, JSON.stringify(b).slice(0, 80));
     }
     assert.deepEqual(parseHello(Buffer.from('{"v":1,"op":"check"}')), { v: 1, op: 'check' });
+    // The starting client's token (ControlMaster ask leaves its own session alone).
+    const own = 'a1'.repeat(16);
+    assert.deepEqual(parseHello(Buffer.from(JSON.stringify({ ...HELLO, own }))), { ...HELLO, own });
   });
 
   it('checks replies, exit statuses, windows and signals', () => {
