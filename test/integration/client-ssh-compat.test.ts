@@ -125,8 +125,14 @@ describe('tlssh as ssh is used', () => {
     const r = await runTlssh([...conf, '-G', '-p', '2222', '-l', 'bob', 'example.invalid']);
     assert.equal(r.status, 0, r.stderr);
     const lines = r.stdout.toString().split('\n');
-    for (const l of ['host example.invalid', 'hostname example.invalid', 'port 2222', 'user bob', `certfile ${fx.client.certFile}`, 'batchmode no']) {
+    for (const l of ['host example.invalid', 'hostname example.invalid', 'port 2222', 'user bob', `certfile ${fx.client.certFile}`, 'batchmode no', 'controlmaster false']) {
       assert.ok(lines.includes(l), `${l} in\n${r.stdout.toString()}`);
+    }
+    // The master's socket as it will be used, tokens expanded, as ssh -G prints it.
+    const cm = await runTlssh([...conf, '-G', '-p', '2222', '-l', 'bob', '-o', 'ControlMaster=yes', '-o', 'ControlPath=/tmp/cm-%r@%h:%p-%%', 'example.invalid']);
+    const cmLines = cm.stdout.toString().split('\n');
+    for (const l of ['controlmaster true', 'controlpath /tmp/cm-bob@example.invalid:2222-%']) {
+      assert.ok(cmLines.includes(l), `${l} in\n${cm.stdout.toString()}`);
     }
   });
 
