@@ -78,7 +78,7 @@ export async function runThroughMaster(ctx: RouteContext): Promise<number | unde
     if (!args.noCommand) sessionCode();
     const probe = await probing;
     if (probe.state === 'live') return session(probe.socket, socketPath, ctx, loaded, log);
-    log.debug?.(`Control socket connect(${socketPath}): ${probe.why}`);
+    log.debug?.(`Control socket connect(${socketPath}): ${socketError(probe.why)}`);
     if (mode === 'no') return undefined;
   }
   const started = await startMaster(socketPath, ctx, loaded, log);
@@ -100,7 +100,7 @@ export async function runThroughMaster(ctx: RouteContext): Promise<number | unde
   }
   const probe = await probeControlSocket(socketPath);
   if (probe.state !== 'live') {
-    log.error(`tlssh: the master started for ${socketPath} does not answer (${probe.why})`);
+    log.error(`tlssh: the master started for ${socketPath} does not answer (${socketError(probe.why)})`);
     return EXIT_TLSSH_FAILURE;
   }
   return session(probe.socket, socketPath, ctx, loaded, log, started.own);
@@ -203,7 +203,7 @@ const CONTROL_DONE: Record<ControlCommand, (pid: number) => string> = {
 async function controlCommand(socketPath: string, op: ControlCommand, log: Log): Promise<number> {
   const probe = await probeControlSocket(socketPath);
   if (probe.state !== 'live') {
-    log.error(`Control socket connect(${socketPath}): ${probe.why === 'ENOENT' ? 'No such file or directory' : probe.why === 'ECONNREFUSED' ? 'Connection refused' : probe.why}`);
+    log.error(`Control socket connect(${socketPath}): ${socketError(probe.why)}`);
     return EXIT_TLSSH_FAILURE;
   }
   const socket = probe.socket;
@@ -233,4 +233,9 @@ async function controlCommand(socketPath: string, op: ControlCommand, log: Log):
     socket.on('error', () => undefined);
     socket.once('close', () => finish(EXIT_TLSSH_FAILURE, `tlssh: the master at ${socketPath} closed without answering`));
   });
+}
+
+/** ssh's words (strerror) for why the control socket did not answer. */
+function socketError(why: string): string {
+  return why === 'ENOENT' ? 'No such file or directory' : why === 'ECONNREFUSED' ? 'Connection refused' : why === 'EACCES' ? 'Permission denied' : why;
 }
