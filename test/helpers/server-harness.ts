@@ -450,6 +450,8 @@ export function daemonForLoginUser(
   });
   after(async () => {
     await daemon?.stop();
+    // The fixture's keys, configs and logs: a run leaves nothing in the temporary directory.
+    if (fx) fs.rmSync(fx.dir, { recursive: true, force: true });
   });
   const started = <T>(v: T | undefined): T => {
     if (v === undefined) throw new Error('daemonForLoginUser: used before its before() hook ran');

@@ -387,6 +387,9 @@ test('the server acknowledges an abandoned session with session-close, and the i
   assert.equal(err.message.type === 'error' && err.message.code, 'TLSSH_ERR_SESSION_ID');
 });
 
+/** A command that ignores the hang-up and ends when `flag` exists, or after a minute. */
+const lingerer = (flag: string): string => `trap "" HUP; echo up; i=0; while [ ! -e ${flag} ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done`;
+
 test('ids of ended or refused sessions the client never closes are bounded: the connection ends at MaxSessions + 16', { timeout: 60_000 }, async () => {
   const raw = await rawMux(d.daemon.port, d.id);
   // Refused for themselves (another user), one after another, never closed: each is answered,
@@ -418,11 +421,11 @@ test('an abandoned session whose process ignores the hang-up keeps its MaxSessio
   const dir = `${d.fx.dir}/max-sessions-lingering`;
   fs.mkdirSync(dir, { mode: 0o755 });
   const daemon = await startTlsshd({ dir, config: { ...d.fx.config, ...d.me.config, MaxSessions: '1' } });
+  const flag = path.join(dir, 'go');
   try {
     const raw = await rawMux(daemon.port, d.id);
-    const flag = path.join(dir, 'go');
-    // Ignores SIGHUP, then lives until the flag file appears.
-    raw.send({ session: 1, message: sessionRequest({ command: `trap "" HUP; echo up; while [ ! -e ${flag} ]; do sleep 0.1; done` }) });
+    // Ignores SIGHUP, then lives until the flag file appears (a minute at most, should the test fail).
+    raw.send({ session: 1, message: sessionRequest({ command: lingerer(flag) }) });
     await raw.next((f) => f.session === 1 && f.message.type === 'data');
     raw.send({ session: 1, message: { type: 'session-close' } });
     await raw.next((f) => f.session === 1 && f.message.type === 'session-close');
@@ -438,15 +441,17 @@ test('an abandoned session whose process ignores the hang-up keeps its MaxSessio
     const exit = await raw.next((f) => f.session === 3 && f.message.type === 'exit-status');
     assert.equal(exit.message.type === 'exit-status' && exit.message.code, 4);
   } finally {
+    fs.writeFileSync(flag, '');
     await daemon.stop();
   }
 });
 
-test('an id used again lists both sessions: the old one\'s end does not take the new one off tlsshctl sessions', { timeout: 60_000 }, async () => {
+test('an id used again lists both sessions: the old one\'s end does not take the new one off tlsshctl sessions', { timeout: 60_000 }, async (t) => {
   const raw = await rawMux(d.daemon.port, d.id);
   const flag = path.join(d.fx.dir, 'reuse-go');
   // Session 4 ignores the hang-up and outlives its id; then session 4 again.
-  raw.send({ session: 4, message: sessionRequest({ command: `trap "" HUP; echo up; while [ ! -e ${flag} ]; do sleep 0.1; done` }) });
+  t.after(() => fs.writeFileSync(flag, ''));
+  raw.send({ session: 4, message: sessionRequest({ command: lingerer(flag) }) });
   await raw.next((f) => f.session === 4 && f.message.type === 'data');
   raw.send({ session: 4, message: { type: 'session-close' } });
   await raw.next((f) => f.session === 4 && f.message.type === 'session-close');

@@ -15,8 +15,12 @@ function records(file: string): ReturnType<typeof decodeUtmp>[] {
   return out;
 }
 
+const dirs: string[] = [];
+after(() => { for (const d of dirs) fs.rmSync(d, { recursive: true, force: true }); });
+
 function setup(): { dir: string; utmp: string; wtmp: string; state: string; make: () => LoginRecords; errors: string[] } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlssh-records-'));
+  dirs.push(dir);
   const utmp = path.join(dir, 'utmp');
   const wtmp = path.join(dir, 'wtmp');
   const state = path.join(dir, 'sessions');
