@@ -441,8 +441,11 @@ test('an abandoned session whose process ignores the hang-up keeps its MaxSessio
     const exit = await raw.next((f) => f.session === 3 && f.message.type === 'exit-status');
     assert.equal(exit.message.type === 'exit-status' && exit.message.code, 4);
   } finally {
-    fs.writeFileSync(flag, '');
-    await daemon.stop();
+    try {
+      fs.writeFileSync(flag, '');
+    } finally {
+      await daemon.stop();
+    }
   }
 });
 
