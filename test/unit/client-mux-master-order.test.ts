@@ -11,7 +11,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
 import { MUX, MUX_VERSION, MuxDecoder, encodeJson, type MuxFrame } from '../../src/client/mux-frames';
-import { MuxMaster, type SharedSessionEnd } from '../../src/client/mux-master';
+import { MuxMaster, type OpenSession, type SharedSessionEnd } from '../../src/client/mux-master';
+import { TlsshError } from '../../src/errors';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlssh-mux-order-'));
 fs.chmodSync(dir, 0o700);
@@ -22,6 +23,18 @@ function hello(command: string): Buffer {
     v: MUX_VERSION, op: 'session',
     session: { command, subsystem: false, pty: false, term: '', cols: 0, rows: 0, env: [] },
   });
+}
+
+/** A master on `socketPath` whose sessions `openSession` makes, as a server would start them. */
+async function listeningMaster(socketPath: string, openSession: OpenSession): Promise<MuxMaster> {
+  const master = new MuxMaster({
+    socketPath, host: 'h', persist: 'yes', confirm: false,
+    log: { debug: undefined, info: () => undefined },
+    onEnd: () => undefined,
+    openSession,
+  });
+  await master.listen();
+  return master;
 }
 
 /** Connects, sends `first`, and collects frames until the master closes the connection. */
@@ -39,23 +52,17 @@ function client(socketPath: string, first: Buffer): Promise<MuxFrame[]> {
 test('output the session has before its start is reported comes after the reply, and the exit after both', async () => {
   const socketPath = path.join(dir, 'order');
   let finish: ((end: SharedSessionEnd) => void) | undefined;
-  const master = new MuxMaster({
-    socketPath, host: 'h', persist: 'yes', confirm: false,
-    log: { debug: undefined, info: () => undefined },
-    onEnd: () => undefined,
-    openSession: (_req, io) => {
-      // As when the server's first output shares a read with its session-started: written
-      // before `started` has settled.
-      io.stdout.write(Buffer.from('early out'));
-      io.stderr.write(Buffer.from('early err'));
-      return {
-        started: Promise.resolve(),
-        ended: new Promise<SharedSessionEnd>((resolve) => { finish = resolve; }),
-        abort: () => undefined,
-      };
-    },
+  const master = await listeningMaster(socketPath, (_req, io) => {
+    // As when the server's first output shares a read with its session-started: written
+    // before `started` has settled.
+    io.stdout.write(Buffer.from('early out'));
+    io.stderr.write(Buffer.from('early err'));
+    return {
+      started: Promise.resolve(),
+      ended: new Promise<SharedSessionEnd>((resolve) => { finish = resolve; }),
+      abort: () => undefined,
+    };
   });
-  await master.listen();
   try {
     const got = client(socketPath, hello('anything'));
     while (!finish) await new Promise((r) => setTimeout(r, 5));
@@ -74,22 +81,16 @@ test('output the session has before its start is reported comes after the reply,
 
 test('a session that cannot start still gets its output out before the failure', async () => {
   const socketPath = path.join(dir, 'failed');
-  const master = new MuxMaster({
-    socketPath, host: 'h', persist: 'yes', confirm: false,
-    log: { debug: undefined, info: () => undefined },
-    onEnd: () => undefined,
-    openSession: (_req, io) => {
-      io.stderr.write(Buffer.from('why'));
-      const failed = Promise.reject(new Error('refused'));
-      failed.catch(() => undefined);
-      return {
-        started: failed,
-        ended: Promise.resolve({ kind: 'failed', error: Object.assign(new Error('refused'), { code: 'TLSSH_ERR_SPAWN' }) } as unknown as SharedSessionEnd),
-        abort: () => undefined,
-      };
-    },
+  const master = await listeningMaster(socketPath, (_req, io) => {
+    io.stderr.write(Buffer.from('why'));
+    const failed = Promise.reject(new Error('refused'));
+    failed.catch(() => undefined);
+    return {
+      started: failed,
+      ended: Promise.resolve({ kind: 'failed', error: new TlsshError('TLSSH_ERR_SPAWN', 'refused') }),
+      abort: () => undefined,
+    };
   });
-  await master.listen();
   try {
     const frames = await client(socketPath, hello('anything'));
     assert.deepEqual(frames.map((f) => f.type), [MUX.stderr, MUX.failure]);
