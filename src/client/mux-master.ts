@@ -285,6 +285,8 @@ class ClientLink {
         const op = hello.op;
         this.master.log.debug?.(`control request ${op} from pid ${this.peer.pid}`);
         this.state = 'confirming';
+        // Nothing else is due on this socket; nothing is read while SSH_ASKPASS asks.
+        this.socket.pause();
         void this.master.confirmControl(op).then((allowed) => {
           if (this.state !== 'confirming') return;
           this.send(encodeJson(MUX.reply, allowed

@@ -111,8 +111,7 @@ interface WorkerState {
   info?: SessionInfoMessage;
   stats?: SessionStatsMessage;
   tty?: string;
-  /** The sessions of a shared connection (tlssh/2+mux), by their id on the wire. */
-  /** A shared connection's sessions, by the worker's serial for them (MuxSessionMessage). */
+  /** A shared connection's (tlssh/2+mux) sessions, by the worker's serial for them (MuxSessionMessage). */
   mux?: Map<number, { session: number; kind: 'shell' | 'command' | 'subsystem'; command: string; tty?: string; started: Date }>;
 }
 
