@@ -282,7 +282,7 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
       reportSession(hooks, tlsSocket, who, first?.req, log);
       log = root.child(`conn ${msg.id} user ${account.name} from ${remote}`);
       const req = first?.req;
-      log.info(`accepted certificate ${describePeer(who)}; ${req ? `${req.pty ? 'pty' : 'no pty'}, ${req.subsystem === true ? `subsystem ${req.command}` : req.command === '' ? 'shell' : 'command'}` : 'shared connection'}`);
+      log.info(`accepted certificate ${describePeer(who)}; ${req ? describeRequest(req) : 'shared connection'}`);
       // Set while still root: the title shows whose process this is before the drop.
       if (!req) setProcessTitle(`tlsshd: ${account.name} [shared]`, 'tlsshd');
       else if (!req.pty) setProcessTitle(`tlsshd: ${account.name} [cmd]`, 'tlsshd');
@@ -327,7 +327,7 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
       }
       const session = resolveSession(req);
       if (session instanceof TlsshError) return refuse(session, who, ch);
-      log.info(`session ${id}: ${req.pty ? 'pty' : 'no pty'}, ${req.subsystem === true ? `subsystem ${req.command}` : req.command === '' ? 'shell' : 'command'}`);
+      log.info(`session ${id}: ${describeRequest(req)}`);
       launch(ch, id, early, session, login);
     };
 
@@ -346,7 +346,7 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
       const sessionLog = multiplexed ? log.child(serial === id ? `session ${id}` : `session ${id} (#${serial})`) : log;
       let tty: string | undefined;
       let detachOutput: (() => void) | undefined;
-      const kind = session.subsystem === true ? 'subsystem' : session.command === '' ? 'shell' : 'command';
+      const kind = sessionKind(session);
       const listed = (ended: boolean): void => {
         if (multiplexed) safeReport(hooks, { t: 'mux-session', session: id, serial, kind, command: session.command.slice(0, 4096), ...(tty ? { tty } : {}), ended }, log);
       };
@@ -413,6 +413,16 @@ function sessionExpiry(cfg: WorkerConfig, tlsSocket: tls.TLSSocket, ch: Channel 
   });
 }
 
+function sessionKind(req: SessionRequest): 'shell' | 'command' | 'subsystem' {
+  return req.subsystem === true ? 'subsystem' : req.command === '' ? 'shell' : 'command';
+}
+
+/** A session request in the log: "pty, shell", "no pty, command", "no pty, subsystem sftp". */
+function describeRequest(req: SessionRequest): string {
+  const kind = sessionKind(req);
+  return `${req.pty ? 'pty' : 'no pty'}, ${kind === 'subsystem' ? `subsystem ${req.command}` : kind}`;
+}
+
 /**
  * The session's details for tlsshctl, then its traffic every few seconds while it changes.
  * `req`: the session a direct connection logs in with; none for a shared connection.
@@ -426,7 +436,7 @@ function reportSession(hooks: WorkerHooks, tlsSocket: tls.TLSSocket, who: PeerId
     serial: who.serial.replace(/[^0-9A-F]/g, '').slice(0, 128),
     fingerprint: who.fingerprint.slice(0, 128),
     notAfter: notAfter && !Number.isNaN(notAfter.getTime()) ? notAfter.toISOString() : '',
-    kind: !req ? 'shared' : req.subsystem === true ? 'subsystem' : req.command === '' ? 'shell' : 'command',
+    kind: req ? sessionKind(req) : 'shared',
     command: req ? req.command.slice(0, 4096) : '',
     ...presentedChain(tlsSocket),
   }, log);
