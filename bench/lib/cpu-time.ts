@@ -16,18 +16,22 @@ export function clockTicks(): number {
   return ticksPerSecond;
 }
 
+/** utime, stime, cutime and cstime of `pid` (fields 14-17 of stat(5)), in ms. */
+function cpuFields(pid: number | 'self'): { own: number; reaped: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // f[0] is field 3 (state): the command name before it may hold spaces and parentheses.
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ms = (ticks: number): number => (ticks * 1000) / clockTicks();
+  return { own: ms(Number(f[11]) + Number(f[12])), reaped: ms(Number(f[13]) + Number(f[14])) };
+}
+
 /** utime+stime+cutime+cstime of `pid` in milliseconds ("self" for this process). */
 export function cpuMsWithReapedChildren(pid: number | 'self'): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // Fields 14-17 of stat(5); f[0] is field 3 (state).
-  const ticks = Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
-  return (ticks * 1000) / clockTicks();
+  const c = cpuFields(pid);
+  return c.own + c.reaped;
 }
 
 /** cutime+cstime of this process in milliseconds: only the children it has reaped, not itself. */
 export function reapedChildrenCpuMs(): number {
-  const stat = readFileSync('/proc/self/stat', 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(f[13]) + Number(f[14])) * 1000) / clockTicks();
+  return cpuFields('self').reaped;
 }
