@@ -3,6 +3,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
@@ -13,6 +14,7 @@ import type { EarlyInput } from './early-messages';
 import type { Logger } from './log';
 import type { Account } from './passwd-lookup';
 import type { PtyProcess } from './pty-process';
+import { closeCommandFifos, closeQuietly, type CommandFifos } from './command-fifos';
 import { ptyStdin } from './pty-eof';
 import { buildSessionEnv } from './session-env';
 
@@ -35,6 +37,8 @@ export interface SessionOptions {
   onTty?: (line: string) => void;
   /** The PAM session opened for this login (UsePAM), if any. */
   pam?: { env: readonly string[]; messages: readonly string[] };
+  /** Pipes for a command without a terminal (command-fifos.ts); called once, by such a session. */
+  fifos?: () => CommandFifos | undefined;
   /** Given, once the streams exist, a way to write one line of the daemon's own to the user. */
   onOutput?: (write: (line: string) => void) => void;
 }
@@ -205,23 +209,46 @@ async function runPty(o: SessionOptions, shell: string, args: string[], cwd: str
   return { code: exit.code, signal: signalName(exit.signal) };
 }
 
+/** The command's three streams as the worker sees them. */
+interface CommandStreams {
+  stdin: Writable;
+  stdout: Readable;
+  stderr: Readable;
+}
+
+/** Our ends of the command's output pipes, once it has its own (whose copies here are closed). */
+function fifoStreams(f: CommandFifos, stdin: Writable): CommandStreams {
+  for (const e of [f.stdout, f.stderr]) closeQuietly(e.child);
+  return {
+    stdin,
+    stdout: new net.Socket({ fd: f.stdout.ours, readable: true, writable: false }),
+    stderr: new net.Socket({ fd: f.stderr.ours, readable: true, writable: false }),
+  };
+}
+
 function runPipes(o: SessionOptions, shell: string, args: string[], cwd: string, env: Record<string, string>, stdout: Writable, stderr: Writable): Promise<Exit> {
   const { channel, log } = o;
+  // Output pipes as sshd gives them when the listener had FIFOs to spare; socketpairs otherwise.
+  const fifos = o.fifos?.();
   let child: ChildProcess;
   try {
     // detached: its own session and process group, as sshd gives every session.
-    child = spawn(shell, args, { cwd, env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    child = spawn(shell, args, { cwd, env, stdio: fifos ? ['pipe', fifos.stdout.child, fifos.stderr.child] : ['pipe', 'pipe', 'pipe'], detached: true });
   } catch (e) {
+    if (fifos) closeCommandFifos(fifos);
     throw new TlsshError('TLSSH_ERR_SPAWN', `cannot start ${shell}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
-  const stdin = child.stdin as Writable;
+  const streams: CommandStreams = fifos
+    ? fifoStreams(fifos, child.stdin as Writable)
+    : { stdin: child.stdin as Writable, stdout: child.stdout as Readable, stderr: child.stderr as Readable };
+  const { stdin } = streams;
   stdin.on('error', () => {
     // EPIPE: the command stopped reading; what the client still sends is dropped.
   });
   // What one socket read brought goes into the command's stdin in one write (channel.ts).
   channel.incoming(STREAM.stdin, stdin, { coalesce: true });
-  (child.stdout as Readable).pipe(stdout);
-  (child.stderr as Readable).pipe(stderr);
+  streams.stdout.pipe(stdout);
+  streams.stderr.pipe(stderr);
   const onMessage = (msg: import('../protocol/messages').Message): void => {
     if (msg.type === 'signal') deliverSignal(child.pid, msg.name, log);
   };
@@ -231,11 +258,18 @@ function runPipes(o: SessionOptions, shell: string, args: string[], cwd: string,
     if (child.pid !== undefined && child.exitCode === null) process.kill(-child.pid, 'SIGHUP');
   }));
   return new Promise((resolve, reject) => {
-    child.once('error', (e) => reject(new TlsshError('TLSSH_ERR_SPAWN', `cannot start ${shell}: ${e.message}`, { cause: e })));
-    // 'close' rather than 'exit': all output has been read by then.
+    child.once('error', (e) => {
+      if (fifos) for (const s of [streams.stdout, streams.stderr]) s.destroy();
+      reject(new TlsshError('TLSSH_ERR_SPAWN', `cannot start ${shell}: ${e.message}`, { cause: e }));
+    });
+    // 'close' rather than 'exit': all output has been read by then. Node waits for the streams
+    // it made; for pipes of ours, the session waits for their ends itself.
     child.once('close', (code, signal) => {
-      channel.off('message', onMessage);
-      resolve({ code, signal: signalName(signal) });
+      const output = fifos ? [streams.stdout, streams.stderr].map((s) => finished(s).catch(() => undefined)) : [];
+      void Promise.all(output).then(() => {
+        channel.off('message', onMessage);
+        resolve({ code, signal: signalName(signal) });
+      });
     });
   });
 }
