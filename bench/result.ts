@@ -1,6 +1,6 @@
 // The shape of a benchmark's outcome, shared by the rows, the table, the JSON and the chart.
 
-import type { Summary } from './lib/stats';
+import { summarize, type Summary } from './lib/stats';
 
 /** A measured figure, or why there is none. */
 export type Cell =
@@ -46,4 +46,43 @@ export async function measure(what: () => Promise<Cell>, serverLog?: () => strin
     const log = serverLog?.().trim().split('\n').slice(-3).join(' | ');
     return skipped(`failed: ${msg.replace(/\s+/g, ' ').slice(0, 300)}${log ? `; server log: ${log.replace(/\s+/g, ' ').slice(-400)}` : ''}`);
   }
+}
+
+/**
+ * One cell from single-repeat cells of the same side (see `alternating` in run.ts): the samples
+ * are the repeats' figures; a numeric detail is the median of the repeats', or their sum for a
+ * count named in `sums`. A failed repeat fails the cell.
+ */
+export function mergeRepeats(cells: readonly Cell[], sums: readonly string[] = []): Cell {
+  const failed = cells.find((c) => c.status !== 'ok');
+  if (failed || cells.length === 0) return failed ?? skipped('no repeats');
+  const ok = cells as readonly Extract<Cell, { status: 'ok' }>[];
+  const detail: Record<string, number | string> = {};
+  for (const key of new Set(ok.flatMap((c) => Object.keys(c.detail ?? {})))) {
+    const values = ok.map((c) => c.detail?.[key]).filter((v) => v !== undefined);
+    const numbers = values.every((v) => typeof v === 'number') ? (values as number[]) : undefined;
+    detail[key] = !numbers ? values[0]! : sums.includes(key) ? numbers.reduce((x, y) => x + y, 0) : summarize(numbers).median;
+  }
+  const warnings = ok.map((c) => c.warning).filter((w): w is string => w !== undefined);
+  return {
+    status: 'ok',
+    summary: summarize(ok.flatMap((c) => c.summary.samples)),
+    ...(Object.keys(detail).length > 0 ? { detail } : {}),
+    ...(warnings.length > 0 ? { warning: warnings.join('; ') } : {}),
+  };
+}
+
+/**
+ * Both columns of a throughput row, one repeat of each in turn (ssh, tlssh, ssh, ...): the other
+ * work on a shared machine then weighs on both columns alike. Columns measured one after the
+ * other, 3 repeats each, gave row 3b 0.94, 1.23 and 1.07 within ten minutes (2026-11-28).
+ * `once` measures one repeat of one column.
+ */
+export async function alternating<T>(ssh: T, tlssh: T, repeats: number, once: (t: T) => Promise<Cell>, sums: readonly string[] = []): Promise<{ ssh: Cell; tlssh: Cell }> {
+  const cells: [Cell[], Cell[]] = [[], []];
+  for (let r = 0; r < repeats; r++) {
+    cells[0].push(await once(ssh));
+    cells[1].push(await once(tlssh));
+  }
+  return { ssh: mergeRepeats(cells[0], sums), tlssh: mergeRepeats(cells[1], sums) };
 }

@@ -32,9 +32,10 @@ export const FULL: Sizes = {
   parallelLogins: 50,
   parallelRepeats: 3,
   bulkBytes: 1024 * MiB,
-  bulkRepeats: 3,
+  // Five, alternating with ssh's (run.ts `alternating`): three left the median to one noisy run.
+  bulkRepeats: 5,
   ptyBytes: 100 * MiB,
-  ptyRepeats: 3,
+  ptyRepeats: 5,
   echoBytes: 1000,
   echoRepeats: 3,
   echoWarmBytes: 3000,
