@@ -18,6 +18,15 @@
       "libraries": ["-ltss2-esys", "-ltss2-tctildr", "-ltss2-mu", "-ltss2-rc"]
     },
     {
+      "target_name": "tlssh_pipe",
+      "sources": ["native/pipe.cc"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
+      "cflags": ["-fvisibility=hidden", "-fstack-protector-strong", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "cflags_cc": ["-std=c++17", "-fvisibility=hidden", "-fstack-protector-strong"],
+      "ldflags": ["-Wl,-z,relro", "-Wl,-z,now"]
+    },
+    {
       "target_name": "tlssh_pam",
       "sources": ["native/pam.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -3,7 +3,6 @@
 // after the drop a worker parses network input as the user.
 
 import { MAX_PREAUTH_BYTES } from './client-hello-framing';
-import { FIFOS_PER_SESSION } from './command-fifos';
 import type { LogSink } from './log';
 import type { WorkerConfig } from './worker-config';
 
@@ -26,8 +25,6 @@ export interface ConnectionMessage {
   prefix?: string;
   /** The configuration's generation (listener reloads count up): a warm worker set up for it may use what it prepared. */
   generation?: number;
-  /** Two FIFOs (stdout, stderr) for a command without a terminal (command-fifos.ts). */
-  fifos?: string[];
 }
 
 /**
@@ -198,13 +195,7 @@ export function isConnectionMessage(v: unknown): v is ConnectionMessage {
     && (o['serverKey'] === undefined || typeof o['serverKey'] === 'string')
     && (o['prefix'] === undefined
       || (typeof o['prefix'] === 'string' && o['prefix'].length <= MAX_PREFIX_BASE64 && /^[A-Za-z0-9+/]*={0,2}$/.test(o['prefix'])))
-    && (o['generation'] === undefined || isCount(o['generation']))
-    && (o['fifos'] === undefined || isFifoList(o['fifos']));
-}
-
-function isFifoList(v: unknown): v is string[] {
-  return Array.isArray(v) && v.length === FIFOS_PER_SESSION
-    && v.every((p) => typeof p === 'string' && p.startsWith('/') && p.length <= 4096 && !p.includes('\0'));
+    && (o['generation'] === undefined || isCount(o['generation']));
 }
 
 export function isWarmMessage(v: unknown): v is WarmMessage {

@@ -29,7 +29,7 @@ import { closePamSession, pamDecision, pamServiceNote } from './pam-session';
 import { PamSessionRegistry } from './pam-session-registry';
 import { checkRuntimeDir } from './runtime-dir';
 import { connectionMessage, openedServerKey, warmMessage } from './worker-config';
-import { FifoStock } from './command-fifos';
+import { loadPipeBinding } from './command-pipes';
 import { WorkerPool } from './worker-pool';
 
 /**
@@ -114,8 +114,6 @@ interface WorkerState {
   tty?: string;
   /** A shared connection's (tlssh/2+mux) sessions, by the worker's serial for them (MuxSessionMessage). */
   mux?: Map<number, { session: number; kind: 'shell' | 'command' | 'subsystem'; command: string; tty?: string; started: Date }>;
-  /** The FIFOs it was given (command-fifos.ts): removed at its end if it had not. */
-  fifos?: string[];
 }
 
 /** Sessions of one shared connection the listener keeps for tlsshctl; MaxSessions is at most 1024. */
@@ -146,8 +144,6 @@ export class Listener {
   /** The listener decides whether PAM is on (UsePAM, root, the addon); workers follow it. */
   private pamOn = false;
   private agentStop: (() => Promise<void> | void) | undefined;
-  /** Pipes for commands without a terminal, when there is a RuntimeDir to make them in. */
-  private fifos: FifoStock | undefined;
   private agentStats: (() => AgentStats) | undefined;
   /** A password-protected PEM server key, opened here so that workers never see the password. */
   private serverKey: string | undefined;
@@ -199,6 +195,8 @@ export class Listener {
     this.serverKey = openedServerKey(this.config);
     // After the checks that refuse to start, so that a refusal is the only line printed.
     this.checkPam();
+    const pipes = loadPipeBinding();
+    if ('error' in pipes) this.log.info(`commands get sockets, not pipes, for stdin, stdout and stderr: ${pipes.error}`);
     await this.startKeyAgent();
     if (this.agentSocket) await this.opts.checkKeyAgent?.(this.agentSocket);
     // Before "listening": whoever waits for that line may use tlsshctl at once.
@@ -206,14 +204,6 @@ export class Listener {
       privateRuntimeDir(this.config.RuntimeDir);
       this.control = await startControlSocket(this.config.RuntimeDir, (r) => this.onControl(r), (m) => this.log.error(m));
       this.log.verbose(`control socket ${path.join(this.config.RuntimeDir, 'control.sock')}`);
-      const fifos = new FifoStock(path.join(this.config.RuntimeDir, 'fifos'), (line) => this.log.info(line));
-      try {
-        fifos.start();
-        this.fifos = fifos;
-      } catch (e) {
-        // Not worth refusing to start for: commands get socketpairs, as Node makes them.
-        this.log.error(`commands get socketpairs, not pipes: ${e instanceof Error ? e.message : String(e)}`);
-      }
     }
     const bound: BoundAddress[] = [];
     for (const a of listenAddresses(this.config)) {
@@ -328,7 +318,6 @@ export class Listener {
     for (const s of this.servers) s.close();
     this.control?.close();
     this.pool.stop();
-    this.fifos?.stop();
     for (const h of [...this.held]) h.abort();
     for (const w of this.workers.values()) {
       // Detach: their exit is no longer our business (a later listener picks the records up).
@@ -404,19 +393,17 @@ export class Listener {
       this.log.error(`cannot start a worker for connection #${id}`);
       return void socket.destroy();
     }
-    const fifos = this.fifos?.take();
     const state: WorkerState = {
       child, id, remote, authenticated: false, preauth: true, address: c.address, block: c.block,
       host: c.address.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, ''),
       pamService: this.config.PAMServiceName,
-      ...(fifos ? { fifos } : {}),
     };
     this.workers.set(pid, state);
     this.unauthenticatedWorkers++;
     child.on('message', (m: unknown) => this.onWorkerMessage(state, m, c.address));
     const msg = connectionMessage({
       id, config: { ...this.config, UsePAM: this.pamOn }, logSink: this.opts.logSink, agentSocket: this.agentSocket, serverKey: this.serverKey, prefix,
-      generation: this.pool.currentGeneration, fifos,
+      generation: this.pool.currentGeneration,
     });
     this.log.verbose(`connection #${id} from ${remote} -> worker ${pid}${taken ? (taken.warmed ? ' (warm)' : ' (prefork, still starting)') : ''}`);
     child.send(msg, socket, (err) => {
@@ -469,7 +456,6 @@ export class Listener {
         this.penalise(w.address, crashed ? 'crash' : w.penalty ?? 'noauth');
       }
     }
-    this.fifos?.release(w?.fifos);
     this.pamSessions.ended(pid);
     this.views.remove(pid);
     void this.records.logout(pid);

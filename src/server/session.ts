@@ -14,7 +14,7 @@ import type { EarlyInput } from './early-messages';
 import type { Logger } from './log';
 import type { Account } from './passwd-lookup';
 import type { PtyProcess } from './pty-process';
-import { closeCommandFifos, closeQuietly, type CommandFifos } from './command-fifos';
+import { closeQuietly, makeCommandPipes, type CommandPipes } from './command-pipes';
 import { ptyStdin } from './pty-eof';
 import { buildSessionEnv } from './session-env';
 
@@ -37,8 +37,6 @@ export interface SessionOptions {
   onTty?: (line: string) => void;
   /** The PAM session opened for this login (UsePAM), if any. */
   pam?: { env: readonly string[]; messages: readonly string[] };
-  /** Pipes for a command without a terminal (command-fifos.ts); called once, by such a session. */
-  fifos?: () => CommandFifos | undefined;
   /** Given, once the streams exist, a way to write one line of the daemon's own to the user. */
   onOutput?: (write: (line: string) => void) => void;
 }
@@ -216,11 +214,18 @@ interface CommandStreams {
   stderr: Readable;
 }
 
-/** Our ends of the command's output pipes, once it has its own (whose copies here are closed). */
-function fifoStreams(f: CommandFifos, stdin: Writable): CommandStreams {
-  for (const e of [f.stdout, f.stderr]) closeQuietly(e.child);
+function closePipes(f: CommandPipes): void {
+  for (const e of [f.stdin, f.stdout, f.stderr]) {
+    closeQuietly(e.child);
+    closeQuietly(e.ours);
+  }
+}
+
+/** Our ends of the command's pipes, once it has its own (whose copies here are closed). */
+function pipeStreams(f: CommandPipes): CommandStreams {
+  for (const e of [f.stdin, f.stdout, f.stderr]) closeQuietly(e.child);
   return {
-    stdin,
+    stdin: new net.Socket({ fd: f.stdin.ours, readable: false, writable: true }),
     stdout: new net.Socket({ fd: f.stdout.ours, readable: true, writable: false }),
     stderr: new net.Socket({ fd: f.stderr.ours, readable: true, writable: false }),
   };
@@ -228,18 +233,18 @@ function fifoStreams(f: CommandFifos, stdin: Writable): CommandStreams {
 
 function runPipes(o: SessionOptions, shell: string, args: string[], cwd: string, env: Record<string, string>, stdout: Writable, stderr: Writable): Promise<Exit> {
   const { channel, log } = o;
-  // Output pipes as sshd gives them when the listener had FIFOs to spare; socketpairs otherwise.
-  const fifos = o.fifos?.();
+  // Pipes as sshd gives them (command-pipes.ts); socketpairs without the addon.
+  const pipes = makeCommandPipes();
   let child: ChildProcess;
   try {
     // detached: its own session and process group, as sshd gives every session.
-    child = spawn(shell, args, { cwd, env, stdio: fifos ? ['pipe', fifos.stdout.child, fifos.stderr.child] : ['pipe', 'pipe', 'pipe'], detached: true });
+    child = spawn(shell, args, { cwd, env, stdio: pipes ? [pipes.stdin.child, pipes.stdout.child, pipes.stderr.child] : ['pipe', 'pipe', 'pipe'], detached: true });
   } catch (e) {
-    if (fifos) closeCommandFifos(fifos);
+    if (pipes) closePipes(pipes);
     throw new TlsshError('TLSSH_ERR_SPAWN', `cannot start ${shell}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
-  const streams: CommandStreams = fifos
-    ? fifoStreams(fifos, child.stdin as Writable)
+  const streams: CommandStreams = pipes
+    ? pipeStreams(pipes)
     : { stdin: child.stdin as Writable, stdout: child.stdout as Readable, stderr: child.stderr as Readable };
   const { stdin } = streams;
   stdin.on('error', () => {
@@ -249,8 +254,17 @@ function runPipes(o: SessionOptions, shell: string, args: string[], cwd: string,
   channel.incoming(STREAM.stdin, stdin, { coalesce: true });
   streams.stdout.pipe(stdout);
   streams.stderr.pipe(stderr);
+  if (pipes) {
+    // A destination that is gone (the channel closed) unpipes and leaves our reader paused: what
+    // is left is thrown away, so that its end comes and the session can finish.
+    stdout.once('close', () => streams.stdout.resume());
+    stderr.once('close', () => streams.stderr.resume());
+  }
   const onMessage = (msg: import('../protocol/messages').Message): void => {
-    if (msg.type === 'signal') deliverSignal(child.pid, msg.name, log);
+    if (msg.type !== 'signal') return;
+    // Once reaped, its pid may be another process's: a job it left behind keeps the session open.
+    if (child.exitCode !== null || child.signalCode !== null) log.verbose(`ignoring signal ${msg.name}: the command has exited`);
+    else deliverSignal(child.pid, msg.name, log);
   };
   channel.on('message', onMessage);
   for (const name of o.early?.signals ?? []) deliverSignal(child.pid, name, log);
@@ -259,13 +273,14 @@ function runPipes(o: SessionOptions, shell: string, args: string[], cwd: string,
   }));
   return new Promise((resolve, reject) => {
     child.once('error', (e) => {
-      if (fifos) for (const s of [streams.stdout, streams.stderr]) s.destroy();
+      if (pipes) for (const s of [streams.stdin, streams.stdout, streams.stderr]) s.destroy();
       reject(new TlsshError('TLSSH_ERR_SPAWN', `cannot start ${shell}: ${e.message}`, { cause: e }));
     });
     // 'close' rather than 'exit': all output has been read by then. Node waits for the streams
-    // it made; for pipes of ours, the session waits for their ends itself.
+    // it made (and ends the stdin it made); for pipes of ours, the session does both itself.
     child.once('close', (code, signal) => {
-      const output = fifos ? [streams.stdout, streams.stderr].map((s) => finished(s).catch(() => undefined)) : [];
+      if (pipes) streams.stdin.destroy();
+      const output = pipes ? [streams.stdout, streams.stderr].map((s) => finished(s).catch(() => undefined)) : [];
       void Promise.all(output).then(() => {
         channel.off('message', onMessage);
         resolve({ code, signal: signalName(signal) });

@@ -69,8 +69,6 @@ export interface ConnectionMessageInput {
   prefix?: Buffer | undefined;
   /** The configuration's generation, for a warm worker to know whether what it prepared still holds. */
   generation?: number | undefined;
-  /** FifoStock.take(): pipes for a command without a terminal. */
-  fifos?: string[] | undefined;
 }
 
 /** The one message a worker gets: its connection number, its config, and where its key is. */
@@ -81,12 +79,11 @@ export function connectionMessage(i: ConnectionMessageInput): ConnectionMessage 
     ...(i.serverKey !== undefined ? { serverKey: i.serverKey } : {}),
     ...(i.prefix ? { prefix: i.prefix.toString('base64') } : {}),
     ...(i.generation !== undefined ? { generation: i.generation } : {}),
-    ...(i.fifos ? { fifos: i.fifos } : {}),
   };
 }
 
 /** What a warm worker prepares from: the connection message's fields, without a connection. */
-export function warmMessage(i: Omit<ConnectionMessageInput, 'id' | 'prefix' | 'fifos'> & { generation: number }): WarmMessage {
+export function warmMessage(i: Omit<ConnectionMessageInput, 'id' | 'prefix'> & { generation: number }): WarmMessage {
   return {
     t: 'warm', generation: i.generation, config: workerConfig(i.config), logSink: i.logSink,
     ...(i.agentSocket ? { agentSocket: i.agentSocket } : {}),

@@ -22,7 +22,6 @@ import { Logger } from './log';
 import { PAM_TTY_SSH, PamLogin, type OpenedPamSession } from './pam-session';
 import type { Account } from './passwd-lookup';
 import { dropPrivileges } from './privilege-drop';
-import { giveCommandFifos, openCommandFifos, type CommandFifos } from './command-fifos';
 import { EarlyMessages } from './early-messages';
 import { SESSION_WINDOW, runSession } from './session';
 import type { WorkerConfig } from './worker-config';
@@ -73,15 +72,6 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
   let log = root.child(`conn ${msg.id} from ${remote}`);
   const connection = `${clientIp} ${socket.remotePort ?? ''} ${unmapped(socket.localAddress ?? '')} ${socket.localPort ?? ''}`;
   socket.setNoDelay(true);
-  // Still root and before a byte of the client's is read: the FIFOs lose their names here.
-  let fifos = openCommandFifos(msg.fifos);
-  if (msg.fifos && !fifos) log.verbose('FIFOs from the listener unusable; a command gets socketpairs');
-  // The first session without a terminal takes them; later ones of a shared connection get socketpairs.
-  const takeFifos = (): CommandFifos | undefined => {
-    const f = fifos;
-    fifos = undefined;
-    return f;
-  };
 
   // The connection: one session's Channel, or a tlssh/2+mux connection carrying several.
   let channel: Channel | MuxChannel | undefined;
@@ -308,10 +298,6 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
           // Told while still root: the listener (root) closes the session when we are gone.
           safeReport(hooks, { t: 'pam-session' }, log);
         }
-        if (fifos && !giveCommandFifos(fifos, account.uid, account.gid)) {
-          log.verbose('cannot give the FIFOs to the user; a command gets socketpairs');
-          fifos = undefined;
-        }
         dropPrivileges(account);
       } catch (e) {
         refuse(e, who, ch);
@@ -380,7 +366,6 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
         channel: ch, account, request: session, acceptEnv: cfg.AcceptEnv, connection, log: sessionLog,
         ...(pamSession ? { pam: pamSession } : {}),
         early: early.take(),
-        fifos: takeFifos,
         onOutput: (write) => {
           detachOutput = login.expiry.attachOutput(write);
         },

@@ -40,11 +40,3 @@ test('the sessions of a shared connection: mux-session and logout are checked li
     { t: 'logout', line: 'tty1' },
   ]) assert.equal(parseWorkerMessage(bad), undefined, JSON.stringify(bad).slice(0, 80));
 });
-
-test('a connection message names two absolute FIFO paths or none', () => {
-  const base = { t: 'connection', id: 1, config: {}, logSink: 'stderr' };
-  assert.equal(isConnectionMessage({ ...base, fifos: ['/run/tlsshd/fifos/a', '/run/tlsshd/fifos/b'] }), true);
-  for (const fifos of [[], ['/a'], ['/a', '/b', '/c'], ['a', '/b'], ['/a', 5], '/a', ['/a', '/b\0c']]) {
-    assert.equal(isConnectionMessage({ ...base, fifos }), false, JSON.stringify(fifos));
-  }
-});
