@@ -14,7 +14,7 @@
 namespace {
 
 // pipe() -> [readFd, writeFd], both close-on-exec (a spawn dup2()s the command's ends into
-// place, which clears the flag there). Throws an Error with `errno` and `code` on failure.
+// place, which clears the flag there). Throws an Error with `errno` on failure (EMFILE, ENFILE).
 Napi::Value Pipe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fds[2];
@@ -22,7 +22,6 @@ Napi::Value Pipe(const Napi::CallbackInfo& info) {
     int err = errno;
     Napi::Error e = Napi::Error::New(env, std::string("pipe2: ") + strerror(err));
     e.Set("errno", Napi::Number::New(env, err));
-    e.Set("code", Napi::String::New(env, err == EMFILE ? "EMFILE" : err == ENFILE ? "ENFILE" : "EPIPEFAIL"));
     e.ThrowAsJavaScriptException();
     return env.Undefined();
   }
