@@ -49,7 +49,7 @@ export async function measure(what: () => Promise<Cell>, serverLog?: () => strin
 }
 
 /**
- * One cell from single-repeat cells of the same side (see `alternating` in run.ts): the samples
+ * One cell from single-repeat cells of the same side (see `alternating` below): the samples
  * are the repeats' figures; a numeric detail is the median of the repeats', or their sum for a
  * count named in `sums`. A failed repeat fails the cell.
  */
