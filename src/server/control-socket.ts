@@ -16,6 +16,32 @@ export type ControlHandler = (req: ControlRequest) => ControlReply | Promise<Con
 /** Connections at once: an administrator's tools, never many. */
 const MAX_CLIENTS = 16;
 
+/**
+ * Whether another tlsshd is running with this RuntimeDir: its control socket accepts a
+ * connection. A socket nobody listens on (a listener that was killed) is stale, and is replaced.
+ */
+export function controlSocketAnswers(runtimeDir: string): Promise<boolean> {
+  const file = path.join(runtimeDir, CONTROL_SOCKET_NAME);
+  try {
+    if (!fs.lstatSync(file).isSocket()) return Promise.resolve(false);
+  } catch {
+    return Promise.resolve(false);
+  }
+  return new Promise((resolve) => {
+    const s = net.connect(file);
+    // A live listener is accepted by the kernel at once, even if busy; a socket that neither
+    // accepts nor refuses within the bound is taken as alive: refusing to start is the safe side.
+    const timer = setTimeout(() => done(true), 2000);
+    const done = (answers: boolean): void => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve(answers);
+    };
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+  });
+}
+
 export async function startControlSocket(runtimeDir: string, handle: ControlHandler, onError: (message: string) => void): Promise<{ path: string; close(): void }> {
   const file = path.join(runtimeDir, CONTROL_SOCKET_NAME);
   // A socket left by a previous tlsshd; anything else of that name is not ours to remove.

@@ -15,7 +15,7 @@ import { TlsshError } from '../errors';
 import { NODE_TRUST_FLAG } from '../launcher/node-trust-flag';
 import type { AgentStats } from '../tpm/agent-stats';
 import { normaliseSerial, type ControlReply, type ControlRequest, type SessionView } from './control-protocol';
-import { startControlSocket } from './control-socket';
+import { controlSocketAnswers, startControlSocket } from './control-socket';
 import { WORKER_EXIT_SETUP_FAILED, type SessionEndCode, type SessionInfoMessage, type SessionStatsMessage } from './ipc-messages';
 import { loadClientTrust, recheckChain, type ClientTrust } from './session-recheck';
 import { SessionViewsStore, isAlive, type StoredView } from './session-views-store';
@@ -191,7 +191,14 @@ export class Listener {
   /** Bind every Listen address; resolves with the real ports (Port 0 picks one). */
   async start(): Promise<BoundAddress[]> {
     // Whatever the key: root writes session records there and trusts them later.
-    if (this.config.RuntimeDir) checkRuntimeDir(this.config.RuntimeDir);
+    if (this.config.RuntimeDir) {
+      checkRuntimeDir(this.config.RuntimeDir);
+      // Before anything is put there: a second listener would replace the first one's agent and
+      // control sockets, and take its live sessions' records for a dead listener's.
+      if (await controlSocketAnswers(this.config.RuntimeDir)) {
+        throw new TlsshError('TLSSH_ERR_RUNTIME_DIR', `RuntimeDir ${this.config.RuntimeDir} is in use by another running tlsshd (its control socket answers): give each tlsshd its own RuntimeDir`);
+      }
+    }
     this.serverKey = openedServerKey(this.config);
     // After the checks that refuse to start, so that a refusal is the only line printed.
     this.checkPam();

@@ -20,6 +20,7 @@ import {
   type SessionStarted,
   type StreamId,
 } from '../../src/protocol/messages';
+import { controlSocketAnswers } from '../../src/server/control-socket';
 import { ensureBundles } from './bundles';
 import { issueCert, makeCa, makeTempDir, type Ca } from './ca';
 
@@ -98,10 +99,14 @@ export function writeConfig(file: string, config: Record<string, string>): void 
 
 export async function startTlsshd(opts: StartOptions): Promise<TlsshdHandle> {
   const configFile = path.join(opts.dir, `tlsshd-${randomBytes(3).toString('hex')}.conf`);
+  // dir/run, as a daemon restarted in the same fixture expects; but a daemon of the same fixture
+  // still running there has it, and tlsshd refuses a RuntimeDir another one is using.
+  const sharedRun = path.join(opts.dir, 'run');
+  const runtimeDir = await controlSocketAnswers(sharedRun) ? path.join(opts.dir, `run-${randomBytes(3).toString('hex')}`) : sharedRun;
   writeConfig(configFile, {
     Listen: '127.0.0.1',
     Port: '0',
-    RuntimeDir: path.join(opts.dir, 'run'),
+    RuntimeDir: runtimeDir,
     LogLevel: 'VERBOSE',
     // Tests make refused logins from 127.0.0.1 on purpose, many per daemon; PerSourcePenalties
     // would soon refuse that address. Penalty tests use other loopback sources (127.0.0.2, ...).

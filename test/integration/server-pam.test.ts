@@ -263,7 +263,7 @@ test('without the PAM addon: a default UsePAM is off and logged, an explicit "Us
     await d.stop();
   }
   const conf = path.join(fx.dir, 'explicit-pam.conf');
-  writeConfig(conf, { ...fx.config, Listen: '127.0.0.1', Port: '0', RuntimeDir: path.join(fx.dir, 'run'), UsePAM: 'yes' });
+  writeConfig(conf, { ...fx.config, Listen: '127.0.0.1', Port: '0', RuntimeDir: path.join(fx.dir, 'run-explicit-pam'), UsePAM: 'yes' });
   const r = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'tlsshd'), '-f', '-c', conf], { env, encoding: 'utf8', timeout: 30_000 });
   assert.equal(r.status, 255, r.stderr);
   assert.match(r.stderr, /UsePAM yes, but the PAM addon could not be loaded/);

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
-import { isRoot, loginUser, makeServerFixture, startTlsshd, writeConfig, type ServerFixture } from '../helpers/server-harness';
+import { isRoot, loginUser, makeServerFixture, runCommand, startTlsshd, writeConfig, type ServerFixture } from '../helpers/server-harness';
 
 const TLSSHD = path.resolve(__dirname, '..', '..', '..', 'bin', 'tlsshd');
 let fx: ServerFixture;
@@ -83,4 +83,31 @@ test('a missing RuntimeDir is created 0700 and the daemon serves', async () => {
   } finally {
     await d.stop();
   }
+});
+
+test('a second tlsshd with the RuntimeDir of a running one stops, and the first carries on', async () => {
+  const dir = path.join(fx.dir, 'shared-run');
+  const me = loginUser();
+  const first = await startTlsshd({ dir: fx.dir, config: { ...fx.config, ...me.config, RuntimeDir: dir } });
+  try {
+    const control = path.join(dir, 'control.sock');
+    const before = fs.lstatSync(control).ino;
+    refused(dir, /is in use by another running tlsshd \(its control socket answers\)/);
+    // Its control socket is the same one, and it still logs people in.
+    assert.equal(fs.lstatSync(control).ino, before);
+    const r = await runCommand(first.port, fx.client(me.name), 'echo still-here');
+    assert.equal(r.stdout.toString(), 'still-here\n');
+  } finally {
+    await first.stop();
+  }
+});
+
+test('a control socket nobody listens on (a killed tlsshd) is replaced', async () => {
+  const dir = path.join(fx.dir, 'stale-run');
+  fs.mkdirSync(dir, { mode: 0o700 });
+  // A socket left bound and never closed, as by a listener killed with SIGKILL.
+  spawnSync('python3', ['-c', 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])', path.join(dir, 'control.sock')]);
+  assert.ok(fs.lstatSync(path.join(dir, 'control.sock')).isSocket());
+  const d = await startTlsshd({ dir: fx.dir, config: { ...fx.config, ...loginUser().config, RuntimeDir: dir } });
+  await d.stop();
 });
