@@ -75,7 +75,8 @@ test('a pty session is in utmp while it lasts, and in wtmp with its logout after
     return recs.slice(login + 1).find((x) => x.type === UT_TYPE.dead && x.line === line);
   });
   assert.equal(logout.user, '');
-  const last = execFileSync('last', ['-w', '-f', '/var/log/wtmp'], { encoding: 'utf8' });
+  // Only this user's records: a long-lived machine's whole wtmp outgrows execFileSync's buffer.
+  const last = execFileSync('last', ['-w', '-f', '/var/log/wtmp', user.name], { encoding: 'utf8' });
   assert.match(last, new RegExp(`^${user.name}\\s+${line.replace('/', '\\/')}\\s+127\\.0\\.0\\.1`, 'm'));
   const stillInUtmp = execFileSync('who', { encoding: 'utf8' }).split('\n').some((l) => l.startsWith(user.name));
   assert.equal(stillInUtmp, false, 'the utmp entry is gone after logout');
