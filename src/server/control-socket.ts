@@ -8,6 +8,7 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import { probeControlSocket } from '../client/control-socket';
 import { TlsshError } from '../errors';
 import { CONTROL_SOCKET_NAME, MAX_CONTROL_LINE, errorReply, parseControlRequest, type ControlReply, type ControlRequest } from './control-protocol';
 
@@ -20,26 +21,11 @@ const MAX_CLIENTS = 16;
  * Whether another tlsshd is running with this RuntimeDir: its control socket accepts a
  * connection. A socket nobody listens on (a listener that was killed) is stale, and is replaced.
  */
-export function controlSocketAnswers(runtimeDir: string): Promise<boolean> {
-  const file = path.join(runtimeDir, CONTROL_SOCKET_NAME);
-  try {
-    if (!fs.lstatSync(file).isSocket()) return Promise.resolve(false);
-  } catch {
-    return Promise.resolve(false);
-  }
-  return new Promise((resolve) => {
-    const s = net.connect(file);
-    // A live listener is accepted by the kernel at once, even if busy; a socket that neither
-    // accepts nor refuses within the bound is taken as alive: refusing to start is the safe side.
-    const timer = setTimeout(() => done(true), 2000);
-    const done = (answers: boolean): void => {
-      clearTimeout(timer);
-      s.destroy();
-      resolve(answers);
-    };
-    s.once('connect', () => done(true));
-    s.once('error', () => done(false));
-  });
+export async function controlSocketAnswers(runtimeDir: string): Promise<boolean> {
+  const probe = await probeControlSocket(path.join(runtimeDir, CONTROL_SOCKET_NAME));
+  if (probe.state !== 'live') return false;
+  probe.socket.destroy();
+  return true;
 }
 
 export async function startControlSocket(runtimeDir: string, handle: ControlHandler, onError: (message: string) => void): Promise<{ path: string; close(): void }> {
