@@ -97,3 +97,28 @@ test('a wrong PrivkeyPassword for a PEM key stops the daemon at start, in one li
   assert.match(r.stderr, /server-enc\.key: cannot decrypt the key with PrivkeyPassword \(KeyFile\)/);
   assert.ok(!r.stderr.includes('not-the-password'), 'the password is never printed');
 });
+
+/** The listening TCP sockets of process `pid`, from ss (root sees every process's). */
+function listeningSocketsOf(pid: number): string[] {
+  return execFileSync('ss', ['-Hltnp'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(`pid=${pid},`));
+}
+
+test('the session\'s user cannot open Node\'s inspector in its worker with SIGUSR1', { skip: isRoot ? false : 'needs a daemon started as root' }, async () => {
+  assert.ok(daemon);
+  // The user's command is the worker's child, running as the user the worker has become.
+  const s = connectClient(daemon.port, fx.client(me.name), sessionRequest({
+    command: 'echo worker=$PPID; kill -USR1 $PPID && sleep 1 && echo signalled; cat',
+  }));
+  const out = await s.waitForStdout((o) => o.includes('signalled'));
+  const worker = Number(/worker=(\d+)/.exec(out)?.[1]);
+  assert.ok(daemon.workerPids().includes(worker), `${worker} is a worker of the daemon`);
+  // Node would listen on 127.0.0.1:9229, or say it cannot: either way on the worker's stderr, the log.
+  assert.doesNotMatch(daemon.logs(), /Debugger|inspector/i);
+  assert.deepEqual(listeningSocketsOf(worker), []);
+  // The session carries on.
+  s.write('still here\n');
+  await s.waitForStdout((o) => o.includes('still here'));
+  s.endStdin();
+  const r = await s.result;
+  assert.equal(r.exit?.code, 0);
+});
