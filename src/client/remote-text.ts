@@ -1,11 +1,9 @@
-// Text a server chose (error messages, user and signal names) is printed on the user's terminal.
-// A hostile server could hide escape sequences in it that retitle the window, move the cursor or
-// rewrite what the user sees, so every control character is replaced before printing, as ssh
-// does with strnvis().
+// Text a server chose (error messages, user and signal names) is printed on the user's terminal,
+// on one line and cut to a length, with what a terminal would obey replaced (terminal-safe-text.ts).
 
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+import { terminalSafe } from '../terminal-safe-text';
 
 export function sanitizeRemoteText(text: string, maxLength = 1024): string {
-  const flat = text.replace(/[\r\n\t]+/g, ' ').replace(CONTROL, '?');
+  const flat = terminalSafe(text.replace(/[\r\n\t]+/g, ' '));
   return flat.length > maxLength ? `${flat.slice(0, maxLength)}...` : flat;
 }

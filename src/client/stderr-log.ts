@@ -3,6 +3,7 @@
 // terminal is raw (output post-processing is off then, so a bare LF would not return the carriage).
 
 import { writeSync } from 'node:fs';
+import { terminalSafe } from '../terminal-safe-text';
 
 // On the process, not in this module: the client's two bundles each have a copy (exit-guards.ts).
 const RAW_KEY = Symbol.for('tlssh.client.raw-output');
@@ -14,7 +15,10 @@ export function setRawOutput(raw: boolean): void {
 }
 
 export function writeStderrLine(line: string): void {
-  const text = `${line}${shared[RAW_KEY] === true ? '\r\n' : '\n'}`;
+  // Lines may quote what a server or its certificate said; nothing in them reaches the terminal
+  // as a control (terminal-safe-text.ts). A usage error is several lines: each is kept.
+  const eol = shared[RAW_KEY] === true ? '\r\n' : '\n';
+  const text = line.split('\n').map(terminalSafe).join(eol) + eol;
   try {
     writeSync(2, text);
   } catch {

@@ -1,6 +1,7 @@
 // Tables for tlsshctl's replies (--json prints the reply itself).
 
 import type { SessionView } from '../server/control-protocol';
+import { terminalSafe } from '../terminal-safe-text';
 
 export function formatDuration(seconds: number): string {
   if (seconds < 60) return `${seconds}s`;
@@ -31,7 +32,7 @@ export function whatOf(s: SessionView): string {
 
 /** Control characters from a worker's report never reach the administrator's terminal. */
 export function printable(s: string): string {
-  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
+  return terminalSafe(s);
 }
 
 function table(rows: string[][]): string {

@@ -6,6 +6,7 @@ import { HELP, USAGE, UsageError, parseCtlArgs, wireRequest } from './args';
 import { controlRequest, controlSocketPath } from './client';
 import { sessionsTable, statusText } from './format';
 import { exitQuietlyOnEpipe } from '../quiet-epipe';
+import { terminalSafeJson } from '../terminal-safe-text';
 
 function packageVersion(): string {
   try {
@@ -41,7 +42,7 @@ async function main(argv: readonly string[]): Promise<number> {
     return runTop(socket);
   }
   const reply = await controlRequest(socket, wireRequest(cmd.request));
-  if (cmd.json) process.stdout.write(`${JSON.stringify(reply)}\n`);
+  if (cmd.json) process.stdout.write(`${terminalSafeJson(reply)}\n`);
   if (!reply.ok) {
     process.stderr.write(`tlsshctl: ${cmd.request.op}: ${reply.message} (${reply.error})\n`);
     return EXIT_TLSSH_FAILURE;

@@ -9,6 +9,7 @@
 
 import * as fs from 'node:fs';
 import type { ServerConfig } from '../config/types';
+import { terminalSafe } from '../terminal-safe-text';
 
 export type LogLevel = ServerConfig['LogLevel'];
 export type LogSink = 'stderr' | 'syslog' | 'file';
@@ -30,8 +31,7 @@ const MAX_LINE = 1000;
 
 /** Bytes from the network end up in messages (CNs, user names); never let them forge lines. */
 export function sanitize(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  const clean = s.replace(/[\x00-\x1f\x7f]/g, '?');
+  const clean = terminalSafe(s);
   return clean.length > MAX_LINE ? `${clean.slice(0, MAX_LINE)}...` : clean;
 }
 

@@ -25,8 +25,8 @@ interface Ended {
  * started the command: ending a session while the user's shell start-up files still run could
  * leave their locks behind (pyenv's rehash lock did, stalling every later root login).
  */
-function longSession(configFile: string, extra: string[] = []): { child: ChildProcess; ended: Promise<Ended>; ready: Promise<void> } {
-  const child = spawn(process.execPath, [TLSSH, '-c', configFile, ...extra, 'localhost', 'echo ready; exec sleep 1000'], { stdio: ['pipe', 'pipe', 'pipe'] });
+function longSession(configFile: string, extra: string[] = [], command = 'echo ready; exec sleep 1000'): { child: ChildProcess; ended: Promise<Ended>; ready: Promise<void> } {
+  const child = spawn(process.execPath, [TLSSH, '-c', configFile, ...extra, 'localhost', command], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (b: Buffer) => (stderr += b.toString()));
   let out = '';
@@ -86,6 +86,26 @@ describe('tlsshctl and the control socket', () => {
       const table = await ctl([...conf, 'sessions']);
       assert.equal(table.status, 0, table.stderr);
       assert.match(table.stdout, new RegExp(`^${v.id}\\s+${fx.user}\\s+echo ready; exec sleep 1000\\s+127\\.0\\.0\\.1:`, 'm'));
+    } finally {
+      s.child.kill('SIGKILL');
+      await s.ended;
+    }
+  });
+
+  it('prints what a client sent (its command) with controls and bidirectional overrides replaced, in the table and in --json', async () => {
+    const command = 'echo ready; exec sleep 1000 # \u009b2J\u202eevil\u0085';
+    const s = longSession(fx.configFile, [], command);
+    try {
+      await s.ready;
+      const [v] = await waitForSessions(1);
+      // --json keeps the value (as \\u escapes) but writes none of them raw.
+      assert.equal(v?.command, command);
+      const json = await ctl([...conf, 'sessions', '--json']);
+      assert.doesNotMatch(json.stdout, /[\u0080-\u009f\u202a-\u202e]/, json.stdout);
+      const table = await ctl([...conf, 'sessions']);
+      assert.equal(table.status, 0, table.stderr);
+      assert.match(table.stdout, /exec sleep 1000 # \?2J\?evil\?/);
+      assert.doesNotMatch(table.stdout, /[\u0080-\u009f\u202a-\u202e]/, table.stdout);
     } finally {
       s.child.kill('SIGKILL');
       await s.ended;
