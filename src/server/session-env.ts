@@ -28,21 +28,30 @@ const SERVER_SET = new Set(['HOME', 'USER', 'LOGNAME', 'SHELL', 'PATH', 'MAIL', 
  *   NLSPATH), tunables and malloc hooks (GLIBC_TUNABLES, MALLOC_*), the resolver's files and
  *   options (HOSTALIASES, RES_OPTIONS, LOCALDOMAIN, RESOLV_HOST_CONF);
  * - OpenSSL's config, engines and providers (OPENSSL_CONF, OPENSSL_ENGINES, OPENSSL_MODULES);
- * - interpreters' start-up code and module paths: Node, Python, Perl, Ruby, Java, Lua, Tcl;
- * - commands other programs run: pagers, editors, less's input filters, askpass helpers, and
- *   git's configs, hooks and helpers (every GIT_* but the author and committer identity).
+ * - interpreters' and editors' start-up code and module paths: Node, Python, Perl, Ruby, Java,
+ *   Lua, Tcl, PHP, R, vim/ex, Emacs; zsh's prompts, ksh's start-up file;
+ * - commands other programs run: pagers and less's options, key files and input filters,
+ *   editors, askpass helpers, rsync's, CVS's and Subversion's remote shells, git's configs,
+ *   hooks and helpers (every GIT_* but the author and committer identity), and every XDG_*
+ *   (configuration and data directories: git's config, bash-completion's scripts, autostart);
+ * - terminal descriptions from a file of the client's choosing (TERMINFO, TERMCAP).
  */
 const CODE_RUNNING_NAMES = new Set([
   'BASH_ENV', 'ENV', 'ZDOTDIR', 'SHELLOPTS', 'BASHOPTS', 'PS0', 'PS1', 'PS2', 'PS3', 'PS4', 'PROMPT_COMMAND',
   'IFS', 'CDPATH', 'GLOBIGNORE', 'FPATH', 'BASH_LOADABLES_PATH', 'BASH_XTRACEFD', 'INPUTRC',
+  'KSH_ENV', 'FCEDIT', 'PROMPT', 'PROMPT2', 'PROMPT3', 'PROMPT4', 'RPROMPT', 'RPROMPT2', 'RPS1', 'RPS2',
   'GCONV_PATH', 'LOCPATH', 'NLSPATH', 'GLIBC_TUNABLES', 'HOSTALIASES', 'RES_OPTIONS', 'LOCALDOMAIN', 'RESOLV_HOST_CONF',
   'OPENSSL_CONF', 'OPENSSL_ENGINES', 'OPENSSL_MODULES',
   'NODE_OPTIONS', 'NODE_PATH', 'NODE_REPL_EXTERNAL_MODULE',
   'PYTHONSTARTUP', 'PYTHONPATH', 'PYTHONHOME', 'PYTHONINSPECT', 'PYTHONWARNINGS', 'PYTHONBREAKPOINT', 'PYTHONUSERBASE',
   'PERL5OPT', 'PERL5LIB', 'PERLLIB', 'PERL5DB', 'RUBYOPT', 'RUBYLIB',
   'JAVA_TOOL_OPTIONS', '_JAVA_OPTIONS', 'JDK_JAVA_OPTIONS', 'CLASSPATH',
-  'LUA_INIT', 'LUA_PATH', 'LUA_CPATH', 'TCLLIBPATH',
-  'PAGER', 'MANPAGER', 'SYSTEMD_PAGER', 'EDITOR', 'VISUAL', 'LESSOPEN', 'LESSCLOSE', 'BROWSER', 'SSH_ASKPASS', 'SUDO_ASKPASS',
+  'LUA_INIT', 'LUA_PATH', 'LUA_CPATH', 'TCLLIBPATH', 'IRBRC', 'GEM_HOME', 'GEM_PATH',
+  'PHPRC', 'PHP_INI_SCAN_DIR', 'R_PROFILE', 'R_PROFILE_USER', 'R_ENVIRON', 'R_ENVIRON_USER', 'R_LIBS', 'R_LIBS_USER', 'R_LIBS_SITE',
+  'VIMINIT', 'GVIMINIT', 'EXINIT', 'VIMRUNTIME', 'EMACSLOADPATH',
+  'PAGER', 'MANPAGER', 'SYSTEMD_PAGER', 'EDITOR', 'VISUAL', 'SUDO_EDITOR', 'SYSTEMD_EDITOR', 'BROWSER', 'SSH_ASKPASS', 'SUDO_ASKPASS',
+  'LESS', 'LESSOPEN', 'LESSCLOSE', 'LESSKEY', 'LESSKEYIN', 'LESSKEY_SYSTEM', 'LESSEDIT',
+  'RSYNC_RSH', 'RSYNC_CONNECT_PROG', 'CVS_RSH', 'SVN_SSH', 'TERMINFO', 'TERMINFO_DIRS', 'TERMCAP',
 ]);
 
 /** git's identity variables only: the rest of GIT_* points git at configs, hooks and helpers it runs. */
@@ -53,7 +62,7 @@ const GIT_IDENTITY = new Set(['GIT_AUTHOR_NAME', 'GIT_AUTHOR_EMAIL', 'GIT_COMMIT
  * more; SSH_* because forced commands and scripts trust what sshd (and tlsshd) set there
  * (SSH_ORIGINAL_COMMAND, SSH_CONNECTION, SSH_AUTH_SOCK...).
  */
-const CODE_RUNNING_PREFIXES = ['LD_', 'BASH_FUNC_', 'MALLOC_', 'LUA_INIT_', 'LUA_PATH_', 'LUA_CPATH_', 'GIT_', 'TLSSH_', 'SSH_'];
+const CODE_RUNNING_PREFIXES = ['LD_', 'BASH_FUNC_', 'MALLOC_', 'LUA_INIT_', 'LUA_PATH_', 'LUA_CPATH_', 'GIT_', 'XDG_', 'TLSSH_', 'SSH_'];
 
 /** True for names that no AcceptEnv pattern may let a client set. */
 export function isForbiddenVariable(name: string): boolean {

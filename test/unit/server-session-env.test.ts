@@ -70,6 +70,10 @@ test('even AcceptEnv * never lets through a variable that makes a shell, the loa
     'PERL5LIB', 'RUBYOPT', 'JAVA_TOOL_OPTIONS', 'LOCPATH', 'MALLOC_CHECK_', 'GLIBC_TUNABLES', 'HOSTALIASES',
     'RES_OPTIONS', 'NLSPATH', 'ZDOTDIR', 'OPENSSL_CONF', 'LESSOPEN', 'PAGER', 'GIT_SSH_COMMAND', 'GIT_CONFIG_COUNT',
     'TLSSH_CONNECTION', 'CDPATH', 'FPATH', 'LUA_INIT_5_4', 'SSH_ORIGINAL_COMMAND', 'SSH_CONNECTION', 'SSH_AUTH_SOCK',
+    // Found by a review: each makes some program run code of the client's choosing.
+    'VIMINIT', 'EXINIT', 'PHPRC', 'PHP_INI_SCAN_DIR', 'XDG_CONFIG_HOME', 'XDG_DATA_DIRS', 'R_PROFILE_USER', 'EMACSLOADPATH',
+    'GEM_HOME', 'SUDO_EDITOR', 'SYSTEMD_EDITOR', 'FCEDIT', 'LESS', 'LESSKEY', 'TERMINFO', 'TERMINFO_DIRS', 'KSH_ENV',
+    'RSYNC_RSH', 'RSYNC_CONNECT_PROG', 'PROMPT', 'RPROMPT',
   ];
   for (const name of codeRunning) {
     assert.ok(!isAcceptedVariable(name, ['*']), `${name} must never pass`);
