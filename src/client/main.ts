@@ -6,6 +6,9 @@ import { setComm } from '../process-title';
 import { parseArgs } from './cli-args';
 import { exitNow, installExitGuards } from './exit-guards';
 import { writeStderrLine } from './stderr-log';
+import { guardInspectorSignal } from '../inspector-signal';
+
+guardInspectorSignal();
 
 // comm is "node" otherwise: `pgrep -x tlssh` and `ps -C tlssh` look for this.
 setComm('tlssh');

@@ -19,6 +19,9 @@ import { failureLine } from './exit-status';
 import type { MuxSessionRequest } from './mux-frames';
 import { MuxMaster, type OpenSession, type SharedSession, type SharedSessionEnd, type SharedSessionIo } from './mux-master';
 import type { Log } from './stderr-log';
+import { guardInspectorSignal } from '../inspector-signal';
+
+guardInspectorSignal();
 
 /** `cwd`: the spawner's working directory, where the command line's relative paths are. */
 export type SpawnerMessage = { t: 'start'; argv: string[]; socketPath: string; cwd: string; own?: string } | { t: 'answer'; value: string | null };

@@ -7,6 +7,9 @@ import { controlRequest, controlSocketPath } from './client';
 import { sessionsTable, statusText } from './format';
 import { exitQuietlyOnEpipe } from '../quiet-epipe';
 import { terminalSafeJson } from '../terminal-safe-text';
+import { guardInspectorSignal } from '../inspector-signal';
+
+guardInspectorSignal();
 
 function packageVersion(): string {
   try {

@@ -9,6 +9,9 @@ import { buildProgram, planFromOptions } from './cli-options';
 import { runPlan, type Output } from './commands';
 import { inKeygenTerms } from './tpm-bridge';
 import { exitQuietlyOnEpipe } from '../quiet-epipe';
+import { guardInspectorSignal } from '../inspector-signal';
+
+guardInspectorSignal();
 
 const PROGRAM = 'tlssh-keygen';
 

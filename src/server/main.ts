@@ -17,6 +17,9 @@ import { Logger, openLogFile, syslogSocketProblem, type LogLevel, type LogSink }
 import { checkServerFiles, checkTpmSignature, signInProcess, signThroughAgent, type ServerFiles } from './startup-checks';
 import { exitQuietlyOnEpipe } from '../quiet-epipe';
 import { emptyDefaultTrust } from '../transport/default-trust';
+import { guardInspectorSignal } from '../inspector-signal';
+
+guardInspectorSignal();
 
 /** Set in the re-launched background copy; never seen by sessions (their env is built anew). */
 const DETACHED_ENV = 'TLSSHD_DETACHED';

@@ -3,6 +3,7 @@
 // never end a logged-in session.
 
 import * as net from 'node:net';
+import { ignoreInspectorSignal } from '../inspector-signal';
 import { setProcessTitle } from '../process-title';
 import { DEFAULT_KILL_MESSAGE } from './control-protocol';
 import { closeInheritedFds, ipcFd } from './inherited-fds';
@@ -30,12 +31,10 @@ process.on('SIGHUP', () => {});
 // A listener restarted since this session began has no IPC channel to us: its tlsshctl kill (or a
 // reload's certificate check) comes as SIGUSR2. Only root or the session's own user can send it.
 process.on('SIGUSR2', () => connection?.kill(DEFAULT_KILL_MESSAGE));
-// Node opens its inspector on 127.0.0.1:9229 when a process without a SIGUSR1 listener gets
-// SIGUSR1, and after the privilege drop the session's user may signal this process: a shell
-// running `kill -USR1 $PPID` would then run code in the worker, read its TLS state and key, and let
-// any local user attach. A listener of our own keeps the inspector shut (Node 20 has no
-// --disable-sigusr1); it is installed here, as root, before anyone else can signal us.
-process.on('SIGUSR1', () => {});
+// After the privilege drop the session's user may signal this process (`kill -USR1 $PPID`):
+// SIGUSR1 must neither open Node's inspector nor end the session. Installed here, as root,
+// before anyone else can signal us.
+ignoreInspectorSignal();
 
 process.on('message', (msg: unknown, handle: unknown) => {
   // After the connection, the listener's only message is tlsshctl's kill.

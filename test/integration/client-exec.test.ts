@@ -39,6 +39,24 @@ describe('tlssh running commands', () => {
     assert.equal(k.status, 128 + constants.signals.SIGKILL, k.stderr);
   });
 
+  it('SIGUSR1 ends tlssh as SIGTERM does (rsync sends it), and never opens Node\'s inspector', async () => {
+    const child = spawn(process.execPath, [TLSSH, ...conf, 'localhost', 'echo started; exec sleep 60'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    const ended = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+    await new Promise<void>((resolve) => child.stdout.on('data', (b: Buffer) => {
+      out += b.toString();
+      if (out.includes('started\n')) resolve();
+    }));
+    const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    child.kill('SIGUSR1');
+    const code = await ended;
+    clearTimeout(killer);
+    assert.equal(code, 255, err);
+    assert.doesNotMatch(err, /Debugger|inspector/i);
+  });
+
   it('runs the session in a worker started without NODE_EXTRA_CA_CERTS', async () => {
     // The fixture gives the daemon the variable; the command's parent is the session's worker.
     const r = await runTlssh([...conf, 'localhost', "tr '\\0' ' ' </proc/$PPID/cmdline; echo; tr '\\0' '\\n' </proc/$PPID/environ | grep -c '^NODE_EXTRA_CA_CERTS=' || true"]);

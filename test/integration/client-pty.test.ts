@@ -189,13 +189,15 @@ describe('tlssh with a pseudo-terminal', () => {
     sttyRestored(tag);
   });
 
-  for (const signal of ['SIGTERM', 'SIGHUP', 'SIGINT'] as const) {
+  // SIGUSR1 as SIGTERM: without a listener for it, Node would open its inspector instead.
+  for (const signal of ['SIGTERM', 'SIGHUP', 'SIGINT', 'SIGUSR1'] as const) {
     it(`restores the terminal when tlssh gets ${signal}`, async (ctx) => {
       ctx.after(() => term?.close());
       const { t, tag, pidFile, mark } = await login();
       const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
       process.kill(pid, signal);
       assert.equal(await finished(t, mark), 255);
+      assert.doesNotMatch(t.output().slice(mark), /Debugger|inspector/i);
       sttyRestored(tag);
     });
   }

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { isAlive, loginUser, makeServerFixture, runCommand, writeConfig } from '../helpers/server-harness';
+import { isAlive, loginUser, makeServerFixture, runCommand, startTlsshd, writeConfig } from '../helpers/server-harness';
 
 const TLSSHD = path.resolve(__dirname, '..', '..', '..', 'bin', 'tlsshd');
 
@@ -47,6 +47,17 @@ test('detaches, writes PidFile, serves, and cleans up on SIGTERM', async () => {
   for (let i = 0; i < 200 && isAlive(pid); i++) await new Promise((res) => setTimeout(res, 50));
   assert.equal(isAlive(pid), false);
   assert.equal(fs.existsSync(pidFile), false);
+});
+
+test('SIGUSR1 stops the listener as SIGTERM does, and never opens Node\'s inspector (root could, and any user would then attach)', async () => {
+  const fx = makeServerFixture('tlsshd-daemon-usr1');
+  const me = loginUser();
+  const d = await startTlsshd({ dir: fx.dir, config: { ...fx.config, ...me.config } });
+  process.kill(d.pid, 'SIGUSR1');
+  await d.waitForLog(/received SIGTERM; no longer accepting connections/);
+  await d.stop();
+  assert.doesNotMatch(d.logs(), /Debugger|inspector/i);
+  fs.rmSync(fx.dir, { recursive: true, force: true });
 });
 
 test('a bad configuration refuses to start with status 255 and says why', () => {
