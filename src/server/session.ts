@@ -140,15 +140,27 @@ function withSshTty(shell: string, args: string[]): { file: string; args: string
   return { file: '/bin/sh', args: ['-c', script, shell, ...args] };
 }
 
+/**
+ * To the session's process group (doc/PROTOCOL.md, signal), as a terminal's ^C reaches every
+ * process of its foreground job: `sleep 60; echo after` or `tail -f log | grep x` then end on the
+ * first interrupt, where the shell alone would wait for its child and carry on. Every session is
+ * a process group of its own (its command is started detached, node-pty's with setsid).
+ */
 function deliverSignal(pid: number | undefined, name: string, log: Logger): void {
   if (!ALLOWED_SIGNALS.has(name) || pid === undefined) {
     log.verbose(`ignoring request for signal ${name}`);
     return;
   }
+  const signal = `SIG${name}` as NodeJS.Signals;
   try {
-    process.kill(pid, `SIG${name}` as NodeJS.Signals);
+    process.kill(-pid, signal);
   } catch {
-    // Already gone.
+    // A PTY child just forked may not have made its own group yet: the process itself, then.
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // Already gone.
+    }
   }
 }
 

@@ -242,6 +242,30 @@ describe('tlssh as ssh is used', () => {
     clearTimeout(killer);
     assert.equal(status, 130, err);
   });
+
+  // The interrupt reaches the whole command, as a terminal's ^C reaches its foreground job, not
+  // only the shell, which would wait for its child and carry on.
+  for (const command of ['sleep 60; echo after', 'sleep 60 | cat; echo after']) {
+    it(`the first Ctrl-C ends a compound command too: ${command}`, async () => {
+      const child = spawn(process.execPath, [TLSSH, ...conf, 'localhost', `echo ready; ${command}`], { stdio: ['pipe', 'pipe', 'pipe'] });
+      let err = '';
+      let out = '';
+      child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+      await new Promise<void>((resolve) => {
+        child.stdout.on('data', (b: Buffer) => {
+          out += b.toString();
+          if (out.includes('ready')) resolve();
+        });
+      });
+      // Before or after the shell forks sleep, the group gets it: either way the command ends.
+      child.kill('SIGINT');
+      const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      const status = await new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+      clearTimeout(killer);
+      assert.equal(status, 130, err);
+      assert.doesNotMatch(out, /after/);
+    });
+  }
 });
 
 describe('tlssh errors an administrator can act on', () => {
