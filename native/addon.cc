@@ -2,6 +2,11 @@
 // key files and builds templates; this file only moves bytes across and runs TPM work on the
 // thread pool.
 #include <napi.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
 
 #include <sys/socket.h>
 #include <unistd.h>
@@ -12,6 +17,7 @@
 #include <functional>
 #include <optional>
 
+#include "agent-client.h"
 #include "engine.h"
 #include "tpm-core.h"
 
@@ -239,6 +245,53 @@ Napi::Value PeerCredentials(const Napi::CallbackInfo& info) {
   return r;
 }
 
+// The listener's key agent with a server key from a PEM file: the two private operations the
+// engine asks of the agent (kAgentOpEcdsaSign: DER signature of a digest; kAgentOpRsaPrivate:
+// raw m^d mod n of a padded block), done with Node's OpenSSL. Node's crypto has no ECDSA of a
+// bare digest, and this is what keeps the key itself out of every worker. Not TPM work.
+Napi::Value SoftwarePrivateOp(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t op = info[0].As<Napi::Number>().Uint32Value();
+  Bytes der = bytesOf(info[1]);
+  Bytes input = bytesOf(info[2]);
+  const unsigned char* p = der.data();
+  EVP_PKEY* pkey = d2i_AutoPrivateKey(nullptr, &p, static_cast<long>(der.size()));
+  wipe(der);
+  if (!pkey) {
+    ERR_clear_error();
+    throw Napi::Error::New(env, "the key is not a private key OpenSSL can read");
+  }
+  Bytes out;
+  std::string why;
+  if (op == kAgentOpEcdsaSign && EVP_PKEY_get_base_id(pkey) == EVP_PKEY_EC) {
+    ECDSA_SIG* sig = ECDSA_do_sign(input.data(), static_cast<int>(input.size()), const_cast<EC_KEY*>(EVP_PKEY_get0_EC_KEY(pkey)));
+    int len = sig ? i2d_ECDSA_SIG(sig, nullptr) : -1;
+    if (len > 0) {
+      out.resize(static_cast<size_t>(len));
+      unsigned char* q = out.data();
+      i2d_ECDSA_SIG(sig, &q);
+    } else {
+      why = "ECDSA signing failed";
+    }
+    ECDSA_SIG_free(sig);
+  } else if (op == kAgentOpRsaPrivate && EVP_PKEY_get_base_id(pkey) == EVP_PKEY_RSA) {
+    RSA* rsa = const_cast<RSA*>(EVP_PKEY_get0_RSA(pkey));
+    int n = RSA_size(rsa);
+    out.resize(static_cast<size_t>(n));
+    if (input.size() != out.size() ||
+        RSA_private_encrypt(n, input.data(), out.data(), rsa, RSA_NO_PADDING) != n) {
+      out.clear();
+      why = "the RSA private operation failed";
+    }
+  } else {
+    why = "the operation does not fit the key's type";
+  }
+  EVP_PKEY_free(pkey);
+  ERR_clear_error();
+  if (!why.empty()) throw Napi::Error::New(env, why);
+  return toBuffer(env, out);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // libtss2 logs errors to stderr unless told otherwise; tlssh reports them itself.
   setenv("TSS2_LOG", "all+none", 0);
@@ -260,6 +313,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("createKey", Napi::Function::New(env, CreateKey));
   exports.Set("importKey", Napi::Function::New(env, ImportKey));
   exports.Set("peerCredentials", Napi::Function::New(env, PeerCredentials));
+  exports.Set("softwarePrivateOp", Napi::Function::New(env, SoftwarePrivateOp));
   env.AddCleanupHook([] { flushAll(); });
   return exports;
 }

@@ -14,10 +14,8 @@ export interface ConnectionMessage {
   /** Built by workerConfig(): no passwords, ever. */
   config: WorkerConfig;
   logSink: LogSink;
-  /** Socket of the TPM key agent, when the key lives in a TPM. */
+  /** Socket of the listener's key agent, which signs with the server key (in a TPM or a file) for us. */
   agentSocket?: string;
-  /** The PEM server key the listener opened with PrivkeyPassword, when it has one. */
-  serverKey?: string;
   /**
    * Base64 of the bytes the listener read while it held the connection (the ClientHello): the
    * worker replays them into its TLS server before anything else from the socket.
@@ -38,7 +36,6 @@ export interface WarmMessage {
   config: WorkerConfig;
   logSink: LogSink;
   agentSocket?: string;
-  serverKey?: string;
 }
 
 /** Worker -> listener: the warm-up for `generation` is done; the worker is ready to take a connection. */
@@ -192,7 +189,6 @@ export function isConnectionMessage(v: unknown): v is ConnectionMessage {
   return o['t'] === 'connection' && typeof o['id'] === 'number' && typeof o['config'] === 'object' && o['config'] !== null
     && (o['logSink'] === 'stderr' || o['logSink'] === 'syslog' || o['logSink'] === 'file')
     && (o['agentSocket'] === undefined || typeof o['agentSocket'] === 'string')
-    && (o['serverKey'] === undefined || typeof o['serverKey'] === 'string')
     && (o['prefix'] === undefined
       || (typeof o['prefix'] === 'string' && o['prefix'].length <= MAX_PREFIX_BASE64 && /^[A-Za-z0-9+/]*={0,2}$/.test(o['prefix'])))
     && (o['generation'] === undefined || isCount(o['generation']));
@@ -203,8 +199,7 @@ export function isWarmMessage(v: unknown): v is WarmMessage {
   const o = v as Record<string, unknown>;
   return o['t'] === 'warm' && isCount(o['generation']) && typeof o['config'] === 'object' && o['config'] !== null
     && (o['logSink'] === 'stderr' || o['logSink'] === 'syslog' || o['logSink'] === 'file')
-    && (o['agentSocket'] === undefined || typeof o['agentSocket'] === 'string')
-    && (o['serverKey'] === undefined || typeof o['serverKey'] === 'string');
+    && (o['agentSocket'] === undefined || typeof o['agentSocket'] === 'string');
 }
 
 export function parseWorkerMessage(v: unknown): WorkerMessage | undefined {

@@ -28,7 +28,8 @@ import { shouldDrop } from './max-startups';
 import { closePamSession, pamDecision, pamServiceNote } from './pam-session';
 import { PamSessionRegistry } from './pam-session-registry';
 import { checkRuntimeDir } from './runtime-dir';
-import { connectionMessage, openedServerKey, warmMessage } from './worker-config';
+import { openFileKey, startFileKey, type FileKeySigner } from './file-key';
+import { connectionMessage, warmMessage } from './worker-config';
 import { loadPipeBinding } from './command-pipes';
 import { WorkerPool } from './worker-pool';
 
@@ -146,7 +147,8 @@ export class Listener {
   private agentStop: (() => Promise<void> | void) | undefined;
   private agentStats: (() => AgentStats) | undefined;
   /** A password-protected PEM server key, opened here so that workers never see the password. */
-  private serverKey: string | undefined;
+  /** A PEM server key, held here and used by the key agent only (file-key.ts). */
+  private fileKey: FileKeySigner | undefined;
   private control: { close(): void } | undefined;
   private readonly startedAt = new Date();
   private logins = 0;
@@ -164,7 +166,7 @@ export class Listener {
     this.pool = new WorkerPool({
       spawn: () => this.spawnWorker(),
       warmMessage: (generation) => warmMessage({
-        generation, config: { ...this.config, UsePAM: this.pamOn }, logSink: opts.logSink, agentSocket: this.agentSocket, serverKey: this.serverKey,
+        generation, config: { ...this.config, UsePAM: this.pamOn }, logSink: opts.logSink, agentSocket: this.agentSocket,
       }),
       policy: () => ({
         min: this.config.PreforkWorkers.min, max: this.config.PreforkWorkers.max, idleTimeoutMs: this.config.PreforkIdleTimeout * 1000,
@@ -199,7 +201,8 @@ export class Listener {
         throw new TlsshError('TLSSH_ERR_RUNTIME_DIR', `RuntimeDir ${this.config.RuntimeDir} is in use by another running tlsshd (its control socket answers): give each tlsshd its own RuntimeDir`);
       }
     }
-    this.serverKey = openedServerKey(this.config);
+    // Before the lines below: a key that cannot be opened must be the only line printed.
+    if (this.config.PrivkeyEngine !== 'tpm') this.fileKey = await startFileKey(this.config, (line) => this.log.info(line));
     // After the checks that refuse to start, so that a refusal is the only line printed.
     this.checkPam();
     const pipes = loadPipeBinding();
@@ -237,7 +240,7 @@ export class Listener {
   /** New connections use `cfg` from now on; Listen/Port changes need a restart. */
   reload(cfg: ServerConfig): void {
     if (cfg.Listen.join() !== this.config.Listen.join()) this.log.info('Listen/Port changed: restart tlsshd to apply');
-    if (this.agentSocket && TPM_KEY_FIELDS.some((k) => cfg[k] !== this.config[k])) {
+    if (this.config.PrivkeyEngine === 'tpm' && TPM_KEY_FIELDS.some((k) => cfg[k] !== this.config[k])) {
       // The agent holds the key it was started with; a certificate for another key would fail every login.
       this.log.info(`${TPM_KEY_FIELDS.join('/')} changed: restart tlsshd to apply (keeping the TPM key in use)`);
       const kept: Partial<ServerConfig> = {};
@@ -246,8 +249,13 @@ export class Listener {
     }
     // Throws (keeping the old configuration) when a CA or CRL cannot be read or parsed.
     const trust = loadClientTrust(cfg);
+    if (this.fileKey && cfg.PrivkeyEngine === 'tpm') {
+      // The workers' agent serves the file key it holds; a TPM key needs the TPM agent, started at start.
+      this.log.info('PrivkeyEngine changed: restart tlsshd to apply (keeping the key file in use)');
+      cfg = { ...cfg, PrivkeyEngine: this.config.PrivkeyEngine, KeyFile: this.config.KeyFile, CertFile: this.config.CertFile, PrivkeyPassword: this.config.PrivkeyPassword };
+    }
     // Throws (keeping the old configuration) when the new key cannot be opened.
-    this.serverKey = openedServerKey(cfg);
+    const key = this.fileKey ? openFileKey(cfg) : undefined;
     const previous = this.config;
     this.config = cfg;
     try {
@@ -256,6 +264,7 @@ export class Listener {
       this.config = previous;
       throw e;
     }
+    if (key) this.fileKey?.install(cfg, key);
     this.perSource.update(perSourceSettings(cfg));
     // Warm workers built their TLS from the old configuration and files.
     this.pool.retire();
@@ -409,7 +418,7 @@ export class Listener {
     this.unauthenticatedWorkers++;
     child.on('message', (m: unknown) => this.onWorkerMessage(state, m, c.address));
     const msg = connectionMessage({
-      id, config: { ...this.config, UsePAM: this.pamOn }, logSink: this.opts.logSink, agentSocket: this.agentSocket, serverKey: this.serverKey, prefix,
+      id, config: { ...this.config, UsePAM: this.pamOn }, logSink: this.opts.logSink, agentSocket: this.agentSocket, prefix,
       generation: this.pool.currentGeneration,
     });
     this.log.verbose(`connection #${id} from ${remote} -> worker ${pid}${taken ? (taken.warmed ? ' (warm)' : ' (prefork, still starting)') : ''}`);
@@ -602,7 +611,8 @@ export class Listener {
       ...this.pool.view(),
       penalties: this.perSource.penaltyViews(),
       // null: the server key is not in a TPM, so there is no agent.
-      tpmAgent: this.agentStats?.() ?? null,
+      // A file key's agent answers in microseconds: its figures say nothing about a TPM.
+      tpmAgent: this.fileKey ? null : this.agentStats?.() ?? null,
     };
   }
 
@@ -641,9 +651,22 @@ export class Listener {
    * the daemon here instead of failing every login.
    */
   private async startKeyAgent(): Promise<void> {
-    if (this.config.PrivkeyEngine !== 'tpm') return;
     const dir = this.config.RuntimeDir;
     privateRuntimeDir(dir);
+    if (this.fileKey) {
+      const socketPath = path.join(dir, 'key-agent.sock');
+      const tpm = await import('../tpm');
+      const agent = await tpm.startKeyAgent({
+        socketPath, keys: [], fileKey: this.fileKey, check: false,
+        log: (line) => (/: TLSSH_ERR_|refused|dropped/.test(line) ? this.log.error(line) : this.log.verbose(line)),
+      });
+      this.agentStop = () => agent.close();
+      this.agentStats = () => agent.stats();
+      this.agentSocket = socketPath;
+      this.log.verbose(`key agent on ${socketPath}: workers sign with KeyFile ${this.fileKey.id} through it and never hold the key`);
+      return;
+    }
+    if (this.config.PrivkeyEngine !== 'tpm') return;
     const socketPath = path.join(dir, 'tpm-agent.sock');
     // Loaded only with a TPM key, so plain-key daemons never load the native addon.
     const tpm = await import('../tpm');

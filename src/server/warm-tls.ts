@@ -46,7 +46,6 @@ export interface TlsSource {
   config: WorkerConfig;
   logSink: LogSink;
   agentSocket?: string | undefined;
-  serverKey?: string | undefined;
 }
 
 export interface PreparedTls extends BuiltTls {
@@ -59,7 +58,6 @@ export interface PreparedTls extends BuiltTls {
 export function buildServerTls(src: TlsSource): BuiltTls {
   const setup = serverTlsOptions(src.config, {
     ...(src.agentSocket ? { agentSocket: src.agentSocket } : {}),
-    ...(src.serverKey !== undefined ? { openedKey: src.serverKey } : {}),
   });
   return { setup, server: createTlsServer(setup) };
 }
@@ -81,8 +79,8 @@ export function stillCurrent(p: PreparedTls | undefined, src: TlsSource, generat
 export function filesStamp(src: TlsSource): string {
   const cfg = src.config;
   const files: string[] = [cfg.CertFile, cfg.ClientCAFile, cfg.ClientCRL];
-  // An opened key came in the message; a TPM key file is read for its public part.
-  if (src.serverKey === undefined) files.push(cfg.KeyFile);
+  // A TPM key file is read for its public part; a PEM key file only ever by the listener.
+  if (cfg.PrivkeyEngine === 'tpm') files.push(cfg.KeyFile);
   const lines = files.filter((f) => f !== '').map(stampOf);
   if (cfg.ClientCAPath !== '') {
     lines.push(stampOf(cfg.ClientCAPath));

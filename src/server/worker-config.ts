@@ -1,18 +1,13 @@
 // What a worker is told about the configuration. Workers parse network bytes and then become the
-// user, so they get no secret (DESIGN §1): the TPM passwords stay in the listener's key agent,
-// and a password-protected PEM server key is opened by the listener, which hands over the key
-// itself (the worker has to hold it to handshake, as there is no kTLS here) but never the
-// password, which may open other things too.
+// user, so they get no secret (DESIGN §1): the server key, in a TPM or in a PEM file, and its
+// passwords stay with the listener, whose key agent signs for the workers (file-key.ts).
 //
 // WorkerConfig is built by naming the fields a worker needs, never by deleting the secret ones
 // from a copy: a keyword added to ServerConfig later stays in the listener until someone adds it
 // here on purpose. Its secret fields are typed `never`, so handing a whole ServerConfig where a
 // WorkerConfig is expected does not compile.
 
-import { createPrivateKey } from 'node:crypto';
 import type { ServerConfig } from '../config/types';
-import { TlsshError } from '../errors';
-import { readConfiguredFile } from '../transport/pem-files';
 import type { ConnectionMessage, WarmMessage } from './ipc-messages';
 import type { LogSink } from './log';
 
@@ -41,30 +36,11 @@ export function workerConfig(cfg: ServerConfig): WorkerConfig {
   return out as WorkerConfig;
 }
 
-/**
- * The server's PEM key, opened with PrivkeyPassword, as unencrypted PKCS#8 PEM for the workers;
- * undefined when there is nothing to open (a TPM key, or a key without a password, which the
- * worker reads itself). Called at start and on reload, so a wrong password stops the daemon
- * (or keeps the old configuration) instead of failing every login.
- */
-export function openedServerKey(cfg: ServerConfig): string | undefined {
-  if (cfg.PrivkeyEngine === 'tpm' || cfg.PrivkeyPassword === undefined) return undefined;
-  const pem = readConfiguredFile(cfg.KeyFile, 'KeyFile', 'TLSSH_ERR_TLS_KEY');
-  try {
-    return createPrivateKey({ key: pem, format: 'pem', passphrase: cfg.PrivkeyPassword }).export({ type: 'pkcs8', format: 'pem' }).toString();
-  } catch (e) {
-    const reason = (e as { reason?: string }).reason ?? (e as Error).message;
-    throw new TlsshError('TLSSH_ERR_TLS_KEY', `KeyFile ${cfg.KeyFile}: cannot open with PrivkeyPassword: ${reason}`, { cause: e });
-  }
-}
-
 export interface ConnectionMessageInput {
   id: number;
   config: ServerConfig;
   logSink: LogSink;
   agentSocket?: string | undefined;
-  /** From openedServerKey(). */
-  serverKey?: string | undefined;
   /** What the listener read while it held the connection (the ClientHello), replayed by the worker. */
   prefix?: Buffer | undefined;
   /** The configuration's generation, for a warm worker to know whether what it prepared still holds. */
@@ -76,7 +52,6 @@ export function connectionMessage(i: ConnectionMessageInput): ConnectionMessage 
   return {
     t: 'connection', id: i.id, config: workerConfig(i.config), logSink: i.logSink,
     ...(i.agentSocket ? { agentSocket: i.agentSocket } : {}),
-    ...(i.serverKey !== undefined ? { serverKey: i.serverKey } : {}),
     ...(i.prefix ? { prefix: i.prefix.toString('base64') } : {}),
     ...(i.generation !== undefined ? { generation: i.generation } : {}),
   };
@@ -87,6 +62,5 @@ export function warmMessage(i: Omit<ConnectionMessageInput, 'id' | 'prefix'> & {
   return {
     t: 'warm', generation: i.generation, config: workerConfig(i.config), logSink: i.logSink,
     ...(i.agentSocket ? { agentSocket: i.agentSocket } : {}),
-    ...(i.serverKey !== undefined ? { serverKey: i.serverKey } : {}),
   };
 }

@@ -52,6 +52,12 @@ export interface TpmBinding {
   importKey(o: { tcti: string; parent: number; parentAuth: Buffer; pub: Buffer; sensitive: Buffer }): Promise<Buffer>;
   /** SO_PEERCRED of a connected Unix socket (not TPM work: see native/addon.cc). */
   peerCredentials?(fd: number): { pid: number; uid: number; gid: number };
+  /**
+   * The key agent's operations with a key from a PEM file, in Node's OpenSSL (not TPM work): op 1
+   * signs `input` as a digest (DER ECDSA-Sig-Value), op 2 is the raw RSA private operation on a
+   * modulus-sized block. `pkcs8` is the key in DER.
+   */
+  softwarePrivateOp?(op: number, pkcs8: Buffer, input: Buffer): Buffer;
 }
 
 const ADDON = 'tlssh_tpm.node';

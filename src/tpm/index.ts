@@ -19,6 +19,7 @@ export {
   tpmSignDigest,
   unconfigureTpmKey,
   useKeyAgent,
+  useKeyAgentForCertificate,
   wrapKeyInTpm,
 } from './keys';
 export type { TpmCreateOptions, TpmKeyInfo, TpmKeyOptions } from './keys';

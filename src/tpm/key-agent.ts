@@ -35,6 +35,11 @@ export interface KeyAgentOptions {
   check?: boolean;
   /** Milliseconds one TPM operation may take before the TPM counts as stalled (TpmTimeout); 0: no deadline. */
   timeoutMs?: number;
+  /**
+   * A key from a PEM file that the listener holds (src/server/file-key.ts), served under its id
+   * alongside any TPM keys; its operations take microseconds, so they neither queue nor time out.
+   */
+  fileKey?: { readonly id: string; privateOp(op: number, input: Buffer): Buffer };
 }
 
 export interface KeyAgent {
@@ -207,6 +212,21 @@ export async function startKeyAgent(opts: KeyAgentOptions): Promise<KeyAgent> {
       if (!req) return;
       busy = true;
       const { keyId } = req;
+      if (opts.fileKey && keyId === opts.fileKey.id) {
+        const started = process.hrtime.bigint();
+        try {
+          const out = opts.fileKey.privateOp(req.op, req.input);
+          latency.add(Number(process.hrtime.bigint() - started) / 1e6);
+          count++;
+          sock.end(encodeOk(out));
+        } catch (e) {
+          errors++;
+          const message = e instanceof Error ? e.message : String(e);
+          log(`tpm-agent: ${keyId}: TLSSH_ERR_TLS_KEY: ${message}`);
+          sock.end(encodeFailure('TLSSH_ERR_TLS_KEY', message));
+        }
+        return;
+      }
       const key = served.get(keyId);
       if (!key) {
         errors++;
@@ -248,7 +268,7 @@ export async function startKeyAgent(opts: KeyAgentOptions): Promise<KeyAgent> {
     process.umask(oldMask);
   }
   fs.chmodSync(opts.socketPath, 0o600);
-  log(`tpm-agent: listening on ${opts.socketPath} for ${served.size} key(s)`);
+  log(`tpm-agent: listening on ${opts.socketPath} for ${served.size + (opts.fileKey ? 1 : 0)} key(s)`);
 
   let closed = false;
   return {

@@ -9,7 +9,7 @@ import { ALPN_TLSSH2_MUX } from '../protocol/mux-messages';
 import { emptyDefaultTrust } from './default-trust';
 import { loadCaCertificates, loadCrls, readConfiguredFile } from './pem-files';
 import { EKU_CLIENT_AUTH, describeKeyUsage, identityOf, peerCertificate, purposeProblem, type PeerIdentity } from './peer-identity';
-import { tpmKeyOptions } from './tpm-key';
+import { agentKeyOptions, tpmKeyOptions } from './tpm-key';
 
 export const TLS_MIN_VERSION = 'TLSv1.3' as const;
 
@@ -22,10 +22,11 @@ export interface KeyMaterial {
 }
 
 export interface KeyOptions {
-  /** Server workers: sign through the listener's key agent instead of opening the TPM. */
+  /**
+   * Server workers: sign through the listener's key agent, which holds the key (in the TPM, or
+   * read from KeyFile), instead of opening the TPM or the key file. The key never reaches them.
+   */
   agentSocket?: string;
-  /** Server workers: the PEM key the listener opened with PrivkeyPassword (the worker never gets the password). */
-  openedKey?: string;
 }
 
 /**
@@ -41,7 +42,7 @@ export function keyMaterial(cfg: KeyConfig, options: KeyOptions = {}): KeyMateri
   if (cfg.PrivkeyEngine === 'tpm') {
     return { cert, ...tpmKeyOptions(cfg, options.agentSocket) };
   }
-  if (options.openedKey !== undefined) return { cert, key: Buffer.from(options.openedKey) };
+  if (options.agentSocket !== undefined) return { cert, ...agentKeyOptions(cfg.KeyFile, cert, options.agentSocket) };
   const key = readConfiguredFile(cfg.KeyFile, 'KeyFile', 'TLSSH_ERR_TLS_KEY');
   if (key.includes('BEGIN TSS2 PRIVATE KEY')) {
     throw new TlsshError('TLSSH_ERR_TLS_KEY', `KeyFile ${cfg.KeyFile} is a TPM key: use PrivkeyEngine tpm (tlssh -E tpm)`);

@@ -41,6 +41,15 @@ export function tpmKeyOptions(cfg: TpmKeyConfig, agentSocket: string | undefined
   return { privateKeyEngine: 'tpm', privateKeyIdentifier: cfg.KeyFile };
 }
 
+/**
+ * A server worker with a key from a PEM file that the listener holds: the addon's engine asks the
+ * key agent for each signature and takes the public key from the certificate.
+ */
+export function agentKeyOptions(keyId: string, cert: Buffer, agentSocket: string): EngineKeyOptions {
+  facade().useKeyAgentForCertificate(keyId, cert, agentSocket);
+  return { privateKeyEngine: 'tpm', privateKeyIdentifier: keyId };
+}
+
 export interface PrepareOptions {
   /** How long to keep retrying a TPM that cannot be reached (a TPM without a resource manager can be busy). */
   retryMs?: number;

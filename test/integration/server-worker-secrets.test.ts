@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createPrivateKey, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -17,6 +17,8 @@ const SRK_PW = `hardening-srkpw-${randomBytes(6).toString('hex')}`;
 const me = loginUser();
 let fx: ServerFixture;
 let daemon: TlsshdHandle | undefined;
+/** The same server with the key file unencrypted, as most are. */
+let plainDaemon: TlsshdHandle | undefined;
 let encKey: string;
 const TLSSHD = path.resolve(__dirname, '..', '..', '..', 'bin', 'tlsshd');
 
@@ -62,9 +64,11 @@ before(async () => {
   fs.writeFileSync(secrets, `PrivkeyPassword ${KEY_PW}\nTpmSrkPassword ${SRK_PW}\n`, { mode: 0o600 });
   if (!isRoot) return;
   daemon = await startTlsshd({ dir: fx.dir, config: { ...fx.config, ...me.config, KeyFile: encKey, include: secrets } });
+  plainDaemon = await startTlsshd({ dir: fx.dir, config: { ...fx.config, ...me.config } });
 });
 after(async () => {
   await daemon?.stop();
+  await plainDaemon?.stop();
   if (fx) fs.rmSync(fx.dir, { recursive: true, force: true });
 });
 
@@ -84,6 +88,24 @@ test('the worker serving a login holds neither PrivkeyPassword nor TpmSrkPasswor
   s.endStdin();
   const r = await s.result;
   assert.equal(r.exit?.code, 0);
+});
+
+test('the worker serving a login never holds the server\'s private key: the listener\'s key agent signs', { skip: isRoot ? false : 'reading another process\'s memory needs root' }, async () => {
+  assert.ok(daemon && plainDaemon);
+  const key = createPrivateKey({ key: fs.readFileSync(encKey), passphrase: KEY_PW });
+  // The private scalar: in every form the key takes (PEM, DER, OpenSSL's own), these bytes are there.
+  const scalar = Buffer.from(String(key.export({ format: 'jwk' }).d), 'base64url');
+  assert.equal(scalar.length, 32);
+  for (const d of [plainDaemon, daemon]) {
+    const s = connectClient(d.port, fx.client(me.name), sessionRequest({ command: 'echo ready; cat' }));
+    await s.waitForStdout((o) => o.includes('ready'));
+    const workers = d.workerPids();
+    assert.ok(workers.length >= 1, 'a worker serves the session');
+    for (const pid of workers) assert.equal(memoryContains(pid, scalar), false, `worker ${pid} holds the private key`);
+    assert.equal(memoryContains(d.pid, scalar), true, 'the scan finds the key in the listener');
+    s.endStdin();
+    assert.equal((await s.result).exit?.code, 0);
+  }
 });
 
 test('a wrong PrivkeyPassword for a PEM key stops the daemon at start, in one line', () => {
