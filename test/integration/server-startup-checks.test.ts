@@ -3,7 +3,7 @@
 // binding; `tlsshd -T` prints the effective config with secrets masked. Both as an ordinary user.
 
 import assert from 'node:assert/strict';
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { before, test } from 'node:test';
@@ -64,6 +64,30 @@ test('a key that is not the certificate\'s, a CA file without certificates, a mi
   fs.writeFileSync(notCa, 'hello\n');
   refused(tlsshd(['-t', '-c', conf({ ClientCAFile: notCa })]), new RegExp(`^tlsshd: ${notCa}: no PEM certificate in the file \\(ClientCAFile\\)$`));
   refused(tlsshd(['-f', '-c', conf({ CertFile: path.join(fx.dir, 'none.crt') })]), /: no such file \(CertFile\)$/);
+});
+
+test('a server key of a type the key agent cannot sign with (Ed25519) is refused; RSA and P-384 keys log in', async () => {
+  const ca = fx.ca;
+  const edKey = path.join(fx.dir, 'ed.key');
+  fs.writeFileSync(edKey, execFileSync('openssl', ['genpkey', '-algorithm', 'ED25519']), { mode: 0o600 });
+  const ed = issueCert(ca, { cn: 'localhost', san: ['IP:127.0.0.1'], eku: 'serverAuth', keyFile: edKey, fileStem: 'ed' });
+  const edConf = conf({ CertFile: ed.certFile, KeyFile: ed.keyFile });
+  for (const mode of ['-t', '-f']) refused(tlsshd([mode, '-c', edConf]), new RegExp(`^tlsshd: ${edKey}: is an ed25519 key: the server key must be ECDSA .* or RSA.*\\(KeyFile\\)$`));
+  const p384Key = path.join(fx.dir, 'p384.key');
+  fs.writeFileSync(p384Key, execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-384']), { mode: 0o600 });
+  const me = loginUser();
+  for (const server of [
+    issueCert(ca, { cn: 'localhost', san: ['IP:127.0.0.1'], eku: 'serverAuth', keyType: 'rsa', fileStem: 'rsa-server' }),
+    issueCert(ca, { cn: 'localhost', san: ['IP:127.0.0.1'], eku: 'serverAuth', keyFile: p384Key, fileStem: 'p384-server' }),
+  ]) {
+    const d = await startTlsshd({ dir: fx.dir, config: { ...fx.config, ...me.config, CertFile: server.certFile, KeyFile: server.keyFile } });
+    try {
+      const s = await runCommand(d.port, fx.client(me.name), 'echo signed-by-the-agent');
+      assert.equal(s.stdout.toString(), 'signed-by-the-agent\n');
+    } finally {
+      await d.stop();
+    }
+  }
 });
 
 test('an expired ClientCRL refuses the start (every login would fail); a current one passes', () => {
