@@ -79,8 +79,6 @@ export function stillCurrent(p: PreparedTls | undefined, src: TlsSource, generat
 export function filesStamp(src: TlsSource): string {
   const cfg = src.config;
   const files: string[] = [cfg.CertFile, cfg.ClientCAFile, cfg.ClientCRL];
-  // A TPM key file is read for its public part; a PEM key file only ever by the listener.
-  if (cfg.PrivkeyEngine === 'tpm') files.push(cfg.KeyFile);
   const lines = files.filter((f) => f !== '').map(stampOf);
   if (cfg.ClientCAPath !== '') {
     lines.push(stampOf(cfg.ClientCAPath));

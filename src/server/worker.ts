@@ -492,11 +492,10 @@ function safeReport(hooks: WorkerHooks, msg: WorkerMessage, log: Logger): boolea
   }
 }
 
-/** Why the last TPM signature through the key agent failed, if it did. */
+/** Why the last signature through the key agent failed, if one did. */
 function serverKeyFailure(): string | undefined {
-  // Loaded only for TPM keys, where the engine (and so the facade) is already loaded.
+  // Already loaded: the worker's TLS context names the agent's engine.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const tpm = require('../tpm') as typeof import('../tpm');
-  const e = tpm.takeTpmEngineError();
+  const e = (require('../tpm/agent-engine') as typeof import('../tpm/agent-engine')).takeAgentEngineError();
   return e && `${e.code}: ${e.message}`;
 }

@@ -19,7 +19,6 @@ export {
   tpmSignDigest,
   unconfigureTpmKey,
   useKeyAgent,
-  useKeyAgentForCertificate,
   wrapKeyInTpm,
 } from './keys';
 export type { TpmCreateOptions, TpmKeyInfo, TpmKeyOptions } from './keys';

@@ -151,50 +151,6 @@ export function useKeyAgent(keyFile: string, socketPath: string, pem?: string | 
   return info(key);
 }
 
-/**
- * Worker side of the key agent for a server key kept in a PEM file by the listener (it never
- * comes to the worker): TLS contexts naming `keyId` sign by asking the agent at socketPath, and
- * the public key is the certificate's. The addon takes it in the TPM's public-area layout, which
- * is all its engine reads of a key served by the agent.
- */
-export function useKeyAgentForCertificate(keyId: string, cert: Buffer, socketPath: string): void {
-  checkAgentSocketPath(socketPath);
-  let publicKey: crypto.KeyObject;
-  try {
-    publicKey = new crypto.X509Certificate(cert).publicKey;
-  } catch (e) {
-    throw new TlsshError('TLSSH_ERR_TLS_CERT_FILE', `the certificate for ${keyId} cannot be read: ${(e as Error).message}`, { cause: e });
-  }
-  const jwk = publicKey.export({ format: 'jwk' });
-  const b = (s: string | undefined): Buffer => Buffer.from(s ?? '', 'base64url');
-  let pub: Buffer;
-  if (jwk.kty === 'EC' && (jwk.crv === 'P-256' || jwk.crv === 'P-384' || jwk.crv === 'P-521')) {
-    pub = marshalPublic({ type: 'ecc', curve: jwk.crv, attributes: ATTR.sign, x: b(jwk.x), y: b(jwk.y) });
-  } else if (jwk.kty === 'RSA') {
-    const e = b(jwk.e);
-    pub = marshalPublic({
-      type: 'rsa', bits: publicKey.asymmetricKeyDetails?.modulusLength ?? b(jwk.n).length * 8, attributes: ATTR.sign,
-      exponent: e.length <= 4 ? e.readUIntBE(0, e.length) : 0, modulus: b(jwk.n),
-    });
-  } else {
-    throw new TlsshError('TLSSH_ERR_TLS_KEY', `${keyId}: ${describeKeyType(publicKey)} keys cannot sign through the key agent: use an ECDSA (P-256, P-384, P-521) or RSA key`);
-  }
-  try {
-    binding().configureKey(keyId, {
-      tcti: '', parent: OWNER_PARENT, parentAuth: Buffer.alloc(0), keyAuth: Buffer.alloc(0), pub, priv: Buffer.alloc(0), agentPath: socketPath,
-    });
-  } catch (e) {
-    throw tpmError(e, { keyFile: keyId });
-  }
-}
-
-/** What a key the agent cannot serve is, for the refusal. */
-export function describeKeyType(key: crypto.KeyObject): string {
-  const t = key.asymmetricKeyType ?? 'unknown';
-  const curve = key.asymmetricKeyDetails?.namedCurve;
-  return curve ? `${t} (${curve})` : t;
-}
-
 function checkAgentSocketPath(socketPath: string): void {
   if (socketPath === '' || socketPath.includes('\0') || Buffer.byteLength(socketPath) > 107) {
     throw new TlsshError('TLSSH_ERR_USAGE', `bad key agent socket path ${JSON.stringify(socketPath)}`);

@@ -39,10 +39,8 @@ export type KeyConfig = Pick<CommonConfig, 'CertFile' | 'KeyFile' | 'PrivkeyEngi
 /** Certificate and private key (PEM file or TPM engine) for either side. */
 export function keyMaterial(cfg: KeyConfig, options: KeyOptions = {}): KeyMaterial {
   const cert = readConfiguredFile(cfg.CertFile, 'CertFile', 'TLSSH_ERR_TLS_CERT_FILE');
-  if (cfg.PrivkeyEngine === 'tpm') {
-    return { cert, ...tpmKeyOptions(cfg, options.agentSocket) };
-  }
   if (options.agentSocket !== undefined) return { cert, ...agentKeyOptions(cfg.KeyFile, cert, options.agentSocket) };
+  if (cfg.PrivkeyEngine === 'tpm') return { cert, ...tpmKeyOptions(cfg) };
   const key = readConfiguredFile(cfg.KeyFile, 'KeyFile', 'TLSSH_ERR_TLS_KEY');
   if (key.includes('BEGIN TSS2 PRIVATE KEY')) {
     throw new TlsshError('TLSSH_ERR_TLS_KEY', `KeyFile ${cfg.KeyFile} is a TPM key: use PrivkeyEngine tpm (tlssh -E tpm)`);

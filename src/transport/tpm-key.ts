@@ -34,19 +34,19 @@ export function configuredTcti(cfg: Pick<CommonConfig, 'TpmTcti'>, env: NodeJS.P
 /** The TPM key fields; passwords optional, as a server worker's config has none (it uses the agent). */
 export type TpmKeyConfig = Pick<CommonConfig, 'KeyFile' | 'TpmTcti'> & Partial<Pick<CommonConfig, 'TpmSrkPassword' | 'PrivkeyPassword'>>;
 
-export function tpmKeyOptions(cfg: TpmKeyConfig, agentSocket: string | undefined): EngineKeyOptions {
-  const tpm = facade();
-  if (agentSocket) tpm.useKeyAgent(cfg.KeyFile, agentSocket);
-  else tpm.configureTpmKey(cfg.KeyFile, { tcti: configuredTcti(cfg), parentPassword: cfg.TpmSrkPassword, keyPassword: cfg.PrivkeyPassword });
+export function tpmKeyOptions(cfg: TpmKeyConfig): EngineKeyOptions {
+  facade().configureTpmKey(cfg.KeyFile, { tcti: configuredTcti(cfg), parentPassword: cfg.TpmSrkPassword, keyPassword: cfg.PrivkeyPassword });
   return { privateKeyEngine: 'tpm', privateKeyIdentifier: cfg.KeyFile };
 }
 
 /**
- * A server worker with a key from a PEM file that the listener holds: the addon's engine asks the
- * key agent for each signature and takes the public key from the certificate.
+ * A server worker: the listener holds the key (in the TPM or read from a PEM file) and its key
+ * agent makes each signature; the agent-only addon's engine takes the public half from the
+ * certificate. The TPM addon is never loaded in a worker.
  */
 export function agentKeyOptions(keyId: string, cert: Buffer, agentSocket: string): EngineKeyOptions {
-  facade().useKeyAgentForCertificate(keyId, cert, agentSocket);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  (require('../tpm/agent-engine') as typeof import('../tpm/agent-engine')).useAgentEngine(keyId, cert, agentSocket);
   return { privateKeyEngine: 'tpm', privateKeyIdentifier: keyId };
 }
 

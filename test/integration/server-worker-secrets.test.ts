@@ -101,7 +101,13 @@ test('the worker serving a login never holds the server\'s private key: the list
     await s.waitForStdout((o) => o.includes('ready'));
     const workers = d.workerPids();
     assert.ok(workers.length >= 1, 'a worker serves the session');
-    for (const pid of workers) assert.equal(memoryContains(pid, scalar), false, `worker ${pid} holds the private key`);
+    for (const pid of workers) {
+      assert.equal(memoryContains(pid, scalar), false, `worker ${pid} holds the private key`);
+      // It signs with the agent-only addon: no TPM library, no TPM addon.
+      const maps = fs.readFileSync(`/proc/${pid}/maps`, 'utf8');
+      assert.match(maps, /tlssh_agent_engine\.node/);
+      assert.doesNotMatch(maps, /tlssh_tpm\.node|libtss2/);
+    }
     assert.equal(memoryContains(d.pid, scalar), true, 'the scan finds the key in the listener');
     s.endStdin();
     assert.equal((await s.result).exit?.code, 0);

@@ -25,7 +25,7 @@ describe('warm TLS freshness', () => {
   const src: TlsSource = {
     config: {
       CertFile: file('cert.pem', 'c'), KeyFile: file('key.pem', 'k'), ClientCAFile: file('ca.pem', 'ca'),
-      ClientCAPath: caDir, ClientCRL: file('crl.pem', 'crl'), PrivkeyEngine: 'tpm',
+      ClientCAPath: caDir, ClientCRL: file('crl.pem', 'crl'),
     } as WorkerConfig,
     logSink: 'stderr',
   };
@@ -44,7 +44,6 @@ describe('warm TLS freshness', () => {
     ['the certificate replaced by rename', () => { fs.writeFileSync(`${src.config.CertFile}.new`, 'c2'); fs.renameSync(`${src.config.CertFile}.new`, src.config.CertFile); }],
     ['a CA added to ClientCAPath', () => fs.writeFileSync(path.join(caDir, `b-${Date.now()}.pem`), 'b')],
     ['a CA in ClientCAPath rewritten', () => fs.writeFileSync(path.join(caDir, 'a.pem'), `a ${Date.now()}`)],
-    ['the TPM key file removed', () => fs.rmSync(src.config.KeyFile)],
   ] as const) {
     it(`is set aside after ${what}`, () => {
       const p = prepared();
@@ -53,10 +52,12 @@ describe('warm TLS freshness', () => {
     });
   }
 
-  it('ignores a PEM KeyFile: only the listener\'s key agent reads it', () => {
-    const pem = { ...src, config: { ...src.config, KeyFile: file('pem.key', 'k'), PrivkeyEngine: '' } as WorkerConfig };
-    const p = { generation: 1, stamp: filesStamp(pem) } as PreparedTls;
-    fs.writeFileSync(pem.config.KeyFile, 'k again');
-    assert.equal(stillCurrent(p, pem, 1), p);
+  it('ignores KeyFile, PEM or TPM: only the listener\'s key agent reads it', () => {
+    for (const engine of ['', 'tpm']) {
+      const s = { ...src, config: { ...src.config, KeyFile: file(`key-${engine}.pem`, 'k'), PrivkeyEngine: engine } as WorkerConfig };
+      const p = { generation: 1, stamp: filesStamp(s) } as PreparedTls;
+      fs.writeFileSync(s.config.KeyFile, 'k again');
+      assert.equal(stillCurrent(p, s, 1), p);
+    }
   });
 });
