@@ -8,6 +8,8 @@ import { lookupUser, parsePasswdLine } from '../../src/server/passwd-lookup';
 const accounts: Record<string, Account> = {
   alice: { name: 'alice', uid: 1000, gid: 1000, gecos: '', home: '/home/alice', shell: '/bin/bash' },
   root: { name: 'root', uid: 0, gid: 0, gecos: '', home: '/root', shell: '/bin/bash' },
+  // BSD's second root account: PermitRootLogin is about uid 0, not the name.
+  toor: { name: 'toor', uid: 0, gid: 0, gecos: '', home: '/root', shell: '/bin/sh' },
 };
 const lookup = async (n: string): Promise<Account | undefined> => accounts[n];
 
@@ -52,6 +54,7 @@ test('each refusal has its own code', async () => {
   assert.equal(await code(authorizeUser({ ...base, commonNames: ['nobody-here'] }, lookup)), 'TLSSH_ERR_NO_SUCH_USER');
   assert.equal(await code(authorizeUser({ ...base, commonNames: ['root'] }, lookup)), 'TLSSH_ERR_ROOT_LOGIN_REFUSED');
   assert.equal(await code(authorizeUser({ ...base, commonNames: ['root'], permitRootLogin: true }, lookup)), 'ok');
+  assert.equal(await code(authorizeUser({ ...base, commonNames: ['toor'] }, lookup)), 'TLSSH_ERR_ROOT_LOGIN_REFUSED');
   assert.equal(await code(authorizeUser({ ...base, daemonUid: 1234 }, lookup)), 'TLSSH_ERR_NOT_DAEMON_USER');
   assert.equal(await code(authorizeUser({ ...base, daemonUid: 1000 }, lookup)), 'ok');
 });

@@ -108,6 +108,9 @@ describe('PerSourcePenalties', () => {
     t.penalise('2001:db8::1', 'noauth');
     assert.equal(t.admit('203.0.113.5').ok, true);
     assert.equal(t.admit('2001:db8::1').ok, true);
+    // Not recorded at all: a neighbour in the same /64 as the exempt address is not refused for it.
+    assert.equal(t.penalisedBlocks(), 0);
+    assert.equal(t.admit('2001:db8::2').ok, true);
     t.penalise('203.0.114.5', 'noauth');
     assert.equal(t.admit('203.0.114.5').ok, false);
     const off = table({}, { enabled: false, noauth: 60 }).t;
