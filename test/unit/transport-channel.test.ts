@@ -191,6 +191,33 @@ describe('channel', () => {
     p.close();
   });
 
+  test('exactly the granted window is taken; one byte more is a flow-control error', async () => {
+    const p = await tlsPair();
+    const a = new Channel(p.server, { role: 'server', keepalive: 0 });
+    a.incoming(STREAM.stdin, new Writable({ highWaterMark: 1 << 30, write() {} }));
+    const seen = rawReader(p.client);
+    let closedWith: TlsshError | undefined | 'open' = 'open';
+    a.once('close', (e: TlsshError | undefined) => (closedWith = e));
+    p.client.write(encodeMessage(REQUEST));
+    for (let sent = 0; sent < LIMITS.defaultWindow;) {
+      const n = Math.min(LIMITS.maxDataChunk, LIMITS.defaultWindow - sent);
+      p.client.write(encodeMessage({ type: 'data', stream: STREAM.stdin, data: Buffer.alloc(n) }));
+      sent += n;
+    }
+    try {
+      // A pong behind the whole window: the channel read all of it and is still there.
+      p.client.write(encodeMessage({ type: 'ping', cookie: 7 }));
+      while (!seen.some((m) => m.type === 'pong') && closedWith === 'open') await new Promise((r) => setImmediate(r));
+      assert.equal(closedWith, 'open');
+      const closed = closeOf(a);
+      p.client.write(encodeMessage({ type: 'data', stream: STREAM.stdin, data: Buffer.alloc(1) }));
+      const [err] = await closed;
+      assert.equal(err?.code, 'TLSSH_ERR_FLOW_CONTROL');
+    } finally {
+      p.close();
+    }
+  });
+
   test('a peer that stops answering pings is dropped after three', async () => {
     const p = await tlsPair();
     const a = new Channel(p.server, { role: 'server', keepalive: 1 });
