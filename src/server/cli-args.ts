@@ -1,5 +1,6 @@
 // tlsshd's command line. Kept apart from main.ts so it can be tested without starting anything.
 
+import * as path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { isHelpOrVersion, usageErrorText } from '../cli-usage';
 
@@ -64,5 +65,7 @@ export function parseDaemonArgs(argv: readonly string[]): ParseResult {
   const o = program.opts<{ foreground?: boolean; test?: boolean; printConfig?: boolean; verbose: number; config?: string; option?: string[] }>();
   // -T wins over -t, as in sshd: printing the config is the more specific request.
   const mode: DaemonMode = o.printConfig === true ? 'print-config' : o.test === true ? 'test' : 'serve';
-  return { kind: 'run', args: { mode, foreground: o.foreground === true, verbose: o.verbose, configFile: o.config, overrides: o.option ?? [] } };
+  // Absolute now: in the background tlsshd works from /, and SIGHUP reads the file again from there.
+  const configFile = o.config === undefined ? undefined : path.resolve(o.config);
+  return { kind: 'run', args: { mode, foreground: o.foreground === true, verbose: o.verbose, configFile, overrides: o.option ?? [] } };
 }

@@ -60,6 +60,29 @@ test('SIGUSR1 stops the listener as SIGTERM does, and never opens Node\'s inspec
   fs.rmSync(fx.dir, { recursive: true, force: true });
 });
 
+test('a relative -c path still reloads on SIGHUP once the daemon works from /', async () => {
+  const fx = makeServerFixture('tlsshd-daemon-relative');
+  const me = loginUser();
+  const pidFile = path.join(fx.dir, 'tlsshd.pid');
+  const logFile = path.join(fx.dir, 'tlsshd.log');
+  fs.mkdirSync(path.join(fx.dir, 'etc'));
+  writeConfig(path.join(fx.dir, 'etc', 'tlsshd.conf'), { ...fx.config, ...me.config, Listen: '127.0.0.1', Port: String(await freePort()), PidFile: pidFile, RuntimeDir: path.join(fx.dir, 'run'), LogFile: logFile });
+  const r = spawnSync(process.execPath, [TLSSHD, '-c', 'etc/tlsshd.conf'], { encoding: 'utf8', timeout: 30_000, cwd: fx.dir });
+  assert.equal(r.status, 0, r.stderr);
+  const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
+  try {
+    process.kill(pid, 'SIGHUP');
+    for (let i = 0; i < 200 && !/configuration reloaded|keeping the old/.test(fs.readFileSync(logFile, 'utf8')); i++) await new Promise((res) => setTimeout(res, 50));
+    const log = fs.readFileSync(logFile, 'utf8');
+    assert.match(log, /configuration reloaded/);
+    assert.doesNotMatch(log, /keeping the old/);
+  } finally {
+    process.kill(pid, 'SIGTERM');
+  }
+  for (let i = 0; i < 200 && isAlive(pid); i++) await new Promise((res) => setTimeout(res, 50));
+  fs.rmSync(fx.dir, { recursive: true, force: true });
+});
+
 test('a bad configuration refuses to start with status 255 and says why', () => {
   const r = spawnSync(process.execPath, [TLSSHD, '-c', '/dev/null', '-o', 'NoSuchKeyword=1'], { encoding: 'utf8', timeout: 30_000 });
   assert.equal(r.status, 255);
