@@ -57,3 +57,31 @@ export function insecureSecretFiles(cfg: object): string[] {
     }
   });
 }
+
+/**
+ * Why a file that decides who may log in (the daemon's configuration, a CA, a CRL, the server's
+ * certificate and key) or where the client connects (its per-user configuration) cannot be
+ * trusted: another user could write to it, so could add a CA and log in as root, or send the
+ * client elsewhere. Its owner must be us or root and nobody else may write it, as ssh demands of
+ * ~/.ssh/config. Undefined when it is fine or cannot be looked at (its reader says why).
+ */
+export function othersMayWrite(file: string): string | undefined {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(file);
+  } catch {
+    return undefined;
+  }
+  if ((st.mode & 0o022) !== 0) {
+    return `other users may write to it (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}): run chmod go-w ${file}`;
+  }
+  const euid = typeof process.geteuid === 'function' ? process.geteuid() : st.uid;
+  if (st.uid !== euid && st.uid !== 0) return `it belongs to uid ${st.uid}, neither this user (${euid}) nor root`;
+  return undefined;
+}
+
+/** Throws TLSSH_ERR_CONFIG_INSECURE_MODE for a configuration file other users may change. */
+export function assertOnlyOwnerWrites(file: string): void {
+  const why = othersMayWrite(file);
+  if (why !== undefined) throw new TlsshError('TLSSH_ERR_CONFIG_INSECURE_MODE', `bad owner or permissions on ${file}: ${why}`);
+}

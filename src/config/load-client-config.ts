@@ -9,7 +9,7 @@ import { parseOverrides } from './command-line-overrides';
 import { DEFAULT_CONFIG_PATHS, userClientConfigFile, type ConfigPaths } from './config-paths';
 import { configError } from './config-error';
 import { deepFreeze } from './deep-freeze';
-import { recordSecretFiles } from './file-permissions';
+import { assertOnlyOwnerWrites, recordSecretFiles } from './file-permissions';
 import { hostMatches } from './host-patterns';
 import { resolveIdentity } from './identity-file';
 import { secretFilesIn } from './load-server-config';
@@ -36,6 +36,10 @@ export function loadClientConfig(opts: ClientLoadOptions, paths: ConfigPaths = D
   const trace: string[] = [];
   for (const { file, missingOk } of files) {
     const found = readConfigFile(file, clientSchema, { home, missingOk });
+    // ssh's rule for ~/.ssh/config: the user's own file (and what it includes) nobody else may change.
+    if (found !== null && opts.file === undefined && file !== paths.systemClientFile) {
+      for (const f of new Set([file, ...found.map((st) => st.where.file)])) assertOnlyOwnerWrites(f);
+    }
     trace.push(found === null ? `Reading configuration data ${file}: not found` : `Reading configuration data ${file}`);
     const statements = found ?? [];
     all.push(...statements);

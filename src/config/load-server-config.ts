@@ -6,7 +6,7 @@ import { parseOverrides } from './command-line-overrides';
 import { DEFAULT_CONFIG_PATHS, type ConfigPaths } from './config-paths';
 import { configError } from './config-error';
 import { deepFreeze } from './deep-freeze';
-import { assertPrivateFile, recordSecretFiles } from './file-permissions';
+import { assertOnlyOwnerWrites, assertPrivateFile, recordSecretFiles } from './file-permissions';
 import { formatListen, type ListenSpec } from './listen-address';
 import type { ConfigStatement } from './parse-config-text';
 import { readConfigFile } from './read-config-files';
@@ -25,6 +25,8 @@ export function loadServerConfig(opts: LoadOptions = {}, paths: ConfigPaths = DE
   for (const st of statements) if (st.kind === 'set') fold.apply(st.spec, st.value, st.where);
   for (const o of parseOverrides(opts.overrides ?? [], serverSchema, home)) fold.apply(o.spec, o.value, o.where);
 
+  // It decides who logs in, as whom: nobody but its owner (root) may change it, includes alike.
+  for (const f of new Set(statements.map((st) => st.where.file))) assertOnlyOwnerWrites(f);
   const secrets = secretFilesIn(statements);
   // The daemon never prompts, so a password in its config is the only way in; it must not be
   // readable by anyone else. Checked before anything uses the config.

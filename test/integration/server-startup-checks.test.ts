@@ -90,6 +90,22 @@ test('a server key of a type the key agent cannot sign with (Ed25519) is refused
   }
 });
 
+test('a config file, CA, CRL or key that other users may write is refused at start and by -t', () => {
+  const ca = path.join(fx.dir, 'open-ca.pem');
+  fs.copyFileSync(fx.caFile, ca);
+  fs.chmodSync(ca, 0o666);
+  for (const mode of ['-t', '-f']) {
+    refused(tlsshd([mode, '-c', conf({ ClientCAFile: ca })]), new RegExp(`^tlsshd: ${ca}: other users may write to it \\(mode 0666\\): run chmod go-w .*\\(ClientCAFile\\)$`));
+  }
+  fs.chmodSync(ca, 0o620);
+  refused(tlsshd(['-t', '-c', conf({ ClientCAFile: ca })]), /mode 0620.*\(ClientCAFile\)$/);
+  fs.chmodSync(ca, 0o644);
+  assert.equal(tlsshd(['-t', '-c', conf({ ClientCAFile: ca })]).status, 0);
+  const c = conf({});
+  fs.chmodSync(c, 0o646);
+  refused(tlsshd(['-t', '-c', c]), new RegExp(`^tlsshd: bad owner or permissions on ${c}: other users may write to it \\(mode 0646\\)`));
+});
+
 test('an expired ClientCRL refuses the start (every login would fail); a current one passes', () => {
   const current = makeCrl(fx.ca, []);
   assert.equal(tlsshd(['-t', '-c', conf({ ClientCRL: current })]).status, 0);

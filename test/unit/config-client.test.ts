@@ -283,3 +283,19 @@ describe('OpenSSH keywords in tlssh.conf and -o', () => {
     assert.equal(cfg.KeyFile, both);
   });
 });
+
+describe('the per-user tlssh.conf must be the user\'s alone, as ssh demands of ~/.ssh/config', () => {
+  it('refuses one other users may write, and an include they may write', () => {
+    const user = write('Port 2300\n', 0o666);
+    const e = fails(() => loadClientConfig({ host: 'h', home: HOME }, paths(path.join(tmp, 'no-system.conf'), user)), 'TLSSH_ERR_CONFIG_INSECURE_MODE', `bad owner or permissions on ${user}`);
+    assert.match(e.message, /mode 0666/);
+    const inc = write('Port 2301\n', 0o664);
+    const withInclude = write(`include ${inc}\n`);
+    fails(() => loadClientConfig({ host: 'h', home: HOME }, paths(path.join(tmp, 'no-system.conf'), withInclude)), 'TLSSH_ERR_CONFIG_INSECURE_MODE', `bad owner or permissions on ${inc}`);
+  });
+  it('takes it at 0644 and 0600; the system file and -F files are not judged', () => {
+    for (const mode of [0o644, 0o600]) assert.equal(loadClientConfig({ host: 'h', home: HOME }, paths(path.join(tmp, 'no-system.conf'), write('Port 2302\n', mode))).Port, 2302);
+    assert.equal(loadClientConfig({ host: 'h', home: HOME }, paths(write('Port 2303\n', 0o666), path.join(tmp, 'no-user.conf'))).Port, 2303);
+    assert.equal(loadClientConfig({ host: 'h', file: write('Port 2304\n', 0o666), home: HOME }).Port, 2304);
+  });
+});
