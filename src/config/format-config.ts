@@ -3,6 +3,7 @@
 // the schema, so a new keyword shows up without touching this file.
 
 import { serverSchema, type ConfigSchema } from './schema';
+import type { ValueParser } from './value-parsers';
 import type { Subsystem } from './subsystem';
 import type { MaxStartups, PerSourceNetBlockSize, PerSourcePenalties, PreforkWorkers, ServerConfig } from './types';
 
@@ -59,10 +60,19 @@ const SPECIAL: Partial<Record<keyof ServerConfig, (v: unknown) => string | strin
 };
 
 /** The keywords with a field of their own (not aliases such as ListenAddress), in output order. */
-function canonicalKeywords(schema: ConfigSchema): Map<string, { name: string; secret: boolean; list: boolean }> {
-  const out = new Map<string, { name: string; secret: boolean; list: boolean }>();
-  for (const k of schema.keywords.values()) if (k.field === k.name) out.set(k.field, { name: k.name, secret: k.secret, list: k.list });
+function canonicalKeywords(schema: ConfigSchema): Map<string, { name: string; secret: boolean; list: boolean; noneIsEmpty: boolean }> {
+  const out = new Map<string, { name: string; secret: boolean; list: boolean; noneIsEmpty: boolean }>();
+  for (const k of schema.keywords.values()) if (k.field === k.name) out.set(k.field, { name: k.name, secret: k.secret, list: k.list, noneIsEmpty: readsNoneAsEmpty(k.parse) });
   return out;
+}
+
+/** Whether the keyword takes "none" for an empty value: -T then writes "none", as the docs do, not "". */
+function readsNoneAsEmpty(parse: ValueParser<unknown>): boolean {
+  try {
+    return parse('none', { baseDir: '/', home: '' }) === '';
+  } catch {
+    return false;
+  }
 }
 
 export function formatServerConfig(cfg: ServerConfig): string {
@@ -84,7 +94,7 @@ export function formatServerConfig(cfg: ServerConfig): string {
       if (v.length === 0) lines.push(k.name === 'AcceptEnv' ? `${k.name} -*` : `# ${k.name} (none)`);
       for (const item of v) lines.push(`${k.name} ${formatScalar(item)}`);
     } else {
-      lines.push(`${k.name} ${formatScalar(v)}`);
+      lines.push(`${k.name} ${v === '' && k.noneIsEmpty ? 'none' : formatScalar(v)}`);
     }
   }
   return `${lines.join('\n')}\n`;

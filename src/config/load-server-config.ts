@@ -25,12 +25,12 @@ export function loadServerConfig(opts: LoadOptions = {}, paths: ConfigPaths = DE
   for (const st of statements) if (st.kind === 'set') fold.apply(st.spec, st.value, st.where);
   for (const o of parseOverrides(opts.overrides ?? [], serverSchema, home)) fold.apply(o.spec, o.value, o.where);
 
-  // It decides who logs in, as whom: nobody but its owner (root) may change it, includes alike.
-  for (const f of new Set(statements.map((st) => st.where.file))) assertOnlyOwnerWrites(f);
   const secrets = secretFilesIn(statements);
   // The daemon never prompts, so a password in its config is the only way in; it must not be
   // readable by anyone else. Checked before anything uses the config.
   for (const f of secrets) assertPrivateFile(f);
+  // It decides who logs in, as whom: nobody but its owner (root) may change it, includes alike.
+  for (const f of new Set(statements.map((st) => st.where.file))) assertOnlyOwnerWrites(f);
 
   const cfg = buildServerConfig(fold);
   recordSecretFiles(cfg, secrets);

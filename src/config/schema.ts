@@ -179,8 +179,8 @@ const REFUSED_SSH_KEYWORDS: Readonly<Record<string, string>> = {
   proxycommand: 'tlssh connects only directly',
   tunnel: 'tlssh has no tunnel devices',
   tunneldevice: 'tlssh has no tunnel devices',
-  setenv: 'not supported; export the variable locally and list it in SendEnv',
-  match: 'not supported; use [host pattern] sections',
+  setenv: 'export the variable locally and list it in SendEnv',
+  match: 'use [host pattern] sections',
 };
 
 const clientKeywords: KeywordSpec[] = [

@@ -4,11 +4,11 @@ import type { ControlRequest, KillTarget } from '../server/control-protocol';
 import { DEFAULT_KILL_MESSAGE, normaliseSerial } from '../server/control-protocol';
 
 export const USAGE = [
-  'usage: tlsshctl [-c FILE] sessions [--json]',
-  '       tlsshctl [-c FILE] kill ID | --user USER | --serial SERIAL [--message TEXT] [--json]',
-  '       tlsshctl [-c FILE] reload',
-  '       tlsshctl [-c FILE] status [--json]',
-  '       tlsshctl [-c FILE] top',
+  'usage: tlsshctl [-c FILE | -S SOCKET] sessions [--json]',
+  '       tlsshctl [-c FILE | -S SOCKET] kill ID | --user USER | --serial SERIAL [--message TEXT] [--json]',
+  '       tlsshctl [-c FILE | -S SOCKET] reload',
+  '       tlsshctl [-c FILE | -S SOCKET] status [--json]',
+  '       tlsshctl [-c FILE | -S SOCKET] top',
 ].join('\n');
 
 export const HELP = `${USAGE}

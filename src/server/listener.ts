@@ -218,10 +218,18 @@ export class Listener {
     const bound: BoundAddress[] = [];
     for (const a of listenAddresses(this.config)) {
       const server = net.createServer({ pauseOnConnect: true, noDelay: true }, (s) => this.onConnection(s));
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', (e) => reject(new TlsshError('TLSSH_ERR_LISTEN', `cannot listen on ${a.host} port ${a.port}: ${e.message}`, { cause: e })));
-        server.listen({ host: a.host, port: a.port, ipv6Only: a.ipv6Only, backlog: 511 }, () => resolve());
-      });
+      try {
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', (e) => reject(new TlsshError('TLSSH_ERR_LISTEN', `cannot listen on ${a.host} port ${a.port}: ${e.message}`, { cause: e })));
+          server.listen({ host: a.host, port: a.port, ipv6Only: a.ipv6Only, backlog: 511 }, () => resolve());
+        });
+      } catch (e) {
+        // Nothing of a daemon that did not start stays behind: the sockets in RuntimeDir go too.
+        for (const s of this.servers) s.close();
+        this.control?.close();
+        await this.agentStop?.();
+        throw e;
+      }
       server.on('error', (e) => this.log.error(`listener error: ${e.message}`));
       const addr = server.address() as net.AddressInfo;
       bound.push({ host: addr.address, port: addr.port });

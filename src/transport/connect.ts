@@ -189,6 +189,12 @@ export async function connectTls(cfg: ClientConfig, options: ConnectOptions): Pr
   const connectHost = cfg.HostName || options.host;
   const tlsOptions = clientTlsOptions(cfg, options.alpn);
   const debug = options.debug;
+  // Node would connect to an address literal whatever the family says; ssh refuses it, in these words.
+  const family = familyOf(cfg, options.family);
+  const literal = isIP(connectHost);
+  if (family !== 0 && literal !== 0 && literal !== family) {
+    throw new TlsshError('TLSSH_ERR_RESOLVE', `Could not resolve hostname ${connectHost}: Address family for hostname not supported`);
+  }
   return new Promise((resolve, reject) => {
     debug?.(`connecting to ${connectHost} port ${options.port}`);
     // `family` reaches net.connect through tls.connect; @types/node does not list it there.
@@ -197,7 +203,7 @@ export async function connectTls(cfg: ClientConfig, options: ConnectOptions): Pr
         ...tlsOptions,
         host: connectHost,
         port: options.port,
-        family: familyOf(cfg, options.family),
+        family,
         ...(cfg.BindAddress ? { localAddress: cfg.BindAddress } : {}),
         // SNI takes names only; an IP literal is checked against the SAN's IP entries instead.
         servername: isIP(connectHost) ? undefined : connectHost,

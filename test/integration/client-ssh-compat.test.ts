@@ -289,6 +289,14 @@ describe('tlssh errors an administrator can act on', () => {
     assert.ok(line.includes('tlssh test CA'), line);
   });
 
+  it('-6 with an IPv4 address (and -4 with an IPv6 one) is refused in ssh\'s words, not connected anyway', async () => {
+    for (const [flag, host] of [['-6', '127.0.0.1'], ['-4', '::1']]) {
+      const r = await runTlssh(['-F', fx.configFile, flag as string, host as string, 'true']);
+      assert.equal(r.status, 255, r.stderr);
+      assert.equal(r.stderr, `tlssh: Could not resolve hostname ${host}: Address family for hostname not supported\n`);
+    }
+  });
+
   it('expired server certificate: gives the date', async () => {
     const dir = fs.mkdtempSync(path.join(fx.dir, 'expired-'));
     const notAfter = new Date(Date.now() - 86_400_000);

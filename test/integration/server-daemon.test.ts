@@ -102,6 +102,8 @@ test('a port already in use is a startup failure, reported by the parent', async
     const r = spawnSync(process.execPath, [TLSSHD, '-c', conf], { encoding: 'utf8', timeout: 30_000 });
     assert.equal(r.status, 255);
     assert.match(r.stderr, /cannot listen/);
+    // It made its control and key agent sockets before binding; a daemon that did not start removes them.
+    assert.deepEqual(fs.readdirSync(path.join(fx.dir, 'run')).filter((f) => f.endsWith('.sock')), []);
   } finally {
     busy.close();
   }

@@ -131,6 +131,9 @@ test('-T prints the effective config in the config syntax, secrets masked, and r
   assert.match(r.stdout, /^PrivkeyPassword \*{8}$/m);
   assert.match(r.stdout, /^# TpmSrkPassword is not set$/m);
   assert.match(r.stdout, /^LoginGraceTime 60$/m);
+  // Unset paths print as the docs and etc/tlsshd.conf write them.
+  assert.match(r.stdout, /^ClientCRL none$/m);
+  assert.match(r.stdout, /^PidFile none$/m);
   const back = path.join(fx.dir, 'printed.conf');
   fs.writeFileSync(back, r.stdout.replace('PrivkeyPassword ********', 'PrivkeyPassword hunter2-secret'), { mode: 0o600 });
   const strip = (x: object): Record<string, unknown> => {
