@@ -146,8 +146,7 @@ export class Listener {
   private pamOn = false;
   private agentStop: (() => Promise<void> | void) | undefined;
   private agentStats: (() => AgentStats) | undefined;
-  /** A password-protected PEM server key, opened here so that workers never see the password. */
-  /** A PEM server key, held here and used by the key agent only (file-key.ts). */
+  /** A PEM server key, held here and used by the key agent only (file-key.ts): workers never see it. */
   private fileKey: FileKeySigner | undefined;
   private control: { close(): void } | undefined;
   private readonly startedAt = new Date();
