@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { after, test } from 'node:test';
 import * as pty from 'node-pty';
 import { LoginRecords, isWorkerProcess } from '../../src/server/login-records';
-import { UTMP_SIZE, UT_TYPE, decodeUtmp } from '../../src/server/utmp-record';
+import { UTMP_SIZE, UT_TYPE, decodeUtmp, encodeUtmp } from '../../src/server/utmp-record';
 
 function records(file: string): ReturnType<typeof decodeUtmp>[] {
   const data = fs.existsSync(file) ? fs.readFileSync(file) : Buffer.alloc(0);
@@ -292,4 +292,18 @@ test('one worker with several PTY sessions (a shared connection): a record each,
     [UT_TYPE.user, 'pts/51'], [UT_TYPE.user, 'pts/52'], [UT_TYPE.user, 'pts/53'],
     [UT_TYPE.dead, 'pts/52'], [UT_TYPE.dead, 'pts/51'], [UT_TYPE.dead, 'pts/53'],
   ]);
+});
+
+test('logout closes only our own record: a login of another process on the same line is left alone', async () => {
+  const s = setup();
+  const r = s.make();
+  await r.login({ pid: process.pid, line: 'pts/43', user: 'bob', host: 'h' });
+  // Someone else (another login program) has since taken the line's slot for a process of its own.
+  const [ours] = records(s.utmp);
+  assert.ok(ours);
+  const theirs = { ...ours, pid: process.pid + 1, user: 'carol' };
+  fs.writeFileSync(s.utmp, encodeUtmp(theirs));
+  await r.logout(process.pid);
+  assert.deepEqual(records(s.utmp).map((x) => [x.type, x.user, x.pid]), [[UT_TYPE.user, 'carol', process.pid + 1]]);
+  assert.deepEqual(s.errors, []);
 });
