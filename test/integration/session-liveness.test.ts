@@ -41,22 +41,34 @@ describe('keepalive', () => {
 
 describe('a lost connection hangs the session up', () => {
   for (const pty of [false, true]) {
-    it(`SIGKILL of tlssh sends SIGHUP to the remote command${pty ? ' (pty)' : ''}`, async () => {
+    it(`SIGKILL of tlssh sends SIGHUP to the remote command and the jobs it started${pty ? ' (pty)' : ''}`, async () => {
       const marker = path.join(fx.dir, `hup-${pty ? 'pty' : 'pipes'}`);
-      const child = spawn(process.execPath, [TLSSH, ...conf, ...(pty ? ['-tt'] : []), 'localhost', `trap 'echo hup > ${marker}; exit 0' HUP; echo ready; sleep 60 & wait`], {
+      const child = spawn(process.execPath, [TLSSH, ...conf, ...(pty ? ['-tt'] : []), 'localhost', `trap 'echo hup > ${marker}; exit 0' HUP; sleep 60 & echo "ready $!"; wait`], {
         stdio: ['pipe', 'pipe', 'pipe'],
       });
       const closed = new Promise((resolve) => child.once('close', resolve));
-      await new Promise<void>((resolve) => {
+      const job = await new Promise<number>((resolve) => {
         let out = '';
         child.stdout.on('data', (b: Buffer) => {
           out += b.toString();
-          if (out.includes('ready')) resolve();
+          const m = /ready (\d+)/.exec(out);
+          if (m) resolve(Number(m[1]));
         });
       });
       child.kill('SIGKILL');
       await closed;
       assert.equal(await waitForFile(marker), 'hup\n');
+      // The background job had no trap: the hang-up reached the session's whole process group.
+      const alive = (): boolean => {
+        try {
+          process.kill(job, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      for (let i = 0; i < 200 && alive(); i++) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(alive(), false, `the job ${job} outlived the hang-up`);
     });
   }
 });
