@@ -264,6 +264,8 @@ test('penalties: garbage, a refused certificate, silence and a missing session r
     const silent = await connectFrom(d.port, '127.0.0.5');
     assert.equal(await closedByServer(silent), true);
     await d.waitForLog(/penalty: 127\.0\.0\.5\/32 refused for 30s \(grace-exceeded\)/);
+    // LoginGraceTime bounds the wait when it is shorter than the listener's own 10 s.
+    assert.match(d.logs(), /from 127\.0\.0\.5 port \d+: no ClientHello within 2s/);
     assert.equal(handOffs(d, '127.0.0.5'), 0);
 
     // A TLS session that never asks for a session: the worker's LoginGraceTime.
