@@ -9,11 +9,11 @@
 // each worker read them.
 
 import * as crypto from 'node:crypto';
-import * as fs from 'node:fs';
 import type { ServerConfig } from '../config/types';
 import { TlsshError } from '../errors';
 import { AGENT_OP } from '../tpm/agent-protocol';
 import { readConfiguredFile } from '../transport/pem-files';
+import { fileStamp } from './file-stamp';
 
 export type FileKeyConfig = Pick<ServerConfig, 'KeyFile' | 'PrivkeyPassword'>;
 
@@ -27,19 +27,10 @@ export interface OpenedFileKey {
 /** The raw private operations, in Node's OpenSSL (the TPM addon's softwarePrivateOp). */
 export type PrivateOp = (op: number, pkcs8: Buffer, input: Buffer) => Buffer;
 
-function stampOf(file: string): string {
-  try {
-    const st = fs.statSync(file, { bigint: true });
-    return `${st.dev}:${st.ino} ${st.size} ${st.mtimeNs} ${st.ctimeNs}`;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code ?? 'error';
-  }
-}
-
 /** Reads and opens KeyFile (with PrivkeyPassword when set); throws TLSSH_ERR_TLS_KEY saying why. */
 export function openFileKey(cfg: FileKeyConfig): OpenedFileKey {
   // Before reading: a file replaced meanwhile then looks changed at the next signature.
-  const stamp = stampOf(cfg.KeyFile);
+  const stamp = fileStamp(cfg.KeyFile);
   const pem = readConfiguredFile(cfg.KeyFile, 'KeyFile', 'TLSSH_ERR_TLS_KEY');
   try {
     const key = crypto.createPrivateKey({ key: pem, format: 'pem', ...(cfg.PrivkeyPassword !== undefined ? { passphrase: cfg.PrivkeyPassword } : {}) });
@@ -67,26 +58,36 @@ export async function startFileKey(cfg: FileKeyConfig, log: (line: string) => vo
   return signer;
 }
 
+/**
+ * Why the key agent cannot sign with `key`, or undefined when it can: it has the operations a
+ * TPM has, ECDSA on P-256, P-384 or P-521, and RSA.
+ */
+export function agentKeyProblem(key: crypto.KeyObject): string | undefined {
+  const type = key.asymmetricKeyType;
+  const curve = key.asymmetricKeyDetails?.namedCurve;
+  if (type === 'rsa' || (type === 'ec' && (curve === 'prime256v1' || curve === 'secp384r1' || curve === 'secp521r1'))) return undefined;
+  const what = curve ? `${type ?? '?'} (${curve})` : (type ?? 'unknown');
+  return `is an ${what} key: the server key must be ECDSA (P-256, P-384, P-521) or RSA, which the listener's key agent signs with`;
+}
+
 /** One operation with the key, verified with its public half. */
 function selfCheck(signer: FileKeySigner, file: string): void {
   const pub = crypto.createPublicKey(crypto.createPrivateKey({ key: signer.currentDer(), format: 'der', type: 'pkcs8' }));
-  const type = pub.asymmetricKeyType;
-  const curve = pub.asymmetricKeyDetails?.namedCurve;
   const fail = (why: string): never => {
     throw new TlsshError('TLSSH_ERR_TLS_KEY', `KeyFile ${file}: ${why}`);
   };
-  if (type === 'ec' && (curve === 'prime256v1' || curve === 'secp384r1' || curve === 'secp521r1')) {
+  const problem = agentKeyProblem(pub);
+  if (problem !== undefined) fail(problem);
+  if (pub.asymmetricKeyType === 'ec') {
     const message = crypto.randomBytes(32);
     const sig = signer.privateOp(AGENT_OP.ecdsaSign, crypto.createHash('sha256').update(message).digest());
     if (!crypto.verify('sha256', message, pub, sig)) fail('the key agent\'s signature does not verify');
-  } else if (type === 'rsa') {
+  } else {
     const bytes = Math.ceil((pub.asymmetricKeyDetails?.modulusLength ?? 2048) / 8);
     // A block below the modulus: the raw operation, undone with the public exponent, gives it back.
     const block = Buffer.concat([Buffer.from([0]), crypto.randomBytes(bytes - 1)]);
     const out = signer.privateOp(AGENT_OP.rsaPrivate, block);
     if (!crypto.publicEncrypt({ key: pub, padding: crypto.constants.RSA_NO_PADDING }, out).equals(block)) fail('the key agent\'s RSA operation does not verify');
-  } else {
-    fail(`a ${curve ? `${type ?? '?'} (${curve})` : (type ?? 'unknown')} key: tlsshd signs with ECDSA (P-256, P-384, P-521) or RSA keys, kept in the listener`);
   }
 }
 
@@ -123,7 +124,7 @@ export class FileKeySigner {
 
   private refresh(): void {
     const file = this.current.file;
-    const stamp = stampOf(file);
+    const stamp = fileStamp(file);
     if (stamp === this.current.stamp) return;
     try {
       this.install({ KeyFile: file, PrivkeyPassword: this.password }, openFileKey({ KeyFile: file, PrivkeyPassword: this.password }));

@@ -18,6 +18,7 @@ import { emptyDefaultTrust } from '../transport/default-trust';
 import { certificateSubjectDer, crlSignedBy, parseCrl, type CrlInfo } from '../transport/crl-info';
 import { pemBlocks } from '../transport/pem-files';
 import { EKU_SERVER_AUTH } from '../transport/peer-identity';
+import { agentKeyProblem } from './file-key';
 
 type Keyword = 'CertFile' | 'KeyFile' | 'ClientCAFile' | 'ClientCAPath' | 'ClientCRL';
 
@@ -156,11 +157,8 @@ function checkPemKey(cfg: ServerConfig, keyText: Buffer, cert: crypto.X509Certif
     throw problem('TLSSH_ERR_TLS_KEY', cfg.KeyFile, 'KeyFile', `does not match the certificate in ${cfg.CertFile}`);
   }
   // The listener's key agent signs for the workers (file-key.ts), with the operations the TPM has.
-  const curve = key.asymmetricKeyDetails?.namedCurve;
-  if (!(key.asymmetricKeyType === 'rsa' || (key.asymmetricKeyType === 'ec' && (curve === 'prime256v1' || curve === 'secp384r1' || curve === 'secp521r1')))) {
-    const what = curve ? `${key.asymmetricKeyType ?? '?'} (${curve})` : (key.asymmetricKeyType ?? 'unknown');
-    throw problem('TLSSH_ERR_TLS_KEY', cfg.KeyFile, 'KeyFile', `is an ${what} key: the server key must be ECDSA (P-256, P-384, P-521) or RSA, which the listener's key agent signs with`);
-  }
+  const unsignable = agentKeyProblem(key);
+  if (unsignable !== undefined) throw problem('TLSSH_ERR_TLS_KEY', cfg.KeyFile, 'KeyFile', unsignable);
   try {
     const st = fs.statSync(cfg.KeyFile);
     if ((st.mode & 0o077) !== 0 && st.uid === process.geteuid?.()) {

@@ -16,6 +16,7 @@ import * as path from 'node:path';
 import type * as tls from 'node:tls';
 import { createTlsServer, serverTlsOptions, type ServerTls } from '../transport/tls-options';
 import type { LogSink } from './log';
+import { fileStamp } from './file-stamp';
 import { loadPamBinding } from './pam-binding';
 import type { WorkerConfig } from './worker-config';
 
@@ -79,23 +80,14 @@ export function stillCurrent(p: PreparedTls | undefined, src: TlsSource, generat
 export function filesStamp(src: TlsSource): string {
   const cfg = src.config;
   const files: string[] = [cfg.CertFile, cfg.ClientCAFile, cfg.ClientCRL];
-  const lines = files.filter((f) => f !== '').map(stampOf);
+  const lines = files.filter((f) => f !== '').map(fileStamp);
   if (cfg.ClientCAPath !== '') {
-    lines.push(stampOf(cfg.ClientCAPath));
+    lines.push(fileStamp(cfg.ClientCAPath));
     try {
-      for (const name of fs.readdirSync(cfg.ClientCAPath).sort()) lines.push(stampOf(path.join(cfg.ClientCAPath, name)));
+      for (const name of fs.readdirSync(cfg.ClientCAPath).sort()) lines.push(fileStamp(path.join(cfg.ClientCAPath, name)));
     } catch {
       // Its stamp above already says why.
     }
   }
   return lines.join('\n');
-}
-
-function stampOf(file: string): string {
-  try {
-    const st = fs.statSync(file, { bigint: true });
-    return `${file} ${st.dev}:${st.ino} ${st.size} ${st.mtimeNs} ${st.ctimeNs}`;
-  } catch (e) {
-    return `${file} ${(e as NodeJS.ErrnoException).code ?? 'error'}`;
-  }
 }
