@@ -6,6 +6,7 @@
 import * as crypto from 'node:crypto';
 import { TlsshError } from '../errors';
 import { addonCandidates, loadFirstAddon } from '../native-addon';
+import { checkAgentSocketPath } from './agent-protocol';
 import { CURVES } from './tpm-public';
 import { tpmError } from './tpm-errors';
 
@@ -54,9 +55,7 @@ function publicHalf(keyId: string, cert: Buffer): AgentKeyPublic {
 
 /** TLS contexts naming `keyId` (privateKeyEngine 'tpm') sign through the agent at socketPath. */
 export function useAgentEngine(keyId: string, cert: Buffer, socketPath: string): void {
-  if (socketPath === '' || socketPath.includes('\0') || Buffer.byteLength(socketPath) > 107) {
-    throw new TlsshError('TLSSH_ERR_USAGE', `bad key agent socket path ${JSON.stringify(socketPath)}`);
-  }
+  checkAgentSocketPath(socketPath);
   binding().configureAgentKey(keyId, publicHalf(keyId, cert), socketPath);
 }
 

@@ -14,6 +14,8 @@
 //
 // The C++ client side is native/agent-client.cc; keep the two in step.
 
+import { TlsshError } from '../errors';
+
 export const AGENT_OP = { ecdsaSign: 1, rsaPrivate: 2 } as const;
 export type AgentOp = (typeof AGENT_OP)[keyof typeof AGENT_OP];
 
@@ -98,4 +100,11 @@ export function decodeResponse(buf: Buffer): AgentResponse {
   const text = payload.toString('utf8');
   const nl = text.indexOf('\n');
   return nl < 0 ? { ok: false, code: 'TLSSH_ERR_TPM_AGENT', message: text } : { ok: false, code: text.slice(0, nl), message: text.slice(nl + 1) };
+}
+
+/** A path the worker side can connect to (sun_path holds 107 bytes and a NUL); throws TLSSH_ERR_USAGE. */
+export function checkAgentSocketPath(socketPath: string): void {
+  if (socketPath === '' || socketPath.includes('\0') || Buffer.byteLength(socketPath) > 107) {
+    throw new TlsshError('TLSSH_ERR_USAGE', `bad key agent socket path ${JSON.stringify(socketPath)}`);
+  }
 }

@@ -3,6 +3,7 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import { TlsshError } from '../errors';
+import { checkAgentSocketPath } from './agent-protocol';
 import { loadTpmBinding, loadedTpmBinding, type TpmBinding } from './binding';
 import { OWNER_PARENT, encodeTss2PrivateKey, parseTss2PrivateKey, type Tss2PrivateKey } from './key-file';
 import { hashForDigestLength, pkcs1v15Encode, pssEncode } from './rsa-padding';
@@ -149,12 +150,6 @@ export function useKeyAgent(keyFile: string, socketPath: string, pem?: string | 
   }
   configured.set(keyFile, { key, ctx: { keyFile } });
   return info(key);
-}
-
-function checkAgentSocketPath(socketPath: string): void {
-  if (socketPath === '' || socketPath.includes('\0') || Buffer.byteLength(socketPath) > 107) {
-    throw new TlsshError('TLSSH_ERR_USAGE', `bad key agent socket path ${JSON.stringify(socketPath)}`);
-  }
 }
 
 function configuredKey(keyFile: string): Configured {
