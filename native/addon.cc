@@ -19,6 +19,7 @@
 
 #include "agent-client.h"
 #include "engine.h"
+#include "napi-failure.h"
 #include "tpm-core.h"
 
 namespace tlssh {
@@ -34,16 +35,6 @@ std::string str(const Napi::Object& o, const char* name) { return o.Get(name).As
 uint32_t u32(const Napi::Object& o, const char* name) { return o.Get(name).As<Napi::Number>().Uint32Value(); }
 
 Napi::Buffer<uint8_t> toBuffer(Napi::Env env, const Bytes& b) { return Napi::Buffer<uint8_t>::Copy(env, b.data(), b.size()); }
-
-Napi::Error toError(Napi::Env env, const TpmFailure& f) {
-  Napi::Error e = Napi::Error::New(env, f.op + ": " + f.what());
-  e.Set("op", f.op);
-  e.Set("detail", std::string(f.what()));
-  e.Set("rc", Napi::Number::New(env, f.rc));
-  e.Set("errno", Napi::Number::New(env, f.errnum));
-  if (!f.code.empty()) e.Set("tlsshCode", f.code);
-  return e;
-}
 
 // Runs `work` on the thread pool and settles a promise with `done`'s value or the failure.
 class Job : public Napi::AsyncWorker {

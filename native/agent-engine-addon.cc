@@ -7,6 +7,7 @@
 
 #include "agent-keys.h"
 #include "engine.h"
+#include "napi-failure.h"
 
 namespace tlssh {
 namespace {
@@ -41,12 +42,7 @@ Napi::Value TakeEngineFailure(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto f = takeEngineFailure();
   if (!f) return env.Null();
-  Napi::Error e = Napi::Error::New(env, f->failure.op + ": " + f->failure.what());
-  e.Set("op", f->failure.op);
-  e.Set("detail", std::string(f->failure.what()));
-  e.Set("rc", Napi::Number::New(env, f->failure.rc));
-  e.Set("errno", Napi::Number::New(env, f->failure.errnum));
-  if (!f->failure.code.empty()) e.Set("tlsshCode", f->failure.code);
+  Napi::Error e = toError(env, f->failure);
   e.Set("keyId", f->keyId);
   return e.Value();
 }
