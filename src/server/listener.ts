@@ -247,20 +247,16 @@ export class Listener {
   /** New connections use `cfg` from now on; Listen/Port changes need a restart. */
   reload(cfg: ServerConfig): void {
     if (cfg.Listen.join() !== this.config.Listen.join()) this.log.info('Listen/Port changed: restart tlsshd to apply');
-    if (this.config.PrivkeyEngine === 'tpm' && TPM_KEY_FIELDS.some((k) => cfg[k] !== this.config[k])) {
-      // The agent holds the key it was started with; a certificate for another key would fail every login.
-      this.log.info(`${TPM_KEY_FIELDS.join('/')} changed: restart tlsshd to apply (keeping the TPM key in use)`);
+    // A TPM agent holds the key it was started with, and a file key's agent is no TPM agent: a
+    // certificate for another key would fail every login. Between file keys, a reload may move.
+    if ((this.config.PrivkeyEngine === 'tpm' || cfg.PrivkeyEngine === 'tpm') && TPM_KEY_FIELDS.some((k) => cfg[k] !== this.config[k])) {
+      this.log.info(`${TPM_KEY_FIELDS.join('/')} changed: restart tlsshd to apply (keeping the key in use)`);
       const kept: Partial<ServerConfig> = {};
       for (const k of TPM_KEY_FIELDS) Object.assign(kept, { [k]: this.config[k] });
       cfg = { ...cfg, ...kept };
     }
     // Throws (keeping the old configuration) when a CA or CRL cannot be read or parsed.
     const trust = loadClientTrust(cfg);
-    if (this.fileKey && cfg.PrivkeyEngine === 'tpm') {
-      // The workers' agent serves the file key it holds; a TPM key needs the TPM agent, started at start.
-      this.log.info('PrivkeyEngine changed: restart tlsshd to apply (keeping the key file in use)');
-      cfg = { ...cfg, PrivkeyEngine: this.config.PrivkeyEngine, KeyFile: this.config.KeyFile, CertFile: this.config.CertFile, PrivkeyPassword: this.config.PrivkeyPassword };
-    }
     // Throws (keeping the old configuration) when the new key cannot be opened.
     const key = this.fileKey ? openFileKey(cfg) : undefined;
     const previous = this.config;
