@@ -120,14 +120,6 @@ Napi::Value ExitNow(const Napi::CallbackInfo& info) {
   _exit(code);
 }
 
-Napi::Value TakeEngineFailure(const Napi::CallbackInfo& info) {
-  auto f = takeEngineFailure();
-  if (!f) return info.Env().Null();
-  Napi::Object o = toError(info.Env(), f->failure).Value();
-  o.Set("keyId", f->keyId);
-  return o;
-}
-
 Napi::Value EcdsaSign(const Napi::CallbackInfo& info) {
   auto id = std::make_shared<std::string>(info[0].As<Napi::String>().Utf8Value());
   auto digest = std::make_shared<Bytes>(bytesOf(info[1]));

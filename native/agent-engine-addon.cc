@@ -38,15 +38,6 @@ Napi::Value ConfigureAgentKey(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-Napi::Value TakeEngineFailure(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  auto f = takeEngineFailure();
-  if (!f) return env.Null();
-  Napi::Error e = toError(env, f->failure);
-  e.Set("keyId", f->keyId);
-  return e.Value();
-}
-
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   std::string why;
   bool engine = registerEngine(why);
