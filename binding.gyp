@@ -43,6 +43,15 @@
       "ldflags": ["-Wl,-z,relro", "-Wl,-z,now"]
     },
     {
+      "target_name": "tlssh_fork",
+      "sources": ["native/fork-server.cc"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
+      "cflags": ["-fvisibility=hidden", "-fstack-protector-strong", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "cflags_cc": ["-std=c++17", "-fvisibility=hidden", "-fstack-protector-strong"],
+      "ldflags": ["-Wl,-z,relro", "-Wl,-z,now"]
+    },
+    {
       "target_name": "tlssh_pam",
       "sources": ["native/pam.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -119,6 +119,7 @@ async function main(): Promise<void> {
     // One client TPM per login of the largest burst that runs (rows 2d, 7); one is enough for row 1b.
     const clientTpms = Math.max(1, wanted('2') ? sizes.parallelLogins : 0, wanted('7') ? sizes.isolationLogins : 0);
     const tl = await setupTlssh(ws, cleanup, log, clientTpms, noSwtpm);
+    const forkNote = 'tlssh: the file-key daemon with WorkerForkServer yes (workers forked from one process that loaded their code; all share its address-space layout); OpenSSH: the same figure as the row above';
     const sshOnly = 'OpenSSH has no TPM keys: its figure is the file-key one; tlssh: server key in one software TPM, each parallel client with a software TPM of its own';
 
     if (wanted('1')) {
@@ -136,6 +137,7 @@ async function main(): Promise<void> {
       const n = sizes.parallelLogins;
       add({ id: '2c', title: `${n} parallel logins, file keys`, unit: 'ms total', better: 'lower', ssh: p1, tlssh: await side(tl.file, par) });
       add({ id: '2d', title: `${n} parallel logins, TPM keys`, unit: 'ms total', better: 'lower', ssh: p1, tlssh: await side(tl.tpm, par), note: sshOnly });
+      add({ id: '2e', title: `${n} parallel logins, file keys, WorkerForkServer yes`, unit: 'ms total', better: 'lower', ssh: p1, tlssh: await side(await tl.forkServer(), par), note: forkNote });
     }
     if (wanted('3')) {
       const mb = Math.round(sizes.bulkBytes / 2 ** 20);
@@ -156,7 +158,9 @@ async function main(): Promise<void> {
     }
     if (wanted('6')) {
       const mem = (t: Target): Promise<Cell> => idleMemory(t, sizes.idleSessions);
-      add({ id: '6', title: `server PSS per idle session (${sizes.idleSessions})`, unit: 'MB', better: 'lower', ssh: await side(ssh, mem), tlssh: await side(tl.file, mem) });
+      const s6 = await side(ssh, mem);
+      add({ id: '6', title: `server PSS per idle session (${sizes.idleSessions})`, unit: 'MB', better: 'lower', ssh: s6, tlssh: await side(tl.file, mem) });
+      add({ id: '6b', title: `server PSS per idle session (${sizes.idleSessions}), WorkerForkServer yes`, unit: 'MB', better: 'lower', ssh: s6, tlssh: await side(await tl.forkServer(), mem), note: forkNote });
     }
     // After every row that uses the TPM daemon: the slow-TPM daemon takes its software TPM.
     if (wanted('1') || wanted('1c')) {

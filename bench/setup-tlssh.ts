@@ -29,6 +29,8 @@ export interface TlsshSide {
    * (a second proxy in front of one client swtpm). Call after the TPM rows.
    */
   slowTpmBoth(): Promise<Maybe>;
+  /** The file-key daemon again, with `WorkerForkServer yes` (rows 2e and 6b); started on first use. */
+  forkServer(): Promise<Maybe>;
 }
 
 /** Each response from a TPM held this long, as a typical discrete chip (they take 20-200 ms). */
@@ -61,7 +63,7 @@ export async function setupTlssh(ws: Workspace, cleanup: Cleanup, log: (line: st
   const built = ['src/client/main.js', 'src/server/main.js'].filter((f) => !existsSync(join(REPO, 'dist', f)));
   if (built.length > 0) {
     const why = `tlssh is not built (missing dist/${built.join(', dist/')}): run npx tsc -p tsconfig.json`;
-    return { file: why, tpm: why, slowTpm: async () => ({ echo: why, logins: why }), slowTpmBoth: async () => why };
+    return { file: why, tpm: why, slowTpm: async () => ({ echo: why, logins: why }), slowTpmBoth: async () => why, forkServer: async () => why };
   }
   const pkiDir = join(ws.dir, 'pki');
   const pki: Pki = await makePki(pkiDir, ws.user);
@@ -158,5 +160,18 @@ export async function setupTlssh(ws: Workspace, cleanup: Cleanup, log: (line: st
       return `slow-TPM login failed: ${message(e)}`;
     }
   };
-  return { file, tpm, slowTpm, slowTpmBoth };
+  let forked: Promise<Maybe> | undefined;
+  const forkServer = (): Promise<Maybe> => {
+    forked ??= (async (): Promise<Maybe> => {
+      try {
+        const d = await startTlsshd(ws, 'fork-server', fileServer, pki.caCert, ['WorkerForkServer yes']);
+        cleanup.add('tlsshd (fork server)', () => d.stop());
+        return await usable(tlsshTarget(ws, 'fork-server', 'tlssh', d, [fileClient], pki.caCert));
+      } catch (e) {
+        return `failed: ${message(e)}`;
+      }
+    })();
+    return forked;
+  };
+  return { file, tpm, slowTpm, slowTpmBoth, forkServer };
 }

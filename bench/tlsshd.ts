@@ -28,7 +28,8 @@ function keyLines(k: KeyPair): string[] {
   return lines;
 }
 
-export async function startTlsshd(ws: Workspace, name: string, serverKey: KeyPair, clientCaFile: string): Promise<Daemon> {
+/** `extra`: configuration lines after the common ones (the fork server's daemon). */
+export async function startTlsshd(ws: Workspace, name: string, serverKey: KeyPair, clientCaFile: string, extra: readonly string[] = []): Promise<Daemon> {
   const dir = join(ws.dir, 'tlsshd', name);
   mkdirSync(join(dir, 'run'), { recursive: true, mode: 0o700 });
   const config = join(dir, 'tlsshd.conf');
@@ -46,6 +47,7 @@ export async function startTlsshd(ws: Workspace, name: string, serverKey: KeyPai
     'LogLevel INFO',
     // As the private sshd's: PAM's modules would run for one side only (sshd.ts).
     'UsePAM no',
+    ...extra,
     '',
   ].join('\n'), { mode: 0o600 });
 

@@ -40,7 +40,7 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund
 fi
 
-if [ ! -f build/Release/tlssh_tpm.node ] || [ ! -f build/Release/tlssh_agent_engine.node ] || [ ! -f build/Release/tlssh_pam.node ] || [ ! -f build/Release/tlssh_pipe.node ] || [ -n "$(find native binding.gyp -newer build/Release/tlssh_tpm.node 2>/dev/null | head -1)" ]; then
+if [ ! -f build/Release/tlssh_tpm.node ] || [ ! -f build/Release/tlssh_agent_engine.node ] || [ ! -f build/Release/tlssh_pam.node ] || [ ! -f build/Release/tlssh_pipe.node ] || [ ! -f build/Release/tlssh_fork.node ] || [ -n "$(find native binding.gyp -newer build/Release/tlssh_tpm.node 2>/dev/null | head -1)" ]; then
   echo "building the native addons (TPM, key agent engine, PAM, pipes)"
   npx node-gyp rebuild >/dev/null
 fi

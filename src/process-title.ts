@@ -39,3 +39,18 @@ export function setProcessTitle(title: string, comm: string, fallback?: string):
   if (fallback !== undefined && process.title !== title) process.title = fallback;
   setComm(comm);
 }
+
+/**
+ * Forgets the descriptor of /proc/self/comm: a process forked from another (the fork server's
+ * workers) holds its parent's, and would rename the parent. The next setComm opens its own.
+ */
+export function forgetComm(): void {
+  if (typeof commFd === 'number') {
+    try {
+      fs.closeSync(commFd);
+    } catch {
+      // Already gone.
+    }
+  }
+  commFd = undefined;
+}

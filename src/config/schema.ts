@@ -98,6 +98,7 @@ const serverKeywords: KeywordSpec[] = [
   spec({ name: 'MaxSessions', parse: integer(1, 1024) }),
   spec({ name: 'PreforkWorkers', parse: preforkWorkers }),
   spec({ name: 'PreforkIdleTimeout', parse: duration(MAX_SECONDS) }),
+  spec({ name: 'WorkerForkServer', parse: boolean }),
   spec({ name: 'PerSourceMaxStartups', parse: perSourceMaxStartups }),
   spec({ name: 'PerSourceNetBlockSize', parse: perSourceNetBlockSize }),
   spec({ name: 'PerSourcePenalties', parse: perSourcePenalties }),
@@ -263,6 +264,7 @@ export const DEFAULT_SERVER_CONFIG = {
   // would let a few stalled handshakes (which look like a burst) buy ~100 MB of idle processes.
   PreforkWorkers: { min: 1, max: 4 },
   PreforkIdleTimeout: 60,
+  WorkerForkServer: false,
   PerSourceMaxStartups: 'none',
   PerSourceNetBlockSize: { ipv4: 32, ipv6: 128 },
   PerSourcePenalties: DEFAULT_PER_SOURCE_PENALTIES,

@@ -87,6 +87,11 @@ export interface ServerConfig extends CommonConfig {
   PreforkWorkers: PreforkWorkers;
   /** Seconds without a connection after which workers beyond PreforkWorkers' min exit. */
   PreforkIdleTimeout: number;
+  /**
+   * Workers are forked from one fork server that has loaded their code and built the TLS context,
+   * instead of started as node processes of their own (src/server/fork-server.ts).
+   */
+  WorkerForkServer: boolean;
   /** Unauthenticated connections one net block may hold; 'none': no limit but MaxStartups. */
   PerSourceMaxStartups: number | 'none';
   PerSourceNetBlockSize: PerSourceNetBlockSize;

@@ -23,6 +23,8 @@ export interface ConnectionMessage {
   prefix?: string;
   /** The configuration's generation (listener reloads count up): a warm worker set up for it may use what it prepared. */
   generation?: number;
+  /** To the fork server only: the number its reply (forked or fork-failed) carries back. */
+  ref?: number;
 }
 
 /**
@@ -180,6 +182,9 @@ const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isS
  */
 export const WORKER_EXIT_SETUP_FAILED = 3;
 
+/** argv marker that makes worker-main.js the fork server (WorkerForkServer yes; fork-server.ts). */
+export const FORK_SERVER_ARG = '--tlsshd-fork-server';
+
 /** Longest base64 prefix a connection message may carry (MAX_PREAUTH_BYTES, encoded). */
 const MAX_PREFIX_BASE64 = Math.ceil(MAX_PREAUTH_BYTES / 3) * 4;
 
@@ -191,7 +196,8 @@ export function isConnectionMessage(v: unknown): v is ConnectionMessage {
     && (o['agentSocket'] === undefined || typeof o['agentSocket'] === 'string')
     && (o['prefix'] === undefined
       || (typeof o['prefix'] === 'string' && o['prefix'].length <= MAX_PREFIX_BASE64 && /^[A-Za-z0-9+/]*={0,2}$/.test(o['prefix'])))
-    && (o['generation'] === undefined || isCount(o['generation']));
+    && (o['generation'] === undefined || isCount(o['generation']))
+    && (o['ref'] === undefined || isCount(o['ref']));
 }
 
 export function isWarmMessage(v: unknown): v is WarmMessage {
@@ -240,4 +246,38 @@ export function parseWorkerMessage(v: unknown): WorkerMessage | undefined {
     return { t: 'logout', line: o['line'] };
   }
   return undefined;
+}
+
+/** Fork server -> listener (fork-server.ts). `exited` is the fork server's waitpid() of one of its workers. */
+export type ForkServerMessage =
+  | ReadyMessage
+  | WarmedMessage
+  | { t: 'forked'; ref: number; pid: number }
+  | { t: 'fork-failed'; ref: number; why: string }
+  | { t: 'exited'; pid: number; code: number | null; signal: string | null };
+
+export function parseForkServerMessage(v: unknown): ForkServerMessage | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const o = v as Record<string, unknown>;
+  if (o['t'] === 'ready') return { t: 'ready' };
+  if (o['t'] === 'warmed' && isCount(o['generation'])) return { t: 'warmed', generation: o['generation'] };
+  if (o['t'] === 'forked' && isCount(o['ref']) && isCount(o['pid']) && o['pid'] > 1) return { t: 'forked', ref: o['ref'], pid: o['pid'] };
+  if (o['t'] === 'fork-failed' && isCount(o['ref']) && isShortString(o['why'], 512)) return { t: 'fork-failed', ref: o['ref'], why: o['why'] };
+  if (o['t'] === 'exited' && isCount(o['pid']) && (o['code'] === null || isCount(o['code']))
+    && (o['signal'] === null || (typeof o['signal'] === 'string' && /^SIG[A-Z0-9]{1,10}$/.test(o['signal'])))) {
+    return { t: 'exited', pid: o['pid'], code: o['code'] as number | null, signal: o['signal'] as string | null };
+  }
+  return undefined;
+}
+
+/** Listener -> fork server, with one end of a socketpair attached: the line of the worker forked for connection `ref`. */
+export interface LineMessage {
+  t: 'line';
+  ref: number;
+}
+
+export function parseLineMessage(v: unknown): number | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const o = v as Record<string, unknown>;
+  return o['t'] === 'line' && isCount(o['ref']) ? o['ref'] : undefined;
 }

@@ -16,7 +16,7 @@ import { NODE_TRUST_FLAG } from '../launcher/node-trust-flag';
 import type { AgentStats } from '../tpm/agent-stats';
 import { normaliseSerial, type ControlReply, type ControlRequest, type SessionView } from './control-protocol';
 import { controlSocketAnswers, startControlSocket } from './control-socket';
-import { WORKER_EXIT_SETUP_FAILED, type SessionEndCode, type SessionInfoMessage, type SessionStatsMessage } from './ipc-messages';
+import { FORK_SERVER_ARG, WORKER_EXIT_SETUP_FAILED, type ConnectionMessage, type SessionEndCode, type SessionInfoMessage, type SessionStatsMessage } from './ipc-messages';
 import { loadClientTrust, recheckChain, type ClientTrust } from './session-recheck';
 import { SessionViewsStore, isAlive, type StoredView } from './session-views-store';
 import { PerSourceTable, type PenaltyKind, type PerSourceSettings } from './per-source';
@@ -32,6 +32,7 @@ import { openFileKey, startFileKey, type FileKeySigner } from './file-key';
 import { connectionMessage, warmMessage } from './worker-config';
 import { loadPipeBinding } from './command-pipes';
 import { WorkerPool } from './worker-pool';
+import { ForkServerHandle, type WorkerProcess } from './fork-server-handle';
 
 /**
  * Node's options for every tlsshd process the daemon starts (workers, and the listener it
@@ -91,7 +92,7 @@ export interface ListenerOptions {
 }
 
 interface WorkerState {
-  child: ChildProcess;
+  child: WorkerProcess;
   id: number;
   remote: string;
   authenticated: boolean;
@@ -132,6 +133,8 @@ export class Listener {
   private readonly workers = new Map<number, WorkerState>();
   /** Warm workers (PreforkWorkers): forked and set up before their connection. */
   private readonly pool: WorkerPool;
+  /** WorkerForkServer yes: workers are forked from it instead (fork-server.ts). */
+  private forkServer: ForkServerHandle | undefined;
   private readonly records: LoginRecords;
   private readonly pamSessions: PamSessionRegistry;
   private readonly perSource: PerSourceTable;
@@ -167,7 +170,9 @@ export class Listener {
       warmMessage: (generation) => warmMessage({
         generation, config: { ...this.config, UsePAM: this.pamOn }, logSink: opts.logSink, agentSocket: this.agentSocket,
       }),
-      policy: () => ({
+      // The fork server replaces warm workers; without it (not started yet, or restarting) a
+      // connection gets a worker of its own started then.
+      policy: () => (this.config.WorkerForkServer ? { min: 0, max: 0, idleTimeoutMs: 0 } : {
         min: this.config.PreforkWorkers.min, max: this.config.PreforkWorkers.max, idleTimeoutMs: this.config.PreforkIdleTimeout * 1000,
       }),
       room: () => this.config.MaxStartups.full - this.held.size - this.unauthenticatedWorkers,
@@ -240,8 +245,28 @@ export class Listener {
     this.adopted = this.views.adopt();
     // Connection numbers go on from the earlier listener's, so that an id names one session.
     for (const r of this.adopted.values()) this.nextId = Math.max(this.nextId, r.view.id + 1);
+    this.startForkServer();
     this.pool.fill();
     return bound;
+  }
+
+  /** WorkerForkServer yes: (re)starts the fork server, whose workers are built for the current configuration. */
+  private startForkServer(): void {
+    this.forkServer?.stop();
+    this.forkServer = undefined;
+    if (!this.config.WorkerForkServer || this.stopping) return;
+    try {
+      this.forkServer = new ForkServerHandle({
+        spawn: () => this.spawnWorker([FORK_SERVER_ARG], ['--single-threaded']),
+        warmMessage: (generation) => warmMessage({
+          generation, config: { ...this.config, UsePAM: this.pamOn }, logSink: this.opts.logSink, agentSocket: this.agentSocket,
+        }),
+        generation: () => this.pool.currentGeneration,
+        log: (level, line) => (level === 'error' ? this.log.error(line) : level === 'info' ? this.log.info(line) : this.log.verbose(line)),
+      });
+    } catch (e) {
+      this.log.error(`WorkerForkServer: ${e instanceof Error ? e.message : String(e)}; each connection gets a worker process of its own`);
+    }
   }
 
   /** New connections use `cfg` from now on; Listen/Port changes need a restart. */
@@ -271,6 +296,8 @@ export class Listener {
     this.perSource.update(perSourceSettings(cfg));
     // Warm workers built their TLS from the old configuration and files.
     this.pool.retire();
+    // So did the fork server; a new one also gives new workers a fresh address-space layout.
+    this.startForkServer();
     this.log.info('configuration reloaded');
     this.recheckSessions(trust, ++this.recheckGeneration).catch((e: unknown) => this.log.error(`re-checking sessions after the reload: ${e instanceof Error ? e.message : String(e)}`));
   }
@@ -337,6 +364,7 @@ export class Listener {
     for (const s of this.servers) s.close();
     this.control?.close();
     this.pool.stop();
+    this.forkServer?.stop();
     for (const h of [...this.held]) h.abort();
     for (const w of this.workers.values()) {
       // Detach: their exit is no longer our business (a later listener picks the records up).
@@ -403,34 +431,61 @@ export class Listener {
   }
 
   private handToWorker(socket: net.Socket, prefix: Buffer, c: { id: number; address: string; remote: string; block: string | undefined }): void {
-    const { id, remote } = c;
+    const msg = connectionMessage({
+      id: c.id, config: { ...this.config, UsePAM: this.pamOn }, logSink: this.opts.logSink, agentSocket: this.agentSocket, prefix,
+      generation: this.pool.currentGeneration,
+    });
+    if (this.forkServer?.available) return this.handToForkServer(this.forkServer, socket, msg, c);
     const taken = this.pool.take();
     const child = taken?.child ?? this.spawnWorker();
     const pid = child.pid;
     if (pid === undefined) {
       this.perSource.release(c.block);
-      this.log.error(`cannot start a worker for connection #${id}`);
+      this.log.error(`cannot start a worker for connection #${c.id}`);
       return void socket.destroy();
     }
+    this.registerWorker(child, pid, c);
+    this.log.verbose(`connection #${c.id} from ${c.remote} -> worker ${pid}${taken ? (taken.warmed ? ' (warm)' : ' (prefork, still starting)') : ''}`);
+    child.send(msg, socket, (err) => {
+      if (err) {
+        this.log.error(`cannot hand connection #${c.id} to worker ${pid}: ${err.message}`);
+        socket.destroy();
+        child.kill('SIGTERM');
+      }
+    });
+  }
+
+  /** A worker now serves connection `c`: it counts as unauthenticated until it reports a login. */
+  private registerWorker(child: WorkerProcess, pid: number, c: { id: number; address: string; remote: string; block: string | undefined }): void {
     const state: WorkerState = {
-      child, id, remote, authenticated: false, preauth: true, address: c.address, block: c.block,
+      child, id: c.id, remote: c.remote, authenticated: false, preauth: true, address: c.address, block: c.block,
       host: c.address.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, ''),
       pamService: this.config.PAMServiceName,
     };
     this.workers.set(pid, state);
     this.unauthenticatedWorkers++;
     child.on('message', (m: unknown) => this.onWorkerMessage(state, m, c.address));
-    const msg = connectionMessage({
-      id, config: { ...this.config, UsePAM: this.pamOn }, logSink: this.opts.logSink, agentSocket: this.agentSocket, prefix,
-      generation: this.pool.currentGeneration,
-    });
-    this.log.verbose(`connection #${id} from ${remote} -> worker ${pid}${taken ? (taken.warmed ? ' (warm)' : ' (prefork, still starting)') : ''}`);
-    child.send(msg, socket, (err) => {
-      if (err) {
-        this.log.error(`cannot hand connection #${id} to worker ${pid}: ${err.message}`);
-        socket.destroy();
-        child.kill('SIGTERM');
+  }
+
+  private handToForkServer(fs: ForkServerHandle, socket: net.Socket, msg: ConnectionMessage, c: { id: number; address: string; remote: string; block: string | undefined }): void {
+    // Counted from now, as a worker started for it would be: MaxStartups bounds the queue too.
+    this.unauthenticatedWorkers++;
+    fs.handOff(msg, socket, (r) => {
+      this.unauthenticatedWorkers--;
+      if ('error' in r) {
+        if (!r.socketLost && !this.stopping) {
+          // The fork server is gone or stopping: a worker of its own, as without one.
+          this.log.verbose(`connection #${c.id}: ${r.error}; starting a worker for it`);
+          return this.handToWorker(socket, Buffer.from(msg.prefix ?? '', 'base64'), c);
+        }
+        this.perSource.release(c.block);
+        this.log.error(`cannot hand connection #${c.id} to the fork server: ${r.error}`);
+        return void socket.destroy();
       }
+      const w = r.worker;
+      this.registerWorker(w, w.pid, c);
+      w.once('exit', (code: number | null, signal: NodeJS.Signals | null) => this.onWorkerExit(w, code, signal));
+      this.log.verbose(`connection #${c.id} from ${c.remote} -> worker ${w.pid} (forked)`);
     });
   }
 
@@ -443,20 +498,20 @@ export class Listener {
     w.block = undefined;
   }
 
-  private spawnWorker(): ChildProcess {
-    const child = fork(this.opts.workerEntry ?? WORKER_ENTRY, [TITLE_ROOM], {
+  private spawnWorker(args: readonly string[] = [], nodeFlags: readonly string[] = []): ChildProcess {
+    const child = fork(this.opts.workerEntry ?? WORKER_ENTRY, [TITLE_ROOM, ...args], {
       // Its own process group: signals for the listener (a terminal's ^C) never reach sessions.
       detached: true,
       stdio: ['ignore', 'ignore', this.opts.workerStderr, 'ipc'],
-      execArgv: [...TLSSHD_EXEC_ARGV],
+      execArgv: [...TLSSHD_EXEC_ARGV, ...nodeFlags],
       serialization: 'json',
     });
     child.on('error', (e) => this.log.error(`worker: ${e.message}`));
-    child.once('exit', (code, signal) => this.onWorkerExit(child, code, signal));
+    if (args.length === 0) child.once('exit', (code, signal) => this.onWorkerExit(child, code, signal));
     return child;
   }
 
-  private onWorkerExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+  private onWorkerExit(child: WorkerProcess, code: number | null, signal: NodeJS.Signals | null): void {
     this.pool.forget(child);
     const pid = child.pid;
     if (pid === undefined) return;

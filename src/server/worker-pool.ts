@@ -95,7 +95,7 @@ export class WorkerPool {
   }
 
   /** A worker ended: if it was waiting here, it no longer is (it is not replaced until needed). */
-  forget(child: ChildProcess): void {
+  forget(child: object): void {
     const i = this.warm.findIndex((w) => w.child === child);
     if (i >= 0) this.warm.splice(i, 1);
   }

@@ -48,7 +48,7 @@ export interface TlsshdHandle {
   logs(): string;
   /** Resolves with the first log line matching `re` (already written or still to come). */
   waitForLog(re: RegExp, timeoutMs?: number): Promise<string>;
-  /** Worker processes the listener forked that are still its children. */
+  /** Worker processes still running: the listener's children, and those of its fork server (WorkerForkServer yes). */
   workerPids(): number[];
   /** SIGTERM the listener and wait for it; unless keepSessions, SIGKILL its workers too. */
   stop(opts?: { keepSessions?: boolean }): Promise<void>;
@@ -65,6 +65,22 @@ function childrenOf(pid: number): number[] {
     } catch {
       // exited meanwhile
     }
+  }
+  return out;
+}
+
+/** The listener's children, and the workers of a fork server among them (which is listed too). */
+function workersOf(listener: number): number[] {
+  const out: number[] = [];
+  for (const c of childrenOf(listener)) {
+    out.push(c);
+    let title = '';
+    try {
+      title = fs.readFileSync(`/proc/${c}/cmdline`, 'latin1');
+    } catch {
+      continue;
+    }
+    if (title.startsWith('tlsshd: [fork server]')) out.push(...childrenOf(c));
   }
   return out;
 }
@@ -111,6 +127,9 @@ export async function startTlsshd(opts: StartOptions): Promise<TlsshdHandle> {
     // Tests make refused logins from 127.0.0.1 on purpose, many per daemon; PerSourcePenalties
     // would soon refuse that address. Penalty tests use other loopback sources (127.0.0.2, ...).
     PerSourcePenaltyExemptList: '127.0.0.1',
+    // TLSSH_TEST_WORKER_FORK_SERVER=yes runs every daemon of the suite with the fork server (a
+    // test that sets the keyword itself keeps its own value).
+    ...(process.env['TLSSH_TEST_WORKER_FORK_SERVER'] === 'yes' ? { WorkerForkServer: 'yes' } : {}),
     ...opts.config,
   });
   if (opts.uid !== undefined) execFileSync('chown', ['-R', `${opts.uid}:${opts.gid ?? opts.uid}`, opts.dir]);
@@ -180,9 +199,9 @@ export async function startTlsshd(opts: StartOptions): Promise<TlsshdHandle> {
       return text;
     },
     waitForLog,
-    workerPids: () => childrenOf(pid),
+    workerPids: () => workersOf(pid),
     stop: async (o = {}) => {
-      const workers = childrenOf(pid);
+      const workers = workersOf(pid);
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       await exited;
       if (!o.keepSessions) for (const w of workers) try { process.kill(w, 'SIGKILL'); } catch { /* gone */ }

@@ -79,7 +79,7 @@ test('npm run deb builds a package that installs, works, and removes cleanly', {
   await t.test('contents: code, addon and production modules only', () => {
     const files = ok('dpkg-deb', ['-c', deb]);
     for (const want of [
-      './usr/lib/tlssh/dist/bundle/tlsshd.js', './usr/lib/tlssh/dist/bundle/tlsshd.js.cache', './usr/lib/tlssh/dist/bundle/worker-main.js', './usr/lib/tlssh/build/Release/tlssh_tpm.node', './usr/lib/tlssh/build/Release/tlssh_agent_engine.node', './usr/lib/tlssh/build/Release/tlssh_pipe.node',
+      './usr/lib/tlssh/dist/bundle/tlsshd.js', './usr/lib/tlssh/dist/bundle/tlsshd.js.cache', './usr/lib/tlssh/dist/bundle/worker-main.js', './usr/lib/tlssh/build/Release/tlssh_tpm.node', './usr/lib/tlssh/build/Release/tlssh_agent_engine.node', './usr/lib/tlssh/build/Release/tlssh_pipe.node', './usr/lib/tlssh/build/Release/tlssh_fork.node',
       './usr/lib/tlssh/node_modules/node-pty/build/Release/pty.node', './usr/lib/tlssh/node_modules/commander/',
       './usr/share/man/man8/tlsshd.8.gz', './usr/share/man/man5/tlsshd.conf.5.gz', './usr/share/man/man1/tlssh-keygen.1.gz',
       './etc/tlssh/tlsshd.conf', './etc/tlssh/tlssh.conf', './etc/pam.d/tlsshd', 'system/tlsshd.service',
