@@ -19,6 +19,13 @@ export interface WorkerProcess extends EventEmitter {
   disconnect(): void;
 }
 
+/**
+ * How long the fork server may take to answer a hand-off (a fork takes milliseconds). One that
+ * does not answer (stopped, or stuck) is killed: logins must not wait on it, and those queued
+ * behind get workers of their own until a new one is up.
+ */
+export const FORK_REPLY_TIMEOUT_MS = 5000;
+
 /** How often a worker whose line closed, with no exit reported, is looked for (its fork server is gone). */
 const ORPHAN_POLL_MS = 1000;
 
@@ -97,7 +104,7 @@ export class ForkServerHandle {
   private child: ChildProcess | undefined;
   private ready = false;
   private readonly queue: HandOff[] = [];
-  private inFlight: (HandOff & { ref: number; line: LineChannel }) | undefined;
+  private inFlight: (HandOff & { ref: number; line: LineChannel; timer: NodeJS.Timeout }) | undefined;
   private nextRef = 1;
   private readonly forked = new Map<number, ForkedWorker>();
   private readonly binding: ForkBinding;
@@ -164,6 +171,7 @@ export class ForkServerHandle {
       const h = this.inFlight;
       if (!h || h.ref !== m.ref) return;
       this.inFlight = undefined;
+      clearTimeout(h.timer);
       if (m.t === 'forked') {
         const worker = new ForkedWorker(m.pid, h.line, () => this.child !== undefined);
         this.forked.set(m.pid, worker);
@@ -192,13 +200,20 @@ export class ForkServerHandle {
       return this.pump();
     }
     const line = new LineChannel(new net.Socket({ fd: ends[0] }));
-    this.inFlight = { ...h, ref, line };
     const child = this.child;
+    const timer = setTimeout(() => {
+      if (this.inFlight?.ref !== ref || this.child !== child) return;
+      this.opts.log('error', `fork server ${child.pid ?? '?'} did not answer a hand-off within ${FORK_REPLY_TIMEOUT_MS / 1000}s; killing it`);
+      child.kill('SIGKILL');
+    }, FORK_REPLY_TIMEOUT_MS);
+    timer.unref();
+    this.inFlight = { ...h, ref, line, timer };
     // Sending a handle closes it here once it is sent.
     child.send({ t: 'line', ref }, new net.Socket({ fd: ends[1] }));
     child.send({ ...h.msg, ref }, h.socket, (err) => {
       if (!err || this.inFlight?.ref !== ref) return;
       this.inFlight = undefined;
+      clearTimeout(timer);
       line.close();
       h.done({ error: err.message, socketLost: true });
       this.pump();
@@ -209,6 +224,7 @@ export class ForkServerHandle {
     const h = this.inFlight;
     this.inFlight = undefined;
     if (h) {
+      clearTimeout(h.timer);
       h.line.close();
       h.done({ error: why, socketLost: true });
     }

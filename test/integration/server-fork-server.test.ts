@@ -220,6 +220,28 @@ describe('WorkerForkServer yes', () => {
     assert.equal(second, renewed.serial.toUpperCase());
   });
 
+  it('kills a fork server that does not answer; connections queued behind it get workers of their own', async () => {
+    const fx = await fixture();
+    const stuck = forkServerOf(fx);
+    assert.ok(stuck);
+    process.kill(stuck, 'SIGSTOP');
+    try {
+      // One connection is handed to the stopped fork server and ends with it; the other waits
+      // behind it, then gets a worker started for it.
+      const runs = await Promise.all([1, 2].map(() => runTlssh(['-c', fx.configFile, 'localhost', 'echo served'])));
+      runs.sort((x, y) => (x.status ?? 0) - (y.status ?? 0));
+      const [ok, lost] = runs;
+      assert.equal(ok?.status, 0, ok?.stderr);
+      assert.equal(ok?.stdout.toString(), 'served\n');
+      assert.equal(lost?.status, 255, 'the connection the stopped fork server had');
+      assert.match(fx.server.logs(), /the fork server ended; starting a worker for it/);
+      await fx.server.waitForLog(new RegExp(`fork server ${stuck} did not answer a hand-off within 5s; killing it`));
+      await fx.server.waitForLog(new RegExp(`fork server ${stuck} ended \\(killed by SIGKILL\\)`));
+    } finally {
+      try { process.kill(stuck, 'SIGKILL'); } catch { /* gone */ }
+    }
+  });
+
   it('starts a new fork server on reload', async () => {
     const fx = await fixture();
     const first = forkServerOf(fx);
