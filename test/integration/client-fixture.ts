@@ -5,6 +5,7 @@ import { spawn, type SpawnOptions } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as tls from 'node:tls';
 import { issueCert, makeCa, makeTempDir, type Ca, type Issued } from '../helpers/ca';
 import { ensureBundles } from '../helpers/bundles';
 import { startTlsshd, type TlsshdHandle } from '../helpers/server-harness';
@@ -166,4 +167,18 @@ export function errorCodeOf(stderr: string): string | undefined {
 /** tlssh's own lines (not debug output) on stderr. */
 export function failureLines(stderr: string): string[] {
   return stderr.split('\n').filter((l) => l.startsWith('tlssh: '));
+}
+
+/** The serial of the certificate the daemon presents now, from a plain TLS client. */
+export function serverSerial(fx: ClientFixture): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = tls.connect({
+      host: '127.0.0.1', port: fx.server.port, servername: 'localhost', ALPNProtocols: ['tlssh/2'], minVersion: 'TLSv1.3',
+      ca: fs.readFileSync(fx.ca.certFile), cert: fs.readFileSync(fx.client.certFile), key: fs.readFileSync(fx.client.keyFile),
+    }, () => {
+      resolve(s.getPeerCertificate().serialNumber.toUpperCase());
+      s.destroy();
+    });
+    s.on('error', reject);
+  });
 }

@@ -9,10 +9,9 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
-import * as tls from 'node:tls';
 import type { SessionView } from '../../src/server/control-protocol';
 import { issueCert } from '../helpers/ca';
-import { TLSSH, runTlssh, startFixture, type ClientFixture } from './client-fixture';
+import { TLSSH, runTlssh, serverSerial, startFixture, type ClientFixture } from './client-fixture';
 
 const TLSSHCTL = path.resolve(__dirname, '..', '..', '..', 'bin', 'tlsshctl');
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -75,20 +74,6 @@ function tcpInode(serverPort: number, clientPort: number): string | undefined {
     if (f[1]?.endsWith(`:${hex(serverPort)}`) && f[2]?.endsWith(`:${hex(clientPort)}`)) return f[9];
   }
   return undefined;
-}
-
-/** The serial of the certificate the daemon presents now, from a plain TLS client. */
-function serverSerial(fx: ClientFixture): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = tls.connect({
-      host: '127.0.0.1', port: fx.server.port, servername: 'localhost', ALPNProtocols: ['tlssh/2'], minVersion: 'TLSv1.3',
-      ca: fs.readFileSync(fx.ca.certFile), cert: fs.readFileSync(fx.client.certFile), key: fs.readFileSync(fx.client.keyFile),
-    }, () => {
-      resolve(s.getPeerCertificate().serialNumber.toUpperCase());
-      s.destroy();
-    });
-    s.on('error', reject);
-  });
 }
 
 interface LongSession { child: ChildProcess; ready: Promise<string>; ended: Promise<number | null>; stderr: () => string }

@@ -7,12 +7,11 @@ import { strict as assert } from 'node:assert';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as tls from 'node:tls';
 import { after, describe, it } from 'node:test';
 import type { SessionView } from '../../src/server/control-protocol';
 import { issueCert } from '../helpers/ca';
 import { isAlive, writeConfig } from '../helpers/server-harness';
-import { TLSSH, runTlssh, startFixture, type ClientFixture } from './client-fixture';
+import { TLSSH, runTlssh, serverSerial, startFixture, type ClientFixture } from './client-fixture';
 
 const TLSSHCTL = path.resolve(__dirname, '..', '..', '..', 'bin', 'tlsshctl');
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -48,20 +47,6 @@ async function waitForPool(fx: ClientFixture, what: string, pred: (s: PoolStatus
 /** The worker pids the listener logged as taking a connection warm. */
 function warmHandOffs(fx: ClientFixture): number[] {
   return [...fx.server.logs().matchAll(/-> worker (\d+) \(warm\)/g)].map((m) => Number(m[1]));
-}
-
-/** The serial of the certificate the daemon presents now, from a plain TLS client. */
-function serverSerial(fx: ClientFixture): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = tls.connect({
-      host: '127.0.0.1', port: fx.server.port, servername: 'localhost', ALPNProtocols: ['tlssh/2'], minVersion: 'TLSv1.3',
-      ca: fs.readFileSync(fx.ca.certFile), cert: fs.readFileSync(fx.client.certFile), key: fs.readFileSync(fx.client.keyFile),
-    }, () => {
-      resolve(s.getPeerCertificate().serialNumber.toUpperCase());
-      s.destroy();
-    });
-    s.on('error', reject);
-  });
 }
 
 function longSession(fx: ClientFixture): { child: ChildProcess; ready: Promise<void>; ended: Promise<void> } {
