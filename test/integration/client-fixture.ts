@@ -182,3 +182,16 @@ export function serverSerial(fx: ClientFixture): Promise<string> {
     s.on('error', reject);
   });
 }
+
+/**
+ * Writes a new certificate for the same key over the daemon's CertFile, as a renewal in place
+ * would, without a reload; returns its serial as the daemon would present it.
+ */
+export function renewServerCertInPlace(fx: ClientFixture): string {
+  const cfgText = fs.readFileSync(fx.server.configFile, 'utf8');
+  const certFile = /^CertFile (.*)$/m.exec(cfgText)?.[1] ?? '';
+  const keyFile = /^KeyFile (.*)$/m.exec(cfgText)?.[1] ?? '';
+  const renewed = issueCert(fx.ca, { cn: 'localhost', san: ['DNS:localhost', 'IP:127.0.0.1'], eku: 'serverAuth', fileStem: 'server-inplace', keyFile });
+  fs.copyFileSync(renewed.certFile, certFile);
+  return renewed.serial.toUpperCase();
+}

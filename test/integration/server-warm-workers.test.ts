@@ -11,7 +11,7 @@ import { after, describe, it } from 'node:test';
 import type { SessionView } from '../../src/server/control-protocol';
 import { issueCert } from '../helpers/ca';
 import { isAlive, writeConfig } from '../helpers/server-harness';
-import { TLSSH, runTlssh, serverSerial, startFixture, type ClientFixture } from './client-fixture';
+import { TLSSH, runTlssh, renewServerCertInPlace, serverSerial, startFixture, type ClientFixture } from './client-fixture';
 
 const TLSSHCTL = path.resolve(__dirname, '..', '..', '..', 'bin', 'tlsshctl');
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -156,14 +156,10 @@ describe('warm workers', () => {
     await waitForPool(fx, 'a ready worker', (s) => s.warmReady === 1);
     const first = await serverSerial(fx);
     await waitForPool(fx, 'a ready worker again', (s) => s.warmReady === 1);
-    const cfgText = fs.readFileSync(fx.server.configFile, 'utf8');
-    const certFile = /^CertFile (.*)$/m.exec(cfgText)?.[1] ?? '';
-    const keyFile = /^KeyFile (.*)$/m.exec(cfgText)?.[1] ?? '';
-    const renewed = issueCert(fx.ca, { cn: 'localhost', san: ['DNS:localhost', 'IP:127.0.0.1'], eku: 'serverAuth', fileStem: 'server-inplace', keyFile });
-    fs.copyFileSync(renewed.certFile, certFile);
+    const renewed = renewServerCertInPlace(fx);
     const second = await serverSerial(fx);
     assert.notEqual(second, first);
-    assert.equal(second, renewed.serial.toUpperCase());
+    assert.equal(second, renewed);
     // It was a warm worker all the same: only its prepared context was set aside.
     assert.equal(warmHandOffs(fx).length, 2, fx.server.logs());
   });
