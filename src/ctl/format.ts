@@ -64,7 +64,7 @@ export function statusText(st: Record<string, unknown>): string {
   const lines = [
     `tlsshd pid ${n('pid')}, up ${typeof st['uptime'] === 'number' ? formatDuration(st['uptime']) : '?'} (since ${n('started')})`,
     `sessions: ${n('sessions')} (${n('logins')} logins since start)`,
-    `pre-auth: ${n('preauthHeld')} connections held for their ClientHello, ${n('preauthWorkers')} in workers; ${n('warmWorkers')} warm workers`,
+    `pre-auth: ${n('preauthHeld')} connections held for their ClientHello, ${n('preauthWorkers')} in workers; ${typeof st['forkServer'] === 'number' ? `workers forked by the fork server, pid ${n('forkServer')}` : `${n('warmWorkers')} warm workers`}`,
   ];
   const pens = Array.isArray(st['penalties']) ? (st['penalties'] as Array<{ block?: unknown; remaining?: unknown; active?: unknown }>) : [];
   if (pens.length === 0) lines.push('penalties: none');

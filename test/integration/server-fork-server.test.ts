@@ -107,6 +107,9 @@ describe('WorkerForkServer yes', () => {
     const fx = await fixture();
     const fsPid = forkServerOf(fx);
     assert.ok(fsPid, `a fork server runs: ${fx.server.workerPids().join(' ')}`);
+    // tlsshctl status names it, in both forms.
+    assert.equal((JSON.parse(await ctl(fx, ['status', '--json'])) as { status: { forkServer: unknown } }).status.forkServer, fsPid);
+    assert.match(await ctl(fx, ['status']), new RegExp(`workers forked by the fork server, pid ${fsPid}`));
     const r = await runTlssh(['-c', fx.configFile, 'localhost', 'echo $PPID; id -u; exit 7']);
     assert.equal(r.status, 7, r.stderr);
     const [worker, uid] = r.stdout.toString().trim().split('\n').map(Number);
