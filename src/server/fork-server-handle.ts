@@ -42,15 +42,19 @@ export class ForkedWorker extends EventEmitter implements WorkerProcess {
     line.on('message', (m) => this.emit('message', m));
     // The worker's end closes when it exits (close-on-exec: its commands do not hold it). Its
     // exit status comes from the fork server; if that is gone too, the process is watched for.
-    line.on('close', () => {
-      let polls = 0;
-      this.poll = setInterval(() => {
-        const gone = this.startTime === undefined || processStartTime(this.pid) !== this.startTime;
-        // While the fork server runs, its report is the one with the status in it.
-        if (gone && (!this.forkServerAlive() || ++polls > 3)) this.exited(null, null);
-      }, ORPHAN_POLL_MS);
-      this.poll.unref();
-    });
+    // A worker that ended before the fork server's reply was read has closed its line already.
+    if (line.connected) line.on('close', () => this.watch());
+    else this.watch();
+  }
+
+  private watch(): void {
+    let polls = 0;
+    this.poll = setInterval(() => {
+      const gone = this.startTime === undefined || processStartTime(this.pid) !== this.startTime;
+      // While the fork server runs, its report is the one with the status in it.
+      if (gone && (!this.forkServerAlive() || ++polls > 3)) this.exited(null, null);
+    }, ORPHAN_POLL_MS);
+    this.poll.unref();
   }
 
   get connected(): boolean {

@@ -26,12 +26,10 @@ import { preloadSessionModules, prepareServerTls, stillCurrent, type PreparedTls
 import type { ServedConnection } from './worker';
 import { installWorkerSignals, serveHandedConnection } from './worker-serving';
 
-
 const SIGNAL_NAMES = new Map<number, string>(Object.entries(os.constants.signals).map(([name, n]) => [n, name]));
 
-function tell(m: ForkServerMessage, handle?: net.Socket, done?: () => void): void {
-  if (!process.connected || !process.send) return done?.();
-  process.send(m, handle, {}, () => done?.());
+function tell(m: ForkServerMessage): void {
+  if (process.connected && process.send) process.send(m);
 }
 
 export function runForkServer(): void {

@@ -467,10 +467,10 @@ export class Listener {
     child.on('message', (m: unknown) => this.onWorkerMessage(state, m, c.address));
   }
 
-  private handToForkServer(fs: ForkServerHandle, socket: net.Socket, msg: ConnectionMessage, c: { id: number; address: string; remote: string; block: string | undefined }): void {
+  private handToForkServer(server: ForkServerHandle, socket: net.Socket, msg: ConnectionMessage, c: { id: number; address: string; remote: string; block: string | undefined }): void {
     // Counted from now, as a worker started for it would be: MaxStartups bounds the queue too.
     this.unauthenticatedWorkers++;
-    fs.handOff(msg, socket, (r) => {
+    server.handOff(msg, socket, (r) => {
       this.unauthenticatedWorkers--;
       if ('error' in r) {
         if (!r.socketLost && !this.stopping) {
