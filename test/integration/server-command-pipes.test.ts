@@ -62,8 +62,10 @@ test('what a command writes just before it exits is not lost', async () => {
 test('a job left behind by a dropped client that reopens /dev/stdout fails at once, as under sshd', async () => {
   const mark = path.join(makeTempDir('tlssh-pipes-late'), 'mark');
   // The job has its own session (no hang-up reaches it) and writes once its client is gone: a
-  // pipe whose reader has gone gives EPIPE, where a FIFO would block the open for ever.
-  const job = `setsid sh -c 'trap "" PIPE; sleep 2; echo late > /dev/stdout; echo "rc=$?" > ${mark}' & echo started; sleep 60`;
+  // pipe whose reader has gone gives EPIPE, where a FIFO would block the open for ever. The job
+  // itself says "started", from inside its new session: said by the shell, the client could be
+  // killed before setsid ran, and the hang-up then took the job too (seen once on a loaded machine).
+  const job = `setsid sh -c 'trap "" PIPE; echo started; sleep 2; echo late > /dev/stdout; echo "rc=$?" > ${mark}' & sleep 60`;
   const client = spawn(process.execPath, [TLSSH, '-F', fx.configFile, 'localhost', job], { stdio: ['pipe', 'pipe', 'pipe'] });
   await new Promise<void>((resolve, reject) => {
     client.stdout.on('data', (b: Buffer) => { if (b.toString().includes('started')) resolve(); });
