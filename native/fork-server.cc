@@ -72,11 +72,6 @@ Napi::Value SocketPair(const Napi::CallbackInfo& info) {
   return r;
 }
 
-Napi::Value CloseFd(const Napi::CallbackInfo& info) {
-  if (info.Length() > 0 && info[0].IsNumber()) close(info[0].As<Napi::Number>().Int32Value());
-  return info.Env().Undefined();
-}
-
 // _exit(code): see fork-binding.ts.
 Napi::Value Exit(const Napi::CallbackInfo& info) {
   int code = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 1;
@@ -105,7 +100,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("fork", Napi::Function::New(env, Fork));
   exports.Set("getpid", Napi::Function::New(env, GetPid));
   exports.Set("socketpair", Napi::Function::New(env, SocketPair));
-  exports.Set("closeFd", Napi::Function::New(env, CloseFd));
   exports.Set("reap", Napi::Function::New(env, Reap));
   exports.Set("exit", Napi::Function::New(env, Exit));
   return exports;

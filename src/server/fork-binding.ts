@@ -11,7 +11,6 @@ export interface ForkBinding {
   getpid(): number;
   /** socketpair(AF_UNIX, SOCK_STREAM), both ends close-on-exec. Throws with `errno`. */
   socketpair(): [number, number];
-  closeFd(fd: number): void;
   /** _exit(): a forked worker cannot leave through Node's exit, which joins threads it does not have. */
   exit(code: number): never;
   /** Every child that has ended since the last call (waitpid WNOHANG): code, or signal number. */

@@ -30,8 +30,6 @@ export const FORK_REPLY_TIMEOUT_MS = 5000;
 const ORPHAN_POLL_MS = 1000;
 
 export class ForkedWorker extends EventEmitter implements WorkerProcess {
-  exitCode: number | null = null;
-  signalCode: NodeJS.Signals | null = null;
   private ended = false;
   private poll: NodeJS.Timeout | undefined;
   private readonly startTime: string | undefined;
@@ -84,8 +82,6 @@ export class ForkedWorker extends EventEmitter implements WorkerProcess {
     if (this.ended) return;
     this.ended = true;
     clearInterval(this.poll);
-    this.exitCode = code;
-    this.signalCode = signal as NodeJS.Signals | null;
     this.emit('exit', code, signal);
   }
 }
