@@ -6,6 +6,7 @@ import type { Readable, Writable } from 'node:stream';
 import { TlsshError, describeError, isErrorCode } from '../errors';
 import { STREAM, type ExitStatus, type Message, type SessionRequest, type StreamId } from '../protocol/messages';
 import type { Channel } from '../transport/channel';
+import { enterInteractive } from '../transport/jit-tiering';
 import { EscapeParser, escapeHelp, showEscapeChar } from './escape-parser';
 import type { LocalTerminal, WindowSize } from './local-terminal';
 import type { OutputSink } from './local-stdio';
@@ -98,6 +99,7 @@ export function runSession(channel: Channel, setup: SessionSetup): Promise<Sessi
       channel.incoming(STREAM.stdout, stdout.stream, { coalesce: !request.pty });
       channel.incoming(STREAM.stderr, stderr.stream, { coalesce: !request.pty });
       io.terminal?.enterRaw();
+      if (request.pty) enterInteractive(debug);
       // Without a PTY the remote command has no terminal to get ^C from: pass tlssh's SIGINT on.
       if (!request.pty) teardown.push(interceptInterrupt(() => channel.send({ type: 'signal', name: 'INT' })));
       if (io.watchWindow) {

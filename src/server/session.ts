@@ -10,6 +10,7 @@ import { finished } from 'node:stream/promises';
 import { TlsshError } from '../errors';
 import { LIMITS, STREAM, type SessionRequest } from '../protocol/messages';
 import type { Channel } from '../transport/channel';
+import { enterInteractive } from '../transport/jit-tiering';
 import type { EarlyInput } from './early-messages';
 import type { Logger } from './log';
 import type { Account } from './passwd-lookup';
@@ -188,6 +189,7 @@ async function runPty(o: SessionOptions, shell: string, args: string[], cwd: str
   }
   const line = term.ttyPath.replace(/^\/dev\//, '');
   log.verbose(`started ${request.command === '' ? 'login shell' : 'command'} on ${line} (pid ${term.pid})`);
+  enterInteractive((l) => log.debug(l));
   o.onTty?.(line);
 
   // stdout stays open here: runSession ends it once the exit is known, before the exit status.

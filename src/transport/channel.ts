@@ -21,6 +21,7 @@ import { LIMITS, type Message, type StreamId } from '../protocol/messages';
 import { MessageOrder, type Role } from '../protocol/message-order';
 import { TlsshError, isErrorCode, isTlsshError, type ErrorCode } from '../errors';
 import { Keepalive } from './keepalive';
+import { noteRelayed } from './jit-tiering';
 import { connectionLost, endFlushed } from './socket-end';
 
 /** Data frames are handed to the socket only while its unsent output is below this. */
@@ -158,6 +159,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
       highWaterMark: LIMITS.maxDataChunk * 2,
       write: (chunk: Buffer, _enc, callback) => {
         if (this.closed) return callback();
+        noteRelayed(chunk.length);
         this.pending.set(stream, { chunk, callback });
         this.flush(stream);
       },
@@ -210,6 +212,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
 
   private onBytes(chunk: Buffer): void {
     if (this.closed) return;
+    noteRelayed(chunk.length);
     let messages: Message[];
     try {
       messages = this.decoder.push(chunk);

@@ -1,0 +1,72 @@
+// Terminal sessions run the client and the worker without V8's optimising compiler until bulk
+// data flows (src/transport/jit-tiering.ts, bench/RESULTS.md row 5): both processes say so at
+// debug level when they switch, a command without a terminal never switches, and a terminal
+// session that moves megabytes turns the compiler back on in both.
+
+import { strict as assert } from 'node:assert';
+import { after, before, describe, it } from 'node:test';
+import { BULK_BYTES } from '../../src/transport/jit-tiering';
+import { runTlssh, startFixture, type ClientFixture } from './client-fixture';
+
+const OFF = /optimising compiler off until/;
+const ON = /optimising compiler back on/;
+
+function count(text: string, re: RegExp): number {
+  return text.split('\n').filter((l) => re.test(l)).length;
+}
+
+describe('V8 tiering in terminal sessions', () => {
+  let fx: ClientFixture;
+  let conf: string[];
+  before(async () => {
+    fx = await startFixture({ serverConfig: { LogLevel: 'DEBUG' } });
+    conf = ['-c', fx.configFile, '-v'];
+  });
+  after(async () => {
+    await fx?.stop();
+  });
+
+  it('a command without a terminal keeps the compiler in both processes, however much it moves', async () => {
+    const before = fx.server.logs();
+    const r = await runTlssh([...conf, '-T', 'localhost', `head -c ${3 * BULK_BYTES} /dev/zero`]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.length, 3 * BULK_BYTES);
+    assert.equal(count(r.stderr, OFF) + count(r.stderr, ON), 0, r.stderr);
+    const added = await logsUntilClosed(before);
+    assert.equal(count(added, OFF) + count(added, ON), 0, added);
+  });
+
+  it('a terminal session turns it off in the client and the worker, and typing alone does not turn it on', async () => {
+    const before = fx.server.logs();
+    const r = await runTlssh([...conf, '-tt', 'localhost', 'echo typed'], { input: 'abc\n' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout.toString(), /typed/);
+    assert.equal(count(r.stderr, OFF), 1, r.stderr);
+    assert.equal(count(r.stderr, ON), 0, r.stderr);
+    const added = await logsUntilClosed(before);
+    assert.equal(count(added, OFF), 1, added);
+    assert.equal(count(added, ON), 0, added);
+  });
+
+  it('bulk output in a terminal session turns it back on in both', async () => {
+    const before = fx.server.logs();
+    const r = await runTlssh([...conf, '-tt', 'localhost', `head -c ${2 * BULK_BYTES} /dev/zero | base64`]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(r.stdout.length > 2 * BULK_BYTES, `${r.stdout.length} bytes of output`);
+    assert.equal(count(r.stderr, OFF), 1, r.stderr);
+    assert.equal(count(r.stderr, ON), 1, r.stderr);
+    const added = await logsUntilClosed(before);
+    assert.equal(count(added, OFF), 1, added);
+    assert.equal(count(added, ON), 1, added);
+  });
+
+  /** The daemon's log lines since `before`, once the session has closed there. */
+  async function logsUntilClosed(before: string): Promise<string> {
+    for (let i = 0; i < 200; i++) {
+      const added = fx.server.logs().slice(before.length);
+      if (/session closed/.test(added)) return added;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return fx.server.logs().slice(before.length);
+  }
+});
