@@ -7,6 +7,7 @@ import { parseArgs } from './cli-args';
 import { exitNow, installExitGuards } from './exit-guards';
 import { writeStderrLine } from './stderr-log';
 import { guardInspectorSignal } from '../inspector-signal';
+import { versionLine } from '../version';
 
 guardInspectorSignal();
 
@@ -15,16 +16,7 @@ setComm('tlssh');
 let verbosity = 0;
 installExitGuards({ verbosity: () => verbosity });
 
-function version(): string {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return (require('../../../package.json') as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
-}
-
-const parsed = parseArgs(process.argv.slice(2), `tlssh ${version()}`);
+const parsed = parseArgs(process.argv.slice(2), versionLine('tlssh'));
 if (parsed.kind === 'exit') {
   if (parsed.stdout) process.stdout.write(parsed.stdout);
   if (parsed.stderr) writeStderrLine(parsed.stderr.replace(/\n$/, ''));

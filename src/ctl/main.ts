@@ -8,19 +8,11 @@ import { sessionsTable, statusText } from './format';
 import { exitQuietlyOnEpipe } from '../quiet-epipe';
 import { terminalSafeJson } from '../terminal-safe-text';
 import { guardInspectorSignal } from '../inspector-signal';
+import { versionLine } from '../version';
+import { DEFAULT_KILL_MESSAGE } from '../server/control-protocol';
 
 guardInspectorSignal();
 
-function packageVersion(): string {
-  try {
-    // A literal require: the bundler inlines package.json, so the bundle needs no path to it.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const pkg = require('../../../package.json') as { version?: unknown };
-    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
 
 async function main(argv: readonly string[]): Promise<number> {
   let cmd;
@@ -36,7 +28,7 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (cmd.kind === 'version') {
-    process.stdout.write(`tlsshctl ${packageVersion()}\n`);
+    process.stdout.write(`${versionLine('tlsshctl')}\n`);
     return 0;
   }
   const socket = controlSocketPath(cmd);
@@ -53,7 +45,13 @@ async function main(argv: readonly string[]): Promise<number> {
   if (cmd.json) return 0;
   if ('sessions' in reply) process.stdout.write(sessionsTable(reply.sessions));
   else if ('status' in reply) process.stdout.write(statusText(reply.status));
-  else if ('killed' in reply) process.stdout.write(`ended ${reply.killed.length === 1 ? 'session' : 'sessions'} ${reply.killed.join(', ')}\n`);
+  else if ('killed' in reply) {
+    process.stdout.write(`ended ${reply.killed.length === 1 ? 'session' : 'sessions'} ${reply.killed.join(', ')}\n`);
+    const missed = reply.withoutMessage ?? [];
+    if (missed.length > 0) {
+      process.stderr.write(`tlsshctl: kill: ${missed.length === 1 ? 'session' : 'sessions'} ${missed.join(', ')} started under an earlier tlsshd, and this one has no line to ${missed.length === 1 ? 'its worker' : 'their workers'} to pass your message on: ${missed.length === 1 ? 'its client was' : 'their clients were'} told "${DEFAULT_KILL_MESSAGE}"\n`);
+    }
+  }
   else process.stdout.write('configuration reloaded\n');
   return 0;
 }

@@ -10,21 +10,12 @@ import { runPlan, type Output } from './commands';
 import { inKeygenTerms } from './tpm-bridge';
 import { exitQuietlyOnEpipe } from '../quiet-epipe';
 import { guardInspectorSignal } from '../inspector-signal';
+import { versionLine } from '../version';
 
 guardInspectorSignal();
 
 const PROGRAM = 'tlssh-keygen';
 
-function packageVersion(): string {
-  try {
-    // A literal require: the bundler inlines package.json, so the bundle needs no path to it.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const pkg = require('../../../package.json') as { version?: unknown };
-    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
 
 function fail(message: string): number {
   process.stderr.write(`${PROGRAM}: ${message}\n`);
@@ -32,7 +23,7 @@ function fail(message: string): number {
 }
 
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const program = buildProgram(packageVersion());
+  const program = buildProgram(versionLine(PROGRAM));
   program.exitOverride();
   program.configureOutput({
     // Commander's own messages ("error: unknown option") get the program prefix instead.

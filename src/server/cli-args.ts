@@ -3,6 +3,7 @@
 import * as path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { isHelpOrVersion, usageErrorText } from '../cli-usage';
+import { versionLine } from '../version';
 
 /** What to do: serve, check the set-up and exit (-t), or print the effective config (-T). */
 export type DaemonMode = 'serve' | 'test' | 'print-config';
@@ -18,16 +19,6 @@ export interface DaemonArgs {
 
 export type ParseResult = { kind: 'run'; args: DaemonArgs } | { kind: 'exit'; status: number; output: string };
 
-export function packageVersion(): string {
-  try {
-    // A literal require: the bundler inlines package.json, so the bundle needs no path to it.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const pkg = require('../../../package.json') as { version?: unknown };
-    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
 
 const HELP_AFTER = `
 Exit status: 0 once the daemon listens (or -t found nothing wrong); 255 when it cannot start,
@@ -46,7 +37,7 @@ export function parseDaemonArgs(argv: readonly string[]): ParseResult {
     .option('-v, --verbose', 'more log detail (VERBOSE; twice: DEBUG)', (_v: string, n: number) => n + 1, 0)
     .option('-c, --config <file>', 'configuration file (default /etc/tlssh/tlsshd.conf)')
     .option('-o, --option <Keyword=value>', 'override one configuration keyword (repeatable)', (v: string, all: string[] | undefined) => [...(all ?? []), v])
-    .version(packageVersion(), '-V, --version', 'print the version and exit')
+    .version(versionLine('tlsshd'), '-V, --version', 'print the version and exit')
     .helpOption('-h, --help', 'show this help')
     .addHelpText('after', HELP_AFTER)
     .allowExcessArguments(false)

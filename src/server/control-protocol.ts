@@ -50,7 +50,11 @@ export interface SessionView {
 
 export type ControlReply =
   | { v: 1; ok: true; sessions: SessionView[] }
-  | { v: 1; ok: true; killed: number[] }
+  /**
+   * withoutMessage: sessions of an earlier listener among those killed, when a message other than
+   * the default was asked for: no line reaches their workers, so their clients saw the default.
+   */
+  | { v: 1; ok: true; killed: number[]; withoutMessage?: number[] }
   | { v: 1; ok: true; reloaded: true }
   | { v: 1; ok: true; status: Record<string, unknown> }
   | { v: 1; ok: false; error: ControlErrorCode; message: string };

@@ -14,7 +14,7 @@ import type { ServerConfig } from '../config/types';
 import { TlsshError } from '../errors';
 import { NODE_TRUST_FLAG } from '../launcher/node-trust-flag';
 import type { AgentStats } from '../tpm/agent-stats';
-import { normaliseSerial, type ControlReply, type ControlRequest, type SessionView } from './control-protocol';
+import { DEFAULT_KILL_MESSAGE, normaliseSerial, type ControlReply, type ControlRequest, type SessionView } from './control-protocol';
 import { controlSocketAnswers, startControlSocket } from './control-socket';
 import { FORK_SERVER_ARG, WORKER_EXIT_SETUP_FAILED, type ConnectionMessage, type SessionEndCode, type SessionInfoMessage, type SessionStatsMessage } from './ipc-messages';
 import { loadClientTrust, recheckChain, type ClientTrust } from './session-recheck';
@@ -613,7 +613,9 @@ export class Listener {
       this.log.info(`conn ${w.id}: tlsshctl kill: ending the session of ${w.user ?? '?'} from ${w.remote} (worker ${pid})`);
       this.endSession(w, 'TLSSH_ERR_SESSION_KILLED', req.message);
     }
-    return { v: 1, ok: true, killed: [...victims.map(([, w]) => w.id), ...adopted.map(([, a]) => a.view.id)] };
+    const killed = [...victims.map(([, w]) => w.id), ...adopted.map(([, a]) => a.view.id)];
+    if (adopted.length > 0 && req.message !== DEFAULT_KILL_MESSAGE) return { v: 1, ok: true, killed, withoutMessage: adopted.map(([, a]) => a.view.id) };
+    return { v: 1, ok: true, killed };
   }
 
   private sessionViews(): SessionView[] {

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { SessionView } from '../../src/server/control-protocol';
+import { DEFAULT_KILL_MESSAGE, type SessionView } from '../../src/server/control-protocol';
 import { makeCa } from '../helpers/ca';
 import { startTlsshd, writeConfig } from '../helpers/server-harness';
 import { TLSSHCTL, controlSessions, ctl, waitForControlSessions } from './tlsshctl-client';
@@ -336,11 +336,17 @@ describe('tlsshctl and the control socket', () => {
       assert.ok(v, r.stdout);
       assert.equal(v.adopted, true);
       for (const k of ['id', 'pid', 'user', 'serial', 'fingerprint', 'notAfter', 'command', 'remote'] as const) assert.equal(v[k], before[k], k);
-      const k = await ctl([...conf2, 'kill', String(v.id)]);
+      // No line reaches a worker of the earlier listener: its client gets the default text, and
+      // the administrator who asked for another is told so, with the kill still done.
+      const k = await ctl([...conf2, 'kill', String(v.id), '--message', 'back at five']);
       assert.equal(k.status, 0, k.stderr);
+      assert.equal(k.stdout, `ended session ${v.id}\n`);
+      assert.equal(k.stderr, `tlsshctl: kill: session ${v.id} started under an earlier tlsshd, and this one has no line to its worker to pass your message on: its client was told "${DEFAULT_KILL_MESSAGE}"\n`);
       const e = await s.ended;
       assert.equal(e.status, 255, e.stderr);
       assert.equal(errorCodeOf(e.stderr), 'TLSSH_ERR_SESSION_KILLED', e.stderr);
+      assert.match(e.stderr, new RegExp(DEFAULT_KILL_MESSAGE));
+      assert.doesNotMatch(e.stderr, /back at five/);
       // A reload re-checks the other adopted session: with another CA only, it no longer chains.
       const caFile = /^ClientCAFile (.*)$/m.exec(fs.readFileSync(second.configFile, 'utf8'))?.[1] ?? '';
       const savedCa = fs.readFileSync(caFile);
