@@ -26,6 +26,15 @@ export interface WorkerProcess extends EventEmitter {
  */
 export const FORK_REPLY_TIMEOUT_MS = 5000;
 
+/**
+ * Signals a memory-safety failure ends a process with: a bad access, a failed stack-canary
+ * check (abort), an illegal instruction. Every worker of one fork server has its layout, so a
+ * worker dying of one of these may be somebody probing that layout a crash at a time (as
+ * against any server that forks without exec); the fork server is replaced, and the next
+ * workers get a new layout.
+ */
+export const CRASH_SIGNALS: ReadonlySet<string> = new Set(['SIGSEGV', 'SIGBUS', 'SIGILL', 'SIGFPE', 'SIGABRT', 'SIGSYS', 'SIGTRAP']);
+
 /** How often a worker whose line closed, with no exit reported, is looked for (its fork server is gone). */
 const ORPHAN_POLL_MS = 1000;
 
@@ -109,6 +118,8 @@ export class ForkServerHandle {
   private readonly forked = new Map<number, ForkedWorker>();
   private readonly binding: ForkBinding;
   private stopped = false;
+  /** A worker crashed: the fork server is replaced once its hand-off in flight is answered. */
+  private renewing = false;
 
   constructor(private readonly opts: ForkServerOptions) {
     const loaded = loadForkBinding();
@@ -184,11 +195,36 @@ export class ForkServerHandle {
       this.pump();
     } else if (m.t === 'exited') {
       this.forked.get(m.pid)?.exited(m.code, m.signal);
+      if (m.signal !== null && CRASH_SIGNALS.has(m.signal) && !this.renewing) {
+        this.renewing = true;
+        this.opts.log('error', `worker ${m.pid} crashed (${m.signal}): replacing fork server ${child.pid ?? '?'}, so that later workers get a new address-space layout`);
+        this.pump();
+      }
     }
   }
 
+  /**
+   * Retires the fork server as a reload does (its workers carry on) and starts a new one; until
+   * that one is warm, connections get workers of their own.
+   */
+  private renew(): void {
+    this.renewing = false;
+    const old = this.child;
+    if (!old) return;
+    old.removeAllListeners('exit');
+    old.removeAllListeners('message');
+    if (old.connected) old.disconnect();
+    this.child = undefined;
+    this.ready = false;
+    // Connections queued meanwhile get workers of their own rather than wait for the warm-up.
+    this.fail('the fork server is being replaced');
+    this.start();
+  }
+
   private pump(): void {
-    if (this.inFlight || !this.available || !this.child?.connected) return;
+    if (this.inFlight) return;
+    if (this.renewing && !this.stopped) this.renew();
+    if (!this.available || !this.child?.connected) return;
     const h = this.queue.shift();
     if (!h) return;
     const ref = this.nextRef++;

@@ -194,6 +194,43 @@ describe('WorkerForkServer yes', () => {
     }
   });
 
+  it('replaces the fork server when a worker crashes (SIGSEGV), not when one is killed', async () => {
+    const fx = await fixture();
+    const first = forkServerOf(fx);
+    assert.ok(first);
+    // SIGKILL is how an administrator or the OOM killer ends a worker: no crash, no new layout.
+    const killed = longSession(fx);
+    const [killedPid] = (await killed.ready).split(' ');
+    process.kill(Number(killedPid), 'SIGKILL');
+    await killed.ended;
+    await fx.server.waitForLog(new RegExp(`worker ${killedPid} for connection #\\d+ ended \\(killed by SIGKILL\\)`));
+    assert.equal(forkServerOf(fx), first);
+    assert.doesNotMatch(fx.server.logs(), /crashed/);
+    // A worker that dies of a bad memory access may be somebody probing the layout every sibling
+    // shares: the next workers come from a new fork server.
+    const crashed = longSession(fx);
+    const [crashedPid] = (await crashed.ready).split(' ');
+    process.kill(Number(crashedPid), 'SIGSEGV');
+    assert.equal(await crashed.ended, 255);
+    await fx.server.waitForLog(new RegExp(`worker ${crashedPid} crashed \\(SIGSEGV\\): replacing fork server ${first}, so that later workers get a new address-space layout`));
+    const second = await waitFor('a new fork server', fx, () => {
+      const p = forkServerOf(fx);
+      return p !== undefined && p !== first ? p : undefined;
+    });
+    await fx.server.waitForLog(new RegExp(`fork server ${second} ready`));
+    // The old one leaves, as on a reload: nothing more is forked with its layout.
+    await waitFor('the old fork server gone', fx, () => !fs.existsSync(`/proc/${first}`));
+    const next = longSession(fx);
+    try {
+      const [nextPid] = (await next.ready).split(' ');
+      assert.equal(ppidOf(Number(nextPid)), second, 'forked by the new fork server');
+      next.child.stdin?.end();
+      assert.equal(await next.ended, 0);
+    } finally {
+      next.child.kill('SIGKILL');
+    }
+  });
+
   it('uses a certificate replaced on disk at the next login, without a reload', async () => {
     const fx = await fixture();
     const first = await serverSerial(fx);
