@@ -64,7 +64,7 @@ test('a rebuilt bundle of the same length runs its new code, not the old cache',
   fs.writeFileSync(file, src.replaceAll(`"${version}"`, `"${other}"`));
   const r = run(dir, 'tlssh', ['-V']);
   assert.equal(r.status, 0, r.stderr);
-  assert.equal(r.stdout.trim(), `tlssh ${other}`);
+  assert.equal(r.stdout.trim(), `tlssh ${other}, Node ${process.version}, OpenSSL ${process.versions.openssl}`);
   assert.match(r.stderr, /code cache for .*: none/);
 });
 
