@@ -13,7 +13,6 @@ import { DEFAULT_KILL_MESSAGE } from '../server/control-protocol';
 
 guardInspectorSignal();
 
-
 async function main(argv: readonly string[]): Promise<number> {
   let cmd;
   try {

@@ -16,7 +16,6 @@ guardInspectorSignal();
 
 const PROGRAM = 'tlssh-keygen';
 
-
 function fail(message: string): number {
   process.stderr.write(`${PROGRAM}: ${message}\n`);
   return EXIT_TLSSH_FAILURE;

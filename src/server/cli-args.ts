@@ -19,7 +19,6 @@ export interface DaemonArgs {
 
 export type ParseResult = { kind: 'run'; args: DaemonArgs } | { kind: 'exit'; status: number; output: string };
 
-
 const HELP_AFTER = `
 Exit status: 0 once the daemon listens (or -t found nothing wrong); 255 when it cannot start,
 with one line on stderr naming the file and the problem.
