@@ -19,6 +19,7 @@ import {
 } from './mux-frames';
 import { NO_TTY_WARNING, decidePty } from './pty-decision';
 import { sanitizeRemoteText } from './remote-text';
+import { enterInteractive, noteRelayed } from '../jit-tiering';
 import { selectEnv } from './send-env';
 import { writeStderrLine, type Log } from './stderr-log';
 
@@ -122,6 +123,8 @@ export async function runSharedSession(
         terminal = new terminalMod.LocalTerminal(input as tty.ReadStream);
         terminal.enterRaw();
       }
+      // As in the direct client (session.ts): the relay's code stays at baseline until bulk flows.
+      if (pty) enterInteractive(debug);
       if (!pty) teardown.push(interceptInterrupt(() => socket.write(encodeFrame(MUX.signal, 'INT'))));
       if (terminalMod) {
         teardown.push(terminalMod.onWindowChange((s) => socket.write(encodeWindow(s.cols, s.rows))));
@@ -137,6 +140,7 @@ export async function runSharedSession(
       }
       const escapes = escapeChar === null ? undefined : new EscapeParser(escapeChar);
       const write = (data: Buffer): void => {
+        noteRelayed(data.length);
         for (let off = 0; off < data.length; off += 32 * 1024) {
           if (!socket.write(encodeFrame(MUX.stdin, data.subarray(off, off + 32 * 1024)))) {
             source.pause();
@@ -224,6 +228,7 @@ export async function runSharedSession(
 
     socket.on('data', (chunk: Buffer) => {
       if (done) return;
+      noteRelayed(chunk.length);
       try {
         for (const f of decoder.push(chunk)) {
           if (done) return;

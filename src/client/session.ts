@@ -6,7 +6,7 @@ import type { Readable, Writable } from 'node:stream';
 import { TlsshError, describeError, isErrorCode } from '../errors';
 import { STREAM, type ExitStatus, type Message, type SessionRequest, type StreamId } from '../protocol/messages';
 import type { Channel } from '../transport/channel';
-import { enterInteractive } from '../transport/jit-tiering';
+import { enterInteractive } from '../jit-tiering';
 import { EscapeParser, escapeHelp, showEscapeChar } from './escape-parser';
 import type { LocalTerminal, WindowSize } from './local-terminal';
 import type { OutputSink } from './local-stdio';

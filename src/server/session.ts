@@ -10,7 +10,7 @@ import { finished } from 'node:stream/promises';
 import { TlsshError } from '../errors';
 import { LIMITS, STREAM, type SessionRequest } from '../protocol/messages';
 import type { Channel } from '../transport/channel';
-import { enterInteractive } from '../transport/jit-tiering';
+import { enterInteractive } from '../jit-tiering';
 import type { EarlyInput } from './early-messages';
 import type { Logger } from './log';
 import type { Account } from './passwd-lookup';

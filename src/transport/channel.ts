@@ -21,7 +21,7 @@ import { LIMITS, type Message, type StreamId } from '../protocol/messages';
 import { MessageOrder, type Role } from '../protocol/message-order';
 import { TlsshError, isErrorCode, isTlsshError, type ErrorCode } from '../errors';
 import { Keepalive } from './keepalive';
-import { noteRelayed } from './jit-tiering';
+import { noteRelayed } from '../jit-tiering';
 import { connectionLost, endFlushed } from './socket-end';
 
 /** Data frames are handed to the socket only while its unsent output is below this. */

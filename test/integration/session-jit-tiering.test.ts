@@ -1,11 +1,13 @@
 // Terminal sessions run the client and the worker without V8's optimising compiler until bulk
-// data flows (src/transport/jit-tiering.ts, bench/RESULTS.md row 5): both processes say so at
+// data flows (src/jit-tiering.ts, bench/RESULTS.md row 5): both processes say so at
 // debug level when they switch, a command without a terminal never switches, and a terminal
 // session that moves megabytes turns the compiler back on in both.
 
 import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { BULK_BYTES } from '../../src/transport/jit-tiering';
+import { BULK_BYTES } from '../../src/jit-tiering';
 import { runTlssh, startFixture, type ClientFixture } from './client-fixture';
 
 const OFF = /optimising compiler off until/;
@@ -58,6 +60,29 @@ describe('V8 tiering in terminal sessions', () => {
     const added = await logsUntilClosed(before);
     assert.equal(count(added, OFF), 1, added);
     assert.equal(count(added, ON), 1, added);
+  });
+
+  it('a light client sharing a ControlMaster\'s connection switches as the direct client does', async () => {
+    const cmDir = path.join(fx.dir, 'cm');
+    fs.mkdirSync(cmDir, { mode: 0o700 });
+    const share = ['-o', 'ControlMaster=auto', '-o', `ControlPath=${path.join(cmDir, 's')}`, '-o', 'ControlPersist=yes'];
+    try {
+      // The first starts the master; the next are light clients relaying through it.
+      assert.equal((await runTlssh([...conf, ...share, '-T', 'localhost', 'true'])).status, 0);
+      const typed = await runTlssh([...conf, ...share, '-tt', 'localhost', 'echo typed'], { input: 'abc\n' });
+      assert.equal(typed.status, 0, typed.stderr);
+      assert.match(typed.stderr, /shared session through the master/);
+      assert.equal(count(typed.stderr, OFF), 1, typed.stderr);
+      assert.equal(count(typed.stderr, ON), 0, typed.stderr);
+      const bulk = await runTlssh([...conf, ...share, '-tt', 'localhost', `head -c ${2 * BULK_BYTES} /dev/zero | base64`]);
+      assert.equal(bulk.status, 0, bulk.stderr);
+      assert.match(bulk.stderr, /shared session through the master/);
+      assert.ok(bulk.stdout.length > 2 * BULK_BYTES, `${bulk.stdout.length} bytes of output`);
+      assert.equal(count(bulk.stderr, OFF), 1, bulk.stderr);
+      assert.equal(count(bulk.stderr, ON), 1, bulk.stderr);
+    } finally {
+      await runTlssh([...conf, ...share, '-O', 'exit', 'localhost']);
+    }
   });
 
   /** The daemon's log lines since `before`, once the session has closed there. */

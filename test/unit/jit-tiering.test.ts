@@ -1,4 +1,4 @@
-// src/transport/jit-tiering.ts against V8 itself: in a child node that can ask V8 which tier a
+// src/jit-tiering.ts against V8 itself: in a child node that can ask V8 which tier a
 // function runs in, a hot function reaches TurboFan by default, stays below it once a terminal
 // session started, and reaches it again once BULK_BYTES have been relayed.
 
@@ -6,9 +6,9 @@ import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { BULK_BYTES } from '../../src/transport/jit-tiering';
+import { BULK_BYTES } from '../../src/jit-tiering';
 
-const MODULE = path.resolve(__dirname, '..', '..', 'src', 'transport', 'jit-tiering.js');
+const MODULE = path.resolve(__dirname, '..', '..', 'src', 'jit-tiering.js');
 
 // Runs `hot` until V8 reports it optimised by TurboFan (bit 6 of %GetOptimizationStatus) or the
 // rounds are spent: the compile is concurrent, so the answer may come some calls later.
