@@ -73,7 +73,9 @@ function connectError(err: SslError, host: string, port: number, bindAddress = '
       return new TlsshError('TLSSH_ERR_CONNECT', `connect to host ${host} port ${port}: No route to host`, { cause: err });
     case 'ECONNRESET':
     case 'EPIPE':
-      return new TlsshError('TLSSH_ERR_TLS_HANDSHAKE', `connection to ${host} port ${port} closed during the TLS handshake`, { cause: err });
+      // What tlsshd does to a connection it will not take: too many unauthenticated ones
+      // (MaxStartups), from this source (PerSourceMaxStartups), or a source it penalises.
+      return new TlsshError('TLSSH_ERR_TLS_HANDSHAKE', `connection to ${host} port ${port} closed during the TLS handshake; the server may be refusing connections from this address for now (MaxStartups, PerSourceMaxStartups or PerSourcePenalties), and its log says why`, { cause: err });
     default:
       if (err.code?.startsWith('ERR_SSL') || err.library === 'SSL routines') {
         const reason = err.reason ?? err.message;

@@ -144,6 +144,22 @@ function tlsshLogin(port: number): Promise<boolean> {
   });
 }
 
+/** Runs the real tlssh client from the local address `source`; its status and stderr. */
+function tlsshFrom(port: number, source: string): Promise<{ status: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [TLSSH, '-c', clientConf(port), '-b', source, '127.0.0.1', 'true'], {
+      stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LANG: 'C' },
+    });
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+    const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('close', (status) => {
+      clearTimeout(killer);
+      resolve({ status, stderr });
+    });
+  });
+}
+
 /** A TLS client connection from `source`. */
 function tlsFrom(port: number, source: string, ident: ClientIdentity = id): tls.TLSSocket {
   const tcp = net.connect({ host: '127.0.0.1', port, localAddress: source });
@@ -247,6 +263,10 @@ test('penalties: garbage, a refused certificate, silence and a missing session r
     // Refused at accept from now on, even with a proper ClientHello.
     assert.equal(await handshakeFrom(d.port, '127.0.0.2'), false);
     await d.waitForLog(/drop connection #\d+ from 127\.0\.0\.2 port \d+: penalty/);
+    // The refused user is told what may be going on, in tlssh's one line.
+    const refused = await tlsshFrom(d.port, '127.0.0.2');
+    assert.equal(refused.status, 255, refused.stderr);
+    assert.equal(refused.stderr, `tlssh: connection to 127.0.0.1 port ${d.port} closed during the TLS handshake; the server may be refusing connections from this address for now (MaxStartups, PerSourceMaxStartups or PerSourcePenalties), and its log says why\n`);
 
     // A certificate that maps to no user: the worker reports an authentication failure.
     const stranger = fx.client('preauth-no-such-user');
