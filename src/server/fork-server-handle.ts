@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
 import { loadForkBinding, type ForkBinding } from './fork-binding';
 import { parseForkServerMessage, type ConnectionMessage, type WarmMessage } from './ipc-messages';
+import { CRASH_SIGNALS } from './crash-signals';
 import { LineChannel } from './line-channel';
 import { processStartTime } from './login-records';
 
@@ -25,15 +26,6 @@ export interface WorkerProcess extends EventEmitter {
  * behind get workers of their own until a new one is up.
  */
 export const FORK_REPLY_TIMEOUT_MS = 5000;
-
-/**
- * Signals a memory-safety failure ends a process with: a bad access, a failed stack-canary
- * check (abort), an illegal instruction. Every worker of one fork server has its layout, so a
- * worker dying of one of these may be somebody probing that layout a crash at a time (as
- * against any server that forks without exec); the fork server is replaced, and the next
- * workers get a new layout.
- */
-export const CRASH_SIGNALS: ReadonlySet<string> = new Set(['SIGSEGV', 'SIGBUS', 'SIGILL', 'SIGFPE', 'SIGABRT', 'SIGSYS', 'SIGTRAP']);
 
 /** How often a worker whose line closed, with no exit reported, is looked for (its fork server is gone). */
 const ORPHAN_POLL_MS = 1000;
@@ -195,6 +187,8 @@ export class ForkServerHandle {
       this.pump();
     } else if (m.t === 'exited') {
       this.forked.get(m.pid)?.exited(m.code, m.signal);
+      // Every worker of one fork server has its layout: a crash may be somebody probing that
+      // layout a connection at a time (as against any server that forks without exec).
       if (m.signal !== null && CRASH_SIGNALS.has(m.signal) && !this.renewing) {
         this.renewing = true;
         this.opts.log('error', `worker ${m.pid} crashed (${m.signal}): replacing fork server ${child.pid ?? '?'}, so that later workers get a new address-space layout`);

@@ -33,6 +33,7 @@ import { connectionMessage, warmMessage } from './worker-config';
 import { loadPipeBinding } from './command-pipes';
 import { WorkerPool } from './worker-pool';
 import { ForkServerHandle, type WorkerProcess } from './fork-server-handle';
+import { CRASH_SIGNALS } from './crash-signals';
 
 /**
  * Node's options for every tlsshd process the daemon starts (workers, and the listener it
@@ -58,9 +59,6 @@ export const CLIENT_HELLO_DEADLINE = 10;
 
 /** Sessions re-checked between two turns of the event loop after a reload. */
 const RECHECK_SLICE = 64;
-
-/** Signals that mean a worker crashed rather than was stopped. */
-const CRASH_SIGNALS = new Set<string>(['SIGSEGV', 'SIGBUS', 'SIGILL', 'SIGFPE', 'SIGABRT', 'SIGSYS', 'SIGTRAP']);
 
 function perSourceSettings(cfg: ServerConfig): PerSourceSettings {
   return {
