@@ -11,7 +11,8 @@ import { BULK_BYTES } from '../../src/jit-tiering';
 const MODULE = path.resolve(__dirname, '..', '..', 'src', 'jit-tiering.js');
 
 // Runs `hot` until V8 reports it optimised by TurboFan (bit 6 of %GetOptimizationStatus) or the
-// rounds are spent: the compile is concurrent, so the answer may come some calls later.
+// rounds are spent. The child compiles on its main thread (--no-concurrent-recompilation), so a
+// busy machine cannot starve a compile thread into a false "below".
 const PROBE = `
 const j = require(${JSON.stringify(MODULE)});
 const make = (k) => new Function('a', 'let s = 0; for (let i = 0; i < a.length; i++) s += a[i] * ' + k + '; return s;');
@@ -40,7 +41,7 @@ console.log(seen.join(' '));
 `;
 
 test('TurboFan is off from a terminal session until BULK_BYTES were relayed, then on for good', { timeout: 60_000 }, () => {
-  const r = spawnSync(process.execPath, ['--allow-natives-syntax', '-e', PROBE], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['--allow-natives-syntax', '--no-concurrent-recompilation', '-e', PROBE], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   assert.equal(
     r.stdout.trim(),
