@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { SessionView } from '../../src/server/control-protocol';
+import { createTestUser, isRoot, makeServerFixture, runCommand, startTlsshd } from '../helpers/server-harness';
 import { TLSSH, runTlssh, renewServerCertInPlace, serverSerial, startFixture, type ClientFixture } from './client-fixture';
 
 const TLSSHCTL = path.resolve(__dirname, '..', '..', '..', 'bin', 'tlsshctl');
@@ -228,6 +229,30 @@ describe('WorkerForkServer yes', () => {
       assert.equal(await next.ended, 0);
     } finally {
       next.child.kill('SIGKILL');
+    }
+  });
+
+  it('does not let a logged-in user read the memory map of their worker, the layout its siblings share', { skip: !isRoot && 'needs root to create a user' }, async () => {
+    // The worker dropped from root to the user with setuid, which leaves it non-dumpable: its
+    // /proc maps and mem stay root's, though it now runs as the user. A user who could read them
+    // would learn the layout of every worker the fork server makes, pre-authentication ones too.
+    const user = createTestUser('tlssh-fork');
+    const fixture = makeServerFixture('tlsshd-fork-maps');
+    const daemon = await startTlsshd({ dir: fixture.dir, config: { ...fixture.config, WorkerForkServer: 'yes' } });
+    try {
+      await daemon.waitForLog(/fork server \d+ ready/);
+      const r = await runCommand(daemon.port, fixture.client(user.name), 'id -un; echo $PPID; cat /proc/$PPID/maps >/dev/null; echo maps=$?; head -c 1 /proc/$PPID/mem >/dev/null; echo mem=$?');
+      assert.equal(r.exit?.code, 0, r.stderr.toString());
+      const [who, worker, maps, mem] = r.stdout.toString().trim().split('\n');
+      assert.equal(who, user.name);
+      await daemon.waitForLog(new RegExp(`-> worker ${worker} \\(forked\\)`));
+      assert.equal(maps, 'maps=1', r.stderr.toString());
+      assert.equal(mem, 'mem=1', r.stderr.toString());
+      assert.match(r.stderr.toString(), /Permission denied/);
+    } finally {
+      await daemon.stop();
+      user.remove();
+      fs.rmSync(fixture.dir, { recursive: true, force: true });
     }
   });
 
