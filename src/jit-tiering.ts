@@ -5,9 +5,10 @@
 // writer) with TurboFan, each on a helper thread that holds a core for 2-5 ms. The client and
 // the worker run the same code per keystroke, so they reach each function's threshold together,
 // and on a 2-core machine the next process of the echo chain waits behind them: the slowest
-// keystroke in a hundred took 2.6-4.3 ms against ssh's 0.35. Baseline code (Sparkplug) is
+// keystroke in a hundred took 2.6-4.3 ms against ssh's 0.35-0.5. Baseline code (Sparkplug) is
 // plenty for a few bytes per keystroke, and with TurboFan off in both processes that p99 fell to
-// 0.6-0.7 ms with p50 no worse. Bulk output is where optimised code pays: once a session has
+// 0.66-0.79 ms with p50 no worse; the price is ~0.1 ms more p50 in sessions that go on for
+// thousands of keystrokes. Bulk output is where optimised code pays: once a session has
 // moved BULK_BYTES, TurboFan comes back for the rest of the process's life, and a compile then
 // delays output nobody is watching byte by byte.
 //
