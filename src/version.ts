@@ -2,7 +2,7 @@
 // on, as `ssh -V` names its OpenSSL. An administrator asked which build a host runs wants both:
 // TLS behaviour (ciphers, fixes) comes from the OpenSSL inside Node, not from the system's.
 
-export function packageVersion(): string {
+function packageVersion(): string {
   try {
     // A literal require: the bundler inlines package.json, so the bundle needs no path to it.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
