@@ -17,6 +17,12 @@ function count(text: string, re: RegExp): number {
   return text.split('\n').filter((l) => re.test(l)).length;
 }
 
+/** `text` (a client's stderr, a daemon's log) says the compiler went off `off` times and on `on` times. */
+function assertSwitches(text: string, off: number, on: number): void {
+  assert.equal(count(text, OFF), off, text);
+  assert.equal(count(text, ON), on, text);
+}
+
 describe('V8 tiering in terminal sessions', () => {
   let fx: ClientFixture;
   let conf: string[];
@@ -33,9 +39,8 @@ describe('V8 tiering in terminal sessions', () => {
     const r = await runTlssh([...conf, '-T', 'localhost', `head -c ${3 * BULK_BYTES} /dev/zero`]);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.length, 3 * BULK_BYTES);
-    assert.equal(count(r.stderr, OFF) + count(r.stderr, ON), 0, r.stderr);
-    const added = await logsUntilClosed(before);
-    assert.equal(count(added, OFF) + count(added, ON), 0, added);
+    assertSwitches(r.stderr, 0, 0);
+    assertSwitches(await logsUntilClosed(before), 0, 0);
   });
 
   it('a terminal session turns it off in the client and the worker, and typing alone does not turn it on', async () => {
@@ -43,11 +48,8 @@ describe('V8 tiering in terminal sessions', () => {
     const r = await runTlssh([...conf, '-tt', 'localhost', 'echo typed'], { input: 'abc\n' });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout.toString(), /typed/);
-    assert.equal(count(r.stderr, OFF), 1, r.stderr);
-    assert.equal(count(r.stderr, ON), 0, r.stderr);
-    const added = await logsUntilClosed(before);
-    assert.equal(count(added, OFF), 1, added);
-    assert.equal(count(added, ON), 0, added);
+    assertSwitches(r.stderr, 1, 0);
+    assertSwitches(await logsUntilClosed(before), 1, 0);
   });
 
   it('bulk output in a terminal session turns it back on in both', async () => {
@@ -55,11 +57,8 @@ describe('V8 tiering in terminal sessions', () => {
     const r = await runTlssh([...conf, '-tt', 'localhost', `head -c ${2 * BULK_BYTES} /dev/zero | base64`]);
     assert.equal(r.status, 0, r.stderr);
     assert.ok(r.stdout.length > 2 * BULK_BYTES, `${r.stdout.length} bytes of output`);
-    assert.equal(count(r.stderr, OFF), 1, r.stderr);
-    assert.equal(count(r.stderr, ON), 1, r.stderr);
-    const added = await logsUntilClosed(before);
-    assert.equal(count(added, OFF), 1, added);
-    assert.equal(count(added, ON), 1, added);
+    assertSwitches(r.stderr, 1, 1);
+    assertSwitches(await logsUntilClosed(before), 1, 1);
   });
 
   it('a light client sharing a ControlMaster\'s connection switches as the direct client does', async () => {
@@ -72,14 +71,12 @@ describe('V8 tiering in terminal sessions', () => {
       const typed = await runTlssh([...conf, ...share, '-tt', 'localhost', 'echo typed'], { input: 'abc\n' });
       assert.equal(typed.status, 0, typed.stderr);
       assert.match(typed.stderr, /shared session through the master/);
-      assert.equal(count(typed.stderr, OFF), 1, typed.stderr);
-      assert.equal(count(typed.stderr, ON), 0, typed.stderr);
+      assertSwitches(typed.stderr, 1, 0);
       const bulk = await runTlssh([...conf, ...share, '-tt', 'localhost', `head -c ${2 * BULK_BYTES} /dev/zero | base64`]);
       assert.equal(bulk.status, 0, bulk.stderr);
       assert.match(bulk.stderr, /shared session through the master/);
       assert.ok(bulk.stdout.length > 2 * BULK_BYTES, `${bulk.stdout.length} bytes of output`);
-      assert.equal(count(bulk.stderr, OFF), 1, bulk.stderr);
-      assert.equal(count(bulk.stderr, ON), 1, bulk.stderr);
+      assertSwitches(bulk.stderr, 1, 1);
     } finally {
       await runTlssh([...conf, ...share, '-O', 'exit', 'localhost']);
     }
