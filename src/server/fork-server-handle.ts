@@ -138,10 +138,20 @@ export class ForkServerHandle {
   /** Stops it (its workers go on); connections still queued are given back. */
   stop(): void {
     this.stopped = true;
-    this.fail('the fork server is stopping');
+    this.retire('the fork server is stopping');
+  }
+
+  /**
+   * Lets the fork server go (its workers carry on; it exits once disconnected) and gives back
+   * the connections waiting for it. Its late messages are ignored: onMessage takes only the
+   * current fork server's.
+   */
+  private retire(why: string): void {
+    this.fail(why);
     this.child?.removeAllListeners('exit');
     if (this.child?.connected) this.child.disconnect();
     this.child = undefined;
+    this.ready = false;
   }
 
   private start(): void {
@@ -203,15 +213,9 @@ export class ForkServerHandle {
    */
   private renew(): void {
     this.renewing = false;
-    const old = this.child;
-    if (!old) return;
-    old.removeAllListeners('exit');
-    old.removeAllListeners('message');
-    if (old.connected) old.disconnect();
-    this.child = undefined;
-    this.ready = false;
+    if (!this.child) return;
     // Connections queued meanwhile get workers of their own rather than wait for the warm-up.
-    this.fail('the fork server is being replaced');
+    this.retire('the fork server is being replaced');
     this.start();
   }
 
