@@ -21,9 +21,11 @@ const SERVER_SET = new Set(['HOME', 'USER', 'LOGNAME', 'SHELL', 'PATH', 'MAIL', 
  * Names no AcceptEnv pattern can let through, each because some program a session may run
  * executes or loads code from it:
  * - shells: startup files (BASH_ENV, ENV, ZDOTDIR), options (SHELLOPTS, BASHOPTS: xtrace makes
- *   PS4 run), prompts expanded with command substitution (PS0-PS4, PROMPT_COMMAND), word
- *   splitting and lookup that change what a script runs (IFS, CDPATH, GLOBIGNORE), function
- *   autoload and loadable builtins (FPATH, BASH_LOADABLES_PATH), trace output (BASH_XTRACEFD);
+ *   PS4 run), prompts expanded with command substitution (PS0-PS4, PROMPT_COMMAND), and so is
+ *   bash's new-mail message (MAILPATH, with MAILCHECK saying when), word splitting and lookup
+ *   that change what a script runs (IFS, CDPATH, GLOBIGNORE, EXECIGNORE), function autoload and
+ *   loadable builtins (FPATH, BASH_LOADABLES_PATH), trace output (BASH_XTRACEFD), the history
+ *   file (HISTFILE=~/.bashrc writes typed lines into a start-up file);
  * - the C library: gconv modules (GCONV_PATH), locale and message catalogue files (LOCPATH,
  *   NLSPATH), tunables and malloc hooks (GLIBC_TUNABLES, MALLOC_*), the resolver's files and
  *   options (HOSTALIASES, RES_OPTIONS, LOCALDOMAIN, RESOLV_HOST_CONF);
@@ -34,11 +36,17 @@ const SERVER_SET = new Set(['HOME', 'USER', 'LOGNAME', 'SHELL', 'PATH', 'MAIL', 
  *   editors, askpass helpers, rsync's, CVS's and Subversion's remote shells, git's configs,
  *   hooks and helpers (every GIT_* but the author and committer identity), and every XDG_*
  *   (configuration and data directories: git's config, bash-completion's scripts, autostart);
+ * - options and configuration files that name a program to run: man's and groff's (MANOPT,
+ *   MANROFFOPT, MANPATH), tar's (TAR_OPTIONS: --use-compress-program), make's (MAKEFLAGS,
+ *   MAKEFILES), Kerberos' (KRB5_CONFIG: plugin modules), psql's, Mercurial's, GnuPG's, screen's,
+ *   curl's and wget's, Perl's debugger, and the package managers and runtimes that run hooks or
+ *   load code from their settings (npm, pip, Bundler, Cargo, Go, .NET);
  * - terminal descriptions from a file of the client's choosing (TERMINFO, TERMCAP).
  */
 const CODE_RUNNING_NAMES = new Set([
   'BASH_ENV', 'ENV', 'ZDOTDIR', 'SHELLOPTS', 'BASHOPTS', 'PS0', 'PS1', 'PS2', 'PS3', 'PS4', 'PROMPT_COMMAND',
-  'IFS', 'CDPATH', 'GLOBIGNORE', 'FPATH', 'BASH_LOADABLES_PATH', 'BASH_XTRACEFD', 'INPUTRC',
+  'MAILPATH', 'MAILCHECK', 'HISTFILE',
+  'IFS', 'CDPATH', 'GLOBIGNORE', 'EXECIGNORE', 'FPATH', 'BASH_LOADABLES_PATH', 'BASH_XTRACEFD', 'INPUTRC',
   'KSH_ENV', 'FCEDIT', 'PROMPT', 'PROMPT2', 'PROMPT3', 'PROMPT4', 'RPROMPT', 'RPROMPT2', 'RPS1', 'RPS2',
   'GCONV_PATH', 'LOCPATH', 'NLSPATH', 'GLIBC_TUNABLES', 'HOSTALIASES', 'RES_OPTIONS', 'LOCALDOMAIN', 'RESOLV_HOST_CONF',
   'OPENSSL_CONF', 'OPENSSL_ENGINES', 'OPENSSL_MODULES',
@@ -52,6 +60,9 @@ const CODE_RUNNING_NAMES = new Set([
   'PAGER', 'MANPAGER', 'SYSTEMD_PAGER', 'EDITOR', 'VISUAL', 'SUDO_EDITOR', 'SYSTEMD_EDITOR', 'BROWSER', 'SSH_ASKPASS', 'SUDO_ASKPASS',
   'LESS', 'LESSOPEN', 'LESSCLOSE', 'LESSKEY', 'LESSKEYIN', 'LESSKEY_SYSTEM', 'LESSEDIT',
   'RSYNC_RSH', 'RSYNC_CONNECT_PROG', 'CVS_RSH', 'SVN_SSH', 'TERMINFO', 'TERMINFO_DIRS', 'TERMCAP',
+  'SYSTEMD_LESS', 'MANOPT', 'MANROFFOPT', 'MANPATH', 'TAR_OPTIONS', 'MAKEFLAGS', 'GNUMAKEFLAGS', 'MFLAGS', 'MAKEFILES',
+  'KRB5_CONFIG', 'KRB5_KDC_PROFILE', 'PSQLRC', 'HGRCPATH', 'HGEDITOR', 'HGMERGE', 'GNUPGHOME', 'SCREENRC', 'SYSSCREENRC',
+  'CURL_HOME', 'WGETRC', 'PERLDB_OPTS', 'BUNDLE_GEMFILE', 'RUSTC_WRAPPER', 'RUSTC_WORKSPACE_WRAPPER', 'GOFLAGS', 'GOENV',
 ]);
 
 /** git's identity variables only: the rest of GIT_* points git at configs, hooks and helpers it runs. */
@@ -62,7 +73,12 @@ const GIT_IDENTITY = new Set(['GIT_AUTHOR_NAME', 'GIT_AUTHOR_EMAIL', 'GIT_COMMIT
  * more; SSH_* because forced commands and scripts trust what sshd (and tlsshd) set there
  * (SSH_ORIGINAL_COMMAND, SSH_CONNECTION, SSH_AUTH_SOCK...).
  */
-const CODE_RUNNING_PREFIXES = ['LD_', 'BASH_FUNC_', 'MALLOC_', 'LUA_INIT_', 'LUA_PATH_', 'LUA_CPATH_', 'GIT_', 'XDG_', 'TLSSH_', 'SSH_'];
+const CODE_RUNNING_PREFIXES = [
+  'LD_', 'BASH_FUNC_', 'MALLOC_', 'LUA_INIT_', 'LUA_PATH_', 'LUA_CPATH_', 'GIT_', 'XDG_', 'TLSSH_', 'SSH_',
+  // Whole families of settings, among them ones that run or load code (npm's script-shell,
+  // pip's config file, .NET's startup hooks and profilers, Cargo's build tools).
+  'npm_config_', 'NPM_CONFIG_', 'PIP_', 'DOTNET_', 'CORECLR_', 'COMPlus_', 'CARGO_',
+];
 
 /** True for names that no AcceptEnv pattern may let a client set. */
 export function isForbiddenVariable(name: string): boolean {

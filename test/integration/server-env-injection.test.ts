@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
-import { isRoot, loginUser, makeServerFixture, processesOf, runCommand, startTlsshd, type ServerFixture, type TlsshdHandle } from '../helpers/server-harness';
+import { connectClient, isRoot, loginUser, makeServerFixture, processesOf, runCommand, sessionRequest, startTlsshd, type ServerFixture, type TlsshdHandle } from '../helpers/server-harness';
 
 let fx: ServerFixture;
 let daemon: TlsshdHandle;
@@ -57,4 +57,36 @@ test('SHELLOPTS=xtrace with a PS4 command substitution, BASH_ENV and ENV run not
   assert.equal(fs.existsSync(marker('ps4')), false, 'PS4 ran a command');
   assert.equal(fs.existsSync(marker('startup')), false, 'BASH_ENV/ENV ran a script');
   assert.doesNotMatch(r.stderr.toString(), /^\+/m, 'xtrace was on');
+});
+
+test("MAILPATH's message, which bash expands like a prompt, runs nothing in an interactive login", async () => {
+  const mailbox = path.join(scratch, 'mailbox');
+  const marker = path.join(scratch, 'injected-mailpath');
+  fs.writeFileSync(mailbox, 'old mail\n', { mode: 0o644 });
+  // Long ago, so that the append below is a change even within the shell's first second.
+  fs.utimesSync(mailbox, new Date(2000, 0, 1), new Date(2000, 0, 1));
+  const s = connectClient(daemon.port, fx.client(user), sessionRequest({
+    pty: true, term: 'xterm', cols: 80, rows: 24,
+    env: [['MAILCHECK', '0'], ['MAILPATH', `${mailbox}?$(touch ${marker})`], ['FOO', 'passed']],
+  }));
+  try {
+    await s.waitFor('session-started', 20_000);
+    // The quotes keep the typed line (echoed by the terminal) from matching the output.
+    s.write('echo "R1-$FOO"\n');
+    await s.waitForStdout((o) => o.includes('R1-passed'), 20_000);
+    fs.appendFileSync(mailbox, 'new mail\n');
+    // bash keeps whole seconds: a change in the second the shell started could pass unseen.
+    fs.utimesSync(mailbox, new Date(2000, 0, 1), new Date(Date.now() + 5000));
+    // bash checks for mail before each prompt: by the time the second command's output is
+    // back, at least one check has seen the mailbox grow.
+    s.write('echo "R""2"; echo "R""3"\n');
+    await s.waitForStdout((o) => o.includes('R3'), 20_000);
+    s.write('echo "R""4"\n');
+    await s.waitForStdout((o) => o.includes('R4'), 20_000);
+  } finally {
+    s.write('exit\n');
+    s.close();
+  }
+  // The control: FOO passed, so AcceptEnv * was in force and only the filter kept MAILPATH out.
+  assert.equal(fs.existsSync(marker), false, 'MAILPATH ran a command substitution');
 });
