@@ -165,10 +165,15 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
       ? new MuxChannel(tlsSocket, { role: 'server', keepalive: cfg.Keepalive, maxSessions: cfg.MaxSessions, lingering: () => lingering, debug: log.debugFn() })
       : new Channel(tlsSocket, { role: 'server', keepalive: cfg.Keepalive, debug: log.debugFn() });
     channel = conn;
+    // Sessions whose processes still run: a client that goes away (`~.`, a closed laptop) ends
+    // them with the worker, before they could log their own end.
+    let running = 0;
     conn.on('close', (err) => {
       // Protocol violations are worth an administrator's attention before login too.
       if (err && (authenticated || err.category === 'protocol')) log.info(`connection closed: ${err.code}: ${err.message}`);
       else if (err) log.verbose(`connection closed: ${err.code}: ${err.message}`);
+      // Every logout leaves a line, as sshd's "Received disconnect ... disconnected by user".
+      else if (running > 0) log.info(`connection closed by the client: ${running === 1 ? 'its session' : `${running} sessions`} hung up`);
       finish(0);
     });
     conn.once('stalled', (unsent) => log.verbose(`peer from ${remote} is not reading (${unsent} bytes unsent); reading paused until it does`));
@@ -342,6 +347,7 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
     const launch = (ch: Channel, id: number, early: EarlyMessages, session: SessionRequest, login: LoggedIn): void => {
       const { account, pam: pamSession } = login;
       const serial = ++sessionSerial;
+      running++;
       // A client may use an id again once it is closed: the serial tells the two apart in the log.
       const sessionLog = multiplexed ? log.child(serial === id ? `session ${id}` : `session ${id} (#${serial})`) : log;
       let tty: string | undefined;
@@ -382,6 +388,7 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
         sessionLog.error(`session failed: ${shortMessage(e)}`);
         ch.fail(isTlsshError(e) ? e.code : 'TLSSH_ERR_SPAWN', shortMessage(e));
       }).finally(() => {
+        running--;
         processDone = true;
         ch.off('close', onChannelClose);
         if (lingers) lingering--;

@@ -14,7 +14,7 @@ import { MUX_ALPN, openMuxConnection } from '../../src/client/mux-connection';
 import { startFixture, TLSSH, type ClientFixture } from './client-fixture';
 import { captureClientHello } from '../helpers/client-hello';
 import {
-  connectClient, createTestUser, isRoot, loginUser, makeServerFixture, runCommand, sessionRequest, startTlsshd,
+  connectClient, createTestUser, isAlive, isRoot, loginUser, makeServerFixture, runCommand, sessionRequest, startTlsshd,
   type ClientIdentity, type ServerFixture, type TlsshdHandle,
 } from '../helpers/server-harness';
 
@@ -169,6 +169,21 @@ test('log lines: id, source and user on each; serial and fingerprint once; end l
   const accepted = lines.filter((l) => l.includes(id.fingerprint));
   assert.equal(accepted.length, 1, `the fingerprint once:\n${lines.join('\n')}`);
   assert.match(accepted[0] ?? '', new RegExp(`user ${me.name} .*accepted certificate .*serial ${id.serial} fingerprint ${id.fingerprint}`));
+});
+
+test('a client that goes away during a session (~., a closed lid) leaves a line: connection closed by the client', async () => {
+  const s = connectClient(d.port, id, sessionRequest({ command: 'echo "worker=$PPID"; exec cat', pty: true, term: 'dumb' }));
+  const out = await s.waitForStdout((o) => /worker=\d+/.test(o));
+  const worker = Number(/worker=(\d+)/.exec(out)?.[1]);
+  // A clean close, as tlssh's ~. does: close_notify, no error on either side.
+  s.socket.end();
+  const line = await d.waitForLog(/connection closed by the client: its session hung up$/);
+  const conn = /conn (\d+) /.exec(line)?.[1];
+  assert.match(line, new RegExp(`conn ${conn} user ${me.name} from 127\\.0\\.0\\.1 port \\d+: `));
+  assert.ok(d.logs().split('\n').some((l) => l.includes(`conn ${conn} `) && l.includes('accepted certificate')), 'the same connection');
+  // The worker went with it (and the shell with the worker's terminal).
+  for (let i = 0; i < 100 && isAlive(worker); i++) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(isAlive(worker), false, 'the worker ended');
 });
 
 test('the client is named tlssh in comm', async (t) => {
