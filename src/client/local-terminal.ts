@@ -58,6 +58,7 @@ export class LocalTerminal {
     this.restore();
     this.input.pause();
     process.once('SIGCONT', () => {
+      refreshWindowSize();
       this.enterRaw();
       this.input.resume();
       onResume();
@@ -87,6 +88,19 @@ export function windowSize(): WindowSize {
 function sizeOf(stream: tty.WriteStream): WindowSize {
   const [cols, rows] = stream.getWindowSize();
   return { cols: cols > 0 ? cols : 80, rows: rows > 0 ? rows : 24 };
+}
+
+/**
+ * Reads the window size from the kernel again. Node's stdout and stderr keep the size of their
+ * last SIGWINCH, and a window resized while tlssh was stopped (~^Z) sent its SIGWINCH to the job
+ * in the foreground then, the user's shell. A changed size emits 'resize', as a SIGWINCH would.
+ */
+export function refreshWindowSize(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    // Node's own refresh, the one its SIGWINCH handler calls; absent from the typings.
+    const refresh = (stream as tty.WriteStream & { _refreshSize?: () => void })._refreshSize;
+    if (stream.isTTY && typeof refresh === 'function') refresh.call(stream);
+  }
 }
 
 /** Calls `listener` with the new size whenever the local window changes; returns an unsubscribe. */

@@ -226,9 +226,12 @@ describe('tlssh with a pseudo-terminal', () => {
       fs.readFileSync(path.join(fx.dir, `${tag}.before`), 'utf8'),
       'modes while suspended are the original ones',
     );
+    // The window changes while tlssh is stopped: the SIGWINCH goes to the outer shell, the
+    // foreground job then, so tlssh must ask for the size itself when it comes back.
+    t.pty.resize(90, 33);
     t.type('fg\r');
-    t.type('echo BACK-$((1+1))\r');
-    at = await t.waitFor(/BACK-2/, at);
+    t.type('echo BACK-$((1+1)) $(stty size)\r');
+    at = await t.waitFor(/BACK-2 33 90/, at);
     t.type('exit 5\r');
     at = await t.waitFor(/Connection to localhost closed\./, at);
     t.type(`echo "RC=$?"; stty -g > ${tag}.after\r`);
