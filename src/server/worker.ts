@@ -184,7 +184,9 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
     const refuse = (e: unknown, who: PeerIdentity | undefined, ch: Channel | MuxChannel = conn): void => {
       const code: ErrorCode = isTlsshError(e) ? e.code : 'TLSSH_ERR_INTERNAL';
       const message = shortMessage(e);
-      log.info(`refused ${who ? describePeer(who) : 'client without certificate'}: ${code}: ${message}`);
+      // Some refusals tell the log more than the client (a file name on the server).
+      const detail = (e as { logDetail?: unknown }).logDetail;
+      log.info(`refused ${who ? describePeer(who) : 'client without certificate'}: ${code}: ${typeof detail === 'string' ? detail : message}`);
       if (!authenticated) safeReport(hooks, { t: 'penalty', reason: categoryOf(code) === 'protocol' ? 'noauth' : 'authfail' }, log);
       ch.fail(code, message);
       if (!authenticated && ch !== conn) conn.fail(code, message);

@@ -1,7 +1,8 @@
 // TLS settings both programs build from their config: TLS 1.3 as the floor, mutual
 // authentication always, and the private key either from a PEM file or inside the TPM.
 
-import { createServer, createSecureContext, type ConnectionOptions, type Server, type TlsOptions, type TLSSocket } from 'node:tls';
+import { X509Certificate } from 'node:crypto';
+import { createServer, createSecureContext, type ConnectionOptions, type DetailedPeerCertificate, type Server, type TlsOptions, type TLSSocket } from 'node:tls';
 import type { CommonConfig, ServerConfig } from '../config/types';
 import { TlsshError } from '../errors';
 import { ALPN_TLSSH2 } from '../protocol/messages';
@@ -143,14 +144,21 @@ export function checkClientCertificate(socket: TLSSocket, setup: ServerTls): Pee
   const cert = peerCertificate(socket);
   if (!cert) throw new TlsshError('TLSSH_ERR_CLIENT_CERT_MISSING', 'no client certificate was presented');
   const peer = identityOf(cert);
-  const fail = (code: ConstructorParameters<typeof TlsshError>[0], message: string): never => {
-    throw Object.assign(new TlsshError(code, message), { peer });
+  const fail = (code: ConstructorParameters<typeof TlsshError>[0], message: string, logDetail?: string): never => {
+    throw Object.assign(new TlsshError(code, message), { peer, ...(logDetail ? { logDetail } : {}) });
   };
-  // The CRL that was read for this connection could not be used: nobody logs in.
-  if (setup.crlError) fail('TLSSH_ERR_CLIENT_CRL', `certificate revocation list unusable: ${setup.crlError.message}`);
+  // The CRL that was read for this connection could not be used: nobody logs in. Its path and
+  // what is wrong with it are for the log, not for whoever connects.
+  if (setup.crlError) {
+    fail('TLSSH_ERR_CLIENT_CRL', 'the server cannot check certificates against its revocation list now; its log says why',
+      `certificate revocation list unusable: ${setup.crlError.message}`);
+  }
   if (!socket.authorized) {
     const why = verifyErrorCode(socket.authorizationError as Error | string | null);
     if (why === 'CERT_REVOKED') fail('TLSSH_ERR_CLIENT_CERT_REVOKED', 'client certificate has been revoked');
+    // OpenSSL goes on checking after a chain that reaches no trusted CA and reports its last
+    // error, which for a self-signed certificate is the CRL it could not find for an unknown issuer.
+    if (CRL_ERRORS.has(why) && !reachesConfiguredCa(socket, setup)) fail('TLSSH_ERR_CLIENT_CERT_UNTRUSTED', 'client certificate not trusted: not issued by a configured CA');
     if (CRL_ERRORS.has(why)) fail('TLSSH_ERR_CLIENT_CRL', `client certificate revocation could not be checked: ${why}`);
     // OpenSSL says only "unsuitable purpose"; our own reading says which field is wrong.
     if (why === 'INVALID_PURPOSE') refusePurpose(peer, fail, 'eku');
@@ -160,6 +168,23 @@ export function checkClientCertificate(socket: TLSSocket, setup: ServerTls): Pee
   // the other rules true whatever OpenSSL's defaults become.
   refusePurpose(peer, fail);
   return peer;
+}
+
+/** Whether the chain OpenSSL built for the peer ends at one of the CAs the server trusts. */
+function reachesConfiguredCa(socket: TLSSocket, setup: ServerTls): boolean {
+  let cert: DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
+  // The chain ends at a certificate that is its own issuer; a bound guards against a loop.
+  for (let depth = 0; cert?.issuerCertificate && cert.issuerCertificate !== cert && depth < 16; depth++) cert = cert.issuerCertificate;
+  const top = cert?.fingerprint256;
+  if (!top) return false;
+  const cas = Array.isArray(setup.options.ca) ? setup.options.ca : setup.options.ca ? [setup.options.ca] : [];
+  return cas.some((pem) => {
+    try {
+      return new X509Certificate(pem).fingerprint256 === top;
+    } catch {
+      return false;
+    }
+  });
 }
 
 type Fail = (code: ConstructorParameters<typeof TlsshError>[0], message: string) => never;

@@ -2,6 +2,7 @@
 // and a log line naming the certificate.
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -114,11 +115,25 @@ test('revoked, expired CRL and missing CRL', async () => {
     const ok = await runCommand(d.port, good, 'true');
     assert.equal(ok.exit?.code, 0, `a certificate not on the CRL logs in (${ok.error?.code ?? ''})`);
 
+    // A self-signed certificate is untrusted, not a CRL problem: OpenSSL's last complaint about
+    // it is the CRL of an issuer it does not know.
+    const selfSigned = { certFile: path.join(fx.dir, 'self.crt'), keyFile: path.join(fx.dir, 'self.key') };
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2',
+      '-subj', `/CN=${me.name}`, '-keyout', selfSigned.keyFile, '-out', selfSigned.certFile,
+      '-addext', 'basicConstraints=critical,CA:FALSE', '-addext', 'keyUsage=critical,digitalSignature', '-addext', 'extendedKeyUsage=clientAuth'], { stdio: 'ignore' });
+    assert.equal(await refusal(d, { caFile: fx.caFile, ...selfSigned }), 'TLSSH_ERR_CLIENT_CERT_UNTRUSTED');
+
     fs.copyFileSync(makeCrl(fx.ca, [], { expired: true }), crlFile);
     assert.equal(await refusal(d, good), 'TLSSH_ERR_CLIENT_CRL');
 
     fs.rmSync(crlFile);
     assert.equal(await refusal(d, good), 'TLSSH_ERR_CLIENT_CRL');
+    // The client is told the server cannot check; the file's name and fault stay in the log.
+    const told = await runCommand(d.port, good, 'true');
+    assert.equal(told.error?.code, 'TLSSH_ERR_CLIENT_CRL');
+    assert.doesNotMatch(told.error?.message ?? '', /client\.crl|no such file/i, 'the CRL file is not named to the client');
+    assert.match(told.error?.message ?? '', /revocation list/);
+    await d.waitForLog(/TLSSH_ERR_CLIENT_CRL: certificate revocation list unusable: ClientCRL \S*client\.crl: /);
 
     // Fails closed on every kind of unusable file, each with the same code in an error frame.
     fs.writeFileSync(crlFile, 'not a CRL at all\n');
