@@ -87,7 +87,7 @@ export async function runSession(o: SessionOptions): Promise<void> {
   const { channel, account, request, log } = o;
   const started = Date.now();
   const shell = account.shell || '/bin/sh';
-  const args = request.command === '' ? ['-l'] : ['-c', request.command];
+  const args: string[] | 'login' = request.command === '' ? 'login' : ['-c', request.command];
   const { cwd, note } = workingDirectory(account.home);
   const env = buildSessionEnv({
     account, shell, term: request.pty ? request.term : undefined, requested: request.env,
@@ -132,13 +132,29 @@ function loginMessages(o: SessionOptions): string {
 }
 
 /**
- * SSH_TTY must name the terminal, which exists only once node-pty has forked the command on it.
- * So a PTY session starts through /bin/sh, which sets SSH_TTY from tty(1) and execs the shell
- * with the same argv (one extra exec and one fork, a few ms, on interactive logins only).
+ * A login shell is started as sshd starts it: no arguments, and "-" before its name as argv[0]
+ * ("-bash"). That is how bash, zsh and dash know they are login shells, and how git-shell and
+ * other restricted shells tell an interactive login from `-c command`; `-l` they do not all take.
  */
-function withSshTty(shell: string, args: string[]): { file: string; args: string[] } {
-  const script = 'SSH_TTY=$(/usr/bin/tty 2>/dev/null) && export SSH_TTY || unset SSH_TTY; exec "$0" "$@"';
-  return { file: '/bin/sh', args: ['-c', script, shell, ...args] };
+export function loginArgv0(shell: string): string {
+  return `-${shell.slice(shell.lastIndexOf('/') + 1)}`;
+}
+
+const BASH = '/bin/bash';
+
+/**
+ * SSH_TTY must name the terminal, which exists only once node-pty has forked the command on it.
+ * So a PTY session starts through a shell that sets SSH_TTY from tty(1) and execs the session's
+ * shell (one extra exec and one fork, a few ms, on terminal sessions only). node-pty cannot set
+ * argv[0], so a login goes through bash, whose `exec -a` can (bash is essential on Debian; where
+ * it is missing the shell gets -l instead). SHLVL is unset so that the login shell's is 1.
+ */
+function withSshTty(shell: string, args: string[] | 'login'): { file: string; args: string[] } {
+  const setTty = 'SSH_TTY=$(/usr/bin/tty 2>/dev/null) && export SSH_TTY || unset SSH_TTY;';
+  if (args === 'login' && fs.existsSync(BASH)) {
+    return { file: BASH, args: ['-c', `${setTty} unset SHLVL; exec -a "$1" "$0"`, shell, loginArgv0(shell)] };
+  }
+  return { file: '/bin/sh', args: ['-c', `${setTty} exec "$0" "$@"`, shell, ...(args === 'login' ? ['-l'] : args)] };
 }
 
 /**
@@ -165,7 +181,7 @@ function deliverSignal(pid: number | undefined, name: string, log: Logger): void
   }
 }
 
-async function runPty(o: SessionOptions, shell: string, args: string[], cwd: string, env: Record<string, string>, stdout: Writable): Promise<Exit> {
+async function runPty(o: SessionOptions, shell: string, args: string[] | 'login', cwd: string, env: Record<string, string>, stdout: Writable): Promise<Exit> {
   const { channel, request, log } = o;
   // Loaded only for PTY sessions: exec-only logins never pay for the native module.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -245,14 +261,17 @@ function pipeStreams(f: CommandPipes): CommandStreams {
   };
 }
 
-function runPipes(o: SessionOptions, shell: string, args: string[], cwd: string, env: Record<string, string>, stdout: Writable, stderr: Writable): Promise<Exit> {
+function runPipes(o: SessionOptions, shell: string, args: string[] | 'login', cwd: string, env: Record<string, string>, stdout: Writable, stderr: Writable): Promise<Exit> {
   const { channel, log } = o;
   // Pipes as sshd gives them (command-pipes.ts); socketpairs without the addon.
   const pipes = makeCommandPipes();
   let child: ChildProcess;
   try {
     // detached: its own session and process group, as sshd gives every session.
-    child = spawn(shell, args, { cwd, env, stdio: pipes ? [pipes.stdin.child, pipes.stdout.child, pipes.stderr.child] : ['pipe', 'pipe', 'pipe'], detached: true });
+    child = spawn(shell, args === 'login' ? [] : args, {
+      cwd, env, stdio: pipes ? [pipes.stdin.child, pipes.stdout.child, pipes.stderr.child] : ['pipe', 'pipe', 'pipe'], detached: true,
+      ...(args === 'login' ? { argv0: loginArgv0(shell) } : {}),
+    });
   } catch (e) {
     if (pipes) closePipes(pipes);
     throw new TlsshError('TLSSH_ERR_SPAWN', `cannot start ${shell}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });

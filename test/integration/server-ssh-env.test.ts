@@ -41,3 +41,31 @@ test('on a pty: SSH_TTY names the session\'s terminal', async () => {
   assert.match(ttyLine ?? '', /^\/dev\/pts\/\d+$/);
   assert.equal(tty, ttyLine);
 });
+
+// "-bash" as argv[0], no arguments: what sshd gives a login shell, and what restricted shells
+// (git-shell) and profile scripts look at. `$0`, `shopt login_shell` and SHLVL show it.
+const LOGIN_PROBE = 'echo "A0=$0 LOGIN=$(shopt -q login_shell && echo yes) SHLVL=$SHLVL ARGS=$(tr "\\0" " " < /proc/$$/cmdline)END"';
+
+test('a login on a pty is the shell as "-bash", a login shell at SHLVL 1 with SSH_TTY set', async () => {
+  const s = connectClient(d.daemon.port, d.id, sessionRequest({ pty: true, term: 'dumb' }));
+  try {
+    await s.waitFor('session-started', 20_000);
+    s.write(`${LOGIN_PROBE}; echo "TTY=$SSH_TTY"\n`);
+    const out = (await s.waitForStdout((o) => /TTY=\S+/.test(o.replace(/.*echo "TTY.*/g, '')), 20_000)).replace(/\r/g, '');
+    assert.match(out, /^A0=-bash LOGIN=yes SHLVL=1 ARGS=-bash END$/m);
+    assert.match(out, /^TTY=\/dev\/pts\/\d+$/m);
+  } finally {
+    s.write('exit\n');
+    s.close();
+  }
+});
+
+test('a login without a pty (no command, commands on stdin) is "-bash" as well', async () => {
+  const s = connectClient(d.daemon.port, d.id, sessionRequest({ pty: false }));
+  await s.waitFor('session-started', 20_000);
+  s.write(`${LOGIN_PROBE}\n`);
+  s.endStdin();
+  const r = await s.result;
+  assert.equal(r.exit?.code, 0, r.error?.message);
+  assert.match(r.stdout.toString(), /^A0=-bash LOGIN=yes SHLVL=1 ARGS=-bash END$/m);
+});
