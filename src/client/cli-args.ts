@@ -35,6 +35,8 @@ export interface ClientArgs {
   controlCommand: ControlCommand | undefined;
   /** Options accepted but ignored, each with why: shown at -v. */
   notes: string[];
+  /** -X, -Y or -o ForwardX11=yes: asked for what tlssh cannot do, so told so (as ssh says when X11 fails). */
+  x11: boolean;
 }
 
 /** ssh's -O commands that mean something without forwardings. */
@@ -88,7 +90,8 @@ Options (ssh's letters, with ssh's meaning unless said otherwise):
   -v               debug messages on stderr; -vv and -vvv for more
   -h, --help       show this help and exit
 
-Accepted and ignored (noted at -v): -2 -A -a -C -g -K -k -m -P -X -x -Y -y.
+Accepted and ignored (noted at -v): -2 -A -a -C -g -K -k -m -P -x -y.
+-X and -Y are accepted with a warning: tlssh has no X11 forwarding.
 Refused: -L -R -D -W -J -w (no forwarding or tunnels), -1, -B, -I, -Q; -f with a command.
 Options may also follow the host, up to the first word of the command; -- ends them.
 
@@ -137,6 +140,7 @@ interface ParseState {
   masterFlags: number;
   controlCommand: ControlCommand | undefined;
   notes: string[];
+  x11: boolean;
 }
 
 const keyword =
@@ -162,7 +166,14 @@ const OPTION_TABLE: Readonly<Record<string, Action>> = {
   N: { kind: 'flag', apply: (s) => void (s.noCommand = true) },
   f: { kind: 'flag', apply: (s) => void (s.background = true) },
   n: { kind: 'flag', apply: (s) => void (s.stdinNull = true) },
-  o: { kind: 'value', apply: (s, v) => void s.overrides.push(v) },
+  o: {
+    kind: 'value',
+    apply: (s, v) => {
+      s.overrides.push(v);
+      if (/^\s*forwardx11\s*(?:=|\s)\s*yes\s*$/i.test(v)) s.x11 = true;
+      return undefined;
+    },
+  },
   p: keyword('Port'),
   q: keyword('LogLevel', 'QUIET'),
   s: { kind: 'flag', apply: (s) => void (s.subsystem = true) },
@@ -190,9 +201,9 @@ const OPTION_TABLE: Readonly<Record<string, Action>> = {
   P: { kind: 'ignore', value: true, why: 'tlssh has no Tag/Match' },
   S: keyword('ControlPath'),
   O: { kind: 'value', apply: (s, v) => void (s.controlCommand = controlCommand(v)) },
-  X: { kind: 'ignore', value: false, why: 'tlssh has no X11 forwarding' },
+  X: { kind: 'flag', apply: (s) => void (s.x11 = true) },
   x: { kind: 'ignore', value: false, why: 'tlssh has no X11 forwarding' },
-  Y: { kind: 'ignore', value: false, why: 'tlssh has no X11 forwarding' },
+  Y: { kind: 'flag', apply: (s) => void (s.x11 = true) },
   y: { kind: 'ignore', value: false, why: 'tlssh logs to stderr only' },
 
   D: { kind: 'refuse', value: true, why: NO_FORWARDING },
@@ -335,6 +346,7 @@ export function parseArgs(argv: readonly string[], version: string): ParseResult
     masterFlags: 0,
     controlCommand: undefined,
     notes: [],
+    x11: false,
   };
   let destination: string | undefined;
   let words: string[] = [];
@@ -388,6 +400,7 @@ export function parseArgs(argv: readonly string[], version: string): ParseResult
       subsystem: s.subsystem,
       controlCommand: s.controlCommand,
       notes: s.notes,
+      x11: s.x11,
     },
   };
 }

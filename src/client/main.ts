@@ -23,6 +23,10 @@ if (parsed.kind === 'exit') {
   exitNow(parsed.status);
 } else {
   const args = parsed.args;
+  // ssh says when X11 forwarding does not happen; tlssh has none, so asking for it gets the
+  // same kind of line (-q, the last LogLevel on the command line, silences it).
+  const level = args.overrides.filter((o) => /^\s*loglevel\b/i.test(o)).pop() ?? '';
+  if (args.x11 && !args.dumpConfig && !args.controlCommand && !/quiet\s*$/i.test(level)) writeStderrLine('tlssh: X11 forwarding is not supported; the session goes on without it');
   const onVerbosity = (v: number): void => {
     verbosity = v;
   };

@@ -113,6 +113,20 @@ describe('tlssh as ssh is used', () => {
     assert.equal(t.stdout.toString(), 'not a tty\n');
   });
 
+  it('-X, -Y and ForwardX11=yes get one warning line, and the session runs; -q silences it', async () => {
+    const warning = 'tlssh: X11 forwarding is not supported; the session goes on without it\n';
+    for (const ask of [['-X'], ['-Y'], ['-o', 'ForwardX11=yes'], ['-o', 'ForwardX11 yes']]) {
+      const r = await runTlssh([...conf, ...ask, 'localhost', 'echo ran']);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout.toString(), 'ran\n');
+      assert.equal(r.stderr, warning, ask.join(' '));
+    }
+    for (const quiet of [['-q', '-X'], ['-o', 'ForwardX11=no'], ['-x']]) {
+      const r = await runTlssh([...conf, ...quiet, 'localhost', 'true']);
+      assert.equal(r.stderr, '', quiet.join(' '));
+    }
+  });
+
   it('refuses forwarding with one line and status 255', async () => {
     const r = await runTlssh([...conf, '-L', '8080:localhost:80', 'localhost', 'true']);
     assert.equal(r.status, 255);
