@@ -181,7 +181,7 @@ const REFUSED_SSH_KEYWORDS: Readonly<Record<string, string>> = {
   tunnel: 'tlssh has no tunnel devices',
   tunneldevice: 'tlssh has no tunnel devices',
   setenv: 'export the variable locally and list it in SendEnv',
-  match: 'use [host pattern] sections',
+  match: 'use Host sections (or [host pattern] ones)',
 };
 
 const clientKeywords: KeywordSpec[] = [
@@ -282,6 +282,48 @@ export const DEFAULT_SERVER_CONFIG = {
   SyslogFacility: 'AUTHPRIV',
 } as const satisfies Record<Exclude<keyof ServerConfig, 'origin' | 'Listen'>, unknown> & { Listen: readonly string[] };
 
+/**
+ * sshd_config keywords an administrator may carry over, each refused with what to do instead,
+ * so that a line pasted from sshd_config says more than "unknown keyword".
+ */
+const CERTIFICATES_ONLY = 'tlsshd authenticates only with client certificates (ClientCAFile); remove this line';
+const NO_FORWARDING_SERVER = 'tlsshd has no forwarding of ports, agents or X11; remove this line';
+const REFUSED_SSHD_KEYWORDS: Readonly<Record<string, string>> = {
+  ...Object.fromEntries([
+    'passwordauthentication', 'kbdinteractiveauthentication', 'challengeresponseauthentication', 'pubkeyauthentication',
+    'authenticationmethods', 'authorizedkeysfile', 'authorizedkeyscommand', 'authorizedkeyscommanduser', 'authorizedprincipalsfile',
+    'hostbasedauthentication', 'gssapiauthentication', 'kerberosauthentication', 'permitemptypasswords', 'trustedusercakeys',
+    'pubkeyacceptedalgorithms', 'maxauthtries',
+  ].map((k) => [k, CERTIFICATES_ONLY])),
+  ...Object.fromEntries([
+    'x11forwarding', 'x11uselocalhost', 'x11displayoffset', 'allowtcpforwarding', 'allowagentforwarding', 'allowstreamlocalforwarding',
+    'gatewayports', 'permittunnel', 'permitopen', 'permitlisten', 'disableforwarding',
+  ].map((k) => [k, NO_FORWARDING_SERVER])),
+  clientaliveinterval: 'use Keepalive (seconds between keepalives; 3 unanswered end the connection)',
+  clientalivecountmax: 'a connection ends after 3 unanswered keepalives (Keepalive sets the interval)',
+  tcpkeepalive: 'tlsshd sends its own keepalives (Keepalive)',
+  hostkey: 'use CertFile and KeyFile (or PrivkeyEngine tpm)',
+  hostcertificate: 'use CertFile and KeyFile',
+  ciphers: 'TLS 1.3 chooses its own cipher suites; remove this line',
+  macs: 'TLS 1.3 chooses its own algorithms; remove this line',
+  kexalgorithms: 'TLS 1.3 chooses its own key exchange; remove this line',
+  hostkeyalgorithms: 'TLS 1.3 chooses its own algorithms; remove this line',
+  allowusers: 'limit logins by the certificates your CA issues, and with PAM (UsePAM yes and pam_access)',
+  denyusers: 'revoke the certificate (ClientCRL), or limit logins with PAM (UsePAM yes and pam_access)',
+  allowgroups: 'limit logins by the certificates your CA issues, and with PAM (UsePAM yes and pam_access)',
+  denygroups: 'limit logins with PAM (UsePAM yes and pam_access)',
+  match: 'tlsshd has no Match blocks',
+  forcecommand: 'tlsshd has no forced commands; give the account a restricted shell instead',
+  chrootdirectory: 'tlsshd does not chroot sessions',
+  banner: 'tlsshd sends no banner before login',
+  printmotd: 'with UsePAM yes the PAM session shows the motd (pam_motd)',
+  printlastlog: 'with UsePAM yes the PAM session shows the last login (pam_lastlog2)',
+  usedns: 'tlsshd logs addresses and never looks up client names',
+  permittty: 'tlsshd has no per-user terminal policy',
+  permituserenvironment: 'use AcceptEnv',
+  setenv: 'set it in the account\'s shell start-up files, or with pam_env (UsePAM yes)',
+};
+
 export const serverSchema: ConfigSchema = {
   program: 'tlsshd',
   fileName: 'tlsshd.conf',
@@ -289,6 +331,7 @@ export const serverSchema: ConfigSchema = {
   keywords: indexByName(serverKeywords),
   defaults: () => DEFAULT_SERVER_CONFIG,
   retired: RETIRED,
+  refused: REFUSED_SSHD_KEYWORDS,
 };
 
 export function defaultClientConfig(home: string): Omit<ClientConfig, 'origin' | 'host' | 'HostName' | 'notes'> {

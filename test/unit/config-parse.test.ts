@@ -119,6 +119,17 @@ describe('config unknown keywords', () => {
     fails(() => parseConfigText('Host x\n', FILE, serverSchema), 'TLSSH_ERR_CONFIG_UNKNOWN_KEYWORD', `${FILE}:1: Host: `);
   });
 
+  it('answers sshd_config keywords with what to use instead, not "belongs in tlssh.conf"', () => {
+    const said = (line: string): string => fails(() => parseConfigText(line, FILE, serverSchema), 'TLSSH_ERR_CONFIG_UNKNOWN_KEYWORD', `${FILE}:1: ${line.split(' ')[0]}: `).message;
+    assert.match(said('ClientAliveInterval 30'), /OpenSSH keyword not supported: use Keepalive/);
+    assert.match(said('PasswordAuthentication no'), /only with client certificates/);
+    assert.doesNotMatch(said('PasswordAuthentication no'), /tlssh\.conf/);
+    assert.match(said('AllowUsers alice'), /pam_access/);
+    assert.match(said('X11Forwarding yes'), /no forwarding/);
+    assert.match(said('HostKey /etc/ssh/ssh_host_ed25519_key'), /CertFile and KeyFile/);
+    assert.match(fails(() => parseConfigText('Match host x', FILE, clientSchema), 'TLSSH_ERR_CONFIG_UNKNOWN_KEYWORD', `${FILE}:1: Match: `).message, /Host sections/);
+  });
+
   it('refuses the original\'s dropped keywords instead of ignoring them', () => {
     for (const k of ['CipherList HIGH', 'Chroot /var/empty', 'TcpMd5 tlssh']) {
       fails(() => parseConfigText(k, FILE, serverSchema), 'TLSSH_ERR_CONFIG_UNKNOWN_KEYWORD', `${FILE}:1: ${k.split(' ')[0]}: `);
