@@ -143,6 +143,12 @@ interface ParseState {
   x11: boolean;
 }
 
+/** -X and -Y: a note at -v as for the other ignored letters, and the warning (main.ts). */
+function x11Asked(s: ParseState, letter: string): void {
+  s.x11 = true;
+  s.notes.push(`-${letter} ignored: tlssh has no X11 forwarding`);
+}
+
 const keyword =
   (name: string, fixed?: string): Action =>
     fixed === undefined
@@ -201,9 +207,9 @@ const OPTION_TABLE: Readonly<Record<string, Action>> = {
   P: { kind: 'ignore', value: true, why: 'tlssh has no Tag/Match' },
   S: keyword('ControlPath'),
   O: { kind: 'value', apply: (s, v) => void (s.controlCommand = controlCommand(v)) },
-  X: { kind: 'flag', apply: (s) => void (s.x11 = true) },
+  X: { kind: 'flag', apply: (s) => x11Asked(s, 'X') },
   x: { kind: 'ignore', value: false, why: 'tlssh has no X11 forwarding' },
-  Y: { kind: 'flag', apply: (s) => void (s.x11 = true) },
+  Y: { kind: 'flag', apply: (s) => x11Asked(s, 'Y') },
   y: { kind: 'ignore', value: false, why: 'tlssh logs to stderr only' },
 
   D: { kind: 'refuse', value: true, why: NO_FORWARDING },

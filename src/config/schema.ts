@@ -3,7 +3,7 @@
 import { ValueProblem, shown } from './config-error';
 import type { ValueContext, ValueParser } from './value-parsers';
 import {
-  boolean, duration, envPatterns, escapeChar, freeText, integer, maxStartups, oneOf, pathValue, preforkWorkers, secret, word,
+  boolean, duration, envPatterns, groupPatterns, userPatterns, escapeChar, freeText, integer, maxStartups, oneOf, pathValue, preforkWorkers, secret, word,
 } from './value-parsers';
 import { parseListen } from './listen-address';
 import {
@@ -114,6 +114,10 @@ const serverKeywords: KeywordSpec[] = [
     },
   }),
   spec({ name: 'AcceptEnv', parse: envPatterns, list: true }),
+  spec({ name: 'AllowUsers', parse: userPatterns, list: true }),
+  spec({ name: 'DenyUsers', parse: userPatterns, list: true }),
+  spec({ name: 'AllowGroups', parse: groupPatterns, list: true }),
+  spec({ name: 'DenyGroups', parse: groupPatterns, list: true }),
   spec({ name: 'Subsystem', parse: (text) => parseSubsystem(text), list: true, checkListItem: checkSubsystemName }),
   spec({ name: 'UsePAM', parse: boolean }),
   // OpenSSH's name; a service of its own lets an administrator (or a test) give tlsshd another stack.
@@ -272,6 +276,10 @@ export const DEFAULT_SERVER_CONFIG = {
   TpmTimeout: 5,
   PermitRootLogin: true,
   AcceptEnv: ['LANG', 'LC_*'],
+  AllowUsers: [],
+  DenyUsers: [],
+  AllowGroups: [],
+  DenyGroups: [],
   // What Debian's sshd_config ships, so sftp and scp work out of the box (openssh-sftp-server).
   Subsystem: [{ name: 'sftp', command: '/usr/lib/openssh/sftp-server' }],
   UsePAM: true,
@@ -308,10 +316,6 @@ const REFUSED_SSHD_KEYWORDS: Readonly<Record<string, string>> = {
   macs: 'TLS 1.3 chooses its own algorithms; remove this line',
   kexalgorithms: 'TLS 1.3 chooses its own key exchange; remove this line',
   hostkeyalgorithms: 'TLS 1.3 chooses its own algorithms; remove this line',
-  allowusers: 'limit logins by the certificates your CA issues, and with PAM (UsePAM yes and pam_access)',
-  denyusers: 'revoke the certificate (ClientCRL), or limit logins with PAM (UsePAM yes and pam_access)',
-  allowgroups: 'limit logins by the certificates your CA issues, and with PAM (UsePAM yes and pam_access)',
-  denygroups: 'limit logins with PAM (UsePAM yes and pam_access)',
   match: 'tlsshd has no Match blocks',
   forcecommand: 'tlsshd has no forced commands; give the account a restricted shell instead',
   chrootdirectory: 'tlsshd does not chroot sessions',

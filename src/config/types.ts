@@ -105,6 +105,12 @@ export interface ServerConfig extends CommonConfig {
   /** Seconds one TPM operation of the key agent may take before logins fail fast; 0: no limit. */
   TpmTimeout: number;
   PermitRootLogin: boolean;
+  /** sshd's login access lists (src/server/login-access.ts): user patterns, USER@HOST allowed. */
+  AllowUsers: string[];
+  DenyUsers: string[];
+  /** Group name patterns, matched against the user's primary and supplementary groups. */
+  AllowGroups: string[];
+  DenyGroups: string[];
   /** Environment variable name patterns (`*`, `?`) the server accepts from clients. */
   AcceptEnv: string[];
   /**

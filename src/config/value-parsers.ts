@@ -139,6 +139,35 @@ export function envPatterns(text: string): string[] {
   return items;
 }
 
+/**
+ * AllowUsers and DenyUsers: user name patterns (`*`, `?`, a leading `!`), each optionally
+ * USER@HOST with HOST a wildcard pattern of the client's address or an address/prefix block.
+ */
+export function userPatterns(text: string): string[] {
+  required(text);
+  const items = text.split(/[\s,]+/).filter((s) => s !== '');
+  for (const item of items) {
+    const at = item.indexOf('@');
+    const user = at < 0 ? item : item.slice(0, at);
+    const host = at < 0 ? undefined : item.slice(at + 1);
+    if (!/^!?[A-Za-z0-9_.*?$-]+$/.test(user)) throw new ValueProblem(`${shown(item)} is not a user name pattern (letters, digits, _ . - $, * and ?, optionally !first)`);
+    if (host !== undefined && !/^[0-9A-Fa-f:.*?]+(?:\/[0-9]{1,3})?$/.test(host)) {
+      throw new ValueProblem(`${shown(item)}: after @ comes the client's address, as a pattern (192.0.2.*) or a block (192.0.2.0/24)`);
+    }
+  }
+  return items;
+}
+
+/** AllowGroups and DenyGroups: group name patterns (`*`, `?`, a leading `!`). */
+export function groupPatterns(text: string): string[] {
+  required(text);
+  const items = text.split(/[\s,]+/).filter((s) => s !== '');
+  for (const item of items) {
+    if (!/^!?[A-Za-z0-9_.*?$-]+$/.test(item)) throw new ValueProblem(`${shown(item)} is not a group name pattern (letters, digits, _ . - $, * and ?, optionally !first)`);
+  }
+  return items;
+}
+
 /** OpenSSH's "start:rate:full", or one number N meaning N:100:N. */
 export function maxStartups(text: string): MaxStartups {
   required(text);

@@ -19,7 +19,7 @@ type SecretField = (typeof SECRET_FIELDS)[number];
 export const WORKER_FIELDS = [
   'CertFile', 'KeyFile', 'PrivkeyEngine', 'TpmTcti', 'Keepalive',
   'ClientCAFile', 'ClientCAPath', 'ClientCRL', 'ClientDomain',
-  'LoginGraceTime', 'PermitRootLogin', 'AcceptEnv', 'SyslogFacility', 'LogLevel',
+  'LoginGraceTime', 'PermitRootLogin', 'AllowUsers', 'DenyUsers', 'AllowGroups', 'DenyGroups', 'AcceptEnv', 'SyslogFacility', 'LogLevel',
   'UsePAM', 'PAMServiceName', 'Subsystem', 'CertificateExpiry', 'CertificateExpiryWarning', 'MaxSessions',
 ] as const satisfies ReadonlyArray<Exclude<keyof ServerConfig, SecretField>>;
 type WorkerField = (typeof WORKER_FIELDS)[number];

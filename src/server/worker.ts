@@ -24,6 +24,7 @@ import type { Account } from './passwd-lookup';
 import { dropPrivileges } from './privilege-drop';
 import { EarlyMessages } from './early-messages';
 import { SESSION_WINDOW, runSession } from './session';
+import { checkLoginAccess } from './login-access';
 import type { WorkerConfig } from './worker-config';
 import { buildServerTls, type BuiltTls } from './warm-tls';
 
@@ -259,6 +260,7 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
           permitRootLogin: cfg.PermitRootLogin,
           daemonUid: process.geteuid?.() ?? 0,
         });
+        await checkLoginAccess(cfg, account, clientIp);
       } catch (e) {
         refuse(e, who, ch);
         return undefined;

@@ -88,6 +88,33 @@ test('root is refused with PermitRootLogin no', async () => {
   assert.equal(await refusal(daemon, fx.client('root')), 'TLSSH_ERR_ROOT_LOGIN_REFUSED');
 });
 
+test('AllowUsers, DenyUsers, AllowGroups and DenyGroups refuse or admit the account, and the log names the list', async () => {
+  const primary = execFileSync('id', ['-gn', me.name], { encoding: 'utf8' }).trim();
+  const cases: Array<[Record<string, string>, string | undefined]> = [
+    [{ DenyUsers: me.name }, 'DenyUsers'],
+    [{ AllowUsers: 'tlssh-nobody-such-user' }, 'AllowUsers'],
+    [{ AllowUsers: `${me.name}@127.0.0.0/8` }, undefined],
+    [{ AllowUsers: `${me.name}@10.0.0.0/8` }, 'AllowUsers'],
+    [{ AllowGroups: primary }, undefined],
+    [{ DenyGroups: primary }, 'DenyGroups'],
+  ];
+  for (const [rules, refusedBy] of cases) {
+    const d = await startTlsshd({ dir: fx.dir, config: { ...fx.config, ...me.config, ...rules } });
+    try {
+      const r = await runCommand(d.port, fx.client(me.name), 'echo in');
+      if (refusedBy === undefined) {
+        assert.equal(r.stdout.toString(), 'in\n', `${JSON.stringify(rules)}: ${r.error?.message ?? ''}`);
+      } else {
+        assert.equal(r.started, undefined, JSON.stringify(rules));
+        assert.equal(r.error?.code, 'TLSSH_ERR_LOGIN_NOT_ALLOWED', JSON.stringify(rules));
+        await d.waitForLog(new RegExp(`TLSSH_ERR_LOGIN_NOT_ALLOWED: user ${me.name} is not allowed to log in here \\(${refusedBy}\\)`));
+      }
+    } finally {
+      await d.stop();
+    }
+  }
+});
+
 test('no client certificate at all', async () => {
   const socket = tls.connect({
     host: '127.0.0.1', port: daemon.port, ca: fs.readFileSync(fx.caFile), minVersion: 'TLSv1.3',

@@ -159,7 +159,10 @@ describe('tlssh command line, as OpenSSH parses it', () => {
       assert.equal(a.notes.length, 1, letter);
       assert.match(a.notes[0]!, new RegExp(`^-${letter} ignored: `));
       assert.equal(a.command, 'cmd');
+      assert.equal(a.x11, letter === 'X' || letter === 'Y', `${letter}: a warning for X11 asked for`);
     }
+    assert.equal(args(['-o', 'ForwardX11=yes', 'h']).x11, true);
+    assert.equal(args(['-o', 'ForwardX11 no', 'h']).x11, false);
     const m = args(['-m', 'hmac-sha2-256', '-P', 'tag', 'h', 'cmd']);
     assert.equal(m.notes.length, 2);
     assert.equal(m.command, 'cmd');

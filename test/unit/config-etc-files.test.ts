@@ -29,8 +29,9 @@ function canonicalKeywords(schema: ConfigSchema): string[] {
   return [...schema.keywords.values()].filter((k) => k.field === k.name && k.ignored === undefined).map((k) => k.name);
 }
 
-// Settings whose default cannot be written as a line: absence itself, or "the host as typed".
-const NOT_WRITABLE = new Set(['TpmSrkPassword', 'PrivkeyPassword', 'HostName']);
+// Settings whose default cannot be written as a line: absence itself (an empty list too), or
+// "the host as typed".
+const NOT_WRITABLE = new Set(['TpmSrkPassword', 'PrivkeyPassword', 'HostName', 'AllowUsers', 'DenyUsers', 'AllowGroups', 'DenyGroups']);
 
 for (const { schema, etc, man } of programs) {
   describe(`etc/${schema.fileName}`, () => {
