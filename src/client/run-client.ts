@@ -1,6 +1,8 @@
 // tlssh from command line to exit status: parse, configure, connect, run the session, and turn
 // how it ended into ssh's exit conventions. Everything thrown here reaches the user as one line.
 
+import { X509Certificate } from 'node:crypto';
+import * as fs from 'node:fs';
 import type { TLSSocket } from 'node:tls';
 import * as tty from 'node:tty';
 import { loadClientConfig } from '../config/load-client-config';
@@ -35,8 +37,10 @@ export async function runClient(ctx: ClientContext): Promise<number> {
   const args = ctx.args;
   ctx.onVerbosity?.(args.verbose);
   let log = createLog(args.verbose, 'INFO');
+  let known: ClientConfig | undefined;
   try {
     const loaded = ctx.config ?? loadClientConfig({ file: args.configFile, overrides: args.overrides, host: args.host });
+    known = loaded;
     log = createLog(args.verbose, loaded.LogLevel);
     ctx.onVerbosity?.(log.verbosity);
     for (const note of loaded.notes) log.debug?.(note);
@@ -73,9 +77,26 @@ export async function runClient(ctx: ClientContext): Promise<number> {
       }
     }
   } catch (err) {
-    log.error(failureLine(err, log.verbosity > 0));
+    log.error(failureLine(refusalInOurTerms(err, known), log.verbosity > 0));
     return EXIT_TLSSH_FAILURE;
   }
+}
+
+/**
+ * The server's own words for a refused certificate are OpenSSL's ("UNABLE_TO_VERIFY_LEAF_SIGNATURE");
+ * the user needs to know which certificate and which CA, as the server-side error says for the
+ * server's certificate. The server's reason stays in the line.
+ */
+function refusalInOurTerms(err: unknown, cfg: ClientConfig | undefined): unknown {
+  if (!isTlsshError(err) || err.code !== 'TLSSH_ERR_CLIENT_CERT_UNTRUSTED' || !cfg?.CertFile) return err;
+  let issuer: string;
+  try {
+    issuer = new X509Certificate(fs.readFileSync(cfg.CertFile)).issuer.split('\n').join(', ');
+  } catch {
+    // Unreadable here too: the server's words alone.
+    return err;
+  }
+  return new TlsshError(err.code, `the server does not trust your certificate ${cfg.CertFile}, issued by "${issuer}": its ClientCAFile must hold that CA (server said: ${err.message})`);
 }
 
 async function connectAndRun(args: ClientArgs, loaded: ClientConfig, env: NodeJS.ProcessEnv, log: Log): Promise<number> {

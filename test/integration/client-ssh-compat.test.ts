@@ -230,6 +230,15 @@ describe('tlssh as ssh is used', () => {
     assert.equal(bad.status, 255);
   });
 
+  it('a certificate the server does not trust: the message names the certificate file and its issuer', async () => {
+    const other = makeCa(fs.mkdtempSync(path.join(fx.dir, 'u-')), 'Some Other CA');
+    const c = issueCert(other, { cn: 'someone', eku: 'clientAuth' });
+    const r = await runTlssh([...conf, '-o', `CertFile=${c.certFile}`, '-o', `KeyFile=${c.keyFile}`, 'localhost', 'true']);
+    assert.equal(r.status, 255);
+    const line = failureLines(r.stderr).at(-1) ?? '';
+    assert.match(line, new RegExp(`^tlssh: the server does not trust your certificate ${c.certFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}, issued by "CN=Some Other CA": its ClientCAFile must hold that CA`), line);
+  });
+
   it('BatchMode=yes never prompts for a key password: it fails and says so', async () => {
     const enc = path.join(fx.dir, 'enc.key');
     // An encrypted copy of the client key, which would need a passphrase typed.
