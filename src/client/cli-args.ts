@@ -180,7 +180,15 @@ const OPTION_TABLE: Readonly<Record<string, Action>> = {
       return undefined;
     },
   },
-  p: keyword('Port'),
+  // Checked here, so that the error names -p as typed (ssh: "Bad port 'abc'"), not an -o line.
+  p: {
+    kind: 'value',
+    apply: (s, v) => {
+      if (!/^[0-9]{1,5}$/.test(v) || Number(v) < 1 || Number(v) > 65535) throw new UsageProblem(`Bad port '${v}': -p takes a number from 1 to 65535`);
+      s.overrides.push(`Port=${v}`);
+      return undefined;
+    },
+  },
   q: keyword('LogLevel', 'QUIET'),
   s: { kind: 'flag', apply: (s) => void (s.subsystem = true) },
   T: { kind: 'flag', apply: (s) => void (s.tty = applyTtyFlag(s.tty, 'T')) },

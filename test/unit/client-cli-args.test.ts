@@ -153,6 +153,15 @@ describe('tlssh command line, as OpenSSH parses it', () => {
     assert.deepEqual(a.notes, ['-C ignored: tlssh does not compress']);
   });
 
+  it('-p takes a port number, and a bad one is refused in ssh\'s words, naming -p', () => {
+    assert.deepEqual(args(['-p', '2222', 'h']).overrides, ['Port=2222']);
+    for (const bad of ['abc', '0', '65536', '22x', '']) {
+      const r = exitOf(['-p', bad, 'h']);
+      assert.equal(r.status, 255, bad);
+      assert.match(r.stderr, new RegExp(`^tlssh: Bad port '${bad}'`), bad);
+    }
+  });
+
   it('accepts and notes each harmless ssh letter, with its value when it takes one', () => {
     for (const letter of ['A', 'a', 'C', 'x', 'X', 'Y', 'k', 'K', 'g', '2', 'y']) {
       const a = args([`-${letter}`, 'h', 'cmd']);
