@@ -17,6 +17,8 @@ export interface ChannelBackendOptions {
   host: string;
   user: string;
   keepalive: number;
+  /** Unanswered keepalives before the server is taken as gone (ServerAliveCountMax). */
+  keepaliveMaxMissed: number;
   /** The connection made when the master started, used by the first session if still open. */
   first: TLSSocket | undefined;
   reconnect: () => Promise<TLSSocket>;
@@ -53,7 +55,7 @@ function openOne(take: () => Promise<TLSSocket>, req: MuxSessionRequest, io: Sha
         socket.destroy();
         throw new TlsshError('TLSSH_ERR_CONNECTION_LOST', 'the client went away');
       }
-      const ch = new Channel(socket, { role: 'client', keepalive: opts.keepalive, debug: opts.log.debug2 });
+      const ch = new Channel(socket, { role: 'client', keepalive: opts.keepalive, keepaliveMaxMissed: opts.keepaliveMaxMissed, debug: opts.log.debug2 });
       channel = ch;
       io.onSignal((name) => {
         if (!ch.isClosed) ch.send({ type: 'signal', name });

@@ -133,9 +133,9 @@ async function start(argv: string[], socketPath: string, cwd: string, own: strin
     if (socket.alpnProtocol !== MUX_ALPN[0]) {
       // A server without the extension: one connection per session, still without a client start-up.
       log.debug?.(`${args.host} does not share connections (${String(socket.alpnProtocol)}): one connection per session`);
-      backend.resolve(channelSessions({ host: args.host, user: cfg.User, keepalive: cfg.Keepalive, first: socket, reconnect, log }));
+      backend.resolve(channelSessions({ host: args.host, user: cfg.User, keepalive: cfg.Keepalive, keepaliveMaxMissed: cfg.ServerAliveCountMax, first: socket, reconnect, log }));
     } else {
-      const conn = openMuxConnection(socket, { keepalive: cfg.Keepalive, ...(log.debug2 ? { debug: log.debug2 } : {}) });
+      const conn = openMuxConnection(socket, { keepalive: cfg.Keepalive, keepaliveMaxMissed: cfg.ServerAliveCountMax, ...(log.debug2 ? { debug: log.debug2 } : {}) });
       // Without its connection a master has nothing to offer: its sessions end, and so does it.
       conn.once('close', (err) => m.end(`connection to ${args.host} lost${err ? `: ${err.message}` : ''}`));
       // eslint-disable-next-line @typescript-eslint/no-require-imports

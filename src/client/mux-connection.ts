@@ -28,6 +28,8 @@ export const MUX_ALPN: readonly string[] = [ALPN_TLSSH2_MUX, ALPN_TLSSH2];
 export interface MuxConnectionOptions {
   /** Seconds between connection-wide keepalive pings (the Keepalive keyword); 0: off. */
   keepalive: number;
+  /** Unanswered pings after which the server is taken as gone (ServerAliveCountMax); 3 by default. */
+  keepaliveMaxMissed?: number;
   debug?: (line: string) => void;
 }
 
@@ -110,7 +112,7 @@ class MuxConnectionImpl extends EventEmitter<MuxConnectionEvents> implements Mux
     super();
     this.multiplexing = socket.alpnProtocol === ALPN_TLSSH2_MUX;
     if (this.multiplexing) {
-      const mux = new MuxChannel(socket, { role: 'client', keepalive: options.keepalive, ...(options.debug ? { debug: options.debug } : {}) });
+      const mux = new MuxChannel(socket, { role: 'client', keepalive: options.keepalive, keepaliveMaxMissed: options.keepaliveMaxMissed ?? 3, ...(options.debug ? { debug: options.debug } : {}) });
       this.mux = mux;
       mux.on('close', (err) => this.ended(err));
     } else {
@@ -138,7 +140,7 @@ class MuxConnectionImpl extends EventEmitter<MuxConnectionEvents> implements Mux
         if (this.plainUsed) throw new TlsshError('TLSSH_ERR_MAX_SESSIONS', 'the server does not share connections (it chose tlssh/2): one session only');
         this.plainUsed = true;
         id = 1;
-        channel = new Channel(this.socket, { role: 'client', keepalive: this.options.keepalive, ...(this.options.debug ? { debug: this.options.debug } : {}) });
+        channel = new Channel(this.socket, { role: 'client', keepalive: this.options.keepalive, keepaliveMaxMissed: this.options.keepaliveMaxMissed ?? 3, ...(this.options.debug ? { debug: this.options.debug } : {}) });
       }
     } catch (e) {
       return Promise.reject(e instanceof TlsshError ? e : new TlsshError('TLSSH_ERR_INTERNAL', String(e), { cause: e }));

@@ -77,17 +77,19 @@ export async function runClient(ctx: ClientContext): Promise<number> {
       }
     }
   } catch (err) {
-    log.error(failureLine(refusalInOurTerms(err, known), log.verbosity > 0));
+    log.error(failureLine(inOurTerms(err, known, args.host), log.verbosity > 0));
     return EXIT_TLSSH_FAILURE;
   }
 }
 
 /**
- * The server's own words for a refused certificate are OpenSSL's ("UNABLE_TO_VERIFY_LEAF_SIGNATURE");
- * the user needs to know which certificate and which CA, as the server-side error says for the
- * server's certificate. The server's reason stays in the line.
+ * Two failures told in the user's terms. A server gone silent is named as ssh names it
+ * ("Timeout, server HOST not responding"). The server's own words for a refused certificate are
+ * OpenSSL's ("UNABLE_TO_VERIFY_LEAF_SIGNATURE"); the user needs to know which certificate and
+ * which CA, as the error for the server's certificate says. The original reason stays in the line.
  */
-function refusalInOurTerms(err: unknown, cfg: ClientConfig | undefined): unknown {
+function inOurTerms(err: unknown, cfg: ClientConfig | undefined, host: string): unknown {
+  if (isTlsshError(err) && err.code === 'TLSSH_ERR_KEEPALIVE_TIMEOUT') return new TlsshError(err.code, `Timeout, server ${host} not responding (${err.message})`);
   if (!isTlsshError(err) || err.code !== 'TLSSH_ERR_CLIENT_CERT_UNTRUSTED' || !cfg?.CertFile) return err;
   let issuer: string;
   try {
@@ -118,7 +120,7 @@ async function connectAndRun(args: ClientArgs, loaded: ClientConfig, env: NodeJS
     socket.destroy();
     return 0;
   }
-  const channel = new Channel(socket, { role: 'client', keepalive: cfg.Keepalive, debug: log.debug2 });
+  const channel = new Channel(socket, { role: 'client', keepalive: cfg.Keepalive, keepaliveMaxMissed: cfg.ServerAliveCountMax, debug: log.debug2 });
 
   const io = await localIo(args, pty, stdinIsTty);
   const size = io.windowSize?.() ?? { cols: 0, rows: 0 };

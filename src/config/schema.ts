@@ -154,7 +154,6 @@ const IGNORED_SSH_KEYWORDS: ReadonlyArray<readonly [string, string]> = [
   ['ClearAllForwardings', 'tlssh has no port forwarding'],
   ['ExitOnForwardFailure', 'tlssh has no port forwarding'],
   ['GatewayPorts', 'tlssh has no port forwarding'],
-  ['ServerAliveCountMax', 'tlssh gives up after 3 unanswered keepalives (Keepalive)'],
   ['TCPKeepAlive', 'tlssh sends its own keepalives (Keepalive)'],
   ['ConnectionAttempts', 'tlssh tries once'],
   ['IPQoS', 'tlssh does not set the IP type of service'],
@@ -222,6 +221,7 @@ const clientKeywords: KeywordSpec[] = [
   // ssh's names for keywords tlssh has under its own.
   spec({ name: 'CertificateFile', field: 'CertFile', parse: pathValue(false) }),
   spec({ name: 'ServerAliveInterval', field: 'Keepalive', parse: duration(MAX_SECONDS) }),
+  spec({ name: 'ServerAliveCountMax', parse: integer(1, 1000) }),
   // Connection sharing, with ssh's meanings (see src/client/control-path.ts and doc/MUX.md).
   spec({
     name: 'ControlMaster',
@@ -343,6 +343,7 @@ export function defaultClientConfig(home: string): Omit<ClientConfig, 'origin' |
     CertFile: `${home.replace(/\/+$/, '')}/.tlssh/keys/default.crt`,
     KeyFile: `${home.replace(/\/+$/, '')}/.tlssh/keys/default.key`,
     Keepalive: 60,
+    ServerAliveCountMax: 3,
     PrivkeyEngine: '',
     TpmSrkPassword: undefined,
     PrivkeyPassword: undefined,

@@ -151,6 +151,8 @@ export interface ClientConfig extends CommonConfig {
   ServerCRL: string;
   /** Seconds for TCP connect plus TLS handshake; 0: the system's own timeout. */
   ConnectTimeout: number;
+  /** Unanswered keepalives (every Keepalive seconds) after which the server is taken as gone. */
+  ServerAliveCountMax: number;
   /**
    * The escape character itself (a line's "^]" is stored decoded, as "\x1d"), or "none".
    * Written in the config as one character, "^X" control notation, or "none".

@@ -204,8 +204,8 @@ describe('tlssh running commands', () => {
     assert.equal(fs.readFileSync(path.join(fx.dir, 'epipe.err'), 'utf8'), '');
   });
 
-  it('gives up on a server that stops answering keepalives', async () => {
-    const child = spawn(process.execPath, [TLSSH, ...conf, '-v', '-o', 'Keepalive=1', 'localhost', 'echo started; sleep 60'], {
+  it('gives up on a server that stops answering ServerAliveCountMax keepalives, naming it as ssh does', async () => {
+    const child = spawn(process.execPath, [TLSSH, ...conf, '-v', '-o', 'Keepalive=1', '-o', 'ServerAliveCountMax=2', 'localhost', 'echo started; sleep 60'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';
@@ -221,6 +221,7 @@ describe('tlssh running commands', () => {
     try {
       assert.equal(await status, 255);
       assert.equal(errorCodeOf(stderr), 'TLSSH_ERR_KEEPALIVE_TIMEOUT', stderr);
+      assert.match(stderr, /^tlssh: Timeout, server localhost not responding \(peer did not answer 2 keepalives in 2 seconds\)/m);
     } finally {
       for (const pid of frozen) {
         try {
