@@ -84,8 +84,9 @@ interface RawOptions {
   san?: string[];
   client?: boolean;
   server?: boolean;
-  print?: string;
-  publicKey?: string;
+  /** A file, or true for -l without one (ssh-keygen's `-l -f FILE`). */
+  print?: string | true;
+  publicKey?: string | true;
   quiet?: boolean;
 }
 
@@ -153,8 +154,8 @@ export function buildProgram(version: string): Command {
     .addOption(new Option('--san <list>', 'subjectAltName entries: DNS:name,IP:addr,email:addr,URI:uri (repeatable)').argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]))
     .addOption(new Option('--client', 'request a client certificate (extendedKeyUsage clientAuth)'))
     .addOption(new Option('--server', 'request a server certificate (extendedKeyUsage serverAuth; SAN DNS:<CN> unless --san)'))
-    .addOption(new Option('-l, --print <file>', 'print the SHA-256 fingerprint line of a key file (TSS2 or PEM), certificate or request, as ssh-keygen -l'))
-    .addOption(new Option('-y, --public-key <file>', 'print the public key (PEM) of a key file, certificate or request'))
+    .addOption(new Option('-l, --print [file]', 'print the SHA-256 fingerprint line of a key file (TSS2 or PEM), certificate or request, as ssh-keygen -l (the file may also follow -f: -lf FILE)'))
+    .addOption(new Option('-y, --public-key [file]', 'print the public key (PEM) of a key file, certificate or request (or -yf FILE)'))
     .addOption(new Option('-q, --quiet', 'print nothing but errors and requested output'))
     .addHelpText('after', EXAMPLES)
     .showSuggestionAfterError(true)
@@ -211,6 +212,12 @@ export function planFromOptions(given: RawOptions, home: string = homedir()): Pl
     srkPasswordFd: parseFd(o.srkPasswordFd, '--srk-password-fd'),
   };
   const passwordFd = parseFd(o.passwordFd, '--password-fd');
+  // ssh-keygen's habit, -l -f FILE (or -lf FILE): with -l or -y, -f names the file to read.
+  if (o.print === true || o.publicKey === true) {
+    const named = o.file ?? o.out;
+    if (named === undefined) throw usage(`${o.print === true ? '-l' : '-y'} needs a file: -l FILE, or -l -f FILE as ssh-keygen`);
+    o = { ...o, file: undefined, out: undefined, ...(o.print === true ? { print: named } : { publicKey: named }) };
+  }
   if (o.file !== undefined && o.out !== undefined && o.file !== o.out) throw usage('-f and -o name the same output; give one');
   o = { ...o, out: o.out ?? o.file };
   const keyShape = o.type !== undefined || o.bits !== undefined || o.ecc !== undefined || o.rsa !== undefined;
@@ -224,7 +231,9 @@ export function planFromOptions(given: RawOptions, home: string = homedir()): Pl
   if (o.print !== undefined || o.publicKey !== undefined) {
     if (o.print !== undefined && o.publicKey !== undefined) throw usage('-l and -y: give one');
     if (explicit || requestOnly) throw usage('-l/-y cannot be combined with creating keys or requests');
-    return { print: o.print ?? o.publicKey, printPublic: o.publicKey !== undefined, tpm: tpmPlan, passwordFd, quiet };
+    const file = o.print ?? o.publicKey;
+    if (typeof file !== 'string') throw usage('-l and -y need a file');
+    return { print: file, printPublic: o.publicKey !== undefined, tpm: tpmPlan, passwordFd, quiet };
   }
 
   let create: CreatePlan | undefined;

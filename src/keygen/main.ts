@@ -29,7 +29,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     outputError: () => undefined,
   });
   try {
-    program.parse([...argv], { from: 'user' });
+    // ssh-keygen -lf FILE: -l would otherwise take "f" as its file.
+    program.parse(argv.flatMap((a) => (a === '-lf' || a === '-yf' ? [a.slice(0, 2), '-f'] : [a])), { from: 'user' });
   } catch (e) {
     if (e instanceof CommanderError) {
       if (isHelpOrVersion(e)) return 0;

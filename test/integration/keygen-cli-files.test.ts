@@ -134,6 +134,10 @@ test('-l prints ssh-keygen\'s one fingerprint line, -y the public key, of keys, 
   assert.match(out, new RegExp(`^256 ${fp.replace(/[+/]/g, '\\$&')} ec\\.pem \\(ECDSA P-256, key file\\)\\n$`));
   assert.equal(out.split(' ')[1], fp, "awk '{print $2}' gives the fingerprint");
   assert.equal(ok(keygen(['-y', 'ec.pem'])), pub.export({ type: 'spki', format: 'pem' }).toString());
+  // ssh-keygen's habit: the file after -f.
+  for (const form of [['-lf', 'ec.pem'], ['-l', '-f', 'ec.pem'], ['-f', 'ec.pem', '-l']]) assert.equal(ok(keygen(form)), out, form.join(' '));
+  assert.equal(ok(keygen(['-yf', 'ec.pem'])), pub.export({ type: 'spki', format: 'pem' }).toString());
+  failsCleanly(keygen(['-l']));
 
   // ssh-keygen's form: "SHA256:" + unpadded base64 of SHA-256 over the SPKI DER.
   const viaOpenssl = execFileSync('sh', ['-c', 'openssl pkey -in "$1" -pubout -outform DER | openssl dgst -sha256 -binary | openssl base64 -A', 'sh', keyFile]).toString().replace(/=+$/, '');
