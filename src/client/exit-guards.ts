@@ -2,6 +2,7 @@
 // raw mode is unusable. Cleanups registered here run on normal exit, on SIGINT/SIGTERM/SIGHUP
 // delivered to tlssh, and on any uncaught exception, before the process goes.
 
+import { constants as osConstants } from 'node:os';
 import { EXIT_TLSSH_FAILURE } from '../errors';
 import { failureLine } from './exit-status';
 import { writeStderrLine } from './stderr-log';
@@ -49,8 +50,10 @@ export function exitNow(status: number): never {
 }
 
 export interface GuardOptions {
-  /** Current verbosity, read when a guard fires: -v shows codes and the signal line. */
+  /** Current verbosity, read when a guard fires: -v shows error codes. */
   verbosity: () => number;
+  /** -q: not even ssh's "Killed by signal N." */
+  quiet?: () => boolean;
 }
 
 
@@ -71,7 +74,7 @@ export function installExitGuards(options: GuardOptions): void {
   if (state.installed) return;
   state.installed = true;
   process.on('exit', runExitCleanups);
-  // ssh's answer to these signals: restore the terminal, say so only when verbose, exit 255.
+  // ssh's answer to these signals: restore the terminal, say "Killed by signal N.", exit 255.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(signal, () => {
       const intercept = signal === 'SIGINT' ? state.interruptHandler : undefined;
@@ -82,7 +85,7 @@ export function installExitGuards(options: GuardOptions): void {
         return;
       }
       runExitCleanups();
-      if (options.verbosity() > 0) writeStderrLine(`debug1: killed by signal ${signal}`);
+      if (!options.quiet?.()) writeStderrLine(`Killed by signal ${osConstants.signals[signal]}.`);
       process.exit(EXIT_TLSSH_FAILURE);
     });
   }

@@ -14,7 +14,8 @@ guardInspectorSignal();
 // comm is "node" otherwise: `pgrep -x tlssh` and `ps -C tlssh` look for this.
 setComm('tlssh');
 let verbosity = 0;
-installExitGuards({ verbosity: () => verbosity });
+let quiet = false;
+installExitGuards({ verbosity: () => verbosity, quiet: () => quiet });
 
 const parsed = parseArgs(process.argv.slice(2), versionLine('tlssh'));
 if (parsed.kind === 'exit') {
@@ -26,6 +27,7 @@ if (parsed.kind === 'exit') {
   // ssh says when X11 forwarding does not happen; tlssh has none, so asking for it gets the
   // same kind of line (-q, the last LogLevel on the command line, silences it).
   const level = args.overrides.filter((o) => /^\s*loglevel\b/i.test(o)).pop() ?? '';
+  quiet = /quiet\s*$/i.test(level);
   if (args.x11 && !args.dumpConfig && !args.controlCommand && !/quiet\s*$/i.test(level)) writeStderrLine('tlssh: X11 forwarding is not supported; the session goes on without it');
   const onVerbosity = (v: number): void => {
     verbosity = v;

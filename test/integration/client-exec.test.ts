@@ -204,6 +204,19 @@ describe('tlssh running commands', () => {
     assert.equal(fs.readFileSync(path.join(fx.dir, 'epipe.err'), 'utf8'), '');
   });
 
+  it('says "Killed by signal 15." on SIGTERM, as ssh, and exits 255; -q keeps it quiet', async () => {
+    for (const quiet of [false, true]) {
+      const child = spawn(process.execPath, [TLSSH, ...conf, ...(quiet ? ['-q'] : []), 'localhost', 'echo started; exec sleep 60'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+      const status = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+      await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+      child.kill('SIGTERM');
+      assert.equal(await status, 255);
+      assert.equal(stderr, quiet ? '' : 'Killed by signal 15.\n');
+    }
+  });
+
   it('gives up on a server that stops answering ServerAliveCountMax keepalives, naming it as ssh does', async () => {
     const child = spawn(process.execPath, [TLSSH, ...conf, '-v', '-o', 'Keepalive=1', '-o', 'ServerAliveCountMax=2', 'localhost', 'echo started; sleep 60'], {
       stdio: ['ignore', 'pipe', 'pipe'],
