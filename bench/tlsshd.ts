@@ -41,6 +41,8 @@ export async function startTlsshd(ws: Workspace, name: string, serverKey: KeyPai
     `ClientCAFile ${clientCaFile}`,
     'LoginGraceTime 60',
     'MaxStartups 200',
+    // The 50-way burst comes from one address: it must not be cut at the per-source default.
+    'PerSourceMaxStartups none',
     'PermitRootLogin no',
     `PidFile ${join(dir, 'tlsshd.pid')}`,
     `RuntimeDir ${join(dir, 'run')}`,

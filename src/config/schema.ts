@@ -269,7 +269,8 @@ export const DEFAULT_SERVER_CONFIG = {
   PreforkWorkers: { min: 1, max: 4 },
   PreforkIdleTimeout: 60,
   WorkerForkServer: false,
-  PerSourceMaxStartups: 'none',
+  // One source alone never holds more than MaxStartups' default start (10) before login.
+  PerSourceMaxStartups: 10,
   PerSourceNetBlockSize: { ipv4: 32, ipv6: 128 },
   PerSourcePenalties: DEFAULT_PER_SOURCE_PENALTIES,
   PerSourcePenaltyExemptList: [],

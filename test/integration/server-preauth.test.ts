@@ -242,6 +242,26 @@ test('PerSourceMaxStartups: a flood (and handshakes stuck in a worker) take only
   }
 });
 
+test('by default one source holds at most 10 connections before login: stalled handshakes from it get no more workers', async () => {
+  const d = await startTlsshd({ dir: fx.dir, config: { ...fx.config, ...me.config, LogLevel: 'VERBOSE' } });
+  try {
+    // 15 whole ClientHellos that then stall: a worker each, up to the default limit of 10.
+    const stuck = await flood(d.port, FLOOD_SOURCE, 15, hello);
+    await d.waitForLog(/past PerSourceMaxStartups/);
+    await until(() => handOffs(d, FLOOD_SOURCE) === 10, 'ten workers for the stalled handshakes');
+    assert.equal(handOffs(d, FLOOD_SOURCE), 10, 'the five past the limit were closed without a worker');
+    // Another source still logs in (MaxStartups' random refusals start at 10 in all, so a try may
+    // be refused; one of several gets through).
+    let ok = 0;
+    for (let i = 0; i < 10 && ok === 0; i++) if (await tlsshLogin(d.port)) ok++;
+    assert.equal(ok, 1, 'a login from another source');
+    assert.equal(stuck.length, 15);
+  } finally {
+    for (const s of open.splice(0)) s.destroy();
+    await d.stop();
+  }
+});
+
 test('penalties: garbage, a refused certificate, silence and a missing session request each get a source refused; the exempt list does not', async () => {
   const d = await startTlsshd({
     dir: fx.dir,

@@ -26,9 +26,9 @@ function bad(text: string, keyword: string): void {
 }
 
 describe('per-source keywords', () => {
-  it('default as in sshd 9.8', () => {
+  it('default as in sshd 9.8, but PerSourceMaxStartups 10 (MaxStartups\' start) instead of none', () => {
     const c = loadServerConfig({}, NO_FILES);
-    assert.equal(c.PerSourceMaxStartups, 'none');
+    assert.equal(c.PerSourceMaxStartups, 10);
     assert.deepEqual(c.PerSourceNetBlockSize, { ipv4: 32, ipv6: 128 });
     assert.deepEqual(c.PerSourcePenaltyExemptList, []);
     const p = c.PerSourcePenalties;
