@@ -28,7 +28,7 @@ if (parsed.kind === 'exit') {
   // same kind of line (-q, the last LogLevel on the command line, silences it).
   const level = args.overrides.filter((o) => /^\s*loglevel\b/i.test(o)).pop() ?? '';
   quiet = /quiet\s*$/i.test(level);
-  if (args.x11 && !args.dumpConfig && !args.controlCommand && !/quiet\s*$/i.test(level)) writeStderrLine('tlssh: X11 forwarding is not supported; the session goes on without it');
+  if (args.x11 && !args.dumpConfig && !args.controlCommand && !quiet) writeStderrLine('tlssh: X11 forwarding is not supported; the session goes on without it');
   const onVerbosity = (v: number): void => {
     verbosity = v;
   };

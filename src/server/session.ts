@@ -136,7 +136,7 @@ function loginMessages(o: SessionOptions): string {
  * ("-bash"). That is how bash, zsh and dash know they are login shells, and how git-shell and
  * other restricted shells tell an interactive login from `-c command`; `-l` they do not all take.
  */
-export function loginArgv0(shell: string): string {
+function loginArgv0(shell: string): string {
   return `-${shell.slice(shell.lastIndexOf('/') + 1)}`;
 }
 
