@@ -87,10 +87,14 @@ async function printKey(file: string, publicOnly: boolean, secrets: Secrets, io:
       publicKey = tpmFacade().tpmPublicKey(contents.text, file);
       note = tpmKeyNote(contents);
       break;
-    case 'certificate':
+    case 'certificate': {
       publicKey = plainPublicKey(contents, undefined);
-      note = `certificate for ${certificateSubject(certificateOf(contents))}`;
+      // Serial and fingerprint as tlsshd's log and tlsshctl name a certificate, so that a log
+      // line can be matched with the file.
+      const cert = certificateOf(contents);
+      note = `certificate for ${certificateSubject(cert)}, serial ${cert.serialNumber.toUpperCase()} fingerprint ${cert.fingerprint256}`;
       break;
+    }
     case 'encrypted-private':
       publicKey = plainPublicKey(contents, await secrets.existingKeyPassword(file));
       note = 'encrypted key file';

@@ -152,6 +152,8 @@ test('-l prints ssh-keygen\'s one fingerprint line, -y the public key, of keys, 
   const certOut = ok(keygen(['-l', issued.certFile]));
   assert.ok(certOut.includes(fp), 'a certificate shows the fingerprint of its key');
   assert.match(certOut, /certificate for \/CN=printed\.example\.com/);
+  // And the certificate as tlsshd's log names it ("serial ... fingerprint ..."), to match the two.
+  assert.ok(certOut.includes(`serial ${issued.serial} fingerprint ${issued.fingerprint})`), certOut);
   assert.equal(new X509Certificate(readFileSync(issued.certFile)).subject, 'CN=printed.example.com');
 });
 
