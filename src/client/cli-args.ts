@@ -7,6 +7,7 @@
 // config keywords become `-o` style overrides in the order typed. Parsing never exits the
 // process: it returns what to print and the status, so it is testable.
 
+import { existsSync } from 'node:fs';
 import { applyTtyFlag, type TtyRequest } from './pty-decision';
 
 export interface ClientArgs {
@@ -61,7 +62,8 @@ Options (ssh's letters, with ssh's meaning unless said otherwise):
   -6               use IPv6 addresses only (AddressFamily=inet6)
   -b ADDRESS       connect from this local address (BindAddress)
   -c, -F FILE      read this configuration file instead of the default ones
-                   (-F /dev/null: none)
+                   (-F /dev/null: none); -c with ssh cipher names, as scp -c passes, is
+                   ignored
   -f               with -N: start a connection-sharing master and return, as ssh -fN
                    (tlssh's master runs in the background anyway); needs -M, or
                    ControlMaster and a ControlPath
@@ -143,6 +145,17 @@ interface ParseState {
   x11: boolean;
 }
 
+/** OpenSSH's cipher names, as `ssh -c` takes them (a list, optionally +, - or ^ first). */
+const SSH_CIPHERS = new Set([
+  'aes128-ctr', 'aes192-ctr', 'aes256-ctr', 'aes128-gcm@openssh.com', 'aes256-gcm@openssh.com', 'chacha20-poly1305@openssh.com',
+  'aes128-cbc', 'aes192-cbc', 'aes256-cbc', '3des-cbc', 'rijndael-cbc@lysator.liu.se',
+]);
+
+function isSshCipherList(v: string): boolean {
+  const items = v.replace(/^[+\-^]/, '').split(',');
+  return items.length > 0 && items.every((c) => SSH_CIPHERS.has(c.toLowerCase()));
+}
+
 /** -X and -Y: a note at -v as for the other ignored letters, and the warning (main.ts). */
 function x11Asked(s: ParseState, letter: string): void {
   s.x11 = true;
@@ -162,9 +175,26 @@ const OPTION_TABLE: Readonly<Record<string, Action>> = {
   '4': keyword('AddressFamily', 'inet'),
   '6': keyword('AddressFamily', 'inet6'),
   b: keyword('BindAddress'),
-  c: { kind: 'value', apply: (s, v) => void (s.configFile = v) },
+  // The original tlssh's -c is the configuration file; ssh's is the cipher, which scp -c and
+  // rsync users pass through. A value that names no file but only ssh ciphers is taken as that.
+  c: {
+    kind: 'value',
+    apply: (s, v) => {
+      if (isSshCipherList(v) && !existsSync(v)) s.notes.push(`-c ${v} ignored: TLS 1.3 chooses its own cipher (tlssh's -c is its configuration file)`);
+      else s.configFile = v;
+      return undefined;
+    },
+  },
   F: { kind: 'value', apply: (s, v) => void (s.configFile = v) },
-  E: keyword('PrivkeyEngine'),
+  E: {
+    kind: 'value',
+    apply: (s, v) => {
+      // ssh's -E is a log file; tlssh's (the original's) is the key engine.
+      if (v.toLowerCase() !== 'tpm' && /[/.]/.test(v)) throw new UsageProblem(`-E takes a private key engine (tpm), not a file: ssh's -E LOGFILE is not supported; redirect standard error instead (2>${v})`);
+      s.overrides.push(`PrivkeyEngine=${v}`);
+      return undefined;
+    },
+  },
   e: keyword('EscapeChar'),
   G: { kind: 'flag', apply: (s) => void (s.dumpConfig = true) },
   i: keyword('IdentityFile'),

@@ -98,7 +98,7 @@ describe('tlssh as ssh is used', () => {
     // -oRemoteCommand=none -oRequestTTY=no -oForwardAgent=no -l USER -- HOST COMMAND
     const r = await runTlssh([
       ...conf, '-x', '-oPermitLocalCommand=no', '-oClearAllForwardings=yes', '-oRemoteCommand=none', '-oRequestTTY=no',
-      '-oForwardAgent=no', '-oForwardX11 no', '-l', fx.user, '--', 'localhost', 'echo', 'scp-ok',
+      '-oForwardAgent=no', '-oForwardX11 no', '-c', 'aes128-ctr', '-l', fx.user, '--', 'localhost', 'echo', 'scp-ok',
     ]);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.toString(), 'scp-ok\n');

@@ -126,6 +126,22 @@ describe('tlssh command line, as OpenSSH parses it', () => {
     assert.deepEqual(args(['-b', '127.0.0.1', 'h']).overrides, ['BindAddress=127.0.0.1']);
   });
 
+  it('-c with ssh cipher names and no such file is the cipher scp -c passes: noted, not a config file', () => {
+    for (const c of ['aes128-ctr', 'aes128-gcm@openssh.com,chacha20-poly1305@openssh.com', '+aes256-ctr']) {
+      const a = args(['-c', c, 'h', 'cmd']);
+      assert.equal(a.configFile, undefined, c);
+      assert.match(a.notes[0] ?? '', new RegExp(`^-c ${c.replace(/[+.]/g, '\\$&')} ignored: TLS 1.3 chooses`), c);
+    }
+    assert.equal(args(['-c', 'aes128', 'h']).configFile, 'aes128', 'not a cipher name: a file, as before');
+  });
+
+  it('-E is the key engine; a file there is ssh\'s log file, refused with what to do instead', () => {
+    assert.deepEqual(args(['-E', 'tpm', 'h']).overrides, ['PrivkeyEngine=tpm']);
+    const r = exitOf(['-E', '/tmp/ssh.log', 'h']);
+    assert.equal(r.status, 255);
+    assert.match(r.stderr, /^tlssh: -E takes a private key engine \(tpm\), not a file: .*2>\/tmp\/ssh\.log/);
+  });
+
   it('takes -G, -N and -s', () => {
     assert.equal(args(['-G', 'h']).dumpConfig, true);
     assert.equal(args(['-N', 'h']).noCommand, true);
