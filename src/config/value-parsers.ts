@@ -1,5 +1,6 @@
 // Typed readers for keyword values. Each takes the decoded text and either returns the typed value
 // or throws a ValueProblem saying what is wrong; none of them knows file, line or keyword.
+import { isIP } from 'node:net';
 import * as path from 'node:path';
 import { ValueProblem, shown } from './config-error';
 import type { MaxStartups, PreforkWorkers } from './types';
@@ -153,6 +154,10 @@ export function userPatterns(text: string): string[] {
     if (!/^!?[A-Za-z0-9_.*?$-]+$/.test(user)) throw new ValueProblem(`${shown(item)} is not a user name pattern (letters, digits, _ . - $, * and ?, optionally !first)`);
     if (host !== undefined && !/^[0-9A-Fa-f:.*?]+(?:\/[0-9]{1,3})?$/.test(host)) {
       throw new ValueProblem(`${shown(item)}: after @ comes the client's address, as a pattern (192.0.2.*) or a block (192.0.2.0/24)`);
+    }
+    const [addr = '', bits] = (host ?? '').split('/');
+    if (bits !== undefined && (isIP(addr) === 0 || Number(bits) > (isIP(addr) === 4 ? 32 : 128))) {
+      throw new ValueProblem(`${shown(item)}: a block is an address and a prefix length (0-32 for IPv4, 0-128 for IPv6), like 192.0.2.0/24`);
     }
   }
   return items;
