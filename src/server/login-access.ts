@@ -5,10 +5,10 @@
 // pattern makes a match refuse it, whatever else in the list matches.
 
 import { execFile } from 'node:child_process';
-import * as net from 'node:net';
 import { globToRegExp } from '../config/glob-pattern';
 import { TlsshError } from '../errors';
 import type { Account } from './passwd-lookup';
+import { exemptMatcher, unmappedAddress } from './per-source';
 
 export interface AccessRules {
   AllowUsers: readonly string[];
@@ -17,20 +17,9 @@ export interface AccessRules {
   DenyGroups: readonly string[];
 }
 
-/** The address as the client connected from, without the IPv4-mapped prefix. */
-function plainAddress(address: string): string {
-  return /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1] ?? address;
-}
-
+/** A block (the config has checked it is an address and a prefix) or a wildcard pattern. */
 function hostMatches(pattern: string, address: string): boolean {
-  const [addr = '', bits] = pattern.split('/');
-  if (bits !== undefined && net.isIP(addr) !== 0) {
-    const family = net.isIPv6(addr) ? 'ipv6' : 'ipv4';
-    if (net.isIP(address) !== (family === 'ipv6' ? 6 : 4)) return false;
-    const block = new net.BlockList();
-    block.addSubnet(addr, Number(bits), family);
-    return block.check(address, family);
-  }
+  if (pattern.includes('/')) return exemptMatcher([pattern])(address);
   return globToRegExp(pattern, { ignoreCase: true, pathSegment: false }).test(address);
 }
 
@@ -78,7 +67,7 @@ const refused = (account: Account, keyword: string): TlsshError =>
 export async function checkLoginAccess(
   rules: AccessRules, account: Account, address: string, groups: (a: Account) => Promise<string[]> = groupNamesOf,
 ): Promise<void> {
-  const from = plainAddress(address);
+  const from = unmappedAddress(address);
   if (rules.DenyUsers.length > 0 && userMatches(rules.DenyUsers, account.name, from)) throw refused(account, 'DenyUsers');
   if (rules.AllowUsers.length > 0 && !userMatches(rules.AllowUsers, account.name, from)) throw refused(account, 'AllowUsers');
   if (rules.DenyGroups.length === 0 && rules.AllowGroups.length === 0) return;

@@ -26,9 +26,13 @@ interface ParsedAddress {
   bytes: number[];
 }
 
+/** "::ffff:192.0.2.1" as the IPv4 address it stands for; any other address as it is. */
+export function unmappedAddress(address: string): string {
+  return /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1] ?? address;
+}
+
 function parseAddress(address: string): ParsedAddress | undefined {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  const a = mapped ? mapped[1] ?? '' : address;
+  const a = unmappedAddress(address);
   if (net.isIPv4(a)) return { v6: false, bytes: a.split('.').map(Number) };
   if (!net.isIPv6(a)) return undefined;
   // Expand "::" and a trailing dotted quad into 8 groups.
@@ -83,7 +87,10 @@ function compressV6(groups: string[]): string {
   return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
 }
 
-/** Builds a matcher from PerSourcePenaltyExemptList entries (already validated by the config). */
+/**
+ * Builds a matcher from addresses and CIDR blocks already validated by the config:
+ * PerSourcePenaltyExemptList, and the USER@BLOCK entries of AllowUsers and DenyUsers.
+ */
 export function exemptMatcher(list: readonly string[]): (address: string) => boolean {
   const bl = new net.BlockList();
   for (const item of list) {
@@ -93,8 +100,7 @@ export function exemptMatcher(list: readonly string[]): (address: string) => boo
     else bl.addSubnet(addr, Number(bits), type);
   }
   return (address) => {
-    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-    const a = mapped ? mapped[1] ?? '' : address;
+    const a = unmappedAddress(address);
     if (net.isIPv4(a)) return bl.check(a, 'ipv4');
     if (net.isIPv6(a)) return bl.check(a, 'ipv6');
     return false;
