@@ -40,7 +40,6 @@ export function enterInteractive(debug?: (line: string) => void): void {
   if (mode !== 'default') return;
   setFlagsFromString('--no-turbofan');
   mode = 'interactive';
-  relayed = 0;
   announce = debug;
   debug?.(`terminal session: V8's optimising compiler off until ${BULK_BYTES / 1024} KiB have been relayed`);
 }
