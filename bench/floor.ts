@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { Cleanup } from './cleanup';
 import { ensurePackages } from './lib/ensure-packages';
+import { exitWhenDone } from './lib/entry';
 import { cpuMsWithReapedChildren } from './lib/cpu-time';
 import { killTracked, stopChild, trackChild, waitFor } from './lib/proc';
 import { descendants } from './lib/process-tree';
@@ -161,10 +162,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (e: unknown) => {
-    log(`failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-    process.exit(1);
-  },
-);
+exitWhenDone(main, log);

@@ -8,6 +8,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { Cleanup } from './cleanup';
 import { ensurePackages } from './lib/ensure-packages';
+import { exitWhenDone } from './lib/entry';
 import { killTracked } from './lib/proc';
 import { machineInfo } from './lib/machine';
 import { createWorkspace, removeWorkspace } from './lib/workspace';
@@ -235,10 +236,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (e: unknown) => {
-    log(`failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-    process.exit(1);
-  },
-);
+exitWhenDone(main, log);
