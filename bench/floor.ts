@@ -38,8 +38,9 @@ function parseArgs(argv: string[]): { rounds: number; rows: RowId[] } {
     if (a === '--rounds') rounds = Number(argv[++i]);
     else if (a === '--rows') rows = (argv[++i] ?? '').split(',').filter((r): r is RowId => (ROWS as readonly string[]).includes(r));
     else {
-      process.stderr.write('usage: node dist/bench/floor.js [--rounds N] [--rows 3a,3b,4,5]\n');
-      process.exit(a === '-h' || a === '--help' ? 0 : 2);
+      const help = a === '-h' || a === '--help';
+      (help ? process.stdout : process.stderr).write(`${help ? '' : `floor: unknown argument ${a}\n`}usage: npm run bench:floor [-- --rounds N] [-- --rows 3a,3b,4,5]\n`);
+      process.exit(help ? 0 : 2);
     }
   }
   if (!Number.isInteger(rounds) || rounds < 1 || rows.length === 0) {
