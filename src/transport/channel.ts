@@ -29,6 +29,14 @@ export const OUTPUT_DATA_BOUND = 256 * 1024;
 /** Reading from the socket stops while its unsent output is above this (the most we queue). */
 export const OUTPUT_READ_BOUND = 1024 * 1024;
 /**
+ * What a writer from outgoing() takes before it asks its source to pause: more than one read of a
+ * pipe or a socket (64 KiB), so that a source streaming bulk data is not paused and resumed after
+ * every read (a pause, a resume, two ticks and a re-arm of its descriptor each time). With the
+ * writer released before TLS has drained (flush()), this took about 0.45 s of CPU per GiB off
+ * the sending process (bench/RESULTS.md, "the floor relay").
+ */
+export const WRITER_HIGH_WATER = 256 * 1024;
+/**
  * Data bytes per frame we send: the whole frame fills one TLS record (16 KiB of plaintext). A
  * 32 KiB frame spanned three records (16 KiB, 16 KiB and 6 bytes), so the receiver made three
  * writes per frame, one of 6 bytes, and TLS a record for them. The peer still takes up to
@@ -156,7 +164,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
   outgoing(stream: StreamId, initialWindow: number = LIMITS.defaultWindow): Writable {
     this.sendCredit.set(stream, (this.sendCredit.get(stream) ?? 0) + initialWindow);
     return new Writable({
-      highWaterMark: LIMITS.maxDataChunk * 2,
+      highWaterMark: WRITER_HIGH_WATER,
       write: (chunk: Buffer, _enc, callback) => {
         if (this.closed) return callback();
         noteRelayed(chunk.length);
@@ -410,8 +418,11 @@ export class Channel extends EventEmitter<ChannelEvents> {
     this.sendCredit.set(stream, credit);
     p.chunk = chunk;
     if (chunk.length > 0) return;
-    // Hold the writer back while TLS itself is backed up, so buffering stays bounded.
-    if (this.socket.writableNeedDrain) return;
+    // Hold the writer back while the socket is backed up, so buffering stays bounded: at the
+    // same bound as the data, not until TLS has finished every write (writableNeedDrain). That
+    // made each read of the source wait for the previous write to complete, a turn of the event
+    // loop per read, before it could start the next. onDrain() completes a writer held here.
+    if (this.socket.writableLength >= OUTPUT_DATA_BOUND) return;
     this.pending.delete(stream);
     p.callback();
   }

@@ -8,7 +8,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import * as tls from 'node:tls';
 import { once } from 'node:events';
 import { Writable } from 'node:stream';
-import { Channel, OUTPUT_READ_BOUND, SEND_CHUNK, VIEW_MIN } from '../../src/transport/channel';
+import { Channel, OUTPUT_DATA_BOUND, OUTPUT_READ_BOUND, SEND_CHUNK, VIEW_MIN, WRITER_HIGH_WATER } from '../../src/transport/channel';
 import { encodeMessage, MessageDecoder } from '../../src/protocol/codec';
 import { LIMITS, STREAM, type Message } from '../../src/protocol/messages';
 import type { TlsshError } from '../../src/errors';
@@ -422,5 +422,40 @@ describe('channel', () => {
     p.server.uncork();
     while (log.length < 5) await new Promise((r) => setTimeout(r, 10));
     assert.deepEqual(log, ['out:a', 'err:b', 'out:c', 'err:d', 'out:e']);
+  }));
+
+  test('a 64 KiB read goes on without pausing its source or waiting for TLS to finish writing it', { timeout: 60_000 }, async () => withOpenChannels(async (a, b, p) => {
+    b.incoming(STREAM.stdout, new Writable({ write(_c, _e, cb) { cb(); } }));
+    const out = a.outgoing(STREAM.stdout);
+    // A pipe or socket read: the source must not be asked to pause after each one.
+    let unsentAtCallback = -1;
+    const accepted = out.write(Buffer.alloc(65536, 0x65), () => { unsentAtCallback = p.server.writableLength; });
+    assert.equal(accepted, true, 'the writer asked its source to pause after one read');
+    // The callback frees the source for its next read while TLS still holds this one.
+    await new Promise((r) => setImmediate(r));
+    assert.ok(unsentAtCallback > 0, `the writer waited for TLS to drain (${unsentAtCallback} bytes unsent at its callback)`);
+  }));
+
+  test('with window to spare, a peer that stops reading holds the writer back at the socket bound', { timeout: 60_000 }, async () => withOpenChannels(async (a, _b, p) => {
+    p.client.pause();
+    // The largest window a peer may grant, so that the socket, not the credit, is what must stop the writer.
+    const out = a.outgoing(STREAM.stdout, LIMITS.maxWindow - LIMITS.defaultWindow);
+    const block = Buffer.alloc(65536, 0x66);
+    let written = 0;
+    const target = 32 * 1024 * 1024;
+    const pump = (): void => {
+      while (written < target) {
+        written += block.length;
+        if (!out.write(block)) return void out.once('drain', pump);
+      }
+    };
+    pump();
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.ok(written < target, `the writer was never held back: ${written} bytes accepted`);
+    // What the process holds: the socket's unsent output and the writer's buffer, each bounded.
+    assert.ok(p.server.writableLength < OUTPUT_DATA_BOUND + 2 * SEND_CHUNK, `${p.server.writableLength} bytes unsent in the socket`);
+    assert.ok(out.writableLength <= WRITER_HIGH_WATER + block.length, `${out.writableLength} bytes in the writer`);
+    // And it took a few reads before asking its source to pause, not one.
+    assert.ok(out.writableLength >= WRITER_HIGH_WATER, `the writer paused its source at ${out.writableLength} bytes`);
   }));
 });
