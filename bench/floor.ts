@@ -11,10 +11,9 @@ import { join } from 'node:path';
 import { Cleanup } from './cleanup';
 import { ensurePackages } from './lib/ensure-packages';
 import { exitWhenDone } from './lib/entry';
-import { cpuMsWithReapedChildren } from './lib/cpu-time';
+import { treeCpuMs } from './lib/cpu-time';
 import { killTracked, stopChild, trackChild, waitFor } from './lib/proc';
-import { descendants } from './lib/process-tree';
-import { makePki } from './lib/pki';
+import { makePki, type Pki } from './lib/pki';
 import { summarize } from './lib/stats';
 import { createWorkspace, removeWorkspace } from './lib/workspace';
 import type { Cell } from './result';
@@ -51,7 +50,7 @@ function parseArgs(argv: string[]): { rounds: number; rows: RowId[] } {
 }
 
 /** The floor relay's server, as root, its commands run as the bench account. */
-async function floorTarget(cleanup: Cleanup, pki: Awaited<ReturnType<typeof makePki>>, uid: number, gid: number): Promise<Target> {
+async function floorTarget(cleanup: Cleanup, pki: Pki, uid: number, gid: number): Promise<Target> {
   const server = spawn(process.execPath, [join(__dirname, 'floor', 'relay-server.js'), pki.serverCert, pki.serverKey, pki.caCert, String(uid), String(gid)], { stdio: ['ignore', 'pipe', 'inherit'] });
   trackChild(server);
   cleanup.add('floor relay', () => stopChild(server));
@@ -68,13 +67,7 @@ async function floorTarget(cleanup: Cleanup, pki: Awaited<ReturnType<typeof make
       return [process.execPath, client, String(port), o.tty === 'force' ? 't' : 'n', pki.clientCert, pki.clientKey, pki.caCert, goAfter, o.command ?? 'exec $SHELL -l'];
     },
     serverPid: () => server.pid!,
-    serverCpuMs: () => descendants(server.pid!).reduce((ms, pid) => {
-      try {
-        return ms + cpuMsWithReapedChildren(pid);
-      } catch {
-        return ms; // gone meanwhile
-      }
-    }, 0),
+    serverCpuMs: () => treeCpuMs(server.pid!),
   };
 }
 

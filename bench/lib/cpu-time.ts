@@ -5,6 +5,7 @@
 
 import { readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
+import { descendants } from './process-tree';
 
 let ticksPerSecond: number | undefined;
 
@@ -34,4 +35,17 @@ export function cpuMsWithReapedChildren(pid: number | 'self'): number {
 /** cutime+cstime of this process in milliseconds: only the children it has reaped, not itself. */
 export function reapedChildrenCpuMs(): number {
   return cpuFields('self').reaped;
+}
+
+/** CPU ms of `root` and its live descendants, each with the children it has reaped. */
+export function treeCpuMs(root: number): number {
+  let ms = 0;
+  for (const pid of descendants(root)) {
+    try {
+      ms += cpuMsWithReapedChildren(pid);
+    } catch {
+      // gone meanwhile: its time is in its parent's reaped children, or lost with a few ticks
+    }
+  }
+  return ms;
 }

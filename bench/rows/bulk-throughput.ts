@@ -7,7 +7,7 @@
 // cannot pass as a fast one.
 
 import { spawnTracked, transferTimeoutMs } from '../lib/proc';
-import { cpuMsWithReapedChildren } from '../lib/cpu-time';
+import { cpuMsWithReapedChildren, treeCpuMs } from '../lib/cpu-time';
 import { descendants, waitForTreeSize } from '../lib/process-tree';
 import { summarize } from '../lib/stats';
 import type { Cell } from '../result';
@@ -18,19 +18,6 @@ interface Transfer {
   counted: number;
   /** CPU ms the local pipeline (shell, client, head/dd/wc) had used when the clock started. */
   localCpuAtStartMs: number;
-}
-
-/** CPU ms of `root` and its live descendants, each with the children it has reaped. */
-function treeCpuMs(root: number): number {
-  let ms = 0;
-  for (const pid of descendants(root)) {
-    try {
-      ms += cpuMsWithReapedChildren(pid);
-    } catch {
-      // gone meanwhile: its time is in its parent's reaped children, or lost with a few ticks
-    }
-  }
-  return ms;
 }
 
 /** `onStart` runs when the clock starts, for the CPU figures to start with it. */
