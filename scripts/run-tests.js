@@ -3,6 +3,7 @@
 'use strict';
 const { readdirSync, existsSync } = require('node:fs');
 const { join } = require('node:path');
+const { tmpdir } = require('node:os');
 const { spawnSync } = require('node:child_process');
 
 const root = join(__dirname, '..', 'dist', 'test');
@@ -32,5 +33,17 @@ if (files.length === 0) {
 // run stale code (a second or so; `npx tsc` alone does not bundle).
 const b = spawnSync(process.execPath, [join(__dirname, 'bundle.js')], { stdio: 'inherit' });
 if (b.status !== 0) process.exit(b.status ?? 1);
+// A passing run leaves nothing in the temporary directory (test/helpers/ca.ts makeTempDir; a
+// failing test file keeps its directories for inspection and says where). The bench's
+// workspaces are its own and may be in use at the same time.
+const ours = (name) => /^tlssh/.test(name) && !name.startsWith('tlssh-bench-');
+const before = new Set(readdirSync(tmpdir()).filter(ours));
 const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=300000', ...files], { stdio: 'inherit' });
+if (r.status === 0) {
+  const left = readdirSync(tmpdir()).filter((n) => ours(n) && !before.has(n));
+  if (left.length > 0) {
+    console.error(`the tests passed but left these behind in ${tmpdir()}:\n${left.map((n) => `  ${n}\n`).join('')}`);
+    process.exit(1);
+  }
+}
 process.exit(r.status ?? 1);

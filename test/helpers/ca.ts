@@ -4,7 +4,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { randomBytes, X509Certificate } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -61,8 +61,25 @@ export interface IssueFromCsrOptions {
   keyUsage?: string | null;
 }
 
+const tempDirs: string[] = [];
+
+/**
+ * A fresh directory under the system's temporary directory, removed when the test file's process
+ * exits: every run of the suite used to leave a dozen behind. When the file failed they stay, and
+ * their paths are printed, so the daemons' configs and logs in them can be read.
+ */
 export function makeTempDir(prefix: string): string {
-  return mkdtempSync(path.join(os.tmpdir(), prefix.endsWith('-') ? prefix : `${prefix}-`));
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix.endsWith('-') ? prefix : `${prefix}-`));
+  if (tempDirs.push(dir) === 1) process.once('exit', removeTempDirs);
+  return dir;
+}
+
+function removeTempDirs(code: number): void {
+  if (code !== 0) {
+    process.stderr.write(`test files kept for inspection:\n${tempDirs.map((d) => `  ${d}\n`).join('')}`);
+    return;
+  }
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
 }
 
 export function makeCa(dir: string, name = 'tlssh test CA'): Ca {
