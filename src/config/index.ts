@@ -8,6 +8,7 @@ export { assertPrivateFile, insecureSecretFiles, secretFiles } from './file-perm
 export { listenAddresses, splitListen, type ListenAddress } from './listen-address';
 export { hostMatches } from './host-patterns';
 export { findSubsystem, parseSubsystem, type Subsystem } from './subsystem';
+export { parseForceCommand } from './force-command';
 export {
   DEFAULT_CONFIG_PATHS, SERVER_CONFIG_FILE, SYSTEM_CLIENT_CONFIG_FILE, userClientConfigFile, type ConfigPaths,
 } from './config-paths';

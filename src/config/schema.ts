@@ -10,6 +10,7 @@ import {
   DEFAULT_PER_SOURCE_PENALTIES, perSourceMaxStartups, perSourceNetBlockSize, perSourcePenalties, perSourcePenaltyExemptList,
 } from './per-source-values';
 import { checkSubsystemName, parseSubsystem } from './subsystem';
+import { parseForceCommand } from './force-command';
 import { controlPath, controlPersist } from './control-values';
 import type { ClientConfig, ServerConfig } from './types';
 
@@ -119,6 +120,7 @@ const serverKeywords: KeywordSpec[] = [
   spec({ name: 'AllowGroups', parse: groupPatterns, list: true }),
   spec({ name: 'DenyGroups', parse: groupPatterns, list: true }),
   spec({ name: 'Subsystem', parse: (text) => parseSubsystem(text), list: true, checkListItem: checkSubsystemName }),
+  spec({ name: 'ForceCommand', parse: (text) => parseForceCommand(text) }),
   spec({ name: 'UsePAM', parse: boolean }),
   // OpenSSH's name; a service of its own lets an administrator (or a test) give tlsshd another stack.
   spec({ name: 'PAMServiceName', parse: word('a PAM service name (a file in /etc/pam.d)', /^[A-Za-z0-9][A-Za-z0-9._-]*$/, false) }),
@@ -283,6 +285,7 @@ export const DEFAULT_SERVER_CONFIG = {
   DenyGroups: [],
   // What Debian's sshd_config ships, so sftp and scp work out of the box (openssh-sftp-server).
   Subsystem: [{ name: 'sftp', command: '/usr/lib/openssh/sftp-server' }],
+  ForceCommand: '',
   UsePAM: true,
   PAMServiceName: 'tlsshd',
   PidFile: '',
@@ -317,8 +320,7 @@ const REFUSED_SSHD_KEYWORDS: Readonly<Record<string, string>> = {
   macs: 'TLS 1.3 chooses its own algorithms; remove this line',
   kexalgorithms: 'TLS 1.3 chooses its own key exchange; remove this line',
   hostkeyalgorithms: 'TLS 1.3 chooses its own algorithms; remove this line',
-  match: 'tlsshd has no Match blocks',
-  forcecommand: 'tlsshd has no forced commands; give the account a restricted shell instead',
+  match: 'tlsshd has no Match blocks; run a second tlsshd (its own Port, RuntimeDir and PidFile) for logins that need other settings',
   chrootdirectory: 'tlsshd does not chroot sessions',
   banner: 'tlsshd sends no banner before login',
   printmotd: 'with UsePAM yes the PAM session shows the motd (pam_motd)',

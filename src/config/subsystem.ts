@@ -30,17 +30,23 @@ export function parseSubsystem(text: string, sftpServers: readonly string[] = SF
   const m = /^(\S+)\s+(\S.*?)\s*$/.exec(text.trim());
   if (m === null) throw new ValueProblem(`${shown(text)} is not "NAME COMMAND [ARGUMENTS]"`);
   const name = m[1] ?? '';
-  let command = m[2] ?? '';
+  const command = m[2] ?? '';
   if (!NAME_RE.test(name)) throw new ValueProblem(`${shown(name)} is not a subsystem name ([A-Za-z0-9._@+-], at most 64)`);
+  return [{ name, command: withSftpServer(command, sftpServers) }];
+}
+
+/**
+ * A command line as written, except that `internal-sftp` as its program becomes the sftp-server
+ * found (Subsystem and ForceCommand lines, as sshd takes `internal-sftp` in both).
+ */
+export function withSftpServer(command: string, sftpServers: readonly string[] = SFTP_SERVER_PATHS): string {
   const [program = '', ...rest] = command.split(/\s+/);
-  if (program === 'internal-sftp') {
-    const found = sftpServers.find((p) => isExecutable(p));
-    if (found === undefined) {
-      throw new ValueProblem(`internal-sftp: tlsshd has no built-in SFTP server and found no sftp-server (${sftpServers.join(', ')}); install openssh-sftp-server or give the sftp-server's path`);
-    }
-    command = [found, ...rest].join(' ');
+  if (program !== 'internal-sftp') return command;
+  const found = sftpServers.find((p) => isExecutable(p));
+  if (found === undefined) {
+    throw new ValueProblem(`internal-sftp: tlsshd has no built-in SFTP server and found no sftp-server (${sftpServers.join(', ')}); install openssh-sftp-server or give the sftp-server's path`);
   }
-  return [{ name, command }];
+  return [found, ...rest].join(' ');
 }
 
 function isExecutable(p: string): boolean {

@@ -119,6 +119,11 @@ export interface ServerConfig extends CommonConfig {
    */
   Subsystem: Subsystem[];
   /**
+   * sshd's ForceCommand: run for every session instead of what the client asked for, which the
+   * command finds in SSH_ORIGINAL_COMMAND. "" for none.
+   */
+  ForceCommand: string;
+  /**
    * Account checks and sessions through PAM (root daemons only). Default yes: where the PAM
    * addon cannot load, a default yes is off with a log line and an explicit yes refuses to start.
    */

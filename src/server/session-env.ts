@@ -129,6 +129,8 @@ export interface EnvInput {
   tty?: string;
   /** "NAME=value" strings from the PAM session (pam_getenvlist); trusted: the administrator's. */
   pamEnv?: readonly string[];
+  /** Under ForceCommand, the command the client asked for; "" (a login shell): none. */
+  originalCommand?: string;
 }
 
 /** PAM variables sshd keeps out of the session (PAM-internal ones; SSH_CONNECTION is the server's). */
@@ -167,6 +169,9 @@ export function buildSessionEnv(i: EnvInput): Record<string, string> {
     env[name] = entry.slice(eq + 1);
   }
   Object.assign(env, sshConnectionVars(i.connection), { TLSSH_CONNECTION: i.connection });
+  // sshd sets it only when there was a command; nobody else may (SSH_* is never accepted).
+  delete env['SSH_ORIGINAL_COMMAND'];
+  if (i.originalCommand) env['SSH_ORIGINAL_COMMAND'] = i.originalCommand;
   // Set only by the PTY spawn, which alone knows the terminal's name; never from the client.
   delete env['SSH_TTY'];
   if (i.tty !== undefined) env['SSH_TTY'] = i.tty;

@@ -24,10 +24,17 @@ const ALLOWED_SIGNALS = new Set(['ABRT', 'ALRM', 'FPE', 'HUP', 'ILL', 'INT', 'KI
 
 const MAX_DIMENSION = 10_000;
 
+/**
+ * A session request as it will run: a subsystem's name replaced by its command line, and with
+ * ForceCommand the forced command, `originalCommand` then being what would have run instead
+ * (SSH_ORIGINAL_COMMAND; "" for a login shell).
+ */
+export type SessionToRun = SessionRequest & { readonly originalCommand?: string };
+
 export interface SessionOptions {
   channel: Channel;
   account: Account;
-  request: SessionRequest;
+  request: SessionToRun;
   acceptEnv: readonly string[];
   /** "client_ip client_port server_ip server_port". */
   connection: string;
@@ -92,6 +99,7 @@ export async function runSession(o: SessionOptions): Promise<void> {
   const env = buildSessionEnv({
     account, shell, term: request.pty ? request.term : undefined, requested: request.env,
     acceptEnv: o.acceptEnv, connection: o.connection, pamEnv: o.pam?.env ?? [],
+    ...(request.originalCommand !== undefined ? { originalCommand: request.originalCommand } : {}),
   });
 
   const stdout = channel.outgoing(STREAM.stdout);

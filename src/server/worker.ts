@@ -23,7 +23,7 @@ import { PAM_TTY_SSH, PamLogin, type OpenedPamSession } from './pam-session';
 import type { Account } from './passwd-lookup';
 import { dropPrivileges } from './privilege-drop';
 import { EarlyMessages } from './early-messages';
-import { SESSION_WINDOW, runSession } from './session';
+import { SESSION_WINDOW, runSession, type SessionToRun } from './session';
 import { checkLoginAccess } from './login-access';
 import type { WorkerConfig } from './worker-config';
 import { buildServerTls, type BuiltTls } from './warm-tls';
@@ -232,12 +232,21 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
 
     // ssh -s: the name becomes the command of its Subsystem line; an unknown name is refused
     // before anything runs, so the client can say so and exit 255, as ssh does.
-    const resolveSession = (req: SessionRequest): SessionRequest | TlsshError => {
-      if (req.subsystem !== true) return req;
-      const command = findSubsystem(cfg.Subsystem, req.command);
-      return command === undefined
-        ? new TlsshError('TLSSH_ERR_UNKNOWN_SUBSYSTEM', `subsystem request for ${req.command} failed: tlsshd has no Subsystem ${req.command}`)
-        : { ...req, command };
+    // ForceCommand then replaces what would have run, as in sshd: an unknown subsystem is still
+    // refused, and the command finds what the client asked for (a subsystem's command line) in
+    // SSH_ORIGINAL_COMMAND.
+    const resolveSession = (req: SessionRequest): SessionToRun | TlsshError => {
+      let asked: SessionRequest = req;
+      if (req.subsystem === true) {
+        const command = findSubsystem(cfg.Subsystem, req.command);
+        if (command === undefined) {
+          return new TlsshError('TLSSH_ERR_UNKNOWN_SUBSYSTEM', `subsystem request for ${req.command} failed: tlsshd has no Subsystem ${req.command}`);
+        }
+        asked = { ...req, command };
+      }
+      if (cfg.ForceCommand === '') return asked;
+      log.verbose(`forced command (ForceCommand) instead of the ${sessionKind(req)} asked for`);
+      return { ...asked, subsystem: false, command: cfg.ForceCommand, originalCommand: asked.command };
     };
 
     /**
@@ -249,7 +258,7 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
      */
     const logIn = async (
       who: PeerIdentity, requestedUser: string, first?: { ch: Channel; req: SessionRequest },
-    ): Promise<{ login: LoggedIn; session: SessionRequest | undefined } | undefined> => {
+    ): Promise<{ login: LoggedIn; session: SessionToRun | undefined } | undefined> => {
       const ch = first?.ch ?? conn;
       let account;
       try {
@@ -300,10 +309,11 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
         // As root, in the process that becomes the session's parent, right before the drop:
         // loginuid, limits and cgroup set on this process are the shell's.
         if (pam) {
-          // sshd shows login messages only for a shell on a terminal; the others ask for silence.
+          // sshd shows login messages only for a shell on a terminal (not a forced command); the
+          // others ask for silence.
           // A shared connection's sessions are not known yet: its messages are kept, and shown
           // to the shells on a terminal that it runs (runSession).
-          pamSession = pam.openSession({ silent: req ? !(req.pty && req.command === '') : false });
+          pamSession = pam.openSession({ silent: session ? !(session.pty && session.command === '') : false });
           // Told while still root: the listener (root) closes the session when we are gone.
           safeReport(hooks, { t: 'pam-session' }, log);
         }
@@ -348,7 +358,7 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
     };
 
     // Not awaited: the next session may start while this one runs.
-    const launch = (ch: Channel, id: number, early: EarlyMessages, session: SessionRequest, login: LoggedIn): void => {
+    const launch = (ch: Channel, id: number, early: EarlyMessages, session: SessionToRun, login: LoggedIn): void => {
       const { account, pam: pamSession } = login;
       const serial = ++sessionSerial;
       running++;

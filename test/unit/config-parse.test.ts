@@ -126,6 +126,7 @@ describe('config unknown keywords', () => {
     assert.doesNotMatch(said('PasswordAuthentication no'), /tlssh\.conf/);
     assert.match(said('X11Forwarding yes'), /no forwarding/);
     assert.match(said('HostKey /etc/ssh/ssh_host_ed25519_key'), /CertFile and KeyFile/);
+    assert.match(said('Match User backup'), /no Match blocks; run a second tlsshd/);
     assert.match(fails(() => parseConfigText('Match host x', FILE, clientSchema), 'TLSSH_ERR_CONFIG_UNKNOWN_KEYWORD', `${FILE}:1: Match: `).message, /Host sections/);
   });
 

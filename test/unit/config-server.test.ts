@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fails } from '../helpers/expect-failure';
 import {
-  DEFAULT_SERVER_CONFIG, assertPrivateFile, findSubsystem, listenAddresses, loadServerConfig, parseSubsystem, secretFiles, type ServerConfig,
+  DEFAULT_SERVER_CONFIG, assertPrivateFile, findSubsystem, listenAddresses, loadServerConfig, parseForceCommand, parseSubsystem, secretFiles, type ServerConfig,
 } from '../../src/config';
 
 const FIXTURES = path.resolve(__dirname, '../../../test/fixtures/config');
@@ -128,6 +128,20 @@ describe('tlsshd.conf defaults', () => {
     fs.writeFileSync(server, '#!/bin/sh\n', { mode: 0o755 });
     assert.deepEqual(parseSubsystem('sftp internal-sftp -f AUTH -l INFO', ['/nonexistent/sftp-server', server]), [{ name: 'sftp', command: `${server} -f AUTH -l INFO` }]);
     assert.throws(() => parseSubsystem('sftp internal-sftp', ['/nonexistent/sftp-server']), /no built-in SFTP server.*openssh-sftp-server/);
+  });
+
+  it('ForceCommand: a command line as written; none, the default, forces nothing; internal-sftp is the sftp-server', () => {
+    assert.equal(loadServerConfig({ file: write('') }).ForceCommand, '');
+    assert.equal(loadServerConfig({ file: write('ForceCommand /usr/bin/rrsync -ro /srv/backup\n') }).ForceCommand, '/usr/bin/rrsync -ro /srv/backup');
+    assert.equal(loadServerConfig({ file: write('ForceCommand /bin/true\nForceCommand none\n') }).ForceCommand, '');
+    assert.equal(loadServerConfig({ file: write('ForceCommand git-shell -c "$SSH_ORIGINAL_COMMAND"\n') }).ForceCommand, 'git-shell -c "$SSH_ORIGINAL_COMMAND"');
+    assert.equal(loadServerConfig({ file: write(''), overrides: ['ForceCommand=/bin/date -u'] }).ForceCommand, '/bin/date -u');
+    const server = path.join(tmp, 'sftp-server-forced');
+    fs.writeFileSync(server, '#!/bin/sh\n', { mode: 0o755 });
+    assert.equal(parseForceCommand('internal-sftp -R', ['/nonexistent/sftp-server', server]), `${server} -R`);
+    assert.throws(() => parseForceCommand('internal-sftp', ['/nonexistent/sftp-server']), /no built-in SFTP server/);
+    const f = write('ForceCommand "/bin/echo \\u0007"\n');
+    fails(() => loadServerConfig({ file: f }), 'TLSSH_ERR_CONFIG_BAD_VALUE', `${f}:1: ForceCommand: `);
   });
 
   it('UsePAM and PAMServiceName: a service is a file name in /etc/pam.d, never a path', () => {

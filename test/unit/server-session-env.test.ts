@@ -57,6 +57,13 @@ test("PAM's environment overrides the basics, not the connection's variables (ss
   assert.equal(env['junk'], undefined);
 });
 
+test('SSH_ORIGINAL_COMMAND: the client\'s command under ForceCommand, from nowhere else, PAM included', () => {
+  const base = { account, shell: '/bin/sh', term: undefined, acceptEnv: ['*'], connection: '1 2 3 4', requested: [], pamEnv: ['SSH_ORIGINAL_COMMAND=from pam'] };
+  assert.equal(buildSessionEnv({ ...base, originalCommand: 'rsync --server .' })['SSH_ORIGINAL_COMMAND'], 'rsync --server .');
+  assert.equal(buildSessionEnv({ ...base, originalCommand: '' })['SSH_ORIGINAL_COMMAND'], undefined, 'a login shell has none');
+  assert.equal(buildSessionEnv(base)['SSH_ORIGINAL_COMMAND'], undefined, 'no ForceCommand, none');
+});
+
 test('root gets the sbin directories; no TERM without a pty', () => {
   const env = buildSessionEnv({ account: { ...account, uid: 0, name: 'root' }, shell: '/bin/sh', term: undefined, acceptEnv: [], connection: '', requested: [] });
   assert.match(env['PATH'] ?? '', /\/usr\/sbin/);
