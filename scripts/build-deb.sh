@@ -9,6 +9,7 @@
 #   /usr/share/man/man{1,5,8}                 the man pages
 #   /etc/tlssh/*.conf, /etc/pam.d/tlsshd      conffiles: dpkg -r keeps them, dpkg --purge not
 #   /lib/systemd/system/tlsshd.service        installed, not enabled: there are no keys yet
+#   /lib/systemd/system/tlsshd@.service       a second daemon per /etc/tlssh/tlsshd-NAME.conf
 # Depends are computed from the native addons (dpkg-shlibdeps), so they name the libtss2
 # packages of the release it is built on.
 set -euo pipefail
@@ -105,6 +106,7 @@ install -d "$root/etc/tlssh" "$root/etc/pam.d" "$root$unitdir" "$root/usr/share/
 install -m 644 etc/tlssh.conf etc/tlsshd.conf "$root/etc/tlssh/"
 install -m 644 etc/pam.d/tlsshd "$root/etc/pam.d/tlsshd"
 install -m 644 etc/systemd/tlsshd.service "$root$unitdir/tlsshd.service"
+install -m 644 etc/systemd/tlsshd@.service "$root$unitdir/tlsshd@.service"
 gzip -9n <README.md >"$root/usr/share/doc/tlssh/README.md.gz"
 cat >"$root/usr/share/doc/tlssh/copyright" <<'EOF'
 Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/

@@ -320,7 +320,7 @@ const REFUSED_SSHD_KEYWORDS: Readonly<Record<string, string>> = {
   macs: 'TLS 1.3 chooses its own algorithms; remove this line',
   kexalgorithms: 'TLS 1.3 chooses its own key exchange; remove this line',
   hostkeyalgorithms: 'TLS 1.3 chooses its own algorithms; remove this line',
-  match: 'tlsshd has no Match blocks; run a second tlsshd (its own Port, RuntimeDir and PidFile) for logins that need other settings',
+  match: 'tlsshd has no Match blocks; run a second tlsshd for logins that need other settings (tlsshd@.service, in tlsshd(8))',
   chrootdirectory: 'tlsshd does not chroot sessions',
   banner: 'tlsshd sends no banner before login',
   printmotd: 'with UsePAM yes the PAM session shows the motd (pam_motd)',

@@ -82,7 +82,7 @@ test('npm run deb builds a package that installs, works, and removes cleanly', {
       './usr/lib/tlssh/dist/bundle/tlsshd.js', './usr/lib/tlssh/dist/bundle/tlsshd.js.cache', './usr/lib/tlssh/dist/bundle/worker-main.js', './usr/lib/tlssh/build/Release/tlssh_tpm.node', './usr/lib/tlssh/build/Release/tlssh_agent_engine.node', './usr/lib/tlssh/build/Release/tlssh_pipe.node', './usr/lib/tlssh/build/Release/tlssh_fork.node',
       './usr/lib/tlssh/node_modules/node-pty/build/Release/pty.node', './usr/lib/tlssh/node_modules/commander/',
       './usr/share/man/man8/tlsshd.8.gz', './usr/share/man/man5/tlsshd.conf.5.gz', './usr/share/man/man1/tlssh-keygen.1.gz',
-      './etc/tlssh/tlsshd.conf', './etc/tlssh/tlssh.conf', './etc/pam.d/tlsshd', 'system/tlsshd.service',
+      './etc/tlssh/tlsshd.conf', './etc/tlssh/tlssh.conf', './etc/pam.d/tlsshd', 'system/tlsshd.service', 'system/tlsshd@.service',
     ]) assert.ok(files.includes(want), `${want} is not in the package`);
     for (const unwanted of [/\/dist\/test\//, /\/dist\/bench\//, /\/usr\/lib\/tlssh\/dist\/.*\.map$/m, /node_modules\/typescript\//, /node_modules\/node-gyp\//, /node-pty\/prebuilds\//]) {
       assert.doesNotMatch(files, unwanted);
@@ -167,16 +167,22 @@ test('npm run deb builds a package that installs, works, and removes cleanly', {
     }
   });
 
-  await t.test('the installed unit passes systemd-analyze verify', (st) => {
-    const unit = ok('dpkg', ['-L', PKG]).split('\n').find((f) => f.endsWith('/tlsshd.service'));
-    assert.ok(unit, 'no tlsshd.service in the package');
+  await t.test('the installed units pass systemd-analyze verify', (st) => {
+    const listed = ok('dpkg', ['-L', PKG]).split('\n');
+    const units = ['/tlsshd.service', '/tlsshd@.service'].map((name) => {
+      const unit = listed.find((f) => f.endsWith(name));
+      assert.ok(unit, `no ${name.slice(1)} in the package`);
+      return unit;
+    });
     if (run('sh', ['-c', 'command -v systemd-analyze']).status !== 0) {
       st.skip('systemd-analyze is not installed (Debian package systemd)');
       return;
     }
-    const r = run('systemd-analyze', ['verify', unit]);
-    assert.equal(r.status, 0, r.stderr);
-    assert.equal(r.stderr.trim(), '');
+    for (const unit of units) {
+      const r = run('systemd-analyze', ['verify', unit]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stderr.trim(), '');
+    }
   });
 
   await t.test('dpkg -r leaves only the conffiles; dpkg --purge removes them', () => {
