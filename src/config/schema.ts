@@ -108,8 +108,10 @@ const serverKeywords: KeywordSpec[] = [
   spec({
     name: 'PermitRootLogin',
     parse: (text) => {
-      if (/^(prohibit-password|without-password|forced-commands-only)$/i.test(text)) {
-        throw new ValueProblem(`${shown(text)} is not yes or no (tlssh logins always use a certificate)`);
+      // sshd's: root only when a forced command runs, here the daemon's ForceCommand.
+      if (/^forced-commands-only$/i.test(text)) return 'forced-commands-only' as const;
+      if (/^(prohibit-password|without-password)$/i.test(text)) {
+        throw new ValueProblem(`${shown(text)} is not yes, no or forced-commands-only (tlssh logins always use a certificate)`);
       }
       return boolean(text);
     },

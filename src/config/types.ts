@@ -104,7 +104,8 @@ export interface ServerConfig extends CommonConfig {
   CertificateExpiryWarning: number;
   /** Seconds one TPM operation of the key agent may take before logins fail fast; 0: no limit. */
   TpmTimeout: number;
-  PermitRootLogin: boolean;
+  /** forced-commands-only: root only while ForceCommand is set, as sshd's for keys with a command. */
+  PermitRootLogin: boolean | 'forced-commands-only';
   /** sshd's login access lists (src/server/login-access.ts): user patterns, USER@HOST allowed. */
   AllowUsers: string[];
   DenyUsers: string[];

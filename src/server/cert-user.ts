@@ -13,7 +13,9 @@ export interface PolicyInput {
   clientDomain: string;
   /** User the client asked for ("user@host"); "" for none. */
   requestedUser: string;
-  permitRootLogin: boolean;
+  permitRootLogin: boolean | 'forced-commands-only';
+  /** ForceCommand is set: what PermitRootLogin forced-commands-only asks for. */
+  forcedCommand: boolean;
   /** uid the daemon runs as. */
   daemonUid: number;
 }
@@ -50,8 +52,11 @@ export async function authorizeUser(p: PolicyInput, lookup: (name: string) => Pr
     throw new TlsshError('TLSSH_ERR_NO_SUCH_USER', `user lookup failed for ${name}`, { cause: e });
   }
   if (!acct) throw new TlsshError('TLSSH_ERR_NO_SUCH_USER', `no such user: ${name}`);
-  if (acct.uid === 0 && !p.permitRootLogin) {
-    throw new TlsshError('TLSSH_ERR_ROOT_LOGIN_REFUSED', `root login refused for ${name} (PermitRootLogin no)`);
+  if (acct.uid === 0 && p.permitRootLogin !== true) {
+    if (p.permitRootLogin === false) throw new TlsshError('TLSSH_ERR_ROOT_LOGIN_REFUSED', `root login refused for ${name} (PermitRootLogin no)`);
+    if (!p.forcedCommand) {
+      throw new TlsshError('TLSSH_ERR_ROOT_LOGIN_REFUSED', `root login refused for ${name} (PermitRootLogin forced-commands-only, and no ForceCommand)`);
+    }
   }
   if (p.daemonUid !== 0 && acct.uid !== p.daemonUid) {
     throw new TlsshError('TLSSH_ERR_NOT_DAEMON_USER', `this tlsshd runs as uid ${p.daemonUid} and serves only that user, not ${name}`);

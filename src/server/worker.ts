@@ -267,6 +267,7 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
           clientDomain: cfg.ClientDomain,
           requestedUser,
           permitRootLogin: cfg.PermitRootLogin,
+          forcedCommand: cfg.ForceCommand !== '',
           daemonUid: process.geteuid?.() ?? 0,
         });
         await checkLoginAccess(cfg, account, clientIp);

@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { makeTempDir } from '../helpers/ca';
+import { isRoot } from '../helpers/server-harness';
 import { TLSSH, errorCodeOf, runTlssh, startFixture, type ClientFixture } from './client-fixture';
 
 // What the forced command saw: the client's command (or "unset"), whether it has a terminal, and
@@ -27,8 +28,12 @@ before(async () => {
   fs.chmodSync(scratch, 0o755);
   const probeFile = path.join(scratch, 'probe.sh');
   fs.writeFileSync(probeFile, PROBE, { mode: 0o755 });
-  // AcceptEnv *: a client that sends SSH_ORIGINAL_COMMAND itself must still not set it.
-  probe = await startFixture({ serverConfig: { ForceCommand: probeFile, AcceptEnv: '*' } });
+  // AcceptEnv *: a client that sends SSH_ORIGINAL_COMMAND itself must still not set it. As root
+  // (whom the tests log in as then), PermitRootLogin forced-commands-only: the forced command
+  // is what lets root in.
+  probe = await startFixture({
+    serverConfig: { ForceCommand: probeFile, AcceptEnv: '*', ...(isRoot ? { PermitRootLogin: 'forced-commands-only' } : {}) },
+  });
   fs.mkdirSync(path.join(scratch, 'srv', 'data'), { recursive: true });
   fs.writeFileSync(path.join(scratch, 'srv', 'data', 'file.txt'), 'backed up\n');
   rrsync = await startFixture({ serverArgs: ['-o', `ForceCommand=/usr/bin/rrsync -ro ${path.join(scratch, 'srv')}`] });
@@ -93,6 +98,18 @@ describe('ForceCommand', () => {
       assert.equal(check.status, 0, check.stderr);
     } finally {
       await tlssh([...shared, '-O', 'exit', '127.0.0.1']);
+    }
+  });
+
+  it('PermitRootLogin forced-commands-only refuses root where there is no ForceCommand', { skip: isRoot ? false : 'the tests log in as root only when run as root' }, async () => {
+    const plain = await startFixture({ serverConfig: { PermitRootLogin: 'forced-commands-only' } });
+    try {
+      const r = await runTlssh(['-v', '-F', plain.configFile, '127.0.0.1', 'true']);
+      assert.equal(r.status, 255);
+      assert.equal(errorCodeOf(r.stderr), 'TLSSH_ERR_ROOT_LOGIN_REFUSED');
+      await plain.server.waitForLog(/PermitRootLogin forced-commands-only, and no ForceCommand/);
+    } finally {
+      await plain.stop();
     }
   });
 

@@ -215,6 +215,7 @@ describe('config values', () => {
     [serverSchema, 'PermitRootLogin YES', true],
     [serverSchema, 'PermitRootLogin off', false],
     [serverSchema, 'PermitRootLogin true', true],
+    [serverSchema, 'PermitRootLogin forced-commands-only', 'forced-commands-only'],
     [serverSchema, 'MaxStartups 10:30:100', { start: 10, rate: 30, full: 100 }],
     [serverSchema, 'MaxStartups 7', { start: 7, rate: 100, full: 7 }],
     [serverSchema, 'PreforkWorkers 1:8', { min: 1, max: 8 }],

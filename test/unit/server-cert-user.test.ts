@@ -22,7 +22,7 @@ async function code(p: Promise<unknown>): Promise<string> {
   }
 }
 
-const base = { commonNames: ['alice'], clientDomain: '', requestedUser: '', permitRootLogin: false, daemonUid: 0 };
+const base = { commonNames: ['alice'], clientDomain: '', requestedUser: '', permitRootLogin: false as boolean | 'forced-commands-only', forcedCommand: false, daemonUid: 0 };
 
 test('with ClientDomain empty the whole CN is the user', () => {
   assert.equal(userFromCommonNames(['alice'], ''), 'alice');
@@ -57,6 +57,17 @@ test('each refusal has its own code', async () => {
   assert.equal(await code(authorizeUser({ ...base, commonNames: ['toor'] }, lookup)), 'TLSSH_ERR_ROOT_LOGIN_REFUSED');
   assert.equal(await code(authorizeUser({ ...base, daemonUid: 1234 }, lookup)), 'TLSSH_ERR_NOT_DAEMON_USER');
   assert.equal(await code(authorizeUser({ ...base, daemonUid: 1000 }, lookup)), 'ok');
+});
+
+test('PermitRootLogin forced-commands-only: root only while a ForceCommand is set; others as ever', async () => {
+  const fco = { ...base, permitRootLogin: 'forced-commands-only' as const };
+  const refused = authorizeUser({ ...fco, commonNames: ['root'] }, lookup);
+  await assert.rejects(refused, (e: unknown) => isTlsshError(e) && e.code === 'TLSSH_ERR_ROOT_LOGIN_REFUSED' && /forced-commands-only, and no ForceCommand/.test(e.message));
+  assert.equal(await code(authorizeUser({ ...fco, commonNames: ['toor'] }, lookup)), 'TLSSH_ERR_ROOT_LOGIN_REFUSED');
+  assert.equal(await code(authorizeUser({ ...fco, commonNames: ['root'], forcedCommand: true }, lookup)), 'ok');
+  assert.equal(await code(authorizeUser(fco, lookup)), 'ok');
+  // With no, a ForceCommand does not let root in.
+  assert.equal(await code(authorizeUser({ ...base, commonNames: ['root'], forcedCommand: true }, lookup)), 'TLSSH_ERR_ROOT_LOGIN_REFUSED');
 });
 
 test('getent lookups: a real user, no such user, and a numeric name is never read as a uid', async () => {
