@@ -87,6 +87,16 @@ test('even AcceptEnv * never lets through a variable that makes a shell, the loa
     'KRB5_CONFIG', 'PSQLRC', 'HGRCPATH', 'GNUPGHOME', 'SCREENRC', 'CURL_HOME', 'WGETRC', 'PERLDB_OPTS', 'SYSTEMD_LESS',
     'npm_config_script_shell', 'NPM_CONFIG_SCRIPT_SHELL', 'PIP_CONFIG_FILE', 'DOTNET_STARTUP_HOOKS', 'CORECLR_PROFILER_PATH',
     'COMPlus_EnableDiagnostics', 'CARGO_HOME', 'RUSTC_WRAPPER', 'GOFLAGS', 'BUNDLE_GEMFILE',
+    // The rest of tlsshd.conf(5)'s list, each named, so that dropping one from the code fails here
+    // (a mutation review found nine that could go unnoticed).
+    'PS2', 'PS3', 'GLOBIGNORE', 'BASH_LOADABLES_PATH', 'BASH_XTRACEFD', 'INPUTRC', 'PROMPT2', 'PROMPT3', 'PROMPT4',
+    'RPROMPT2', 'RPS1', 'RPS2', 'LOCALDOMAIN', 'RESOLV_HOST_CONF', 'OPENSSL_ENGINES', 'OPENSSL_MODULES', 'NODE_PATH',
+    'NODE_REPL_EXTERNAL_MODULE', 'PYTHONHOME', 'PYTHONINSPECT', 'PYTHONWARNINGS', 'PYTHONBREAKPOINT', 'PYTHONUSERBASE',
+    'PERLLIB', 'PERL5DB', 'RUBYLIB', '_JAVA_OPTIONS', 'JDK_JAVA_OPTIONS', 'CLASSPATH', 'LUA_INIT', 'LUA_PATH', 'LUA_CPATH',
+    'TCLLIBPATH', 'IRBRC', 'GEM_PATH', 'R_PROFILE', 'R_ENVIRON', 'R_ENVIRON_USER', 'R_LIBS', 'R_LIBS_USER', 'R_LIBS_SITE',
+    'GVIMINIT', 'VIMRUNTIME', 'MANPAGER', 'SYSTEMD_PAGER', 'EDITOR', 'VISUAL', 'BROWSER', 'SSH_ASKPASS', 'SUDO_ASKPASS',
+    'LESSCLOSE', 'LESSKEYIN', 'LESSKEY_SYSTEM', 'LESSEDIT', 'CVS_RSH', 'SVN_SSH', 'TERMCAP', 'MANPATH', 'GNUMAKEFLAGS',
+    'MFLAGS', 'KRB5_KDC_PROFILE', 'HGEDITOR', 'HGMERGE', 'SYSSCREENRC', 'RUSTC_WORKSPACE_WRAPPER', 'GOENV',
   ];
   for (const name of codeRunning) {
     assert.ok(!isAcceptedVariable(name, ['*']), `${name} must never pass`);
