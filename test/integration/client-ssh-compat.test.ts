@@ -121,10 +121,19 @@ describe('tlssh as ssh is used', () => {
       assert.equal(r.stdout.toString(), 'ran\n');
       assert.equal(r.stderr, warning, ask.join(' '));
     }
-    for (const quiet of [['-q', '-X'], ['-o', 'ForwardX11=no'], ['-x']]) {
+    for (const quiet of [['-q', '-X'], ['-o', 'ForwardX11=no'], ['-x'], ['-X', '-o', 'LogLevel=INFO', '-o', 'LogLevel=QUIET']]) {
       const r = await runTlssh([...conf, ...quiet, 'localhost', 'true']);
       assert.equal(r.stderr, '', quiet.join(' '));
     }
+    // The last LogLevel on the command line decides, as for every keyword.
+    const louder = await runTlssh([...conf, '-X', '-o', 'LogLevel=QUIET', '-o', 'LogLevel=INFO', 'localhost', 'true']);
+    assert.equal(louder.stderr, warning);
+    // Nothing connects for -G and -O, so nothing is forwarded or not: no warning there.
+    const dump = await runTlssh([...conf, '-X', '-G', 'localhost']);
+    assert.equal(dump.status, 0, dump.stderr);
+    assert.equal(dump.stderr, '');
+    const check = await runTlssh([...conf, '-X', '-S', path.join(fx.dir, 'no-master'), '-O', 'check', 'localhost']);
+    assert.doesNotMatch(check.stderr, /X11/);
   });
 
   it('refuses forwarding with one line and status 255', async () => {
