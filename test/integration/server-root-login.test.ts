@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { after, before, test } from 'node:test';
 import { UTMP_SIZE, UT_TYPE, decodeUtmp } from '../../src/server/utmp-record';
+import { groupNamesOf } from '../../src/server/login-access';
 import {
   connectClient, createTestUser, isRoot, makeServerFixture, runCommand, sessionRequest, startTlsshd,
   type ClientIdentity, type ServerFixture, type TestUser, type TlsshdHandle,
@@ -87,4 +88,11 @@ test('a session without a pty leaves no login record, like sshd', { skip }, asyn
   const r = await runCommand(daemon.port, id, 'true');
   assert.equal(r.exit?.code, 0);
   assert.equal(wtmpRecords().filter((x, i) => i >= before && x.user === user.name).length, 0);
+});
+
+test('AllowGroups and DenyGroups see the user\'s supplementary groups, from NSS', { skip }, async () => {
+  const names = await groupNamesOf({ name: user.name, uid: user.uid, gid: user.gid, gecos: '', home: user.home, shell: '/bin/bash' });
+  // useradd gave the user a primary group of its own and the two test groups besides.
+  assert.equal(names[0], execFileSync('id', ['-gn', user.name], { encoding: 'utf8' }).trim());
+  for (const g of user.groups) assert.ok(names.includes(g), `${g} in ${names.join(' ')}`);
 });
