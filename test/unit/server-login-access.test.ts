@@ -29,12 +29,14 @@ test('user lists: patterns, order (Deny first), negation and USER@ADDRESS', asyn
   assert.equal(await verdict({ AllowUsers: ['bob'] }), 'AllowUsers');
   assert.equal(await verdict({ DenyUsers: ['a?ice'] }), 'DenyUsers');
   assert.equal(await verdict({ DenyUsers: ['alice'], AllowUsers: ['alice'] }), 'DenyUsers');
+  assert.equal(await verdict({ DenyUsers: ['alice'], AllowUsers: ['bob'] }), 'DenyUsers', 'Deny is checked first: the refusal names it');
   assert.equal(await verdict({ AllowUsers: ['*', '!alice'] }), 'AllowUsers', 'a negated match refuses whatever else matches');
   assert.equal(await verdict({ AllowUsers: ['alice@192.0.2.0/24'] }), 'allowed');
   assert.equal(await verdict({ AllowUsers: ['alice@192.0.2.0/24'] }, '198.51.100.1'), 'AllowUsers');
   assert.equal(await verdict({ AllowUsers: ['alice@192.0.2.*'] }, '::ffff:192.0.2.9'), 'allowed', 'an IPv4-mapped address is its IPv4 one');
   assert.equal(await verdict({ AllowUsers: ['alice@2001:db8::/32'] }, '2001:db8::5'), 'allowed');
   assert.equal(await verdict({ AllowUsers: ['alice@2001:db8::/32'] }, '192.0.2.7'), 'AllowUsers');
+  assert.equal(await verdict({ AllowUsers: ['alice@2001:DB8::*'] }, '2001:db8::5'), 'allowed', 'an address pattern ignores case, as hex digits do');
   assert.equal(await verdict({ DenyUsers: ['*@198.51.100.*'] }, '198.51.100.3'), 'DenyUsers');
   assert.equal(await verdict({ AllowUsers: ['ALICE'] }), 'AllowUsers', 'user names are case-sensitive');
 });
@@ -44,6 +46,7 @@ test('group lists: any of the groups; Deny before Allow; unreadable groups refus
   assert.equal(await verdict({ AllowGroups: ['dev-*'] }), 'allowed');
   assert.equal(await verdict({ AllowGroups: ['wheel'] }), 'AllowGroups');
   assert.equal(await verdict({ DenyGroups: ['staff'], AllowGroups: ['staff'] }), 'DenyGroups');
+  assert.equal(await verdict({ DenyGroups: ['staff'], AllowGroups: ['wheel'] }), 'DenyGroups', 'Deny is checked first: the refusal names it');
   assert.equal(await verdict({ AllowUsers: ['alice'], DenyGroups: ['dev-web'] }), 'DenyGroups', 'users pass, then groups are checked');
   await assert.rejects(
     checkLoginAccess({ ...none, AllowGroups: ['staff'] }, alice, '192.0.2.7', async () => { throw new Error('no NSS'); }),
