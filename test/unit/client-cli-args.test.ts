@@ -1,4 +1,7 @@
 import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { parseArgs, type ClientArgs } from '../../src/client/cli-args';
 
@@ -133,6 +136,20 @@ describe('tlssh command line, as OpenSSH parses it', () => {
       assert.match(a.notes[0] ?? '', new RegExp(`^-c ${c.replace(/[+.]/g, '\\$&')} ignored: TLS 1.3 chooses`), c);
     }
     assert.equal(args(['-c', 'aes128', 'h']).configFile, 'aes128', 'not a cipher name: a file, as before');
+    // ssh's list prefixes: ^ puts them first, - removes them.
+    for (const c of ['^aes256-ctr', '-3des-cbc']) assert.equal(args([`-c${c}`, 'h']).configFile, undefined, c);
+    assert.equal(args(['-c', 'aes128-ctr,my.conf', 'h']).configFile, 'aes128-ctr,my.conf', 'every name must be a cipher');
+    // A file that exists is the configuration, whatever its name.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlssh-cli-args-'));
+    const cwd = process.cwd();
+    try {
+      fs.writeFileSync(path.join(dir, 'aes128-ctr'), '');
+      process.chdir(dir);
+      assert.equal(args(['-c', 'aes128-ctr', 'h']).configFile, 'aes128-ctr');
+    } finally {
+      process.chdir(cwd);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('-E is the key engine; a file there is ssh\'s log file, refused with what to do instead', () => {
@@ -140,6 +157,7 @@ describe('tlssh command line, as OpenSSH parses it', () => {
     const r = exitOf(['-E', '/tmp/ssh.log', 'h']);
     assert.equal(r.status, 255);
     assert.match(r.stderr, /^tlssh: -E takes a private key engine \(tpm\), not a file: .*2>\/tmp\/ssh\.log/);
+    assert.equal(exitOf(['-E', 'ssh.log', 'h']).status, 255, 'a file name in the working directory too');
   });
 
   it('takes -G, -N and -s', () => {

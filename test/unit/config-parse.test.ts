@@ -149,6 +149,7 @@ describe('config values', () => {
     [serverSchema, 'Keepalive 99999999999'],
     [serverSchema, 'LoginGraceTime soon'],
     [clientSchema, 'ConnectTimeout -1'],
+    [clientSchema, 'ServerAliveCountMax 0'],
     [serverSchema, 'PermitRootLogin prohibit-password'],
     [serverSchema, 'PermitRootLogin maybe'],
     [serverSchema, 'AllowUsers a/b'],
