@@ -1,7 +1,7 @@
 // A real tlsshd on 127.0.0.1 (Port 0) for integration tests, a small tlssh/2 client built on
 // node:tls and the codec, and throw-away system users for the tests that need root.
 
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -402,8 +402,20 @@ export function createTestUser(prefix = 'tlssh-test'): TestUser {
     home: entry[5] ?? '',
     groups,
     remove: () => {
-      for (const pid of processesOf(Number(entry[2]))) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
-      try { execFileSync('userdel', ['-r', name], { stdio: 'ignore' }); } catch { /* already gone */ }
+      // userdel refuses while a process of the user lives (a killed one takes a moment to go),
+      // and while another test file holds /etc/passwd's lock (two files run at once): a single
+      // try left a user behind now and then. Kill, wait for the processes, and try again.
+      const uid = Number(entry[2]);
+      for (let attempt = 0; attempt < 5; attempt++) {
+        for (const pid of processesOf(uid)) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+        for (let i = 0; i < 20 && processesOf(uid).length > 0; i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+        try {
+          execFileSync('userdel', ['-r', name], { stdio: 'ignore' });
+          break;
+        } catch {
+          if (spawnSync('getent', ['passwd', name]).status !== 0) break;
+        }
+      }
       for (const g of groups) try { execFileSync('groupdel', [g], { stdio: 'ignore' }); } catch { /* already gone */ }
     },
   };
