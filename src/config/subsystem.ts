@@ -25,14 +25,19 @@ export const SFTP_SERVER_PATHS = ['/usr/lib/openssh/sftp-server', '/usr/libexec/
  */
 export function parseSubsystem(text: string, sftpServers: readonly string[] = SFTP_SERVER_PATHS): Subsystem[] {
   if (text.trim().toLowerCase() === 'none') return [];
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(text.replace(/\t/g, ' '))) throw new ValueProblem(`${shown(text)} contains a control character`);
+  refuseControlCharacters(text);
   const m = /^(\S+)\s+(\S.*?)\s*$/.exec(text.trim());
   if (m === null) throw new ValueProblem(`${shown(text)} is not "NAME COMMAND [ARGUMENTS]"`);
   const name = m[1] ?? '';
   const command = m[2] ?? '';
   if (!NAME_RE.test(name)) throw new ValueProblem(`${shown(name)} is not a subsystem name ([A-Za-z0-9._@+-], at most 64)`);
   return [{ name, command: withSftpServer(command, sftpServers) }];
+}
+
+/** A command line (tabs aside) holds no control character: it ends up in logs and a shell's -c. */
+export function refuseControlCharacters(text: string): void {
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(text.replace(/\t/g, ' '))) throw new ValueProblem(`${shown(text)} contains a control character`);
 }
 
 /**
