@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Runs the compiled node:test files: `node scripts/run-tests.js [unit|integration] [filter]`.
 'use strict';
-const { readdirSync, existsSync } = require('node:fs');
-const { join } = require('node:path');
+const { readdirSync, existsSync, readFileSync, writeFileSync, rmSync } = require('node:fs');
+const { basename, join } = require('node:path');
 const { tmpdir } = require('node:os');
 const { spawnSync } = require('node:child_process');
 
@@ -36,14 +36,59 @@ if (b.status !== 0) process.exit(b.status ?? 1);
 // A passing run leaves nothing in the temporary directory (test/helpers/ca.ts makeTempDir; a
 // failing test file keeps its directories for inspection and says where). The bench's
 // workspaces are its own and may be in use at the same time.
+//
+// Another run on the same machine (a mutation run, a second checkout) makes and, when its tests
+// fail, keeps entries of the same names. So the helpers list what they make in a file of this
+// run's (test/helpers/temp-registry.ts), and each run notes its start and end in a shared log: a
+// listed leftover always fails the run; any other new entry fails it only when no other run
+// overlapped this one, because then nothing but this run's code (a program under test) made it.
 const ours = (name) => /^tlssh/.test(name) && !name.startsWith('tlssh-bench-');
+const runsLog = join(tmpdir(), '.tlssh-test-runs.log');
+const tempList = join(tmpdir(), `.tlssh-test-temp-${process.pid}`);
+const DAY_MS = 24 * 3600 * 1000;
+function noteRun(event) {
+  // One line per start and end; lines older than a day are dropped, so the log stays small.
+  let lines = [];
+  try {
+    lines = readFileSync(runsLog, 'utf8').split('\n').filter((l) => l && Date.now() - Number(l.split(' ')[2]) < DAY_MS);
+  } catch {
+    // first run
+  }
+  lines.push(`${process.pid} ${event} ${Date.now()}`);
+  writeFileSync(runsLog, `${lines.join('\n')}\n`);
+}
+function othersOverlapped(startedAt) {
+  const seen = new Map();
+  for (const l of readFileSync(runsLog, 'utf8').split('\n')) {
+    const [pid, event, at] = l.split(' ');
+    if (!pid || Number(pid) === process.pid) continue;
+    const run = seen.get(pid) ?? { start: 0, end: Infinity };
+    if (event === 'start') run.start = Number(at);
+    else run.end = Number(at);
+    seen.set(pid, run);
+  }
+  // A run with a start and no end is still going, or was killed: either way it may have left things.
+  return [...seen.values()].some((run) => run.end >= startedAt);
+}
 const before = new Set(readdirSync(tmpdir()).filter(ours));
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=300000', ...files], { stdio: 'inherit' });
+const startedAt = Date.now();
+noteRun('start');
+writeFileSync(tempList, '');
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=300000', ...files], {
+  stdio: 'inherit', env: { ...process.env, TLSSH_TEST_TEMP_LIST: tempList },
+});
+noteRun('end');
+const listed = new Set(readFileSync(tempList, 'utf8').split('\n').filter(Boolean).map((p) => basename(p)));
+rmSync(tempList, { force: true });
 if (r.status === 0) {
-  const left = readdirSync(tmpdir()).filter((n) => ours(n) && !before.has(n));
+  const fresh = readdirSync(tmpdir()).filter((n) => ours(n) && !before.has(n));
+  const shared = othersOverlapped(startedAt);
+  const left = fresh.filter((n) => listed.has(n) || !shared);
   if (left.length > 0) {
     console.error(`the tests passed but left these behind in ${tmpdir()}:\n${left.map((n) => `  ${n}\n`).join('')}`);
     process.exit(1);
   }
+  const unsure = fresh.length - left.length;
+  if (unsure > 0) console.error(`note: ${unsure} new ${tmpdir()}/tlssh* entries not checked: another test run overlapped this one`);
 }
 process.exit(r.status ?? 1);

@@ -7,6 +7,7 @@ import { randomBytes, X509Certificate } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { registerTemp } from './temp-registry';
 
 export interface Ca {
   dir: string;
@@ -69,7 +70,7 @@ const tempDirs: string[] = [];
  * their paths are printed, so the daemons' configs and logs in them can be read.
  */
 export function makeTempDir(prefix: string): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), prefix.endsWith('-') ? prefix : `${prefix}-`));
+  const dir = registerTemp(mkdtempSync(path.join(os.tmpdir(), prefix.endsWith('-') ? prefix : `${prefix}-`)));
   if (tempDirs.push(dir) === 1) process.once('exit', removeTempDirs);
   return dir;
 }

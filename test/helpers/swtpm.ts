@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { registerTemp } from './temp-registry';
 
 export interface Swtpm {
   /** TCTI string for tlssh and for TPM2TOOLS_TCTI / TPM2OPENSSL_TCTI. */
@@ -83,7 +84,7 @@ async function launch(port: number, stateDir: string): Promise<ChildProcess> {
 }
 
 export async function startSwtpm(): Promise<Swtpm> {
-  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlssh-swtpm-'));
+  const stateDir = registerTemp(fs.mkdtempSync(path.join(os.tmpdir(), 'tlssh-swtpm-')));
   let child: ChildProcess | undefined;
   let port = 0;
   for (let attempt = 0; ; attempt++) {

@@ -4,12 +4,13 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { registerTemp } from './temp-registry';
 
 let home: string | undefined;
 
 export function testHome(): string {
   if (home === undefined) {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlssh-test-home-'));
+    const dir = registerTemp(fs.mkdtempSync(path.join(os.tmpdir(), 'tlssh-test-home-')));
     home = dir;
     process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
   }

@@ -11,6 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
 import { startSwtpm, type Swtpm } from '../helpers/swtpm';
+import { registerTemp } from '../helpers/temp-registry';
 import {
   AGENT_OP,
   TPM_ENGINE_ID,
@@ -47,7 +48,7 @@ if (process.env[CHILD]) {
     let caCrt: string;
     before(async () => {
       swtpm = await startSwtpm();
-      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlssh-tpm-agent-'));
+      dir = registerTemp(fs.mkdtempSync(path.join(os.tmpdir(), 'tlssh-tpm-agent-')));
       caKey = path.join(dir, 'ca.key');
       caCrt = path.join(dir, 'ca.crt');
       execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', caKey, '-out', caCrt, '-subj', '/CN=agent test CA', '-days', '2'], { stdio: 'ignore' });

@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
 import { startSwtpm, type Swtpm } from '../helpers/swtpm';
+import { registerTemp } from '../helpers/temp-registry';
 import {
   TPM_ENGINE_ID,
   checkTpmKey,
@@ -35,7 +36,7 @@ describe('TPM failures', () => {
 
   before(async () => {
     [a, b] = await Promise.all([startSwtpm(), startSwtpm()]);
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlssh-tpm-errors-'));
+    dir = registerTemp(fs.mkdtempSync(path.join(os.tmpdir(), 'tlssh-tpm-errors-')));
   });
   after(async () => {
     flushAll();
@@ -144,7 +145,7 @@ describe('TPM failures', () => {
       return;
     }
     // Root may open anything, so the check runs as nobody, against a root-only device node.
-    const shared = fs.mkdtempSync(path.join(os.tmpdir(), 'tlssh-noperm-'));
+    const shared = registerTemp(fs.mkdtempSync(path.join(os.tmpdir(), 'tlssh-noperm-')));
     try {
       fs.chmodSync(shared, 0o755);
       const dev = path.join(shared, 'tpmrm0');

@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { startSwtpm, type Swtpm } from '../helpers/swtpm';
+import { registerTemp } from '../helpers/temp-registry';
 import { configureTpmKey, createTpmKey, flushAll, parseTss2PrivateKey, tpmSignDigest, unconfigureTpmKey } from '../../src/tpm';
 
 const PRIMARY_ATTRS = 'restricted|decrypt|fixedtpm|fixedparent|sensitivedataorigin|userwithauth|noda';
@@ -56,7 +57,7 @@ describe('TPM key files and the standard tools', () => {
 
   before(async () => {
     tpm = await startSwtpm();
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlssh-tpm-interop-'));
+    dir = registerTemp(fs.mkdtempSync(path.join(os.tmpdir(), 'tlssh-tpm-interop-')));
     env = { ...process.env, TPM2TOOLS_TCTI: tpm.tcti, TPM2OPENSSL_TCTI: tpm.tcti, TSS2_LOG: 'all+none' };
   });
   after(async () => {

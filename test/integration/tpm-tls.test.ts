@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
 import { startSwtpm, type Swtpm } from '../helpers/swtpm';
+import { registerTemp } from '../helpers/temp-registry';
 import { TPM_ENGINE_ID, configureTpmKey, createTpmKey, flushAll } from '../../src/tpm';
 
 interface Ca {
@@ -118,7 +119,7 @@ describe('TLS 1.3 with TPM keys', () => {
   let ca: Ca;
   before(async () => {
     [tpmA, tpmB] = await Promise.all([startSwtpm(), startSwtpm()]);
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlssh-tpm-tls-'));
+    dir = registerTemp(fs.mkdtempSync(path.join(os.tmpdir(), 'tlssh-tpm-tls-')));
     ca = makeCa(dir);
   });
   after(async () => {
