@@ -130,6 +130,32 @@ describe('config unknown keywords', () => {
     assert.match(fails(() => parseConfigText('Match host x', FILE, clientSchema), 'TLSSH_ERR_CONFIG_UNKNOWN_KEYWORD', `${FILE}:1: Match: `).message, /Host sections/);
   });
 
+  it('gives each sshd_config keyword an administrator may paste its own advice', () => {
+    // Named one by one, so that dropping one from the table (back to "unknown keyword") is seen.
+    const said = (line: string): string => fails(() => parseConfigText(line, FILE, serverSchema), 'TLSSH_ERR_CONFIG_UNKNOWN_KEYWORD', `${FILE}:1: ${line.split(' ')[0]}: OpenSSH keyword not supported: `).message;
+    const certificatesOnly = [
+      'PasswordAuthentication', 'KbdInteractiveAuthentication', 'ChallengeResponseAuthentication', 'PubkeyAuthentication',
+      'AuthenticationMethods', 'AuthorizedKeysFile', 'AuthorizedKeysCommand', 'AuthorizedKeysCommandUser', 'AuthorizedPrincipalsFile',
+      'HostbasedAuthentication', 'GSSAPIAuthentication', 'KerberosAuthentication', 'PermitEmptyPasswords', 'TrustedUserCAKeys',
+      'PubkeyAcceptedAlgorithms', 'MaxAuthTries',
+    ];
+    for (const k of certificatesOnly) assert.match(said(`${k} x`), /only with client certificates \(ClientCAFile\)/, k);
+    const noForwarding = [
+      'X11Forwarding', 'X11UseLocalhost', 'X11DisplayOffset', 'AllowTcpForwarding', 'AllowAgentForwarding', 'AllowStreamLocalForwarding',
+      'GatewayPorts', 'PermitTunnel', 'PermitOpen', 'PermitListen', 'DisableForwarding',
+    ];
+    for (const k of noForwarding) assert.match(said(`${k} x`), /no forwarding of ports, agents or X11/, k);
+    const own: [string, RegExp][] = [
+      ['ClientAliveCountMax 3', /3 unanswered keepalives/], ['TCPKeepAlive yes', /its own keepalives \(Keepalive\)/],
+      ['HostCertificate /x', /use CertFile and KeyFile$/], ['Ciphers aes128-ctr', /own cipher suites/], ['MACs hmac-sha2-256', /own algorithms/],
+      ['KexAlgorithms curve25519-sha256', /own key exchange/], ['HostKeyAlgorithms ssh-ed25519', /own algorithms/],
+      ['ChrootDirectory /srv', /does not chroot sessions/], ['Banner /etc/issue.net', /no banner before login/],
+      ['PrintMotd no', /pam_motd/], ['PrintLastLog yes', /pam_lastlog2/], ['UseDNS no', /never looks up client names/],
+      ['PermitTTY yes', /no per-user terminal policy/], ['PermitUserEnvironment no', /use AcceptEnv/], ['SetEnv A=b', /pam_env/],
+    ];
+    for (const [line, re] of own) assert.match(said(line), re, line);
+  });
+
   it('refuses the original\'s dropped keywords instead of ignoring them', () => {
     for (const k of ['CipherList HIGH', 'Chroot /var/empty', 'TcpMd5 tlssh']) {
       fails(() => parseConfigText(k, FILE, serverSchema), 'TLSSH_ERR_CONFIG_UNKNOWN_KEYWORD', `${FILE}:1: ${k.split(' ')[0]}: `);
