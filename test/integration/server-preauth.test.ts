@@ -365,6 +365,30 @@ test('a ClientHello that arrives in pieces is put back together and the login wo
   }
 });
 
+test('every crash signal earns the crash penalty; a worker stopped by SIGTERM or SIGKILL only noauth', async () => {
+  // noauth is raised above `min` so that both kinds start a refusal, and the log says which.
+  const d = await startTlsshd({ dir: fx.dir, config: { ...fx.config, ...me.config, PerSourcePenalties: 'crash:90s noauth:60s' } });
+  const cases: [NodeJS.Signals, 'crash' | 'noauth'][] = [
+    ['SIGSEGV', 'crash'], ['SIGBUS', 'crash'], ['SIGILL', 'crash'], ['SIGFPE', 'crash'],
+    ['SIGABRT', 'crash'], ['SIGSYS', 'crash'], ['SIGTRAP', 'crash'],
+    ['SIGTERM', 'noauth'], ['SIGKILL', 'noauth'],
+  ];
+  try {
+    for (const [i, [signal, kind]] of cases.entries()) {
+      const source = `127.0.1.${i + 1}`;
+      await connectFrom(d.port, source, hello);
+      const esc = source.replace(/\./g, '\\.');
+      const line = await d.waitForLog(new RegExp(`connection #\\d+ from ${esc} port \\d+ -> worker \\d+`));
+      process.kill(Number(/-> worker (\d+)/.exec(line)?.[1]), signal);
+      const penalty = await d.waitForLog(new RegExp(`penalty: ${esc}/32 refused for \\d+s`));
+      assert.match(penalty, new RegExp(`\\(${kind}\\)$`), `${signal}: ${penalty}`);
+    }
+  } finally {
+    for (const s of open.splice(0)) s.destroy();
+    await d.stop();
+  }
+});
+
 test('a worker that crashes before login, and a certificate from an unknown CA, get their sources refused', async () => {
   const d = await startTlsshd({ dir: fx.dir, config: { ...fx.config, ...me.config, PerSourcePenalties: 'authfail:30s' } });
   try {
