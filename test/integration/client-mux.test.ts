@@ -423,6 +423,27 @@ describe('connection sharing (ControlMaster, ControlPath, ControlPersist)', () =
     assert.equal((await runTlssh([...args, '-O', 'exit', 'localhost'])).status, 0);
   });
 
+  it('a master gives up on a server that stops answering after ServerAliveCountMax keepalives, and its sessions say why', async () => {
+    const { args } = shared('yes');
+    const child = spawn(process.execPath, [TLSSH, ...args, '-o', 'Keepalive=1', '-o', 'ServerAliveCountMax=1', 'localhost', 'echo started; sleep 60'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+    const done = new Promise<number | null>((resolve) => child.once('close', (status) => resolve(status)));
+    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    masters.add(await masterPid(args));
+    // The TCP connection stays up, but nothing behind it answers.
+    const frozen = fx.server.workerPids();
+    assert.ok(frozen.length > 0, 'a worker to freeze');
+    for (const pid of frozen) process.kill(pid, 'SIGSTOP');
+    try {
+      assert.equal(await done, 255);
+      // 1, not the default 3: the master's connection counts what the config says.
+      assert.match(stderr, /connection to localhost lost: peer did not answer 1 keepalives in 1 seconds/, stderr);
+    } finally {
+      for (const pid of frozen) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    }
+  });
+
   it('refuses a ControlPath directory others can enter, and connects directly instead (as ssh)', async () => {
     const open = path.join(fx.dir, 'open');
     fs.mkdirSync(open, { mode: 0o755 });
