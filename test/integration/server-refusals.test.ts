@@ -178,6 +178,33 @@ test('revoked, expired CRL and missing CRL', async () => {
   }
 });
 
+test('a CRL missing for a trusted issuer is a CRL problem, not an untrusted certificate: a second CA in ClientCAFile, an intermediate CA', async () => {
+  // ClientCRL holds only the first CA's list. A certificate from the bundle's second CA, or from
+  // an intermediate under the first, chains to a configured CA; what is missing is its issuer's CRL.
+  const second = makeCa(path.join(fx.dir, 'crl-second-ca'), 'second client CA');
+  const bundle = path.join(fx.dir, 'two-cas.crt');
+  fs.writeFileSync(bundle, fs.readFileSync(fx.caFile, 'latin1') + fs.readFileSync(second.certFile, 'latin1'));
+  const crlFile = path.join(fx.dir, 'first-ca.crl');
+  fs.copyFileSync(makeCrl(fx.ca, []), crlFile);
+  const inter = issueCert(fx.ca, { cn: 'intermediate client CA', ca: true, keyUsage: 'critical,keyCertSign,cRLSign', eku: 'none' });
+  const interDir = path.join(fx.dir, 'intermediate-ca');
+  fs.mkdirSync(interDir);
+  const interCa = { dir: interDir, certFile: inter.certFile, keyFile: inter.keyFile, name: 'intermediate client CA' };
+  const underInter = issueCert(interCa, { cn: me.name, eku: 'clientAuth' });
+  const chainFile = path.join(fx.dir, 'under-intermediate-chain.crt');
+  fs.writeFileSync(chainFile, fs.readFileSync(underInter.certFile, 'latin1') + fs.readFileSync(inter.certFile, 'latin1'));
+  const d = await startTlsshd({ dir: fx.dir, config: { ...fx.config, ...me.config, ClientCAFile: bundle, ClientCRL: crlFile } });
+  try {
+    const ok = await runCommand(d.port, fx.client(me.name), 'true');
+    assert.equal(ok.exit?.code, 0, `the first CA's certificate, with its CRL, logs in (${ok.error?.code ?? ''})`);
+    const fromSecond = issueCert(second, { cn: me.name, eku: 'clientAuth' });
+    assert.equal(await refusal(d, { caFile: fx.caFile, certFile: fromSecond.certFile, keyFile: fromSecond.keyFile }), 'TLSSH_ERR_CLIENT_CRL', 'the second CA');
+    assert.equal(await refusal(d, { caFile: fx.caFile, certFile: chainFile, keyFile: underInter.keyFile }), 'TLSSH_ERR_CLIENT_CRL', 'under an intermediate');
+  } finally {
+    await d.stop();
+  }
+});
+
 test('a daemon not running as root serves only its own user', { skip: isRoot ? false : 'needs root to start a daemon as another uid' }, async () => {
   // nobody (65534) owns the daemon; the certificate is for root, allowed by PermitRootLogin.
   const fx2 = makeServerFixture('tlsshd-nonroot');
