@@ -70,6 +70,12 @@ describe('ForceCommand', () => {
     const r = await tlssh(['-s', '127.0.0.1', 'sftp']);
     assert.equal(r.stdout.toString(), 'forced[/usr/lib/openssh/sftp-server] notty args=0\n', r.stderr);
     assert.equal(r.status, 7);
+    // The log says a forced command ran, not that the subsystem did (sshd's log alike). That
+    // worker's session end is logged after both, so once it is there, so are they.
+    const forced = await probe.server.waitForLog(/forced command \(ForceCommand\) instead of the subsystem asked for/);
+    const worker = /\[(\d+)\]/.exec(forced)?.[1];
+    await probe.server.waitForLog(new RegExp(`\\[${worker}\\]: .*session closed: exit status 7`));
+    assert.doesNotMatch(probe.server.logs(), /subsystem sftp for/);
     const unknown = await tlssh(['-v', '-s', '127.0.0.1', 'nosuch']);
     assert.equal(unknown.status, 255);
     assert.equal(errorCodeOf(unknown.stderr), 'TLSSH_ERR_UNKNOWN_SUBSYSTEM');

@@ -134,6 +134,7 @@ describe('tlsshd.conf defaults', () => {
     assert.equal(loadServerConfig({ file: write('') }).ForceCommand, '');
     assert.equal(loadServerConfig({ file: write('ForceCommand /usr/bin/rrsync -ro /srv/backup\n') }).ForceCommand, '/usr/bin/rrsync -ro /srv/backup');
     assert.equal(loadServerConfig({ file: write('ForceCommand /bin/true\nForceCommand none\n') }).ForceCommand, '');
+    assert.equal(loadServerConfig({ file: write('ForceCommand NONE\n') }).ForceCommand, '', 'none in any case, as every keyword\'s none');
     assert.equal(loadServerConfig({ file: write('ForceCommand git-shell -c "$SSH_ORIGINAL_COMMAND"\n') }).ForceCommand, 'git-shell -c "$SSH_ORIGINAL_COMMAND"');
     assert.equal(loadServerConfig({ file: write(''), overrides: ['ForceCommand=/bin/date -u'] }).ForceCommand, '/bin/date -u');
     const server = path.join(tmp, 'sftp-server-forced');
