@@ -103,5 +103,7 @@ test("ssh-keygen's habits: -f is the output, no arguments is the default key, -l
   assert.equal(planFromArgv(['--password']).create?.where, 'auto');
   assert.deepEqual([planFromArgv(['-l', 'k']).print, planFromArgv(['-l', 'k']).printPublic], ['k', false]);
   assert.deepEqual([planFromArgv(['-y', 'k']).print, planFromArgv(['-y', 'k']).printPublic], ['k', true]);
+  // -o names the file to read as -f does: tlssh-keygen's own spelling of the key's name.
+  assert.deepEqual([planFromArgv(['-l', '-o', 'k']).print, planFromArgv(['-l', '-f', 'k']).print, planFromArgv(['-y', '-o', 'k']).print], ['k', 'k', 'k']);
   assert.throws(() => planFromArgv(['-y', 'k', '-f', 'x']), { code: 'TLSSH_ERR_USAGE' });
 });
