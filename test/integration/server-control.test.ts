@@ -301,6 +301,8 @@ describe('tlsshctl and the control socket', () => {
   // Last: the fixture's own listener is gone after it.
   it('a restarted listener lists the sessions of the one before it, ends them on kill and on the re-check of a reload (SIGUSR2)', async () => {
     const s = longSession(fx.configFile, ['-v']);
+    // A second one, killed without a message of the administrator's.
+    const s2 = longSession(fx.configFile, [], 'echo ready; exec sleep 1001');
     // And one on a terminal, whose login record (utmp) the new listener must adopt too.
     const t = spawn(process.execPath, [TLSSH, '-tt', '-c', fx.configFile, 'localhost', 'echo ready; exec sleep 1000'], { stdio: ['pipe', 'pipe', 'pipe'] });
     // A bound against a hang, never a timing assertion: SIGKILL makes the status null.
@@ -312,6 +314,7 @@ describe('tlsshctl and the control socket', () => {
     let second: Awaited<ReturnType<typeof startTlsshd>> | undefined;
     try {
       await s.ready;
+      await s2.ready;
       await new Promise<void>((resolve) => {
         let out = '';
         t.stdout?.on('data', (b: Buffer) => {
@@ -319,19 +322,22 @@ describe('tlsshctl and the control socket', () => {
           if (out.includes('ready')) resolve();
         });
       });
-      const before = (await waitForSessions(2)).find((x) => x.tty === undefined);
+      const listed = await waitForSessions(3);
+      const before = listed.find((x) => x.tty === undefined && !x.command?.includes('1001'));
+      const plain = listed.find((x) => x.command?.includes('1001'));
+      assert.ok(plain);
       assert.ok(before);
       // The listener goes; the worker and its session stay. A new one starts on the same RuntimeDir.
       await fx.server.stop({ keepSessions: true });
       second = await startTlsshd({ dir: fx.dir, config: parseConf(fs.readFileSync(fx.server.configFile, 'utf8')) });
-      await second.waitForLog(/adopted 2 session\(s\) of an earlier listener/);
+      await second.waitForLog(/adopted 3 session\(s\) of an earlier listener/);
       await second.waitForLog(/watching session of \S+ on pts\/\d+ \(pid \d+\) started by an earlier listener/);
       assert.doesNotMatch(second.logs(), /not a tlsshd worker/);
       const conf2 = ['-c', second.configFile];
       const r = await ctl([...conf2, 'sessions', '--json']);
       assert.equal(r.status, 0, r.stderr);
       const all = (JSON.parse(r.stdout) as { sessions: SessionView[] }).sessions;
-      assert.equal(all.length, 2, r.stdout);
+      assert.equal(all.length, 3, r.stdout);
       const v = all.find((x) => x.id === before.id);
       assert.ok(v, r.stdout);
       assert.equal(v.adopted, true);
@@ -347,6 +353,13 @@ describe('tlsshctl and the control socket', () => {
       assert.equal(errorCodeOf(e.stderr), 'TLSSH_ERR_SESSION_KILLED', e.stderr);
       assert.match(e.stderr, new RegExp(DEFAULT_KILL_MESSAGE));
       assert.doesNotMatch(e.stderr, /back at five/);
+      // Without --message the default text is what was asked for: nothing to warn about.
+      const k2 = await ctl([...conf2, 'kill', String(plain.id)]);
+      assert.equal(k2.status, 0, k2.stderr);
+      assert.deepEqual([k2.stdout, k2.stderr], [`ended session ${plain.id}\n`, '']);
+      const e2 = await s2.ended;
+      assert.equal(e2.status, 255, e2.stderr);
+      assert.match(e2.stderr, new RegExp(DEFAULT_KILL_MESSAGE));
       // A reload re-checks the other adopted session: with another CA only, it no longer chains.
       const caFile = /^ClientCAFile (.*)$/m.exec(fs.readFileSync(second.configFile, 'utf8'))?.[1] ?? '';
       const savedCa = fs.readFileSync(caFile);
@@ -360,8 +373,9 @@ describe('tlsshctl and the control socket', () => {
       }
     } finally {
       s.child.kill('SIGKILL');
+      s2.child.kill('SIGKILL');
       t.kill('SIGKILL');
-      await Promise.all([s.ended, tEnded]);
+      await Promise.all([s.ended, s2.ended, tEnded]);
       await second?.stop();
     }
   });
