@@ -129,6 +129,11 @@ export class ForkServerHandle {
     return this.child?.pid;
   }
 
+  /** What `tlsshctl status` shows: its pid while it takes connections, else null (warming, gone). */
+  get statusPid(): number | null {
+    return this.available ? this.child?.pid ?? null : null;
+  }
+
   /** Hands a connection over; `done` gets the worker, or why not (the socket is then still ours unless `socketLost`). */
   handOff(msg: ConnectionMessage, socket: net.Socket, done: HandOff['done']): void {
     this.queue.push({ msg, socket, done });

@@ -668,7 +668,7 @@ export class Listener {
       preauthWorkers: this.unauthenticatedWorkers,
       ...this.pool.view(),
       // WorkerForkServer yes: the fork server's pid while it takes connections, else null.
-      forkServer: this.forkServer?.available ? this.forkServer.pid ?? null : null,
+      forkServer: this.forkServer?.statusPid ?? null,
       penalties: this.perSource.penaltyViews(),
       // null: the server key is not in a TPM, so there is no agent.
       // A file key's agent answers in microseconds: its figures say nothing about a TPM.
