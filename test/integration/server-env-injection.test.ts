@@ -71,8 +71,10 @@ test("MAILPATH's message, which bash expands like a prompt, runs nothing in an i
   }));
   try {
     await s.waitFor('session-started', 20_000);
-    // The quotes keep the typed line (echoed by the terminal) from matching the output.
-    s.write('echo "R1-$FOO"\n');
+    // The quotes keep the typed line (echoed by the terminal) from matching the output. The
+    // shell's own MAILCHECK=0 makes it check before every prompt, so that MAILPATH alone, let
+    // through, would run its message whether or not the filter also let MAILCHECK through.
+    s.write('MAILCHECK=0; echo "R1-$FOO"\n');
     await s.waitForStdout((o) => o.includes('R1-passed'), 20_000);
     fs.appendFileSync(mailbox, 'new mail\n');
     // bash keeps whole seconds: a change in the second the shell started could pass unseen.
