@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs the compiled node:test files: `node scripts/run-tests.js [unit|integration] [filter]`.
 'use strict';
-const { readdirSync, existsSync, readFileSync, writeFileSync, rmSync } = require('node:fs');
+const { appendFileSync, readdirSync, existsSync, readFileSync, writeFileSync, rmSync } = require('node:fs');
 const { basename, join } = require('node:path');
 const { tmpdir } = require('node:os');
 const { spawnSync } = require('node:child_process');
@@ -47,28 +47,31 @@ const runsLog = join(tmpdir(), '.tlssh-test-runs.log');
 const tempList = join(tmpdir(), `.tlssh-test-temp-${process.pid}`);
 const DAY_MS = 24 * 3600 * 1000;
 function noteRun(event) {
-  // One line per start and end; lines older than a day are dropped, so the log stays small.
-  let lines = [];
-  try {
-    lines = readFileSync(runsLog, 'utf8').split('\n').filter((l) => l && Date.now() - Number(l.split(' ')[2]) < DAY_MS);
-  } catch {
-    // first run
+  // Appended, so that two runs noting at once lose neither line. Once the log has grown, a start
+  // keeps only the last day's lines.
+  if (event === 'start') {
+    try {
+      const text = readFileSync(runsLog, 'utf8');
+      if (text.length > 64 * 1024) {
+        writeFileSync(runsLog, text.split('\n').filter((l) => l && Date.now() - Number(l.split(' ')[2]) < DAY_MS).map((l) => `${l}\n`).join(''));
+      }
+    } catch {
+      // first run
+    }
   }
-  lines.push(`${process.pid} ${event} ${Date.now()}`);
-  writeFileSync(runsLog, `${lines.join('\n')}\n`);
+  appendFileSync(runsLog, `${process.pid} ${event} ${Date.now()}\n`);
 }
 function othersOverlapped(startedAt) {
-  const seen = new Map();
+  const runs = new Map();
+  // In the order noted: a start opens a run, so a pid used again later is a new run.
   for (const l of readFileSync(runsLog, 'utf8').split('\n')) {
     const [pid, event, at] = l.split(' ');
     if (!pid || Number(pid) === process.pid) continue;
-    const run = seen.get(pid) ?? { start: 0, end: Infinity };
-    if (event === 'start') run.start = Number(at);
-    else run.end = Number(at);
-    seen.set(pid, run);
+    if (event === 'start') runs.set(pid, { start: Number(at), end: Infinity });
+    else if (runs.has(pid)) runs.get(pid).end = Number(at);
   }
   // A run with a start and no end is still going, or was killed: either way it may have left things.
-  return [...seen.values()].some((run) => run.end >= startedAt);
+  return [...runs.values()].some((run) => run.end >= startedAt);
 }
 const before = new Set(readdirSync(tmpdir()).filter(ours));
 const startedAt = Date.now();
