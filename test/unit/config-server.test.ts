@@ -123,6 +123,30 @@ describe('tlsshd.conf defaults', () => {
     }
   });
 
+  it('Subsystem and ForceCommand: a control character anywhere (DEL too) names file, line and keyword; tabs are spacing', () => {
+    // Raw in the file, as a pasted line would carry them.
+    for (const line of ['Subsystem x /bin/echo \u0007', 'Subsystem x /bin/echo \u007f', 'ForceCommand /bin/echo \u007f', 'ForceCommand /bin/echo \u001b[2J']) {
+      const f = write(`${line}\n`);
+      assert.match(fails(() => loadServerConfig({ file: f }), 'TLSSH_ERR_CONFIG_BAD_VALUE', `${f}:1: ${line.split(' ')[0]}: `).message, /control character/, line);
+    }
+    assert.equal(findSubsystem(loadServerConfig({ file: write('Subsystem x\t/bin/echo\ta\n') }).Subsystem, 'x'), '/bin/echo\ta');
+  });
+
+  it('internal-sftp is that word alone: a program whose name only starts with it is run as written', () => {
+    const server = path.join(tmp, 'sftp-server-prefix');
+    fs.writeFileSync(server, '#!/bin/sh\n', { mode: 0o755 });
+    assert.deepEqual(parseSubsystem('sftp internal-sftp-wrapper -l INFO', [server]), [{ name: 'sftp', command: 'internal-sftp-wrapper -l INFO' }]);
+    assert.equal(parseForceCommand('internal-sftpd', [server]), 'internal-sftpd');
+  });
+
+  it('PermitRootLogin: forced-commands-only in any case; prohibit-password and without-password refused with the reason', () => {
+    assert.equal(loadServerConfig({ file: write('PermitRootLogin Forced-Commands-Only\n') }).PermitRootLogin, 'forced-commands-only');
+    for (const value of ['prohibit-password', 'without-password', 'Without-Password']) {
+      const f = write(`PermitRootLogin ${value}\n`);
+      assert.match(fails(() => loadServerConfig({ file: f }), 'TLSSH_ERR_CONFIG_BAD_VALUE', `${f}:1: PermitRootLogin: `).message, /tlssh logins always use a certificate/, value);
+    }
+  });
+
   it('Subsystem: internal-sftp means the first sftp-server found, with its arguments, and is an error without one', () => {
     const server = path.join(tmp, 'sftp-server');
     fs.writeFileSync(server, '#!/bin/sh\n', { mode: 0o755 });
@@ -135,6 +159,7 @@ describe('tlsshd.conf defaults', () => {
     assert.equal(loadServerConfig({ file: write('ForceCommand /usr/bin/rrsync -ro /srv/backup\n') }).ForceCommand, '/usr/bin/rrsync -ro /srv/backup');
     assert.equal(loadServerConfig({ file: write('ForceCommand /bin/true\nForceCommand none\n') }).ForceCommand, '');
     assert.equal(loadServerConfig({ file: write('ForceCommand NONE\n') }).ForceCommand, '', 'none in any case, as every keyword\'s none');
+    assert.equal(loadServerConfig({ file: write('ForceCommand " none "\n') }).ForceCommand, '', 'quoted, with spaces around it');
     assert.equal(loadServerConfig({ file: write('ForceCommand git-shell -c "$SSH_ORIGINAL_COMMAND"\n') }).ForceCommand, 'git-shell -c "$SSH_ORIGINAL_COMMAND"');
     assert.equal(loadServerConfig({ file: write(''), overrides: ['ForceCommand=/bin/date -u'] }).ForceCommand, '/bin/date -u');
     const server = path.join(tmp, 'sftp-server-forced');
