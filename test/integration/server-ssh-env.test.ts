@@ -6,13 +6,14 @@ import { test } from 'node:test';
 import { connectClient, daemonForLoginUser, sessionRequest } from '../helpers/server-harness';
 
 // AcceptEnv * so that a client trying to set SSH_TTY itself would get through if it could.
-const d = daemonForLoginUser('tlsshd-ssh-env', { AcceptEnv: '*' });
+// A subsystem that shows SSH_ORIGINAL_COMMAND, which only a ForceCommand may set (this daemon has none).
+const d = daemonForLoginUser('tlsshd-ssh-env', { AcceptEnv: '*', Subsystem: 'show echo orig=${SSH_ORIGINAL_COMMAND-unset}' });
 
-const SHOW = 'printf "%s|%s|%s|%s\\n" "$SSH_CONNECTION" "$SSH_CLIENT" "${SSH_TTY-unset}" "$TLSSH_CONNECTION"';
+const SHOW = 'printf "%s|%s|%s|%s|%s\\n" "$SSH_CONNECTION" "$SSH_CLIENT" "${SSH_TTY-unset}" "$TLSSH_CONNECTION" "${SSH_ORIGINAL_COMMAND-unset}"';
 
 async function run(pty: boolean): Promise<{ out: string; clientPort: number }> {
   const s = connectClient(d.daemon.port, d.id, sessionRequest({
-    command: pty ? `${SHOW}; tty` : SHOW, pty, term: 'dumb', env: [['SSH_TTY', '/dev/forged'], ['SSH_CONNECTION', 'forged']],
+    command: pty ? `${SHOW}; tty` : SHOW, pty, term: 'dumb', env: [['SSH_TTY', '/dev/forged'], ['SSH_CONNECTION', 'forged'], ['SSH_ORIGINAL_COMMAND', 'forged']],
   }));
   s.socket.once('secureConnect', () => {
     if (!pty) s.endStdin();
@@ -24,9 +25,10 @@ async function run(pty: boolean): Promise<{ out: string; clientPort: number }> {
   return { out: r.stdout.toString().replace(/\r/g, ''), clientPort };
 }
 
-test('without a pty: SSH_CONNECTION and SSH_CLIENT as sshd sets them, no SSH_TTY', async () => {
+test('without a pty: SSH_CONNECTION and SSH_CLIENT as sshd sets them, no SSH_TTY, no SSH_ORIGINAL_COMMAND', async () => {
   const { out, clientPort } = await run(false);
-  const [connection, client, tty, tlssh] = out.trim().split('|');
+  const [connection, client, tty, tlssh, original] = out.trim().split('|');
+  assert.equal(original, 'unset', 'SSH_ORIGINAL_COMMAND without a ForceCommand');
   assert.equal(connection, `127.0.0.1 ${clientPort} 127.0.0.1 ${d.daemon.port}`);
   assert.equal(client, `127.0.0.1 ${clientPort} ${d.daemon.port}`);
   assert.equal(tty, 'unset');
@@ -40,6 +42,14 @@ test('on a pty: SSH_TTY names the session\'s terminal', async () => {
   assert.equal(connection, `127.0.0.1 ${clientPort} 127.0.0.1 ${d.daemon.port}`);
   assert.match(ttyLine ?? '', /^\/dev\/pts\/\d+$/);
   assert.equal(tty, ttyLine);
+});
+
+test('a subsystem without a ForceCommand has no SSH_ORIGINAL_COMMAND either', async () => {
+  const s = connectClient(d.daemon.port, d.id, sessionRequest({ subsystem: true, command: 'show', env: [['SSH_ORIGINAL_COMMAND', 'forged']] }));
+  s.socket.once('secureConnect', () => s.endStdin());
+  const r = await s.result;
+  assert.equal(r.exit?.code, 0, r.error?.message);
+  assert.equal(r.stdout.toString(), 'orig=unset\n');
 });
 
 // "-bash" as argv[0], no arguments: what sshd gives a login shell, and what restricted shells
