@@ -79,8 +79,9 @@ for (const name of ['tlsshd.service', 'tlsshd@.service']) {
       const parsed = parseDaemonArgs(args);
       assert.equal(parsed.kind, 'run');
       assert.equal(parsed.kind === 'run' && parsed.args.foreground, true);
-      // Type=forking would wait for a fork that -f never makes.
-      assert.notEqual(one('Type'), 'forking');
+      // Type=forking would wait for a fork that -f never makes; exec (not simple) makes
+      // `systemctl start` fail when the program cannot be run at all, as tlsshd(8) says.
+      assert.equal(one('Type'), 'exec');
     });
 
     test('ExecStartPre checks the config and keys with tlsshd -t; reload checks, then sends SIGHUP', () => {
@@ -88,9 +89,11 @@ for (const name of ['tlsshd.service', 'tlsshd@.service']) {
       assert.deepEqual(tlsshdArgs(one('ExecStartPre')), ['-t', ...common]);
       const check = parseDaemonArgs(['-t', ...common]);
       assert.equal(check.kind === 'run' && check.args.mode, 'test');
+      // Exactly the check, then the signal: a reload with a broken config must not reach SIGHUP.
       const reload = service.get('ExecReload') ?? [];
-      assert.equal(reload.at(-1), '/bin/kill -HUP $MAINPID');
-      for (const r of reload.slice(0, -1)) assert.deepEqual(tlsshdArgs(r), ['-t', ...common]);
+      assert.equal(reload.length, 2, reload.join(' | '));
+      assert.deepEqual(tlsshdArgs(reload[0]), ['-t', ...common]);
+      assert.equal(reload[1], '/bin/kill -HUP $MAINPID');
     });
 
     test('RuntimeDirectory is the RuntimeDir tlsshd uses, private to root, and outlives a stop', () => {
@@ -119,13 +122,17 @@ for (const name of ['tlsshd.service', 'tlsshd@.service']) {
 
     test('the unit is documented and installs into multi-user.target', () => {
       assert.match(unit.get('Unit')?.get('Documentation')?.join(' ') ?? '', /man:tlsshd\(8\)/);
+      // After the network (Listen addresses) and auditd, as sshd's unit.
+      assert.deepEqual(unit.get('Unit')?.get('After')?.join(' ').split(/\s+/).sort(), ['auditd.service', 'network.target']);
+      // sshd's opt-out file, in both units.
+      assert.ok(unit.get('Unit')?.get('ConditionPathExists')?.includes('!/etc/tlssh/tlsshd_not_to_be_run'));
       // The template starts only where its config file exists.
       if (template) assert.ok(unit.get('Unit')?.get('ConditionPathExists')?.includes(`/etc/tlssh/tlsshd-${INSTANCE}.conf`));
       assert.deepEqual(unit.get('Install')?.get('WantedBy'), ['multi-user.target']);
       // The choices are explained where an administrator looks.
       const man = fs.readFileSync(path.join(ROOT, 'man', 'tlsshd.8'), 'utf8');
       assert.match(man, /^\.Sh SYSTEMD$/m);
-      for (const key of ['KillMode', 'RuntimeDirectory', 'NoNewPrivileges', 'ProtectHome', 'tlsshd@.service']) assert.ok(man.includes(key), `tlsshd(8) does not mention ${key}`);
+      for (const key of ['KillMode', 'RuntimeDirectory', 'NoNewPrivileges', 'ProtectHome', 'tlsshd@.service', 'tlsshd_not_to_be_run', 'network.target', 'Type Ns = Ns Cm exec']) assert.ok(man.includes(key), `tlsshd(8) does not mention ${key}`);
     });
 
     test('systemd-analyze verify accepts it', (t) => {
