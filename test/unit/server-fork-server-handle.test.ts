@@ -100,6 +100,13 @@ describe('ForkedWorker', () => {
     // Its watch does not keep a process alive (unref): the poll here does.
     await pollUntil('the exit', () => exit !== undefined);
     assert.deepEqual(exit, [null, null]);
+    // A late report from the fork server (or a second look) ends nothing twice, and a gone worker
+    // is not signalled: its pid may be somebody else's by now.
+    let exits = 1;
+    w.on('exit', () => exits++);
+    w.exited(0, null);
+    assert.equal(exits, 1);
+    assert.equal(w.kill('SIGTERM'), false);
   });
 
   it('reports it once the line closes later', async () => {
