@@ -1,6 +1,7 @@
 // The client enforces the server's side of PROTOCOL.md section 6: the real bin/tlssh against a
 // fake tlssh/2 server that breaks the order on purpose. Each case must end tlssh with status 255
 // and TLSSH_ERR_PROTOCOL_STATE, and tell the server so with an error frame.
+// The same fake server's certificate also serves a TLS 1.2-only server, which tlssh must refuse.
 
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -78,4 +79,31 @@ describe('tlssh refuses a server that breaks the message order', () => {
       }
     });
   }
+});
+
+describe('tlssh and TLS 1.2', () => {
+  it('refuses a server that offers no more than TLS 1.2: the handshake fails, and nothing is sent', async () => {
+    const certs = {
+      cert: fs.readFileSync(path.join(dir, 'server.crt')), key: fs.readFileSync(path.join(dir, 'server.key')),
+    };
+    const old = tls.createServer({ ...certs, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2', ALPNProtocols: [ALPN_TLSSH2] });
+    let secured = 0;
+    old.on('secureConnection', (sock: tls.TLSSocket) => {
+      secured++;
+      sock.destroy();
+    });
+    old.on('tlsClientError', () => undefined);
+    old.listen(0, '127.0.0.1');
+    await once(old, 'listening');
+    try {
+      const conf = path.join(dir, 'tlssh-tls12.conf');
+      const port = (old.address() as { port: number }).port;
+      fs.writeFileSync(conf, fs.readFileSync(configFile, 'utf8').replace(/^Port \d+$/m, `Port ${port}`), { mode: 0o600 });
+      const r = await runTlssh(['-c', conf, '127.0.0.1', 'true'], { killAfterMs: 30_000 });
+      assert.equal(r.status, 255, r.stderr);
+      assert.equal(secured, 0, 'a TLS 1.2 connection was made');
+    } finally {
+      old.close();
+    }
+  });
 });

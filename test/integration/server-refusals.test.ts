@@ -33,6 +33,23 @@ async function refusal(d: TlsshdHandle, id: Parameters<typeof runCommand>[1], us
   return r.error?.code;
 }
 
+test('TLS 1.2 is refused in the handshake, with a valid client certificate; TLS 1.3 is what a login gets', async () => {
+  const c = fx.client(me.name);
+  const attempt = (maxVersion: tls.SecureVersion): Promise<string> => new Promise((resolve) => {
+    const socket = tls.connect({
+      host: '127.0.0.1', port: daemon.port, ca: fs.readFileSync(fx.caFile), cert: fs.readFileSync(c.certFile), key: fs.readFileSync(c.keyFile),
+      minVersion: 'TLSv1.2', maxVersion, ALPNProtocols: [ALPN_TLSSH2], checkServerIdentity: () => undefined,
+    });
+    socket.once('secureConnect', () => {
+      resolve(`connected ${socket.getProtocol() ?? '?'}`);
+      socket.destroy();
+    });
+    socket.once('error', (e: NodeJS.ErrnoException) => resolve(`error ${e.code ?? e.message}`));
+  });
+  assert.match(await attempt('TLSv1.2'), /^error ERR_SSL_(TLSV1_ALERT_PROTOCOL_VERSION|UNSUPPORTED_PROTOCOL)/);
+  assert.equal(await attempt('TLSv1.3'), 'connected TLSv1.3');
+});
+
 test('a certificate from another CA is untrusted', async () => {
   const other = makeCa(path.join(fx.dir, 'other-ca'), 'some other CA');
   const c = issueCert(other, { cn: me.name, eku: 'clientAuth' });

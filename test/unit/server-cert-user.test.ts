@@ -39,6 +39,9 @@ test('with ClientDomain the CN must be user.<domain>', async () => {
   assert.equal(userFromCommonNames(['Alice.CLIENTS.example'], 'clients.example'), 'Alice');
   assert.equal(await code(authorizeUser({ ...base, commonNames: ['alice.other.example'], clientDomain: 'clients.example' }, lookup)), 'TLSSH_ERR_CERT_USER');
   assert.equal(await code(authorizeUser({ ...base, commonNames: ['clients.example'], clientDomain: 'clients.example' }, lookup)), 'TLSSH_ERR_CERT_USER');
+  // The domain must end the CN, not merely appear in it.
+  assert.equal(await code(authorizeUser({ ...base, commonNames: ['alice.clients.example.evil.example'], clientDomain: 'clients.example' }, lookup)), 'TLSSH_ERR_CERT_USER');
+  assert.equal(await code(authorizeUser({ ...base, commonNames: ['alice.clients.examplex'], clientDomain: 'clients.example' }, lookup)), 'TLSSH_ERR_CERT_USER');
 });
 
 test('names that are not user names, or no CN at all, are refused', async () => {
