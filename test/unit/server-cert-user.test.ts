@@ -53,6 +53,8 @@ test('names that are not user names, or no CN at all, are refused', async () => 
 test('each refusal has its own code', async () => {
   assert.equal(await code(authorizeUser(base, lookup)), 'ok');
   assert.equal(await code(authorizeUser({ ...base, requestedUser: 'bob' }, lookup)), 'TLSSH_ERR_USER_MISMATCH');
+  // User names are case-sensitive: Alice is another account than alice.
+  assert.equal(await code(authorizeUser({ ...base, requestedUser: 'Alice' }, lookup)), 'TLSSH_ERR_USER_MISMATCH');
   assert.equal(await code(authorizeUser({ ...base, requestedUser: 'alice' }, lookup)), 'ok');
   assert.equal(await code(authorizeUser({ ...base, commonNames: ['nobody-here'] }, lookup)), 'TLSSH_ERR_NO_SUCH_USER');
   assert.equal(await code(authorizeUser({ ...base, commonNames: ['root'] }, lookup)), 'TLSSH_ERR_ROOT_LOGIN_REFUSED');
