@@ -109,6 +109,28 @@ export function isAlive(pid: number): boolean {
   }
 }
 
+/**
+ * Stops (SIGSTOP) every worker of `server`: their TCP connections stay up, but nothing behind them
+ * answers, as with a hung server. `kill()` ends them afterwards (SIGKILL; a stopped process can
+ * take nothing else).
+ */
+export function freezeWorkers(server: Pick<TlsshdHandle, 'workerPids'>): { kill(): void } {
+  const frozen = server.workerPids();
+  if (frozen.length === 0) throw new Error('no worker to freeze');
+  for (const pid of frozen) process.kill(pid, 'SIGSTOP');
+  return {
+    kill: () => {
+      for (const pid of frozen) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+    },
+  };
+}
+
 export function writeConfig(file: string, config: Record<string, string>): void {
   fs.writeFileSync(file, Object.entries(config).map(([k, v]) => `${k} ${v}\n`).join(''), { mode: 0o644 });
 }

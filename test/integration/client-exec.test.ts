@@ -11,6 +11,7 @@ import { constants } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { NO_TTY_WARNING } from '../../src/client/pty-decision';
+import { freezeWorkers } from '../helpers/server-harness';
 import { TLSSH, errorCodeOf, failureLines, runTlssh, startFixture, type ClientFixture } from './client-fixture';
 
 describe('tlssh running commands', () => {
@@ -232,21 +233,13 @@ describe('tlssh running commands', () => {
     const status = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
     // Once the command runs, freeze every worker: the TCP connection stays up but nothing answers.
     await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
-    const frozen = fx.server.workerPids();
-    assert.ok(frozen.length > 0, 'a worker to freeze');
-    for (const pid of frozen) process.kill(pid, 'SIGSTOP');
+    const frozen = freezeWorkers(fx.server);
     try {
       assert.equal(await status, 255);
       assert.equal(errorCodeOf(stderr), 'TLSSH_ERR_KEEPALIVE_TIMEOUT', stderr);
       assert.match(stderr, /^tlssh: Timeout, server localhost not responding \(peer did not answer 2 keepalives in 2 seconds\)/m);
     } finally {
-      for (const pid of frozen) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // gone
-        }
-      }
+      frozen.kill();
     }
   });
 

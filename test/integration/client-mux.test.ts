@@ -9,7 +9,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createTestUser, isAlive, isRoot, type TestUser } from '../helpers/server-harness';
+import { createTestUser, freezeWorkers, isAlive, isRoot, type TestUser } from '../helpers/server-harness';
 import { startSwtpm, type Swtpm } from '../helpers/swtpm';
 import { TLSSH, runTlssh, startFixture, type ClientFixture } from './client-fixture';
 import { tpmClientConfig } from './client-tpm-fixture';
@@ -432,15 +432,13 @@ describe('connection sharing (ControlMaster, ControlPath, ControlPersist)', () =
     await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
     masters.add(await masterPid(args));
     // The TCP connection stays up, but nothing behind it answers.
-    const frozen = fx.server.workerPids();
-    assert.ok(frozen.length > 0, 'a worker to freeze');
-    for (const pid of frozen) process.kill(pid, 'SIGSTOP');
+    const frozen = freezeWorkers(fx.server);
     try {
       assert.equal(await done, 255);
       // 1, not the default 3: the master's connection counts what the config says.
       assert.match(stderr, /connection to localhost lost: peer did not answer 1 keepalives in 1 seconds/, stderr);
     } finally {
-      for (const pid of frozen) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+      frozen.kill();
     }
   });
 
