@@ -50,10 +50,8 @@ export function exitNow(status: number): never {
 }
 
 export interface GuardOptions {
-  /** Current verbosity, read when a guard fires: -v shows error codes. */
+  /** Current verbosity, read when a guard fires: -v shows error codes and "Killed by signal N.". */
   verbosity: () => number;
-  /** -q: not even ssh's "Killed by signal N." */
-  quiet?: () => boolean;
 }
 
 
@@ -74,7 +72,9 @@ export function installExitGuards(options: GuardOptions): void {
   if (state.installed) return;
   state.installed = true;
   process.on('exit', runExitCleanups);
-  // ssh's answer to these signals: restore the terminal, say "Killed by signal N.", exit 255.
+  // ssh's answer to these signals: restore the terminal and exit 255. As OpenSSH 9's ssh,
+  // "Killed by signal N." is a verbose line (-v): `timeout 30 tlssh ...` and scripts that kill
+  // their tlssh expect no noise on stderr.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(signal, () => {
       const intercept = signal === 'SIGINT' ? state.interruptHandler : undefined;
@@ -85,7 +85,7 @@ export function installExitGuards(options: GuardOptions): void {
         return;
       }
       runExitCleanups();
-      if (!options.quiet?.()) writeStderrLine(`Killed by signal ${osConstants.signals[signal]}.`);
+      if (options.verbosity() > 0) writeStderrLine(`Killed by signal ${osConstants.signals[signal]}.`);
       process.exit(EXIT_TLSSH_FAILURE);
     });
   }

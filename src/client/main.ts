@@ -14,8 +14,7 @@ guardInspectorSignal();
 // comm is "node" otherwise: `pgrep -x tlssh` and `ps -C tlssh` look for this.
 setComm('tlssh');
 let verbosity = 0;
-let quiet = false;
-installExitGuards({ verbosity: () => verbosity, quiet: () => quiet });
+installExitGuards({ verbosity: () => verbosity });
 
 const parsed = parseArgs(process.argv.slice(2), versionLine('tlssh'));
 if (parsed.kind === 'exit') {
@@ -27,7 +26,7 @@ if (parsed.kind === 'exit') {
   // ssh says when X11 forwarding does not happen; tlssh has none, so asking for it gets the
   // same kind of line (-q, the last LogLevel on the command line, silences it).
   const level = args.overrides.filter((o) => /^\s*loglevel\b/i.test(o)).pop() ?? '';
-  quiet = /quiet\s*$/i.test(level);
+  const quiet = /quiet\s*$/i.test(level);
   if (args.x11 && !args.dumpConfig && !args.controlCommand && !quiet) writeStderrLine('tlssh: X11 forwarding is not supported; the session goes on without it');
   const onVerbosity = (v: number): void => {
     verbosity = v;
