@@ -415,9 +415,10 @@ export function parseArgs(argv: readonly string[], version: string): ParseResult
   const { user, host } = splitDestination(destination);
   if (host === '') return usageError(`no host in "${destination}"`);
   if (user === '') return usageError(`empty user name in "${destination}"`);
-  // -l wins over user@host, as in ssh; both win over the configuration files.
-  const remoteUser = s.loginName ?? user;
-  if (remoteUser !== undefined) s.overrides.push(`User=${remoteUser}`);
+  // -l and -o User win over user@host, as in ssh; all of them win over the configuration files.
+  // So user@host goes first among the overrides, where any -o User typed later replaces it.
+  if (s.loginName !== undefined) s.overrides.push(`User=${s.loginName}`);
+  else if (user !== undefined) s.overrides.unshift(`User=${user}`);
   if (s.subsystem && words.length === 0) return usageError('-s needs a subsystem name after the host');
   // ssh -f runs the command in the background after the login; Node cannot fork a process that
   // holds a connection, so tlssh has only ssh -fN's use of it: a master, which is detached anyway.

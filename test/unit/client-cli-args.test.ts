@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { parseArgs, type ClientArgs } from '../../src/client/cli-args';
+import { loadClientConfig } from '../../src/config/load-client-config';
 
 function args(argv: string[]): ClientArgs {
   const r = parseArgs(argv, 'tlssh 0.0.0');
@@ -44,6 +45,17 @@ describe('tlssh command line', () => {
 
   it('lets -l win over user@host', () => {
     assert.deepEqual(args(['-l', 'bob', 'alice@h']).overrides, ['User=bob']);
+  });
+
+  it('lets -o User win over user@host, typed before or after it, as ssh does', () => {
+    const userOf = (argv: string[]): string => {
+      const a = args(argv);
+      return loadClientConfig({ host: a.host, file: '/dev/null', overrides: a.overrides, home: os.tmpdir() }).User;
+    };
+    assert.equal(userOf(['-o', 'User=cc', 'bb@h']), 'cc');
+    assert.equal(userOf(['bb@h', '-o', 'User=cc']), 'cc');
+    assert.equal(userOf(['bb@h']), 'bb');
+    assert.equal(userOf(['-l', 'dd', '-o', 'User=cc', 'bb@h']), 'dd');
   });
 
   it('maps flags to keyword overrides in the order typed', () => {
