@@ -24,6 +24,7 @@ import type { Account } from './passwd-lookup';
 import { dropPrivileges } from './privilege-drop';
 import { EarlyMessages } from './early-messages';
 import { SESSION_WINDOW, runSession, type SessionToRun } from './session';
+import { checkShadowAccount } from './shadow-account';
 import { checkLoginAccess } from './login-access';
 import type { WorkerConfig } from './worker-config';
 import { buildServerTls, type BuiltTls } from './warm-tls';
@@ -271,6 +272,8 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
           daemonUid: process.geteuid?.() ?? 0,
         });
         await checkLoginAccess(cfg, account, clientIp);
+        // PAM's account stack does this otherwise; only root can read the shadow entries.
+        if (!cfg.UsePAM && process.geteuid?.() === 0) await checkShadowAccount(account.name);
       } catch (e) {
         refuse(e, who, ch);
         return undefined;
