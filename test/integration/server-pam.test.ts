@@ -254,12 +254,15 @@ test('the shipped etc/pam.d/tlsshd works: a login gets loginuid, motd and a last
 test('without the PAM addon: a default UsePAM is off and logged, an explicit "UsePAM yes" exits 255', { skip }, async () => {
   const env = { ...process.env, TLSSH_PAM_ADDON: path.join(dir, 'no-such-addon.node') };
   const d = await startTlsshd({ dir: fx.dir, config: { ...fx.config }, env });
+  // Without PAM, tlsshd refuses a locked account ("!", as useradd left this one) as sshd does.
+  execFileSync('usermod', ['-p', '*', user.name]);
   try {
     await d.waitForLog(/PAM is off: the PAM addon could not be loaded/);
     const r = await runCommand(d.port, id[user.name]!, 'cat /proc/self/loginuid; ulimit -n');
     assert.equal(r.exit?.code, 0);
     assert.doesNotMatch(r.stdout.toString(), /^777$/m, 'no pam_limits without PAM');
   } finally {
+    execFileSync('usermod', ['-p', '!', user.name]);
     await d.stop();
   }
   const conf = path.join(fx.dir, 'explicit-pam.conf');
