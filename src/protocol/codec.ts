@@ -22,6 +22,10 @@ const U32_MAX = 0xffffffff;
 const PTY_FLAG = 0x01;
 /** session-request: `command` names a subsystem (tlsshd's Subsystem keyword), as ssh -s. */
 const SUBSYSTEM_FLAG = 0x02;
+/** session-request, tlssh/3 only: the terminal's modes follow the environment. */
+const MODES_FLAG = 0x04;
+/** RFC 4254 section 8: opcodes 1..159 take a uint32; 0 ends ssh's list and 160.. are undefined. */
+const MAX_TTY_OPCODE = 159;
 /** A subsystem name: what sshd_config's Subsystem lines use (sftp, netconf, name@domain). */
 const SUBSYSTEM_RE = /^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$/;
 const CORE_DUMPED_FLAG = 0x01;
@@ -189,8 +193,10 @@ function encodeSessionRequest(m: SessionRequest): Buffer {
     env.push(name, value);
     size += strSize(name) + strSize(value);
   }
+  const modes = m.modes === undefined ? undefined : modesField(m.modes);
+  if (modes !== undefined) size += 2 + 5 * modes.length;
   const w = new FrameWriter(MSG.sessionRequest, size);
-  w.u8((pty ? PTY_FLAG : 0) | (subsystem ? SUBSYSTEM_FLAG : 0));
+  w.u8((pty ? PTY_FLAG : 0) | (subsystem ? SUBSYSTEM_FLAG : 0) | (modes !== undefined ? MODES_FLAG : 0));
   w.str(user);
   w.str(command);
   w.str(term);
@@ -198,7 +204,25 @@ function encodeSessionRequest(m: SessionRequest): Buffer {
   w.u16(rows);
   w.u16(m.env.length);
   for (const b of env) w.str(b);
+  if (modes !== undefined) {
+    w.u16(modes.length);
+    for (const [opcode, value] of modes) {
+      w.u8(opcode);
+      w.u32(value);
+    }
+  }
   return w.done();
+}
+
+function modesField(modes: unknown): Array<[number, number]> {
+  if (!Array.isArray(modes)) throw malformed('modes must be an array');
+  if (modes.length > LIMITS.maxTtyModes) throw tooLarge(`${modes.length} terminal modes, over ${LIMITS.maxTtyModes}`);
+  return modes.map((entry: unknown) => {
+    if (!Array.isArray(entry) || entry.length !== 2) throw malformed('modes must be [opcode, value] pairs');
+    const opcode = intField(entry[0], 'terminal mode opcode', MAX_TTY_OPCODE);
+    if (opcode === 0) throw malformed('terminal mode opcode 0');
+    return [opcode, intField(entry[1], 'terminal mode value', U32_MAX)];
+  });
 }
 
 function encodeData(m: Data): Buffer {
@@ -396,7 +420,7 @@ class BodyReader {
 function decodeSessionRequest(body: Buffer): SessionRequest {
   const r = new BodyReader(body, 'session-request');
   const flags = r.u8('flags');
-  if ((flags & ~(PTY_FLAG | SUBSYSTEM_FLAG)) !== 0) throw malformed(`session-request: reserved flag bits set (0x${flags.toString(16)})`);
+  if ((flags & ~(PTY_FLAG | SUBSYSTEM_FLAG | MODES_FLAG)) !== 0) throw malformed(`session-request: reserved flag bits set (0x${flags.toString(16)})`);
   const user = r.str(RULES.user);
   const command = r.str(RULES.command);
   const subsystem = (flags & SUBSYSTEM_FLAG) !== 0;
@@ -410,10 +434,23 @@ function decodeSessionRequest(body: Buffer): SessionRequest {
   }
   const env: Array<[string, string]> = [];
   for (let i = 0; i < count; i++) env.push([r.str(RULES.envName), r.str(RULES.envValue)]);
+  let modes: Array<[number, number]> | undefined;
+  if ((flags & MODES_FLAG) !== 0) {
+    // Whether the connection allows them (tlssh/3) is the session layer's to check: the codec
+    // has no connection state.
+    const n = r.u16('terminal mode count');
+    if (n > LIMITS.maxTtyModes) throw malformed(`session-request: ${n} terminal modes, over ${LIMITS.maxTtyModes}`);
+    modes = [];
+    for (let i = 0; i < n; i++) {
+      const opcode = r.u8('terminal mode opcode');
+      if (opcode === 0 || opcode > MAX_TTY_OPCODE) throw malformed(`session-request: terminal mode opcode ${opcode} is not 1..${MAX_TTY_OPCODE}`);
+      modes.push([opcode, r.u32('terminal mode value')]);
+    }
+  }
   r.end();
   const pty = (flags & PTY_FLAG) !== 0;
-  // `subsystem` appears only when set, so requests without it decode exactly as before.
-  return { type: 'session-request', user, command, pty, ...(subsystem ? { subsystem: true } : {}), term, cols, rows, env };
+  // `subsystem` and `modes` appear only when set, so requests without them decode exactly as before.
+  return { type: 'session-request', user, command, pty, ...(subsystem ? { subsystem: true } : {}), term, cols, rows, env, ...(modes ? { modes } : {}) };
 }
 
 function decodeData(body: Buffer): Data {

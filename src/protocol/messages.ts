@@ -2,6 +2,8 @@
 // everything above the codec speaks only these types.
 
 export const ALPN_TLSSH2 = 'tlssh/2';
+/** tlssh/2 with the terminal's modes in session-request (doc/PROTOCOL.md section 2). */
+export const ALPN_TLSSH3 = 'tlssh/3';
 
 /** Stream numbers carried by data, eof and window-adjust messages. */
 export const STREAM = { stdin: 0, stdout: 1, stderr: 2 } as const;
@@ -40,6 +42,12 @@ export interface SessionRequest {
   rows: number;
   /** Environment the client offers (SendEnv); the server keeps only what AcceptEnv allows. */
   env: Array<[string, string]>;
+  /**
+   * The client terminal's modes for the remote one, as ssh's pty-req carries them: [opcode,
+   * value] with RFC 4254 section 8's opcodes (src/protocol/tty-modes.ts). tlssh/3 only; absent
+   * means none were sent.
+   */
+  modes?: Array<[number, number]>;
 }
 
 /** Server -> client once the user is authenticated and the process runs. */
@@ -132,6 +140,8 @@ export const LIMITS = {
   maxStringField: 8 * 1024,
   maxCommand: 32 * 1024,
   maxEnvEntries: 256,
+  /** Terminal modes in one session-request (RFC 4254 defines about 60 opcodes). */
+  maxTtyModes: 128,
   /** Default per-stream flow-control window. */
   defaultWindow: 2 * 1024 * 1024,
   /** Largest window a peer may grant in total; more is a protocol error. */

@@ -6,6 +6,8 @@ import type { ErrorMessage, Message, Ping, Pong } from './messages';
 
 /** Offered by a client that multiplexes; a server that implements it selects it over tlssh/2. */
 export const ALPN_TLSSH2_MUX = 'tlssh/2+mux';
+/** The same over tlssh/3 (terminal modes in session-request). */
+export const ALPN_TLSSH3_MUX = 'tlssh/3+mux';
 
 /** Message types that exist only in tlssh/2+mux. */
 export const MUX_MSG = {
