@@ -9,6 +9,7 @@ import { TlsshError, describeError, isTlsshError } from '../errors';
 import { Channel } from '../transport/channel';
 import type { OpenSession, SharedSession, SharedSessionEnd, SharedSessionIo } from './mux-master';
 import { sessionRequestFor, type MuxSessionRequest } from './mux-frames';
+import { requestFor } from '../protocol/alpn';
 import type { OutputSink } from './local-stdio';
 import { runSession, type SessionIo } from './session';
 import type { Log } from './stderr-log';
@@ -78,7 +79,7 @@ function openOne(take: () => Promise<TLSSocket>, req: MuxSessionRequest, io: Sha
         },
         windowSize: () => size,
       };
-      const request = sessionRequestFor(opts.user, req);
+      const request = requestFor(socket.alpnProtocol, sessionRequestFor(opts.user, req));
       const result = await runSession(ch, { host: opts.host, request, escapeChar: null, io: sessionIo, log: opts.log });
       switch (result.end.kind) {
         case 'exit':

@@ -129,8 +129,9 @@ async function start(argv: string[], socketPath: string, cwd: string, own: strin
         tell({ t: 'prompt', question });
       });
     const { MUX_ALPN, openMuxConnection } = require('./mux-connection') as typeof import('./mux-connection');
+    const { negotiated } = require('../protocol/alpn') as typeof import('../protocol/alpn');
     const { cfg, socket, reconnect } = await authenticate(loaded, args.host, log, loaded.BatchMode ? undefined : prompt, MUX_ALPN);
-    if (socket.alpnProtocol !== MUX_ALPN[0]) {
+    if (negotiated(socket.alpnProtocol)?.multiplexed !== true) {
       // A server without the extension: one connection per session, still without a client start-up.
       log.debug?.(`${args.host} does not share connections (${String(socket.alpnProtocol)}): one connection per session`);
       backend.resolve(channelSessions({ host: args.host, user: cfg.User, keepalive: cfg.Keepalive, keepaliveMaxMissed: cfg.ServerAliveCountMax, first: socket, reconnect, log }));

@@ -22,6 +22,7 @@ import { sanitizeRemoteText } from './remote-text';
 import { enterInteractive, noteRelayed } from '../jit-tiering';
 import { selectEnv } from './send-env';
 import { writeStderrLine, type Log } from './stderr-log';
+import { localTerminalModes } from './terminal-modes';
 
 export interface SharedSessionSettings {
   EscapeChar: string;
@@ -59,6 +60,8 @@ export async function runSharedSession(
       cols: size.cols,
       rows: size.rows,
       env: selectEnv(cfg.SendEnv, env).slice(0, 256),
+      // Before raw mode; the master drops them when its server speaks only tlssh/2.
+      ...(pty && stdinIsTty ? optionalModes(localTerminalModes(debug)) : {}),
     },
     ...(own !== undefined ? { own } : {}),
   };
@@ -251,4 +254,8 @@ export async function runSharedSession(
       relayInput();
     }
   });
+}
+
+function optionalModes(modes: Array<[number, number]> | undefined): { modes?: Array<[number, number]> } {
+  return modes ? { modes } : {};
 }

@@ -17,13 +17,13 @@ import { EventEmitter } from 'node:events';
 import { Writable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { TlsshError, isErrorCode } from '../errors';
-import { ALPN_TLSSH2, STREAM, type ExitStatus, type Message, type SessionRequest } from '../protocol/messages';
-import { ALPN_TLSSH2_MUX } from '../protocol/mux-messages';
+import { negotiated, requestFor } from '../protocol/alpn';
+import { STREAM, type ExitStatus, type Message, type SessionRequest } from '../protocol/messages';
 import { Channel } from '../transport/channel';
 import { MuxChannel } from '../transport/mux-channel';
 
-/** What a connection master offers in ALPN (connectTls's `alpn`): the extension, then plain tlssh/2. */
-export const MUX_ALPN: readonly string[] = [ALPN_TLSSH2_MUX, ALPN_TLSSH2];
+/** What a connection master offers in ALPN (connectTls's `alpn`): multiplexed first, tlssh/3 before tlssh/2. */
+export { MUX_ALPN } from '../protocol/alpn';
 
 export interface MuxConnectionOptions {
   /** Seconds between connection-wide keepalive pings (the Keepalive keyword); 0: off. */
@@ -110,7 +110,7 @@ class MuxConnectionImpl extends EventEmitter<MuxConnectionEvents> implements Mux
     private readonly options: MuxConnectionOptions,
   ) {
     super();
-    this.multiplexing = socket.alpnProtocol === ALPN_TLSSH2_MUX;
+    this.multiplexing = negotiated(socket.alpnProtocol)?.multiplexed === true;
     if (this.multiplexing) {
       const mux = new MuxChannel(socket, { role: 'client', keepalive: options.keepalive, keepaliveMaxMissed: options.keepaliveMaxMissed ?? 3, ...(options.debug ? { debug: options.debug } : {}) });
       this.mux = mux;
@@ -147,7 +147,7 @@ class MuxConnectionImpl extends EventEmitter<MuxConnectionEvents> implements Mux
     }
     let session: MuxSessionImpl;
     try {
-      session = new MuxSessionImpl(id, channel, request, io);
+      session = new MuxSessionImpl(id, channel, requestFor(this.socket.alpnProtocol, request), io);
     } catch (e) {
       // A request the codec refuses (a field over its limit, say) never left: give the id back.
       const err = e instanceof TlsshError ? e : new TlsshError('TLSSH_ERR_INTERNAL', String(e), { cause: e });

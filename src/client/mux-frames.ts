@@ -88,6 +88,8 @@ export interface MuxSessionRequest {
   cols: number;
   rows: number;
   env: Array<[string, string]>;
+  /** The client terminal's modes (tlssh/3); absent: none. */
+  modes?: Array<[number, number]>;
 }
 
 /**
@@ -107,6 +109,7 @@ export function sessionRequestFor(user: string, req: MuxSessionRequest): Session
     cols: req.cols,
     rows: req.rows,
     env: req.env.slice(0, LIMITS.maxEnvEntries),
+    ...(req.modes ? { modes: req.modes } : {}),
   };
 }
 
@@ -172,12 +175,21 @@ export function parseHello(payload: Buffer): MuxHello {
   for (const pair of env) {
     if (!Array.isArray(pair) || pair.length !== 2 || !isText(pair[0], 256) || !isText(pair[1], 8192)) throw bad('hello: malformed environment');
   }
+  const modes = r['modes'];
+  if (modes !== undefined) {
+    if (!Array.isArray(modes) || modes.length > LIMITS.maxTtyModes) throw bad('hello: malformed terminal modes');
+    for (const m of modes) {
+      const ok = Array.isArray(m) && m.length === 2 && Number.isInteger(m[0]) && m[0] >= 1 && m[0] <= 159 && Number.isInteger(m[1]) && m[1] >= 0 && m[1] <= 0xffffffff;
+      if (!ok) throw bad('hello: malformed terminal modes');
+    }
+  }
   return {
     v: MUX_VERSION,
     op,
     session: {
       command: r['command'], subsystem: r['subsystem'], pty: r['pty'], term: r['term'], cols: r['cols'], rows: r['rows'],
       env: env as Array<[string, string]>,
+      ...(modes !== undefined ? { modes: modes as Array<[number, number]> } : {}),
     },
     ...(own !== undefined ? { own } : {}),
   };

@@ -9,6 +9,7 @@ import { loadClientConfig } from '../config/load-client-config';
 import { insecureSecretFiles } from '../config/file-permissions';
 import type { ClientConfig } from '../config/types';
 import { EXIT_TLSSH_FAILURE, TlsshError, describeError, isTlsshError } from '../errors';
+import { negotiated } from '../protocol/alpn';
 import { LIMITS, type SessionRequest } from '../protocol/messages';
 import { Channel } from '../transport/channel';
 import { connectTls } from '../transport/connect';
@@ -22,6 +23,7 @@ import { NO_TTY_WARNING, decidePty } from './pty-decision';
 import { selectEnv } from './send-env';
 import { runSession, type SessionIo } from './session';
 import { createLog, writeStderrLine, type Log } from './stderr-log';
+import { localTerminalModes } from './terminal-modes';
 
 export interface ClientContext {
   args: ClientArgs;
@@ -125,6 +127,8 @@ async function connectAndRun(args: ClientArgs, loaded: ClientConfig, env: NodeJS
   const io = await localIo(args, pty, stdinIsTty);
   const size = io.windowSize?.() ?? { cols: 0, rows: 0 };
   const sendEnv = selectEnv(cfg.SendEnv, env).slice(0, LIMITS.maxEnvEntries);
+  // Read while the terminal is still as the user set it: raw mode starts with the session.
+  const modes = pty && stdinIsTty && negotiated(socket.alpnProtocol)?.ttyModes === true ? localTerminalModes(debug) : undefined;
   const request: SessionRequest = {
     type: 'session-request',
     user: cfg.User,
@@ -135,6 +139,7 @@ async function connectAndRun(args: ClientArgs, loaded: ClientConfig, env: NodeJS
     cols: size.cols,
     rows: size.rows,
     env: sendEnv,
+    ...(modes ? { modes } : {}),
   };
   debug?.(`sending session request${sendEnv.length > 0 ? ` with environment ${sendEnv.map(([k]) => k).join(' ')}` : ''}`);
 

@@ -9,6 +9,7 @@ import type { Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { TlsshError } from '../errors';
 import { LIMITS, STREAM, type SessionRequest } from '../protocol/messages';
+import { sttyArgsFor } from '../protocol/tty-modes';
 import type { Channel } from '../transport/channel';
 import { enterInteractive } from '../jit-tiering';
 import type { EarlyInput } from './early-messages';
@@ -157,8 +158,13 @@ const BASH = '/bin/bash';
  * argv[0], so a login goes through bash, whose `exec -a` can (bash is essential on Debian; where
  * it is missing the shell gets -l instead). SHLVL is unset so that the login shell's is 1.
  */
-function withSshTty(shell: string, args: string[] | 'login'): { file: string; args: string[] } {
-  const setTty = 'SSH_TTY=$(/usr/bin/tty 2>/dev/null) && export SSH_TTY || unset SSH_TTY;';
+function withSshTty(shell: string, args: string[] | 'login', modes: ReadonlyArray<readonly [number, number]> = []): { file: string; args: string[] } {
+  // The client's terminal modes (tlssh/3), set here on the new terminal before the shell starts
+  // (node-pty forks with fixed ones): one more exec, only when the client sent modes. The words
+  // are names and numbers sttyArgsFor made, never the peer's text; a failure leaves the defaults.
+  const stty = sttyArgsFor(modes);
+  const setModes = stty.length > 0 ? `/bin/stty ${stty.join(' ')} 2>/dev/null;` : '';
+  const setTty = `${setModes}SSH_TTY=$(/usr/bin/tty 2>/dev/null) && export SSH_TTY || unset SSH_TTY;`;
   if (args === 'login' && fs.existsSync(BASH)) {
     return { file: BASH, args: ['-c', `${setTty} unset SHLVL; exec -a "$1" "$0"`, shell, loginArgv0(shell)] };
   }
@@ -200,7 +206,7 @@ async function runPty(o: SessionOptions, shell: string, args: string[] | 'login'
   let rows = clampDimension(early?.rows ?? 0, clampDimension(request.rows, 24));
   let term: PtyProcess;
   try {
-    const start = withSshTty(shell, args);
+    const start = withSshTty(shell, args, request.modes);
     term = spawnPty(start.file, start.args, {
       cwd,
       // PWD as node-pty's own spawn has always set it for PTY sessions.

@@ -7,8 +7,8 @@ import * as tls from 'node:tls';
 import { findSubsystem } from '../config/subsystem';
 import { TlsshError, categoryOf, isTlsshError, type ErrorCode } from '../errors';
 import { setProcessTitle } from '../process-title';
+import { negotiated } from '../protocol/alpn';
 import { ALPN_TLSSH2, type Message, type SessionRequest } from '../protocol/messages';
-import { ALPN_TLSSH2_MUX } from '../protocol/mux-messages';
 import { encodeMessage } from '../protocol/codec';
 import { toErrorMessage } from '../protocol/error-message';
 import { Channel } from '../transport/channel';
@@ -146,8 +146,9 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
   server.emit('connection', socket);
 
   const onSecure = (tlsSocket: tls.TLSSocket): void => {
-    const multiplexed = tlsSocket.alpnProtocol === ALPN_TLSSH2_MUX;
-    if (tlsSocket.alpnProtocol !== ALPN_TLSSH2 && !multiplexed) {
+    const protocol = negotiated(tlsSocket.alpnProtocol);
+    const multiplexed = protocol?.multiplexed === true;
+    if (protocol === undefined) {
       // The original's tlssh.1 text protocol (no ALPN) is not spoken here (PROTOCOL.md section 2).
       const why = `client did not negotiate ALPN ${ALPN_TLSSH2}; tlssh.1 is not supported`;
       log.info(`connection from ${remote} closed: TLSSH_ERR_ALPN: ${why}`);
@@ -212,6 +213,10 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
         if (m.type !== 'session-request') {
           // The channel's message order refuses this first; kept as a second line of defence.
           return refuse(new TlsshError('TLSSH_ERR_PROTOCOL_STATE', `expected a session request, got ${m.type}`), peer, ch);
+        }
+        if (m.modes !== undefined && protocol.ttyModes !== true) {
+          // Flag bit 2 is reserved in tlssh/2: the client sent what it was not offered.
+          return refuse(new TlsshError('TLSSH_ERR_FRAME_MALFORMED', `session-request: reserved flag bits set (0x4) under ${String(tlsSocket.alpnProtocol)}`), peer, ch);
         }
         ch.on('message', early.hold);
         starts = starts.then(() => startSession(ch, id, early, m, peer));

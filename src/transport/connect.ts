@@ -8,6 +8,7 @@ import { isIP } from 'node:net';
 import * as tls from 'node:tls';
 import type { ClientConfig } from '../config/types';
 import { TlsshError } from '../errors';
+import { DIRECT_ALPN } from '../protocol/alpn';
 import { ALPN_TLSSH2 } from '../protocol/messages';
 import { emptyDefaultTrust } from './default-trust';
 import { loadCaCertificates, loadCrls } from './pem-files';
@@ -23,14 +24,14 @@ export interface ConnectOptions {
   /** -vvv: the whole chain the server sent. */
   debug3?: ((line: string) => void) | undefined;
   /**
-   * ALPN identifiers to offer, preferred first (default: tlssh/2 alone). A connection master
-   * offers tlssh/2+mux before tlssh/2 (doc/PROTOCOL.md section 12.1); socket.alpnProtocol says
-   * which the server chose.
+   * ALPN identifiers to offer, preferred first (default: tlssh/3, then tlssh/2). A connection
+   * master offers the multiplexed ones first (doc/PROTOCOL.md section 12.1); socket.alpnProtocol
+   * says which the server chose.
    */
   alpn?: readonly string[];
 }
 
-export function clientTlsOptions(cfg: ClientConfig, alpn: readonly string[] = [ALPN_TLSSH2]): tls.ConnectionOptions {
+export function clientTlsOptions(cfg: ClientConfig, alpn: readonly string[] = DIRECT_ALPN): tls.ConnectionOptions {
   emptyDefaultTrust();
   const opts: tls.ConnectionOptions = {
     ...keyMaterial(cfg),
@@ -129,7 +130,7 @@ function formatSubjectLine(subject: tls.PeerCertificate['subject'] | undefined):
 }
 
 /** Throws unless the server's certificate chains to our CA, names `host`, and may serve. */
-export function checkServer(socket: tls.TLSSocket, host: string, cfg?: Pick<ClientConfig, 'ServerCAFile' | 'ServerCAPath'>, alpn: readonly string[] = [ALPN_TLSSH2]): void {
+export function checkServer(socket: tls.TLSSocket, host: string, cfg?: Pick<ClientConfig, 'ServerCAFile' | 'ServerCAPath'>, alpn: readonly string[] = DIRECT_ALPN): void {
   const cert = peerCertificate(socket);
   if (!cert) throw new TlsshError('TLSSH_ERR_SERVER_CERT_UNTRUSTED', `server ${host} presented no certificate`);
   const id = identityOf(cert);

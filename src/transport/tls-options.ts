@@ -5,8 +5,7 @@ import { X509Certificate } from 'node:crypto';
 import { createServer, createSecureContext, type ConnectionOptions, type DetailedPeerCertificate, type Server, type TlsOptions, type TLSSocket } from 'node:tls';
 import type { CommonConfig, ServerConfig } from '../config/types';
 import { TlsshError } from '../errors';
-import { ALPN_TLSSH2 } from '../protocol/messages';
-import { ALPN_TLSSH2_MUX } from '../protocol/mux-messages';
+import { SERVER_ALPN } from '../protocol/alpn';
 import { emptyDefaultTrust } from './default-trust';
 import { loadCaCertificates, loadCrls, readConfiguredFile } from './pem-files';
 import { EKU_CLIENT_AUTH, describeKeyUsage, identityOf, peerCertificate, purposeProblem, type PeerIdentity } from './peer-identity';
@@ -73,8 +72,9 @@ export function serverTlsOptions(cfg: ServerTlsConfig, options: KeyOptions = {})
     // through an error frame instead of a bare TLS alert.
     requestCert: true,
     rejectUnauthorized: false,
-    // Servers prefer the multiplexing extension; a client that offers only tlssh/2 gets tlssh/2.
-    ALPNProtocols: [ALPN_TLSSH2_MUX, ALPN_TLSSH2],
+    // In the server's order (PROTOCOL.md section 2): tlssh/3 over tlssh/2, multiplexed first; a
+    // client that offers only tlssh/2 gets tlssh/2.
+    ALPNProtocols: [...SERVER_ALPN],
   };
   let crlError: TlsshError | undefined;
   if (cfg.ClientCRL) {

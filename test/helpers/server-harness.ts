@@ -269,7 +269,7 @@ export function sessionRequest(r: Partial<SessionRequest> = {}): SessionRequest 
 }
 
 /** A raw TLS 1.3 connection to the daemon on 127.0.0.1 with the given client identity. */
-export function connectTestTls(port: number, id: ClientIdentity): tls.TLSSocket {
+export function connectTestTls(port: number, id: ClientIdentity, alpn: readonly string[] = [ALPN_TLSSH2]): tls.TLSSocket {
   const socket = tls.connect({
     host: '127.0.0.1',
     port,
@@ -277,7 +277,7 @@ export function connectTestTls(port: number, id: ClientIdentity): tls.TLSSocket 
     cert: fs.readFileSync(id.certFile),
     key: fs.readFileSync(id.keyFile),
     minVersion: 'TLSv1.3',
-    ALPNProtocols: [ALPN_TLSSH2],
+    ALPNProtocols: [...alpn],
     // The server certificate is checked by the chain; its name is not what these tests are about.
     checkServerIdentity: () => undefined,
   });
@@ -285,8 +285,8 @@ export function connectTestTls(port: number, id: ClientIdentity): tls.TLSSocket 
   return socket;
 }
 
-export function connectClient(port: number, id: ClientIdentity, request?: SessionRequest | null): TestSession {
-  const socket = connectTestTls(port, id);
+export function connectClient(port: number, id: ClientIdentity, request?: SessionRequest | null, alpn?: readonly string[]): TestSession {
+  const socket = connectTestTls(port, id, alpn);
   const decoder = new MessageDecoder();
   const out: SessionResult = { started: undefined, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), exit: undefined, error: undefined, transportError: undefined };
   const stdoutChunks: Buffer[] = [];

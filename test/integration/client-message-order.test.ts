@@ -107,3 +107,21 @@ describe('tlssh and TLS 1.2', () => {
     }
   });
 });
+
+describe('terminal modes and a tlssh/2 server', () => {
+  it('tlssh on a local terminal sends its modes only over tlssh/3: this tlssh/2 server gets none', async () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const nodePty = require('node-pty') as typeof import('node-pty');
+    script = [started, { type: 'exit-status', code: 0, signal: null, coreDumped: false }];
+    received = [];
+    const { TLSSH } = await import('./client-fixture');
+    const term = nodePty.spawn(process.execPath, [TLSSH, '-c', configFile, '-t', '127.0.0.1', 'true'], {
+      name: 'xterm', cols: 80, rows: 24, cwd: dir, env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: dir, TERM: 'xterm' },
+    });
+    const status = await new Promise<number>((resolve) => term.onExit((e) => resolve(e.exitCode)));
+    assert.equal(status, 0);
+    const req = received.find((m) => m.type === 'session-request');
+    assert.ok(req?.type === 'session-request' && req.pty, JSON.stringify(received));
+    assert.equal(req.modes, undefined);
+  });
+});

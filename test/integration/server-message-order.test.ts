@@ -144,3 +144,36 @@ test('a connection without ALPN tlssh/2 is told TLSSH_ERR_ALPN and logged', asyn
   assert.equal(got[0]?.type === 'error' ? got[0].code : '', 'TLSSH_ERR_ALPN');
   await d.daemon.waitForLog(/closed: TLSSH_ERR_ALPN/);
 });
+
+describe('terminal modes in the session request (tlssh/3 only)', () => {
+  const withModes = sessionRequest({ pty: true, term: 'xterm', command: 'stty -a', modes: [[3, 8], [38, 0], [42, 1], [100, 7]] });
+
+  test('the server selects tlssh/3 over tlssh/2, and tlssh/3+mux over both, in its own order', async () => {
+    for (const [offered, chosen] of [
+      [['tlssh/2', 'tlssh/3'], 'tlssh/3'],
+      [['tlssh/2', 'tlssh/2+mux', 'tlssh/3', 'tlssh/3+mux'], 'tlssh/3+mux'],
+      [['tlssh/2', 'tlssh/2+mux'], 'tlssh/2+mux'],
+    ] as const) {
+      const s = connectClient(d.daemon.port, d.id, null, offered);
+      await new Promise((resolve) => s.socket.once('secureConnect', resolve));
+      assert.equal(s.socket.alpnProtocol, chosen, offered.join(','));
+      s.close();
+    }
+  });
+
+  test('over tlssh/3 they are applied to the new terminal; an unknown opcode is skipped', async () => {
+    const r = await connectClient(d.daemon.port, d.id, withModes, ['tlssh/3']).result;
+    assert.equal(r.exit?.code, 0, JSON.stringify(r.error));
+    const text = r.stdout.toString();
+    assert.match(text, /\berase = \^H;/);
+    assert.match(text, /(^|\s)-ixon(\s|$)/m);
+    assert.match(text, /(^|\s)iutf8(\s|$)/m);
+  });
+
+  test('over tlssh/2 the flag is a reserved bit: TLSSH_ERR_FRAME_MALFORMED, nothing runs', async () => {
+    const r = await connectClient(d.daemon.port, d.id, withModes).result;
+    assert.equal(r.error?.code, 'TLSSH_ERR_FRAME_MALFORMED', JSON.stringify(r.error));
+    assert.equal(r.started, undefined);
+    await d.daemon.waitForLog(/reserved flag bits set \(0x4\) under tlssh\/2/);
+  });
+});

@@ -55,6 +55,13 @@ describe('mux frames', () => {
       { ...HELLO, session: { ...HELLO.session, env: Array.from({ length: 300 }, () => ['A', 'b']) } },
       { ...HELLO, session: { ...HELLO.session, term: 'x'.repeat(300) } },
       { ...HELLO, own: 'not-hex' }, { ...HELLO, own: 'ab'.repeat(17) }, { ...HELLO, own: 7 },
+      { ...HELLO, session: { ...HELLO.session, modes: [[0, 1]] } },
+      { ...HELLO, session: { ...HELLO.session, modes: [[160, 1]] } },
+      { ...HELLO, session: { ...HELLO.session, modes: [[3, -1]] } },
+      { ...HELLO, session: { ...HELLO.session, modes: [[3, 2 ** 32]] } },
+      { ...HELLO, session: { ...HELLO.session, modes: [[3]] } },
+      { ...HELLO, session: { ...HELLO.session, modes: Array.from({ length: 129 }, () => [3, 8]) } },
+      { ...HELLO, session: { ...HELLO.session, modes: 'erase ^H' } },
     ];
     for (const b of bad) {
       const payload = Buffer.from(typeof b === 'string' ? b : JSON.stringify(b));
@@ -64,6 +71,9 @@ describe('mux frames', () => {
     // The starting client's token (ControlMaster ask leaves its own session alone).
     const own = 'a1'.repeat(16);
     assert.deepEqual(parseHello(Buffer.from(JSON.stringify({ ...HELLO, own }))), { ...HELLO, own });
+    // The terminal's modes, passed on as they came.
+    const withModes = { ...HELLO, session: { ...HELLO.session, modes: [[3, 8], [42, 1], [159, 0xffffffff]] } };
+    assert.deepEqual(parseHello(Buffer.from(JSON.stringify(withModes))), withModes);
   });
 
   it('checks replies, exit statuses, windows and signals', () => {
