@@ -146,7 +146,11 @@ function loginMessages(o: SessionOptions): string {
  * other restricted shells tell an interactive login from `-c command`; `-l` they do not all take.
  */
 function loginArgv0(shell: string): string {
-  return `-${shell.slice(shell.lastIndexOf('/') + 1)}`;
+  return `-${shellName(shell)}`;
+}
+
+function shellName(shell: string): string {
+  return shell.slice(shell.lastIndexOf('/') + 1);
 }
 
 const BASH = '/bin/bash';
@@ -155,8 +159,9 @@ const BASH = '/bin/bash';
  * SSH_TTY must name the terminal, which exists only once node-pty has forked the command on it.
  * So a PTY session starts through a shell that sets SSH_TTY from tty(1) and execs the session's
  * shell (one extra exec and one fork, a few ms, on terminal sessions only). node-pty cannot set
- * argv[0], so a login goes through bash, whose `exec -a` can (bash is essential on Debian; where
- * it is missing the shell gets -l instead). SHLVL is unset so that the login shell's is 1.
+ * argv[0], so this goes through bash, whose `exec -a` can (bash is essential on Debian; where it
+ * is missing a login shell gets -l instead and a command's shell its path as its name). SHLVL is
+ * unset so that the session shell's is 1.
  */
 function withSshTty(shell: string, args: string[] | 'login', modes: ReadonlyArray<readonly [number, number]> = []): { file: string; args: string[] } {
   // The client's terminal modes (tlssh/3), set here on the new terminal before the shell starts
@@ -165,8 +170,10 @@ function withSshTty(shell: string, args: string[] | 'login', modes: ReadonlyArra
   const stty = sttyArgsFor(modes);
   const setModes = stty.length > 0 ? `/bin/stty ${stty.join(' ')} 2>/dev/null;` : '';
   const setTty = `${setModes}SSH_TTY=$(/usr/bin/tty 2>/dev/null) && export SSH_TTY || unset SSH_TTY;`;
-  if (args === 'login' && fs.existsSync(BASH)) {
-    return { file: BASH, args: ['-c', `${setTty} unset SHLVL; exec -a "$1" "$0"`, shell, loginArgv0(shell)] };
+  if (fs.existsSync(BASH)) {
+    // exec -a: argv[0] as sshd sets it, "-bash" for a login and "bash" for a command.
+    if (args === 'login') return { file: BASH, args: ['-c', `${setTty} unset SHLVL; exec -a "$1" "$0"`, shell, loginArgv0(shell)] };
+    return { file: BASH, args: ['-c', `${setTty} unset SHLVL; name=$1; shift; exec -a "$name" "$0" "$@"`, shell, shellName(shell), ...args] };
   }
   return { file: '/bin/sh', args: ['-c', `${setTty} exec "$0" "$@"`, shell, ...(args === 'login' ? ['-l'] : args)] };
 }
@@ -284,7 +291,9 @@ function runPipes(o: SessionOptions, shell: string, args: string[] | 'login', cw
     // detached: its own session and process group, as sshd gives every session.
     child = spawn(shell, args === 'login' ? [] : args, {
       cwd, env, stdio: pipes ? [pipes.stdin.child, pipes.stdout.child, pipes.stderr.child] : ['pipe', 'pipe', 'pipe'], detached: true,
-      ...(args === 'login' ? { argv0: loginArgv0(shell) } : {}),
+      // As sshd: "-bash" for a login, "bash" (not its path) for a command, which is what the
+      // shell's own messages then start with ("bash: line 1: nosuch: command not found").
+      argv0: args === 'login' ? loginArgv0(shell) : shellName(shell),
     });
   } catch (e) {
     if (pipes) closePipes(pipes);

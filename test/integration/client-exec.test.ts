@@ -7,7 +7,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import { constants } from 'node:os';
+import { constants, userInfo } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { NO_TTY_WARNING } from '../../src/client/pty-decision';
@@ -190,6 +190,18 @@ describe('tlssh running commands', () => {
     assert.equal(r.status, 0);
     assert.equal(r.stderr.trim(), NO_TTY_WARNING);
     assert.equal(r.stdout.toString(), 'not a tty\n');
+  });
+
+  it('runs a command\'s shell under its name, not its path, as sshd: "bash: line 1: ..." with and without a terminal', async () => {
+    const shell = userInfo().shell ?? '/bin/bash';
+    const name = path.basename(shell);
+    for (const tty of [[], ['-tt']]) {
+      const r = await runTlssh([...conf, ...tty, 'localhost', 'echo "argv0=$0"; nosuch-command-xyz']);
+      assert.equal(r.status, 127, r.stderr);
+      const text = r.stdout.toString() + r.stderr;
+      assert.match(text, new RegExp(`^argv0=${name}\\r?$`, 'm'), text);
+      assert.match(text, new RegExp(`^${name}: line 1: nosuch-command-xyz: command not found`, 'm'), text);
+    }
   });
 
   it('-tt forces a remote pseudo-terminal even without a local one', async () => {
