@@ -1,5 +1,6 @@
 // A file holding a TPM or key password must be as private as a key file: readable by its owner
 // only, and owned by that user or root (as ssh demands of private keys).
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { TlsshError } from '../errors';
 
@@ -65,14 +66,15 @@ export function insecureSecretFiles(cfg: object): string[] {
  * client elsewhere. Its owner must be us or root and nobody else may write it, as ssh demands of
  * ~/.ssh/config. Undefined when it is fine or cannot be looked at (its reader says why).
  */
-export function othersMayWrite(file: string): string | undefined {
+export function othersMayWrite(file: string, opts: { privateGroupOk?: boolean } = {}): string | undefined {
   let st: fs.Stats;
   try {
     st = fs.statSync(file);
   } catch {
     return undefined;
   }
-  if ((st.mode & 0o022) !== 0) {
+  const groupOnly = (st.mode & 0o022) === 0o020;
+  if ((st.mode & 0o022) !== 0 && !(groupOnly && opts.privateGroupOk === true && isPrivateGroupOf(st.gid, st.uid))) {
     return `other users may write to it (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}): run chmod go-w ${file}`;
   }
   const euid = typeof process.geteuid === 'function' ? process.geteuid() : st.uid;
@@ -80,8 +82,42 @@ export function othersMayWrite(file: string): string | undefined {
   return undefined;
 }
 
-/** Throws TLSSH_ERR_CONFIG_INSECURE_MODE for a configuration file other users may change. */
-export function assertOnlyOwnerWrites(file: string): void {
-  const why = othersMayWrite(file);
+/**
+ * Whether `gid` is `uid`'s own group and nobody else's, as Debian's ssh accepts a group-writable
+ * ~/.ssh/config under the user-private-group scheme (umask 002): among the users NSS lists, only
+ * `uid` has it as primary group, and its member list is empty or that user alone. A group with
+ * no member at all does not count. Asked only for a group-writable file, so costs nothing else.
+ */
+function isPrivateGroupOf(gid: number, uid: number): boolean {
+  const getent = (...args: string[]): string[] | undefined => {
+    const r = spawnSync('getent', args, { encoding: 'utf8', timeout: 10_000, env: { PATH: '/usr/bin:/bin' } });
+    return r.status === 0 && typeof r.stdout === 'string' ? r.stdout.split('\n').filter((l) => l !== '') : undefined;
+  };
+  const group = getent('group', String(gid))?.[0]?.split(':');
+  const users = getent('passwd')?.map((l) => l.split(':'));
+  if (group === undefined || group.length < 4 || users === undefined) return false;
+  const owner = users.find((f) => Number(f[2]) === uid);
+  if (owner === undefined) return false;
+  let members = 0;
+  for (const f of users) {
+    if (Number(f[3]) !== gid) continue;
+    if (Number(f[2]) !== uid) return false;
+    members++;
+  }
+  const listed = (group[3] ?? '').split(',').filter((m) => m !== '');
+  if (listed.length > 0) {
+    if (listed.length !== 1 || listed[0] !== owner[0]) return false;
+    members++;
+  }
+  return members > 0;
+}
+
+/**
+ * Throws TLSSH_ERR_CONFIG_INSECURE_MODE for a configuration file other users may change.
+ * `privateGroupOk`: group-writable is fine when the group is the owner's private group (the
+ * client's per-user files, as Debian's ssh judges ~/.ssh/config).
+ */
+export function assertOnlyOwnerWrites(file: string, opts: { privateGroupOk?: boolean } = {}): void {
+  const why = othersMayWrite(file, opts);
   if (why !== undefined) throw new TlsshError('TLSSH_ERR_CONFIG_INSECURE_MODE', `bad owner or permissions on ${file}: ${why}`);
 }

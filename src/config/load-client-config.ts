@@ -38,7 +38,7 @@ export function loadClientConfig(opts: ClientLoadOptions, paths: ConfigPaths = D
     const found = readConfigFile(file, clientSchema, { home, missingOk });
     // ssh's rule for ~/.ssh/config: the user's own file (and what it includes) nobody else may change.
     if (found !== null && opts.file === undefined && file !== paths.systemClientFile) {
-      for (const f of new Set([file, ...found.map((st) => st.where.file)])) assertOnlyOwnerWrites(f);
+      for (const f of new Set([file, ...found.map((st) => st.where.file)])) assertOnlyOwnerWrites(f, { privateGroupOk: true });
     }
     trace.push(found === null ? `Reading configuration data ${file}: not found` : `Reading configuration data ${file}`);
     const statements = found ?? [];

@@ -1,4 +1,5 @@
 import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -289,9 +290,30 @@ describe('the per-user tlssh.conf must be the user\'s alone, as ssh demands of ~
     const user = write('Port 2300\n', 0o666);
     const e = fails(() => loadClientConfig({ host: 'h', home: HOME }, paths(path.join(tmp, 'no-system.conf'), user)), 'TLSSH_ERR_CONFIG_INSECURE_MODE', `bad owner or permissions on ${user}`);
     assert.match(e.message, /mode 0666/);
-    const inc = write('Port 2301\n', 0o664);
+    const inc = write('Port 2301\n', 0o646);
     const withInclude = write(`include ${inc}\n`);
     fails(() => loadClientConfig({ host: 'h', home: HOME }, paths(path.join(tmp, 'no-system.conf'), withInclude)), 'TLSSH_ERR_CONFIG_INSECURE_MODE', `bad owner or permissions on ${inc}`);
+  });
+
+  it('takes it group-writable only when the group is the owner\'s private group, as Debian\'s ssh', { skip: process.getuid?.() === 0 ? false : 'needs root to pick the file\'s group' }, () => {
+    const load = (file: string): number => loadClientConfig({ host: 'h', home: HOME }, paths(path.join(tmp, 'no-system.conf'), file)).Port;
+    // root's own group: root's primary group, with no other member (umask 002's user private group).
+    const own = write('Port 2310\n', 0o664);
+    fs.chownSync(own, 0, 0);
+    assert.equal(load(own), 2310);
+    // A group of nobody in particular, and one that lists another user: both refused.
+    const adm = write('Port 2311\n', 0o664);
+    execFileSync('chgrp', ['adm', adm]);
+    fails(() => load(adm), 'TLSSH_ERR_CONFIG_INSECURE_MODE', `bad owner or permissions on ${adm}`);
+    const name = `tlssh-upg-${process.pid}`;
+    execFileSync('groupadd', ['-U', 'root,nobody', name]);
+    try {
+      const shared = write('Port 2312\n', 0o664);
+      execFileSync('chgrp', [name, shared]);
+      fails(() => load(shared), 'TLSSH_ERR_CONFIG_INSECURE_MODE', `bad owner or permissions on ${shared}`);
+    } finally {
+      execFileSync('groupdel', [name]);
+    }
   });
   it('takes it at 0644 and 0600; the system file and -F files are not judged', () => {
     for (const mode of [0o644, 0o600]) assert.equal(loadClientConfig({ host: 'h', home: HOME }, paths(path.join(tmp, 'no-system.conf'), write('Port 2302\n', mode))).Port, 2302);
