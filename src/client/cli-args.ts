@@ -96,6 +96,7 @@ Accepted and ignored (noted at -v): -2 -A -a -C -g -K -k -m -P -x -y.
 -X and -Y are accepted with a warning: tlssh has no X11 forwarding.
 Refused: -L -R -D -W -J -w (no forwarding or tunnels), -1, -B, -I, -Q; -f with a command.
 Options may also follow the host, up to the first word of the command; -- ends them.
+The destination may be a URI, as for ssh: ssh://[user@]host[:port] or tlssh://...
 
 Connection sharing (ssh's ControlMaster, ControlPath, ControlPersist; tlssh.conf(5)):
   tlssh -o ControlMaster=auto -o ControlPath='~/.tlssh/cm-%C' -o ControlPersist=10m host
@@ -291,6 +292,32 @@ function controlCommand(value: string): ControlCommand {
   }
 }
 
+/**
+ * ssh's URI form of a destination, `ssh://[user@]host[:port][/]` (the secsh URI draft, as
+ * OpenSSH takes it), and tlssh's own `tlssh://`: the user percent-decoded, an IPv6 address in brackets,
+ * no path. Undefined when `destination` is not such a URI; a UsageProblem when it is a bad one.
+ */
+function parseUri(destination: string): { user: string | undefined; host: string; port: string | undefined } | undefined {
+  const m = /^(?:ssh|tlssh):\/\/(.*)$/i.exec(destination);
+  if (!m) return undefined;
+  const rest = m[1]!.replace(/\/$/, '');
+  const bad = (): UsageProblem => new UsageProblem(`"${destination}" is not a destination URI: scheme://[user@]host[:port] without a path`);
+  if (rest.includes('/')) throw bad();
+  const at = rest.lastIndexOf('@');
+  let user: string | undefined;
+  if (at >= 0) {
+    try {
+      // ssh ignores the ";fingerprint=..." parameters of the user part.
+      user = decodeURIComponent(rest.slice(0, at).replace(/;.*$/, ''));
+    } catch {
+      throw bad();
+    }
+  }
+  const hostPort = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]]+))(?::(\d{1,5}))?$/.exec(rest.slice(at + 1));
+  if (!hostPort) throw bad();
+  return { user, host: hostPort[1] ?? hostPort[2]!, port: hostPort[3] };
+}
+
 function splitDestination(destination: string): { user: string | undefined; host: string } {
   // The last @ separates, as in ssh, so a user name may itself contain one.
   const at = destination.lastIndexOf('@');
@@ -412,7 +439,16 @@ export function parseArgs(argv: readonly string[], version: string): ParseResult
   if (s.version) return { kind: 'exit', status: 0, stdout: `${version}\n`, stderr: '' };
 
   if (destination === undefined || destination === '') return usageError('no host given', true);
-  const { user, host } = splitDestination(destination);
+  let uri: ReturnType<typeof parseUri>;
+  try {
+    uri = parseUri(destination);
+  } catch (err) {
+    if (err instanceof UsageProblem) return usageError(err.message);
+    throw err;
+  }
+  const { user, host } = uri ?? splitDestination(destination);
+  // A URI's port goes first, like its user: -p and -o Port win over it, as in ssh.
+  if (uri?.port !== undefined) s.overrides.unshift(`Port=${uri.port}`);
   if (host === '') return usageError(`no host in "${destination}"`);
   if (user === '') return usageError(`empty user name in "${destination}"`);
   // -l and -o User win over user@host, as in ssh; all of them win over the configuration files.

@@ -204,6 +204,19 @@ describe('tlssh running commands', () => {
     }
   });
 
+  it('logs in to an ssh:// destination, its port winning over the configuration\'s', async () => {
+    const me = userInfo().username;
+    const r = await runTlssh(['-F', fx.configFile, '-o', 'Port=1', `ssh://${me}@localhost:${fx.server.port}/`, 'id', '-un']);
+    assert.equal(r.status, 255, 'a -o Port typed wins over the URI, as in ssh');
+    const wrongPort = path.join(fx.dir, 'wrong-port.conf');
+    const text = fs.readFileSync(fx.configFile, 'utf8');
+    assert.match(text, /^Port \d+$/m);
+    fs.writeFileSync(wrongPort, text.replace(/^Port .*$/m, 'Port 1'), { mode: 0o600 });
+    const ok = await runTlssh(['-F', wrongPort, `ssh://${me}@localhost:${fx.server.port}/`, 'id', '-un']);
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.equal(ok.stdout.toString(), `${me}\n`);
+  });
+
   it('-tt forces a remote pseudo-terminal even without a local one', async () => {
     const r = await runTlssh([...conf, '-tt', 'localhost', 'tty >/dev/null && echo is-a-tty']);
     assert.equal(r.status, 0, r.stderr);

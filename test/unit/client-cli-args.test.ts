@@ -47,6 +47,24 @@ describe('tlssh command line', () => {
     assert.deepEqual(args(['-l', 'bob', 'alice@h']).overrides, ['User=bob']);
   });
 
+  it('takes ssh:// and tlssh:// destinations as ssh does: user, host, port; -p and -l win over them', () => {
+    const resolved = (argv: string[]): { host: string; user: string; port: number } => {
+      const a = args(argv);
+      const c = loadClientConfig({ host: a.host, file: '/dev/null', overrides: a.overrides, home: os.tmpdir() });
+      return { host: a.host, user: c.User, port: c.Port };
+    };
+    assert.deepEqual(resolved(['ssh://alice@db1:2232', 'uptime']), { host: 'db1', user: 'alice', port: 2232 });
+    assert.deepEqual(resolved(['tlssh://db1/']), { host: 'db1', user: '', port: 232 });
+    assert.deepEqual(resolved(['SSH://al%2Dice@[::1]:22']), { host: '::1', user: 'al-ice', port: 22 });
+    assert.deepEqual(resolved(['-p', '2000', '-l', 'bob', 'ssh://alice@db1:2232']), { host: 'db1', user: 'bob', port: 2000 });
+    assert.equal(args(['ssh://db1', 'ls', '-l']).command, 'ls -l');
+    for (const bad of ['ssh://db1/path', 'ssh://db1:port', 'ssh://', 'ssh://a%zz@db1', 'ssh://[::1']) {
+      const r = exitOf([bad]);
+      assert.equal(r.status, 255, bad);
+      assert.match(r.stderr, /is not a destination URI/, bad);
+    }
+  });
+
   it('lets -o User win over user@host, typed before or after it, as ssh does', () => {
     const userOf = (argv: string[]): string => {
       const a = args(argv);
