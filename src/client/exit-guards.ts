@@ -75,7 +75,9 @@ export function installExitGuards(options: GuardOptions): void {
   // ssh's answer to these signals: restore the terminal and exit 255. As OpenSSH 9's ssh,
   // "Killed by signal N." is a verbose line (-v): `timeout 30 tlssh ...` and scripts that kill
   // their tlssh expect no noise on stderr.
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  // SIGQUIT too, as ssh: Ctrl-\ at a terminal that is not raw would otherwise kill tlssh with a
+  // core dump and the terminal left as it was.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const) {
     process.on(signal, () => {
       const intercept = signal === 'SIGINT' ? state.interruptHandler : undefined;
       if (intercept) {

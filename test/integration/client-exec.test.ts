@@ -230,9 +230,9 @@ describe('tlssh running commands', () => {
     assert.equal(fs.readFileSync(path.join(fx.dir, 'epipe.err'), 'utf8'), '');
   });
 
-  it('exits 255 on SIGTERM, SIGHUP and SIGINT, quietly as ssh does; -v says "Killed by signal N."', async () => {
+  it('exits 255 on SIGTERM, SIGHUP, SIGQUIT and SIGINT, quietly as ssh does; -v says "Killed by signal N."', async () => {
     // SIGINT ends tlssh only with a terminal: without one the first goes to the remote command.
-    const cases: [NodeJS.Signals, string[]][] = [['SIGTERM', []], ['SIGHUP', []], ['SIGINT', ['-tt']]];
+    const cases: [NodeJS.Signals, string[]][] = [['SIGTERM', []], ['SIGHUP', []], ['SIGQUIT', []], ['SIGINT', ['-tt']]];
     for (const [signal, extra] of cases) {
       for (const verbose of [false, true]) {
         const child = spawn(process.execPath, [TLSSH, ...conf, ...extra, ...(verbose ? ['-v'] : []), 'localhost', 'echo started; exec sleep 60'], { stdio: ['ignore', 'pipe', 'pipe'] });
