@@ -226,7 +226,7 @@ export function runSession(channel: Channel, setup: SessionSetup): Promise<Sessi
         (err && err.code !== 'TLSSH_ERR_CONNECTION_LOST' ? err : undefined) ??
         remoteError ??
         err ??
-        new TlsshError('TLSSH_ERR_CONNECTION_LOST', `connection to ${host} closed`);
+        new TlsshError('TLSSH_ERR_CONNECTION_LOST', `connection to ${host} closed by remote host, without an exit status`);
       finish({ kind: 'failed', error: sanitized(error) }, true);
     };
 

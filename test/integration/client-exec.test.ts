@@ -217,6 +217,18 @@ describe('tlssh running commands', () => {
     assert.equal(ok.stdout.toString(), `${me}\n`);
   });
 
+  it('says the remote host closed the connection when its worker dies mid-command, and exits 255', async () => {
+    const child = spawn(process.execPath, [TLSSH, ...conf, 'localhost', 'echo started; exec sleep 60'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const status = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    const before = new Set(fx.server.workerPids());
+    for (const pid of before) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    assert.equal(await status, 255);
+    assert.equal(stderr, 'tlssh: connection to localhost closed by remote host, without an exit status\n');
+  });
+
   it('-tt forces a remote pseudo-terminal even without a local one', async () => {
     const r = await runTlssh([...conf, '-tt', 'localhost', 'tty >/dev/null && echo is-a-tty']);
     assert.equal(r.status, 0, r.stderr);
