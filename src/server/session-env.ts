@@ -12,7 +12,8 @@
 
 import type { Account } from './passwd-lookup';
 
-const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
+// Debian's sshd's (built --with-default-path); PAM's pam_env may set another.
+const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin:/usr/games';
 const ROOT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 const SERVER_SET = new Set(['HOME', 'USER', 'LOGNAME', 'SHELL', 'PATH', 'MAIL', 'TERM']);

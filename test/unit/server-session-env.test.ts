@@ -27,7 +27,7 @@ test('the environment is built from scratch', () => {
   });
   assert.deepEqual(env, {
     LANG: 'C.UTF-8', LC_TIME: 'C', HOME: '/home/alice', USER: 'alice', LOGNAME: 'alice', SHELL: '/bin/zsh',
-    PATH: '/usr/local/bin:/usr/bin:/bin', MAIL: '/var/mail/alice', TLSSH_CONNECTION: '1 2 3 4', TERM: 'xterm',
+    PATH: '/usr/local/bin:/usr/bin:/bin:/usr/games', MAIL: '/var/mail/alice', TLSSH_CONNECTION: '1 2 3 4', TERM: 'xterm',
     SSH_CONNECTION: '1 2 3 4', SSH_CLIENT: '1 2 4',
   });
 });
