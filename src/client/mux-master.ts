@@ -156,14 +156,15 @@ export class MuxMaster {
   }
 
   /** @internal */
-  openSession(request: MuxSessionRequest, io: SharedSessionIo): SharedSession {
+  openSession(request: MuxSessionRequest, io: SharedSessionIo, linkDone: Promise<void>): SharedSession {
     this.sessions += 1;
     this.everHadSession = true;
     this.armIdle();
     const s = this.opts.openSession(request, io);
-    // After the client's own handler has sent the exit status (next turn): ending the master
-    // first would tell that client its session failed.
-    void s.ended.then(() => setImmediate(() => {
+    // Counted until the client's link has queued the exit status too (after the session's last
+    // output, which a slow reader may hold for a while): a stopping master that ended first
+    // would tell that client its session failed.
+    void Promise.all([s.ended, linkDone]).then(() => setImmediate(() => {
       this.sessions -= 1;
       if (this.stopping && this.sessions === 0) this.end('stopped');
       else this.armIdle();
@@ -216,6 +217,16 @@ class ClientLink {
   private early: MuxFrame[] = [];
   private windowListeners: Array<(size: { cols: number; rows: number }) => void> = [];
   private signalListeners: Array<(name: string) => void> = [];
+  private resolveFinished!: () => void;
+  /** Resolves once this client is done with: its last frame queued, or its socket gone. */
+  private readonly finished = new Promise<void>((resolve) => {
+    this.resolveFinished = resolve;
+  });
+
+  private markClosed(): void {
+    this.state = 'closed';
+    this.resolveFinished();
+  }
 
   constructor(
     private readonly socket: net.Socket,
@@ -236,7 +247,7 @@ class ClientLink {
   close(why: string): void {
     if (this.state === 'closed') return;
     if (this.session) this.send(encodeJson(MUX.failure, { code: 'TLSSH_ERR_MASTER_LOST', message: why }));
-    this.state = 'closed';
+    this.markClosed();
     this.session?.abort();
     this.socket.end();
   }
@@ -271,7 +282,7 @@ class ClientLink {
     const e = isTlsshError(err) ? err : new TlsshError('TLSSH_ERR_CONTROL_PROTOCOL', describeError(err), { cause: err });
     this.master.log.debug?.(`control client pid ${this.peer.pid}: ${e.message}`);
     if (this.state !== 'closed') this.send(encodeJson(MUX.failure, { code: e.code, message: e.message }));
-    this.state = 'closed';
+    this.markClosed();
     this.session?.abort();
     this.socket.end();
     this.socket.destroySoon();
@@ -292,7 +303,7 @@ class ClientLink {
           this.send(encodeJson(MUX.reply, allowed
             ? { ok: true, pid: process.pid }
             : { ok: false, code: 'TLSSH_ERR_CONTROL_PEER', message: `${op} request refused (ControlMaster ask: not confirmed)` }));
-          this.state = 'closed';
+          this.markClosed();
           this.socket.end();
           if (allowed) this.master.controlRequest(op);
         });
@@ -300,7 +311,7 @@ class ClientLink {
       }
       if (this.master.isStopping) {
         this.send(encodeJson(MUX.reply, { ok: false, code: 'TLSSH_ERR_CONTROL_SOCKET', message: 'the master is stopping and takes no new sessions' }));
-        this.state = 'closed';
+        this.markClosed();
         this.socket.end();
         return;
       }
@@ -315,7 +326,7 @@ class ClientLink {
         const early = this.early.splice(0);
         if (!allowed) {
           this.send(encodeJson(MUX.reply, { ok: false, code: 'TLSSH_ERR_CONTROL_PEER', message: 'shared session refused (ControlMaster ask: not confirmed)' }));
-          this.state = 'closed';
+          this.markClosed();
           this.socket.end();
           return;
         }
@@ -387,7 +398,7 @@ class ClientLink {
     // before its reply. Held (corked) until then; end() in the failure path lets it go.
     io.stdout.cork();
     io.stderr.cork();
-    const session = this.master.openSession(request, io);
+    const session = this.master.openSession(request, io, this.finished);
     this.session = session;
     session.started.then(
       () => {
@@ -409,7 +420,7 @@ class ClientLink {
       })));
       // The client may have gone meanwhile (the await above lets its close run).
       if ((this.state as string) === 'closed') return;
-      this.state = 'closed';
+      this.markClosed();
       const frame = end.kind === 'exit'
         ? encodeJson(MUX.exit, end.status)
         : encodeJson(MUX.failure, { code: end.error.code, message: end.error.message });
@@ -419,7 +430,7 @@ class ClientLink {
 
   private onClose(): void {
     if (this.state === 'closed') return;
-    this.state = 'closed';
+    this.markClosed();
     // ~. in the client, or the client was killed: this session only.
     this.session?.abort();
   }

@@ -179,6 +179,27 @@ describe('connection sharing (ControlMaster, ControlPath, ControlPersist)', () =
     await eventually('the master ends after its last session', () => !isAlive(pid));
   });
 
+  it('-O stop while a slow client still has output queued in the master: it gets all of it and the exit status', async () => {
+    const { args } = shared('yes');
+    assert.equal((await runTlssh([...args, 'localhost', 'true'])).status, 0);
+    const pid = await masterPid(args);
+    const child = spawn(process.execPath, [TLSSH, ...args, 'localhost', 'echo started; read x; head -c 1000000 /dev/zero; echo end'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const chunks: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => chunks.push(b));
+    const done = new Promise<number | null>((resolve) => child.once('close', (status) => resolve(status)));
+    await eventually('the session started', () => Buffer.concat(chunks).toString() === 'started\n');
+    // The client stops reading: the master's link to it holds what the session still writes.
+    child.stdout.pause();
+    const closedBefore = (fx.server.logs().match(/session closed: exit status 0/g) ?? []).length;
+    assert.equal((await runTlssh([...args, '-O', 'stop', 'localhost'])).status, 0);
+    child.stdin.end('go\n');
+    await eventually('the remote command ended', () => (fx.server.logs().match(/session closed: exit status 0/g) ?? []).length > closedBefore);
+    child.stdout.resume();
+    assert.equal(await done, 0);
+    assert.equal(Buffer.concat(chunks).length, 'started\n'.length + 1_000_000 + 'end\n'.length);
+    await eventually('the master ends after its last session', () => !isAlive(pid));
+  });
+
   it('bad bytes on the socket end only that client: the master and its other sessions carry on', async () => {
     const { args, socket } = shared('yes');
     assert.equal((await runTlssh([...args, 'localhost', 'true'])).status, 0);
