@@ -423,6 +423,10 @@ export class Listener {
     this.penalise(c.address, kind);
   }
 
+  private penaltySeconds(kind: PenaltyKind): number {
+    return this.config.PerSourcePenalties[kind];
+  }
+
   private penalise(address: string, kind: PenaltyKind): void {
     const started = this.perSource.penalise(address, kind);
     if (started) this.log.info(`penalty: ${started}`);
@@ -555,8 +559,9 @@ export class Listener {
     } else if (m.t === 'pam-session') {
       if (w.user) this.pamSessions.opened(pid, { service: w.pamService, user: w.user, rhost: w.host, tty: 'ssh' });
     } else if (m.t === 'penalty') {
-      // Only the unauthenticated stage can earn one; a logged-in user's worker has no say.
-      if (!w.authenticated) w.penalty = m.reason;
+      // Only the unauthenticated stage can earn one; a logged-in user's worker has no say. Of
+      // two reports for one connection the one PerSourcePenalties makes longer stands.
+      if (!w.authenticated && (w.penalty === undefined || this.penaltySeconds(m.reason) >= this.penaltySeconds(w.penalty))) w.penalty = m.reason;
     } else if (m.t === 'login') {
       this.pamSessions.setTty(pid, `/dev/${m.line}`);
       if (w.tty === undefined) {

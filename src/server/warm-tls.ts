@@ -60,7 +60,23 @@ export function buildServerTls(src: TlsSource): BuiltTls {
   const setup = serverTlsOptions(src.config, {
     ...(src.agentSocket ? { agentSocket: src.agentSocket } : {}),
   });
+  setup.options.handshakeTimeout = handshakeTimeoutMs(src.config.LoginGraceTime);
   return { setup, server: createTlsServer(setup) };
+}
+
+/** The longest a Node timer waits (about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * LoginGraceTime alone bounds the handshake (worker.ts's grace timer, which earns the
+ * grace-exceeded penalty). Node's own handshake timeout, 120 s unless set, would otherwise end a
+ * stalled handshake at the same moment as the default grace time, as a plain TLS failure worth
+ * only a noauth penalty, and cut it at 120 s whatever LoginGraceTime says. So it is set past the
+ * grace time, and as far as a timer goes with no limit (0), where MaxStartups and the per-source
+ * limits are what bound a stalled client, as in sshd.
+ */
+export function handshakeTimeoutMs(loginGraceTime: number): number {
+  return loginGraceTime > 0 ? Math.min(loginGraceTime * 1000 + 5000, MAX_TIMER_MS) : MAX_TIMER_MS;
 }
 
 /** A warm worker's set-up for `generation`; throws like buildServerTls. */

@@ -96,9 +96,11 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
     },
   };
 
+  let graceExpired = false;
   const grace = cfg.LoginGraceTime > 0
     ? setTimeout(() => {
       if (authenticated) return;
+      graceExpired = true;
       log.info('timeout before authentication');
       safeReport(hooks, { t: 'penalty', reason: 'grace-exceeded' }, log);
       if (channel) channel.fail('TLSSH_ERR_LOGIN_GRACE_TIME', `no session within LoginGraceTime (${cfg.LoginGraceTime}s)`);
@@ -130,8 +132,9 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
     if (keyFailure) log.error(`TLS handshake failed: server key: ${keyFailure}`);
     else {
       log.verbose(`TLS handshake failed: ${shortMessage(e)}`);
-      // A refused client certificate is a failed login; anything else broke the handshake.
-      safeReport(hooks, { t: 'penalty', reason: /certificate|\bca\b/i.test(e.message) ? 'authfail' : 'noauth' }, log);
+      // A refused client certificate is a failed login; anything else broke the handshake. A
+      // handshake the grace timer ended has its penalty already, and the harsher one.
+      if (!graceExpired) safeReport(hooks, { t: 'penalty', reason: /certificate|\bca\b/i.test(e.message) ? 'authfail' : 'noauth' }, log);
     }
     socket.destroy();
     finish(0);

@@ -7,7 +7,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { filesStamp, stillCurrent, type PreparedTls, type TlsSource } from '../../src/server/warm-tls';
+import { buildServerTls, filesStamp, handshakeTimeoutMs, stillCurrent, type PreparedTls, type TlsSource } from '../../src/server/warm-tls';
+import { issueCert, makeCa } from '../helpers/ca';
 import type { WorkerConfig } from '../../src/server/worker-config';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlssh-warm-tls-'));
@@ -59,5 +60,21 @@ describe('warm TLS freshness', () => {
       fs.writeFileSync(s.config.KeyFile, 'k again');
       assert.equal(stillCurrent(p, s, 1), p);
     }
+  });
+});
+
+describe('the handshake\'s own timeout', () => {
+  it('lies past LoginGraceTime, so the grace timer (and its grace-exceeded penalty) always decides', () => {
+    const ca = makeCa(path.join(dir, 'hs-ca'));
+    const server = issueCert(ca, { cn: 'server', eku: 'serverAuth', fileStem: 'hs-server' });
+    const built = (grace: number): number | undefined => buildServerTls({
+      config: { CertFile: server.certFile, KeyFile: server.keyFile, ClientCAFile: ca.certFile, ClientCAPath: '', ClientCRL: '', LoginGraceTime: grace } as WorkerConfig,
+      logSink: 'stderr',
+    }).setup.options.handshakeTimeout;
+    // Node's default is 120 s: the default LoginGraceTime's, where it used to win as a noauth.
+    assert.equal(built(120), 125_000);
+    assert.equal(built(600), 605_000);
+    assert.equal(built(0), 2 ** 31 - 1, 'no limit: as long as a timer goes');
+    assert.equal(handshakeTimeoutMs(10 ** 9), 2 ** 31 - 1);
   });
 });
