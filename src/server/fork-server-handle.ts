@@ -99,6 +99,12 @@ export interface ForkServerOptions {
   warmMessage(generation: number): WarmMessage;
   generation(): number;
   log(level: 'info' | 'verbose' | 'error', line: string): void;
+  /**
+   * Whether worker `pid` had a logged-in user. Such a worker runs as that user, who may signal
+   * it: its "crash" tells nobody anything about the layout, and must not let a user make the
+   * daemon start fork servers on demand. Absent: every crash counts.
+   */
+  loggedIn?(pid: number): boolean;
 }
 
 export class ForkServerHandle {
@@ -201,10 +207,14 @@ export class ForkServerHandle {
       }
       this.pump();
     } else if (m.t === 'exited') {
+      // Asked before the exit is told: the listener forgets the worker then.
+      const user = this.opts.loggedIn?.(m.pid) === true;
       this.forked.get(m.pid)?.exited(m.code, m.signal);
-      // Every worker of one fork server has its layout: a crash may be somebody probing that
-      // layout a connection at a time (as against any server that forks without exec).
-      if (m.signal !== null && CRASH_SIGNALS.has(m.signal) && !this.renewing) {
+      // Every worker of one fork server has its layout: a crash before login may be somebody
+      // probing that layout a connection at a time (as against any server that forks without exec).
+      if (m.signal !== null && CRASH_SIGNALS.has(m.signal) && user) {
+        this.opts.log('info', `worker ${m.pid} of a logged-in user ended by ${m.signal}; the fork server stays`);
+      } else if (m.signal !== null && CRASH_SIGNALS.has(m.signal) && !this.renewing) {
         this.renewing = true;
         this.opts.log('error', `worker ${m.pid} crashed (${m.signal}): replacing fork server ${child.pid ?? '?'}, so that later workers get a new address-space layout`);
         this.pump();

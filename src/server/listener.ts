@@ -261,6 +261,7 @@ export class Listener {
         }),
         generation: () => this.pool.currentGeneration,
         log: (level, line) => (level === 'error' ? this.log.error(line) : level === 'info' ? this.log.info(line) : this.log.verbose(line)),
+        loggedIn: (pid) => this.workers.get(pid)?.authenticated === true,
       });
     } catch (e) {
       this.log.error(`WorkerForkServer: ${e instanceof Error ? e.message : String(e)}; each connection gets a worker process of its own`);

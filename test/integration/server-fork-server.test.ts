@@ -7,9 +7,11 @@
 import { strict as assert } from 'node:assert';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { SessionView } from '../../src/server/control-protocol';
+import { captureClientHello } from '../helpers/client-hello';
 import { createTestUser, isRoot, makeServerFixture, runCommand, startTlsshd } from '../helpers/server-harness';
 import { TLSSH, runTlssh, renewServerCertInPlace, serverSerial, startFixture, type ClientFixture } from './client-fixture';
 
@@ -195,7 +197,7 @@ describe('WorkerForkServer yes', () => {
     }
   });
 
-  it('replaces the fork server when a worker crashes (SIGSEGV), not when one is killed', async () => {
+  it('replaces the fork server when a worker crashes (SIGSEGV) before login, not when one is killed or a user\'s own ends so', async () => {
     const fx = await fixture();
     const first = forkServerOf(fx);
     assert.ok(first);
@@ -207,13 +209,33 @@ describe('WorkerForkServer yes', () => {
     await fx.server.waitForLog(new RegExp(`worker ${killedPid} for connection #\\d+ ended \\(killed by SIGKILL\\)`));
     assert.equal(forkServerOf(fx), first);
     assert.doesNotMatch(fx.server.logs(), /crashed/);
-    // A worker that dies of a bad memory access may be somebody probing the layout every sibling
-    // shares: the next workers come from a new fork server.
-    const crashed = longSession(fx);
-    const [crashedPid] = (await crashed.ready).split(' ');
-    process.kill(Number(crashedPid), 'SIGSEGV');
-    assert.equal(await crashed.ended, 255);
+    // A logged-in user's worker runs as that user, who may send it SIGSEGV: that tells nobody
+    // anything, and must not let a user make the daemon start fork servers on demand.
+    const usersOwn = longSession(fx);
+    const [usersPid] = (await usersOwn.ready).split(' ');
+    process.kill(Number(usersPid), 'SIGSEGV');
+    assert.equal(await usersOwn.ended, 255);
+    await fx.server.waitForLog(new RegExp(`worker ${usersPid} of a logged-in user ended by SIGSEGV; the fork server stays`));
+    assert.equal(forkServerOf(fx), first);
+    assert.doesNotMatch(fx.server.logs(), /crashed/);
+    // A worker that dies of a bad memory access before login may be somebody probing the layout
+    // every sibling shares: the next workers come from a new fork server. The worker is held in
+    // its handshake (a ClientHello, then silence), from an address of its own: the crash
+    // penalty it earns must not refuse this file's other logins from 127.0.0.1.
+    const hello = await captureClientHello();
+    const before = new Set(fx.server.workerPids());
+    const stalled = net.connect({ port: fx.server.port, host: '127.0.0.1', localAddress: '127.0.0.2' }, () => stalled.write(hello));
+    stalled.on('error', () => undefined);
+    const crashedPid = await waitFor('a worker in its handshake', fx, () => fx.server.workerPids().find((p) => {
+      try {
+        return !before.has(p) && fs.readFileSync(`/proc/${p}/cmdline`, 'latin1').startsWith('tlsshd: [accepted] 127.0.0.2');
+      } catch {
+        return false;
+      }
+    }));
+    process.kill(crashedPid, 'SIGSEGV');
     await fx.server.waitForLog(new RegExp(`worker ${crashedPid} crashed \\(SIGSEGV\\): replacing fork server ${first}, so that later workers get a new address-space layout`));
+    stalled.destroy();
     const second = await waitFor('a new fork server', fx, () => {
       const p = forkServerOf(fx);
       return p !== undefined && p !== first ? p : undefined;
