@@ -49,6 +49,8 @@ export async function runSharedSession(
   let terminalMod: typeof import('./local-terminal') | undefined;
   if (pty) terminalMod = await import('./local-terminal');
   const size: WindowSize = terminalMod ? terminalMod.windowSize() : { cols: 0, rows: 0 };
+  // Before raw mode; the master drops them when its server speaks only tlssh/2.
+  const modes = pty && stdinIsTty ? localTerminalModes(debug) : undefined;
   const hello: MuxHello = {
     v: MUX_VERSION,
     op: 'session',
@@ -60,8 +62,7 @@ export async function runSharedSession(
       cols: size.cols,
       rows: size.rows,
       env: selectEnv(cfg.SendEnv, env).slice(0, 256),
-      // Before raw mode; the master drops them when its server speaks only tlssh/2.
-      ...(pty && stdinIsTty ? optionalModes(localTerminalModes(debug)) : {}),
+      ...(modes ? { modes } : {}),
     },
     ...(own !== undefined ? { own } : {}),
   };
@@ -254,8 +255,4 @@ export async function runSharedSession(
       relayInput();
     }
   });
-}
-
-function optionalModes(modes: Array<[number, number]> | undefined): { modes?: Array<[number, number]> } {
-  return modes ? { modes } : {};
 }

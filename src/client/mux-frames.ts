@@ -179,7 +179,7 @@ export function parseHello(payload: Buffer): MuxHello {
   if (modes !== undefined) {
     if (!Array.isArray(modes) || modes.length > LIMITS.maxTtyModes) throw bad('hello: malformed terminal modes');
     for (const m of modes) {
-      const ok = Array.isArray(m) && m.length === 2 && Number.isInteger(m[0]) && m[0] >= 1 && m[0] <= 159 && Number.isInteger(m[1]) && m[1] >= 0 && m[1] <= 0xffffffff;
+      const ok = Array.isArray(m) && m.length === 2 && Number.isInteger(m[0]) && m[0] >= 1 && m[0] <= LIMITS.maxTtyOpcode && Number.isInteger(m[1]) && m[1] >= 0 && m[1] <= 0xffffffff;
       if (!ok) throw bad('hello: malformed terminal modes');
     }
   }

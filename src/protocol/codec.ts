@@ -24,8 +24,6 @@ const PTY_FLAG = 0x01;
 const SUBSYSTEM_FLAG = 0x02;
 /** session-request, tlssh/3 only: the terminal's modes follow the environment. */
 const MODES_FLAG = 0x04;
-/** RFC 4254 section 8: opcodes 1..159 take a uint32; 0 ends ssh's list and 160.. are undefined. */
-const MAX_TTY_OPCODE = 159;
 /** A subsystem name: what sshd_config's Subsystem lines use (sftp, netconf, name@domain). */
 const SUBSYSTEM_RE = /^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$/;
 const CORE_DUMPED_FLAG = 0x01;
@@ -219,7 +217,7 @@ function modesField(modes: unknown): Array<[number, number]> {
   if (modes.length > LIMITS.maxTtyModes) throw tooLarge(`${modes.length} terminal modes, over ${LIMITS.maxTtyModes}`);
   return modes.map((entry: unknown) => {
     if (!Array.isArray(entry) || entry.length !== 2) throw malformed('modes must be [opcode, value] pairs');
-    const opcode = intField(entry[0], 'terminal mode opcode', MAX_TTY_OPCODE);
+    const opcode = intField(entry[0], 'terminal mode opcode', LIMITS.maxTtyOpcode);
     if (opcode === 0) throw malformed('terminal mode opcode 0');
     return [opcode, intField(entry[1], 'terminal mode value', U32_MAX)];
   });
@@ -443,7 +441,7 @@ function decodeSessionRequest(body: Buffer): SessionRequest {
     modes = [];
     for (let i = 0; i < n; i++) {
       const opcode = r.u8('terminal mode opcode');
-      if (opcode === 0 || opcode > MAX_TTY_OPCODE) throw malformed(`session-request: terminal mode opcode ${opcode} is not 1..${MAX_TTY_OPCODE}`);
+      if (opcode === 0 || opcode > LIMITS.maxTtyOpcode) throw malformed(`session-request: terminal mode opcode ${opcode} is not 1..${LIMITS.maxTtyOpcode}`);
       modes.push([opcode, r.u32('terminal mode value')]);
     }
   }

@@ -142,6 +142,8 @@ export const LIMITS = {
   maxEnvEntries: 256,
   /** Terminal modes in one session-request (RFC 4254 defines about 60 opcodes). */
   maxTtyModes: 128,
+  /** RFC 4254 section 8: opcodes 1..159 take a uint32; 0 ends ssh's list and 160.. are undefined. */
+  maxTtyOpcode: 159,
   /** Default per-stream flow-control window. */
   defaultWindow: 2 * 1024 * 1024,
   /** Largest window a peer may grant in total; more is a protocol error. */

@@ -209,12 +209,13 @@ export class ForkServerHandle {
     } else if (m.t === 'exited') {
       // Asked before the exit is told: the listener forgets the worker then.
       const user = this.opts.loggedIn?.(m.pid) === true;
+      const crashed = m.signal !== null && CRASH_SIGNALS.has(m.signal);
       this.forked.get(m.pid)?.exited(m.code, m.signal);
       // Every worker of one fork server has its layout: a crash before login may be somebody
       // probing that layout a connection at a time (as against any server that forks without exec).
-      if (m.signal !== null && CRASH_SIGNALS.has(m.signal) && user) {
+      if (crashed && user) {
         this.opts.log('info', `worker ${m.pid} of a logged-in user ended by ${m.signal}; the fork server stays`);
-      } else if (m.signal !== null && CRASH_SIGNALS.has(m.signal) && !this.renewing) {
+      } else if (crashed && !this.renewing) {
         this.renewing = true;
         this.opts.log('error', `worker ${m.pid} crashed (${m.signal}): replacing fork server ${child.pid ?? '?'}, so that later workers get a new address-space layout`);
         this.pump();

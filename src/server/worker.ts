@@ -217,7 +217,7 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
           // The channel's message order refuses this first; kept as a second line of defence.
           return refuse(new TlsshError('TLSSH_ERR_PROTOCOL_STATE', `expected a session request, got ${m.type}`), peer, ch);
         }
-        if (m.modes !== undefined && protocol.ttyModes !== true) {
+        if (m.modes !== undefined && !protocol.ttyModes) {
           // Flag bit 2 is reserved in tlssh/2: the client sent what it was not offered.
           return refuse(new TlsshError('TLSSH_ERR_FRAME_MALFORMED', `session-request: reserved flag bits set (0x4) under ${String(tlsSocket.alpnProtocol)}`), peer, ch);
         }
