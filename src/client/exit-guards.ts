@@ -15,12 +15,15 @@ interface GuardState {
   installed: boolean;
   /** While set, the first SIGINT goes here instead of ending tlssh (a command without a PTY). */
   interruptHandler: (() => void) | undefined;
+  /** Set once the remote session runs; until then SIGINT, SIGTERM and SIGHUP end tlssh by their own default action. */
+  sessionStarted: boolean;
 }
 const STATE_KEY = Symbol.for('tlssh.client.exit-guards');
 const state: GuardState = ((globalThis as Record<symbol, GuardState | undefined>)[STATE_KEY] ??= {
   cleanups: new Set(),
   installed: false,
   interruptHandler: undefined,
+  sessionStarted: false,
 });
 const cleanups = state.cleanups;
 
@@ -68,6 +71,36 @@ export function interceptInterrupt(fn: () => void): () => void {
   };
 }
 
+/**
+ * The remote session runs: from now on a signal ends tlssh with status 255, as ssh once it is in
+ * its client loop. Before this, tlssh dies of the signal itself (below).
+ */
+export function markSessionStarted(): void {
+  state.sessionStarted = true;
+}
+
+/**
+ * Ends tlssh by `signal`'s default action, the terminal restored first. While it connects ssh has
+ * no handler for SIGINT, SIGTERM or SIGHUP and dies of them; the shell that ran it sees that
+ * (status 130 for ^C), and bash stops a `for h in ...; do tlssh $h ...; done` loop on ^C only
+ * when its child died of SIGINT. An exit(255) there would send the loop on to the next host.
+ */
+function dieOf(signal: NodeJS.Signals): void {
+  runExitCleanups();
+  process.removeAllListeners(signal);
+  raise(signal);
+}
+
+/**
+ * Sends `signal` to tlssh itself. Node handles a signal on a later event-loop turn, and its signal
+ * handles do not keep the loop alive: the timer does, so tlssh cannot end quietly with status 0
+ * in between. Should the signal not end tlssh, the timer still does, with 255.
+ */
+export function raise(signal: NodeJS.Signals): void {
+  process.kill(process.pid, signal);
+  setTimeout(() => process.exit(EXIT_TLSSH_FAILURE), 1000);
+}
+
 export function installExitGuards(options: GuardOptions): void {
   if (state.installed) return;
   state.installed = true;
@@ -86,6 +119,8 @@ export function installExitGuards(options: GuardOptions): void {
         intercept();
         return;
       }
+      // SIGQUIT's default action dumps core, and this process may hold a key or a passphrase.
+      if (!state.sessionStarted && signal !== 'SIGQUIT') return dieOf(signal);
       runExitCleanups();
       if (options.verbosity() > 0) writeStderrLine(`Killed by signal ${osConstants.signals[signal]}.`);
       process.exit(EXIT_TLSSH_FAILURE);

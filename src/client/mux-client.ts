@@ -9,7 +9,7 @@ import * as tty from 'node:tty';
 import { EXIT_TLSSH_FAILURE } from '../errors';
 import type { ClientArgs } from './cli-args';
 import { EscapeParser, escapeHelp, parseEscapeChar, showEscapeChar } from './escape-parser';
-import { interceptInterrupt } from './exit-guards';
+import { interceptInterrupt, markSessionStarted } from './exit-guards';
 import { remoteExitCode } from './exit-status';
 import { openInput, openOutput, type OutputSink } from './local-stdio';
 import type { LocalTerminal, WindowSize } from './local-terminal';
@@ -119,6 +119,7 @@ export async function runSharedSession(
 
     const onStarted = (): void => {
       started = true;
+      markSessionStarted();
       const stdout = openOutput(1, onOutputFailure('stdout'));
       const stderr = openOutput(2, onOutputFailure('stderr'));
       sinks.push(stdout, stderr);

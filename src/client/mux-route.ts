@@ -187,8 +187,8 @@ function startMaster(socketPath: string, ctx: RouteContext, cfg: ClientConfig, l
 /** A question from the master (a key password): asked on this client's terminal, which the master has not. */
 async function answerPrompt(question: string): Promise<string | null> {
   try {
-    const { promptPassword } = await import('./password-prompt');
-    return await promptPassword(question);
+    const { askOnTerminal } = await import('./password-prompt');
+    return await askOnTerminal(question);
   } catch {
     return null;
   }

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as tty from 'node:tty';
 import { TlsshError } from '../errors';
-import { onExitCleanup } from './exit-guards';
+import { onExitCleanup, raise } from './exit-guards';
 
 const CTRL_C = 0x03;
 const CTRL_D = 0x04;
@@ -15,6 +15,29 @@ const DEL = 0x7f;
 
 /** The longest answer kept; more is almost certainly a paste gone wrong. */
 const MAX_PASSWORD = 1024;
+
+/** ^C at the prompt: the terminal is raw, so it arrives as a byte rather than as SIGINT. */
+export class PromptInterrupted extends TlsshError {
+  constructor() {
+    super('TLSSH_ERR_TTY', 'password entry interrupted');
+  }
+}
+
+/**
+ * tlssh's own prompt: as promptPassword, but ^C ends tlssh as ssh's readpassphrase does, by
+ * sending itself SIGINT once the terminal is restored. tlssh then dies of it (exit-guards.ts), so
+ * the shell that ran it sees ^C and not a failure.
+ */
+export async function askOnTerminal(prompt: string): Promise<string> {
+  try {
+    return await promptPassword(prompt);
+  } catch (e) {
+    if (!(e instanceof PromptInterrupted)) throw e;
+    raise('SIGINT');
+    // The signal's handler ends the process; nothing after the prompt may run meanwhile.
+    return new Promise<string>(() => undefined);
+  }
+}
 
 export async function promptPassword(prompt: string, ttyPath = '/dev/tty'): Promise<string> {
   let fd: number;
@@ -71,7 +94,7 @@ function readSecret(input: tty.ReadStream): Promise<string> {
     const onData = (chunk: Buffer): void => {
       for (const byte of chunk) {
         if (byte === 0x0d || byte === 0x0a) return done(undefined);
-        if (byte === CTRL_C) return done(new TlsshError('TLSSH_ERR_TTY', 'password entry interrupted'));
+        if (byte === CTRL_C) return done(new PromptInterrupted());
         if (byte === CTRL_D) {
           if (chars.length === 0) return done(new TlsshError('TLSSH_ERR_TTY', 'password entry ended without a password'));
           return done(undefined);

@@ -340,6 +340,6 @@ function promptFor(cfg: ClientConfig): PasswordPrompt {
 }
 
 async function lazyPrompt(question: string): Promise<string> {
-  const { promptPassword } = await import('./password-prompt');
-  return promptPassword(question);
+  const { askOnTerminal } = await import('./password-prompt');
+  return askOnTerminal(question);
 }

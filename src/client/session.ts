@@ -10,7 +10,7 @@ import { enterInteractive } from '../jit-tiering';
 import { EscapeParser, escapeHelp, showEscapeChar } from './escape-parser';
 import type { LocalTerminal, WindowSize } from './local-terminal';
 import type { OutputSink } from './local-stdio';
-import { interceptInterrupt } from './exit-guards';
+import { interceptInterrupt, markSessionStarted } from './exit-guards';
 import { sanitizeRemoteText } from './remote-text';
 import { writeStderrLine, type Log } from './stderr-log';
 
@@ -91,6 +91,7 @@ export function runSession(channel: Channel, setup: SessionSetup): Promise<Sessi
 
     const onStarted = (window: number, user: string): void => {
       started = true;
+      markSessionStarted();
       debug?.(`session started as ${sanitizeRemoteText(user)}${request.pty ? ' with a pseudo-terminal' : ''} (${Date.now() - requestSentAt} ms after the request)`);
       const stdout = io.openStdout(onOutputFailure('stdout'));
       const stderr = io.openStderr(onOutputFailure('stderr'));

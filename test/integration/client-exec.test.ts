@@ -260,6 +260,45 @@ describe('tlssh running commands', () => {
     }
   });
 
+  it('dies of SIGINT, SIGTERM and SIGHUP while it connects, as ssh does, so a shell loop stops at ^C; SIGQUIT still exits 255', async () => {
+    // A server that accepts and never answers: tlssh is still in its TLS handshake.
+    const silent = net.createServer();
+    const held: net.Socket[] = [];
+    let accepted: (() => void) | undefined;
+    silent.on('connection', (c) => {
+      held.push(c);
+      accepted?.();
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as net.AddressInfo).port;
+    try {
+      for (const [signal, expected] of [['SIGINT', 'SIGINT'], ['SIGTERM', 'SIGTERM'], ['SIGHUP', 'SIGHUP'], ['SIGQUIT', 255]] as const) {
+        const connected = new Promise<void>((resolve) => (accepted = resolve));
+        const child = spawn(process.execPath, [TLSSH, ...conf, '-p', String(port), 'localhost', 'true'], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let stderr = '';
+        child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+        const ended = new Promise<number | string | null>((resolve) => child.once('close', (code, sig) => resolve(sig ?? code)));
+        await connected;
+        child.kill(signal);
+        assert.equal(await ended, expected, `${signal}: ${stderr}`);
+        assert.equal(stderr, '', signal);
+      }
+      // The shell sees the signal: bash reports 130 for a child that died of SIGINT.
+      const connected = new Promise<void>((resolve) => (accepted = resolve));
+      const sh = spawn('bash', ['-c', `"$0" ${[TLSSH, ...conf, '-p', String(port), 'localhost', 'true'].map((a) => `'${a}'`).join(' ')}; echo "status=$?"`, process.execPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      sh.stdout.on('data', (b: Buffer) => (out += b.toString()));
+      const shEnded = new Promise<void>((resolve) => sh.once('close', () => resolve()));
+      await connected;
+      execFileSync('pkill', ['-INT', '-P', String(sh.pid)]);
+      await shEnded;
+      assert.equal(out, `status=${128 + constants.signals.SIGINT}\n`);
+    } finally {
+      for (const c of held) c.destroy();
+      silent.close();
+    }
+  });
+
   it('gives up on a server that stops answering ServerAliveCountMax keepalives, naming it as ssh does', async () => {
     const child = spawn(process.execPath, [TLSSH, ...conf, '-v', '-o', 'Keepalive=1', '-o', 'ServerAliveCountMax=2', 'localhost', 'echo started; sleep 60'], {
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -4,6 +4,7 @@
 import { strict as assert } from 'node:assert';
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import { constants } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TLSSH, startFixture, type ClientFixture } from './client-fixture';
@@ -24,13 +25,14 @@ require(${JSON.stringify(PROMPT_MODULE)}).promptPassword('Secret please: ').then
   (e) => { console.log('ERR=' + e.code + ' MODES=' + (stty() === before ? 'same' : 'changed')); process.exitCode = 1; });
 `;
 
-function inPty(file: string, args: string[], env: NodeJS.ProcessEnv = process.env): { out: () => string; type: (s: string) => void; waitFor: (re: RegExp) => Promise<void>; exit: Promise<number> } {
+function inPty(file: string, args: string[], env: NodeJS.ProcessEnv = process.env): { out: () => string; type: (s: string) => void; waitFor: (re: RegExp) => Promise<void>; exit: Promise<number>; signal: Promise<number | undefined> } {
   const p = nodePty.spawn(file, args, { name: 'xterm', cols: 80, rows: 24, env: env as Record<string, string> });
   let out = '';
   p.onData((d) => {
     out += d;
   });
-  const exit = new Promise<number>((resolve) => p.onExit((e) => resolve(e.exitCode)));
+  const ended = new Promise<{ exitCode: number; signal?: number }>((resolve) => p.onExit(resolve));
+  const exit = ended.then((e) => e.exitCode);
   return {
     out: () => out,
     type: (s) => p.write(s),
@@ -42,6 +44,7 @@ function inPty(file: string, args: string[], env: NodeJS.ProcessEnv = process.en
       }
     },
     exit,
+    signal: ended.then((e) => e.signal || undefined),
   };
 }
 
@@ -128,6 +131,17 @@ describe('tlssh with an encrypted key', () => {
     g.type('wrong 2\r');
     assert.equal(await g.exit, 255);
     assert.match(g.out(), /tlssh: wrong passphrase for key .*client-encrypted\.key, 2 times; giving up \(TLSSH_ERR_TLS_KEY\)/);
+  });
+
+  it('^C at the passphrase prompt: tlssh dies of SIGINT as ssh does, with the terminal restored and no error line', async () => {
+    const script = `before=$(stty -g); "$0" '${TLSSH}' -c '${encConfig}' localhost true; st=$?; [ "$(stty -g)" = "$before" ] && m=same || m=changed; echo "status=$st modes=$m"`;
+    const t = inPty('bash', ['-c', script, process.execPath]);
+    await t.waitFor(/Enter passphrase for key /);
+    t.type('half\x03');
+    await t.waitFor(/status=/);
+    assert.equal(await t.exit, 0);
+    assert.match(t.out(), new RegExp(`status=${128 + constants.signals.SIGINT} modes=same`));
+    assert.doesNotMatch(t.out(), /tlssh:|TLSSH_ERR/);
   });
 
   async function runDetached(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
