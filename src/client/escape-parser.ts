@@ -88,6 +88,8 @@ export function showEscapeChar(escapeChar: number): string {
 export function escapeHelp(escapeChar: number, shared = false): string[] {
   const e = showEscapeChar(escapeChar);
   return [
+    // As ssh: the escape typed is shown first, since the terminal is raw and echoed none of it.
+    `${e}?`,
     'Supported escape sequences:',
     // A session through a connection-sharing master: ~. ends it, never the master's connection.
     shared ? ` ${e}.   - terminate session (the shared connection stays)` : ` ${e}.   - terminate connection`,

@@ -182,6 +182,7 @@ export async function runSharedSession(
       const e = escapeChar ?? 0x7e;
       if (action === 'disconnect') {
         // Closing our socket is the whole message: the master ends this session only.
+        writeStderrLine(`${showEscapeChar(e)}.`);
         finish(EXIT_TLSSH_FAILURE, undefined, `Shared connection to ${args.host} closed.`);
       } else if (action === 'help') {
         for (const line of escapeHelp(e, true)) writeStderrLine(line);

@@ -160,6 +160,8 @@ export function runSession(channel: Channel, setup: SessionSetup): Promise<Sessi
       const e = setup.escapeChar ?? 0x7e;
       switch (action) {
         case 'disconnect':
+          // ssh's echo of the escape, which the raw terminal did not show.
+          writeStderrLine(`${showEscapeChar(e)}.`);
           finish({ kind: 'disconnected' }, false);
           channel.destroy();
           return;

@@ -115,10 +115,10 @@ describe('connection sharing (ControlMaster, ControlPath, ControlPersist)', () =
 
       // ~? says that ~. ends only this session; ~. then does so, and the master stays.
       term.write('\r~?');
-      mark = await waitFor(/terminate session \(the shared connection stays\)/, mark);
+      mark = await waitFor(/~\?\r\nSupported escape sequences:\r\n ~\.   - terminate session \(the shared connection stays\)/, mark);
       term.write('\r~.');
       mark = await waitFor(/RC=255/, mark);
-      assert.match(out.slice(0, mark), /Shared connection to localhost closed\./);
+      assert.match(out.slice(0, mark), /~\.\r\nShared connection to localhost closed\./);
       mark = await waitFor(/OUTER\$ $/, mark);
 
       // As ssh's, the closing line of a terminal session is INFO: -q (and LogLevel) hide it.

@@ -140,6 +140,8 @@ describe('tlssh with a pseudo-terminal', () => {
     const { t, tag, mark } = await login();
     t.type('\r~.');
     assert.equal(await finished(t, mark), 255);
+    // As ssh: the escape is echoed, since the raw terminal showed none of it, then the goodbye.
+    assert.match(t.output().slice(mark), /~\.\r\nConnection to localhost closed\./);
     sttyRestored(tag);
   });
 
@@ -147,7 +149,7 @@ describe('tlssh with a pseudo-terminal', () => {
     ctx.after(() => term?.close());
     const { t, tag, mark } = await login();
     t.type('\r~?');
-    let at = await t.waitFor(/Supported escape sequences:/, mark);
+    let at = await t.waitFor(/~\?\r\nSupported escape sequences:/, mark);
     // Through cat, what arrived is visible: the terminal echoes the line, then cat repeats it.
     // Typed only once the shell has handed the terminal, in cooked mode again, to the command.
     t.type('echo CAT-$((3*3)); cat\r');
