@@ -69,7 +69,8 @@ export class LocalTerminal {
 
 /**
  * The size of the terminal tlssh runs in: from stdout, else stderr, else stdin (as in
- * `tlssh -t host cmd > file`); 80x24 when none of them is a terminal.
+ * `tlssh -t host cmd > file`); 0x0 when none of them is a terminal (`-tt` from a script), as ssh
+ * sends: programs then know there is no real screen, and nothing is cut at 80 columns.
  */
 export function windowSize(): WindowSize {
   if (tty.isatty(1)) return sizeOf(process.stdout);
@@ -82,12 +83,12 @@ export function windowSize(): WindowSize {
       ws.destroy();
     }
   }
-  return { cols: 80, rows: 24 };
+  return { cols: 0, rows: 0 };
 }
 
 function sizeOf(stream: tty.WriteStream): WindowSize {
   const [cols, rows] = stream.getWindowSize();
-  return { cols: cols > 0 ? cols : 80, rows: rows > 0 ? rows : 24 };
+  return { cols: Math.max(cols, 0), rows: Math.max(rows, 0) };
 }
 
 /**

@@ -66,6 +66,11 @@ function clampDimension(n: number, fallback: number): number {
   return Number.isInteger(n) && n > 0 ? Math.min(n, MAX_DIMENSION) : fallback;
 }
 
+/** The size a terminal starts with: 0 stays 0 (no local terminal). */
+function initialDimension(n: number): number {
+  return Number.isInteger(n) && n >= 0 ? Math.min(n, MAX_DIMENSION) : 0;
+}
+
 /** The home directory when the user can enter it; otherwise "/" and a note, like sshd. */
 function workingDirectory(home: string): { cwd: string; note?: string } {
   try {
@@ -209,8 +214,10 @@ async function runPty(o: SessionOptions, shell: string, args: string[] | 'login'
   const { spawnPty } = require('./pty-process') as typeof import('./pty-process');
   // A window change right behind the request is the size the terminal starts with.
   const early = o.early?.windowSize;
-  let cols = clampDimension(early?.cols ?? 0, clampDimension(request.cols, 80));
-  let rows = clampDimension(early?.rows ?? 0, clampDimension(request.rows, 24));
+  // 0x0 as the client sent it: a client with no local terminal (-tt from a script), as sshd
+  // takes it from ssh. Only a window change, which needs a real size, replaces a size later.
+  let cols = clampDimension(early?.cols ?? 0, initialDimension(request.cols));
+  let rows = clampDimension(early?.rows ?? 0, initialDimension(request.rows));
   let term: PtyProcess;
   try {
     const start = withSshTty(shell, args, request.modes);

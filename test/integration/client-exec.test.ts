@@ -230,9 +230,11 @@ describe('tlssh running commands', () => {
   });
 
   it('-tt forces a remote pseudo-terminal even without a local one', async () => {
-    const r = await runTlssh([...conf, '-tt', 'localhost', 'tty >/dev/null && echo is-a-tty']);
+    const r = await runTlssh([...conf, '-tt', 'localhost', 'tty >/dev/null && echo is-a-tty; echo "size=$(stty size)"']);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout.toString(), /is-a-tty\r?\n/);
+    // No local terminal to take a size from: 0x0, as ssh sends, and not a made-up 80x24.
+    assert.match(r.stdout.toString(), /size=0 0\r?\n/);
   });
 
   it('stops quietly when the local reader goes away (`tlssh host yes | head -1`)', () => {
