@@ -74,9 +74,11 @@ cp package.json package-lock.json "$lib/"
 install -m 755 bin/tlssh bin/tlsshd bin/tlssh-keygen bin/tlsshctl "$lib/bin/"
 # The packaged programs run the node of the nodejs package they depend on, not whichever node
 # comes first in the PATH of whoever starts them (root starts tlsshd).
-sed -i -E '1s#^(\#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS) node( |$)#\1 /usr/bin/node\2#' "$lib"/bin/*
+# bin/tlssh starts through sh (its second line execs node; see the file), the others through env.
+sed -i -E -e '1s#^(\#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS) node( |$)#\1 /usr/bin/node\2#' \
+  -e '2s#^(":" //;.*; exec) node( |$)#\1 /usr/bin/node\2#' "$lib"/bin/*
 for f in "$lib"/bin/*; do
-  head -1 "$f" | grep -qE ' /usr/bin/node( |$)' || { echo "build-deb: cannot point $f at /usr/bin/node: its first line is $(head -1 "$f")" >&2; exit 1; }
+  head -2 "$f" | grep -qE ' /usr/bin/node( |$)' || { echo "build-deb: cannot point $f at /usr/bin/node: it starts with $(head -2 "$f")" >&2; exit 1; }
 done
 # Every addon the build made (the TPM one, and any other native glue).
 install -m 644 build/Release/*.node "$lib/build/Release/"

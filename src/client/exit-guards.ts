@@ -27,6 +27,9 @@ const state: GuardState = ((globalThis as Record<symbol, GuardState | undefined>
 });
 const cleanups = state.cleanups;
 
+/** The signals that end tlssh as ssh's do, with the terminal restored first. */
+const GUARDED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const;
+
 /** Registers `fn` to run once at exit; returns a function that unregisters it. */
 export function onExitCleanup(fn: () => void): () => void {
   cleanups.add(fn);
@@ -101,16 +104,42 @@ export function raise(signal: NodeJS.Signals): void {
   setTimeout(() => process.exit(EXIT_TLSSH_FAILURE), 1000);
 }
 
+/**
+ * The signals tlssh's parent left ignored, as bin/tlssh read them before node reset them
+ * (TLSSH_SIGIGN, /proc's SigIgn mask in hex). Taken out of the environment, so that nothing
+ * tlssh starts sees it.
+ */
+export function ignoredAtStart(env: NodeJS.ProcessEnv): Set<NodeJS.Signals> {
+  const mask = env['TLSSH_SIGIGN'];
+  delete env['TLSSH_SIGIGN'];
+  const ignored = new Set<NodeJS.Signals>();
+  if (mask === undefined || !/^[0-9a-f]{1,16}$/i.test(mask)) return ignored;
+  const bits = BigInt(`0x${mask}`);
+  for (const signal of GUARDED) {
+    if ((bits >> BigInt(osConstants.signals[signal] - 1)) & 1n) ignored.add(signal);
+  }
+  return ignored;
+}
+
 export function installExitGuards(options: GuardOptions): void {
   if (state.installed) return;
   state.installed = true;
   process.on('exit', runExitCleanups);
+  // As ssh (and rsh before it), a signal that was ignored when tlssh started stays ignored:
+  // `nohup tlssh host job &` outlives the terminal, and a background `tlssh host job &` in a
+  // script outlives the ^C meant for the script. A listener that does nothing is how Node
+  // ignores a signal.
+  const ignored = ignoredAtStart(process.env);
   // ssh's answer to these signals: restore the terminal and exit 255. As OpenSSH 9's ssh,
   // "Killed by signal N." is a verbose line (-v): `timeout 30 tlssh ...` and scripts that kill
   // their tlssh expect no noise on stderr.
   // SIGQUIT too, as ssh: Ctrl-\ at a terminal that is not raw would otherwise kill tlssh with a
   // core dump and the terminal left as it was.
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const) {
+  for (const signal of GUARDED) {
+    if (ignored.has(signal)) {
+      process.on(signal, () => undefined);
+      continue;
+    }
     process.on(signal, () => {
       const intercept = signal === 'SIGINT' ? state.interruptHandler : undefined;
       if (intercept) {

@@ -262,6 +262,34 @@ describe('tlssh running commands', () => {
     }
   });
 
+  it('keeps ignoring the signals its parent ignored, as ssh: `nohup tlssh host job &` outlives a hangup', async () => {
+    // Started as a user starts it, through bin/tlssh's own first lines (sh, then node), which
+    // pass on what node itself resets.
+    for (const [ignore, expected] of [['HUP INT TERM QUIT', 'done'], ['', '']] as const) {
+      const child = spawn('bash', ['-c', `trap '' ${ignore || 'USR2'}; exec "$0" "$@"`, TLSSH, ...conf, 'localhost', 'echo started; sleep 2; echo done'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let stderr = '';
+      child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+      child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+      const status = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+      await new Promise<void>((resolve) => child.stdout.on('data', () => out.includes('started\n') && resolve()));
+      for (const signal of ['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGQUIT'] as const) {
+        try {
+          process.kill(child.pid!, signal);
+        } catch {
+          // Ended by the one before.
+        }
+      }
+      if (expected) {
+        assert.equal(await status, 0, stderr);
+        assert.equal(out, 'started\ndone\n');
+      } else {
+        assert.equal(await status, 255, stderr);
+        assert.equal(out, 'started\n');
+      }
+    }
+  });
+
   it('dies of SIGINT, SIGTERM and SIGHUP while it connects, as ssh does, so a shell loop stops at ^C; SIGQUIT still exits 255', async () => {
     // A server that accepts and never answers: tlssh is still in its TLS handshake.
     const silent = net.createServer();

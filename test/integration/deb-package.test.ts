@@ -109,9 +109,13 @@ test('npm run deb builds a package that installs, works, and removes cleanly', {
     assert.equal(ok('man', ['-w', 'tlssh'], { cwd: elsewhere }).trim(), '/usr/share/man/man1/tlssh.1.gz');
     assert.equal(ok('man', ['-w', '8', 'tlsshd'], { cwd: elsewhere }).trim(), '/usr/share/man/man8/tlsshd.8.gz');
     // Not whichever node is first in PATH: the one the package depends on.
-    for (const p of ['tlssh', 'tlsshd', 'tlssh-keygen', 'tlsshctl']) {
+    for (const p of ['tlsshd', 'tlssh-keygen', 'tlsshctl']) {
       assert.equal(fs.readFileSync(`/usr/bin/${p}`, 'utf8').split('\n')[0], '#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS /usr/bin/node --use-openssl-ca');
     }
+    // tlssh through sh, which passes on the signals its parent ignored (bin/tlssh).
+    const [shebang, shLine] = fs.readFileSync('/usr/bin/tlssh', 'utf8').split('\n');
+    assert.equal(shebang, '#!/bin/sh');
+    assert.match(shLine ?? '', /; exec \/usr\/bin\/node --use-openssl-ca "\$0" "\$@"$/);
     // A symlink to the /usr/bin symlink, in another directory, under another name.
     fs.symlinkSync('/usr/bin/tlssh', path.join(tmp, 'my-tlssh'));
     assert.match(ok(path.join(tmp, 'my-tlssh'), ['-V'], { cwd: elsewhere }), /^tlssh /);

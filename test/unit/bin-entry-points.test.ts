@@ -51,15 +51,30 @@ for (const p of PROGRAMS) {
   });
 }
 
-test('each program starts node without NODE_EXTRA_CA_CERTS (node would parse that file at start)', () => {
-  // The programs' own first line, on a script that shows what node was started with.
-  const lines = new Set(PROGRAMS.map((p) => fs.readFileSync(path.join(ROOT, 'bin', p), 'utf8').split('\n')[0]));
-  assert.equal(lines.size, 1, [...lines].join(' | '));
-  const probe = path.join(tmp, 'env-probe');
-  fs.writeFileSync(probe, `${[...lines][0]}\nprocess.stdout.write(String(process.env.NODE_EXTRA_CA_CERTS));\n`, { mode: 0o755 });
-  const r = spawnSync(probe, [], { encoding: 'utf8', cwd: elsewhere, env: { ...process.env, NODE_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt' } });
+/** A program's start: its first line, and bin/tlssh's line for sh after it. */
+function launcherHead(p: string): string {
+  const lines = fs.readFileSync(path.join(ROOT, 'bin', p), 'utf8').split('\n');
+  return lines[1]?.startsWith('":" //;') ? lines.slice(0, 2).join('\n') : lines[0]!;
+}
+
+for (const p of PROGRAMS) {
+  test(`${p} starts node without NODE_EXTRA_CA_CERTS (node would parse that file at start) and with --use-openssl-ca`, () => {
+    // The program's own start, on a script that shows what node was started with.
+    const probe = path.join(tmp, `env-probe-${p}`);
+    fs.writeFileSync(probe, `${launcherHead(p)}\nprocess.stdout.write(String(process.env.NODE_EXTRA_CA_CERTS) + ' ' + process.execArgv.join(' '));\n`, { mode: 0o755 });
+    const r = spawnSync(probe, [], { encoding: 'utf8', cwd: elsewhere, env: { ...process.env, NODE_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt' } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, 'undefined --use-openssl-ca');
+  });
+}
+
+test('tlssh hands node the signals its parent ignored, which node itself resets (TLSSH_SIGIGN)', () => {
+  const probe = path.join(tmp, 'sigign-probe');
+  fs.writeFileSync(probe, `${launcherHead('tlssh')}\nprocess.stdout.write(String(process.env.TLSSH_SIGIGN) + ' ' + JSON.stringify(process.argv.slice(2)));\n`, { mode: 0o755 });
+  // SIGHUP is bit 0 and SIGTERM bit 14 of /proc's mask; arguments pass through untouched.
+  const r = spawnSync('bash', ['-c', `trap '' HUP TERM; exec "$0" "$@"`, probe, 'a b', '', '$HOME'], { encoding: 'utf8', cwd: elsewhere });
   assert.equal(r.status, 0, r.stderr);
-  assert.equal(r.stdout, 'undefined');
+  assert.equal(r.stdout, `${(1n | (1n << 14n)).toString(16).padStart(16, '0')} ["a b","","$HOME"]`);
 });
 
 test('a copy whose bundle is there but the loader is missing names the module, status 255', () => {
