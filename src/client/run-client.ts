@@ -93,13 +93,21 @@ export async function runClient(ctx: ClientContext): Promise<number> {
 function inOurTerms(err: unknown, cfg: ClientConfig | undefined, host: string): unknown {
   if (isTlsshError(err) && err.code === 'TLSSH_ERR_KEEPALIVE_TIMEOUT') return new TlsshError(err.code, `Timeout, server ${host} not responding (${err.message})`);
   if (!isTlsshError(err) || err.code !== 'TLSSH_ERR_CLIENT_CERT_UNTRUSTED' || !cfg?.CertFile) return err;
-  let issuer: string;
+  let cert: X509Certificate;
   try {
-    issuer = new X509Certificate(fs.readFileSync(cfg.CertFile)).issuer.split('\n').join(', ');
+    cert = new X509Certificate(fs.readFileSync(cfg.CertFile));
   } catch {
     // Unreadable here too: the server's words alone.
     return err;
   }
+  // Out of its dates, no CA can help: the user needs a new certificate, or a clock put right.
+  if (/\bCERT_HAS_EXPIRED\b/.test(err.message)) {
+    return new TlsshError(err.code, `the server refused your certificate ${cfg.CertFile}: it expired on ${cert.validTo}; it needs renewing (server said: ${err.message})`);
+  }
+  if (/\bCERT_NOT_YET_VALID\b/.test(err.message)) {
+    return new TlsshError(err.code, `the server refused your certificate ${cfg.CertFile}: it is valid only from ${cert.validFrom}; check the server's clock (server said: ${err.message})`);
+  }
+  const issuer = cert.issuer.split('\n').join(', ');
   return new TlsshError(err.code, `the server does not trust your certificate ${cfg.CertFile}, issued by "${issuer}": its ClientCAFile must hold that CA (server said: ${err.message})`);
 }
 

@@ -248,6 +248,22 @@ describe('tlssh as ssh is used', () => {
     assert.match(line, new RegExp(`^tlssh: the server does not trust your certificate ${c.certFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}, issued by "CN=Some Other CA": its ClientCAFile must hold that CA`), line);
   });
 
+  it('a certificate out of its dates is said to be expired or not yet valid, not blamed on the server\'s CA', async () => {
+    // The dates are checked before any user is looked for: the name does not matter.
+    const cn = 'someone';
+    const day = 86_400_000;
+    const expired = issueCert(fx.ca, { cn, eku: 'clientAuth', fileStem: 'expired', notBefore: new Date(Date.now() - 30 * day), notAfter: new Date(Date.now() - day) });
+    const early = issueCert(fx.ca, { cn, eku: 'clientAuth', fileStem: 'early', notBefore: new Date(Date.now() + day), notAfter: new Date(Date.now() + 30 * day) });
+    for (const [c, words] of [[expired, /: it expired on .* \d{4} GMT; it needs renewing \(server said: .*CERT_HAS_EXPIRED/], [early, /: it is valid only from .* \d{4} GMT; check the server's clock \(server said: .*CERT_NOT_YET_VALID/]] as const) {
+      const r = await runTlssh([...conf, '-o', `CertFile=${c.certFile}`, '-o', `KeyFile=${c.keyFile}`, 'localhost', 'true']);
+      assert.equal(r.status, 255);
+      const line = failureLines(r.stderr).at(-1) ?? '';
+      assert.ok(line.startsWith(`tlssh: the server refused your certificate ${c.certFile}: `), line);
+      assert.match(line, words);
+      assert.doesNotMatch(line, /ClientCAFile/);
+    }
+  });
+
   it('BatchMode=yes never prompts for a key password: it fails and says so', async () => {
     const enc = path.join(fx.dir, 'enc.key');
     // An encrypted copy of the client key, which would need a passphrase typed.
