@@ -19,6 +19,7 @@ import { controlSocketAnswers, startControlSocket } from './control-socket';
 import { FORK_SERVER_ARG, WORKER_EXIT_SETUP_FAILED, type ConnectionMessage, type SessionEndCode, type SessionInfoMessage, type SessionStatsMessage } from './ipc-messages';
 import { loadClientTrust, recheckChain, type ClientTrust } from './session-recheck';
 import { SessionViewsStore, isAlive, type StoredView } from './session-views-store';
+import { DropLog } from './drop-log';
 import { PerSourceTable, type PenaltyKind, type PerSourceSettings } from './per-source';
 import { holdUntilClientHello, type HoldOutcome, type PreauthHold } from './preauth-hold';
 import { parseWorkerMessage } from './ipc-messages';
@@ -136,6 +137,8 @@ export class Listener {
   private readonly records: LoginRecords;
   private readonly pamSessions: PamSessionRegistry;
   private readonly perSource: PerSourceTable;
+  /** Which per-source refusals are logged at INFO (drop-log.ts). */
+  private readonly dropLog = new DropLog();
   /** Connections held here until their ClientHello arrives. */
   private readonly held = new Set<PreauthHold>();
   /** Workers that have not logged in yet, for MaxStartups. */
@@ -386,7 +389,10 @@ export class Listener {
     const admitted = this.perSource.admit(address);
     if (!admitted.ok) {
       const why = admitted.why === 'penalty' ? `penalty: ${admitted.detail}` : `past PerSourceMaxStartups: ${admitted.detail}`;
-      this.log.verbose(`drop connection #${id} from ${remote}: ${why}`);
+      const line = `drop connection #${id} from ${remote}: ${why}`;
+      const note = this.dropLog.note(admitted.block);
+      if (!note.loud) this.log.verbose(line);
+      else this.log.info(note.since > 0 ? `${line} (and ${note.since} more from ${admitted.block} since its last such line, logged at VERBOSE)` : line);
       return void socket.destroy();
     }
     const pending = this.held.size + this.unauthenticatedWorkers;

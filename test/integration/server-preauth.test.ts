@@ -242,6 +242,25 @@ test('PerSourceMaxStartups: a flood (and handshakes stuck in a worker) take only
   }
 });
 
+test('at the default LogLevel a refused source is logged once a minute, with how many more were refused, and the rest at VERBOSE', async () => {
+  const d = await startTlsshd({ dir: fx.dir, config: { ...fx.config, ...me.config, PerSourceMaxStartups: '2', LogLevel: 'INFO' } });
+  try {
+    // Two idle connections take the source's slots; the next five are refused at accept.
+    await flood(d.port, FLOOD_SOURCE, 2);
+    const refused = await flood(d.port, FLOOD_SOURCE, 5);
+    await Promise.all(refused.map(closedByServer));
+    await d.waitForLog(/drop connection #\d+ from 127\.0\.0\.\d+ port \d+: past PerSourceMaxStartups: 2 unauthenticated connections from /);
+    // The daemon logs what it refused in order; give the last refusals time to be written.
+    await new Promise((r) => setTimeout(r, 500));
+    const drops = d.logs().split('\n').filter((l) => l.includes('drop connection'));
+    assert.equal(drops.length, 1, drops.join('\n'));
+    assert.doesNotMatch(drops[0]!, /more from/);
+  } finally {
+    for (const s of open.splice(0)) s.destroy();
+    await d.stop();
+  }
+});
+
 test('by default one source holds at most 10 connections before login: stalled handshakes from it get no more workers', async () => {
   const d = await startTlsshd({ dir: fx.dir, config: { ...fx.config, ...me.config, LogLevel: 'VERBOSE' } });
   try {
