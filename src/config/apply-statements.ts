@@ -1,6 +1,7 @@
 // Folds statements into values. A later line replaces an earlier one, except for list keywords,
 // whose lines accumulate; the first `-o` of a list keyword replaces what the files said, so
-// `-o Listen=127.0.0.1` means "only there".
+// `-o Listen=127.0.0.1` means "only there". SendEnv is ssh's: every line, -o included, adds to
+// its default (KeywordSpec.addsToDefault).
 import { ValueProblem, configError, originText, type Where } from './config-error';
 import { globToRegExp } from './glob-pattern';
 import type { KeywordSpec } from './schema';
@@ -29,8 +30,8 @@ export class ConfigFold {
       this.values.set(field, value);
       return;
     }
-    let current = (this.values.get(field) as unknown[] | undefined) ?? [];
-    if (!('file' in where) && !this.replacedByCommandLine.has(field)) {
+    let current = (this.values.get(field) as unknown[] | undefined) ?? [...(spec.addsToDefault ?? [])];
+    if (!('file' in where) && !this.replacedByCommandLine.has(field) && spec.addsToDefault === undefined) {
       this.replacedByCommandLine.add(field);
       current = [];
     }

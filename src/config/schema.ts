@@ -34,6 +34,11 @@ export interface KeywordSpec {
    * the clash, which the fold turns into an error at the second line.
    */
   readonly checkListItem?: (current: readonly unknown[], item: unknown) => void;
+  /**
+   * For a list keyword whose lines add to its default, as ssh's SendEnv adds to the system's
+   * `SendEnv LANG LC_*`, on the command line too; `-pattern` takes defaults out.
+   */
+  readonly addsToDefault?: readonly unknown[];
 }
 
 export interface ConfigSchema {
@@ -50,6 +55,9 @@ export interface ConfigSchema {
   /** Lower-cased OpenSSH keywords refused because ignoring them would mislead, with the reason. */
   readonly refused?: Readonly<Record<string, string>>;
 }
+
+/** What Debian's ssh sends (its /etc/ssh/ssh_config); SendEnv lines add to it. */
+const DEFAULT_SEND_ENV: readonly string[] = ['LANG', 'LC_*'];
 
 /** Seconds a Node timer can hold. */
 const MAX_SECONDS = 2147483;
@@ -204,7 +212,7 @@ const clientKeywords: KeywordSpec[] = [
   spec({ name: 'ServerCRL', parse: pathValue(true) }),
   spec({ name: 'ConnectTimeout', parse: duration(MAX_SECONDS) }),
   spec({ name: 'EscapeChar', parse: escapeChar }),
-  spec({ name: 'SendEnv', parse: envPatterns, list: true }),
+  spec({ name: 'SendEnv', parse: envPatterns, list: true, addsToDefault: DEFAULT_SEND_ENV }),
   spec({ name: 'AddressFamily', parse: oneOf({ any: 'any', inet: 'inet', inet6: 'inet6' } as const, 'any, inet or inet6') }),
   // The original client's name for the same choice.
   spec({ name: 'L3Protocol', field: 'AddressFamily', parse: oneOf({ ipv4: 'inet', ipv6: 'inet6' } as const, 'IPv4 or IPv6') }),
@@ -361,7 +369,7 @@ export function defaultClientConfig(home: string): Omit<ClientConfig, 'origin' |
     ServerCRL: '',
     ConnectTimeout: 0,
     EscapeChar: '~',
-    SendEnv: ['LANG', 'LC_*'],
+    SendEnv: [...DEFAULT_SEND_ENV],
     AddressFamily: 'any',
     BatchMode: false,
     BindAddress: '',

@@ -95,7 +95,8 @@ describe('tlssh.conf layering', () => {
     assert.equal(cfg.User, 'bob');
     assert.equal(cfg.origin.User, `${user}:2`);
     assert.equal(cfg.Port, 2424);
-    assert.deepStrictEqual(cfg.SendEnv, ['TZ', 'EDITOR']);
+    // As ssh's: SendEnv lines add to the default.
+    assert.deepStrictEqual(cfg.SendEnv, ['LANG', 'LC_*', 'TZ', 'EDITOR']);
     const other = loadClientConfig({ host: 'other.net', home: HOME }, paths(system, user));
     assert.equal(other.Port, 2222);
   });
@@ -121,7 +122,12 @@ describe('tlssh.conf layering', () => {
       paths(system, user),
     );
     assert.equal(cfg.Port, 7);
-    assert.deepStrictEqual(cfg.SendEnv, ['ONLY']);
+    // SendEnv is ssh's list: -o adds to what the defaults and files gave, and -pattern takes out.
+    assert.deepStrictEqual(cfg.SendEnv, ['LANG', 'LC_*', 'TZ', 'EDITOR', 'ONLY']);
+    const only = loadClientConfig({ host: 'www.example.com', home: HOME, overrides: ['SendEnv=-* ONLY'] }, paths(system, user));
+    assert.deepStrictEqual(only.SendEnv, ['ONLY']);
+    const noLocale = loadClientConfig({ host: 'h', home: HOME, overrides: ['SendEnv=-LANG -LC_* TZ'] }, NONE);
+    assert.deepStrictEqual(noLocale.SendEnv, ['TZ']);
     assert.equal(cfg.EscapeChar, 'none');
     assert.equal(cfg.CertFile, '/home/u/o.crt');
     assert.equal(cfg.origin.Port, 'command line');
