@@ -58,6 +58,8 @@ export async function runThroughMaster(ctx: RouteContext): Promise<number | unde
   }
   const log = createLog(args.verbose, loaded.LogLevel);
   ctx.onVerbosity?.(log.verbosity);
+  // Said here, once: a direct connection goes on with this same configuration (run-client.ts).
+  for (const w of loaded.warnings) log.info(w);
   if (args.controlCommand) {
     if (!socketPath) {
       log.error('tlssh: -O needs a ControlPath (-S PATH or -o ControlPath=PATH)');

@@ -45,6 +45,8 @@ export async function runClient(ctx: ClientContext): Promise<number> {
     known = loaded;
     log = createLog(args.verbose, loaded.LogLevel);
     ctx.onVerbosity?.(log.verbosity);
+    // A configuration the route loaded had its warnings said there (mux-route.ts).
+    if (!ctx.config) for (const w of loaded.warnings) log.info(w);
     for (const note of loaded.notes) log.debug?.(note);
     for (const note of args.notes) log.debug?.(`command line: ${note}`);
     if (log.debug3) {

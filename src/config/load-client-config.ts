@@ -32,6 +32,7 @@ export function loadClientConfig(opts: ClientLoadOptions, paths: ConfigPaths = D
         ];
 
   const fold = new ConfigFold();
+  const warnings: string[] = [];
   const all: ConfigStatement[] = [];
   const trace: string[] = [];
   for (const { file, missingOk } of files) {
@@ -47,8 +48,13 @@ export function loadClientConfig(opts: ClientLoadOptions, paths: ConfigPaths = D
     for (const f of included) trace.push(`Reading configuration data ${f} (included)`);
     for (const st of statements) if (st.kind === 'set' && st.section === null) fold.apply(st.spec, st.value, st.where);
     const applied = new Set<string>();
+    const bySection = new Map<string, { value: string; st: ConfigStatement & { kind: 'set' } }>();
     for (const st of statements) {
       if (st.kind === 'set' && st.section !== null && hostMatches(opts.host, st.section.patterns)) {
+        const earlier = st.spec.list ? undefined : bySection.get(st.spec.field);
+        const value = JSON.stringify(st.value);
+        if (earlier && earlier.value !== value && st.section.sshStyle) warnings.push(sshStyleOverride(st, earlier.st, opts.host));
+        if (!st.spec.list) bySection.set(st.spec.field, { value, st });
         const at = `${st.section.where.file}:${st.section.where.line}`;
         if (!applied.has(at)) {
           applied.add(at);
@@ -60,12 +66,24 @@ export function loadClientConfig(opts: ClientLoadOptions, paths: ConfigPaths = D
   }
   for (const o of parseOverrides(opts.overrides ?? [], clientSchema, home)) fold.apply(o.spec, o.value, o.where);
 
-  const cfg = buildClientConfig(fold, opts.host, home, [...trace, ...fold.notes]);
+  const cfg = buildClientConfig(fold, opts.host, home, [...trace, ...fold.notes], warnings);
   recordSecretFiles(cfg, secretFilesIn(all));
   return deepFreeze(cfg);
 }
 
-function buildClientConfig(fold: ConfigFold, host: string, home: string, notes: readonly string[]): ClientConfig {
+/**
+ * A `Host` block overriding what an earlier matching block set. In tlssh the last matching section
+ * wins; in ssh the first value found does, which is why ssh configs put `Host *` last. Pasted
+ * here, such a config would quietly connect with the catch-all's Port or User: say so.
+ */
+function sshStyleOverride(st: ConfigStatement & { kind: 'set' }, earlier: ConfigStatement & { kind: 'set' }, host: string): string {
+  const name = (s: ConfigStatement): string => (s.section === null ? '' : `${s.section.sshStyle ? 'Host ' : '['}${s.section.patterns.join(' ')}${s.section.sshStyle ? '' : ']'}`);
+  const at = (s: ConfigStatement): string => `${s.where.file}:${s.where.line}`;
+  return `tlssh: ${at(st)}: ${st.spec.name} in "${name(st)}" overrides ${st.spec.name} in "${name(earlier)}" (${at(earlier)}) for ${host}: ` +
+    'in tlssh the last matching section wins, in ssh the first; put general blocks such as "Host *" before specific ones';
+}
+
+function buildClientConfig(fold: ConfigFold, host: string, home: string, notes: readonly string[], warnings: readonly string[]): ClientConfig {
   const defaults: Record<string, unknown> = { HostName: host, ...clientSchema.defaults({ home }) };
   const values: Record<string, unknown> = {};
   const origin: Record<string, string> = {};
@@ -92,5 +110,6 @@ function buildClientConfig(fold: ConfigFold, host: string, home: string, notes: 
   const cfg = { origin, host, ...values };
   // Not a setting: kept out of enumeration so dumps and comparisons see only settings.
   Object.defineProperty(cfg, 'notes', { value: Object.freeze([...notes]), enumerable: false });
+  Object.defineProperty(cfg, 'warnings', { value: Object.freeze([...warnings]), enumerable: false });
   return cfg as unknown as ClientConfig;
 }

@@ -16,6 +16,8 @@ export interface FileWhere {
 export interface HostSection {
   readonly patterns: readonly string[];
   readonly where: FileWhere;
+  /** Opened by an ssh-style `Host` line rather than a `[pattern]` header. */
+  readonly sshStyle: boolean;
 }
 
 export type ConfigStatement =
@@ -133,5 +135,5 @@ function hostSection(text: string, where: FileWhere, schema: ConfigSchema, keywo
       throw configError('TLSSH_ERR_CONFIG_SYNTAX', where, keyword, `${JSON.stringify(p)} is not a host pattern (like *.example.com or !bad.example.com)`);
     }
   }
-  return { patterns, where };
+  return { patterns, where, sshStyle: keyword !== undefined };
 }

@@ -351,7 +351,7 @@ export const serverSchema: ConfigSchema = {
   refused: REFUSED_SSHD_KEYWORDS,
 };
 
-export function defaultClientConfig(home: string): Omit<ClientConfig, 'origin' | 'host' | 'HostName' | 'notes'> {
+export function defaultClientConfig(home: string): Omit<ClientConfig, 'origin' | 'host' | 'HostName' | 'notes' | 'warnings'> {
   return {
     CertFile: `${home.replace(/\/+$/, '')}/.tlssh/keys/default.crt`,
     KeyFile: `${home.replace(/\/+$/, '')}/.tlssh/keys/default.key`,

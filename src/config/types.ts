@@ -189,6 +189,8 @@ export interface ClientConfig extends CommonConfig {
   ControlPersist: 'no' | 'yes' | number;
   /** For -v: config files read, sections applied, OpenSSH keywords ignored and why. */
   readonly notes: readonly string[];
+  /** Shown at the default LogLevel: a config whose meaning differs from ssh's (sshStyleOverride). */
+  readonly warnings: readonly string[];
 }
 
 export interface LoadOptions {

@@ -159,6 +159,20 @@ describe('tlssh as ssh is used', () => {
     }
   });
 
+  it('an ssh-style config whose "Host *" comes last is taken the tlssh way, with a warning that says how to fix it; -q silences it', async () => {
+    // ~/.ssh/config's usual layout: specific hosts first, defaults last (ssh takes the first value).
+    const file = path.join(fx.dir, 'ssh-layout.conf');
+    fs.writeFileSync(file, `${fs.readFileSync(fx.configFile, 'utf8')}\nHost db\n  Port 2232\n  User postgres\nHost *\n  Port 2000\n  User postgres\n`, { mode: 0o600 });
+    const r = await runTlssh(['-F', file, '-G', 'db']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(r.stdout.toString().split('\n').includes('port 2000'));
+    // Only Port differs between the blocks: one line, naming both places.
+    assert.equal(r.stderr, `tlssh: ${file}:${fs.readFileSync(file, 'utf8').split('\n').indexOf('  Port 2000') + 1}: Port in "Host *" overrides Port in "Host db" (${file}:${fs.readFileSync(file, 'utf8').split('\n').indexOf('  Port 2232') + 1}) for db: in tlssh the last matching section wins, in ssh the first; put general blocks such as "Host *" before specific ones\n`);
+    assert.equal((await runTlssh(['-F', file, '-q', '-G', 'db'])).stderr, '');
+    // A host only the catch-all matches has nothing to be warned about.
+    assert.equal((await runTlssh(['-F', file, '-G', 'web'])).stderr, '');
+  });
+
   it('-i takes the key and finds its certificate beside it', async () => {
     const id = path.join(fx.dir, 'ident');
     fs.mkdirSync(id, { mode: 0o700 });

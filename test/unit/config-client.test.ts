@@ -86,6 +86,23 @@ describe('tlssh.conf defaults', () => {
   });
 });
 
+describe('tlssh.conf warnings for configs laid out for ssh', () => {
+  const load = (text: string, host: string): readonly string[] => loadClientConfig({ host, file: write(text), home: HOME }).warnings;
+
+  it('warns when a later Host block overrides a value an earlier matching section set', () => {
+    const w = load('Host db\nPort 2232\nUser pg\nSendEnv A\nHost *\nPort 2000\nUser pg\nSendEnv B\n', 'db');
+    // Port differs; User is the same; SendEnv is a list, whose lines add up in both.
+    assert.equal(w.length, 1, w.join('\n'));
+    assert.match(w[0]!, /:6: Port in "Host \*" overrides Port in "Host db" \(.*:2\) for db: in tlssh the last matching section wins, in ssh the first/);
+  });
+
+  it('says nothing for tlssh\'s own [sections], for hosts one section matches, or for global lines', () => {
+    assert.deepEqual(load('[db]\nPort 2232\n[*]\nPort 2000\n', 'db'), []);
+    assert.deepEqual(load('Host db\nPort 2232\nHost *\nPort 2000\n', 'web'), []);
+    assert.deepEqual(load('Port 1\nHost *\nPort 2000\n', 'db'), []);
+  });
+});
+
 describe('tlssh.conf layering', () => {
   const system = path.join(FIXTURES, 'client-sections.conf');
   const user = path.join(FIXTURES, 'client-user.conf');
