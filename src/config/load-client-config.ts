@@ -99,6 +99,11 @@ function buildClientConfig(fold: ConfigFold, host: string, home: string, notes: 
       'ServerCAFile and ServerCAPath are both empty: no server certificate could be verified',
     );
   }
+  const hostName = values['HostName'];
+  if (typeof hostName === 'string' && hostName.includes('%')) {
+    // `HostName %h.internal.example.com` under `Host web*`, as ssh expands it.
+    values['HostName'] = hostName.replace(/%([h%])/g, (_m, t: string) => (t === 'h' ? host : '%'));
+  }
   const identity = values['IdentityFile'];
   if (typeof identity === 'string' && identity !== '') {
     // -i names the key; the certificate beside it comes along (identity-file.ts).

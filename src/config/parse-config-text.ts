@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ValueProblem, configError, type Where } from './config-error';
 import { SyntaxProblem, lexLine } from './line-lexer';
+import { globToRegExp } from './glob-pattern';
 import { otherSchema, type ConfigSchema, type KeywordSpec } from './schema';
 import { expandPath, type ValueContext } from './value-parsers';
 
@@ -44,6 +45,13 @@ export interface ParseOptions {
   readonly home?: string;
   /** The section an included file starts in: that of its include line. */
   readonly section?: HostSection | null;
+  /**
+   * ssh's IgnoreUnknown patterns seen so far in this file, shared with the files it includes: an
+   * unknown keyword they match is noted at -v and skipped, as ssh skips it, so that one config
+   * serves several ssh versions and platforms (UseKeychain is macOS's). Keywords tlssh refuses
+   * on purpose (Match, forwardings) are still refused: ignoring them would mislead.
+   */
+  readonly ignoreUnknown?: string[];
 }
 
 export function parseConfigText(
@@ -80,10 +88,33 @@ export function parseConfigText(
       section = hostSection(lexed.value, where, schema, 'Host');
       return;
     }
+    if (lower === 'ignoreunknown' && schema.hostSections && options.ignoreUnknown !== undefined) {
+      options.ignoreUnknown.push(...ignorePatterns(lexed.value, where, lexed.keyword));
+      return;
+    }
+    const ignored = options.ignoreUnknown?.some((p) => globToRegExp(p.toLowerCase(), { ignoreCase: true, pathSegment: false }).test(lower)) === true;
+    if (ignored && !schema.keywords.has(lower) && schema.refused?.[lower] === undefined) {
+      out.push({ kind: 'set', spec: ignoredSpec(lexed.keyword), value: lexed.value, where, section });
+      return;
+    }
     const spec = lookupKeyword(lexed.keyword, where, schema);
     out.push({ kind: 'set', spec, value: parseValue(spec, lexed.value, where, ctx), where, section });
   });
   return out;
+}
+
+function ignorePatterns(text: string, where: FileWhere, keyword: string): string[] {
+  const patterns = text.split(/[\s,]+/).filter((p) => p !== '');
+  if (patterns.length === 0) throw configError('TLSSH_ERR_CONFIG_SYNTAX', where, keyword, 'needs at least one keyword pattern');
+  for (const p of patterns) {
+    if (!/^[A-Za-z0-9*?]+$/.test(p)) throw configError('TLSSH_ERR_CONFIG_BAD_VALUE', where, keyword, `${JSON.stringify(p)} is not a keyword pattern (letters, digits, * and ?)`);
+  }
+  return patterns;
+}
+
+/** An unknown keyword that IgnoreUnknown lists: folded as an ignored one, noted at -v. */
+function ignoredSpec(keyword: string): KeywordSpec {
+  return { name: keyword, field: keyword, list: false, secret: false, parse: (t: string) => t, ignored: 'unknown to tlssh, and listed in IgnoreUnknown' };
 }
 
 export function lookupKeyword(keyword: string, where: Where, schema: ConfigSchema): KeywordSpec {

@@ -25,7 +25,7 @@ export function readConfigFile(file: string, schema: ConfigSchema, options: Read
   const text = readText(file, { file, line: 0 }, options.missingOk);
   if (text === null) return null;
   const out: ConfigStatement[] = [];
-  expand(text, file, schema, options.home, null, [realPath(file)], out);
+  expand(text, file, schema, options.home, null, [realPath(file)], out, []);
   return out;
 }
 
@@ -37,8 +37,9 @@ function expand(
   section: HostSection | null,
   chain: readonly string[],
   out: ConfigStatement[],
+  ignoreUnknown: string[],
 ): void {
-  for (const st of parseConfigText(text, file, schema, { home, section })) {
+  for (const st of parseConfigText(text, file, schema, { home, section, ignoreUnknown })) {
     if (st.kind === 'set') {
       out.push(st);
       continue;
@@ -54,7 +55,7 @@ function expand(
         throw configError('TLSSH_ERR_CONFIG_SYNTAX', st.where, keyword, `includes nested more than ${MAX_INCLUDE_DEPTH} deep`);
       }
       const inner = readText(target, st.where, st.optional, keyword);
-      if (inner !== null) expand(inner, target, schema, home, st.section, [...chain, real], out);
+      if (inner !== null) expand(inner, target, schema, home, st.section, [...chain, real], out, ignoreUnknown);
     }
   }
 }

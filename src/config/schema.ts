@@ -203,7 +203,8 @@ const clientKeywords: KeywordSpec[] = [
   ...commonKeywords(),
   spec({
     name: 'HostName',
-    parse: word('a host name or IP address', /^(?:[A-Za-z0-9._-]+|[0-9A-Fa-f:.]+)$/, false),
+    // %h (the host as typed) and %% as in ssh_config, expanded in load-client-config.ts.
+    parse: word('a host name or IP address (%h: the host as typed)', /^(?:(?:[A-Za-z0-9._-]|%[h%])+|[0-9A-Fa-f:.]+)$/, false),
   }),
   spec({ name: 'Port', parse: integer(1, 65535) }),
   spec({ name: 'User', parse: word('a user name', /^[A-Za-z0-9_][A-Za-z0-9._-]*\$?$/, true) }),

@@ -103,6 +103,34 @@ describe('tlssh.conf warnings for configs laid out for ssh', () => {
   });
 });
 
+describe('ssh_config lines that shared configs carry', () => {
+  it('IgnoreUnknown skips the unknown keywords it lists, from its line on and in included files, as ssh does', () => {
+    const inc = write('UseKeychain yes\n');
+    const cfg = loadClientConfig({ host: 'h', file: write(`IgnoreUnknown UseKeychain,Foo*\nUseKeychain yes\nFooBar 1\ninclude ${inc}\n`), home: HOME });
+    assert.equal(cfg.notes.filter((n) => /ignored: unknown to tlssh, and listed in IgnoreUnknown/.test(n)).length, 3, cfg.notes.join('\n'));
+    // Before the IgnoreUnknown line, or not listed: still an error naming file, line and keyword.
+    const before = write('UseKeychain yes\nIgnoreUnknown UseKeychain\n');
+    fails(() => loadClientConfig({ host: 'h', file: before, home: HOME }), 'TLSSH_ERR_CONFIG_UNKNOWN_KEYWORD', `${before}:1: UseKeychain: unknown keyword`);
+    const other = write('IgnoreUnknown UseKeychain\nOther yes\n');
+    fails(() => loadClientConfig({ host: 'h', file: other, home: HOME }), 'TLSSH_ERR_CONFIG_UNKNOWN_KEYWORD', `${other}:2: Other: `);
+    // What tlssh refuses on purpose stays refused: ignoring Match would apply its lines to every host.
+    const match = write('IgnoreUnknown *\nMatch host x\n');
+    fails(() => loadClientConfig({ host: 'h', file: match, home: HOME }), 'TLSSH_ERR_CONFIG_UNKNOWN_KEYWORD', `${match}:2: Match: OpenSSH keyword not supported`);
+    const bad = write('IgnoreUnknown Use-Keychain\n');
+    fails(() => loadClientConfig({ host: 'h', file: bad, home: HOME }), 'TLSSH_ERR_CONFIG_BAD_VALUE', `${bad}:1: IgnoreUnknown: `);
+  });
+
+  it('HostName expands %h to the host as typed and %% to %; other tokens are refused', () => {
+    const f = write('Host web*\nHostName %h.internal.example.com\nHost pct\nHostName a%%b\n');
+    assert.equal(loadClientConfig({ host: 'web1', file: f, home: HOME }).HostName, 'web1.internal.example.com');
+    // A host the section does not match keeps its own name: the line is no error for it either.
+    assert.equal(loadClientConfig({ host: 'db1', file: f, home: HOME }).HostName, 'db1');
+    assert.equal(loadClientConfig({ host: 'pct', file: f, home: HOME }).HostName, 'a%b');
+    const p = write('HostName %p.example.com\n');
+    fails(() => loadClientConfig({ host: 'h', file: p, home: HOME }), 'TLSSH_ERR_CONFIG_BAD_VALUE', `${p}:1: HostName: `);
+  });
+});
+
 describe('tlssh.conf layering', () => {
   const system = path.join(FIXTURES, 'client-sections.conf');
   const user = path.join(FIXTURES, 'client-user.conf');
