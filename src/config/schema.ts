@@ -132,6 +132,7 @@ const serverKeywords: KeywordSpec[] = [
   spec({ name: 'Subsystem', parse: (text) => parseSubsystem(text), list: true, checkListItem: checkSubsystemName }),
   spec({ name: 'ForceCommand', parse: (text) => parseForceCommand(text) }),
   spec({ name: 'UsePAM', parse: boolean }),
+  spec({ name: 'PrintLastLog', parse: boolean }),
   // OpenSSH's name; a service of its own lets an administrator (or a test) give tlsshd another stack.
   spec({ name: 'PAMServiceName', parse: word('a PAM service name (a file in /etc/pam.d)', /^[A-Za-z0-9][A-Za-z0-9._-]*$/, false) }),
   spec({ name: 'PidFile', parse: pathValue(true) }),
@@ -299,6 +300,7 @@ export const DEFAULT_SERVER_CONFIG = {
   ForceCommand: '',
   UsePAM: true,
   PAMServiceName: 'tlsshd',
+  PrintLastLog: true,
   PidFile: '',
   RuntimeDir: '/run/tlsshd',
   LogFile: '',
@@ -335,7 +337,6 @@ const REFUSED_SSHD_KEYWORDS: Readonly<Record<string, string>> = {
   chrootdirectory: 'tlsshd does not chroot sessions',
   banner: 'tlsshd sends no banner before login',
   printmotd: 'with UsePAM yes the PAM session shows the motd (pam_motd)',
-  printlastlog: 'with UsePAM yes the PAM session shows the last login (pam_lastlog2)',
   usedns: 'tlsshd logs addresses and never looks up client names',
   permittty: 'tlsshd has no per-user terminal policy',
   permituserenvironment: 'use AcceptEnv',

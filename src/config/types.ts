@@ -129,6 +129,8 @@ export interface ServerConfig extends CommonConfig {
    * addon cannot load, a default yes is off with a log line and an explicit yes refuses to start.
    */
   UsePAM: boolean;
+  /** sshd's: "Last login: ..." at an interactive login, from /var/log/lastlog (which tlsshd keeps). */
+  PrintLastLog: boolean;
   /** The PAM service, /etc/pam.d/<PAMServiceName>. */
   PAMServiceName: string;
   /** "" for none. */

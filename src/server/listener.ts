@@ -84,6 +84,7 @@ export interface ListenerOptions {
   /** Overrides for tests. */
   utmpPath?: string;
   wtmpPath?: string;
+  lastlogPath?: string;
   /** The worker script, for tests that play a misbehaving worker. */
   workerEntry?: string;
   /** What SIGHUP does (main.ts), for tlsshctl reload; throws when the old configuration stays. */
@@ -182,6 +183,7 @@ export class Listener {
     this.records = new LoginRecords({
       utmpPath: opts.utmpPath,
       wtmpPath: opts.wtmpPath,
+      ...(opts.lastlogPath !== undefined ? { lastlogPath: opts.lastlogPath } : {}),
       stateDir: this.config.RuntimeDir ? path.join(this.config.RuntimeDir, 'sessions') : '',
       log: (level, message) => (level === 'error' ? this.log.error(message) : level === 'info' ? this.log.info(message) : this.log.debug(message)),
     });

@@ -19,6 +19,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { LASTLOG_PATH, writeLastLogin } from './lastlog';
 import { isValidUserName, lookupUser } from './passwd-lookup';
 import { assertPrivateDirectory } from './runtime-dir';
 import { UTMP_SIZE, UT_TYPE, decodeUtmp, encodeUtmp, idForLine, type UtmpRecord } from './utmp-record';
@@ -44,6 +45,8 @@ interface StoredSession extends LoginInfo {
 export interface LoginRecordsOptions {
   utmpPath?: string;
   wtmpPath?: string;
+  /** /var/log/lastlog; "" keeps none. */
+  lastlogPath?: string;
   /** Directory for per-session state files; "" keeps state in memory only. */
   stateDir: string;
   log: (level: 'error' | 'info' | 'debug', message: string) => void;
@@ -125,8 +128,23 @@ export class LoginRecords {
       };
       await this.writeUtmp(rec, (old) => old.id === rec.id && isSlotType(old.type));
       await this.appendWtmp(rec);
+      await this.recordLastLogin(info, rec.time);
       await this.saveState(s, key);
     });
+  }
+
+  /** lastlog(8)'s record of this terminal login, which the next interactive login shows (lastlog.ts). */
+  private async recordLastLogin(info: LoginInfo, time: number): Promise<void> {
+    const file = this.opts.lastlogPath ?? LASTLOG_PATH;
+    if (file === '') return;
+    try {
+      const acct = await lookupUser(info.user);
+      if (acct) await writeLastLogin(acct.uid, { time, line: info.line, host: info.host }, file);
+    } catch (e) {
+      // A system without lastlog (ENOENT) is not an error; anything else is worth saying once per login.
+      const code = (e as NodeJS.ErrnoException).code;
+      this.opts.log(code === 'ENOENT' ? 'debug' : 'error', `lastlog not written for ${info.user}: ${code ?? (e as Error).message}`);
+    }
   }
 
   /** Close the records of a process that ended (every session of a worker); no-op for pids without one. */

@@ -10,6 +10,7 @@ import { finished } from 'node:stream/promises';
 import { TlsshError } from '../errors';
 import { LIMITS, STREAM, type SessionRequest } from '../protocol/messages';
 import { sttyArgsFor } from '../protocol/tty-modes';
+import { lastLoginLine, readLastLogin } from './lastlog';
 import type { Channel } from '../transport/channel';
 import { enterInteractive } from '../jit-tiering';
 import type { EarlyInput } from './early-messages';
@@ -46,6 +47,8 @@ export interface SessionOptions {
   onTty?: (line: string) => void;
   /** The PAM session opened for this login (UsePAM), if any. */
   pam?: { env: readonly string[]; messages: readonly string[] };
+  /** PrintLastLog: "Last login: ..." at an interactive login, from lastlog. */
+  printLastLog?: boolean;
   /** Given, once the streams exist, a way to write one line of the daemon's own to the user. */
   onOutput?: (write: (line: string) => void) => void;
 }
@@ -135,12 +138,17 @@ export async function runSession(o: SessionOptions): Promise<void> {
 }
 
 /**
- * What PAM's modules said (motd, "Last login", account warnings), shown like sshd shows them: on
- * an interactive login with a terminal only, and not when ~/.hushlogin exists. Read as the user.
+ * What PAM's modules said (motd, account warnings), then sshd's "Last login" line (PrintLastLog),
+ * shown like sshd shows them: on an interactive login with a terminal only, and not when
+ * ~/.hushlogin exists. Read as the user: lastlog is readable by all. The listener writes this
+ * login's record only once the terminal exists, so what is read here is the one before.
  */
 function loginMessages(o: SessionOptions): string {
-  const texts = o.pam?.messages ?? [];
-  if (texts.length === 0 || !o.request.pty || o.request.command !== '') return '';
+  if (!o.request.pty || o.request.command !== '') return '';
+  const texts = [...(o.pam?.messages ?? [])];
+  const last = o.printLastLog === true ? readLastLogin(o.account.uid) : undefined;
+  if (last) texts.push(lastLoginLine(last));
+  if (texts.length === 0) return '';
   if (fs.existsSync(`${o.account.home.replace(/\/+$/, '')}/.hushlogin`)) return '';
   return texts.map((t) => `${t.replace(/\r?\n/g, '\r\n')}\r\n`).join('');
 }

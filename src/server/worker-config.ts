@@ -20,7 +20,7 @@ export const WORKER_FIELDS = [
   'CertFile', 'KeyFile', 'PrivkeyEngine', 'TpmTcti', 'Keepalive',
   'ClientCAFile', 'ClientCAPath', 'ClientCRL', 'ClientDomain',
   'LoginGraceTime', 'PermitRootLogin', 'AllowUsers', 'DenyUsers', 'AllowGroups', 'DenyGroups', 'AcceptEnv', 'SyslogFacility', 'LogLevel',
-  'UsePAM', 'PAMServiceName', 'Subsystem', 'ForceCommand', 'CertificateExpiry', 'CertificateExpiryWarning', 'MaxSessions',
+  'UsePAM', 'PAMServiceName', 'PrintLastLog', 'Subsystem', 'ForceCommand', 'CertificateExpiry', 'CertificateExpiryWarning', 'MaxSessions',
 ] as const satisfies ReadonlyArray<Exclude<keyof ServerConfig, SecretField>>;
 type WorkerField = (typeof WORKER_FIELDS)[number];
 

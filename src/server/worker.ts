@@ -397,6 +397,7 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
       runSession({
         channel: ch, account, request: session, acceptEnv: cfg.AcceptEnv, connection, log: sessionLog,
         ...(pamSession ? { pam: pamSession } : {}),
+        printLastLog: cfg.PrintLastLog,
         early: early.take(),
         onOutput: (write) => {
           detachOutput = login.expiry.attachOutput(write);

@@ -230,6 +230,38 @@ test('a session that outlives a listener restart is closed through PAM by the ne
   }
 });
 
+test('lastlog, as sshd keeps it: terminal logins only, "Last login" at the next interactive one, PrintLastLog no hides it', { skip }, async () => {
+  // A user of its own: nobody has logged in as it yet (useradd clears a reused uid's record).
+  const fresh = createTestUser('pamt');
+  const quiet = await startTlsshd({ dir: fx.dir, config: { ...fx.config, PAMServiceName: SERVICE, PrintLastLog: 'no' } });
+  try {
+    const ident = fx.client(fresh.name);
+    const lastlog = (): string => execFileSync('lastlog', ['-u', fresh.name], { encoding: 'utf8' });
+    const login = async (port: number): Promise<string> => {
+      const s = connectClient(port, ident, sessionRequest({ command: '', pty: true, term: 'dumb' }));
+      await s.waitFor('session-started');
+      s.write('echo "in-$((6*7))"; exit\n');
+      await s.waitForStdout((o) => o.includes('in-42'));
+      const r = await s.result;
+      assert.equal(r.exit?.code, 0);
+      return r.stdout.toString();
+    };
+    // A command without a terminal (cron, Ansible) is no login to remember.
+    assert.equal((await runCommand(daemon.port, ident, 'true')).exit?.code, 0);
+    assert.match(lastlog(), /Never logged in/);
+    const first = await login(daemon.port);
+    assert.doesNotMatch(first, /Last login/);
+    // Recorded once the session had its terminal: lastlog(8) reads tlsshd's record.
+    const recorded = await until('the lastlog record', () => (/pts\/\d+\s+127\.0\.0\.1/.test(lastlog()) ? lastlog() : undefined));
+    assert.match(recorded, new RegExp(`^${fresh.name}\\s+pts/\\d+\\s+127\\.0\\.0\\.1\\s+\\w{3} \\w{3}`, 'm'));
+    assert.match(await login(daemon.port), /Last login: \w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4} from 127\.0\.0\.1\r\n/);
+    assert.doesNotMatch(await login(quiet.port), /Last login/);
+  } finally {
+    await quiet.stop();
+    fresh.remove();
+  }
+});
+
 test('the shipped etc/pam.d/tlsshd works: a login gets loginuid, motd and a lastlog record', { skip }, async () => {
   const s = connectClient(shipped.port, id[user.name]!, sessionRequest({ command: '', pty: true, term: 'dumb' }));
   await s.waitFor('session-started');

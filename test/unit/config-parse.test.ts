@@ -150,7 +150,7 @@ describe('config unknown keywords', () => {
       ['HostCertificate /x', /use CertFile and KeyFile$/], ['Ciphers aes128-ctr', /own cipher suites/], ['MACs hmac-sha2-256', /own algorithms/],
       ['KexAlgorithms curve25519-sha256', /own key exchange/], ['HostKeyAlgorithms ssh-ed25519', /own algorithms/],
       ['ChrootDirectory /srv', /does not chroot sessions/], ['Banner /etc/issue.net', /no banner before login/],
-      ['PrintMotd no', /pam_motd/], ['PrintLastLog yes', /pam_lastlog2/], ['UseDNS no', /never looks up client names/],
+      ['PrintMotd no', /pam_motd/], ['UseDNS no', /never looks up client names/],
       ['PermitTTY yes', /no per-user terminal policy/], ['PermitUserEnvironment no', /use AcceptEnv/], ['SetEnv A=b', /pam_env/],
     ];
     for (const [line, re] of own) assert.match(said(line), re, line);
