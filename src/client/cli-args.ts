@@ -130,7 +130,6 @@ type Action =
 interface ParseState {
   overrides: string[];
   tty: TtyRequest;
-  loginName: string | undefined;
   configFile: string | undefined;
   verbose: number;
   stdinNull: boolean;
@@ -199,7 +198,8 @@ const OPTION_TABLE: Readonly<Record<string, Action>> = {
   e: keyword('EscapeChar'),
   G: { kind: 'flag', apply: (s) => void (s.dumpConfig = true) },
   i: keyword('IdentityFile'),
-  l: { kind: 'value', apply: (s, v) => void (s.loginName = v) },
+  // In the order typed, as -p: the first -l, -p or -o of a keyword wins, as in ssh.
+  l: { kind: 'value', apply: (s, v) => void s.overrides.push(`User=${v}`) },
   N: { kind: 'flag', apply: (s) => void (s.noCommand = true) },
   f: { kind: 'flag', apply: (s) => void (s.background = true) },
   n: { kind: 'flag', apply: (s) => void (s.stdinNull = true) },
@@ -404,7 +404,6 @@ export function parseArgs(argv: readonly string[], version: string): ParseResult
   const s: ParseState = {
     overrides: [],
     tty: 'auto',
-    loginName: undefined,
     configFile: undefined,
     verbose: 0,
     stdinNull: false,
@@ -447,14 +446,14 @@ export function parseArgs(argv: readonly string[], version: string): ParseResult
     throw err;
   }
   const { user, host } = uri ?? splitDestination(destination);
-  // A URI's port goes first, like its user: -p and -o Port win over it, as in ssh.
-  if (uri?.port !== undefined) s.overrides.unshift(`Port=${uri.port}`);
+  // A URI's port goes last, like its user: -p and -o Port, which come first, win over it, as in ssh.
+  if (uri?.port !== undefined) s.overrides.push(`Port=${uri.port}`);
   if (host === '') return usageError(`no host in "${destination}"`);
   if (user === '') return usageError(`empty user name in "${destination}"`);
   // -l and -o User win over user@host, as in ssh; all of them win over the configuration files.
-  // So user@host goes first among the overrides, where any -o User typed later replaces it.
-  if (s.loginName !== undefined) s.overrides.push(`User=${s.loginName}`);
-  else if (user !== undefined) s.overrides.unshift(`User=${user}`);
+  // On the command line the first value of a keyword wins (load-client-config.ts), so user@host
+  // goes last, where any -l or -o User, typed before or after the host, comes before it.
+  if (user !== undefined) s.overrides.push(`User=${user}`);
   if (s.subsystem && words.length === 0) return usageError('-s needs a subsystem name after the host');
   // ssh -f runs the command in the background after the login; Node cannot fork a process that
   // holds a connection, so tlssh has only ssh -fN's use of it: a master, which is detached anyway.

@@ -43,8 +43,8 @@ describe('tlssh command line', () => {
     assert.deepEqual(a.overrides, ['User=alice@example']);
   });
 
-  it('lets -l win over user@host', () => {
-    assert.deepEqual(args(['-l', 'bob', 'alice@h']).overrides, ['User=bob']);
+  it('puts user@host after -l, so that -l wins (the first value on the command line does)', () => {
+    assert.deepEqual(args(['-l', 'bob', 'alice@h']).overrides, ['User=bob', 'User=alice']);
   });
 
   it('takes ssh:// and tlssh:// destinations as ssh does: user, host, port; -p and -l win over them', () => {
@@ -74,6 +74,25 @@ describe('tlssh command line', () => {
     assert.equal(userOf(['bb@h', '-o', 'User=cc']), 'cc');
     assert.equal(userOf(['bb@h']), 'bb');
     assert.equal(userOf(['-l', 'dd', '-o', 'User=cc', 'bb@h']), 'dd');
+    // ssh's rule: the first of -l and -o User wins, whichever it is.
+    assert.equal(userOf(['-o', 'User=cc', '-l', 'dd', 'bb@h']), 'cc');
+    assert.equal(userOf(['bb@h', '-l', 'dd']), 'dd');
+  });
+
+  it('takes the first value of a keyword on the command line, as ssh does, but the last of ssh\'s toggles', () => {
+    const cfg = (argv: string[]): ReturnType<typeof loadClientConfig> => {
+      const a = args(argv);
+      return loadClientConfig({ host: a.host, file: '/dev/null', overrides: a.overrides, home: os.tmpdir() });
+    };
+    assert.equal(cfg(['-p', '2000', '-o', 'Port=3000', 'h']).Port, 2000);
+    assert.equal(cfg(['-o', 'Port=3000', '-p', '2000', 'h']).Port, 3000);
+    assert.equal(cfg(['-o', 'ConnectTimeout=3', '-o', 'ConnectTimeout=9', 'h']).ConnectTimeout, 3);
+    // ssh's -4/-6, -e and -q set their keyword whenever they come: the last one holds (and the
+    // last of -t and -T, which are not keywords here).
+    assert.equal(cfg(['-4', '-6', 'h']).AddressFamily, 'inet6');
+    assert.equal(cfg(['-e', '^]', '-e', 'none', 'h']).EscapeChar, 'none');
+    // SendEnv adds up.
+    assert.deepEqual(cfg(['-o', 'SendEnv=A', '-o', 'SendEnv=B', 'h']).SendEnv, ['LANG', 'LC_*', 'A', 'B']);
   });
 
   it('maps flags to keyword overrides in the order typed', () => {
