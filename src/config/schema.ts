@@ -208,7 +208,8 @@ const clientKeywords: KeywordSpec[] = [
     parse: word('a host name or IP address (%h: the host as typed)', /^(?:(?:[A-Za-z0-9._-]|%[h%])+|[0-9A-Fa-f:.]+)$/, false),
   }),
   spec({ name: 'Port', parse: integer(1, 65535) }),
-  spec({ name: 'User', parse: word('a user name', /^[A-Za-z0-9_][A-Za-z0-9._-]*\$?$/, true) }),
+  // As the server's rule (passwd-lookup.ts): directory users' names hold an @.
+  spec({ name: 'User', parse: word('a user name', /^(?![0-9]+\$?$)[A-Za-z0-9_][A-Za-z0-9_.@-]{0,255}\$?$/, true) }),
   spec({ name: 'ServerCAFile', parse: pathValue(true) }),
   spec({ name: 'ServerCAPath', parse: pathValue(true) }),
   spec({ name: 'ServerCRL', parse: pathValue(true) }),

@@ -21,8 +21,13 @@ export interface Account {
   shell: string;
 }
 
-/** Portable user names: no leading digit or dash, so getent never reads it as a uid or option. */
-const USER_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?$/;
+/**
+ * The names an account may have here: what Debian's useradd makes, and what sssd and winbind
+ * give directory users (alice@corp.example.com, 256 characters at most; a name may start with a
+ * digit). Never a leading dash, dot or @, and never digits alone: getent would take the first
+ * for an option and the last for a uid. Nothing a shell or a path treats specially.
+ */
+const USER_NAME = /^(?![0-9]+\$?$)[A-Za-z0-9_][A-Za-z0-9_.@-]{0,255}\$?$/;
 
 export function isValidUserName(name: string): boolean {
   return USER_NAME.test(name);

@@ -45,8 +45,17 @@ test('with ClientDomain the CN must be user.<domain>', async () => {
 });
 
 test('names that are not user names, or no CN at all, are refused', async () => {
-  for (const cn of [[], [''], ['0'], ['-x'], ['a b'], ['a/b'], ['x'.repeat(40)]]) {
+  // Digits alone and a leading dash would reach getent as a uid or an option; a leading dot or @,
+  // spaces, slashes and other shell or path characters are never a user.
+  for (const cn of [[], [''], ['0'], ['1234$'], ['-x'], ['.x'], ['@corp'], ['a b'], ['a/b'], ['a\\b'], ['a;b'], ['x'.repeat(258)]]) {
     assert.equal(await code(authorizeUser({ ...base, commonNames: cn }, lookup)), 'TLSSH_ERR_CERT_USER', JSON.stringify(cn));
+  }
+});
+
+test('directory users\' names map as they are: an @ in them, a leading digit, more than 32 characters', () => {
+  // sssd's and winbind's fully qualified names, as `getent passwd` gives them.
+  for (const name of ['alice@corp.example.com', '1stline', `u${'x'.repeat(60)}`, 'host$']) {
+    assert.equal(userFromCommonNames([name], ''), name);
   }
 });
 
