@@ -5,7 +5,8 @@
 #
 # With /dev/tpmrm0 present both keys go into that TPM (unless TLSSH_DEMO_SWTPM=1); otherwise
 # each side gets its own swtpm emulator, the way two machines would each have their own chip.
-# Everything lives in a temporary directory that is removed at the end.
+# Everything lives in a temporary directory that is removed at the end (TLSSH_DEMO_KEEP=1 keeps
+# it, to try the printed commands again there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -19,14 +20,28 @@ pidfile=$work/pids
 cleanup() {
   [ -f "$pidfile" ] && while read -r p; do kill "$p" 2>/dev/null || true; done <"$pidfile"
   wait 2>/dev/null || true
-  rm -rf "$work"
+  if [ "${TLSSH_DEMO_KEEP:-0}" = 1 ]; then
+    echo "kept $work (the TPM emulators and tlsshd are stopped)" >&2
+  else
+    rm -rf "$work"
+  fi
 }
 trap cleanup EXIT
 
 # fd 3 is the narration, so that `run cmd 2>/dev/null` still shows the command.
 exec 3>&2
 say() { printf '\n== %s\n' "$*" >&3; }
-run() { printf '$ %s\n' "$*" >&3; "$@"; }
+# Each command as it could be typed again: an argument with anything but plain characters in
+# single quotes, so that $(...) meant for the remote side is not run by the local shell.
+shell_word() {
+  if [[ $1 =~ ^[A-Za-z0-9_./:=@,+%-]+$ ]]; then printf '%s' "$1"; else printf "'%s'" "${1//\'/\'\\\'\'}"; fi
+}
+run() {
+  local line='$' a
+  for a in "$@"; do line+=" $(shell_word "$a")"; done
+  printf '%s\n' "$line" >&3
+  "$@"
+}
 
 free_port_pair() {
   # swtpm wants two ports in a row: commands on N, control on N+1.
@@ -75,6 +90,10 @@ fi
 user=$(id -un)
 cd "$work"
 PATH="$top/bin:$PATH"
+# tlssh saves a TPM key's context under ~/.tlssh/tpm-contexts: here, not in the real home, where
+# it would outlive the emulator it belongs to.
+export HOME=$work/home
+mkdir -p "$HOME"
 
 say "A certificate authority, with plain openssl"
 run openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.crt \
