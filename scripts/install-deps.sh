@@ -18,6 +18,15 @@ PACKAGES=(
   ansible-core sudo                       # Ansible over tlssh, become via sudo
 )
 
+# Node.js itself is not one of them: bookworm's nodejs is 18, and tlssh needs 20 (NodeSource's
+# repository, or any other Node 20 or later). Said here rather than failing later in npm ci.
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo none)
+if [ "$node_major" = none ] || [ "$node_major" -lt 20 ]; then
+  echo "install-deps: tlssh needs Node.js 20 or later, and this machine has ${node_major/none/no node}." >&2
+  echo "install-deps: Debian bookworm's nodejs is 18: install the nodejs package of NodeSource's Node 20 repository (https://github.com/nodesource/distributions), then run this again." >&2
+  exit 1
+fi
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
