@@ -53,7 +53,16 @@ if [ ! -f build/Release/tlssh_tpm.node ] || [ ! -f build/Release/tlssh_agent_eng
   echo "building the native addons (TPM, key agent engine, PAM, pipes)"
   npx node-gyp rebuild >/dev/null
 fi
-echo "compiling TypeScript"
-npx tsc -p tsconfig.json
-echo "bundling the programs"
-node scripts/bundle.js
+# The build is redone only when a source, the lock file, an addon or node itself changed since
+# the last one (the stamp holds node's version: the bundles' code cache is made for it).
+stamp=dist/.install-deps-built
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$(node -v)" ] &&
+  [ -z "$(find src bench test scripts/bundle.js tsconfig.json package.json package-lock.json build/Release -newer "$stamp" 2>/dev/null | head -1)" ]; then
+  echo "the build is up to date"
+else
+  echo "compiling TypeScript"
+  npx tsc -p tsconfig.json
+  echo "bundling the programs"
+  node scripts/bundle.js
+  node -v >"$stamp"
+fi
