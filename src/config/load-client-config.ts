@@ -56,7 +56,7 @@ export function loadClientConfig(opts: ClientLoadOptions, paths: ConfigPaths = D
       if (st.kind === 'set' && st.section !== null && hostMatches(opts.host, st.section.patterns)) {
         const earlier = st.spec.list ? undefined : bySection.get(st.spec.field);
         const value = JSON.stringify(st.value);
-        if (earlier && earlier.value !== value && st.section.sshStyle) warnings.push(sshStyleOverride(st, earlier.st, opts.host));
+        if (earlier && earlier.value !== value && looksLikeSshLayout(st, earlier.st)) warnings.push(sshStyleOverride(st, earlier.st, opts.host));
         if (!st.spec.list) bySection.set(st.spec.field, { value, st });
         const at = `${st.section.where.file}:${st.section.where.line}`;
         if (!applied.has(at)) {
@@ -80,6 +80,18 @@ export function loadClientConfig(opts: ClientLoadOptions, paths: ConfigPaths = D
   const cfg = buildClientConfig(fold, opts.host, home, [...trace, ...fold.notes], warnings);
   recordSecretFiles(cfg, secretFilesIn(all));
   return deepFreeze(cfg);
+}
+
+/**
+ * Whether `later` overriding `earlier` is ssh's layout, general blocks last, which ssh's first-wins
+ * rule wants: a `Host` block with `*` among its patterns, or with wildcards after a section of
+ * exact names. tlssh's own layout, general first and specific after, never matches, so a file
+ * written for tlssh gets no warning.
+ */
+function looksLikeSshLayout(later: ConfigStatement & { kind: 'set' }, earlier: ConfigStatement & { kind: 'set' }): boolean {
+  const wild = (s: ConfigStatement): boolean => s.section?.patterns.some((p) => /[*?]/.test(p)) === true;
+  if (later.section === null || !later.section.sshStyle) return false;
+  return later.section.patterns.includes('*') || (wild(later) && !wild(earlier));
 }
 
 /**

@@ -100,6 +100,14 @@ describe('tlssh.conf warnings for configs laid out for ssh', () => {
     assert.deepEqual(load('[db]\nPort 2232\n[*]\nPort 2000\n', 'db'), []);
     assert.deepEqual(load('Host db\nPort 2232\nHost *\nPort 2000\n', 'web'), []);
     assert.deepEqual(load('Port 1\nHost *\nPort 2000\n', 'db'), []);
+    // tlssh's own order with Host lines, general first: what the warning itself advises.
+    assert.deepEqual(load('Host *\nPort 2000\nHost *.example.com\nPort 2100\nHost db.example.com\nPort 2232\n', 'db.example.com'), []);
+  });
+
+  it('warns for wildcards after exact names too, the other half of ssh\'s layout', () => {
+    const w = load('Host db.example.com\nPort 2232\nHost *.example.com\nPort 2100\n', 'db.example.com');
+    assert.equal(w.length, 1, w.join('\n'));
+    assert.match(w[0]!, /Port in "Host \*\.example\.com" overrides Port in "Host db\.example\.com"/);
   });
 });
 
