@@ -8,6 +8,7 @@
 // multiple of it. Other architectures lay it out differently; there tlsshd keeps no lastlog.
 
 import * as fs from 'node:fs';
+import { getString, putString } from './utmp-record';
 
 export const LASTLOG_PATH = '/var/log/lastlog';
 export const LASTLOG_SIZE = 292;
@@ -25,26 +26,20 @@ export interface LastLogin {
   host: string;
 }
 
-function field(buf: Buffer, off: number, len: number): string {
-  const f = buf.subarray(off, off + len);
-  const nul = f.indexOf(0);
-  return f.subarray(0, nul === -1 ? len : nul).toString('utf8');
-}
-
 export function decodeLastlog(buf: Buffer): LastLogin | undefined {
   if (buf.length < LASTLOG_SIZE) return undefined;
   const seconds = buf.readUInt32LE(OFF.time);
   // 0 is "never logged in" (a hole in the sparse file reads as zeros).
   if (seconds === 0) return undefined;
-  return { time: seconds * 1000, line: field(buf, OFF.line, LEN.line), host: field(buf, OFF.host, LEN.host) };
+  return { time: seconds * 1000, line: getString(buf, OFF.line, LEN.line), host: getString(buf, OFF.host, LEN.host) };
 }
 
 export function encodeLastlog(rec: LastLogin): Buffer {
   const buf = Buffer.alloc(LASTLOG_SIZE);
   // Unsigned, as the 32-bit field's readers take it past 2038.
   buf.writeUInt32LE(Math.floor(rec.time / 1000) >>> 0, OFF.time);
-  Buffer.from(rec.line, 'utf8').subarray(0, LEN.line).copy(buf, OFF.line);
-  Buffer.from(rec.host, 'utf8').subarray(0, LEN.host).copy(buf, OFF.host);
+  putString(buf, OFF.line, LEN.line, rec.line);
+  putString(buf, OFF.host, LEN.host, rec.host);
   return buf;
 }
 

@@ -31,14 +31,16 @@ export interface UtmpRecord {
   addr: string;
 }
 
-function putString(buf: Buffer, off: number, len: number, s: string): void {
+/** Writes `s` into a fixed-size field of a login record (utmp, wtmp, lastlog). */
+export function putString(buf: Buffer, off: number, len: number, s: string): void {
   // Fields are fixed-size and need not be NUL-terminated when full, like glibc's strncpy.
   const bytes = Buffer.from(s, 'utf8').subarray(0, len);
   buf.fill(0, off, off + len);
   bytes.copy(buf, off);
 }
 
-function getString(buf: Buffer, off: number, len: number): string {
+/** Reads a fixed-size, NUL-padded field of a login record. */
+export function getString(buf: Buffer, off: number, len: number): string {
   const field = buf.subarray(off, off + len);
   const nul = field.indexOf(0);
   return field.subarray(0, nul === -1 ? len : nul).toString('utf8');
