@@ -23,7 +23,7 @@ import { DropLog } from './drop-log';
 import { PerSourceTable, type PenaltyKind, type PerSourceSettings } from './per-source';
 import { holdUntilClientHello, type HoldOutcome, type PreauthHold } from './preauth-hold';
 import { parseWorkerMessage } from './ipc-messages';
-import { LoginRecords, userOwnsTty } from './login-records';
+import { LoginRecords, ttyOwner } from './login-records';
 import type { Logger, LogSink } from './log';
 import { shouldDrop } from './max-startups';
 import { closePamSession, pamDecision, pamServiceNote } from './pam-session';
@@ -708,11 +708,12 @@ export class Listener {
   /** The worker is the user by now: believe its tty only if that user really owns it. */
   private async recordLogin(pid: number, user: string, line: string, host: string): Promise<void> {
     try {
-      if (!(await userOwnsTty(user, line))) {
+      const uid = await ttyOwner(user, line);
+      if (uid === undefined) {
         this.log.error(`worker ${pid} reported tty ${line} which ${user} does not own; no login record`);
         return;
       }
-      await this.records.login({ pid, line, user, host });
+      await this.records.login({ pid, line, user, host }, uid);
     } catch (e) {
       this.log.error(`login record for ${user} on ${line}: ${e instanceof Error ? e.message : String(e)}`);
     }

@@ -65,9 +65,14 @@ const WORKER_SCRIPT = 'worker-main.js';
  * believed only then, and a record left by an earlier listener is adopted only then.
  */
 export async function userOwnsTty(user: string, line: string): Promise<boolean> {
-  if (!/^pts\/\d{1,6}$/.test(line)) return false;
+  return (await ttyOwner(user, line)) !== undefined;
+}
+
+/** `user`'s uid when `user` owns /dev/<line> (userOwnsTty), else undefined. */
+export async function ttyOwner(user: string, line: string): Promise<number | undefined> {
+  if (!/^pts\/\d{1,6}$/.test(line)) return undefined;
   const [acct, st] = await Promise.all([lookupUser(user), fs.promises.lstat(`/dev/${line}`).catch(() => undefined)]);
-  return acct !== undefined && st !== undefined && st.isCharacterDevice() && st.uid === acct.uid;
+  return acct !== undefined && st !== undefined && st.isCharacterDevice() && st.uid === acct.uid ? acct.uid : undefined;
 }
 
 /**
@@ -115,8 +120,11 @@ export class LoginRecords {
     this.wtmpPath = opts.wtmpPath ?? WTMP_PATH;
   }
 
-  /** Record a login; resolves once written (errors are logged, never thrown). */
-  login(info: LoginInfo): Promise<void> {
+  /**
+   * Record a login; resolves once written (errors are logged, never thrown). `uid`, when the
+   * caller has looked the account up already (ttyOwner), spares lastlog a second lookup.
+   */
+  login(info: LoginInfo, uid?: number): Promise<void> {
     const startTime = processStartTime(info.pid) ?? '';
     const s: StoredSession = { ...info, startTime };
     const key = this.open.has(String(info.pid)) ? lineKey(info.pid, info.line) : String(info.pid);
@@ -128,18 +136,18 @@ export class LoginRecords {
       };
       await this.writeUtmp(rec, (old) => old.id === rec.id && isSlotType(old.type));
       await this.appendWtmp(rec);
-      await this.recordLastLogin(info, rec.time);
+      await this.recordLastLogin(info, rec.time, uid);
       await this.saveState(s, key);
     });
   }
 
   /** lastlog(8)'s record of this terminal login, which the next interactive login shows (lastlog.ts). */
-  private async recordLastLogin(info: LoginInfo, time: number): Promise<void> {
+  private async recordLastLogin(info: LoginInfo, time: number, knownUid: number | undefined): Promise<void> {
     const file = this.opts.lastlogPath ?? LASTLOG_PATH;
     if (file === '') return;
     try {
-      const acct = await lookupUser(info.user);
-      if (acct) await writeLastLogin(acct.uid, { time, line: info.line, host: info.host }, file);
+      const uid = knownUid ?? (await lookupUser(info.user))?.uid;
+      if (uid !== undefined) await writeLastLogin(uid, { time, line: info.line, host: info.host }, file);
     } catch (e) {
       // A system without lastlog (ENOENT) is not an error; anything else is worth saying once per login.
       const code = (e as NodeJS.ErrnoException).code;

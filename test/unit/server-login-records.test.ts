@@ -26,7 +26,8 @@ function setup(): { dir: string; utmp: string; wtmp: string; state: string; make
   const state = path.join(dir, 'sessions');
   const errors: string[] = [];
   const make = (): LoginRecords => new LoginRecords({
-    utmpPath: utmp, wtmpPath: wtmp, stateDir: state, pollMs: 50,
+    // No lastlog: root running the tests would write the system's for whoever logs in here.
+    utmpPath: utmp, wtmpPath: wtmp, lastlogPath: '', stateDir: state, pollMs: 50,
     log: (level, m) => { if (level === 'error') errors.push(m); },
   });
   return { dir, utmp, wtmp, state, make, errors };
