@@ -13,6 +13,7 @@ import { checkSubsystemName, parseSubsystem } from './subsystem';
 import { parseForceCommand } from './force-command';
 import { controlPath, controlPersist } from './control-values';
 import type { ClientConfig, ServerConfig } from './types';
+import { USER_NAME } from '../user-name';
 
 export interface KeywordSpec {
   /** The keyword as documented. */
@@ -208,8 +209,8 @@ const clientKeywords: KeywordSpec[] = [
     parse: word('a host name or IP address (%h: the host as typed)', /^(?:(?:[A-Za-z0-9._-]|%[h%])+|[0-9A-Fa-f:.]+)$/, false),
   }),
   spec({ name: 'Port', parse: integer(1, 65535) }),
-  // As the server's rule (passwd-lookup.ts): directory users' names hold an @.
-  spec({ name: 'User', parse: word('a user name', /^(?![0-9]+\$?$)[A-Za-z0-9_][A-Za-z0-9_.@-]{0,255}\$?$/, true) }),
+  // The server's own rule (src/user-name.ts): directory users' names hold an @.
+  spec({ name: 'User', parse: word('a user name', USER_NAME, true) }),
   spec({ name: 'ServerCAFile', parse: pathValue(true) }),
   spec({ name: 'ServerCAPath', parse: pathValue(true) }),
   spec({ name: 'ServerCRL', parse: pathValue(true) }),

@@ -11,6 +11,7 @@
 
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
+import { USER_NAME } from '../user-name';
 
 export interface Account {
   name: string;
@@ -20,14 +21,6 @@ export interface Account {
   home: string;
   shell: string;
 }
-
-/**
- * The names an account may have here: what Debian's useradd makes, and what sssd and winbind
- * give directory users (alice@corp.example.com, 256 characters at most; a name may start with a
- * digit). Never a leading dash, dot or @, and never digits alone: getent would take the first
- * for an option and the last for a uid. Nothing a shell or a path treats specially.
- */
-const USER_NAME = /^(?![0-9]+\$?$)[A-Za-z0-9_][A-Za-z0-9_.@-]{0,255}\$?$/;
 
 export function isValidUserName(name: string): boolean {
   return USER_NAME.test(name);
