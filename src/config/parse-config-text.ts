@@ -92,8 +92,8 @@ export function parseConfigText(
       options.ignoreUnknown.push(...ignorePatterns(lexed.value, where, lexed.keyword));
       return;
     }
-    const ignored = options.ignoreUnknown?.some((p) => globToRegExp(p.toLowerCase(), { ignoreCase: true, pathSegment: false }).test(lower)) === true;
-    if (ignored && !schema.keywords.has(lower) && schema.refused?.[lower] === undefined) {
+    // Known keywords, the rule, never reach the patterns.
+    if (!schema.keywords.has(lower) && schema.refused?.[lower] === undefined && ignoredUnknown(lower, options.ignoreUnknown)) {
       out.push({ kind: 'set', spec: ignoredSpec(lexed.keyword), value: lexed.value, where, section });
       return;
     }
@@ -101,6 +101,10 @@ export function parseConfigText(
     out.push({ kind: 'set', spec, value: parseValue(spec, lexed.value, where, ctx), where, section });
   });
   return out;
+}
+
+function ignoredUnknown(lower: string, patterns: readonly string[] | undefined): boolean {
+  return patterns?.some((p) => globToRegExp(p, { ignoreCase: true, pathSegment: false }).test(lower)) === true;
 }
 
 function ignorePatterns(text: string, where: FileWhere, keyword: string): string[] {
