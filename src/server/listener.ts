@@ -26,7 +26,7 @@ import { parseWorkerMessage } from './ipc-messages';
 import { LoginRecords, ttyOwner } from './login-records';
 import type { Logger, LogSink } from './log';
 import { shouldDrop } from './max-startups';
-import { closePamSession, pamDecision, pamServiceNote } from './pam-session';
+import { closePamSession, pamDecision, pamServiceNote, type PamDecision } from './pam-session';
 import { PamSessionRegistry } from './pam-session-registry';
 import { checkRuntimeDir } from './runtime-dir';
 import { openFileKey, startFileKey, type FileKeySigner } from './file-key';
@@ -34,6 +34,7 @@ import { connectionMessage, warmMessage } from './worker-config';
 import { loadPipeBinding } from './command-pipes';
 import { WorkerPool } from './worker-pool';
 import { ForkServerHandle, type WorkerProcess } from './fork-server-handle';
+import { ListenSockets, shownAddress, type BoundAddress } from './listen-sockets';
 import { CRASH_SIGNALS } from './crash-signals';
 
 /**
@@ -41,6 +42,8 @@ import { CRASH_SIGNALS } from './crash-signals';
  * detaches). The title names it tlsshd (title and comm) from its first instruction on, for ps
  * and pgrep -x; NODE_TRUST_FLAG keeps node from parsing its own CA list (transport/default-trust.ts).
  */
+export type { BoundAddress };
+
 export const TLSSHD_EXEC_ARGV: readonly string[] = ['--title=tlsshd', NODE_TRUST_FLAG];
 
 const WORKER_ENTRY = path.join(__dirname, 'worker-main.js');
@@ -88,7 +91,7 @@ export interface ListenerOptions {
   /** The worker script, for tests that play a misbehaving worker. */
   workerEntry?: string;
   /** What SIGHUP does (main.ts), for tlsshctl reload; throws when the old configuration stays. */
-  reloadConfig?: () => void;
+  reloadConfig?: () => Promise<void>;
 }
 
 interface WorkerState {
@@ -121,15 +124,12 @@ interface WorkerState {
 /** Sessions of one shared connection the listener keeps for tlsshctl; MaxSessions is at most 1024. */
 const MAX_LISTED_MUX_SESSIONS = 1024;
 
-export interface BoundAddress {
-  host: string;
-  port: number;
-}
-
 export class Listener {
   private config: ServerConfig;
   private readonly log: Logger;
-  private readonly servers: net.Server[] = [];
+  private readonly sockets = new ListenSockets((s) => this.onConnection(s), (e) => this.log.error(`listener error: ${e.message}`));
+  /** Reloads one after another: each binds, then commits, before the next reads the state. */
+  private reloading: Promise<unknown> = Promise.resolve();
   private readonly workers = new Map<number, WorkerState>();
   /** Warm workers (PreforkWorkers): forked and set up before their connection. */
   private readonly pool: WorkerPool;
@@ -198,7 +198,14 @@ export class Listener {
   }
 
   /** Bind every Listen address; resolves with the real ports (Port 0 picks one). */
-  async start(): Promise<BoundAddress[]> {
+  start(): Promise<BoundAddress[]> {
+    // A SIGHUP during start-up waits for it, and then binds against what it bound.
+    const started = this.startNow();
+    this.reloading = started.catch(() => undefined);
+    return started;
+  }
+
+  private async startNow(): Promise<BoundAddress[]> {
     // Whatever the key: root writes session records there and trusts them later.
     if (this.config.RuntimeDir) {
       checkRuntimeDir(this.config.RuntimeDir);
@@ -211,7 +218,7 @@ export class Listener {
     // Before the lines below: a key that cannot be opened must be the only line printed.
     if (this.config.PrivkeyEngine !== 'tpm') this.fileKey = await startFileKey(this.config, (line) => this.log.info(line));
     // After the checks that refuse to start, so that a refusal is the only line printed.
-    this.checkPam();
+    this.applyPam(this.pamFor(this.config));
     const pipes = loadPipeBinding();
     if ('error' in pipes) this.log.info(`commands get sockets, not pipes, for stdin, stdout and stderr: ${pipes.error}`);
     await this.startKeyAgent();
@@ -222,26 +229,14 @@ export class Listener {
       this.control = await startControlSocket(this.config.RuntimeDir, (r) => this.onControl(r), (m) => this.log.error(m));
       this.log.verbose(`control socket ${path.join(this.config.RuntimeDir, 'control.sock')}`);
     }
-    const bound: BoundAddress[] = [];
-    for (const a of listenAddresses(this.config)) {
-      const server = net.createServer({ pauseOnConnect: true, noDelay: true }, (s) => this.onConnection(s));
-      try {
-        await new Promise<void>((resolve, reject) => {
-          server.once('error', (e) => reject(new TlsshError('TLSSH_ERR_LISTEN', `cannot listen on ${a.host} port ${a.port}: ${e.message}`, { cause: e })));
-          server.listen({ host: a.host, port: a.port, ipv6Only: a.ipv6Only, backlog: 511 }, () => resolve());
-        });
-      } catch (e) {
-        // Nothing of a daemon that did not start stays behind: the sockets in RuntimeDir go too.
-        for (const s of this.servers) s.close();
-        this.control?.close();
-        await this.agentStop?.();
-        throw e;
-      }
-      server.on('error', (e) => this.log.error(`listener error: ${e.message}`));
-      const addr = server.address() as net.AddressInfo;
-      bound.push({ host: addr.address, port: addr.port });
-      this.servers.push(server);
-      this.log.info(`listening on ${net.isIPv6(addr.address) ? `[${addr.address}]` : addr.address}:${addr.port}`);
+    try {
+      const { added } = await this.sockets.listen(listenAddresses(this.config));
+      for (const b of added) this.log.info(`listening on ${shownAddress(b)}`);
+    } catch (e) {
+      // Nothing of a daemon that did not start stays behind: the sockets in RuntimeDir go too.
+      this.control?.close();
+      await this.agentStop?.();
+      throw e;
     }
     await this.records.adoptOrphans();
     this.pamSessions.adoptOrphans();
@@ -250,7 +245,7 @@ export class Listener {
     for (const r of this.adopted.values()) this.nextId = Math.max(this.nextId, r.view.id + 1);
     this.startForkServer();
     this.pool.fill();
-    return bound;
+    return this.sockets.addresses();
   }
 
   /** WorkerForkServer yes: (re)starts the fork server, whose workers are built for the current configuration. */
@@ -273,9 +268,19 @@ export class Listener {
     }
   }
 
-  /** New connections use `cfg` from now on; Listen/Port changes need a restart. */
-  reload(cfg: ServerConfig): void {
-    if (cfg.Listen.join() !== this.config.Listen.join()) this.log.info('Listen/Port changed: restart tlsshd to apply');
+  /**
+   * New connections use `cfg` from now on, on its Listen/Port set. Throws, with the old
+   * configuration and sockets in place, when a CA, CRL, key or address of the new one fails.
+   * Resolves with the addresses now bound.
+   */
+  reload(cfg: ServerConfig): Promise<BoundAddress[]> {
+    const run = this.reloading.then(() => this.reloadNow(cfg));
+    this.reloading = run.catch(() => undefined);
+    return run;
+  }
+
+  private async reloadNow(cfg: ServerConfig): Promise<BoundAddress[]> {
+    if (this.stopping) throw new TlsshError('TLSSH_ERR_LISTEN', 'tlsshd is stopping');
     // A TPM agent holds the key it was started with, and a file key's agent is no TPM agent: a
     // certificate for another key would fail every login. Between file keys, a reload may move.
     if ((this.config.PrivkeyEngine === 'tpm' || cfg.PrivkeyEngine === 'tpm') && TPM_KEY_FIELDS.some((k) => cfg[k] !== this.config[k])) {
@@ -288,14 +293,13 @@ export class Listener {
     const trust = loadClientTrust(cfg);
     // Throws (keeping the old configuration) when the new key cannot be opened.
     const key = this.fileKey ? openFileKey(cfg) : undefined;
-    const previous = this.config;
+    const pam = this.pamFor(cfg);
+    // Last, as the one step that waits: everything that can refuse the new configuration has.
+    const moved = await this.sockets.listen(listenAddresses(cfg));
+    for (const b of moved.added) this.log.info(`listening on ${shownAddress(b)}`);
+    for (const b of moved.removed) this.log.info(`no longer listening on ${shownAddress(b)}; its sessions carry on`);
     this.config = cfg;
-    try {
-      this.checkPam();
-    } catch (e) {
-      this.config = previous;
-      throw e;
-    }
+    this.applyPam(pam);
     if (key) this.fileKey?.install(cfg, key);
     this.perSource.update(perSourceSettings(cfg));
     // Warm workers built their TLS from the old configuration and files.
@@ -304,6 +308,7 @@ export class Listener {
     this.startForkServer();
     this.log.info('configuration reloaded');
     this.recheckSessions(trust, ++this.recheckGeneration).catch((e: unknown) => this.log.error(`re-checking sessions after the reload: ${e instanceof Error ? e.message : String(e)}`));
+    return this.sockets.addresses();
   }
 
   /**
@@ -363,9 +368,7 @@ export class Listener {
   /** Stop accepting; running sessions (and their workers) carry on without us. */
   async stop(): Promise<void> {
     this.stopping = true;
-    // close() stops listening at once; its callback would wait for connections already handed
-    // to workers, which are not ours to wait for.
-    for (const s of this.servers) s.close();
+    this.sockets.close();
     this.control?.close();
     this.pool.stop();
     this.forkServer?.stop();
@@ -602,7 +605,7 @@ export class Listener {
     if (req.op === 'reload') {
       if (!this.opts.reloadConfig) return { v: 1, ok: false, error: 'reload-failed', message: 'this tlsshd cannot reload' };
       try {
-        this.opts.reloadConfig();
+        await this.opts.reloadConfig();
       } catch (e) {
         const why = `keeping the old configuration: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`;
         this.log.error(`tlsshctl reload: ${why}`);
@@ -694,10 +697,16 @@ export class Listener {
    * UsePAM at start: an explicit "UsePAM yes" that cannot be had stops the daemon here rather
    * than refusing every login; the other cases are said once in the log.
    */
-  private checkPam(): void {
-    const d = pamDecision(this.config, process.geteuid?.() ?? 0);
-    this.pamOn = d.on;
+  /** Whether PAM is on for `cfg`; throws when UsePAM yes cannot be honoured. Logs nothing. */
+  private pamFor(cfg: ServerConfig): PamDecision {
+    const d = pamDecision(cfg, process.geteuid?.() ?? 0);
     if (!d.on && d.refuse) throw new TlsshError('TLSSH_ERR_PAM_UNAVAILABLE', `UsePAM yes, but ${d.why}`);
+    return d;
+  }
+
+  /** For the configuration now in force. */
+  private applyPam(d: PamDecision): void {
+    this.pamOn = d.on;
     // Off for a daemon not run as root is expected (it serves only its own user): no news.
     if (!d.on && this.config.UsePAM) (process.geteuid?.() === 0 ? this.log.info : this.log.verbose).call(this.log, `PAM is off: ${d.why}`);
     if (!d.on) return;

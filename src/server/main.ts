@@ -175,11 +175,11 @@ async function run(args: DaemonArgs, argv: readonly string[]): Promise<void> {
   }
 
   // SIGHUP and tlsshctl reload; throws, keeping the old configuration, when the new one is bad.
-  const reloadConfig = (): void => {
+  const reloadConfig = async (): Promise<void> => {
     // A new key or certificate must pass the same checks as at start, or every login would fail.
     const next = loadConfig(args);
     for (const w of checkServerFiles(next).warnings) log.error(`warning: ${w}`);
-    listener.reload(next);
+    listenerTitle(await listener.reload(next));
   };
   const listener = new Listener({
     config: cfg, log, logSink: sink, reloadConfig,
@@ -189,11 +189,7 @@ async function run(args: DaemonArgs, argv: readonly string[]): Promise<void> {
   });
   // Before start(): a SIGHUP right after "listening" (an administrator's reload) must not kill us.
   process.on('SIGHUP', () => {
-    try {
-      reloadConfig();
-    } catch (e) {
-      log.error(`SIGHUP: keeping the old configuration: ${describeError(e)}`);
-    }
+    reloadConfig().catch((e: unknown) => log.error(`SIGHUP: keeping the old configuration: ${describeError(e)}`));
   });
   try {
     listenerTitle(await listener.start());
