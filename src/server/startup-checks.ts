@@ -8,10 +8,9 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import * as path from 'node:path';
 import * as tls from 'node:tls';
 import { isEncryptedPem } from '../config/encrypted-pem';
-import { othersMayWrite } from '../config/file-permissions';
+import { untrustedServerFile } from './trusted-files';
 import type { ServerConfig } from '../config/types';
 import { TlsshError, describeError, isErrorCode, isTlsshError, type ErrorCode } from '../errors';
 import { emptyDefaultTrust } from '../transport/default-trust';
@@ -78,18 +77,8 @@ export interface ServerFiles {
 export function checkServerFiles(cfg: ServerConfig, now: Date = new Date()): ServerFiles {
   const warnings: string[] = [];
   // Whoever may write these decides who logs in (a CA, a CRL) or may impersonate the server.
-  const trusted: Array<[Keyword, string]> = [['CertFile', cfg.CertFile], ['KeyFile', cfg.KeyFile], ['ClientCAFile', cfg.ClientCAFile], ['ClientCRL', cfg.ClientCRL], ['ClientCAPath', cfg.ClientCAPath]];
-  if (cfg.ClientCAPath !== '') {
-    try {
-      for (const name of fs.readdirSync(cfg.ClientCAPath)) trusted.push(['ClientCAPath', path.join(cfg.ClientCAPath, name)]);
-    } catch {
-      // checkClientCas says why it cannot be read.
-    }
-  }
-  for (const [keyword, file] of trusted) {
-    const why = file === '' ? undefined : othersMayWrite(file);
-    if (why !== undefined) throw problem('TLSSH_ERR_CONFIG_INSECURE_MODE', file, keyword, why);
-  }
+  const untrusted = untrustedServerFile(cfg);
+  if (untrusted !== undefined) throw problem('TLSSH_ERR_CONFIG_INSECURE_MODE', untrusted.file, untrusted.keyword, untrusted.why);
 
   const certPem = readFile(cfg.CertFile, 'CertFile', 'TLSSH_ERR_TLS_CERT_FILE');
   const chain = certificates(cfg.CertFile, 'CertFile', 'TLSSH_ERR_TLS_CERT_FILE', certPem.toString('latin1'));

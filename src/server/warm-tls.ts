@@ -15,7 +15,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as tls from 'node:tls';
 import { createTlsServer, serverTlsOptions, type ServerTls } from '../transport/tls-options';
+import { TlsshError } from '../errors';
 import type { LogSink } from './log';
+import { untrustedServerFile } from './trusted-files';
 import { fileStamp } from './file-stamp';
 import { loadPamBinding } from './pam-binding';
 import type { WorkerConfig } from './worker-config';
@@ -57,6 +59,8 @@ export interface PreparedTls extends BuiltTls {
 
 /** Reads the files and builds the context; throws what serverTlsOptions/createTlsServer throw. */
 export function buildServerTls(src: TlsSource): BuiltTls {
+  const untrusted = untrustedServerFile(src.config);
+  if (untrusted !== undefined) throw new TlsshError('TLSSH_ERR_CONFIG_INSECURE_MODE', `${untrusted.keyword} ${untrusted.file}: ${untrusted.why}; no login until it is fixed`);
   const setup = serverTlsOptions(src.config, {
     ...(src.agentSocket ? { agentSocket: src.agentSocket } : {}),
   });

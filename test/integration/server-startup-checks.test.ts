@@ -106,6 +106,60 @@ test('a config file, CA, CRL or key that other users may write is refused at sta
   refused(tlsshd(['-t', '-c', c]), new RegExp(`^tlsshd: bad owner or permissions on ${c}: other users may write to it \\(mode 0646\\)`));
 });
 
+test('a CA whose directory other users may write is refused at start and by -t; a sticky one (/tmp) is not', () => {
+  const dir = path.join(fx.dir, 'open-dir');
+  fs.mkdirSync(dir);
+  const ca = path.join(dir, 'ca.pem');
+  fs.copyFileSync(fx.caFile, ca);
+  fs.chmodSync(dir, 0o777);
+  for (const mode of ['-t', '-f']) {
+    refused(tlsshd([mode, '-c', conf({ ClientCAFile: ca })]), new RegExp(`^tlsshd: ${ca}: other users may replace it: its directory ${dir} is writable by them \\(mode 0777\\); run chmod go-w ${dir} \\(ClientCAFile\\)$`));
+  }
+  // Reached through a symlink from a safe directory: the directory it really is in counts too.
+  const link = path.join(fx.dir, 'ca-link.pem');
+  fs.symlinkSync(ca, link);
+  refused(tlsshd(['-t', '-c', conf({ ClientCAFile: link })]), new RegExp(`its directory ${dir} is writable by them`));
+  fs.chmodSync(dir, 0o1777);
+  assert.equal(tlsshd(['-t', '-c', conf({ ClientCAFile: ca })]).status, 0);
+  fs.chmodSync(dir, 0o755);
+  if (isRoot) {
+    fs.chownSync(dir, 65534, 65534);
+    refused(tlsshd(['-t', '-c', conf({ ClientCAFile: ca })]), new RegExp(`its directory ${dir} belongs to uid 65534, neither this user \\(0\\) nor root \\(ClientCAFile\\)$`));
+    fs.chownSync(dir, 0, 0);
+  }
+  assert.equal(tlsshd(['-t', '-c', conf({ ClientCAFile: ca })]).status, 0);
+});
+
+test('a CA replaced under a running daemon by someone else, or put where others may replace it, refuses logins until fixed', { skip: isRoot ? false : 'needs root to hand the file to another uid' }, async () => {
+  const me = loginUser();
+  const dir = path.join(fx.dir, 'live-ca');
+  fs.mkdirSync(dir);
+  const ca = path.join(dir, 'ca.pem');
+  fs.copyFileSync(fx.caFile, ca);
+  const id = fx.client(me.name);
+  const d = await startTlsshd({ dir: fx.dir, config: { ...fx.config, ...me.config, ClientCAFile: ca } });
+  const login = async (): Promise<string> => (await runCommand(d.port, id, 'echo in')).stdout.toString();
+  try {
+    assert.equal(await login(), 'in\n');
+    // What a user who may write the directory does: a file of their own, moved over the CA.
+    fs.chmodSync(dir, 0o777);
+    const theirs = path.join(dir, 'theirs.pem');
+    fs.copyFileSync(fx.caFile, theirs);
+    fs.chownSync(theirs, 65534, 65534);
+    fs.renameSync(theirs, ca);
+    assert.equal(await login(), '');
+    await d.waitForLog(new RegExp(`cannot set up TLS: ClientCAFile ${ca}: it belongs to uid 65534, neither this user \\(0\\) nor root; no login until it is fixed`));
+    // Root's own file again, but in a directory anyone may write.
+    fs.chownSync(ca, 0, 0);
+    assert.equal(await login(), '');
+    await d.waitForLog(new RegExp(`cannot set up TLS: ClientCAFile ${ca}: other users may replace it: its directory ${dir}`));
+    fs.chmodSync(dir, 0o755);
+    assert.equal(await login(), 'in\n');
+  } finally {
+    await d.stop();
+  }
+});
+
 test('an expired ClientCRL refuses the start (every login would fail); a current one passes', () => {
   const current = makeCrl(fx.ca, []);
   assert.equal(tlsshd(['-t', '-c', conf({ ClientCRL: current })]).status, 0);
