@@ -13,10 +13,10 @@ import type { Socket } from 'node:net';
 import * as path from 'node:path';
 import { loadClientConfig } from '../config/load-client-config';
 import type { ClientConfig } from '../config/types';
-import { EXIT_TLSSH_FAILURE } from '../errors';
+import { EXIT_TLSSH_FAILURE, describeError } from '../errors';
 import { NODE_TRUST_FLAG } from '../launcher/node-trust-flag';
 import type { ClientArgs, ControlCommand } from './cli-args';
-import { probeControlSocket } from './control-socket';
+import { checkControlDir, probeControlSocket } from './control-socket';
 import { controlPathContext, expandControlPath } from './control-path';
 import { failureLine } from './exit-status';
 import type { MasterMessage, SpawnerMessage } from './master-main';
@@ -60,6 +60,21 @@ export async function runThroughMaster(ctx: RouteContext): Promise<number | unde
   ctx.onVerbosity?.(log.verbosity);
   // Said here, once: a direct connection goes on with this same configuration (run-client.ts).
   for (const w of loaded.warnings) log.info(w);
+  if (socketPath) {
+    // A master refuses such a directory, so whatever answers in it is someone else's: a fake
+    // master would be handed the session, its stdin (a sudo password) and its output.
+    try {
+      checkControlDir(socketPath);
+    } catch (err) {
+      if (args.controlCommand) {
+        writeStderrLine(failureLine(err, args.verbose > 0));
+        return EXIT_TLSSH_FAILURE;
+      }
+      // The words a master started there would send back (master-main.ts), as ssh connects directly then.
+      log.info(`tlssh: ${describeError(err)}`);
+      return undefined;
+    }
+  }
   if (args.controlCommand) {
     if (!socketPath) {
       log.error('tlssh: -O needs a ControlPath (-S PATH or -o ControlPath=PATH)');

@@ -7,6 +7,7 @@
 import { strict as assert } from 'node:assert';
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createTestUser, freezeWorkers, isAlive, isRoot, type TestUser } from '../helpers/server-harness';
@@ -475,6 +476,34 @@ describe('connection sharing (ControlMaster, ControlPath, ControlPersist)', () =
     assert.equal(fs.existsSync(socket), false);
   });
 
+  it('never uses a socket in a directory others may write: a planted master gets nothing, and -O fails', async () => {
+    const open = path.join(fx.dir, 'planted');
+    fs.mkdirSync(open);
+    fs.chmodSync(open, 0o777);
+    const socket = path.join(open, 's');
+    // What another user could put there: something that listens and takes whatever comes.
+    let connections = 0;
+    const fake = net.createServer((c) => {
+      connections++;
+      c.resume();
+    });
+    await new Promise<void>((resolve) => fake.listen(socket, resolve));
+    try {
+      for (const mode of ['no', 'auto']) {
+        const r = await runTlssh(['-F', fx.configFile, '-o', `ControlMaster=${mode}`, '-o', `ControlPath=${socket}`, 'localhost', 'cat'], { input: 'a password\n' });
+        assert.equal(r.status, 0, r.stderr);
+        assert.equal(r.stdout.toString(), 'a password\n');
+        assert.match(r.stderr, new RegExp(`^tlssh: ControlPath directory ${open} is open to other users \\(mode 0777\\): run chmod 700 ${open}$`, 'm'), mode);
+      }
+      const check = await runTlssh(['-F', fx.configFile, '-S', socket, '-O', 'check', 'localhost']);
+      assert.equal(check.status, 255);
+      assert.match(check.stderr, /ControlPath directory .* is open to other users/);
+      assert.equal(connections, 0);
+    } finally {
+      fake.close();
+    }
+  });
+
   it('a ControlPath too long for a socket is an error with 255, as in ssh, for -M, auto and -fNM alike', async () => {
     const long = path.join(cmDir, 'x'.repeat(120));
     for (const extra of [['-M'], ['-o', 'ControlMaster=auto'], ['-f', '-N', '-M']]) {
@@ -498,22 +527,23 @@ describe('connection sharing (ControlMaster, ControlPath, ControlPersist)', () =
     fs.chmodSync(cmDir, 0o755);
     fs.chmodSync(socket, 0o666);
     try {
-      const asOther = (extra: string[]): { status: number | null; stderr: string } => {
-        try {
-          execFileSync('runuser', ['-u', other!.name, '--', process.execPath, TLSSH, '-F', '/dev/null', '-S', socket, ...extra], {
-            stdio: ['ignore', 'pipe', 'pipe'], cwd: '/', timeout: WAIT_MS,
-          });
-          return { status: 0, stderr: '' };
-        } catch (e) {
-          const err = e as { status: number | null; stderr: Buffer };
-          return { status: err.status, stderr: err.stderr.toString() };
-        }
-      };
-      for (const extra of [['-O', 'check', 'localhost'], ['-o', 'ControlMaster=no', 'localhost', 'id']]) {
-        const r = asOther(extra);
-        assert.equal(r.status, 255, r.stderr);
-        assert.match(r.stderr, /this master serves only uid 0/);
+      // tlssh itself no longer connects there (the directory is open: see the test above), so the
+      // other user speaks the control protocol with the project's own frame code.
+      const frames = path.resolve(__dirname, '..', '..', 'src', 'client', 'mux-frames.js');
+      const script = `const m = require(process.argv[1]); const s = require('node:net').connect(process.argv[2]);
+        s.on('connect', () => s.write(m.encodeJson(m.MUX.hello, { v: m.MUX_VERSION, op: 'check' })));
+        let got = ''; s.on('data', (b) => { got += b.toString('latin1'); }); s.on('close', () => process.stdout.write(got));
+        s.on('error', (e) => { process.stdout.write('error ' + e.code); });`;
+      const reply = execFileSync('runuser', ['-u', other.name, '--', process.execPath, '-e', script, frames, socket], { encoding: 'latin1', cwd: '/', timeout: WAIT_MS });
+      assert.match(reply, /this master serves only uid 0/);
+      // And tlssh as that user does not even try: the directory is not theirs.
+      let stderr = '';
+      try {
+        execFileSync('runuser', ['-u', other.name, '--', process.execPath, TLSSH, '-F', '/dev/null', '-S', socket, '-O', 'check', 'localhost'], { stdio: ['ignore', 'pipe', 'pipe'], cwd: '/', timeout: WAIT_MS });
+      } catch (e) {
+        stderr = (e as { stderr: Buffer }).stderr.toString();
       }
+      assert.match(stderr, /ControlPath directory .* belongs to uid 0, not to you/);
     } finally {
       fs.chmodSync(cmDir, 0o700);
       fs.chmodSync(fx.dir, fixtureMode);
