@@ -11,14 +11,16 @@ const CHARS: ReadonlyArray<readonly [number, string]> = [
   [16, 'swtch'], [18, 'discard'],
 ];
 
-/** Flags: value 1 set, 0 clear. */
+/**
+ * Flags: value 1 set, 0 clear. PENDIN (62) is left out: OpenSSH clients send it, and Linux's
+ * stty has no word for it, so naming it made stty refuse the whole line and every mode was lost.
+ */
 const FLAGS: ReadonlyArray<readonly [number, string]> = [
   [30, 'ignpar'], [31, 'parmrk'], [32, 'inpck'], [33, 'istrip'], [34, 'inlcr'], [35, 'igncr'],
   [36, 'icrnl'], [37, 'iuclc'], [38, 'ixon'], [39, 'ixany'], [40, 'ixoff'], [41, 'imaxbel'],
   [42, 'iutf8'],
   [50, 'isig'], [51, 'icanon'], [52, 'xcase'], [53, 'echo'], [54, 'echoe'], [55, 'echok'],
   [56, 'echonl'], [57, 'noflsh'], [58, 'tostop'], [59, 'iexten'], [60, 'echoctl'], [61, 'echoke'],
-  [62, 'pendin'],
   [70, 'opost'], [71, 'olcuc'], [72, 'onlcr'], [73, 'ocrnl'], [74, 'onocr'], [75, 'onlret'],
   [90, 'cs7'], [91, 'cs8'], [92, 'parenb'], [93, 'parodd'],
 ];

@@ -170,6 +170,17 @@ describe('terminal modes in the session request (tlssh/3 only)', () => {
     assert.match(text, /(^|\s)iutf8(\s|$)/m);
   });
 
+  test("OpenSSH's set, with PENDIN and CS7 in it, still applies the rest", async () => {
+    // Linux's stty knows no pendin, and a pty keeps cs8 (stty then says it could not set all).
+    const openssh = sessionRequest({ pty: true, term: 'xterm', command: 'stty -a', modes: [[3, 8], [62, 0], [90, 1], [91, 0], [53, 0], [38, 0]] });
+    const r = await connectClient(d.daemon.port, d.id, openssh, ['tlssh/3']).result;
+    assert.equal(r.exit?.code, 0, JSON.stringify(r.error));
+    const text = r.stdout.toString();
+    assert.match(text, /\berase = \^H;/);
+    assert.match(text, /(^|\s)-echo(\s|$)/m);
+    assert.match(text, /(^|\s)-ixon(\s|$)/m);
+  });
+
   test('over tlssh/2 the flag is a reserved bit: TLSSH_ERR_FRAME_MALFORMED, nothing runs', async () => {
     const r = await connectClient(d.daemon.port, d.id, withModes).result;
     assert.equal(r.error?.code, 'TLSSH_ERR_FRAME_MALFORMED', JSON.stringify(r.error));

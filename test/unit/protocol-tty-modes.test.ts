@@ -64,6 +64,7 @@ describe('terminal modes', () => {
     assert.deepEqual(sttyArgsFor([[100, 1], [11, 25], [17, 20], [3, 0x1ff]]), []);
     assert.deepEqual(sttyArgsFor([[3, 8], [3, 0x7f], [38, 1], [38, 0]]), ['erase', '0x7f', '-ixon']);
     assert.deepEqual(sttyArgsFor([[3, 0]]), ['erase', 'undef']);
+    assert.deepEqual(sttyArgsFor([[62, 1], [53, 0]]), ['-echo'], 'PENDIN: Linux\'s stty has no word for it');
     assert.deepEqual(sttyArgsFor([[42, 7]]), ['iutf8'], 'any non-zero value sets a flag, as in sshd');
   });
 });
