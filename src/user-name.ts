@@ -7,4 +7,4 @@
  * digit). Never a leading dash, dot or @, and never digits alone: getent would take the first
  * for an option and the last for a uid. Nothing a shell or a path treats specially.
  */
-export const USER_NAME = /^(?![0-9]+\$?$)[A-Za-z0-9_][A-Za-z0-9_.@-]{0,255}\$?$/;
+export const USER_NAME = /^(?=.{1,256}$)(?![0-9]+\$?$)[A-Za-z0-9_][A-Za-z0-9_.@-]*\$?$/;

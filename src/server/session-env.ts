@@ -26,7 +26,8 @@ const SERVER_SET = new Set(['HOME', 'USER', 'LOGNAME', 'SHELL', 'PATH', 'MAIL', 
  *   bash's new-mail message (MAILPATH, with MAILCHECK saying when), word splitting and lookup
  *   that change what a script runs (IFS, CDPATH, GLOBIGNORE, EXECIGNORE), function autoload and
  *   loadable builtins (FPATH, BASH_LOADABLES_PATH), trace output (BASH_XTRACEFD), the history
- *   file (HISTFILE=~/.bashrc writes typed lines into a start-up file);
+ *   file (HISTFILE=~/.bashrc writes typed lines into a start-up file), and the message catalogue
+ *   of a script's $"..." strings (TEXTDOMAIN, TEXTDOMAINDIR), whose translations bash expands;
  * - the C library: gconv modules (GCONV_PATH), locale and message catalogue files (LOCPATH,
  *   NLSPATH), tunables and malloc hooks (GLIBC_TUNABLES, MALLOC_*), the resolver's files and
  *   options (HOSTALIASES, RES_OPTIONS, LOCALDOMAIN, RESOLV_HOST_CONF);
@@ -49,6 +50,7 @@ const CODE_RUNNING_NAMES = new Set([
   'MAILPATH', 'MAILCHECK', 'HISTFILE',
   'IFS', 'CDPATH', 'GLOBIGNORE', 'EXECIGNORE', 'FPATH', 'BASH_LOADABLES_PATH', 'BASH_XTRACEFD', 'INPUTRC',
   'KSH_ENV', 'FCEDIT', 'PROMPT', 'PROMPT2', 'PROMPT3', 'PROMPT4', 'RPROMPT', 'RPROMPT2', 'RPS1', 'RPS2',
+  'TEXTDOMAIN', 'TEXTDOMAINDIR',
   'GCONV_PATH', 'LOCPATH', 'NLSPATH', 'GLIBC_TUNABLES', 'HOSTALIASES', 'RES_OPTIONS', 'LOCALDOMAIN', 'RESOLV_HOST_CONF',
   'OPENSSL_CONF', 'OPENSSL_ENGINES', 'OPENSSL_MODULES',
   'NODE_OPTIONS', 'NODE_PATH', 'NODE_REPL_EXTERNAL_MODULE',

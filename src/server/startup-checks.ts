@@ -97,7 +97,7 @@ export function checkServerFiles(cfg: ServerConfig, now: Date = new Date()): Ser
 
   const keyText = readFile(cfg.KeyFile, 'KeyFile', cfg.PrivkeyEngine === 'tpm' ? 'TLSSH_ERR_TPM_KEY_FILE' : 'TLSSH_ERR_TLS_KEY');
   if (cfg.PrivkeyEngine === 'tpm') checkTpmKeyFile(cfg, keyText, cert);
-  else checkPemKey(cfg, keyText, cert, warnings);
+  else checkPemKey(cfg, keyText, cert);
 
   const cas = checkClientCas(cfg, now, warnings);
   if (cfg.ClientCRL) checkClientCrl(cfg, cas, now, warnings);
@@ -132,7 +132,7 @@ export function pemKeyOpenFailure(keyText: Buffer, passwordGiven: boolean, e: un
   return `not a PEM private key: ${describeError(e)}`;
 }
 
-function checkPemKey(cfg: ServerConfig, keyText: Buffer, cert: crypto.X509Certificate, warnings: string[]): void {
+function checkPemKey(cfg: ServerConfig, keyText: Buffer, cert: crypto.X509Certificate): void {
   if (keyText.includes('BEGIN TSS2 PRIVATE KEY')) {
     throw problem('TLSSH_ERR_TLS_KEY', cfg.KeyFile, 'KeyFile', 'is a TPM key: set PrivkeyEngine tpm');
   }
@@ -148,13 +148,17 @@ function checkPemKey(cfg: ServerConfig, keyText: Buffer, cert: crypto.X509Certif
   // The listener's key agent signs for the workers (file-key.ts), with the operations the TPM has.
   const unsignable = agentKeyProblem(key);
   if (unsignable !== undefined) throw problem('TLSSH_ERR_TLS_KEY', cfg.KeyFile, 'KeyFile', unsignable);
+  let st: fs.Stats | undefined;
   try {
-    const st = fs.statSync(cfg.KeyFile);
-    if ((st.mode & 0o077) !== 0 && st.uid === process.geteuid?.()) {
-      warnings.push(`${cfg.KeyFile}: private key is readable by others (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}); chmod 600 it (KeyFile)`);
-    }
+    st = fs.statSync(cfg.KeyFile);
   } catch {
     // It was just read; a vanished file is the next reader's problem.
+  }
+  // As sshd refuses such a host key (and tlssh such a user key): whoever read it is the server.
+  // Only our own file, as sshd judges it: a root key that a non-root daemon reads through its
+  // group (ssl-cert's 0640) is someone else's decision.
+  if (st !== undefined && (st.mode & 0o077) !== 0 && st.uid === process.geteuid?.()) {
+    throw problem('TLSSH_ERR_CONFIG_INSECURE_MODE', cfg.KeyFile, 'KeyFile', `private key is readable by others (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}): run chmod 600 ${cfg.KeyFile}`);
   }
 }
 

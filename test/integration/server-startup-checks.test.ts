@@ -160,6 +160,17 @@ test('a CA replaced under a running daemon by someone else, or put where others 
   }
 });
 
+test('a PEM key of our own that others may read is refused, as sshd refuses such a host key', () => {
+  const key = path.join(fx.dir, 'readable.key');
+  fs.copyFileSync(fx.config.KeyFile as string, key);
+  for (const mode of [0o644, 0o640, 0o604]) {
+    fs.chmodSync(key, mode);
+    refused(tlsshd(['-t', '-c', conf({ KeyFile: key })]), new RegExp(`^tlsshd: ${key}: private key is readable by others \\(mode 0${mode.toString(8)}\\): run chmod 600 ${key} \\(KeyFile\\)$`));
+  }
+  fs.chmodSync(key, 0o400);
+  assert.equal(tlsshd(['-t', '-c', conf({ KeyFile: key })]).status, 0);
+});
+
 test('an expired ClientCRL refuses the start (every login would fail); a current one passes', () => {
   const current = makeCrl(fx.ca, []);
   assert.equal(tlsshd(['-t', '-c', conf({ ClientCRL: current })]).status, 0);

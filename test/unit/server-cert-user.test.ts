@@ -47,14 +47,14 @@ test('with ClientDomain the CN must be user.<domain>', async () => {
 test('names that are not user names, or no CN at all, are refused', async () => {
   // Digits alone and a leading dash would reach getent as a uid or an option; a leading dot or @,
   // spaces, slashes and other shell or path characters are never a user.
-  for (const cn of [[], [''], ['0'], ['1234$'], ['-x'], ['.x'], ['@corp'], ['a b'], ['a/b'], ['a\\b'], ['a;b'], ['x'.repeat(258)]]) {
+  for (const cn of [[], [''], ['0'], ['1234$'], ['-x'], ['.x'], ['@corp'], ['a b'], ['a/b'], ['a\\b'], ['a;b'], ['x'.repeat(257)], [`${'x'.repeat(256)}$`]]) {
     assert.equal(await code(authorizeUser({ ...base, commonNames: cn }, lookup)), 'TLSSH_ERR_CERT_USER', JSON.stringify(cn));
   }
 });
 
 test('directory users\' names map as they are: an @ in them, a leading digit, more than 32 characters', () => {
   // sssd's and winbind's fully qualified names, as `getent passwd` gives them.
-  for (const name of ['alice@corp.example.com', '1stline', `u${'x'.repeat(60)}`, 'host$']) {
+  for (const name of ['alice@corp.example.com', '1stline', `u${'x'.repeat(60)}`, 'host$', 'x'.repeat(256), `${'x'.repeat(255)}$`]) {
     assert.equal(userFromCommonNames([name], ''), name);
   }
 });

@@ -97,6 +97,8 @@ test('even AcceptEnv * never lets through a variable that makes a shell, the loa
     'GVIMINIT', 'VIMRUNTIME', 'MANPAGER', 'SYSTEMD_PAGER', 'EDITOR', 'VISUAL', 'BROWSER', 'SSH_ASKPASS', 'SUDO_ASKPASS',
     'LESSCLOSE', 'LESSKEYIN', 'LESSKEY_SYSTEM', 'LESSEDIT', 'CVS_RSH', 'SVN_SSH', 'TERMCAP', 'MANPATH', 'GNUMAKEFLAGS',
     'MFLAGS', 'KRB5_KDC_PROFILE', 'HGEDITOR', 'HGMERGE', 'SYSSCREENRC', 'RUSTC_WORKSPACE_WRAPPER', 'GOENV',
+    // Found by an attacker's review: bash expands the translation of a script's $"..." strings.
+    'TEXTDOMAIN', 'TEXTDOMAINDIR',
   ];
   for (const name of codeRunning) {
     assert.ok(!isAcceptedVariable(name, ['*']), `${name} must never pass`);
