@@ -90,24 +90,34 @@ export function othersMayWrite(file: string, opts: { privateGroupOk?: boolean } 
  * no member at all does not count. Asked only for a group-writable file, so costs nothing else.
  */
 function isPrivateGroupOf(gid: number, uid: number): boolean {
-  const getent = (...args: string[]): string[] | undefined => {
+  const getent = (...args: string[]): string[][] | undefined => {
     const r = spawnSync('getent', args, { encoding: 'utf8', timeout: 10_000, env: { PATH: '/usr/bin:/bin' } });
-    return r.status === 0 && typeof r.stdout === 'string' ? r.stdout.split('\n').filter((l) => l !== '') : undefined;
+    return r.status === 0 && typeof r.stdout === 'string' ? r.stdout.split('\n').filter((l) => l !== '').map((l) => l.split(':')) : undefined;
   };
-  const group = getent('group', String(gid))?.[0]?.split(':');
-  const users = getent('passwd')?.map((l) => l.split(':'));
-  if (group === undefined || group.length < 4 || users === undefined) return false;
+  const users = getent('passwd');
+  // `getent group GID` gives the first group with it only; the whole list shows any other.
+  const groups = [...(getent('group', String(gid)) ?? []), ...(getent('group') ?? [])];
+  return users !== undefined && privateGroupVerdict(gid, uid, users, groups);
+}
+
+/**
+ * isPrivateGroupOf's rule over NSS's passwd and group entries (split at ':'). Every group entry
+ * with `gid` counts, since a second group with the same gid (groupadd -o) gives its members the
+ * same access while `getent group GID` shows only the first.
+ */
+export function privateGroupVerdict(gid: number, uid: number, users: readonly string[][], groups: readonly string[][]): boolean {
   const owner = users.find((f) => Number(f[2]) === uid);
-  if (owner === undefined) return false;
+  const mine = groups.filter((g) => g.length >= 4 && Number(g[2]) === gid);
+  if (owner === undefined || mine.length === 0) return false;
   let members = 0;
   for (const f of users) {
     if (Number(f[3]) !== gid) continue;
     if (Number(f[2]) !== uid) return false;
     members++;
   }
-  const listed = (group[3] ?? '').split(',').filter((m) => m !== '');
-  if (listed.length > 0) {
-    if (listed.length !== 1 || listed[0] !== owner[0]) return false;
+  const listed = new Set(mine.flatMap((g) => (g[3] ?? '').split(',').filter((m) => m !== '')));
+  if (listed.size > 0) {
+    if (listed.size !== 1 || !listed.has(owner[0] ?? '')) return false;
     members++;
   }
   return members > 0;
