@@ -17,8 +17,13 @@ export interface ClientArgs {
   command: string;
   /** -F FILE or -c FILE, replacing the default configuration files. */
   configFile: string | undefined;
-  /** `Keyword=value` overrides from -o and the flags that stand for keywords, in command-line order. */
+  /** `Keyword=value` from -o, -l, -p, -i and user@host, in command-line order: the first of a keyword wins. */
   overrides: string[];
+  /**
+   * `Keyword=value` from the flags ssh applies whenever they come (-4 -6 -b -e -E -q -M -S): the
+   * last of a keyword wins, over any -o of it.
+   */
+  flagOverrides: string[];
   ttyRequest: TtyRequest;
   /** Number of -v flags. */
   verbose: number;
@@ -129,6 +134,7 @@ type Action =
 
 interface ParseState {
   overrides: string[];
+  flagOverrides: string[];
   tty: TtyRequest;
   configFile: string | undefined;
   verbose: number;
@@ -162,19 +168,24 @@ function x11Asked(s: ParseState, letter: string): void {
   s.notes.push(`-${letter} ignored: tlssh has no X11 forwarding`);
 }
 
-const keyword =
+/**
+ * A flag that sets `name`, as ssh's do: unconditionally whenever it comes (`options.x = ...` in
+ * ssh.c), so the last one holds, and an -o of the keyword, which sets only what is still unset,
+ * never beats it.
+ */
+const toggle =
   (name: string, fixed?: string): Action =>
     fixed === undefined
-      ? { kind: 'value', apply: (s, v) => void s.overrides.push(`${name}=${v}`) }
-      : { kind: 'flag', apply: (s) => void s.overrides.push(`${name}=${fixed}`) };
+      ? { kind: 'value', apply: (s, v) => void s.flagOverrides.push(`${name}=${v}`) }
+      : { kind: 'flag', apply: (s) => void s.flagOverrides.push(`${name}=${fixed}`) };
 
 const NO_FORWARDING = 'tlssh has no port forwarding, stdio forwarding or jump hosts';
 
 /** Every option letter of OpenSSH 9's ssh, and tlssh's own. Letters not here are unknown. */
 const OPTION_TABLE: Readonly<Record<string, Action>> = {
-  '4': keyword('AddressFamily', 'inet'),
-  '6': keyword('AddressFamily', 'inet6'),
-  b: keyword('BindAddress'),
+  '4': toggle('AddressFamily', 'inet'),
+  '6': toggle('AddressFamily', 'inet6'),
+  b: toggle('BindAddress'),
   // The original tlssh's -c is the configuration file; ssh's is the cipher, which scp -c and
   // rsync users pass through. A value that names no file but only ssh ciphers is taken as that.
   c: {
@@ -191,13 +202,14 @@ const OPTION_TABLE: Readonly<Record<string, Action>> = {
     apply: (s, v) => {
       // ssh's -E is a log file; tlssh's (the original's) is the key engine.
       if (v.toLowerCase() !== 'tpm' && /[/.]/.test(v)) throw new UsageProblem(`-E takes a private key engine (tpm), not a file: ssh's -E LOGFILE is not supported; redirect standard error instead (2>${v})`);
-      s.overrides.push(`PrivkeyEngine=${v}`);
+      s.flagOverrides.push(`PrivkeyEngine=${v}`);
       return undefined;
     },
   },
-  e: keyword('EscapeChar'),
+  e: toggle('EscapeChar'),
   G: { kind: 'flag', apply: (s) => void (s.dumpConfig = true) },
-  i: keyword('IdentityFile'),
+  // ssh adds each -i to its list, and tries them in order: the first one is the key.
+  i: { kind: 'value', apply: (s, v) => void s.overrides.push(`IdentityFile=${v}`) },
   // In the order typed, as -p: the first -l, -p or -o of a keyword wins, as in ssh.
   l: { kind: 'value', apply: (s, v) => void s.overrides.push(`User=${v}`) },
   N: { kind: 'flag', apply: (s) => void (s.noCommand = true) },
@@ -220,7 +232,7 @@ const OPTION_TABLE: Readonly<Record<string, Action>> = {
       return undefined;
     },
   },
-  q: keyword('LogLevel', 'QUIET'),
+  q: toggle('LogLevel', 'QUIET'),
   s: { kind: 'flag', apply: (s) => void (s.subsystem = true) },
   T: { kind: 'flag', apply: (s) => void (s.tty = applyTtyFlag(s.tty, 'T')) },
   t: { kind: 'flag', apply: (s) => void (s.tty = applyTtyFlag(s.tty, 't')) },
@@ -239,12 +251,12 @@ const OPTION_TABLE: Readonly<Record<string, Action>> = {
     kind: 'flag',
     apply: (s) => {
       s.masterFlags += 1;
-      s.overrides.push(`ControlMaster=${s.masterFlags === 1 ? 'yes' : 'ask'}`);
+      s.flagOverrides.push(`ControlMaster=${s.masterFlags === 1 ? 'yes' : 'ask'}`);
     },
   },
   m: { kind: 'ignore', value: true, why: 'TLS 1.3 chooses its own MACs' },
   P: { kind: 'ignore', value: true, why: 'tlssh has no Tag/Match' },
-  S: keyword('ControlPath'),
+  S: toggle('ControlPath'),
   O: { kind: 'value', apply: (s, v) => void (s.controlCommand = controlCommand(v)) },
   X: { kind: 'flag', apply: (s) => x11Asked(s, 'X') },
   x: { kind: 'ignore', value: false, why: 'tlssh has no X11 forwarding' },
@@ -403,6 +415,7 @@ function parseOptions(argv: readonly string[], start: number, s: ParseState): { 
 export function parseArgs(argv: readonly string[], version: string): ParseResult {
   const s: ParseState = {
     overrides: [],
+    flagOverrides: [],
     tty: 'auto',
     configFile: undefined,
     verbose: 0,
@@ -471,6 +484,7 @@ export function parseArgs(argv: readonly string[], version: string): ParseResult
       command: words.join(' '),
       configFile: s.configFile,
       overrides: s.overrides,
+      flagOverrides: s.flagOverrides,
       ttyRequest: s.tty,
       verbose: s.verbose,
       stdinNull: s.stdinNull,

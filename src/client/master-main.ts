@@ -92,7 +92,7 @@ async function start(argv: string[], socketPath: string, cwd: string, own: strin
   let log = masterLog(args.verbose);
   let master: MuxMaster | undefined;
   try {
-    const loaded = fromDirectory(cwd, () => loadClientConfig({ file: args.configFile, overrides: args.overrides, host: args.host }));
+    const loaded = fromDirectory(cwd, () => loadClientConfig({ file: args.configFile, overrides: args.overrides, flagOverrides: args.flagOverrides, host: args.host }));
     log = masterLog(Math.max(args.verbose, loaded.LogLevel === 'DEBUG' ? 1 : 0));
     const m = new MuxMaster({
       socketPath,

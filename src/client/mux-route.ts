@@ -40,7 +40,7 @@ export async function runThroughMaster(ctx: RouteContext): Promise<number | unde
   let loaded: ClientConfig;
   let socketPath: string | undefined;
   try {
-    loaded = loadClientConfig({ file: args.configFile, overrides: args.overrides, host: args.host });
+    loaded = loadClientConfig({ file: args.configFile, overrides: args.overrides, flagOverrides: args.flagOverrides, host: args.host });
     ctx.onConfig?.(loaded);
   } catch (err) {
     // The full client reports configuration problems with every detail; -O has nothing else to do.

@@ -18,9 +18,6 @@ import { readConfigFile } from './read-config-files';
 import { clientSchema } from './schema';
 import type { ClientConfig, ClientLoadOptions } from './types';
 
-/** Keywords that ssh's flags set unconditionally; see the command-line loop below. */
-const LAST_WINS_ON_COMMAND_LINE: ReadonlySet<string> = new Set(['RequestTTY', 'AddressFamily', 'EscapeChar', 'LogLevel', 'ControlMaster']);
-
 export function loadClientConfig(opts: ClientLoadOptions, paths: ConfigPaths = DEFAULT_CONFIG_PATHS): ClientConfig {
   const home = opts.home ?? os.homedir();
   if (opts.host === '' || /[\s\u0000-\u001f\u007f]/.test(opts.host)) {
@@ -68,14 +65,16 @@ export function loadClientConfig(opts: ClientLoadOptions, paths: ConfigPaths = D
     }
   }
   // As in ssh, the first -o, -p or -l that sets a keyword wins, so a wrapper's options in front of
-  // the user's (scp's -oRequestTTY=no) hold. ssh's toggles (-t/-T, -4/-6, -e, -q, -M) set their
-  // keyword whenever they come: the last of them wins. List keywords (SendEnv) add up.
+  // the user's (scp's -oRequestTTY=no) hold. List keywords (SendEnv) add up.
   const setByCommandLine = new Set<string>();
   for (const o of parseOverrides(opts.overrides ?? [], clientSchema, home)) {
-    if (!o.spec.list && !LAST_WINS_ON_COMMAND_LINE.has(o.spec.field) && setByCommandLine.has(o.spec.field)) continue;
+    if (!o.spec.list && setByCommandLine.has(o.spec.field)) continue;
     setByCommandLine.add(o.spec.field);
     fold.apply(o.spec, o.value, o.where);
   }
+  // ssh's flags (-4/-6, -b, -e, -q, -M, -S) set their keyword whenever they come, where -o only
+  // fills what is still unset: a flag beats any -o, and the last flag wins.
+  for (const o of parseOverrides(opts.flagOverrides ?? [], clientSchema, home)) fold.apply(o.spec, o.value, o.where);
 
   const cfg = buildClientConfig(fold, opts.host, home, [...trace, ...fold.notes], warnings);
   recordSecretFiles(cfg, secretFilesIn(all));

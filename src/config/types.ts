@@ -198,11 +198,13 @@ export interface ClientConfig extends CommonConfig {
 export interface LoadOptions {
   /** `-c FILE`: replaces the default file list. */
   file?: string;
-  /** `-o Keyword=value` arguments, in order; later ones win. */
+  /** `-o Keyword=value` arguments, in order; later ones win (the client's: the first one). */
   overrides?: readonly string[];
 }
 
 export interface ClientLoadOptions extends LoadOptions {
+  /** The client's flags that stand for keywords (cli-args.ts `flagOverrides`): applied last, the last one winning. */
+  flagOverrides?: readonly string[];
   /** The host as the user typed it (without user@). */
   host: string;
   /** Home directory used to expand `~`; defaults to os.homedir(). */

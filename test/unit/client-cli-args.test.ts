@@ -82,7 +82,7 @@ describe('tlssh command line', () => {
   it('takes the first value of a keyword on the command line, as ssh does, but the last of ssh\'s toggles', () => {
     const cfg = (argv: string[]): ReturnType<typeof loadClientConfig> => {
       const a = args(argv);
-      return loadClientConfig({ host: a.host, file: '/dev/null', overrides: a.overrides, home: os.tmpdir() });
+      return loadClientConfig({ host: a.host, file: '/dev/null', overrides: a.overrides, flagOverrides: a.flagOverrides, home: os.tmpdir() });
     };
     assert.equal(cfg(['-p', '2000', '-o', 'Port=3000', 'h']).Port, 2000);
     assert.equal(cfg(['-o', 'Port=3000', '-p', '2000', 'h']).Port, 3000);
@@ -91,13 +91,23 @@ describe('tlssh command line', () => {
     // last of -t and -T, which are not keywords here).
     assert.equal(cfg(['-4', '-6', 'h']).AddressFamily, 'inet6');
     assert.equal(cfg(['-e', '^]', '-e', 'none', 'h']).EscapeChar, 'none');
+    // A flag beats an -o of its keyword wherever the -o is (ssh's -o fills only what is unset),
+    // and among -o lines the first holds for these keywords too.
+    assert.equal(cfg(['-4', '-o', 'AddressFamily=inet6', 'h']).AddressFamily, 'inet');
+    assert.equal(cfg(['-o', 'AddressFamily=inet6', '-4', 'h']).AddressFamily, 'inet');
+    assert.equal(cfg(['-o', 'AddressFamily=inet6', '-o', 'AddressFamily=inet', 'h']).AddressFamily, 'inet6');
+    assert.equal(cfg(['-q', '-o', 'LogLevel=DEBUG', 'h']).LogLevel, 'QUIET');
+    assert.equal(cfg(['-S', '/x/a', '-o', 'ControlPath=/x/b', 'h']).ControlPath, '/x/a');
+    assert.equal(cfg(['-o', 'ControlPath=/x/b', '-S', '/x/a', '-S', '/x/c', 'h']).ControlPath, '/x/c');
+    assert.equal(cfg(['-o', 'ControlMaster=no', '-M', 'h']).ControlMaster, 'yes');
     // SendEnv adds up.
     assert.deepEqual(cfg(['-o', 'SendEnv=A', '-o', 'SendEnv=B', 'h']).SendEnv, ['LANG', 'LC_*', 'A', 'B']);
   });
 
-  it('maps flags to keyword overrides in the order typed', () => {
-    const a = args(['-o', 'Port=1', '-p', '2', '-4', '-E', 'tpm', '-e', 'none', '-6', '-q', 'h']);
-    assert.deepEqual(a.overrides, ['Port=1', 'Port=2', 'AddressFamily=inet', 'PrivkeyEngine=tpm', 'EscapeChar=none', 'AddressFamily=inet6', 'LogLevel=QUIET']);
+  it('maps flags to keyword overrides in the order typed: -l -p -i with -o, the others apart', () => {
+    const a = args(['-o', 'Port=1', '-p', '2', '-4', '-E', 'tpm', '-e', 'none', '-i', 'k', '-6', '-q', 'h']);
+    assert.deepEqual(a.overrides, ['Port=1', 'Port=2', 'IdentityFile=k']);
+    assert.deepEqual(a.flagOverrides, ['AddressFamily=inet', 'PrivkeyEngine=tpm', 'EscapeChar=none', 'AddressFamily=inet6', 'LogLevel=QUIET']);
   });
 
   it('accepts attached option values (-p22, -oKey=value)', () => {
@@ -175,7 +185,7 @@ describe('tlssh command line, as OpenSSH parses it', () => {
     assert.equal(args(['-F', '/x.conf', 'h']).configFile, '/x.conf');
     assert.equal(args(['-c', '/y.conf', 'h']).configFile, '/y.conf');
     assert.deepEqual(args(['-i', '/k.key', 'h']).overrides, ['IdentityFile=/k.key']);
-    assert.deepEqual(args(['-b', '127.0.0.1', 'h']).overrides, ['BindAddress=127.0.0.1']);
+    assert.deepEqual(args(['-b', '127.0.0.1', 'h']).flagOverrides, ['BindAddress=127.0.0.1']);
   });
 
   it('-c with ssh cipher names and no such file is the cipher scp -c passes: noted, not a config file', () => {
@@ -202,7 +212,7 @@ describe('tlssh command line, as OpenSSH parses it', () => {
   });
 
   it('-E is the key engine; a file there is ssh\'s log file, refused with what to do instead', () => {
-    assert.deepEqual(args(['-E', 'tpm', 'h']).overrides, ['PrivkeyEngine=tpm']);
+    assert.deepEqual(args(['-E', 'tpm', 'h']).flagOverrides, ['PrivkeyEngine=tpm']);
     const r = exitOf(['-E', '/tmp/ssh.log', 'h']);
     assert.equal(r.status, 255);
     assert.match(r.stderr, /^tlssh: -E takes a private key engine \(tpm\), not a file: .*2>\/tmp\/ssh\.log/);
@@ -261,9 +271,9 @@ describe('tlssh command line, as OpenSSH parses it', () => {
   });
 
   it('takes connection sharing with ssh\'s letters: -M (twice: ask), -S PATH, -O check|exit|stop', () => {
-    assert.deepEqual(args(['-M', 'h']).overrides, ['ControlMaster=yes']);
-    assert.deepEqual(args(['-MM', 'h']).overrides, ['ControlMaster=yes', 'ControlMaster=ask']);
-    assert.deepEqual(args(['-S', '/tmp/ctl', 'h']).overrides, ['ControlPath=/tmp/ctl']);
+    assert.deepEqual(args(['-M', 'h']).flagOverrides, ['ControlMaster=yes']);
+    assert.deepEqual(args(['-MM', 'h']).flagOverrides, ['ControlMaster=yes', 'ControlMaster=ask']);
+    assert.deepEqual(args(['-S', '/tmp/ctl', 'h']).flagOverrides, ['ControlPath=/tmp/ctl']);
     for (const op of ['check', 'exit', 'stop'] as const) assert.equal(args(['-O', op, 'h']).controlCommand, op);
     assert.equal(args(['h']).controlCommand, undefined);
     for (const op of ['cancel', 'forward', 'proxy']) {
@@ -298,6 +308,8 @@ describe('tlssh command line, as OpenSSH parses it', () => {
     assert.equal(a.ttyRequest, 'yes');
     assert.equal(a.verbose, 1);
     assert.deepEqual(a.overrides, ['Port=2222']);
-    assert.deepEqual(args(['-Cqo', 'User=x', 'h']).overrides, ['LogLevel=QUIET', 'User=x']);
+    const cq = args(['-Cqo', 'User=x', 'h']);
+    assert.deepEqual(cq.overrides, ['User=x']);
+    assert.deepEqual(cq.flagOverrides, ['LogLevel=QUIET']);
   });
 });
