@@ -26,7 +26,9 @@ export function controlPathContext(cfg: { host: string; HostName: string; Port: 
   const info = os.userInfo();
   return {
     hostAsTyped: cfg.host,
-    hostName: cfg.HostName,
+    // ssh lower-cases the host it connects to (after HostName): `tlssh DB1` and `tlssh db1` share
+    // a master, as with ssh; %n keeps what was typed.
+    hostName: cfg.HostName.toLowerCase(),
     port: cfg.Port,
     remoteUser: cfg.User !== '' ? cfg.User : info.username,
     localUser: info.username,

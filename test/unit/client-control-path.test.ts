@@ -3,7 +3,7 @@
 import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { expandControlPath, type ControlPathContext } from '../../src/client/control-path';
+import { controlPathContext, expandControlPath, type ControlPathContext } from '../../src/client/control-path';
 
 const CTX: ControlPathContext = {
   hostAsTyped: 'web', hostName: 'web.example.com', port: 232, remoteUser: 'deploy', localUser: 'alice',
@@ -20,6 +20,11 @@ describe('ControlPath expansion', () => {
     const want = createHash('sha1').update('laptop.corpweb.example.com232deploy').digest('hex');
     assert.equal(expandControlPath('/run/cm/%C', CTX), `/run/cm/${want}`);
     assert.notEqual(expandControlPath('/run/cm/%C', { ...CTX, port: 2232 }), `/run/cm/${want}`);
+  });
+
+  it('%h is the host lower-cased, as ssh has it; %n is as typed', () => {
+    const ctx = controlPathContext({ host: 'DB1', HostName: 'DB1.Example.COM', Port: 232, User: 'deploy' });
+    assert.equal(expandControlPath('/run/cm/%h %n', ctx), '/run/cm/db1.example.com DB1');
   });
 
   it('none is no sharing; a path too long for sun_path is refused', () => {
