@@ -11,11 +11,16 @@ import { TLSSH, runTlssh, startFixture, type ClientFixture } from './client-fixt
 
 let fx: ClientFixture;
 let conf: string[];
+/** Where the remote commands, run as the fixture's user, leave their markers. */
+let scratch: string;
 
 before(async () => {
   // Keepalive 1 on both ends: a side that ignored pongs would drop the session after 4 s.
   fx = await startFixture({ clientConfig: { Keepalive: '1' }, serverConfig: { Keepalive: '1' } });
-  fs.chmodSync(fx.dir, 0o777);
+  // Not the fixture's own directory: tlsshd refuses a CA in a directory others may write to.
+  scratch = path.join(fx.dir, 'scratch');
+  fs.mkdirSync(scratch);
+  fs.chmodSync(scratch, 0o777);
   conf = ['-c', fx.configFile, '-q'];
 });
 after(async () => {
@@ -42,18 +47,22 @@ describe('keepalive', () => {
 describe('a lost connection hangs the session up', () => {
   for (const pty of [false, true]) {
     it(`SIGKILL of tlssh sends SIGHUP to the remote command and the jobs it started${pty ? ' (pty)' : ''}`, async () => {
-      const marker = path.join(fx.dir, `hup-${pty ? 'pty' : 'pipes'}`);
+      const marker = path.join(scratch, `hup-${pty ? 'pty' : 'pipes'}`);
       const child = spawn(process.execPath, [TLSSH, ...conf, ...(pty ? ['-tt'] : []), 'localhost', `trap 'echo hup > ${marker}; exit 0' HUP; sleep 60 & echo "ready $!"; wait`], {
         stdio: ['pipe', 'pipe', 'pipe'],
       });
       const closed = new Promise((resolve) => child.once('close', resolve));
-      const job = await new Promise<number>((resolve) => {
+      let stderr = '';
+      child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+      const job = await new Promise<number>((resolve, reject) => {
         let out = '';
         child.stdout.on('data', (b: Buffer) => {
           out += b.toString();
           const m = /ready (\d+)/.exec(out);
           if (m) resolve(Number(m[1]));
         });
+        // A session that never starts fails here, not at the file's timeout.
+        void closed.then(() => reject(new Error(`tlssh ended before the command started: ${stderr}`)));
       });
       child.kill('SIGKILL');
       await closed;
