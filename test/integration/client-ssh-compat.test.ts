@@ -121,12 +121,12 @@ describe('tlssh as ssh is used', () => {
       assert.equal(r.stdout.toString(), 'ran\n');
       assert.equal(r.stderr, warning, ask.join(' '));
     }
-    for (const quiet of [['-q', '-X'], ['-o', 'ForwardX11=no'], ['-x'], ['-X', '-o', 'LogLevel=INFO', '-o', 'LogLevel=QUIET']]) {
+    for (const quiet of [['-q', '-X'], ['-o', 'ForwardX11=no'], ['-x'], ['-X', '-o', 'LogLevel=QUIET', '-o', 'LogLevel=INFO'], ['-o', 'LogLevel=INFO', '-q', '-X']]) {
       const r = await runTlssh([...conf, ...quiet, 'localhost', 'true']);
       assert.equal(r.stderr, '', quiet.join(' '));
     }
-    // The last LogLevel on the command line decides, as for every keyword.
-    const louder = await runTlssh([...conf, '-X', '-o', 'LogLevel=QUIET', '-o', 'LogLevel=INFO', 'localhost', 'true']);
+    // The first -o LogLevel decides, as for every keyword, and -q wins over any -o.
+    const louder = await runTlssh([...conf, '-X', '-o', 'LogLevel=INFO', '-o', 'LogLevel=QUIET', 'localhost', 'true']);
     assert.equal(louder.stderr, warning);
     // Nothing connects for -G and -O, so nothing is forwarded or not: no warning there.
     const dump = await runTlssh([...conf, '-X', '-G', 'localhost']);
