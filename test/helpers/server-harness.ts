@@ -4,6 +4,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
@@ -129,6 +130,15 @@ export function freezeWorkers(server: Pick<TlsshdHandle, 'workerPids'>): { kill(
       }
     },
   };
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (bound, read, released). */
+export async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise((resolve) => s.close(resolve));
+  return port;
 }
 
 export function writeConfig(file: string, config: Record<string, string>): void {

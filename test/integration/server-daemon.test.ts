@@ -7,17 +7,9 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { isAlive, loginUser, makeServerFixture, runCommand, startTlsshd, writeConfig } from '../helpers/server-harness';
+import { freePort, isAlive, loginUser, makeServerFixture, runCommand, startTlsshd, writeConfig } from '../helpers/server-harness';
 
 const TLSSHD = path.resolve(__dirname, '..', '..', '..', 'bin', 'tlsshd');
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((resolve) => s.close(resolve));
-  return port;
-}
 
 test('detaches, writes PidFile, serves, and cleans up on SIGTERM', async () => {
   const fx = makeServerFixture('tlsshd-daemon');

@@ -6,16 +6,8 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { connectClient, loginUser, makeServerFixture, runCommand, sessionRequest, startTlsshd, type ClientIdentity, type ServerFixture, type TlsshdHandle } from '../helpers/server-harness';
+import { connectClient, freePort, loginUser, makeServerFixture, runCommand, sessionRequest, startTlsshd, type ClientIdentity, type ServerFixture, type TlsshdHandle } from '../helpers/server-harness';
 import { ctl } from './tlsshctl-client';
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((resolve) => s.close(resolve));
-  return port;
-}
 
 /** Whether a TCP connection to 127.0.0.1:port is accepted; false on ECONNREFUSED. */
 function accepts(port: number, host = '127.0.0.1'): Promise<boolean> {
