@@ -38,11 +38,18 @@ export function shadowRefusal(entry: ShadowEntry, today: number): 'account is lo
 export function readShadowEntry(name: string): Promise<ShadowEntry | undefined | 'unreadable'> {
   return new Promise((resolve) => {
     execFile('getent', ['shadow', '--', name], { timeout: 10_000, env: { PATH: '/usr/bin:/bin' } }, (err, stdout) => {
-      // getent's status 2: no such entry.
-      if (err) return resolve((err as { code?: unknown }).code === 2 ? undefined : 'unreadable');
-      resolve(parseShadowLine(stdout.split('\n')[0] ?? '', name) ?? 'unreadable');
+      resolve(shadowLookup(err === null ? null : { code: (err as { code?: unknown }).code }, stdout, name));
     });
   });
+}
+
+/**
+ * What `getent shadow NAME` said: its status 2 is "no such entry" (not checked, as in sshd);
+ * any other failure (1, a timeout's kill, no getent) is unreadable, which refuses the login.
+ */
+export function shadowLookup(err: { code?: unknown } | null, stdout: string, name: string): ShadowEntry | undefined | 'unreadable' {
+  if (err !== null) return err.code === 2 ? undefined : 'unreadable';
+  return parseShadowLine(stdout.split('\n')[0] ?? '', name) ?? 'unreadable';
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;

@@ -305,6 +305,31 @@ describe('tlssh as ssh is used', () => {
     assert.equal(status, 130, err);
   });
 
+  it('a second Ctrl-C ends tlssh (255) when the remote command ignores the first, as ssh', async () => {
+    const child = spawn(process.execPath, [TLSSH, ...conf, 'localhost', 'trap "" INT; echo ready; sleep 60'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    await new Promise<void>((resolve) => {
+      child.stdout.on('data', (b: Buffer) => {
+        if (b.toString().includes('ready')) resolve();
+      });
+    });
+    let ended = false;
+    const closed = new Promise<number | null>((resolve) => child.once('close', (code) => {
+      ended = true;
+      resolve(code);
+    }));
+    child.kill('SIGINT');
+    // The remote side ignores it: tlssh is still there a moment later.
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(ended, false, err);
+    child.kill('SIGINT');
+    const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const status = await closed;
+    clearTimeout(killer);
+    assert.equal(status, 255, err);
+  });
+
   // The interrupt reaches the whole command, as a terminal's ^C reaches its foreground job, not
   // only the shell, which would wait for its child and carry on.
   for (const command of ['sleep 60; echo after', 'sleep 60 | cat; echo after']) {

@@ -100,6 +100,8 @@ describe('tlssh command line', () => {
     assert.equal(cfg(['-S', '/x/a', '-o', 'ControlPath=/x/b', 'h']).ControlPath, '/x/a');
     assert.equal(cfg(['-o', 'ControlPath=/x/b', '-S', '/x/a', '-S', '/x/c', 'h']).ControlPath, '/x/c');
     assert.equal(cfg(['-o', 'ControlMaster=no', '-M', 'h']).ControlMaster, 'yes');
+    assert.equal(cfg(['-MM', 'h']).ControlMaster, 'ask');
+    assert.equal(cfg(['-o', 'RequestTTY=no', '-o', 'RequestTTY=yes', 'h']).RequestTTY, 'no');
     // SendEnv adds up.
     assert.deepEqual(cfg(['-o', 'SendEnv=A', '-o', 'SendEnv=B', 'h']).SendEnv, ['LANG', 'LC_*', 'A', 'B']);
   });

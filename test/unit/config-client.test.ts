@@ -109,6 +109,12 @@ describe('tlssh.conf warnings for configs laid out for ssh', () => {
     assert.equal(w.length, 1, w.join('\n'));
     assert.match(w[0]!, /Port in "Host \*\.example\.com" overrides Port in "Host db\.example\.com"/);
   });
+
+  it('warns for Host * after a wildcard block: * is always ssh\'s catch-all, put last', () => {
+    const w = load('Host *.example.com\nPort 2100\nHost *\nPort 2000\n', 'db.example.com');
+    assert.equal(w.length, 1, w.join('\n'));
+    assert.match(w[0]!, /Port in "Host \*" overrides Port in "Host \*\.example\.com"/);
+  });
 });
 
 describe('ssh_config lines that shared configs carry', () => {

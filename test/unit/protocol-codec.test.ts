@@ -643,3 +643,17 @@ test('a data header refuses what the encoder refuses: a length over maxDataChunk
   assert.throws(() => encodeDataHeader(1, -1), (e: unknown) => isTlsshError(e) && e.code === 'TLSSH_ERR_FRAME_TOO_LARGE');
   assert.throws(() => encodeDataHeader(3 as 0, 10), (e: unknown) => isTlsshError(e) && e.code === 'TLSSH_ERR_FRAME_MALFORMED');
 });
+
+test('terminal modes: 128 decode, a complete request with 129 is malformed for its count', () => {
+  const modes: Array<[number, number]> = Array.from({ length: LIMITS.maxTtyModes }, (_, i) => [1 + (i % 18), i]);
+  const request: Message = { type: 'session-request', user: '', command: '', pty: true, term: 'xterm', cols: 80, rows: 24, env: [], modes };
+  const full = encodeMessage(request);
+  assert.deepEqual(new MessageDecoder().push(full), [request]);
+  // One more mode, with its bytes: the count alone must refuse it, not the data running out.
+  const countAt = full.length - modes.length * 5 - 2;
+  const body = Buffer.concat([full.subarray(4), Buffer.from([1, 0, 0, 0, 0])]);
+  body.writeUInt16BE(LIMITS.maxTtyModes + 1, countAt - 4);
+  const frame = Buffer.concat([Buffer.alloc(4), body]);
+  frame.writeUInt32BE(body.length, 0);
+  assert.throws(() => new MessageDecoder().push(frame), (e: unknown) => isTlsshError(e) && e.code === 'TLSSH_ERR_FRAME_MALFORMED' && /129 terminal modes, over 128/.test(e.message));
+});

@@ -3,7 +3,7 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { isTlsshError } from '../../src/errors';
-import { checkShadowAccount, parseShadowLine, shadowRefusal, type ShadowEntry } from '../../src/server/shadow-account';
+import { checkShadowAccount, parseShadowLine, shadowLookup, shadowRefusal, type ShadowEntry } from '../../src/server/shadow-account';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -50,5 +50,11 @@ describe('shadow entries (UsePAM no)', () => {
     assert.match(String((locked as { logDetail?: string }).logDetail), /usermod -p '\*' alice/);
     assert.match(String((await refused({ password: '*', expireDay: 20000 }) as Error).message), /account has expired/);
     assert.match(String((await refused('unreadable') as Error).message), /cannot be read/);
+  });
+  it("reads getent's answer: status 2 is no entry, any other failure unreadable (refused)", () => {
+    assert.equal(shadowLookup({ code: 2 }, '', 'alice'), undefined);
+    for (const code of [1, 3, null, 'ENOENT']) assert.equal(shadowLookup({ code }, '', 'alice'), 'unreadable', String(code));
+    assert.deepEqual(shadowLookup(null, 'alice:*:20785:0:99999:7:::\n', 'alice'), { password: '*', expireDay: null });
+    assert.equal(shadowLookup(null, 'bob:*:20785:0:99999:7:::\n', 'alice'), 'unreadable');
   });
 });
