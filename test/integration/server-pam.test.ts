@@ -256,6 +256,9 @@ test('lastlog, as sshd keeps it: terminal logins only, "Last login" at the next 
     assert.match(recorded, new RegExp(`^${fresh.name}\\s+pts/\\d+\\s+127\\.0\\.0\\.1\\s+\\w{3} \\w{3}`, 'm'));
     assert.match(await login(daemon.port), /Last login: \w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4} from 127\.0\.0\.1\r\n/);
     assert.doesNotMatch(await login(quiet.port), /Last login/);
+    // ~/.hushlogin quiets it too, as with sshd.
+    fs.writeFileSync(path.join(fresh.home, '.hushlogin'), '');
+    assert.doesNotMatch(await login(daemon.port), /Last login/);
   } finally {
     await quiet.stop();
     fresh.remove();

@@ -58,6 +58,13 @@ describe('tlssh command line', () => {
     assert.deepEqual(resolved(['SSH://al%2Dice@[::1]:22']), { host: '::1', user: 'al-ice', port: 22 });
     assert.deepEqual(resolved(['-p', '2000', '-l', 'bob', 'ssh://alice@db1:2232']), { host: 'db1', user: 'bob', port: 2000 });
     assert.equal(args(['ssh://db1', 'ls', '-l']).command, 'ls -l');
+    // A user name with an @ of its own (sssd's): the host is after the last one.
+    const at = args(['ssh://alice%40corp@db1']);
+    assert.equal(at.host, 'db1');
+    assert.deepEqual(at.overrides, ['User=alice@corp']);
+    const raw = args(['ssh://a@b@db1']);
+    assert.equal(raw.host, 'db1');
+    assert.deepEqual(raw.overrides, ['User=a@b']);
     for (const bad of ['ssh://db1/path', 'ssh://db1:port', 'ssh://', 'ssh://a%zz@db1', 'ssh://[::1']) {
       const r = exitOf([bad]);
       assert.equal(r.status, 255, bad);

@@ -87,4 +87,23 @@ describe('which protocol carries terminal modes', () => {
     assert.deepEqual(requestFor('tlssh/2+mux', req), rest);
     assert.deepEqual(requestFor('tlssh/2', req), rest);
   });
+  it('names each opcode as RFC 4254 section 8 (and RFC 8160 for IUTF8) numbers it', () => {
+    const chars: Record<number, string> = {
+      1: 'intr', 2: 'quit', 3: 'erase', 4: 'kill', 5: 'eof', 6: 'eol', 7: 'eol2', 8: 'start', 9: 'stop', 10: 'susp',
+      12: 'rprnt', 13: 'werase', 14: 'lnext', 16: 'swtch', 18: 'discard',
+    };
+    const flags: Record<number, string> = {
+      30: 'ignpar', 31: 'parmrk', 32: 'inpck', 33: 'istrip', 34: 'inlcr', 35: 'igncr', 36: 'icrnl', 37: 'iuclc', 38: 'ixon',
+      39: 'ixany', 40: 'ixoff', 41: 'imaxbel', 42: 'iutf8', 50: 'isig', 51: 'icanon', 52: 'xcase', 53: 'echo', 54: 'echoe',
+      55: 'echok', 56: 'echonl', 57: 'noflsh', 58: 'tostop', 59: 'iexten', 60: 'echoctl', 61: 'echoke', 70: 'opost',
+      71: 'olcuc', 72: 'onlcr', 73: 'ocrnl', 74: 'onocr', 75: 'onlret', 92: 'parenb', 93: 'parodd',
+    };
+    for (const [op, name] of Object.entries(chars)) assert.deepEqual(sttyArgsFor([[Number(op), 3]]), [name, '0x03'], op);
+    for (const [op, name] of Object.entries(flags)) {
+      assert.deepEqual(sttyArgsFor([[Number(op), 1]]), [name], op);
+      assert.deepEqual(sttyArgsFor([[Number(op), 0]]), [`-${name}`], op);
+    }
+    assert.deepEqual(sttyArgsFor([[90, 1]]), ['cs7']);
+    assert.deepEqual(sttyArgsFor([[91, 1]]), ['cs8']);
+  });
 });

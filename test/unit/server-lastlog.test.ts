@@ -38,6 +38,8 @@ test('written at uid × 292 into an existing file only, and read back; lastlog(8
   const link = path.join(tmp, 'link');
   fs.symlinkSync(file, link);
   await assert.rejects(writeLastLogin(1, { time: 1000, line: 'pts/1', host: 'h' }, link), { code: 'ELOOP' });
+  // Nor into anything but a regular file (a device, a fifo put in its place).
+  await assert.rejects(writeLastLogin(1, { time: 1000, line: 'pts/1', host: 'h' }, '/dev/null'), /is not a regular file/);
   // lastlog(8) reading tlsshd's records is checked in integration/server-pam, on the real file.
 });
 

@@ -197,6 +197,8 @@ test('forged session records are not adopted and make no utmp or wtmp record', a
     fs.rmSync(path.join(s.state, `${wpid}.json`));
     const forged: Array<[string, () => void]> = [
       ['world-readable', () => write(`${wpid}.json`, good, 0o644)],
+      ['group-readable', () => write(`${wpid}.json`, good, 0o640)],
+      ['group-writable', () => write(`${wpid}.json`, good, 0o620)],
       ['pid other than its name', () => write('424242.json', good)],
       ['no such login in utmp', () => write('424243.json', { ...good, pid: 424243 })],
       ['a line that is not a pts', () => write(`${wpid}.json`, { ...good, line: '../../etc/x' })],

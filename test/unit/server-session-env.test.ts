@@ -114,7 +114,7 @@ test('locale variables pass only when their value looks like a locale name', () 
     assert.ok(isAcceptedValue('LANG', v), v);
     assert.ok(isAcceptedValue('LC_ALL', v), v);
   }
-  for (const v of ['', '/tmp/evil', '../../tmp/x', 'en_US.UTF-8/../../x', 'C;id', '$(id)', 'en US', 'x'.repeat(200)]) {
+  for (const v of ['', '/tmp/evil', '../../tmp/x', 'en_US.UTF-8/../../x', 'C.UTF-8/x', 'C@a/b', 'en_US/x', 'C;id', '$(id)', 'en US', 'x'.repeat(200)]) {
     assert.ok(!isAcceptedValue('LANG', v), JSON.stringify(v));
     assert.ok(!isAcceptedValue('LC_MESSAGES', v), JSON.stringify(v));
   }

@@ -31,8 +31,12 @@ describe('TPM context cache', () => {
   it('ignores a file others can write, a symlink, an empty file and a missing one', () => {
     const file = contextCacheFile('t', Buffer.from('writable'), cacheDir);
     writeContext(file, Buffer.from('blob'));
-    fs.chmodSync(file, 0o622);
-    assert.equal(readContext(file), undefined);
+    for (const mode of [0o622, 0o620, 0o602]) {
+      fs.chmodSync(file, mode);
+      assert.equal(readContext(file), undefined, mode.toString(8));
+    }
+    fs.chmodSync(file, 0o644);
+    assert.deepEqual(readContext(file), Buffer.from('blob'), 'readable by others is fine: a context is no secret');
     const link = contextCacheFile('t', Buffer.from('link'), cacheDir);
     fs.symlinkSync(contextCacheFile('t', Buffer.from('k'), cacheDir), link);
     assert.equal(readContext(link), undefined);
