@@ -289,68 +289,56 @@ describe('tlssh as ssh is used', () => {
     assert.match(failureLines(r.stderr).at(-1)!, /BatchMode/);
   });
 
-  it('Ctrl-C on a command without a terminal interrupts the remote command: exit 130', async () => {
-    const child = spawn(process.execPath, [TLSSH, ...conf, 'localhost', 'echo ready; exec sleep 60'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  /**
+   * tlssh running `command` (which prints "ready" first), once it has: its stdout and stderr so
+   * far, and its exit status to come (SIGKILLed after a minute, which no test expects).
+   */
+  async function runningUntilReady(command: string): Promise<{ child: ReturnType<typeof spawn>; out: () => string; err: () => string; status: Promise<number | null>; ended: () => boolean }> {
+    const child = spawn(process.execPath, [TLSSH, ...conf, 'localhost', command], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
     let err = '';
+    let ended = false;
     child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const status = new Promise<number | null>((resolve) => child.once('close', (code) => {
+      ended = true;
+      clearTimeout(killer);
+      resolve(code);
+    }));
     await new Promise<void>((resolve) => {
       child.stdout.on('data', (b: Buffer) => {
-        if (b.toString().includes('ready')) resolve();
+        out += b.toString();
+        if (out.includes('ready')) resolve();
       });
     });
-    child.kill('SIGINT');
-    const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    const status = await new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
-    clearTimeout(killer);
-    assert.equal(status, 130, err);
+    return { child, out: () => out, err: () => err, status, ended: () => ended };
+  }
+
+  it('Ctrl-C on a command without a terminal interrupts the remote command: exit 130', async () => {
+    const r = await runningUntilReady('echo ready; exec sleep 60');
+    r.child.kill('SIGINT');
+    assert.equal(await r.status, 130, r.err());
   });
 
   it('a second Ctrl-C ends tlssh (255) when the remote command ignores the first, as ssh', async () => {
-    const child = spawn(process.execPath, [TLSSH, ...conf, 'localhost', 'trap "" INT; echo ready; sleep 60'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
-    await new Promise<void>((resolve) => {
-      child.stdout.on('data', (b: Buffer) => {
-        if (b.toString().includes('ready')) resolve();
-      });
-    });
-    let ended = false;
-    const closed = new Promise<number | null>((resolve) => child.once('close', (code) => {
-      ended = true;
-      resolve(code);
-    }));
-    child.kill('SIGINT');
+    const r = await runningUntilReady('trap "" INT; echo ready; sleep 60');
+    r.child.kill('SIGINT');
     // The remote side ignores it: tlssh is still there a moment later.
-    await new Promise((r) => setTimeout(r, 1000));
-    assert.equal(ended, false, err);
-    child.kill('SIGINT');
-    const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    const status = await closed;
-    clearTimeout(killer);
-    assert.equal(status, 255, err);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    assert.equal(r.ended(), false, r.err());
+    r.child.kill('SIGINT');
+    assert.equal(await r.status, 255, r.err());
   });
 
   // The interrupt reaches the whole command, as a terminal's ^C reaches its foreground job, not
   // only the shell, which would wait for its child and carry on.
   for (const command of ['sleep 60; echo after', 'sleep 60 | cat; echo after']) {
     it(`the first Ctrl-C ends a compound command too: ${command}`, async () => {
-      const child = spawn(process.execPath, [TLSSH, ...conf, 'localhost', `echo ready; ${command}`], { stdio: ['pipe', 'pipe', 'pipe'] });
-      let err = '';
-      let out = '';
-      child.stderr.on('data', (b: Buffer) => (err += b.toString()));
-      await new Promise<void>((resolve) => {
-        child.stdout.on('data', (b: Buffer) => {
-          out += b.toString();
-          if (out.includes('ready')) resolve();
-        });
-      });
+      const r = await runningUntilReady(`echo ready; ${command}`);
       // Before or after the shell forks sleep, the group gets it: either way the command ends.
-      child.kill('SIGINT');
-      const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-      const status = await new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
-      clearTimeout(killer);
-      assert.equal(status, 130, err);
-      assert.doesNotMatch(out, /after/);
+      r.child.kill('SIGINT');
+      assert.equal(await r.status, 130, r.err());
+      assert.doesNotMatch(r.out(), /after/);
     });
   }
 });
