@@ -60,6 +60,7 @@ export class ListenSockets {
     const stale = [...this.sockets.entries()].filter(([k]) => !keys.has(k));
     const missing = wanted.filter((a) => !this.sockets.has(keyOf(a)));
     let fresh: Bound[];
+    let droppedFirst = false;
     try {
       fresh = await this.bindEach(missing);
     } catch (e) {
@@ -67,17 +68,16 @@ export class ListenSockets {
       // address between forms) collides with our own socket: free the ones this set drops, once.
       if (!addressInUse(e) || stale.length === 0) throw e;
       for (const [k, b] of stale) this.drop(k, b);
+      droppedFirst = true;
       try {
         fresh = await this.bindEach(missing);
       } catch (again) {
         await this.restore(stale.map(([, b]) => b.wanted));
         throw again;
       }
-      for (const b of fresh) this.sockets.set(keyOf(b.wanted), b);
-      return { added: fresh.map((b) => b.bound), removed: stale.map(([, b]) => b.bound) };
     }
     for (const b of fresh) this.sockets.set(keyOf(b.wanted), b);
-    for (const [k, b] of stale) this.drop(k, b);
+    if (!droppedFirst) for (const [k, b] of stale) this.drop(k, b);
     return { added: fresh.map((b) => b.bound), removed: stale.map(([, b]) => b.bound) };
   }
 

@@ -37,13 +37,13 @@ import { ForkServerHandle, type WorkerProcess } from './fork-server-handle';
 import { ListenSockets, shownAddress, type BoundAddress } from './listen-sockets';
 import { CRASH_SIGNALS } from './crash-signals';
 
+export type { BoundAddress };
+
 /**
  * Node's options for every tlsshd process the daemon starts (workers, and the listener it
  * detaches). The title names it tlsshd (title and comm) from its first instruction on, for ps
  * and pgrep -x; NODE_TRUST_FLAG keeps node from parsing its own CA list (transport/default-trust.ts).
  */
-export type { BoundAddress };
-
 export const TLSSHD_EXEC_ARGV: readonly string[] = ['--title=tlsshd', NODE_TRUST_FLAG];
 
 const WORKER_ENTRY = path.join(__dirname, 'worker-main.js');
