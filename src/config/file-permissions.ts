@@ -2,7 +2,6 @@
 // only, and owned by that user or root (as ssh demands of private keys).
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { TlsshError } from '../errors';
 
 /**
@@ -121,46 +120,6 @@ export function privateGroupVerdict(gid: number, uid: number, users: readonly st
     members++;
   }
   return members > 0;
-}
-
-/**
- * Why another user could put a different file at `file`'s path: a directory on the way (as
- * written, and after symlinks) that someone else owns or may write to, as sshd's StrictModes
- * judges the directories above authorized_keys. A world-writable directory with the sticky bit
- * (/tmp) is fine: nobody but the owner of the entry below it may rename or remove that entry,
- * and that owner is checked next. Undefined when every directory is fine or one cannot be
- * looked at (the file's reader says why). `seen`: directories a caller has checked already.
- */
-export function othersMayReplace(file: string, seen: Set<string> = new Set()): string | undefined {
-  const euid = typeof process.geteuid === 'function' ? process.geteuid() : 0;
-  const dirsOf = (p: string): string[] => {
-    const out: string[] = [];
-    for (let d = path.dirname(path.resolve(p)); ; d = path.dirname(d)) {
-      out.push(d);
-      if (d === path.dirname(d)) return out;
-    }
-  };
-  let real: string;
-  try {
-    real = fs.realpathSync(file);
-  } catch {
-    return undefined;
-  }
-  for (const dir of new Set([...dirsOf(file), ...dirsOf(real)])) {
-    if (seen.has(dir)) continue;
-    seen.add(dir);
-    let st: fs.Stats;
-    try {
-      st = fs.statSync(dir);
-    } catch {
-      return undefined;
-    }
-    if (st.uid !== 0 && st.uid !== euid) return `its directory ${dir} belongs to uid ${st.uid}, neither this user (${euid}) nor root`;
-    if ((st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0) {
-      return `other users may replace it: its directory ${dir} is writable by them (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')}); run chmod go-w ${dir}`;
-    }
-  }
-  return undefined;
 }
 
 /**

@@ -14,15 +14,28 @@ function mode(st: fs.Stats): string {
 }
 
 /**
+ * Who besides `euid` and root could change what a directory holds: its owner, or anyone its
+ * group and other write bits let in. `sticky` lets a world-writable sticky directory (/tmp) pass,
+ * for a directory above what is checked: there nobody may rename or remove an entry they do not
+ * own. The rule for RuntimeDir's parents and for the daemon's trusted files' (trusted-files.ts).
+ */
+export function directoryOpening(st: fs.Stats, euid: number, sticky: boolean): { owner: number } | { mode: string } | undefined {
+  if (st.uid !== euid && st.uid !== 0) return { owner: st.uid };
+  if ((st.mode & 0o022) !== 0 && !(sticky && (st.mode & 0o1000) !== 0)) return { mode: mode(st) };
+  return undefined;
+}
+
+/**
  * Why `st` may not hold root's private files, or undefined. `euid` is the daemon's uid.
  * `sticky` allows a world-writable sticky directory (only for directories above RuntimeDir).
  */
 function directoryProblem(st: fs.Stats, euid: number, sticky: boolean): string | undefined {
   if (st.isSymbolicLink()) return 'is a symbolic link';
   if (!st.isDirectory()) return 'is not a directory';
-  if (st.uid !== euid && st.uid !== 0) return `is owned by uid ${st.uid}, not ${euid === 0 ? 'root' : `uid ${euid} (tlsshd's user) or root`}`;
-  if ((st.mode & 0o022) !== 0 && !(sticky && (st.mode & 0o1000) !== 0)) return `is group- or world-writable (mode ${mode(st)})`;
-  return undefined;
+  const open = directoryOpening(st, euid, sticky);
+  if (open === undefined) return undefined;
+  if ('owner' in open) return `is owned by uid ${open.owner}, not ${euid === 0 ? 'root' : `uid ${euid} (tlsshd's user) or root`}`;
+  return `is group- or world-writable (mode ${open.mode})`;
 }
 
 /** Throws TLSSH_ERR_RUNTIME_DIR unless `dir` is a real directory only `euid` (or root) can write. */

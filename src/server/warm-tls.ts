@@ -11,13 +11,11 @@
 // at every login, so a CRL or CA bundle replaced on disk takes effect at the next login without a
 // reload; the stat of each (inode, size, mtime, ctime) keeps that true for warm workers.
 
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type * as tls from 'node:tls';
 import { createTlsServer, serverTlsOptions, type ServerTls } from '../transport/tls-options';
 import { TlsshError } from '../errors';
 import type { LogSink } from './log';
-import { untrustedServerFile } from './trusted-files';
+import { serverTlsFiles, untrustedServerFile } from './trusted-files';
 import { fileStamp } from './file-stamp';
 import { loadPamBinding } from './pam-binding';
 import type { WorkerConfig } from './worker-config';
@@ -98,16 +96,6 @@ export function stillCurrent(p: PreparedTls | undefined, src: TlsSource, generat
 
 /** One line per file TLS is built from, with what stat says of it (or why it cannot). */
 export function filesStamp(src: TlsSource): string {
-  const cfg = src.config;
-  const files: string[] = [cfg.CertFile, cfg.ClientCAFile, cfg.ClientCRL];
-  const lines = files.filter((f) => f !== '').map(fileStamp);
-  if (cfg.ClientCAPath !== '') {
-    lines.push(fileStamp(cfg.ClientCAPath));
-    try {
-      for (const name of fs.readdirSync(cfg.ClientCAPath).sort()) lines.push(fileStamp(path.join(cfg.ClientCAPath, name)));
-    } catch {
-      // Its stamp above already says why.
-    }
-  }
-  return lines.join('\n');
+  // Not the key: workers sign through the listener's key agent and never read it.
+  return serverTlsFiles(src.config).filter(([keyword]) => keyword !== 'KeyFile').map(([, file]) => fileStamp(file)).join('\n');
 }
