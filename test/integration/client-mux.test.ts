@@ -187,6 +187,8 @@ describe('connection sharing (ControlMaster, ControlPath, ControlPersist)', () =
     const child = spawn(process.execPath, [TLSSH, ...args, 'localhost', 'echo started; read x; head -c 1000000 /dev/zero; echo end'], { stdio: ['pipe', 'pipe', 'pipe'] });
     const chunks: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => chunks.push(b));
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
     const done = new Promise<number | null>((resolve) => child.once('close', (status) => resolve(status)));
     await eventually('the session started', () => Buffer.concat(chunks).toString() === 'started\n');
     // The client stops reading: the master's link to it holds what the session still writes.
@@ -196,7 +198,7 @@ describe('connection sharing (ControlMaster, ControlPath, ControlPersist)', () =
     child.stdin.end('go\n');
     await eventually('the remote command ended', () => (fx.server.logs().match(/session closed: exit status 0/g) ?? []).length > closedBefore);
     child.stdout.resume();
-    assert.equal(await done, 0);
+    assert.equal(await done, 0, stderr);
     assert.equal(Buffer.concat(chunks).length, 'started\n'.length + 1_000_000 + 'end\n'.length);
     await eventually('the master ends after its last session', () => !isAlive(pid));
   });
