@@ -6,6 +6,7 @@
 
 import { execFile } from 'node:child_process';
 import { TlsshError } from '../errors';
+import { fromNssFile } from './nss-files';
 
 export interface ShadowEntry {
   /** The password field: "!..." locked, "*" no password, "" none at all. */
@@ -34,10 +35,25 @@ export function shadowRefusal(entry: ShadowEntry, today: number): 'account is lo
   return undefined;
 }
 
-/** The account's shadow entry through NSS (`getent`: files, LDAP, sssd alike); undefined when it has none. */
-export function readShadowEntry(name: string): Promise<ShadowEntry | undefined | 'unreadable'> {
+/** Where the entry is read; tests point these at files of their own. */
+export interface ShadowSources {
+  nsswitch: string;
+  shadow: string;
+  getent: string;
+}
+
+const SYSTEM: ShadowSources = { nsswitch: '/etc/nsswitch.conf', shadow: '/etc/shadow', getent: 'getent' };
+
+/**
+ * The account's shadow entry through NSS (files, LDAP, sssd alike); undefined when it has none.
+ * From /etc/shadow directly when nsswitch.conf lets the file answer first (nss-files.ts), through
+ * `getent shadow` otherwise.
+ */
+export function readShadowEntry(name: string, src: ShadowSources = SYSTEM): Promise<ShadowEntry | undefined | 'unreadable'> {
+  const local = fromNssFile(name, 'shadow', { nsswitch: src.nsswitch, file: src.shadow }, (line) => parseShadowLine(line, name));
+  if (local !== undefined) return Promise.resolve(local);
   return new Promise((resolve) => {
-    execFile('getent', ['shadow', '--', name], { timeout: 10_000, env: { PATH: '/usr/bin:/bin' } }, (err, stdout) => {
+    execFile(src.getent, ['shadow', '--', name], { timeout: 10_000, env: { PATH: '/usr/bin:/bin' } }, (err, stdout) => {
       resolve(shadowLookup(err === null ? null : { code: (err as { code?: unknown }).code }, stdout, name));
     });
   });

@@ -8,7 +8,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
-import { filesAnswerFirst, lookupUser, type LookupSources } from '../../src/server/passwd-lookup';
+import { filesAnswerFirst } from '../../src/server/nss-files';
+import { lookupUser, type LookupSources } from '../../src/server/passwd-lookup';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlssh-passwd-'));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
