@@ -1,7 +1,7 @@
 // TLS settings both programs build from their config: TLS 1.3 as the floor, mutual
 // authentication always, and the private key either from a PEM file or inside the TPM.
 
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, constants as cryptoConstants } from 'node:crypto';
 import { createServer, createSecureContext, type ConnectionOptions, type DetailedPeerCertificate, type Server, type TlsOptions, type TLSSocket } from 'node:tls';
 import type { CommonConfig, ServerConfig } from '../config/types';
 import { TlsshError } from '../errors';
@@ -72,6 +72,11 @@ export function serverTlsOptions(cfg: ServerTlsConfig, options: KeyOptions = {})
     // through an error frame instead of a bare TLS alert.
     requestCert: true,
     rejectUnauthorized: false,
+    // No session tickets: a resumed session skips the client's certificate and signature, so a
+    // ticket kept from one login would open the next without the key (or after the certificate
+    // expired). Workers forked by one fork server share a ticket key; tickets would work there.
+    // Stateful resumption needs node's session events, which tlsshd never handles.
+    secureOptions: cryptoConstants.SSL_OP_NO_TICKET,
     // In the server's order (PROTOCOL.md section 2): tlssh/3 over tlssh/2, multiplexed first; a
     // client that offers only tlssh/2 gets tlssh/2.
     ALPNProtocols: [...SERVER_ALPN],
@@ -141,6 +146,8 @@ export function verifyErrorCode(err: Error | string | null | undefined): string 
  * `peer` so refusals can be logged with subject, serial and fingerprint.
  */
 export function checkClientCertificate(socket: TLSSocket, setup: ServerTls): PeerIdentity {
+  // Never a login, whatever the TLS layer allowed: the client proved nothing in this handshake.
+  if (socket.isSessionReused()) throw new TlsshError('TLSSH_ERR_CLIENT_CERT_MISSING', 'a resumed TLS session is not a login: the client must present its certificate and key in a full handshake');
   const cert = peerCertificate(socket);
   if (!cert) throw new TlsshError('TLSSH_ERR_CLIENT_CERT_MISSING', 'no client certificate was presented');
   const peer = identityOf(cert);
