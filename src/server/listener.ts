@@ -248,6 +248,18 @@ export class Listener {
     return this.sockets.addresses();
   }
 
+  /**
+   * The log's descriptor changed (LogFile opened again on a reload): workers started from now on
+   * write there. `refresh`: the warm workers and the fork server, started with the old one, are
+   * replaced too (a successful reload replaces them anyway).
+   */
+  useWorkerStderr(fd: number, refresh: boolean): void {
+    this.opts.workerStderr = fd;
+    if (!refresh || this.stopping) return;
+    this.pool.retire();
+    this.startForkServer();
+  }
+
   /** WorkerForkServer yes: (re)starts the fork server, whose workers are built for the current configuration. */
   private startForkServer(): void {
     this.forkServer?.stop();

@@ -70,6 +70,14 @@ export function syslogSocketProblem(socket: string = SYSLOG_SOCKET): string | un
 export class Logger {
   constructor(private readonly o: LoggerOptions, private readonly prefix = '') {}
 
+  /**
+   * A reload's LogLevel and SyslogFacility, and the descriptor of a LogFile opened again, for this
+   * logger and every child of it (they share the options).
+   */
+  reconfigure(next: Partial<Pick<LoggerOptions, 'level' | 'facility' | 'fd'>>): void {
+    Object.assign(this.o, next);
+  }
+
   child(prefix: string): Logger {
     return new Logger(this.o, `${this.prefix}${prefix}: `);
   }

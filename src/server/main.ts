@@ -174,12 +174,60 @@ async function run(args: DaemonArgs, argv: readonly string[]): Promise<void> {
     for (const w of files.warnings) log.error(`warning: ${w}`);
   }
 
+  // LogFile is opened again by name on every reload, as logrotate expects of a daemon it sends
+  // SIGHUP: lines then go to the new file, not to the one it moved away. Sessions already running
+  // keep writing to the file they started with until they end.
+  let logPath = cfg.LogFile;
+  const switchLog = (fd: number, path: string, refreshWorkers: boolean): void => {
+    const old = logFd;
+    logFd = fd;
+    logPath = path;
+    log.reconfigure({ fd });
+    listener.useWorkerStderr(fd, refreshWorkers);
+    if (old !== undefined) fs.closeSync(old);
+  };
+
   // SIGHUP and tlsshctl reload; throws, keeping the old configuration, when the new one is bad.
   const reloadConfig = async (): Promise<void> => {
-    // A new key or certificate must pass the same checks as at start, or every login would fail.
-    const next = loadConfig(args);
-    for (const w of checkServerFiles(next).warnings) log.error(`warning: ${w}`);
-    listenerTitle(await listener.reload(next));
+    let next: ServerConfig;
+    let fresh: number | undefined;
+    try {
+      // A new key or certificate must pass the same checks as at start, or every login would fail.
+      next = loadConfig(args);
+      for (const w of checkServerFiles(next).warnings) log.error(`warning: ${w}`);
+      if (sink === 'file') {
+        if (next.LogFile === '') log.error(`LogFile removed: tlsshd goes on logging to ${logPath} until it is restarted`);
+        // Opened before anything is committed: a LogFile that cannot be opened refuses the reload.
+        fresh = openLogFile(next.LogFile || logPath);
+        // Before the reload replaces the warm workers, so that the new ones write there too, and
+        // so that the reload's own lines are in the file opened again.
+        listener.useWorkerStderr(fresh, false);
+        log.reconfigure({ fd: fresh });
+      } else if (next.LogFile !== '') {
+        log.error(`LogFile ${next.LogFile} set: tlsshd goes on logging to ${sink} until it is restarted`);
+      }
+      listenerTitle(await listener.reload(next));
+    } catch (e) {
+      if (fresh !== undefined) {
+        // Never leave the log or workers pointed at a descriptor about to be closed.
+        if (logFd !== undefined) {
+          listener.useWorkerStderr(logFd, false);
+          log.reconfigure({ fd: logFd });
+        }
+        fs.closeSync(fresh);
+      }
+      // The rest of the configuration stays, but a rotated log is still opened again.
+      if (sink === 'file') {
+        try {
+          switchLog(openLogFile(logPath), logPath, true);
+        } catch (reopen) {
+          log.error(`cannot open the log again: ${describeError(reopen)}; still writing to the file opened before`);
+        }
+      }
+      throw e;
+    }
+    if (fresh !== undefined) switchLog(fresh, next.LogFile || logPath, false);
+    log.reconfigure({ level: next.LogLevel, facility: next.SyslogFacility });
   };
   const listener = new Listener({
     config: cfg, log, logSink: sink, reloadConfig,

@@ -175,7 +175,10 @@ export async function startTlsshd(opts: StartOptions): Promise<TlsshdHandle> {
     ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid ?? opts.uid } : {}),
   });
   fs.closeSync(out);
-  const reader = fs.openSync(logFile, 'r');
+  // With LogFile the daemon's own lines go there, once it has opened the file.
+  const watched = opts.config?.['LogFile'] ?? logFile;
+  for (let i = 0; i < 300 && !fs.existsSync(watched); i++) await new Promise((r) => setTimeout(r, 50));
+  const reader = fs.openSync(fs.existsSync(watched) ? watched : logFile, 'r');
   let text = '';
   let offset = 0;
   const chunk = Buffer.alloc(64 * 1024);
