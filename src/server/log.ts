@@ -8,6 +8,7 @@
 // a worker that is no longer root still writes to a file only root may open.
 
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { ServerConfig } from '../config/types';
 import { terminalSafe } from '../terminal-safe-text';
 
@@ -45,14 +46,34 @@ export interface LoggerOptions {
   fd?: number;
 }
 
-/** Opens LogFile for appending, creating it private: log lines name users and addresses. */
+/** A file system error as a few words an administrator can act on. */
+export function fileProblem(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code ?? String(e);
+  return code === 'EACCES' ? 'permission denied' : code === 'ENOENT' ? 'no such directory' : code === 'ELOOP' ? 'it is a symbolic link' : code;
+}
+
+/**
+ * Opens LogFile for appending, creating it private: log lines name users and addresses. Never
+ * through a symlink: in a directory others can write, one would make root append to any file.
+ */
 export function openLogFile(file: string): number {
   try {
-    return fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o600);
+    return fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o600);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? String(e);
-    throw new Error(`${file}: cannot open for logging: ${code === 'EACCES' ? 'permission denied' : code === 'ENOENT' ? 'no such directory' : code} (LogFile)`, { cause: e });
+    throw new Error(`${file}: cannot open for logging: ${fileProblem(e)} (LogFile)`, { cause: e });
   }
+}
+
+/** tlsshd -t: throws what openLogFile would, without creating the file. */
+export function logFileProblem(file: string): void {
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.lstatSync(file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`${file}: cannot open for logging: ${fileProblem(e)} (LogFile)`, { cause: e });
+  }
+  if (st?.isSymbolicLink()) throw new Error(`${file}: cannot open for logging: it is a symbolic link (LogFile)`);
+  if (!st && !fs.existsSync(path.dirname(path.resolve(file)))) throw new Error(`${file}: cannot open for logging: no such directory (LogFile)`);
 }
 
 /** Where syslog(3) sends lines; `logger` uses the same socket. */

@@ -4,16 +4,20 @@
 
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as dns from 'node:dns/promises';
 import * as net from 'node:net';
+import * as path from 'node:path';
 import { loadServerConfig } from '../config';
 import { formatServerConfig } from '../config/format-config';
 import type { ServerConfig } from '../config/types';
-import { EXIT_TLSSH_FAILURE, describeError } from '../errors';
+import { EXIT_TLSSH_FAILURE, TlsshError, describeError } from '../errors';
 import { setComm, setProcessTitle } from '../process-title';
 import { parseDaemonArgs, type DaemonArgs } from './cli-args';
 import { closeInheritedFds, ipcFd } from './inherited-fds';
 import { Listener, TLSSHD_EXEC_ARGV, type BoundAddress } from './listener';
-import { Logger, openLogFile, syslogSocketProblem, type LogLevel, type LogSink } from './log';
+import { Logger, fileProblem, logFileProblem, openLogFile, syslogSocketProblem, type LogLevel, type LogSink } from './log';
+import { checkRuntimeDir } from './runtime-dir';
+import { listenAddresses } from '../config/listen-address';
 import { checkServerFiles, checkTpmSignature, signInProcess, signThroughAgent, type ServerFiles } from './startup-checks';
 import { exitQuietlyOnEpipe } from '../quiet-epipe';
 import { emptyDefaultTrust } from '../transport/default-trust';
@@ -80,9 +84,23 @@ function startSyslog(cfg: ServerConfig): ChildProcess {
   return logger;
 }
 
-function writePidFile(file: string): void {
+/**
+ * As sshd: a PidFile that cannot be written is logged, and the daemon carries on (it is already
+ * listening). Never through a symlink: in a directory others can write, one would make root
+ * overwrite the file it points at.
+ */
+function writePidFile(file: string, log: Logger): void {
   if (!file) return;
-  fs.writeFileSync(file, `${process.pid}\n`, { mode: 0o644 });
+  try {
+    const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_NOFOLLOW, 0o644);
+    try {
+      fs.writeSync(fd, `${process.pid}\n`);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch (e) {
+    log.error(`PidFile ${file}: cannot write it: ${fileProblem(e)}; carrying on without it`);
+  }
 }
 
 function removePidFile(file: string): void {
@@ -104,10 +122,27 @@ function warn(lines: readonly string[]): void {
   for (const l of lines) process.stderr.write(`tlsshd: warning: ${l}\n`);
 }
 
-/** `tlsshd -t`: the start-up checks alone, without binding anything. */
+/**
+ * `tlsshd -t`: the start-up checks alone, without binding or creating anything. What would stop
+ * the daemon at start stops this too: RuntimeDir and its parents, a LogFile whose directory is
+ * missing, a Listen name that does not resolve.
+ */
 async function testSetup(cfg: ServerConfig): Promise<void> {
   const files = checkServerFiles(cfg);
   warn(files.warnings);
+  if (cfg.RuntimeDir) checkRuntimeDir(cfg.RuntimeDir, process.geteuid?.() ?? 0, false);
+  if (cfg.LogFile) logFileProblem(cfg.LogFile);
+  for (const a of listenAddresses(cfg)) {
+    if (net.isIP(a.host)) continue;
+    try {
+      await dns.lookup(a.host);
+    } catch (e) {
+      throw new TlsshError('TLSSH_ERR_LISTEN', `Listen ${a.host}: cannot resolve it: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { cause: e });
+    }
+  }
+  if (cfg.PidFile && !fs.existsSync(path.dirname(path.resolve(cfg.PidFile)))) {
+    warn([`PidFile ${cfg.PidFile}: its directory does not exist; tlsshd will run without one`]);
+  }
   if (cfg.PrivkeyEngine === 'tpm') await checkTpmSignature(cfg, files.cert, await signInProcess(cfg));
 }
 
@@ -241,7 +276,7 @@ async function run(args: DaemonArgs, argv: readonly string[]): Promise<void> {
   });
   try {
     listenerTitle(await listener.start());
-    writePidFile(cfg.PidFile);
+    writePidFile(cfg.PidFile, log);
   } catch (e) {
     // In the foreground the log is stderr: one line there, not the log line and this one.
     if (background) {

@@ -53,9 +53,10 @@ export function assertPrivateDirectory(dir: string, euid: number, what: string):
 
 /**
  * The start-up check: creates RuntimeDir (mode 0700) when missing, then refuses, with one line
- * naming the directory and the problem, unless it and its parents are safe.
+ * naming the directory and the problem, unless it and its parents are safe. `create` false
+ * (tlsshd -t): a missing RuntimeDir is not made, and only its parents are judged.
  */
-export function checkRuntimeDir(dir: string, euid: number = process.geteuid?.() ?? 0): void {
+export function checkRuntimeDir(dir: string, euid: number = process.geteuid?.() ?? 0, create = true): void {
   if (!path.isAbsolute(dir)) throw new TlsshError('TLSSH_ERR_RUNTIME_DIR', `RuntimeDir ${dir} is not an absolute path`);
   let parent: string;
   try {
@@ -69,6 +70,8 @@ export function checkRuntimeDir(dir: string, euid: number = process.geteuid?.() 
     if (problem) throw new TlsshError('TLSSH_ERR_RUNTIME_DIR', `RuntimeDir ${dir}: parent directory ${p} ${problem}`);
     if (p === path.dirname(p)) break;
   }
+  // tlsshd -t checks without creating anything: a directory still to be made is made safe.
+  if (!create && !fs.existsSync(dir)) return;
   try {
     fs.mkdirSync(dir, { mode: 0o700 });
   } catch (e) {

@@ -37,7 +37,8 @@ function runWorker(): void {
         prepared = undefined;
         return;
       }
-      if (process.connected && process.send) process.send({ t: 'warmed', generation: msg.generation });
+      // A listener gone meanwhile (it failed at start) is found by 'disconnect'; its EPIPE is no news.
+      if (process.connected && process.send) process.send({ t: 'warmed', generation: msg.generation }, undefined, {}, () => undefined);
       // After the reply: the listener may hand over a connection meanwhile, and it queues behind this.
       preloadSessionModules(msg.config);
       return;
@@ -55,7 +56,7 @@ function runWorker(): void {
     }, tls);
   });
 
-  if (process.send) process.send({ t: 'ready' });
+  if (process.send) process.send({ t: 'ready' }, undefined, {}, () => undefined);
 }
 
 closeInheritedFds(ipcFd());

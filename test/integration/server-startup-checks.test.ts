@@ -48,6 +48,52 @@ test('-t on a good set-up: silent, exit 0, nothing bound', () => {
   assert.equal(r.stdout + r.stderr, '');
 });
 
+test('-t refuses what would stop the start: an unsafe RuntimeDir, a LogFile without its directory or through a symlink, a Listen name that does not resolve', () => {
+  const open = path.join(fx.dir, 'open-run');
+  fs.mkdirSync(open, { mode: 0o777 });
+  fs.chmodSync(open, 0o777);
+  const unsafe = conf({ RuntimeDir: open });
+  refused(tlsshd(['-t', '-c', unsafe]), /^tlsshd: RuntimeDir .*open-run is group- or world-writable/);
+  refused(tlsshd(['-f', '-c', unsafe]), /^tlsshd: RuntimeDir .*open-run is group- or world-writable/);
+  refused(tlsshd(['-t', '-c', conf({ LogFile: path.join(fx.dir, 'no-dir', 'x.log') })]), /no-dir\/x\.log: cannot open for logging: no such directory \(LogFile\)$/);
+  // Root must never append to what a symlink in a writable directory points at.
+  const link = path.join(fx.dir, 'link.log');
+  const target = path.join(fx.dir, 'target');
+  fs.writeFileSync(target, 'kept\n');
+  fs.symlinkSync(target, link);
+  const linked = conf({ LogFile: link });
+  refused(tlsshd(['-t', '-c', linked]), /link\.log: cannot open for logging: it is a symbolic link \(LogFile\)$/);
+  refused(tlsshd(['-f', '-c', linked]), /link\.log: cannot open for logging: it is a symbolic link \(LogFile\)$/);
+  assert.equal(fs.readFileSync(target, 'utf8'), 'kept\n');
+  refused(tlsshd(['-t', '-c', conf({ Listen: 'nosuchhost.invalid' })]), /^tlsshd: Listen nosuchhost\.invalid: cannot resolve it/);
+  // Nothing made by -t.
+  assert.equal(fs.existsSync(base.RuntimeDir!), false);
+});
+
+test('a PidFile that cannot be written: -t warns, and the daemon logs it and serves, as sshd does; never through a symlink', async () => {
+  const missing = path.join(fx.dir, 'no-dir', 'tlsshd.pid');
+  const t = tlsshd(['-t', '-c', conf({ PidFile: missing })]);
+  assert.equal(t.status, 0, t.stderr);
+  assert.match(t.stderr, /^tlsshd: warning: PidFile .*no-dir\/tlsshd\.pid: its directory does not exist/);
+  const target = path.join(fx.dir, 'pid-target');
+  fs.writeFileSync(target, 'kept\n');
+  const link = path.join(fx.dir, 'link.pid');
+  fs.symlinkSync(target, link);
+  for (const [pidFile, why] of [[missing, 'no such directory'], [link, 'it is a symbolic link']] as const) {
+    const logFile = path.join(fx.dir, `pid-${why.length}.log`);
+    const me = loginUser();
+    const d = await startTlsshd({ dir: fx.dir, config: { ...fx.config, ...me.config, PidFile: pidFile, LogFile: logFile } });
+    try {
+      await d.waitForLog(new RegExp(`PidFile ${pidFile.replace(/[.]/g, '\\.')}: cannot write it: ${why}; carrying on without it`));
+      const r = await runCommand(d.port, fx.client(me.name), 'echo serving');
+      assert.equal(r.stdout.toString(), 'serving\n', JSON.stringify(r.error));
+    } finally {
+      await d.stop();
+    }
+  }
+  assert.equal(fs.readFileSync(target, 'utf8'), 'kept\n');
+});
+
 test('a missing KeyFile stops -t, a foreground start and a background start alike', () => {
   const missing = path.join(fx.dir, 'no-such.key');
   const c = conf({ KeyFile: missing });
