@@ -9,6 +9,7 @@ import { buildProgram, planFromOptions } from './cli-options';
 import { runPlan, type Output } from './commands';
 import { inKeygenTerms } from './tpm-bridge';
 import { exitQuietlyOnEpipe } from '../quiet-epipe';
+import { terminalSafe } from '../terminal-safe-text';
 import { guardInspectorSignal } from '../inspector-signal';
 import { versionLine } from '../version';
 
@@ -42,11 +43,13 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   try {
     const plan = planFromOptions(program.opts(), env['HOME'] || homedir());
     const toStderr = plan.csr?.out === '-';
+    // Names from certificates and paths reach the terminal: never their control or bidi characters.
+    const safe = (text: string): string => text.split('\n').map(terminalSafe).join('\n');
     const io: Output = {
-      out: (line) => process.stdout.write(`${line}\n`),
+      out: (line) => process.stdout.write(`${safe(line)}\n`),
       info: (line) => {
         if (plan.quiet) return;
-        (toStderr ? process.stderr : process.stdout).write(`${line}\n`);
+        (toStderr ? process.stderr : process.stdout).write(`${safe(line)}\n`);
       },
     };
     await runPlan(plan, env, io);

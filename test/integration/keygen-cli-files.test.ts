@@ -155,6 +155,12 @@ test('-l prints ssh-keygen\'s one fingerprint line, -y the public key, of keys, 
   // And the certificate as tlsshd's log names it ("serial ... fingerprint ..."), to match the two.
   assert.ok(certOut.includes(`serial ${issued.serial} fingerprint ${issued.fingerprint})`), certOut);
   assert.equal(new X509Certificate(readFileSync(issued.certFile)).subject, 'CN=printed.example.com');
+
+  // A subject's C1 CSI (ESC [ in one character: "2J" clears an xterm) or bidi override is never printed as it is.
+  const hostile = issueCert(ca, { cn: 'x\u009b2J\u202egpj.exe', keyFile });
+  const shown = ok(keygen(['-l', hostile.certFile]));
+  assert.match(shown, /certificate for \/CN=x\?2J\?gpj\.exe/);
+  assert.doesNotMatch(shown, /[\u0080-\u009f\u202e]/);
 });
 
 test('--csr with a plain key, to a file and to standard output', () => {
