@@ -9,6 +9,7 @@
 //   pam_motd, pam_lastlog, account expiry warnings) are kept, bounded, for TypeScript to show.
 #include <napi.h>
 #include <security/pam_appl.h>
+#include <syslog.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -83,6 +84,14 @@ Napi::Value Start(const Napi::CallbackInfo& info) {
   std::string user = info[1].As<Napi::String>().Utf8Value();
   std::string rhost = info[2].As<Napi::String>().Utf8Value();
   std::string tty = info[3].As<Napi::String>().Utf8Value();
+  // PAM's modules log through syslog(3). Without openlog() glibc names their lines after
+  // argv[0], whose memory the process title has overwritten ("dm1 [cmd]: pam_unix(...)"):
+  // name them as tlsshd's own lines, with the pid, as sshd's are.
+  static bool named = false;
+  if (!named) {
+    openlog("tlsshd", LOG_PID, LOG_AUTHPRIV);
+    named = true;
+  }
   auto* st = new PamState();
   struct pam_conv conv = {converse, st};
   int r = pam_start(service.c_str(), user.c_str(), &conv, &st->pamh);

@@ -2,12 +2,12 @@
 // and removes it on SIGTERM; a bad config refuses to start with status 255.
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { freePort, isAlive, loginUser, makeServerFixture, runCommand, startTlsshd, writeConfig } from '../helpers/server-harness';
+import { freePort, isAlive, isRoot, loginUser, makeServerFixture, runCommand, startTlsshd, writeConfig } from '../helpers/server-harness';
 
 const TLSSHD = path.resolve(__dirname, '..', '..', '..', 'bin', 'tlsshd');
 
@@ -109,4 +109,50 @@ test('without a syslog socket the background refuses to start (unless LogFile is
   assert.equal(r.status, 255);
   assert.match(r.stderr, /^tlsshd: no syslog socket \/dev\/log: .*LogFile.*-f/);
   assert.equal(r.stderr.trimEnd().split('\n').length, 1);
+});
+
+// PAM's modules log through syslog(3), which names a line after argv[0] unless openlog() was
+// called; tlsshd's process titles overwrite that memory ("dm1 [cmd]: pam_unix(...)"), so neither
+// `journalctl -t tlsshd` nor a grep for tlsshd found them. Needs /dev/log to itself: on a host
+// with a syslog daemon the lines go there, and this test is skipped.
+const PAM_ADDON = path.resolve(__dirname, '..', '..', '..', 'build', 'Release', 'tlssh_pam.node');
+test('PAM modules\' syslog lines are named tlsshd[pid], as sshd\'s are sshd[pid]', { skip: fs.existsSync('/dev/log') ? 'this host has /dev/log' : !isRoot ? 'needs root for /dev/log and PAM' : !fs.existsSync(PAM_ADDON) ? 'no PAM addon' : false }, async () => {
+  const fx = makeServerFixture('tlsshd-daemon-pam-syslog');
+  const me = loginUser();
+  const received = path.join(fx.dir, 'syslog');
+  // A syslog daemon of the simplest kind: every datagram on /dev/log, one per line, to a file.
+  const listener = spawn('python3', ['-c', [
+    'import socket, sys',
+    's = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)',
+    "s.bind('/dev/log')",
+    "print('ready', flush=True)",
+    `f = open(${JSON.stringify(received)}, 'ab', buffering=0)`,
+    'while True:',
+    "    f.write(s.recv(65536) + b'\\n')",
+  ].join('\n')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      listener.stdout!.once('data', () => resolve());
+      listener.once('exit', (code) => reject(new Error(`the /dev/log listener exited ${code}`)));
+    });
+    const d = await startTlsshd({ dir: fx.dir, config: { ...fx.config, ...me.config, UsePAM: 'yes' } });
+    try {
+      const r = await runCommand(d.port, fx.client(me.name), 'true');
+      assert.equal(r.exit?.code, 0, JSON.stringify(r.error));
+      let text = '';
+      for (let i = 0; i < 100 && !/session closed for user/.test(text); i++) {
+        await new Promise((res) => setTimeout(res, 100));
+        text = fs.existsSync(received) ? fs.readFileSync(received, 'latin1') : '';
+      }
+      // The worker's (opened before the drop) and the listener's (closed by root) lines.
+      assert.match(text, new RegExp(`^<\\d+>.* tlsshd\\[\\d+\\]: pam_unix\\(tlsshd:session\\): session opened for user ${me.name}\\b`, 'm'), text);
+      assert.match(text, new RegExp(`^<\\d+>.* tlsshd\\[${d.pid}\\]: pam_unix\\(tlsshd:session\\): session closed for user ${me.name}\\b`, 'm'), text);
+    } finally {
+      await d.stop();
+    }
+  } finally {
+    listener.kill();
+    fs.rmSync('/dev/log', { force: true });
+    fs.rmSync(fx.dir, { recursive: true, force: true });
+  }
 });
