@@ -16,6 +16,15 @@ export type ControlHandler = (req: ControlRequest) => ControlReply | Promise<Con
 
 /** Connections at once: an administrator's tools, never many. */
 const MAX_CLIENTS = 16;
+/**
+ * A connection that sends no request for this long is closed: tlsshctl sends its one at once, and
+ * MAX_CLIENTS idle connections would otherwise lock every tlsshctl out for as long as they stay.
+ */
+export const CONTROL_IDLE_MS = 30_000;
+/** Requests read ahead of their replies; beyond it the socket is not read until they are answered. */
+const MAX_PENDING = 4;
+/** Reply bytes the peer has not taken; beyond it no request is answered until it takes them. */
+const MAX_UNSENT = 1024 * 1024;
 
 /**
  * Whether another tlsshd is running with this RuntimeDir: its control socket accepts a
@@ -28,7 +37,9 @@ export async function controlSocketAnswers(runtimeDir: string): Promise<boolean>
   return true;
 }
 
-export async function startControlSocket(runtimeDir: string, handle: ControlHandler, onError: (message: string) => void): Promise<{ path: string; close(): void }> {
+export async function startControlSocket(
+  runtimeDir: string, handle: ControlHandler, onError: (message: string) => void, idleMs: number = CONTROL_IDLE_MS,
+): Promise<{ path: string; close(): void }> {
   const file = path.join(runtimeDir, CONTROL_SOCKET_NAME);
   // A socket left by a previous tlsshd; anything else of that name is not ours to remove.
   try {
@@ -36,7 +47,7 @@ export async function startControlSocket(runtimeDir: string, handle: ControlHand
   } catch {
     // absent
   }
-  const server = net.createServer((s) => serveClient(s, handle, onError));
+  const server = net.createServer((s) => serveClient(s, handle, onError, idleMs));
   server.maxConnections = MAX_CLIENTS;
   const old = process.umask(0o177);
   try {
@@ -62,35 +73,58 @@ export async function startControlSocket(runtimeDir: string, handle: ControlHand
   };
 }
 
-function serveClient(s: net.Socket, handle: ControlHandler, onError: (message: string) => void): void {
+/**
+ * One connection: requests answered in order, one line each. What a peer that sends without
+ * reading can make the listener hold is bounded: at most MAX_PENDING requests past the one being
+ * answered, and MAX_UNSENT bytes of replies; beyond either, the socket is not read.
+ */
+function serveClient(s: net.Socket, handle: ControlHandler, onError: (message: string) => void, idleMs: number): void {
   let buf = '';
+  let pending = 0;
   let busy = Promise.resolve();
   s.setEncoding('utf8');
+  s.setTimeout(idleMs, () => s.destroy());
   s.on('error', () => s.destroy());
-  const reply = (r: ControlReply): void => {
-    if (!s.destroyed) s.write(`${JSON.stringify(r)}\n`);
+  const reply = async (r: ControlReply): Promise<void> => {
+    if (s.destroyed) return;
+    if (!s.write(`${JSON.stringify(r)}\n`) && s.writableLength > MAX_UNSENT) {
+      await new Promise<void>((resolve) => {
+        s.once('drain', resolve);
+        s.once('close', resolve);
+      });
+    }
   };
-  s.on('data', (chunk: string) => {
-    buf += chunk;
+  const pump = (): void => {
     let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
+    while (pending < MAX_PENDING && (nl = buf.indexOf('\n')) >= 0) {
       const line = buf.slice(0, nl);
       buf = buf.slice(nl + 1);
       if (Buffer.byteLength(line) > MAX_CONTROL_LINE) return tooLong();
       if (line.trim() === '') continue;
+      pending++;
       // Replies go out in request order.
       busy = busy.then(async () => {
         const req = parseControlRequest(line);
         if ('ok' in req) return reply(req);
         try {
-          reply(await handle(req));
+          await reply(await handle(req));
         } catch (e) {
           onError(`control request ${req.op} failed: ${e instanceof Error ? e.message : String(e)}`);
-          reply(errorReply('internal', `${req.op} failed`));
+          await reply(errorReply('internal', `${req.op} failed`));
         }
+      }).finally(() => {
+        pending--;
+        pump();
       });
     }
-    if (Buffer.byteLength(buf) > MAX_CONTROL_LINE) tooLong();
+    // Only the line still being received counts against the limit; whole ones wait their turn.
+    if (Buffer.byteLength(buf.slice(buf.lastIndexOf('\n') + 1)) > MAX_CONTROL_LINE) return tooLong();
+    if (pending >= MAX_PENDING || buf.includes('\n')) s.pause();
+    else s.resume();
+  };
+  s.on('data', (chunk: string) => {
+    buf += chunk;
+    pump();
   });
   function tooLong(): void {
     buf = '';
