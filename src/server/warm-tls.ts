@@ -11,6 +11,7 @@
 // at every login, so a CRL or CA bundle replaced on disk takes effect at the next login without a
 // reload; the stat of each (inode, size, mtime, ctime) keeps that true for warm workers.
 
+import { X509Certificate } from 'node:crypto';
 import type * as tls from 'node:tls';
 import { createTlsServer, serverTlsOptions, type ServerTls } from '../transport/tls-options';
 import { TlsshError } from '../errors';
@@ -24,6 +25,17 @@ import type { WorkerConfig } from './worker-config';
 export interface BuiltTls {
   setup: ServerTls;
   server: tls.Server;
+  /** When CertFile's certificate expires (undefined: unreadable; the handshake will say). */
+  certNotAfter: Date | undefined;
+}
+
+/** The first certificate's notAfter, read once per set-up so that each connection only compares. */
+function notAfter(cert: unknown): Date | undefined {
+  try {
+    return Buffer.isBuffer(cert) ? new Date(new X509Certificate(cert).validTo) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -63,7 +75,7 @@ export function buildServerTls(src: TlsSource): BuiltTls {
     ...(src.agentSocket ? { agentSocket: src.agentSocket } : {}),
   });
   setup.options.handshakeTimeout = handshakeTimeoutMs(src.config.LoginGraceTime);
-  return { setup, server: createTlsServer(setup) };
+  return { setup, server: createTlsServer(setup), certNotAfter: notAfter(setup.options.cert) };
 }
 
 /** The longest a Node timer waits (about 24.8 days). */

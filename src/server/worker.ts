@@ -116,8 +116,14 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
   let tlsSetup: ServerTls;
   let server: tls.Server;
   try {
-    ({ setup: tlsSetup, server } = prepared ?? buildServerTls(msg));
+    let certNotAfter: Date | undefined;
+    ({ setup: tlsSetup, server, certNotAfter } = prepared ?? buildServerTls(msg));
     if (prepared) log.verbose('TLS set up before the connection (warm worker)');
+    // Start refuses an expired certificate; one that expires while tlsshd runs is still offered
+    // (the client then says so, with the date), and said here, where the administrator looks.
+    if (certNotAfter !== undefined && certNotAfter.getTime() < Date.now()) {
+      log.error(`CertFile ${cfg.CertFile}: certificate expired on ${certNotAfter.toISOString()}; clients refuse this server until it is renewed (workers read it for each connection)`);
+    }
   } catch (e) {
     log.error(`cannot set up TLS: ${shortMessage(e)}`);
     socket.destroy();

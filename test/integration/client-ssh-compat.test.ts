@@ -391,6 +391,8 @@ describe('tlssh errors an administrator can act on', () => {
     assert.equal(errorCodeOf(r.stderr), 'TLSSH_ERR_SERVER_CERT_EXPIRED');
     const line = failureLines(r.stderr).at(-1)!;
     assert.ok(line.includes(`expired on ${notAfter.toISOString().slice(0, 16)}`), line);
+    // And the administrator reads it in tlsshd's log, not only the user on the client.
+    await expired.waitForLog(new RegExp(`CertFile ${live.cert.replace(/[.]/g, '\\.')}: certificate expired on ${notAfter.toISOString().slice(0, 16)}`));
   });
 
   it('an SSH server on the port: "speaks SSH, not tlssh"', async (t) => {
