@@ -85,7 +85,7 @@ export function recheckChain(chain: readonly string[], trust: ClientTrust): Rech
       return { ok: false, code: 'TLSSH_ERR_CERT_UNTRUSTED_IN_SESSION', why: `certificate "${oneLine(cur.subject)}" no longer chains to ClientCAFile/ClientCAPath` };
     }
     if (isRevoked(cur, issuer, trust)) {
-      return { ok: false, code: 'TLSSH_ERR_CERT_REVOKED_IN_SESSION', why: `certificate serial ${serialKey(cur.serialNumber)} ("${oneLine(cur.subject)}") is revoked by ClientCRL` };
+      return { ok: false, code: 'TLSSH_ERR_CERT_REVOKED_IN_SESSION', why: `certificate serial ${cur.serialNumber.toUpperCase()} ("${oneLine(cur.subject)}") is revoked by ClientCRL` };
     }
     if (anchor) return { ok: true };
     cur = issuer;

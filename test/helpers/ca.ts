@@ -30,6 +30,8 @@ export type Eku = 'serverAuth' | 'clientAuth' | 'both' | 'codeSigning' | 'none';
 
 export interface IssueOptions {
   cn: string;
+  /** Upper-case hex serial; default random. */
+  serial?: string;
   /** subjectAltName entries, e.g. ['DNS:localhost', 'IP:127.0.0.1']. */
   san?: string[];
   /** Default: serverAuth when there is a SAN, clientAuth otherwise. 'none': no EKU extension. */
@@ -53,6 +55,8 @@ export interface IssueOptions {
 }
 
 export interface IssueFromCsrOptions {
+  /** Upper-case hex serial; default random. A leading zero byte ('05...') tests how serials are printed. */
+  serial?: string;
   san?: string[];
   eku?: Eku;
   days?: number;
@@ -181,7 +185,7 @@ function writeKey(file: string, type: 'ec' | 'rsa'): void {
 
 function signCsr(ca: Ca, csrFile: string, outFile: string, opts: IssueFromCsrOptions, stem: string): string {
   const db = caDatabase(ca);
-  const serial = newSerial();
+  const serial = opts.serial ?? newSerial();
   writeFileSync(path.join(db, 'serial'), `${serial}\n`);
   const extFile = writeConfig(ca.dir, `${stem}-ext.cnf`, leafExtensions(opts));
   const notBefore = opts.notBefore ?? new Date(Date.now() - 60_000);
