@@ -7,7 +7,11 @@ import * as ini from 'ini';
 export type LexedLine =
   | { readonly kind: 'blank' }
   | { readonly kind: 'section'; readonly text: string }
-  | { readonly kind: 'keyword'; readonly keyword: string; readonly value: string };
+  | {
+    readonly kind: 'keyword'; readonly keyword: string; readonly value: string;
+    /** An unquoted value that a `#` or `;` cut short: what was cut, from that character on. */
+    readonly cut?: string;
+  };
 
 /** What is wrong with a line's shape; the caller adds file:line. */
 export class SyntaxProblem extends Error {
@@ -34,7 +38,19 @@ export function lexLine(raw: string): LexedLine {
         : `${JSON.stringify(keyword)} is not a keyword (letters and digits, e.g. "Port 232" or "Port = 232")`,
     );
   }
-  return { kind: 'keyword', keyword, value: decodeValue(m[3] ?? '') };
+  const text = m[3] ?? '';
+  const cut = cutComment(text.trim());
+  return { kind: 'keyword', keyword, value: decodeValue(text), ...(cut !== undefined ? { cut } : {}) };
+}
+
+/** In an unquoted value, the comment the first unescaped `#` or `;` starts, or undefined. */
+function cutComment(t: string): string | undefined {
+  if (t === '' || t[0] === '"' || t[0] === "'") return undefined;
+  for (let i = 0; i < t.length; i++) {
+    if (t[i] === '\\') i++;
+    else if (t[i] === '#' || t[i] === ';') return t.slice(i);
+  }
+  return undefined;
 }
 
 function lexSectionHeader(line: string): string {

@@ -132,6 +132,23 @@ describe('tlsshd.conf defaults', () => {
     assert.equal(findSubsystem(loadServerConfig({ file: write('Subsystem x\t/bin/echo\ta\n') }).Subsystem, 'x'), '/bin/echo\ta');
   });
 
+  it('Subsystem and ForceCommand: a ";" or "#" that would cut the command short is refused, naming file, line and keyword; escaped or quoted it is kept', () => {
+    for (const [line, c, left] of [
+      ['ForceCommand echo one; echo two', ';', 'echo one'],
+      ['ForceCommand echo a#b', '#', 'echo a'],
+      ['Subsystem sftp /usr/lib/openssh/sftp-server # the usual one', '#', 'sftp /usr/lib/openssh/sftp-server'],
+    ] as const) {
+      const f = write(`${line}\n`);
+      const e = fails(() => loadServerConfig({ file: f }), 'TLSSH_ERR_CONFIG_BAD_VALUE', `${f}:1: ${line.split(' ')[0]}: `);
+      assert.ok(e.message.includes(`"${c}" starts a comment here, which would cut the command to "${left}": write \\${c}`), e.message);
+    }
+    assert.equal(loadServerConfig({ file: write('ForceCommand echo one\\; echo two\n') }).ForceCommand, 'echo one; echo two');
+    assert.equal(loadServerConfig({ file: write("ForceCommand 'echo a#b' # quoted, then a comment\n") }).ForceCommand, 'echo a#b');
+    assert.equal(loadServerConfig({ file: write('ForceCommand "echo one; echo two"\n') }).ForceCommand, 'echo one; echo two');
+    // Other keywords keep their trailing comments.
+    assert.equal(loadServerConfig({ file: write('Port 2222 # the other port\n') }).Port, 2222);
+  });
+
   it('internal-sftp is that word alone: a program whose name only starts with it is run as written', () => {
     const server = path.join(tmp, 'sftp-server-prefix');
     fs.writeFileSync(server, '#!/bin/sh\n', { mode: 0o755 });
