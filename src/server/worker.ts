@@ -285,6 +285,8 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
           forcedCommand: cfg.ForceCommand !== '',
           daemonUid: process.geteuid?.() ?? 0,
         });
+        // From here the user is known: a refusal's line names it too, so one grep finds a user's all.
+        log = root.child(`conn ${msg.id} user ${account.name} from ${remote}`);
         await checkLoginAccess(cfg, account, clientIp);
         // PAM's account stack does this otherwise; only root can read the shadow entries.
         if (!cfg.UsePAM && process.geteuid?.() === 0) await checkShadowAccount(account.name);
@@ -316,7 +318,6 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
       if (grace) clearTimeout(grace);
       safeReport(hooks, { t: 'authenticated', user: account.name }, log);
       reportSession(hooks, tlsSocket, who, first?.req, log);
-      log = root.child(`conn ${msg.id} user ${account.name} from ${remote}`);
       const req = first?.req;
       log.info(`accepted certificate ${describePeer(who)}; ${req ? describeRequest(req) : 'shared connection'}`);
       // Set while still root: the title shows whose process this is before the drop.

@@ -124,7 +124,8 @@ test('AllowUsers, DenyUsers, AllowGroups and DenyGroups refuse or admit the acco
       } else {
         assert.equal(r.started, undefined, JSON.stringify(rules));
         assert.equal(r.error?.code, 'TLSSH_ERR_LOGIN_NOT_ALLOWED', JSON.stringify(rules));
-        await d.waitForLog(new RegExp(`TLSSH_ERR_LOGIN_NOT_ALLOWED: user ${me.name} is not allowed to log in here \\(${refusedBy}\\)`));
+        // The line names the user in its prefix, as every line after the certificate is mapped.
+        await d.waitForLog(new RegExp(`conn \\d+ user ${me.name} from 127\\.0\\.0\\.1 port \\d+: refused .*TLSSH_ERR_LOGIN_NOT_ALLOWED: user ${me.name} is not allowed to log in here \\(${refusedBy}\\)`));
       }
     } finally {
       await d.stop();
