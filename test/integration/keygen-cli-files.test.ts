@@ -243,6 +243,8 @@ test('no arguments makes the default key, a file one when no TPM is usable, and 
   const r = keygen([], { env: { HOME: home, TPM2TOOLS_TCTI: 'swtpm:host=127.0.0.1,port=1' } });
   const out = ok(r);
   assert.match(out, /generating a key in a file/);
+  // Its own words: --tcti, not the client's TpmTcti keyword.
+  assert.doesNotMatch(out, /TpmTcti/);
   const key = path.join(home, '.tlssh', 'keys', 'default.key');
   assert.equal(mode(key), 0o600);
   assert.equal(mode(path.join(home, '.tlssh')), 0o700);
