@@ -32,6 +32,9 @@ function parseOverride(arg: string, schema: ConfigSchema, home: string): Overrid
     throw configError('TLSSH_ERR_CONFIG_SYNTAX', where, lexed.keyword, 'only allowed inside a config file');
   }
   const spec = lookupKeyword(lexed.keyword, where, schema);
+  // `-o IdentityFile` alone is a forgotten value, not a request for an empty one (ssh: "no
+  // argument after keyword"); `-o Keyword=` says empty on purpose.
+  if (!/[=\s]/.test(arg.trim())) throw configError('TLSSH_ERR_CONFIG_SYNTAX', where, spec.name, 'no value after the keyword: -o Keyword=value');
   if (spec.secret) {
     // The argument itself must not reach a message or log: argv is readable by every local user.
     where = { commandLine: `${spec.name}=...` };

@@ -195,6 +195,8 @@ describe('tlssh.conf layering', () => {
   it('refuses server keywords in -o and passwords on the command line', () => {
     fails(() => loadClientConfig({ host: 'h', home: HOME, overrides: ['Listen=1.2.3.4'] }, NONE), 'TLSSH_ERR_CONFIG_UNKNOWN_KEYWORD', 'command line: -o Listen=1.2.3.4: Listen: ');
     fails(() => loadClientConfig({ host: 'h', home: HOME, overrides: ['PrivkeyPassword=x'] }, NONE), 'TLSSH_ERR_CONFIG_BAD_VALUE', 'command line: -o ');
+    // A keyword alone is a forgotten value (ssh: "no argument after keyword"); Keyword= is empty on purpose.
+    fails(() => loadClientConfig({ host: 'h', home: HOME, overrides: ['IdentityFile'] }, NONE), 'TLSSH_ERR_CONFIG_SYNTAX', 'command line: -o IdentityFile: IdentityFile: no value after the keyword');
   });
 
   it('checks lines of sections that do not match the host too', () => {
