@@ -15,23 +15,36 @@ import { startControlSocket } from '../../src/server/control-socket';
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlssh-control-bounds-'));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-test('requests sent without reading the replies are answered only as the replies are taken, and none is lost', async () => {
+/**
+ * A control socket whose every reply is 64 KiB, and a client that sends `n` requests at once and
+ * reads nothing for 1.5 s; `then` goes on with the client, and everything is closed after.
+ */
+async function floodWithoutReading(n: number, then: (c: net.Socket, calls: () => number) => Promise<void>): Promise<void> {
   let calls = 0;
   const big = 'x'.repeat(64 * 1024);
   const control = await startControlSocket(dir, () => {
     calls++;
     return errorReply('internal', big);
   }, () => undefined);
+  const c = net.createConnection(control.path);
   try {
-    const c = net.createConnection(control.path);
     await new Promise((r) => c.once('connect', r));
     c.pause();
-    const n = 2000;
     c.write('{"v":1,"op":"sessions"}\n'.repeat(n));
     await new Promise((r) => setTimeout(r, 1500));
-    // 2000 replies of 64 KiB would be 128 MiB in the listener; it stops at about a megabyte
+    // n replies of 64 KiB would be n x 64 KiB in the listener; it stops at about a megabyte
     // beyond what the kernel's socket buffers hold.
     assert.ok(calls < 100, `${calls} requests answered while the peer read nothing`);
+    await then(c, () => calls);
+  } finally {
+    c.destroy();
+    control.close();
+  }
+}
+
+test('requests sent without reading the replies are answered only as the replies are taken, and none is lost', async () => {
+  const n = 2000;
+  await floodWithoutReading(n, async (c, calls) => {
     let lines = 0;
     let tail = '';
     c.setEncoding('utf8');
@@ -43,33 +56,15 @@ test('requests sent without reading the replies are answered only as the replies
     c.resume();
     for (let i = 0; i < 400 && lines < n; i++) await new Promise((r) => setTimeout(r, 50));
     assert.equal(lines, n);
-    assert.equal(calls, n);
-    c.destroy();
-  } finally {
-    control.close();
-  }
+    assert.equal(calls(), n);
+  });
 });
 
 test('a peer that keeps sending without reading is no longer read: its requests wait in its own buffers, not in the listener', async () => {
-  let calls = 0;
-  const big = 'x'.repeat(64 * 1024);
-  const control = await startControlSocket(dir, () => {
-    calls++;
-    return errorReply('internal', big);
-  }, () => undefined);
-  try {
-    const c = net.createConnection(control.path);
-    await new Promise((r) => c.once('connect', r));
-    c.pause();
-    // 1.2 MB of requests: more than the kernel holds between the two ends.
-    c.write('{"v":1,"op":"sessions"}\n'.repeat(50_000));
-    await new Promise((r) => setTimeout(r, 1500));
-    assert.ok(calls < 100, `${calls} answered`);
+  // 1.2 MB of requests: more than the kernel holds between the two ends.
+  await floodWithoutReading(50_000, async (c) => {
     assert.ok(c.writableLength > 0, 'the listener read every request');
-    c.destroy();
-  } finally {
-    control.close();
-  }
+  });
 });
 
 test('a connection that sends nothing is closed after the idle time', async () => {
