@@ -213,10 +213,10 @@ async function run(args: DaemonArgs, argv: readonly string[]): Promise<void> {
   // SIGHUP: lines then go to the new file, not to the one it moved away. Sessions already running
   // keep writing to the file they started with until they end.
   let logPath = cfg.LogFile;
-  const switchLog = (fd: number, path: string, refreshWorkers: boolean): void => {
+  const switchLog = (fd: number, file: string, refreshWorkers: boolean): void => {
     const old = logFd;
     logFd = fd;
-    logPath = path;
+    logPath = file;
     log.reconfigure({ fd });
     listener.useWorkerStderr(fd, refreshWorkers);
     if (old !== undefined) fs.closeSync(old);
