@@ -6,7 +6,7 @@ import { DEFAULT_KILL_MESSAGE, normaliseSerial } from '../server/control-protoco
 export const USAGE = [
   'usage: tlsshctl [-c FILE | -S SOCKET] sessions [--json]',
   '       tlsshctl [-c FILE | -S SOCKET] kill ID | --user USER | --serial SERIAL [--message TEXT] [--json]',
-  '       tlsshctl [-c FILE | -S SOCKET] reload',
+  '       tlsshctl [-c FILE | -S SOCKET] reload [--json]',
   '       tlsshctl [-c FILE | -S SOCKET] status [--json]',
   '       tlsshctl [-c FILE | -S SOCKET] top',
 ].join('\n');
