@@ -2,7 +2,7 @@
 import * as os from 'node:os';
 import { configError, type Where } from './config-error';
 import { SyntaxProblem, lexLine } from './line-lexer';
-import { lookupKeyword, parseValue } from './parse-config-text';
+import { lookupKeyword, parseValue, refuseCutCommand } from './parse-config-text';
 import type { ConfigSchema, KeywordSpec } from './schema';
 
 export interface Override {
@@ -32,6 +32,7 @@ function parseOverride(arg: string, schema: ConfigSchema, home: string): Overrid
     throw configError('TLSSH_ERR_CONFIG_SYNTAX', where, lexed.keyword, 'only allowed inside a config file');
   }
   const spec = lookupKeyword(lexed.keyword, where, schema);
+  refuseCutCommand(lexed, where);
   // `-o IdentityFile` alone is a forgotten value, not a request for an empty one (ssh: "no
   // argument after keyword"); `-o Keyword=` says empty on purpose.
   if (!/[=\s]/.test(arg.trim())) throw configError('TLSSH_ERR_CONFIG_SYNTAX', where, spec.name, 'no value after the keyword: -o Keyword=value');

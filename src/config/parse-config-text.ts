@@ -7,6 +7,16 @@ import { SyntaxProblem, lexLine } from './line-lexer';
 
 /** Keywords whose value is a command line (sshd reads it to the end of the line). */
 const COMMAND_KEYWORDS = new Set(['forcecommand', 'subsystem']);
+
+/**
+ * sshd takes a command to the end of its line; here a `;` or `#` starts a comment, and a command
+ * silently cut short (`ForceCommand backup; logger done`) runs something else: refused.
+ */
+export function refuseCutCommand(lexed: { keyword: string; value: string; cut?: string }, where: Where): void {
+  if (lexed.cut === undefined || !COMMAND_KEYWORDS.has(lexed.keyword.toLowerCase())) return;
+  throw configError('TLSSH_ERR_CONFIG_BAD_VALUE', where, lexed.keyword,
+    `${JSON.stringify(lexed.cut[0])} starts a comment here, which would cut the command to ${JSON.stringify(lexed.value)}: write \\${lexed.cut[0]} for the character, quote the whole value, or put the comment on a line of its own`);
+}
 import { globToRegExp } from './glob-pattern';
 import { otherSchema, type ConfigSchema, type KeywordSpec } from './schema';
 import { expandPath, type ValueContext } from './value-parsers';
@@ -83,12 +93,7 @@ export function parseConfigText(
       return;
     }
     const lower = lexed.keyword.toLowerCase();
-    // sshd takes a command to the end of its line; here a `;` or `#` starts a comment, and a
-    // command silently cut short (`ForceCommand backup; logger done`) runs something else.
-    if (lexed.cut !== undefined && COMMAND_KEYWORDS.has(lower)) {
-      throw configError('TLSSH_ERR_CONFIG_BAD_VALUE', where, lexed.keyword,
-        `${JSON.stringify(lexed.cut[0])} starts a comment here, which would cut the command to ${JSON.stringify(lexed.value)}: write \\${lexed.cut[0]} for the character, quote the whole value, or put the comment on a line of its own`);
-    }
+    refuseCutCommand(lexed, where);
     if (lower === 'include' || lower === '-include') {
       out.push({ kind: 'include', optional: lower === '-include', path: includePath(lexed.value, where, lexed.keyword, ctx), where, section });
       return;

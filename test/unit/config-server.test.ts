@@ -147,6 +147,8 @@ describe('tlsshd.conf defaults', () => {
     assert.equal(loadServerConfig({ file: write('ForceCommand "echo one; echo two"\n') }).ForceCommand, 'echo one; echo two');
     // Other keywords keep their trailing comments.
     assert.equal(loadServerConfig({ file: write('Port 2222 # the other port\n') }).Port, 2222);
+    // The same on the command line (-o), where a shell user is as likely to write it.
+    fails(() => loadServerConfig({ file: write(''), overrides: ['ForceCommand=echo one; echo two'] }), 'TLSSH_ERR_CONFIG_BAD_VALUE', 'command line: -o ForceCommand=echo one; echo two: ForceCommand: ";" starts a comment');
   });
 
   it('internal-sftp is that word alone: a program whose name only starts with it is run as written', () => {
