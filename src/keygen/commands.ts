@@ -13,7 +13,7 @@ import { describeKey, spkiFingerprint } from './fingerprint';
 import { certificateOf, plainPublicKey, readKeyFile, type KeyFileContents } from './key-files';
 import { hasScriptedPassword, obtainNewPassword, obtainPassword, type PasswordSource } from './password-input';
 import { formatSan } from './subject-alt-name';
-import { inKeygenTerms, releaseTpm, tctiFrom, tpmFacade, tpmSigner, type TpmAccess } from './tpm-bridge';
+import { inKeygenWords, releaseTpm, tctiFrom, tpmFacade, tpmSigner, type TpmAccess } from './tpm-bridge';
 import { writeNewFile } from './write-key-file';
 
 export const WRAP_PASSWORD_ENV = 'TLSSH_WRAP_PASSWORD';
@@ -184,11 +184,10 @@ async function createKey(plan: Plan, given: CreatePlan, secrets: Secrets, env: N
         // A TPM device that is there but cannot be used (no permission, busy, gone): a file key,
         // as when there is none; anything else (a password problem) is the user's to hear.
         if (!(e instanceof TlsshError) || !UNUSABLE_TPM.has(e.code)) throw e;
-        io.info(`The TPM cannot be used (${inKeygenTerms(e).message}); generating a key in a file.`);
+        io.info(`The TPM cannot be used (${inKeygenWords(e.message)}); generating a key in a file.`);
       }
     } else {
-      // In tlssh-keygen's own terms: its option, not the client's TpmTcti keyword.
-      io.info(`No usable TPM (${inKeygenTerms(new TlsshError('TLSSH_ERR_TPM_UNAVAILABLE', choice.why)).message}); generating a key in a file.`);
+      io.info(`No usable TPM (${inKeygenWords(choice.why)}); generating a key in a file.`);
     }
     c = { ...c, where: 'file' };
   }

@@ -76,8 +76,14 @@ const KEYWORD_TO_OPTION: readonly [RegExp, string][] = [
   [/TpmTcti/g, '--tcti'],
 ];
 
-export function inKeygenTerms(e: TlsshError): TlsshError {
-  let msg = e.message;
+/** A TPM message in tlssh-keygen's words: its options, not the client's keywords. */
+export function inKeygenWords(text: string): string {
+  let msg = text;
   for (const [re, to] of KEYWORD_TO_OPTION) msg = msg.replace(re, to);
+  return msg;
+}
+
+export function inKeygenTerms(e: TlsshError): TlsshError {
+  const msg = inKeygenWords(e.message);
   return msg === e.message ? e : new TlsshError(e.code, msg, { cause: e });
 }

@@ -60,8 +60,12 @@ export function openLogFile(file: string): number {
   try {
     return fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o600);
   } catch (e) {
-    throw new Error(`${file}: cannot open for logging: ${fileProblem(e)} (LogFile)`, { cause: e });
+    throw logFileError(file, fileProblem(e), e);
   }
+}
+
+function logFileError(file: string, why: string, cause?: unknown): Error {
+  return new Error(`${file}: cannot open for logging: ${why} (LogFile)`, { cause });
 }
 
 /** tlsshd -t: throws what openLogFile would, without creating the file. */
@@ -70,10 +74,10 @@ export function logFileProblem(file: string): void {
   try {
     st = fs.lstatSync(file);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`${file}: cannot open for logging: ${fileProblem(e)} (LogFile)`, { cause: e });
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw logFileError(file, fileProblem(e), e);
   }
-  if (st?.isSymbolicLink()) throw new Error(`${file}: cannot open for logging: it is a symbolic link (LogFile)`);
-  if (!st && !fs.existsSync(path.dirname(path.resolve(file)))) throw new Error(`${file}: cannot open for logging: no such directory (LogFile)`);
+  if (st?.isSymbolicLink()) throw logFileError(file, 'it is a symbolic link');
+  if (!st && !fs.existsSync(path.dirname(path.resolve(file)))) throw logFileError(file, 'no such directory');
 }
 
 /** Where syslog(3) sends lines; `logger` uses the same socket. */
