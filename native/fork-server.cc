@@ -2,9 +2,12 @@
 // worker's code and built its TLS context once, and forks a worker per connection from that,
 // instead of starting node again. Which process forks, what the child does and every policy is
 // in TypeScript; this file only makes the system calls Node does not offer.
+#include <dirent.h>
+#include <fcntl.h>
 #include <napi.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <uv.h>
@@ -12,8 +15,10 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -38,6 +43,85 @@ void InheritAllMappings() {
   fclose(maps);
 }
 
+struct Pipe {
+  int fd;
+  dev_t dev;
+  ino_t ino;
+};
+
+// The descriptors above stderr, as numbers (the directory's own left out).
+std::vector<int> OpenFds() {
+  std::vector<int> fds;
+  DIR* dir = opendir("/proc/self/fd");
+  if (dir == nullptr) return fds;
+  int own = dirfd(dir);
+  while (struct dirent* e = readdir(dir)) {
+    char* end = nullptr;
+    long fd = strtol(e->d_name, &end, 10);
+    if (end != e->d_name && *end == '\0' && fd > 2 && fd != own) fds.push_back(static_cast<int>(fd));
+  }
+  closedir(dir);
+  return fds;
+}
+
+std::vector<Pipe> Pipes() {
+  std::vector<Pipe> out;
+  for (int fd : OpenFds()) {
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode)) out.push_back({fd, st.st_dev, st.st_ino});
+  }
+  return out;
+}
+
+bool WatchedBy(const uv_loop_t* loop, int fd) {
+  return fd == loop->backend_fd || fd == loop->signal_pipefd[0] || fd == loop->signal_pipefd[1] ||
+         fd == loop->async_wfd || (static_cast<unsigned>(fd) < loop->nwatchers && loop->watchers[fd] != nullptr);
+}
+
+bool IsEventFd(int fd) {
+  char path[64], target[64];
+  snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+  ssize_t n = readlink(path, target, sizeof target - 1);
+  if (n <= 0) return false;
+  target[n] = '\0';
+  return strcmp(target, "anon_inode:[eventpoll]") == 0 || strcmp(target, "anon_inode:[eventfd]") == 0;
+}
+
+// In the child: Node runs event loops of its own on threads a fork does not copy (V8's delayed
+// task scheduler among them), and their epoll, eventfd and signal pipe are shared with the fork
+// server, which runs as root. A worker that ran a logged-in user's code after an exploit could
+// write into them; a libuv signal pipe carries pointers that the fork server would follow. Each
+// such descriptor is pointed at /dev/null instead of closed, so that its number is never reused
+// by something a stray write from Node's side would then corrupt. Descriptors this loop watches
+// (the fork server's channel, the connection, the worker's line) are JavaScript's to close;
+// uv_loop_fork has already given this loop an epoll, eventfd and signal pipe of its own.
+void SeverInternalLoops(const uv_loop_t* loop, const std::vector<Pipe>& parentPipes) {
+  int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (devnull < 0) {
+    static const char msg[] = "tlsshd fork server: cannot open /dev/null in a new worker\n";
+    ssize_t ignored = write(2, msg, sizeof msg - 1);
+    (void)ignored;
+    _exit(70);
+  }
+  std::vector<int> sever;
+  for (const Pipe& p : parentPipes) {
+    struct stat st;
+    if (p.fd != devnull && !WatchedBy(loop, p.fd) && fstat(p.fd, &st) == 0 && st.st_dev == p.dev && st.st_ino == p.ino) sever.push_back(p.fd);
+  }
+  for (int fd : OpenFds()) {
+    if (fd != devnull && !WatchedBy(loop, fd) && IsEventFd(fd)) sever.push_back(fd);
+  }
+  for (int fd : sever) {
+    if (dup3(devnull, fd, O_CLOEXEC) < 0) {
+      static const char msg[] = "tlsshd fork server: cannot detach a new worker from the fork server's event loops\n";
+      ssize_t ignored = write(2, msg, sizeof msg - 1);
+      (void)ignored;
+      _exit(70);
+    }
+  }
+  close(devnull);
+}
+
 // fork() -> the child's pid in the parent, 0 in the child. Only the calling thread goes on in
 // the child: the fork server runs node with --single-threaded so that V8 never waits there for
 // a helper thread that no longer exists. libuv's loop gets its own epoll and signal pipe
@@ -47,13 +131,17 @@ Napi::Value Fork(const Napi::CallbackInfo& info) {
   uv_loop_t* loop = nullptr;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) return Fail(env, "uv loop", EINVAL);
   InheritAllMappings();
+  std::vector<Pipe> pipes = Pipes();
   pid_t pid = fork();
   if (pid < 0) return Fail(env, "fork", errno);
-  if (pid == 0 && uv_loop_fork(loop) != 0) {
-    static const char msg[] = "tlsshd fork server: uv_loop_fork failed in a new worker\n";
-    ssize_t ignored = write(2, msg, sizeof msg - 1);
-    (void)ignored;
-    _exit(70);
+  if (pid == 0) {
+    if (uv_loop_fork(loop) != 0) {
+      static const char msg[] = "tlsshd fork server: uv_loop_fork failed in a new worker\n";
+      ssize_t ignored = write(2, msg, sizeof msg - 1);
+      (void)ignored;
+      _exit(70);
+    }
+    SeverInternalLoops(loop, pipes);
   }
   return Napi::Number::New(env, pid);
 }

@@ -8,6 +8,8 @@
 // - Only the forking thread survives a fork. Node runs the fork server with --single-threaded
 //   (listener.ts), so V8 never posts work to a helper thread and waits for it; libuv gets a loop
 //   of its own in the child (native/fork-server.cc) and restarts its thread pool by itself.
+//   The epoll, eventfds and signal pipes of Node's other loops, whose threads the child does
+//   not have, are pointed at /dev/null there: no worker can write into the fork server's loops.
 // - OpenSSL reseeds its random generator in a child after a fork (it counts forks).
 // - The child drops the fork server's IPC channel, its SIGCHLD handler (its commands' exits are
 //   libuv's to collect) and its /proc/self/comm descriptor before doing anything else, and talks

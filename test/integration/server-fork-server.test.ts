@@ -68,6 +68,29 @@ function socketInodes(pid: number): Set<string> {
   return out;
 }
 
+/**
+ * What in a process could carry bytes into a loop: pipes by inode, eventfds by their id, and how
+ * many epoll instances it holds.
+ */
+function loopDescriptors(pid: number): { pipes: Set<string>; eventfds: Set<string>; epolls: number } {
+  const out = { pipes: new Set<string>(), eventfds: new Set<string>(), epolls: 0 };
+  for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const target = fs.readlinkSync(`/proc/${pid}/fd/${fd}`);
+      const pipe = /^pipe:\[(\d+)\]$/.exec(target);
+      if (pipe?.[1]) out.pipes.add(pipe[1]);
+      if (target === 'anon_inode:[eventpoll]') out.epolls++;
+      if (target === 'anon_inode:[eventfd]') {
+        const id = /^eventfd-id:\s*(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'latin1'))?.[1];
+        if (id) out.eventfds.add(id);
+      }
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return out;
+}
+
 /** The inode of the server side of the TCP connection from local port `clientPort`, from /proc/net/tcp. */
 function tcpInode(serverPort: number, clientPort: number): string | undefined {
   const hex = (n: number): string => n.toString(16).toUpperCase().padStart(4, '0');
@@ -150,6 +173,16 @@ describe('WorkerForkServer yes', () => {
       assert.ok(!socketInodes(Number(pidA)).has(inodeB), 'worker A does not hold B\'s connection');
       assert.ok(!socketInodes(Number(pidB)).has(inodeA), 'worker B does not hold A\'s connection');
       assert.ok(!socketInodes(fsPid).has(inodeA) && !socketInodes(fsPid).has(inodeB), 'the fork server keeps no connection');
+      // Nor any way into the fork server's event loops, which run as root: Node's internal
+      // loops' epoll, eventfds and signal pipes are severed in the child (native/fork-server.cc).
+      const server = loopDescriptors(fsPid);
+      assert.ok(server.epolls > 1 && server.pipes.size > 0 && server.eventfds.size > 0, `the fork server has loops to share: ${JSON.stringify({ ...server, pipes: [...server.pipes], eventfds: [...server.eventfds] })}`);
+      for (const pid of [Number(pidA), Number(pidB)]) {
+        const worker = loopDescriptors(pid);
+        assert.deepEqual([...worker.pipes].filter((i) => server.pipes.has(i)), [], `worker ${pid} shares no pipe with the fork server`);
+        assert.deepEqual([...worker.eventfds].filter((i) => server.eventfds.has(i)), [], `worker ${pid} shares no eventfd with the fork server`);
+        assert.equal(worker.epolls, 1, `worker ${pid} holds its own loop's epoll only`);
+      }
       // Each worker has a line of its own to the listener: the listener lists both sessions.
       const views = await sessions(fx);
       assert.deepEqual(views.map((v) => v.pid).sort(), [Number(pidA), Number(pidB)].sort());
