@@ -41,7 +41,7 @@ export async function runClient(ctx: ClientContext): Promise<number> {
   let log = createLog(args.verbose, 'INFO');
   let known: ClientConfig | undefined;
   try {
-    const loaded = ctx.config ?? loadClientConfig({ file: args.configFile, overrides: args.overrides, flagOverrides: args.flagOverrides, host: args.host });
+    const loaded = ctx.config ?? loadClientConfig({ file: args.configFile, overrides: args.overrides, flagOverrides: args.flagOverrides, host: args.host, dumpOnly: args.dumpConfig });
     known = loaded;
     log = createLog(args.verbose, loaded.LogLevel);
     ctx.onVerbosity?.(log.verbosity);

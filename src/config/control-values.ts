@@ -1,11 +1,9 @@
 // Values of ssh's connection-sharing keywords, read the way ssh_config(5) reads them. The tokens
 // of ControlPath are checked here, where the file and line are known, and expanded later, once
-// the host, port and users are (src/client/control-path.ts).
+// the host, port and users are (percent-tokens.ts).
 import { ValueProblem, shown } from './config-error';
-import { duration, expandPath, type ValueContext } from './value-parsers';
-
-/** The %-tokens ControlPath understands; the same letters as ssh. */
-export const CONTROL_PATH_TOKENS = 'CdhiLlnpru%';
+import { tokenPath } from './percent-tokens';
+import { duration, type ValueContext } from './value-parsers';
 
 /** Seconds a Node timer can hold. */
 const MAX_SECONDS = 2147483;
@@ -16,16 +14,7 @@ export function controlPath(text: string, ctx: ValueContext): string {
   if (text.toLowerCase() === 'none') return 'none';
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(text)) throw new ValueProblem(`${shown(text)} contains a control character`);
-  for (let i = 0; i < text.length; i++) {
-    if (text[i] !== '%') continue;
-    const t = text[i + 1];
-    if (t === undefined || !CONTROL_PATH_TOKENS.includes(t)) {
-      throw new ValueProblem(`${shown(text)}: unknown token %${t ?? ''} (known: ${[...CONTROL_PATH_TOKENS].map((c) => `%${c}`).join(' ')})`);
-    }
-    i += 1;
-  }
-  // %d (the home directory) makes the path absolute once expanded: no base directory for it.
-  return text.startsWith('%d/') ? text : expandPath(text, ctx);
+  return tokenPath(text, ctx);
 }
 
 /** "no", "yes" (forever; ssh reads 0 the same way), or seconds, in ssh's TIME format (60s, 10m, 1h). */

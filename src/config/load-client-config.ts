@@ -11,7 +11,8 @@ import { configError } from './config-error';
 import { deepFreeze } from './deep-freeze';
 import { assertOnlyOwnerWrites, recordSecretFiles } from './file-permissions';
 import { hostMatches } from './host-patterns';
-import { resolveIdentity } from './identity-file';
+import { resolveIdentity, type Identity } from './identity-file';
+import { expandPathTokens, tokenContext } from './percent-tokens';
 import { secretFilesIn } from './load-server-config';
 import type { ConfigStatement } from './parse-config-text';
 import { readConfigFile } from './read-config-files';
@@ -76,7 +77,7 @@ export function loadClientConfig(opts: ClientLoadOptions, paths: ConfigPaths = D
   // fills what is still unset: a flag beats any -o, and the last flag wins.
   for (const o of parseOverrides(opts.flagOverrides ?? [], clientSchema, home)) fold.apply(o.spec, o.value, o.where);
 
-  const cfg = buildClientConfig(fold, opts.host, home, [...trace, ...fold.notes], warnings);
+  const cfg = buildClientConfig(fold, opts.host, home, [...trace, ...fold.notes], warnings, opts.dumpOnly === true);
   recordSecretFiles(cfg, secretFilesIn(all));
   return deepFreeze(cfg);
 }
@@ -105,7 +106,8 @@ function sshStyleOverride(st: ConfigStatement & { kind: 'set' }, earlier: Config
     'in tlssh the last matching section wins, in ssh the first; put general blocks such as "Host *" before specific ones';
 }
 
-function buildClientConfig(fold: ConfigFold, host: string, home: string, notes: readonly string[], warnings: readonly string[]): ClientConfig {
+function buildClientConfig(fold: ConfigFold, host: string, home: string, notes: readonly string[], warnings: readonly string[], dumpOnly: boolean): ClientConfig {
+  const said = [...warnings];
   const defaults: Record<string, unknown> = { HostName: host, ...clientSchema.defaults({ home }) };
   const values: Record<string, unknown> = {};
   const origin: Record<string, string> = {};
@@ -126,17 +128,32 @@ function buildClientConfig(fold: ConfigFold, host: string, home: string, notes: 
     // `HostName %h.internal.example.com` under `Host web*`, as ssh expands it.
     values['HostName'] = hostName.replace(/%([h%])/g, (_m, t: string) => (t === 'h' ? host : '%'));
   }
+  // `IdentityFile ~/.tlssh/keys/%h.key`: ssh's tokens, once the destination is known. Defaults
+  // are never expanded (a % in a home directory is a character).
+  const tokens = tokenContext({ host, HostName: String(values['HostName']), Port: Number(values['Port']), User: String(values['User']) }, home);
+  for (const field of ['IdentityFile', 'CertFile', 'KeyFile']) {
+    const v = values[field];
+    if (fold.values.has(field) && typeof v === 'string' && v.includes('%')) values[field] = expandPathTokens(v, tokens);
+  }
   const identity = values['IdentityFile'];
   if (typeof identity === 'string' && identity !== '') {
     // -i names the key; the certificate beside it comes along (identity-file.ts).
-    const id = resolveIdentity(identity);
-    values['KeyFile'] = id.keyFile;
-    values['CertFile'] = id.certFile;
-    origin['KeyFile'] = origin['CertFile'] = origin['IdentityFile']!;
+    let id: Identity | undefined;
+    try {
+      id = resolveIdentity(identity);
+    } catch (e) {
+      // ssh -G warns of a missing identity and prints the configuration all the same.
+      if (!dumpOnly || !(e instanceof Error)) throw e;
+      said.push(`tlssh: warning: ${e.message}`);
+    }
+    values['KeyFile'] = id?.keyFile ?? identity;
+    if (id) values['CertFile'] = id.certFile;
+    origin['KeyFile'] = origin['IdentityFile']!;
+    if (id) origin['CertFile'] = origin['IdentityFile']!;
   }
   const cfg = { origin, host, ...values };
   // Not a setting: kept out of enumeration so dumps and comparisons see only settings.
   Object.defineProperty(cfg, 'notes', { value: Object.freeze([...notes]), enumerable: false });
-  Object.defineProperty(cfg, 'warnings', { value: Object.freeze([...warnings]), enumerable: false });
+  Object.defineProperty(cfg, 'warnings', { value: Object.freeze(said), enumerable: false });
   return cfg as unknown as ClientConfig;
 }

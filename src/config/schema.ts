@@ -12,6 +12,7 @@ import {
 import { checkSubsystemName, parseSubsystem } from './subsystem';
 import { parseForceCommand } from './force-command';
 import { controlPath, controlPersist } from './control-values';
+import { tokenPathValue } from './percent-tokens';
 import type { ClientConfig, ServerConfig } from './types';
 import { USER_NAME } from '../user-name';
 
@@ -202,7 +203,9 @@ const REFUSED_SSH_KEYWORDS: Readonly<Record<string, string>> = {
 };
 
 const clientKeywords: KeywordSpec[] = [
-  ...commonKeywords(),
+  // The key and certificate may name the destination with ssh's %-tokens (percent-tokens.ts),
+  // expanded in load-client-config.ts; the server's are plain paths.
+  ...commonKeywords().map((k) => (k.name === 'CertFile' || k.name === 'KeyFile' ? { ...k, parse: tokenPathValue(false) } : k)),
   spec({
     name: 'HostName',
     // %h (the host as typed) and %% as in ssh_config, expanded in load-client-config.ts.
@@ -222,7 +225,7 @@ const clientKeywords: KeywordSpec[] = [
   spec({ name: 'L3Protocol', field: 'AddressFamily', parse: oneOf({ ipv4: 'inet', ipv6: 'inet6' } as const, 'IPv4 or IPv6') }),
   spec({ name: 'BatchMode', parse: boolean }),
   spec({ name: 'BindAddress', parse: word('an IP address', /^[0-9A-Fa-f:.]+$/, true) }),
-  spec({ name: 'IdentityFile', parse: pathValue(true) }),
+  spec({ name: 'IdentityFile', parse: tokenPathValue(true) }),
   spec({ name: 'NumberOfPasswordPrompts', parse: integer(1, 100) }),
   spec({ name: 'RequestTTY', parse: oneOf({ auto: 'auto', no: 'no', yes: 'yes', force: 'force' } as const, 'auto, no, yes or force') }),
   // scp and sftp pass RemoteCommand=none; any real command belongs on the command line.
@@ -235,7 +238,7 @@ const clientKeywords: KeywordSpec[] = [
     ignored: 'the command is given on the command line',
   }),
   // ssh's names for keywords tlssh has under its own.
-  spec({ name: 'CertificateFile', field: 'CertFile', parse: pathValue(false) }),
+  spec({ name: 'CertificateFile', field: 'CertFile', parse: tokenPathValue(false) }),
   spec({ name: 'ServerAliveInterval', field: 'Keepalive', parse: duration(MAX_SECONDS) }),
   spec({ name: 'ServerAliveCountMax', parse: integer(1, 1000) }),
   // Connection sharing, with ssh's meanings (see src/client/control-path.ts and doc/MUX.md).

@@ -209,4 +209,6 @@ export interface ClientLoadOptions extends LoadOptions {
   host: string;
   /** Home directory used to expand `~`; defaults to os.homedir(). */
   home?: string;
+  /** For -G: a missing identity file is a warning, as with ssh -G, not a failure. */
+  dumpOnly?: boolean;
 }

@@ -52,13 +52,13 @@ export function secret(text: string): string {
  * file that sets it, so a config and its keys can be moved together. With `optional`, "" and
  * "none" mean "not set" and give "".
  */
-export function pathValue(optional: boolean): ValueParser<string> {
+export function pathValue(optional: boolean, expand: (text: string, ctx: ValueContext) => string = expandPath): ValueParser<string> {
   return (text, ctx) => {
     const unset = text === '' || text.toLowerCase() === 'none';
     if (optional && unset) return '';
     if (unset) throw new ValueProblem(`${shown(text)}: a file name is required here`);
     noControl(text);
-    return expandPath(text, ctx);
+    return expand(text, ctx);
   };
 }
 

@@ -185,6 +185,31 @@ describe('tlssh as ssh is used', () => {
     assert.equal(r.stdout.toString(), 'in\n');
   });
 
+  it('IdentityFile with %-tokens logs in with the destination\'s own key; a missing one fails the login but only warns under -G', async () => {
+    const id = path.join(fx.dir, 'per-host');
+    fs.mkdirSync(id, { mode: 0o700 });
+    // %h is the host connected to; its key and certificate are named after it.
+    fs.copyFileSync(fx.client.keyFile, path.join(id, 'localhost.key'));
+    fs.chmodSync(path.join(id, 'localhost.key'), 0o600);
+    fs.copyFileSync(fx.client.certFile, path.join(id, 'localhost.crt'));
+    const perHost = writeConf(fx, 'per-host.conf', { Port: String(fx.server.port), ServerCAFile: fx.ca.certFile, IdentityFile: path.join(id, '%h.key') });
+    const r = await runTlssh(['-F', perHost, 'localhost', 'echo in']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.toString(), 'in\n');
+    const dump = await runTlssh(['-F', perHost, '-G', 'localhost']);
+    assert.ok(dump.stdout.toString().split('\n').includes(`keyfile ${path.join(id, 'localhost.key')}`), dump.stdout.toString());
+    // Another host has no key of its own: the login fails before connecting, -G only warns.
+    const missing = path.join(id, '127.0.0.1.key');
+    const other = await runTlssh(['-F', perHost, '-v', '127.0.0.1', 'echo in']);
+    assert.equal(other.status, 255);
+    assert.equal(errorCodeOf(other.stderr), 'TLSSH_ERR_TLS_KEY');
+    assert.match(other.stderr, new RegExp(`identity file ${missing.replace(/[.]/g, '\\.')}: no such file`));
+    const dumpOther = await runTlssh(['-F', perHost, '-G', '127.0.0.1']);
+    assert.equal(dumpOther.status, 0, dumpOther.stderr);
+    assert.equal(dumpOther.stderr, `tlssh: warning: identity file ${missing}: no such file\n`);
+    assert.ok(dumpOther.stdout.toString().split('\n').includes(`keyfile ${missing}`), dumpOther.stdout.toString());
+  });
+
   it('refuses a private key file others can read, naming the file and its mode', async () => {
     const key = path.join(fx.dir, 'open.key');
     fs.copyFileSync(fx.client.keyFile, key);

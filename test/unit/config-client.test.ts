@@ -350,6 +350,39 @@ describe('OpenSSH keywords in tlssh.conf and -o', () => {
     assert.equal(cfg.CertFile, both);
     assert.equal(cfg.KeyFile, both);
   });
+
+  it('IdentityFile, CertFile and KeyFile take ssh\'s %-tokens, expanded for the destination', () => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'tok-'));
+    const me = os.userInfo().username;
+    // %h is HostName in lower case, %n the host as typed, %r the remote user, %p the port.
+    fs.writeFileSync(path.join(dir, 'db1.key'), 'k');
+    fs.writeFileSync(path.join(dir, 'db1.crt'), 'c');
+    const file = write(`[DB*]\nHostName db1\nUser bob\nPort 2300\nIdentityFile ${dir}/%h.key\n[other]\nCertFile %d/c/%r@%n-%p-%%.crt\nKeyFile ~/k/%u-%i.key\n`);
+    let cfg = loadClientConfig({ host: 'DB7', file, home: HOME });
+    assert.equal(cfg.KeyFile, path.join(dir, 'db1.key'));
+    assert.equal(cfg.CertFile, path.join(dir, 'db1.crt'));
+    assert.equal(cfg.IdentityFile, path.join(dir, 'db1.key'));
+    cfg = loadClientConfig({ host: 'other', file, home: HOME });
+    assert.equal(cfg.CertFile, `${HOME}/c/${me}@other-232-%.crt`);
+    assert.equal(cfg.KeyFile, `${HOME}/k/${me}-${process.getuid?.()}.key`);
+    // -i takes them too.
+    cfg = loadClientConfig({ host: 'db1', home: HOME, overrides: [`IdentityFile=${dir}/%n.key`] }, NONE);
+    assert.equal(cfg.KeyFile, path.join(dir, 'db1.key'));
+    // A default is a path, never a template: a % in the home directory stays a %.
+    cfg = loadClientConfig({ host: 'h', home: '/home/50%d' }, NONE);
+    assert.equal(cfg.KeyFile, '/home/50%d/.tlssh/keys/default.key');
+    // An unknown token names the file, the line and the keyword.
+    const bad = write('Port 2300\nKeyFile ~/k/%q.key\n');
+    fails(() => loadClientConfig({ host: 'h', file: bad, home: HOME }), 'TLSSH_ERR_CONFIG_BAD_VALUE', `${bad}:2: KeyFile: "~/k/%q.key": unknown token %q`);
+  });
+
+  it('a missing IdentityFile is a failure, but only a warning for -G', () => {
+    const nope = path.join(tmp, 'no-such.key');
+    fails(() => loadClientConfig({ host: 'h', home: HOME, overrides: [`IdentityFile=${nope}`] }, NONE), 'TLSSH_ERR_TLS_KEY', `identity file ${nope}: no such file`);
+    const cfg = loadClientConfig({ host: 'h', home: HOME, overrides: [`IdentityFile=${nope}`], dumpOnly: true }, NONE);
+    assert.equal(cfg.KeyFile, nope);
+    assert.deepEqual(cfg.warnings, [`tlssh: warning: identity file ${nope}: no such file`]);
+  });
 });
 
 describe('the per-user tlssh.conf must be the user\'s alone, as ssh demands of ~/.ssh/config', () => {
