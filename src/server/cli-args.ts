@@ -25,6 +25,18 @@ with one line on stderr naming the file and the problem.
 
 Files: /etc/tlssh/tlsshd.conf (see tlsshd.conf(5)); manual: tlsshd(8).`;
 
+/**
+ * sshd's -f names the configuration file; here -f is the original tlsshd's --foreground, so
+ * `tlsshd -t -f /etc/tlssh/tlsshd.conf` leaves the file name over. Say which flag takes it.
+ */
+function sshdHabit(argv: readonly string[], e: CommanderError): string {
+  if (e.code !== 'commander.excessArguments') return '';
+  const f = argv.findIndex((a) => a === '-f' || (/^-[A-Za-z]*f$/.test(a) && !a.startsWith('--')));
+  const next = f >= 0 ? argv[f + 1] : undefined;
+  if (next === undefined || next.startsWith('-')) return '';
+  return `tlsshd: -f is --foreground here; the configuration file is -c ${next}\n`;
+}
+
 export function parseDaemonArgs(argv: readonly string[]): ParseResult {
   let output = '';
   const program = new Command('tlsshd')
@@ -48,7 +60,7 @@ export function parseDaemonArgs(argv: readonly string[]): ParseResult {
   } catch (e) {
     if (e instanceof CommanderError) {
       if (isHelpOrVersion(e)) return { kind: 'exit', status: 0, output };
-      return { kind: 'exit', status: 255, output: usageErrorText(program, e) };
+      return { kind: 'exit', status: 255, output: usageErrorText(program, e) + sshdHabit(argv, e) };
     }
     throw e;
   }
