@@ -190,11 +190,15 @@ function checkTpmKeyFile(cfg: ServerConfig, keyText: Buffer, cert: crypto.X509Ce
 }
 
 function checkClientCas(cfg: ServerConfig, now: Date, warnings: string[]): crypto.X509Certificate[] {
-  const cas: crypto.X509Certificate[] = [];
-  if (cfg.ClientCAFile) {
-    const text = readFile(cfg.ClientCAFile, 'ClientCAFile', 'TLSSH_ERR_TLS_CA').toString('latin1');
-    cas.push(...certificates(cfg.ClientCAFile, 'ClientCAFile', 'TLSSH_ERR_TLS_CA', text));
-  }
+  // Each CA once, with the first file that holds it: c_rehash's links (abcd1234.0) and a CA both
+  // in ClientCAFile and in ClientCAPath are one CA, and a warning about it is one line.
+  const found = new Map<string, { ca: crypto.X509Certificate; file: string; keyword: Keyword }>();
+  const add = (file: string, keyword: Keyword, text: string): void => {
+    for (const ca of certificates(file, keyword, 'TLSSH_ERR_TLS_CA', text)) {
+      if (!found.has(ca.fingerprint256)) found.set(ca.fingerprint256, { ca, file, keyword });
+    }
+  };
+  if (cfg.ClientCAFile) add(cfg.ClientCAFile, 'ClientCAFile', readFile(cfg.ClientCAFile, 'ClientCAFile', 'TLSSH_ERR_TLS_CA').toString('latin1'));
   if (cfg.ClientCAPath) {
     let names: string[];
     try {
@@ -202,6 +206,7 @@ function checkClientCas(cfg: ServerConfig, now: Date, warnings: string[]): crypt
     } catch (e) {
       throw problem('TLSSH_ERR_TLS_CA', cfg.ClientCAPath, 'ClientCAPath', fsReason(e), e);
     }
+    let inPath = 0;
     for (const name of names) {
       const full = `${cfg.ClientCAPath.replace(/\/+$/, '')}/${name}`;
       let text: string;
@@ -211,18 +216,21 @@ function checkClientCas(cfg: ServerConfig, now: Date, warnings: string[]): crypt
       } catch {
         continue; // As the workers' loader does: an unreadable entry is skipped.
       }
-      if (pemBlocks(text, 'CERTIFICATE').length > 0) cas.push(...certificates(full, 'ClientCAPath', 'TLSSH_ERR_TLS_CA', text));
+      if (pemBlocks(text, 'CERTIFICATE').length > 0) {
+        add(full, 'ClientCAPath', text);
+        inPath++;
+      }
     }
-    if (cas.length === 0 && !cfg.ClientCAFile) {
+    if (inPath === 0 && !cfg.ClientCAFile) {
       throw problem('TLSSH_ERR_TLS_CA', cfg.ClientCAPath, 'ClientCAPath', 'no PEM certificate in the directory');
     }
   }
-  for (const ca of cas) {
+  for (const { ca, file, keyword } of found.values()) {
     if (new Date(ca.validTo) < now) {
-      warnings.push(`${cfg.ClientCAFile || cfg.ClientCAPath}: CA "${ca.subject.replace(/\n/g, ', ')}" expired on ${utc(new Date(ca.validTo))}; no certificate it signed can log in (${cfg.ClientCAFile ? 'ClientCAFile' : 'ClientCAPath'})`);
+      warnings.push(`${file}: CA "${ca.subject.replace(/\n/g, ', ')}" expired on ${utc(new Date(ca.validTo))}; no certificate it signed can log in (${keyword})`);
     }
   }
-  return cas;
+  return [...found.values()].map((f) => f.ca);
 }
 
 function checkClientCrl(cfg: ServerConfig, cas: readonly crypto.X509Certificate[], now: Date, warnings: string[]): void {

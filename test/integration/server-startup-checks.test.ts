@@ -224,6 +224,32 @@ test('an expired ClientCRL refuses the start (every login would fail); a current
   refused(tlsshd(['-t', '-c', conf({ ClientCRL: expired })]), new RegExp(`^tlsshd: ${expired}: CRL expired on \\S+Z \\(nextUpdate\\): every login would be refused \\(ClientCRL\\)$`));
 });
 
+test('an expired client CA is one warning naming its own file and keyword, however many names ClientCAPath gives it', () => {
+  const day = 24 * 3600 * 1000;
+  const old = issueCert(fx.ca, {
+    cn: 'retired CA', ca: true, eku: 'none', keyUsage: 'critical,keyCertSign,cRLSign',
+    notBefore: new Date(Date.now() - 30 * day), notAfter: new Date(Date.now() - day),
+  });
+  // A c_rehash directory: the CA's file and its hash link, and the current CA as well.
+  const dir = path.join(fx.dir, 'ca-path');
+  fs.mkdirSync(dir, { mode: 0o755 });
+  fs.copyFileSync(old.certFile, path.join(dir, 'retired.crt'));
+  fs.symlinkSync('retired.crt', path.join(dir, `${execFileSync('openssl', ['x509', '-noout', '-subject_hash', '-in', old.certFile], { encoding: 'utf8' }).trim()}.0`));
+  fs.copyFileSync(fx.ca.certFile, path.join(dir, 'current.crt'));
+  const r = tlsshd(['-t', '-c', conf({ ClientCAFile: '', ClientCAPath: dir })]);
+  assert.equal(r.status, 0, r.stderr);
+  // The hash link sorts first: the warning names it, once, and says ClientCAPath.
+  const lines = r.stderr.trimEnd().split('\n');
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0] ?? '', new RegExp(`^tlsshd: warning: ${dir}/[0-9a-f]{8}\\.0: CA ".*retired CA" expired on \\S+Z; no certificate it signed can log in \\(ClientCAPath\\)$`));
+  // The same CA in ClientCAFile and in the directory: still one line, naming the file.
+  const both = path.join(fx.dir, 'both-cas.pem');
+  fs.writeFileSync(both, fs.readFileSync(fx.ca.certFile, 'latin1') + fs.readFileSync(old.certFile, 'latin1'));
+  const r2 = tlsshd(['-t', '-c', conf({ ClientCAFile: both, ClientCAPath: dir })]);
+  assert.equal(r2.status, 0, r2.stderr);
+  assert.deepEqual(r2.stderr.trimEnd().split('\n').map((l) => l.replace(/ expired on .*/, '')), [`tlsshd: warning: ${both}: CA "CN=retired CA"`]);
+});
+
 test('a CRL whose signature its CA does not verify is refused', () => {
   const good = fs.readFileSync(makeCrl(fx.ca, []), 'latin1');
   const der = Buffer.from(good.replace(/-----[A-Z0-9 ]+-----/g, '').replace(/\s+/g, ''), 'base64');
