@@ -2,7 +2,10 @@
 
 import { type KeyObject, X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { isatty } from 'node:tty';
 import { dirname } from 'node:path';
+import { certificateCandidates } from '../config/identity-file';
 import { TlsshError } from '../errors';
 import type { CreatePlan, CsrPlan, Plan } from './cli-options';
 import { KEY_PASSWORD_ENV, SRK_PASSWORD_ENV } from './cli-options';
@@ -35,11 +38,17 @@ class Secrets {
     return { envName: KEY_PASSWORD_ENV, fd: this.plan.passwordFd, label: 'Key password', fdOption: '--password-fd' };
   }
 
-  async newKeyPassword(choice: CreatePlan['password']): Promise<string> {
+  /**
+   * `inFile`: the key goes into a file in the clear unless it gets a password. As ssh-keygen
+   * does, someone at a terminal is asked (an empty answer leaves it unencrypted); a script is
+   * not. A TPM key cannot be copied off the machine, so it is not asked for unless wanted.
+   */
+  async newKeyPassword(choice: CreatePlan['password'], inFile: boolean): Promise<string> {
     const src = this.keySource();
     let pw = '';
-    if (choice === 'ask') pw = await obtainNewPassword({ ...src, label: 'New key password' }, this.env);
-    else if (choice === 'if-scripted' && hasScriptedPassword(src, this.env)) pw = await obtainPassword(src, this.env);
+    const scripted = hasScriptedPassword(src, this.env);
+    if (choice === 'ask' || (choice === 'if-scripted' && !scripted && inFile && isatty(0) && isatty(2))) pw = await obtainNewPassword({ ...src, label: 'New key password' }, this.env);
+    else if (choice === 'if-scripted' && scripted) pw = await obtainPassword(src, this.env);
     this.keyPassword = pw;
     return pw;
   }
@@ -192,7 +201,7 @@ async function createKey(plan: Plan, given: CreatePlan, secrets: Secrets, env: N
     c = { ...c, where: 'file' };
   }
   if (c.where === 'file') {
-    const password = await secrets.newKeyPassword(c.password);
+    const password = await secrets.newKeyPassword(c.password, true);
     const key = generateFileKey(c.type, c.bits, password);
     writeNewFile(c.out, key.pem, { mode: 0o600, force: c.force });
     io.info(`Your key has been saved in ${c.out}${password === '' ? '' : ' (encrypted)'}`);
@@ -201,7 +210,7 @@ async function createKey(plan: Plan, given: CreatePlan, secrets: Secrets, env: N
   }
   const tpm = tpmFacade();
   const pemKey = c.wrap !== undefined ? await keyToWrap(c.wrap, env) : undefined;
-  const keyPassword = await secrets.newKeyPassword(c.password);
+  const keyPassword = await secrets.newKeyPassword(c.password, false);
   const access = await tpmAccess(plan, secrets, keyPassword);
   const common = { tcti: access.tcti, parent: plan.tpm.parent, parentPassword: access.parentPassword, keyPassword };
   const tss2 = pemKey !== undefined
@@ -248,12 +257,25 @@ async function makeCsr(plan: Plan, c: CsrPlan, keyFile: string, secrets: Secrets
   io.info(keyLine(signer.publicKey, keyFile, 'signing key'));
 }
 
+/**
+ * A key alone logs nobody in: a newcomer needs to hear that a CA must sign a request for it, and
+ * where tlssh looks for the certificate (beside the key, identity-file.ts).
+ */
+function nextStep(keyFile: string, io: Output): void {
+  const candidates = certificateCandidates(keyFile);
+  const cert = candidates.length > 2 ? candidates[2]! : candidates[0]!;
+  const csr = cert.replace(/\.crt$/, '.csr');
+  io.info(`Next, a certificate: tlssh-keygen --csr ${csr} --key ${keyFile} --subject /CN=${userInfo().username} --client`);
+  io.info(`(a server's: --server --san DNS:HOST); your CA signs the request, and the certificate goes in ${cert}.`);
+}
+
 export async function runPlan(plan: Plan, env: NodeJS.ProcessEnv, io: Output): Promise<void> {
   const secrets = new Secrets(plan, env);
   try {
     if (plan.print !== undefined) return await printKey(plan.print, plan.printPublic === true, secrets, io);
     if (plan.create) await createKey(plan, plan.create, secrets, env, io);
     if (plan.csr) await makeCsr(plan, plan.csr, plan.csr.key ?? (plan.create as CreatePlan).out, secrets, io);
+    else if (plan.create) nextStep(plan.create.out, io);
   } finally {
     releaseTpm();
   }

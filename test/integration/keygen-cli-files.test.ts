@@ -237,6 +237,24 @@ test('the password prompt reads /dev/tty without echo, twice, and refuses a mism
   assert.ok(existsSync(path.join(dir, 'tty.csr')));
 });
 
+test('at a terminal, a new key file is given a password as ssh-keygen gives one: asked twice, empty for none', async () => {
+  const noTpm = ['--tcti', 'swtpm:host=127.0.0.1,port=1'];
+  const asked = await onPty(['-o', 'asked.pem'], ['at the tty', 'at the tty']);
+  assert.equal(asked.code, 0, asked.output);
+  assert.equal((asked.output.match(/New key password[^:]*: /g) ?? []).length, 2, asked.output);
+  createPrivateKey({ key: readFileSync(path.join(dir, 'asked.pem')), passphrase: 'at the tty' });
+  assert.match(asked.output, /saved in .*asked\.pem \(encrypted\)/);
+  // The default key with no usable TPM is a file key too: asked; an empty answer keeps it plain.
+  const plain = await onPty([...noTpm, '-o', 'plain.pem', '-t', 'ec'], ['', '']);
+  assert.equal(plain.code, 0, plain.output);
+  assert.match(plain.output, /New key password \(empty for no password\): /);
+  assert.match(readFileSync(path.join(dir, 'plain.pem'), 'utf8'), /^-----BEGIN PRIVATE KEY-----/);
+  // --no-password asks nothing.
+  const none = await onPty(['-o', 'none.pem', '--no-password'], []);
+  assert.equal(none.code, 0, none.output);
+  assert.doesNotMatch(none.output, /password/i);
+});
+
 test('no arguments makes the default key, a file one when no TPM is usable, and says so; ~/.tlssh is 0700', () => {
   const home = path.join(dir, 'bare-home');
   mkdirSync(home);
@@ -250,6 +268,11 @@ test('no arguments makes the default key, a file one when no TPM is usable, and 
   assert.equal(mode(path.join(home, '.tlssh')), 0o700);
   assert.equal(mode(path.join(home, '.tlssh', 'keys')), 0o700);
   assert.match(readFileSync(key, 'utf8'), /^-----BEGIN PRIVATE KEY-----/);
+  // The next step, with the names the client will look for.
+  assert.ok(out.includes(`Next, a certificate: tlssh-keygen --csr ${path.join(home, '.tlssh', 'keys', 'default.csr')} --key ${key} --subject /CN=`), out);
+  assert.ok(out.includes(`the certificate goes in ${path.join(home, '.tlssh', 'keys', 'default.crt')}.`), out);
+  // A script is not asked for a password (nor told the next step with -q).
+  assert.doesNotMatch(out, /password/i);
   // A second bare run refuses to overwrite, as ssh-keygen asks before doing so.
   failsCleanly(keygen([], { env: { HOME: home, TPM2TOOLS_TCTI: 'swtpm:host=127.0.0.1,port=1' } }));
   // -f FILE is the output, as in ssh-keygen.
