@@ -85,6 +85,19 @@ test('a missing RuntimeDir is created 0700 and the daemon serves', async () => {
   }
 });
 
+test('an existing RuntimeDir others may read or enter (systemd\'s 0755) is made 0700 before anything goes in', async () => {
+  // Session records, certificate serials and socket names are nobody else's to list.
+  const dir = path.join(fx.dir, 'open-run');
+  fs.mkdirSync(dir, { mode: 0o755 });
+  fs.chmodSync(dir, 0o755);
+  const d = await startTlsshd({ dir: fx.dir, config: { ...fx.config, ...loginUser().config, RuntimeDir: dir } });
+  try {
+    assert.equal(fs.lstatSync(dir).mode & 0o777, 0o700);
+  } finally {
+    await d.stop();
+  }
+});
+
 test('a second tlsshd with the RuntimeDir of a running one stops, and the first carries on', async () => {
   const dir = path.join(fx.dir, 'shared-run');
   const me = loginUser();

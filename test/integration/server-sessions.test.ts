@@ -60,6 +60,16 @@ test('window changes reach the pty', async () => {
   assert.equal(r.stderr.length, 0, 'a pty session sends everything on stdout');
 });
 
+test('a terminal size from the client is capped at 10000, at the start and on a change', async () => {
+  // Programs size buffers by cols x rows: 65535 x 65535 from the network must not reach the PTY.
+  const s = connectClient(d.daemon.port, d.id, sessionRequest({ command: 'stty size; read x; stty size', pty: true, term: 'xterm', cols: 65535, rows: 65535 }));
+  await s.waitForStdout((o) => o.includes('10000 10000'));
+  s.send({ type: 'window-change', cols: 30000, rows: 200 });
+  s.write('\n');
+  await s.waitForStdout((o) => o.includes('200 10000'));
+  assert.equal((await s.result).exit?.code, 0);
+});
+
 test('a pty session gets TERM and a controlling terminal', async () => {
   const r = await runCommand(d.daemon.port, d.id, 'echo "term=$TERM"; tty', { pty: true, term: 'vt100' });
   const out = r.stdout.toString();

@@ -657,3 +657,19 @@ test('terminal modes: 128 decode, a complete request with 129 is malformed for i
   frame.writeUInt32BE(body.length, 0);
   assert.throws(() => new MessageDecoder().push(frame), (e: unknown) => isTlsshError(e) && e.code === 'TLSSH_ERR_FRAME_MALFORMED' && /129 terminal modes, over 128/.test(e.message));
 });
+
+test('environment: 256 entries decode, a complete request with 257 is malformed for its count', () => {
+  const env = Array.from({ length: LIMITS.maxEnvEntries }, (_, i): [string, string] => [`V${i}`, String(i)]);
+  const request: Message = { type: 'session-request', user: '', command: '', pty: false, term: '', cols: 0, rows: 0, env };
+  const full = encodeMessage(request);
+  assert.deepEqual(new MessageDecoder().push(full), [request]);
+  // One more entry, with its bytes: the count alone must refuse it, not the data running out.
+  const str = (s: string): Buffer => Buffer.concat([Buffer.from([0, 0, 0, s.length]), Buffer.from(s)]);
+  const entriesLength = env.reduce((n, [k, v]) => n + 8 + k.length + v.length, 0);
+  const countAt = full.length - entriesLength - 2;
+  const extra = Buffer.concat([str('V256'), str('256')]);
+  const frame = Buffer.concat([full, extra]);
+  frame.writeUInt16BE(LIMITS.maxEnvEntries + 1, countAt);
+  frame.writeUInt32BE(frame.length - 4, 0);
+  assert.throws(() => new MessageDecoder().push(frame), (e: unknown) => isTlsshError(e) && e.code === 'TLSSH_ERR_FRAME_MALFORMED' && /257 environment entries, over 256/.test(e.message));
+});
