@@ -138,9 +138,13 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
     if (keyFailure) log.error(`TLS handshake failed: server key: ${keyFailure}`);
     else {
       log.verbose(`TLS handshake failed: ${shortMessage(e)}`);
-      // A refused client certificate is a failed login; anything else broke the handshake. A
-      // handshake the grace timer ended has its penalty already, and the harsher one.
-      if (!graceExpired) safeReport(hooks, { t: 'penalty', reason: /certificate|\bca\b/i.test(e.message) ? 'authfail' : 'noauth' }, log);
+      // A client certificate this side could not take is a failed login; anything else broke the
+      // handshake. An alert is the client's word: "unknown ca" or "bad certificate" there means
+      // the client refused this server's certificate (a wrong ServerCAFile), and gave up before
+      // authenticating, as sshd's noauth. A handshake the grace timer ended has its penalty
+      // already, and the harsher one.
+      const refusedOurs = /\balert\b/i.test(e.message);
+      if (!graceExpired) safeReport(hooks, { t: 'penalty', reason: !refusedOurs && /certificate|\bca\b/i.test(e.message) ? 'authfail' : 'noauth' }, log);
     }
     socket.destroy();
     finish(0);

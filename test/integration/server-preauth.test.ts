@@ -4,7 +4,7 @@
 // Sources are loopback addresses (127.0.0.2, ...), which Linux routes to the 127.0.0.1 listener.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
@@ -404,6 +404,21 @@ test('every crash signal earns the crash penalty; a worker stopped by SIGTERM or
     }
   } finally {
     for (const s of open.splice(0)) s.destroy();
+    await d.stop();
+  }
+});
+
+test('a client that refuses the server\'s certificate gave up before authenticating: noauth, not authfail', async () => {
+  const d = await startTlsshd({ dir: fx.dir, config: { ...fx.config, ...me.config, PerSourcePenalties: 'noauth:20s authfail:30s' } });
+  try {
+    // openssl with another CA than the server's: it ends the handshake with an "unknown ca" alert.
+    const other = makeCa(path.join(fx.dir, 'client-side-ca'), 'preauth client side CA');
+    const r = spawnSync('openssl', ['s_client', '-connect', `127.0.0.1:${d.port}`, '-bind', '127.0.0.9:0', '-tls1_3', '-alpn', ALPN_TLSSH2,
+      '-CAfile', other.certFile, '-verify_return_error', '-cert', id.certFile, '-key', id.keyFile], { input: '', encoding: 'utf8', timeout: 20_000 });
+    assert.notEqual(r.status, 0, 'openssl refused the server');
+    await d.waitForLog(/from 127\.0\.0\.9 port \d+: TLS handshake failed: .*alert unknown ca/);
+    await d.waitForLog(/penalty: 127\.0\.0\.9\/32 refused for 20s \(noauth\)/);
+  } finally {
     await d.stop();
   }
 });
