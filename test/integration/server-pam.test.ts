@@ -165,6 +165,25 @@ test('a session module that fails refuses the login before anything runs', { ski
   }
 });
 
+test('credentials that PAM cannot establish (pam_setcred) refuse the login before anything runs, as sshd', { skip }, async () => {
+  // pam_deny's credentials step always fails; pam_setcred is the only auth call tlsshd makes
+  // (the certificate is the authentication), so its account and session stacks would pass.
+  const service = `${SERVICE}-nocred`;
+  fs.writeFileSync(`/etc/pam.d/${service}`, ['auth required pam_deny.so', '@include common-account', '@include common-session', ''].join('\n'));
+  const d = await startTlsshd({ dir: fx.dir, config: { ...fx.config, PAMServiceName: service } });
+  try {
+    const r = await runCommand(d.port, id[user.name]!, 'echo should-not-run');
+    assert.equal(r.error?.code, 'TLSSH_ERR_PAM_SESSION');
+    assert.match(r.error?.message ?? '', new RegExp(`pam_setcred for ${user.name}`));
+    assert.equal(r.started, undefined);
+    assert.equal(r.stdout.toString(), '');
+    await d.waitForLog(new RegExp(`pam_setcred for ${user.name}`));
+  } finally {
+    await d.stop();
+    fs.rmSync(`/etc/pam.d/${service}`, { force: true });
+  }
+});
+
 test('motd is shown at an interactive login on a terminal, not for a command', { skip }, async () => {
   const s = connectClient(daemon.port, id[user.name]!, sessionRequest({ command: '', pty: true, term: 'dumb' }));
   await s.waitForStdout((o) => o.includes(MOTD));
