@@ -137,6 +137,14 @@ async function start(argv: string[], socketPath: string, cwd: string, own: strin
       backend.resolve(channelSessions({ host: args.host, user: cfg.User, keepalive: cfg.Keepalive, keepaliveMaxMissed: cfg.ServerAliveCountMax, first: socket, reconnect, log }));
     } else {
       const conn = openMuxConnection(socket, { keepalive: cfg.Keepalive, keepaliveMaxMissed: cfg.ServerAliveCountMax, ...(log.debug2 ? { debug: log.debug2 } : {}) });
+      // A master started on its own (-N) is "ready" only once its login is: the client that
+      // started it then says why it was refused, instead of returning 0.
+      if (args.noCommand) {
+        const { userTheCertificateCannotName } = require('./login-check') as typeof import('./login-check');
+        const mismatch = userTheCertificateCannotName(cfg.CertFile, cfg.User);
+        if (mismatch) throw new TlsshError('TLSSH_ERR_USER_MISMATCH', mismatch);
+        await conn.loggedIn;
+      }
       // Without its connection a master has nothing to offer: its sessions end, and so does it.
       conn.once('close', (err) => m.end(`connection to ${args.host} lost${err ? `: ${err.message}` : ''}`));
       // eslint-disable-next-line @typescript-eslint/no-require-imports

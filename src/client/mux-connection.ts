@@ -92,6 +92,12 @@ export interface MuxConnection extends EventEmitter<MuxConnectionEvents> {
   /** Ends the connection (close_notify); the server hangs up sessions still open. */
   close(): void;
   readonly isClosed: boolean;
+  /**
+   * Resolves when the server has logged the connection in (its first ping, section 12.5);
+   * rejects with the server's error when it refuses the login, or when the connection ends
+   * first. Only a multiplexed connection logs in before a session.
+   */
+  readonly loggedIn: Promise<void>;
 }
 
 export function openMuxConnection(socket: TLSSocket, options: MuxConnectionOptions): MuxConnection {
@@ -104,6 +110,7 @@ class MuxConnectionImpl extends EventEmitter<MuxConnectionEvents> implements Mux
   private plainUsed = false;
   private live = 0;
   private closed = false;
+  readonly loggedIn: Promise<void>;
 
   constructor(
     private readonly socket: TLSSocket,
@@ -111,11 +118,22 @@ class MuxConnectionImpl extends EventEmitter<MuxConnectionEvents> implements Mux
   ) {
     super();
     this.multiplexing = negotiated(socket.alpnProtocol)?.multiplexed === true;
+    let settle: { resolve: () => void; reject: (e: TlsshError) => void } | undefined;
+    this.loggedIn = new Promise<void>((resolve, reject) => {
+      settle = { resolve, reject };
+    });
+    // Nobody may be waiting: a master that runs sessions learns of a refusal from them.
+    this.loggedIn.catch(() => undefined);
     if (this.multiplexing) {
       const mux = new MuxChannel(socket, { role: 'client', keepalive: options.keepalive, keepaliveMaxMissed: options.keepaliveMaxMissed ?? 3, ...(options.debug ? { debug: options.debug } : {}) });
       this.mux = mux;
-      mux.on('close', (err) => this.ended(err));
+      mux.once('logged-in', () => settle?.resolve());
+      mux.on('close', (err) => {
+        settle?.reject(err ?? new TlsshError('TLSSH_ERR_CONNECTION_LOST', 'the server closed the connection before logging it in'));
+        this.ended(err);
+      });
     } else {
+      settle?.reject(new TlsshError('TLSSH_ERR_MAX_SESSIONS', 'the server does not share connections (it chose tlssh/2): it logs a connection in only with a session'));
       this.mux = undefined;
       socket.once('close', () => this.ended(undefined));
     }

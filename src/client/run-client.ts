@@ -9,7 +9,7 @@ import { loadClientConfig } from '../config/load-client-config';
 import { insecureSecretFiles } from '../config/file-permissions';
 import type { ClientConfig } from '../config/types';
 import { EXIT_TLSSH_FAILURE, TlsshError, describeError, isTlsshError } from '../errors';
-import { negotiated } from '../protocol/alpn';
+import { MUX_ALPN, negotiated } from '../protocol/alpn';
 import { LIMITS, type SessionRequest } from '../protocol/messages';
 import { Channel } from '../transport/channel';
 import { connectTls } from '../transport/connect';
@@ -125,11 +125,12 @@ async function connectAndRun(args: ClientArgs, loaded: ClientConfig, env: NodeJS
   const escapeChar = pty ? parseEscapeChar(loaded.EscapeChar) : null;
   debug?.(`${pty ? 'requesting' : 'not requesting'} a pseudo-terminal; escape character ${escapeChar === null ? 'none' : showEscapeChar(escapeChar)}`);
 
-  const { cfg, socket } = await authenticate(loaded, args.host, log);
+  // -N: ssh keeps the connection for its forwardings; tlssh has none, so it checks the login
+  // (login-check.ts), which takes a shared connection's ALPN.
+  const { cfg, socket } = await authenticate(loaded, args.host, log, undefined, args.noCommand ? MUX_ALPN : undefined);
   if (args.noCommand) {
-    // -N: ssh keeps the connection for its forwardings; tlssh has none, so authenticating is all.
-    debug?.('-N: authenticated; no command to run');
-    socket.destroy();
+    await (await import('./login-check')).checkLogin(cfg, socket, log.debug2);
+    debug?.('-N: logged in; no command to run');
     return 0;
   }
   const channel = new Channel(socket, { role: 'client', keepalive: cfg.Keepalive, keepaliveMaxMissed: cfg.ServerAliveCountMax, debug: log.debug2 });

@@ -36,6 +36,13 @@ export class Keepalive {
     this.timer.unref();
   }
 
+  /** One ping now, apart from the interval: a server's at login, which tells the client it is in. */
+  pingNow(): void {
+    this.cookie = (this.cookie + 1) >>> 0;
+    this.outstanding.push(this.cookie);
+    this.hooks.sendPing(this.cookie);
+  }
+
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;

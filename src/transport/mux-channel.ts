@@ -55,6 +55,8 @@ export interface MuxChannelEvents {
   'session-end': [number];
   close: [TlsshError | undefined];
   stalled: [number];
+  /** Client: the server's first ping, which it sends as it logs the connection in (section 12.5). */
+  'logged-in': [];
 }
 
 const FRAME_TYPE_OFFSET = 4;
@@ -86,6 +88,8 @@ export class MuxChannel extends EventEmitter<MuxChannelEvents> {
   private corked = false;
   private finalSent = false;
   private closeError: TlsshError | undefined;
+  /** Client: a ping has come from the server, so it has logged this connection in. */
+  private serverPinged = false;
 
   constructor(socket: TLSSocket, options: MuxChannelOptions) {
     super();
@@ -133,10 +137,15 @@ export class MuxChannel extends EventEmitter<MuxChannelEvents> {
     return { id, channel: entry.channel! };
   }
 
-  /** Server: the connection has logged in (before any session): keepalive may start. */
+  /**
+   * Server: the connection has logged in (before any session): keepalive may start, and a first
+   * ping goes out at once, which is how a client that asks for no session (tlssh -N) learns
+   * that its login was accepted; a refused one gets error instead.
+   */
   loggedIn(): void {
     if (this.role !== 'server') throw new TlsshError('TLSSH_ERR_INTERNAL', 'only a server logs a connection in');
     this.requested = true;
+    if (!this.closed) this.keepalive.pingNow();
   }
 
   /** Ends the whole connection with an error frame; every session gets `code`. */
@@ -332,6 +341,10 @@ export class MuxChannel extends EventEmitter<MuxChannelEvents> {
         // A server pings from its login on, which may come before our first session-request.
         if (!this.requested && this.role === 'server') throw new TlsshError('TLSSH_ERR_PROTOCOL_STATE', 'peer sent ping before the first session-request');
         this.pongs.push(encodeMessage({ type: 'pong', cookie: m.cookie }));
+        if (this.role === 'client' && !this.serverPinged) {
+          this.serverPinged = true;
+          this.emit('logged-in');
+        }
         return;
       case 'pong':
         return this.keepalive.pong(m.cookie);

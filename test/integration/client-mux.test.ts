@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { issueCert } from '../helpers/ca';
 import { createTestUser, freezeWorkers, isAlive, isRoot, type TestUser } from '../helpers/server-harness';
 import { startSwtpm, type Swtpm } from '../helpers/swtpm';
 import { TLSSH, runTlssh, startFixture, type ClientFixture } from './client-fixture';
@@ -394,6 +395,20 @@ describe('connection sharing (ControlMaster, ControlPath, ControlPersist)', () =
     const alone = await runTlssh(['-F', fx.configFile, '-f', '-N', 'localhost']);
     assert.equal(alone.status, 255);
     assert.match(alone.stderr, /-f -N starts a connection-sharing master in the background: it needs -M/);
+  });
+
+  it('tlssh -fNM whose login the server refuses says why and returns 255, leaving no master', async () => {
+    const socket = path.join(cmDir, `s${++n}`);
+    const nobody = issueCert(fx.ca, { cn: 'tlssh-no-such-user-m', eku: 'clientAuth' });
+    const args = ['-F', fx.configFile, '-S', socket, '-o', `CertFile=${nobody.certFile}`, '-o', `KeyFile=${nobody.keyFile}`];
+    const start = await runTlssh([...args, '-fNM', 'localhost'], { killAfterMs: 30_000 });
+    assert.equal(start.status, 255, start.stderr);
+    assert.match(start.stderr, /no such user: tlssh-no-such-user-m/);
+    assert.equal(fs.existsSync(socket), false, 'no socket left');
+    // Another user than the certificate's is refused as well, before the server is asked.
+    const mismatch = await runTlssh(['-F', fx.configFile, '-S', socket, '-fNM', 'someone-else@localhost'], { killAfterMs: 30_000 });
+    assert.equal(mismatch.status, 255, mismatch.stderr);
+    assert.match(mismatch.stderr, new RegExp(`certificate is for user ${fx.user}, not someone-else`));
   });
 
   it('a master started with a relative -F path reads it from the directory tlssh ran in', async () => {

@@ -278,6 +278,30 @@ describe('tlssh as ssh is used', () => {
     assert.equal(bad.status, 255);
   });
 
+  it('-N says 255 when the server would refuse the login: an untrusted certificate, no such user, another user asked for', async () => {
+    // The server's first ping says the login was accepted; without it -N would wait for its
+    // keepalive, a minute: the bound makes that a failure.
+    const ok = await runTlssh([...conf, '-v', '-N', 'localhost'], { killAfterMs: 30_000 });
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.match(ok.stderr, /^debug1: -N: logged in; no command to run$/m);
+    // The server's refusals come back with its words, as a command's would.
+    const other = makeCa(fs.mkdtempSync(path.join(fx.dir, 'nu-')), 'N other CA');
+    const stranger = issueCert(other, { cn: fx.user, eku: 'clientAuth' });
+    const untrusted = await runTlssh([...conf, '-v', '-N', '-o', `CertFile=${stranger.certFile}`, '-o', `KeyFile=${stranger.keyFile}`, 'localhost']);
+    assert.equal(untrusted.status, 255, untrusted.stderr);
+    assert.equal(errorCodeOf(untrusted.stderr), 'TLSSH_ERR_CLIENT_CERT_UNTRUSTED');
+    const nobody = issueCert(fx.ca, { cn: 'tlssh-no-such-user-n', eku: 'clientAuth' });
+    const noUser = await runTlssh([...conf, '-v', '-N', '-o', `CertFile=${nobody.certFile}`, '-o', `KeyFile=${nobody.keyFile}`, 'localhost']);
+    assert.equal(noUser.status, 255, noUser.stderr);
+    assert.equal(errorCodeOf(noUser.stderr), 'TLSSH_ERR_NO_SUCH_USER');
+    assert.match(failureLines(noUser.stderr).at(-1)!, /no such user: tlssh-no-such-user-n/);
+    // A user the certificate does not name, as -l or user@: refused before anything is asked.
+    const mismatch = await runTlssh([...conf, '-N', 'someone-else@localhost']);
+    assert.equal(mismatch.status, 255, mismatch.stderr);
+    assert.equal(mismatch.stderr, `tlssh: certificate is for user ${fx.user}, not someone-else\n`);
+    assert.equal((await runTlssh([...conf, '-N', `${fx.user}@localhost`])).status, 0);
+  });
+
   it('a certificate the server does not trust: the message names the certificate file and its issuer', async () => {
     const other = makeCa(fs.mkdtempSync(path.join(fx.dir, 'u-')), 'Some Other CA');
     const c = issueCert(other, { cn: 'someone', eku: 'clientAuth' });

@@ -1,0 +1,51 @@
+// tlssh -N: connect, log in, run nothing, and say whether the login would work. A direct
+// connection logs in only with a session, so -N asks for a shared one (tlssh/2+mux): the server
+// logs that in right after the handshake (user, Allow/Deny lists, PAM account and session) and
+// answers with its first ping, or with the refusal (doc/PROTOCOL.md section 12.5).
+
+import { X509Certificate } from 'node:crypto';
+import * as fs from 'node:fs';
+import type { TLSSocket } from 'node:tls';
+import type { ClientConfig } from '../config/types';
+import { TlsshError } from '../errors';
+import { openMuxConnection } from './mux-connection';
+
+/**
+ * A user asked for with -l or user@ that the certificate cannot name. The login of a shared
+ * connection names no user (the certificate does), so this is the one part of -N's answer
+ * decided here, by the server's own rule (src/server/cert-user.ts): the CN is the user, or
+ * `user.ClientDomain`. Only a user that no ClientDomain could give is refused.
+ */
+export function userTheCertificateCannotName(certFile: string, user: string): string | undefined {
+  if (user === '') return undefined;
+  let cns: string[];
+  try {
+    const subject = new X509Certificate(fs.readFileSync(certFile)).subject;
+    cns = subject.split('\n').filter((l) => l.startsWith('CN=')).map((l) => l.slice(3));
+  } catch {
+    // Unreadable here: the connection would have failed already with its own words.
+    return undefined;
+  }
+  const cn = cns.length === 1 ? cns[0]! : undefined;
+  if (cn === undefined || cn === user || cn.toLowerCase().startsWith(`${user.toLowerCase()}.`)) return undefined;
+  return `certificate is for user ${cn}, not ${user}`;
+}
+
+/** Resolves once the server has logged the connection in; rejects with its refusal. */
+export async function checkLogin(cfg: ClientConfig, socket: TLSSocket, debug?: (line: string) => void): Promise<void> {
+  const mismatch = userTheCertificateCannotName(cfg.CertFile, cfg.User);
+  if (mismatch) {
+    socket.destroy();
+    throw new TlsshError('TLSSH_ERR_USER_MISMATCH', mismatch);
+  }
+  const conn = openMuxConnection(socket, { keepalive: cfg.Keepalive, keepaliveMaxMissed: cfg.ServerAliveCountMax, ...(debug ? { debug } : {}) });
+  if (!conn.multiplexing) {
+    socket.destroy();
+    throw new TlsshError('TLSSH_ERR_ALPN', `the server chose ${String(socket.alpnProtocol)}, which logs in only with a session: -N cannot check the login there; run a command such as "true" instead`);
+  }
+  try {
+    await conn.loggedIn;
+  } finally {
+    conn.close();
+  }
+}
