@@ -179,9 +179,6 @@ const IGNORED_SSH_KEYWORDS: ReadonlyArray<readonly [string, string]> = [
   ['ObscureKeystrokeTiming', 'tlssh does not obscure keystroke timing'],
   ['UseRoaming', 'long gone from ssh as well'],
   ['Protocol', 'tlssh speaks only its own protocol'],
-  ['SessionType', 'use -N or -s on the command line'],
-  ['StdinNull', 'use -n on the command line'],
-  ['ForkAfterAuthentication', 'going to the background is not supported'],
   ['SecurityKeyProvider', 'tlssh authenticates only with the certificate'],
   ['PKCS11Provider', 'PKCS#11 is not supported; TPM keys are (PrivkeyEngine tpm)'],
   ['EnableEscapeCommandline', 'tlssh has no escape command line'],
@@ -189,14 +186,37 @@ const IGNORED_SSH_KEYWORDS: ReadonlyArray<readonly [string, string]> = [
   ['CanonicalizeHostname', 'tlssh does not canonicalize host names'],
 ];
 
+/**
+ * ssh_config keywords tlssh has no use for, taken with the value that turns them off and refused
+ * with any other, since ignoring that would mislead (StdinNull yes would leave stdin read).
+ * "ProxyJump none" under one Host, against a wildcard's, is a common ssh_config idiom.
+ */
+const OFF_ONLY_SSH_KEYWORDS: ReadonlyArray<readonly [string, readonly string[], string]> = [
+  ['ProxyJump', ['none'], 'tlssh has no jump hosts; connect to the host directly'],
+  ['ProxyCommand', ['none'], 'tlssh connects only directly'],
+  ['Tunnel', ['no', 'false'], 'tlssh has no tunnel devices'],
+  ['SessionType', ['default'], 'use -N or -s on the command line'],
+  ['StdinNull', ['no', 'false'], 'use -n on the command line'],
+  ['ForkAfterAuthentication', ['no', 'false'], 'tlssh goes to the background only as a connection-sharing master, with -f -N -M on the command line'],
+];
+
+function offOnly(name: string, off: readonly string[], why: string): KeywordSpec {
+  return spec({
+    name,
+    field: name,
+    parse: (text) => {
+      if (off.includes(text.toLowerCase())) return text;
+      throw new ValueProblem(`${shown(text)} is not supported (${why}); only ${JSON.stringify(off[0])} is accepted`);
+    },
+    ignored: `what tlssh does anyway`,
+  });
+}
+
 /** ssh_config keywords whose silent absence would mislead: refused, with why. */
 const REFUSED_SSH_KEYWORDS: Readonly<Record<string, string>> = {
   localforward: 'tlssh has no port forwarding',
   remoteforward: 'tlssh has no port forwarding',
   dynamicforward: 'tlssh has no port forwarding',
-  proxyjump: 'tlssh has no jump hosts; connect to the host directly',
-  proxycommand: 'tlssh connects only directly',
-  tunnel: 'tlssh has no tunnel devices',
   tunneldevice: 'tlssh has no tunnel devices',
   setenv: 'export the variable locally and list it in SendEnv',
   match: 'use Host sections (or [host pattern] ones)',
@@ -249,6 +269,7 @@ const clientKeywords: KeywordSpec[] = [
   spec({ name: 'ControlPath', parse: controlPath }),
   spec({ name: 'ControlPersist', parse: controlPersist }),
   ...IGNORED_SSH_KEYWORDS.map(([name, why]) => spec({ name, field: name, parse: freeText, ignored: why })),
+  ...OFF_ONLY_SSH_KEYWORDS.map(([name, off, why]) => offOnly(name, off, why)),
 ];
 
 function indexByName(list: readonly KeywordSpec[]): ReadonlyMap<string, KeywordSpec> {

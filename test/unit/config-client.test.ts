@@ -316,7 +316,20 @@ describe('OpenSSH keywords in tlssh.conf and -o', () => {
   it('refuses forwarding and proxies, naming the place', () => {
     const f = write('\nLocalForward 1 h:2\n');
     fails(() => loadClientConfig({ host: 'h', file: f, home: HOME }, NONE), 'TLSSH_ERR_CONFIG_UNKNOWN_KEYWORD', `${f}:2: LocalForward`);
-    fails(() => loadClientConfig({ host: 'h', home: HOME, overrides: ['ProxyJump=j'] }, NONE), 'TLSSH_ERR_CONFIG_UNKNOWN_KEYWORD', 'command line: -o ProxyJump=j: ProxyJump');
+    fails(() => loadClientConfig({ host: 'h', home: HOME, overrides: ['ProxyJump=j'] }, NONE), 'TLSSH_ERR_CONFIG_BAD_VALUE', 'command line: -o ProxyJump=j: ProxyJump: "j" is not supported (tlssh has no jump hosts');
+  });
+
+  it('takes ssh\'s "off" values of keywords it has no use for, and refuses the others instead of ignoring them', () => {
+    // "ProxyJump none" under one Host undoes a wildcard's: the usual ssh_config idiom.
+    const f = write('ProxyJump None\nProxyCommand none\nTunnel no\nSessionType default\nStdinNull no\nForkAfterAuthentication no\nPort 2300\n');
+    const cfg = loadClientConfig({ host: 'h', file: f, home: HOME }, NONE);
+    assert.equal(cfg.Port, 2300);
+    assert.ok(cfg.notes.some((n) => n === `${f}:1: ProxyJump None ignored: what tlssh does anyway`), cfg.notes.join('\n'));
+    // Ignoring these would do the opposite of what they ask: stdin read, a command run, the foreground.
+    for (const [o, why] of [['StdinNull=yes', 'use -n'], ['SessionType=none', 'use -N or -s'], ['ForkAfterAuthentication=yes', '-f -N -M'], ['Tunnel=yes', 'no tunnel devices'], ['ProxyCommand=nc %h %p', 'only directly']] as const) {
+      const e = fails(() => loadClientConfig({ host: 'h', home: HOME, overrides: [o] }, NONE), 'TLSSH_ERR_CONFIG_BAD_VALUE', `command line: -o ${o}: ${o.split('=')[0]}: `);
+      assert.ok(e.message.includes(why), e.message);
+    }
   });
 
   it('takes RemoteCommand none (as scp passes it) but refuses a real one, and RequestTTY', () => {
