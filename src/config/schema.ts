@@ -247,7 +247,8 @@ const clientKeywords: KeywordSpec[] = [
   spec({ name: 'BindAddress', parse: word('an IP address', /^[0-9A-Fa-f:.]+$/, true) }),
   spec({ name: 'IdentityFile', parse: tokenPathValue(true) }),
   spec({ name: 'NumberOfPasswordPrompts', parse: integer(1, 100) }),
-  spec({ name: 'RequestTTY', parse: oneOf({ auto: 'auto', no: 'no', yes: 'yes', force: 'force' } as const, 'auto, no, yes or force') }),
+  // ssh takes true and false for yes and no here, and `tlssh -G` prints what ssh -G prints.
+  spec({ name: 'RequestTTY', parse: oneOf({ auto: 'auto', no: 'no', yes: 'yes', force: 'force', true: 'yes', false: 'no' } as const, 'auto, no, yes or force') }),
   // scp and sftp pass RemoteCommand=none; any real command belongs on the command line.
   spec({
     name: 'RemoteCommand',
@@ -264,7 +265,7 @@ const clientKeywords: KeywordSpec[] = [
   // Connection sharing, with ssh's meanings (see src/client/control-path.ts and doc/MUX.md).
   spec({
     name: 'ControlMaster',
-    parse: oneOf({ yes: 'yes', no: 'no', auto: 'auto', ask: 'ask', autoask: 'autoask' } as const, 'yes, no, auto, ask or autoask'),
+    parse: oneOf({ yes: 'yes', no: 'no', auto: 'auto', ask: 'ask', autoask: 'autoask', true: 'yes', false: 'no' } as const, 'yes, no, auto, ask or autoask'),
   }),
   spec({ name: 'ControlPath', parse: controlPath }),
   spec({ name: 'ControlPersist', parse: controlPersist }),

@@ -157,6 +157,13 @@ describe('tlssh as ssh is used', () => {
     for (const l of ['controlmaster true', 'controlpath /tmp/cm-bob@example.invalid:2222-%']) {
       assert.ok(cmLines.includes(l), `${l} in\n${cm.stdout.toString()}`);
     }
+    // What -G prints reads back as a configuration that gives the same (ssh's true and false
+    // included, as in "controlmaster false"), as ssh's does.
+    const again = path.join(fx.dir, 'from-G.conf');
+    fs.writeFileSync(again, r.stdout.toString().split('\n').slice(1).join('\n'), { mode: 0o600 });
+    const back = await runTlssh(['-F', again, '-G', 'example.invalid']);
+    assert.equal(back.status, 0, back.stderr);
+    assert.equal(back.stdout.toString(), r.stdout.toString());
   });
 
   it('an ssh-style config whose "Host *" comes last is taken the tlssh way, with a warning that says how to fix it; -q silences it', async () => {
