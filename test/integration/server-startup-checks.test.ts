@@ -17,7 +17,8 @@ let base: Record<string, string>;
 
 before(() => {
   fx = makeServerFixture('tlsshd-startup-checks');
-  base = { ...fx.config, Listen: '127.0.0.1', Port: '0', RuntimeDir: path.join(fx.dir, 'run'), LogFile: path.join(fx.dir, 'tlsshd.log') };
+  // PAM's service file is its own test below; this machine need not have /etc/pam.d/tlsshd.
+  base = { ...fx.config, Listen: '127.0.0.1', Port: '0', RuntimeDir: path.join(fx.dir, 'run'), LogFile: path.join(fx.dir, 'tlsshd.log'), PAMServiceName: 'other' };
 });
 
 function conf(extra: Record<string, string>, name = `c${Math.random().toString(36).slice(2, 8)}.conf`): string {
@@ -68,6 +69,14 @@ test('-t refuses what would stop the start: an unsafe RuntimeDir, a LogFile with
   refused(tlsshd(['-t', '-c', conf({ Listen: 'nosuchhost.invalid' })]), /^tlsshd: Listen nosuchhost\.invalid: cannot resolve it/);
   // Nothing made by -t.
   assert.equal(fs.existsSync(base.RuntimeDir!), false);
+});
+
+test('-t says when PAM\'s service file is missing, as the start logs it: PAM then takes /etc/pam.d/other\'s rules', { skip: isRoot ? false : 'PAM is off for a daemon not run as root' }, () => {
+  const r = tlsshd(['-t', '-c', conf({ PAMServiceName: 'tlssh-no-such-service' })]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stderr, 'tlsshd: warning: /etc/pam.d/tlssh-no-such-service does not exist: PAM uses /etc/pam.d/other for tlsshd\n');
+  // With PAM off there is nothing to say.
+  assert.equal(tlsshd(['-t', '-c', conf({ PAMServiceName: 'tlssh-no-such-service', UsePAM: 'no' })]).stderr, '');
 });
 
 test('a PidFile that cannot be written: -t warns, and the daemon logs it and serves, as sshd does; never through a symlink', async () => {
