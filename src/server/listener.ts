@@ -256,7 +256,7 @@ export class Listener {
   useWorkerStderr(fd: number, refresh: boolean): void {
     this.opts.workerStderr = fd;
     if (!refresh || this.stopping) return;
-    this.pool.retire();
+    this.pool.retire('set up before the log was opened again');
     this.startForkServer();
   }
 

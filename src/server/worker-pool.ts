@@ -100,8 +100,11 @@ export class WorkerPool {
     if (i >= 0) this.warm.splice(i, 1);
   }
 
-  /** The configuration changed: warm workers of the old one exit, new ones are warmed. */
-  retire(): void {
+  /**
+   * The configuration changed, or the log was opened again: warm workers set up before exit, and
+   * new ones are warmed. `why` ends the log line ("of the old configuration").
+   */
+  retire(why = 'of the old configuration'): void {
     this.generation++;
     this.target = Math.max(this.opts.policy().min, Math.min(this.target, this.opts.policy().max));
     const old = this.warm.splice(0);
@@ -109,7 +112,7 @@ export class WorkerPool {
       w.child.off('message', w.onMessage);
       w.child.kill('SIGTERM');
     }
-    if (old.length > 0) this.opts.log(`reload: ${old.length} warm worker(s) of the old configuration retired`);
+    if (old.length > 0) this.opts.log(`reload: ${old.length} warm worker(s) ${why} retired`);
     this.fill();
   }
 

@@ -90,4 +90,7 @@ test('a changed LogFile is used from the reload on, and a changed LogLevel appli
 test('a LogFile that cannot be opened refuses the reload, and logging goes on where it was', async () => {
   await reloadWith(`LogFile ${path.join(fx.dir, 'no-such-dir', 'c.log')}\n`, logB(), /SIGHUP: keeping the old configuration: .*no-such-dir.*cannot open for logging/);
   await login(logB(), 'fifth');
+  // The log was opened again all the same (logrotate), so the warm workers were replaced; at
+  // VERBOSE the log says it was for that, not for a configuration it did not take.
+  await waitIn(logB(), /reload: \d+ warm worker\(s\) set up before the log was opened again retired/);
 });

@@ -26,7 +26,7 @@ after(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-function pool(policy: PoolPolicy, opts: { answer?: boolean; room?: () => number } = {}): WorkerPool {
+function pool(policy: PoolPolicy, opts: { answer?: boolean; room?: () => number; log?: (line: string) => void } = {}): WorkerPool {
   return new WorkerPool({
     spawn: () => {
       const c = fork(script, opts.answer ? ['answer'] : [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
@@ -36,7 +36,7 @@ function pool(policy: PoolPolicy, opts: { answer?: boolean; room?: () => number 
     warmMessage: (generation) => ({ t: 'warm', generation, config: {} as never, logSink: 'stderr' }),
     policy: () => policy,
     room: opts.room ?? (() => 100),
-    log: () => undefined,
+    log: opts.log ?? (() => undefined),
   });
 }
 
@@ -83,6 +83,19 @@ describe('warm worker pool', () => {
     assert.equal(p.currentGeneration, 1);
     await until(() => p.view().warmReady === 2);
     assert.equal(p.take()?.generation, 1);
+    p.stop();
+  });
+
+  it('says why warm workers were retired: a new configuration, or only the log opened again', async () => {
+    const lines: string[] = [];
+    const p = pool({ min: 1, max: 1, idleTimeoutMs: 0 }, { answer: true, log: (l) => lines.push(l) });
+    p.fill();
+    await until(() => p.view().warmReady === 1);
+    p.retire();
+    await until(() => p.view().warmReady === 1);
+    // A reload the new configuration failed still reopens the log (logrotate): no configuration changed.
+    p.retire('set up before the log was opened again');
+    assert.deepEqual(lines, ['reload: 1 warm worker(s) of the old configuration retired', 'reload: 1 warm worker(s) set up before the log was opened again retired']);
     p.stop();
   });
 });
