@@ -32,8 +32,10 @@ function checkHost(host: string, text: string): void {
 }
 
 function checkPort(port: string, text: string, minPort: number): number {
-  const n = /^[0-9]{1,5}$/.test(port) ? Number(port) : NaN;
-  if (!(n >= minPort && n <= 65535)) throw new ValueProblem(`${shown(text)}: port ${shown(port)} is not a number (${minPort}-65535)`);
+  // Port's own words: a number out of range is said to be, not to be no number.
+  if (!/^[0-9]+$/.test(port)) throw new ValueProblem(`${shown(text)}: port ${shown(port)} is not a number (${minPort}-65535)`);
+  const n = Number(port);
+  if (!(n >= minPort && n <= 65535)) throw new ValueProblem(`${shown(text)}: port ${shown(port)} is out of range (${minPort}-65535)`);
   return n;
 }
 

@@ -235,6 +235,13 @@ describe('tlsshd Listen and Port', () => {
   it('drops duplicate Listen entries', () => {
     assert.deepStrictEqual(loadServerConfig({ file: write('Listen 127.0.0.1\nListen 127.0.0.1:232\n') }).Listen, ['127.0.0.1:232']);
   });
+
+  it('a Listen port out of range is said to be, in Port\'s words; one that is no number, so', () => {
+    const big = write('Listen 127.0.0.1:99999\n');
+    fails(() => loadServerConfig({ file: big }), 'TLSSH_ERR_CONFIG_BAD_VALUE', `${big}:1: Listen: "127.0.0.1:99999": port "99999" is out of range (0-65535)`);
+    const word = write('Listen 127.0.0.1:ssh\n');
+    fails(() => loadServerConfig({ file: word }), 'TLSSH_ERR_CONFIG_BAD_VALUE', `${word}:1: Listen: "127.0.0.1:ssh": port "ssh" is not a number (0-65535)`);
+  });
 });
 
 describe('tlsshd -o overrides', () => {
