@@ -82,7 +82,7 @@ Options (ssh's letters, with ssh's meaning unless said otherwise):
   -l USER          remote user to log in as (User)
   -M               be the connection-sharing master (ControlMaster=yes); twice: ask
                    before each shared session (ControlMaster=ask)
-  -N               run nothing: connect, authenticate, and end
+  -N               run nothing: connect, log in, and end (255 when the server refuses)
   -n               read stdin from /dev/null (for running in the background)
   -O CMD           ask the master at ControlPath: check (is it running), exit (end it
                    and its sessions), stop (accept no more sessions; end after the last)
@@ -97,6 +97,8 @@ Options (ssh's letters, with ssh's meaning unless said otherwise):
   -v               debug messages on stderr; -vv and -vvv for more
   -h, --help       show this help and exit
 
+Long forms: --config (-c), --engine (-E), --escape-char (-e), --login (-l), --option (-o),
+--port (-p), --quiet (-q), --verbose (-v).
 Accepted and ignored (noted at -v): -2 -A -a -C -g -K -k -m -P -x -y.
 -X and -Y are accepted with a warning: tlssh has no X11 forwarding.
 Refused: -L -R -D -W -J -w (no forwarding or tunnels), -1, -B, -I, -Q; -f with a command.

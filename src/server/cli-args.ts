@@ -41,7 +41,7 @@ export function parseDaemonArgs(argv: readonly string[]): ParseResult {
   let output = '';
   const program = new Command('tlsshd')
     .description('tlssh daemon: remote login over mutually authenticated TLS 1.3')
-    .usage('[-fTtv] [-c config_file] [-o Keyword=value]...')
+    .usage('[-fTtvV] [-c config_file] [-o Keyword=value]...')
     .option('-f, --foreground', 'stay in the foreground and log to stderr (or LogFile) instead of syslog')
     .option('-t, --test', 'check the configuration, certificates and keys (the TPM key signs once), then exit')
     .option('-T, --print-config', 'print the effective configuration (secrets masked), then exit')

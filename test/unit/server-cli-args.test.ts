@@ -27,13 +27,13 @@ test('-t checks, -T prints the config; -T wins when both are given', () => {
 
 test('a usage error names tlsshd and prints the usage, not commander\'s "error:"', () => {
   const r = parseDaemonArgs(['-x']);
-  assert.equal(r.kind === 'exit' && r.output, "tlsshd: unknown option '-x'\nusage: tlsshd [-fTtv] [-c config_file] [-o Keyword=value]...\n");
+  assert.equal(r.kind === 'exit' && r.output, "tlsshd: unknown option '-x'\nusage: tlsshd [-fTtvV] [-c config_file] [-o Keyword=value]...\n");
 });
 
 test('sshd\'s habit, -f FILE, is told that the file goes after -c', () => {
   const out = (argv: string[]): string => { const r = parseDaemonArgs(argv); return r.kind === 'exit' ? r.output : ''; };
   const hint = 'tlsshd: -f is --foreground here; the configuration file is -c /etc/tlssh/tlsshd.conf\n';
-  assert.ok(out(['-t', '-f', '/etc/tlssh/tlsshd.conf']).endsWith(`usage: tlsshd [-fTtv] [-c config_file] [-o Keyword=value]...\n${hint}`));
+  assert.ok(out(['-t', '-f', '/etc/tlssh/tlsshd.conf']).endsWith(`usage: tlsshd [-fTtvV] [-c config_file] [-o Keyword=value]...\n${hint}`));
   assert.ok(out(['-tf', '/etc/tlssh/tlsshd.conf']).endsWith(hint));
   // A stray word without -f before it gets the usage alone.
   assert.ok(!out(['stray']).includes('-f is'));
