@@ -104,10 +104,10 @@ function inOurTerms(err: unknown, cfg: ClientConfig | undefined, host: string): 
   }
   // Out of its dates, no CA can help: the user needs a new certificate, or a clock put right.
   if (/\bCERT_HAS_EXPIRED\b/.test(err.message)) {
-    return new TlsshError(err.code, `the server refused your certificate ${cfg.CertFile}: it expired on ${cert.validTo}; it needs renewing (server said: ${err.message})`);
+    return new TlsshError(err.code, `the server refused your certificate ${cfg.CertFile}: it expired on ${new Date(cert.validTo).toISOString()}; it needs renewing (server said: ${err.message})`);
   }
   if (/\bCERT_NOT_YET_VALID\b/.test(err.message)) {
-    return new TlsshError(err.code, `the server refused your certificate ${cfg.CertFile}: it is valid only from ${cert.validFrom}; check the server's clock (server said: ${err.message})`);
+    return new TlsshError(err.code, `the server refused your certificate ${cfg.CertFile}: it is valid only from ${new Date(cert.validFrom).toISOString()}; check the server's clock (server said: ${err.message})`);
   }
   const issuer = cert.issuer.split('\n').join(', ');
   return new TlsshError(err.code, `the server does not trust your certificate ${cfg.CertFile}, issued by "${issuer}": its ClientCAFile must hold that CA (server said: ${err.message})`);

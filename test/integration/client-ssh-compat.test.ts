@@ -4,6 +4,7 @@
 
 import { strict as assert } from 'node:assert';
 import { execFileSync, spawn } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
@@ -324,7 +325,12 @@ describe('tlssh as ssh is used', () => {
     const day = 86_400_000;
     const expired = issueCert(fx.ca, { cn, eku: 'clientAuth', fileStem: 'expired', notBefore: new Date(Date.now() - 30 * day), notAfter: new Date(Date.now() - day) });
     const early = issueCert(fx.ca, { cn, eku: 'clientAuth', fileStem: 'early', notBefore: new Date(Date.now() + day), notAfter: new Date(Date.now() + 30 * day) });
-    for (const [c, words] of [[expired, /: it expired on .* \d{4} GMT; it needs renewing \(server said: .*CERT_HAS_EXPIRED/], [early, /: it is valid only from .* \d{4} GMT; check the server's clock \(server said: .*CERT_NOT_YET_VALID/]] as const) {
+    // In the same form as every other date tlssh and tlsshd print (ISO 8601, UTC).
+    const iso = (d: Date): string => new Date(Math.floor(d.getTime() / 1000) * 1000).toISOString();
+    for (const [c, words] of [
+      [expired, new RegExp(`: it expired on ${iso(new Date(new X509Certificate(fs.readFileSync(expired.certFile)).validTo))}; it needs renewing \\(server said: .*CERT_HAS_EXPIRED`)],
+      [early, new RegExp(`: it is valid only from ${iso(new Date(new X509Certificate(fs.readFileSync(early.certFile)).validFrom))}; check the server's clock \\(server said: .*CERT_NOT_YET_VALID`)],
+    ] as const) {
       const r = await runTlssh([...conf, '-o', `CertFile=${c.certFile}`, '-o', `KeyFile=${c.keyFile}`, 'localhost', 'true']);
       assert.equal(r.status, 255);
       const line = failureLines(r.stderr).at(-1) ?? '';
