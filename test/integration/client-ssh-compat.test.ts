@@ -51,6 +51,16 @@ function writeConf(fx: ClientFixture, name: string, lines: Record<string, string
   return f;
 }
 
+/** The fixture's client key and certificate copied to DIR/STEM.key and DIR/STEM.crt; returns DIR. */
+function identityCopy(fx: ClientFixture, dir: string, stem: string): string {
+  const id = path.join(fx.dir, dir);
+  fs.mkdirSync(id, { mode: 0o700 });
+  fs.copyFileSync(fx.client.keyFile, path.join(id, `${stem}.key`));
+  fs.chmodSync(path.join(id, `${stem}.key`), 0o600);
+  fs.copyFileSync(fx.client.certFile, path.join(id, `${stem}.crt`));
+  return id;
+}
+
 describe('tlssh as ssh is used', () => {
   let fx: ClientFixture;
   let conf: string[];
@@ -182,11 +192,7 @@ describe('tlssh as ssh is used', () => {
   });
 
   it('-i takes the key and finds its certificate beside it', async () => {
-    const id = path.join(fx.dir, 'ident');
-    fs.mkdirSync(id, { mode: 0o700 });
-    fs.copyFileSync(fx.client.keyFile, path.join(id, 'me.key'));
-    fs.chmodSync(path.join(id, 'me.key'), 0o600);
-    fs.copyFileSync(fx.client.certFile, path.join(id, 'me.crt'));
+    const id = identityCopy(fx, 'ident', 'me');
     const noId = writeConf(fx, 'no-identity.conf', { Port: String(fx.server.port), ServerCAFile: fx.ca.certFile, CertFile: '/nonexistent.crt', KeyFile: '/nonexistent.key' });
     const r = await runTlssh(['-F', noId, '-i', path.join(id, 'me.key'), 'localhost', 'echo in']);
     assert.equal(r.status, 0, r.stderr);
@@ -194,12 +200,8 @@ describe('tlssh as ssh is used', () => {
   });
 
   it('IdentityFile with %-tokens logs in with the destination\'s own key; a missing one fails the login but only warns under -G', async () => {
-    const id = path.join(fx.dir, 'per-host');
-    fs.mkdirSync(id, { mode: 0o700 });
     // %h is the host connected to; its key and certificate are named after it.
-    fs.copyFileSync(fx.client.keyFile, path.join(id, 'localhost.key'));
-    fs.chmodSync(path.join(id, 'localhost.key'), 0o600);
-    fs.copyFileSync(fx.client.certFile, path.join(id, 'localhost.crt'));
+    const id = identityCopy(fx, 'per-host', 'localhost');
     const perHost = writeConf(fx, 'per-host.conf', { Port: String(fx.server.port), ServerCAFile: fx.ca.certFile, IdentityFile: path.join(id, '%h.key') });
     const r = await runTlssh(['-F', perHost, 'localhost', 'echo in']);
     assert.equal(r.status, 0, r.stderr);
