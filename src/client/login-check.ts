@@ -27,7 +27,9 @@ export function userTheCertificateCannotName(certFile: string, user: string): st
     return undefined;
   }
   const cn = cns.length === 1 ? cns[0]! : undefined;
-  if (cn === undefined || cn === user || cn.toLowerCase().startsWith(`${user.toLowerCase()}.`)) return undefined;
+  // Case counts, as on the server. A ClientDomain the client cannot know may still make a longer
+  // prefix the user (CN a.b.example, ClientDomain example): only what no domain could give is refused.
+  if (cn === undefined || cn === user || cn.startsWith(`${user}.`)) return undefined;
   return `certificate is for user ${cn}, not ${user}`;
 }
 

@@ -310,6 +310,18 @@ describe('tlssh as ssh is used', () => {
     assert.equal(mismatch.status, 255, mismatch.stderr);
     assert.equal(mismatch.stderr, `tlssh: certificate is for user ${fx.user}, not someone-else\n`);
     assert.equal((await runTlssh([...conf, '-N', `${fx.user}@localhost`])).status, 0);
+    // With ClientDomain the CN is USER.domain; case counts there, as on the server.
+    const dom = await startFixture({ serverConfig: { ClientDomain: 'example.com' } });
+    try {
+      const c = issueCert(dom.ca, { cn: `${dom.user}.example.com`, eku: 'clientAuth' });
+      const args = ['-c', dom.configFile, '-o', `CertFile=${c.certFile}`, '-o', `KeyFile=${c.keyFile}`, '-N'];
+      assert.equal((await runTlssh([...args, '-l', dom.user, 'localhost'])).status, 0);
+      const upper = await runTlssh([...args, '-l', dom.user.toUpperCase(), 'localhost']);
+      assert.equal(upper.status, 255, upper.stderr);
+      assert.match(upper.stderr, /certificate is for user /);
+    } finally {
+      await dom.stop();
+    }
   });
 
   it('a certificate the server does not trust: the message names the certificate file and its issuer', async () => {
