@@ -261,11 +261,13 @@ async function makeCsr(plan: Plan, c: CsrPlan, keyFile: string, secrets: Secrets
  * A key alone logs nobody in: a newcomer needs to hear that a CA must sign a request for it, and
  * where tlssh looks for the certificate (beside the key, identity-file.ts).
  */
-function nextStep(keyFile: string, io: Output): void {
+function nextStep(plan: Plan, keyFile: string, io: Output): void {
   const candidates = certificateCandidates(keyFile);
   const cert = candidates.length > 2 ? candidates[2]! : candidates[0]!;
   const csr = cert.replace(/\.crt$/, '.csr');
-  io.info(`Next, a certificate: tlssh-keygen --csr ${csr} --key ${keyFile} --subject /CN=${userInfo().username} --client`);
+  // A TPM key signs its request in the TPM it was made in: the same --tcti, when one was given.
+  const tcti = plan.tpm.tcti !== undefined && readKeyFile(keyFile).kind === 'tss2' ? ` --tcti ${plan.tpm.tcti}` : '';
+  io.info(`Next, a certificate: tlssh-keygen${tcti} --csr ${csr} --key ${keyFile} --subject /CN=${userInfo().username} --client`);
   io.info(`(a server's: --server --san DNS:HOST); your CA signs the request, and the certificate goes in ${cert}.`);
 }
 
@@ -275,7 +277,7 @@ export async function runPlan(plan: Plan, env: NodeJS.ProcessEnv, io: Output): P
     if (plan.print !== undefined) return await printKey(plan.print, plan.printPublic === true, secrets, io);
     if (plan.create) await createKey(plan, plan.create, secrets, env, io);
     if (plan.csr) await makeCsr(plan, plan.csr, plan.csr.key ?? (plan.create as CreatePlan).out, secrets, io);
-    else if (plan.create) nextStep(plan.create.out, io);
+    else if (plan.create) nextStep(plan, plan.create.out, io);
   } finally {
     releaseTpm();
   }

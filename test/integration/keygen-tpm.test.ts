@@ -119,6 +119,18 @@ for (const [name, stem, args] of shapes) {
   });
 }
 
+test('a new TPM key ends with the next step, a request command that works as printed, with its --tcti', () => {
+  const out = ok(keygen(['--tpm', '--tcti', tpm.tcti, '-o', path.join(dir, 'hint.tss')], { TPM2TOOLS_TCTI: '' }));
+  const line = out.split('\n').find((l) => l.startsWith('Next, a certificate: '));
+  assert.ok(line, out);
+  const command = line.slice('Next, a certificate: '.length).split(' ');
+  assert.deepEqual(command.slice(0, 5), ['tlssh-keygen', '--tcti', tpm.tcti, '--csr', path.join(dir, 'hint.csr')]);
+  assert.match(out, new RegExp(`the certificate goes in ${path.join(dir, 'hint.crt').replace(/[.]/g, '\\.')}\\.`));
+  // Run as printed, with no TPM in the environment: the request is signed in the key's TPM.
+  ok(keygen(command.slice(1), { TPM2TOOLS_TCTI: '' }));
+  assert.ok(csrVerifies(path.join(dir, 'hint.csr')));
+});
+
 test('without -o the key goes to ~/.tlssh/keys/default.key, directories made 0700', () => {
   ok(keygen(['--tpm', '-q']));
   const file = path.join(dir, '.tlssh', 'keys', 'default.key');
