@@ -133,7 +133,7 @@ class MuxConnectionImpl extends EventEmitter<MuxConnectionEvents> implements Mux
         this.ended(err);
       });
     } else {
-      settle?.reject(new TlsshError('TLSSH_ERR_MAX_SESSIONS', 'the server does not share connections (it chose tlssh/2): it logs a connection in only with a session'));
+      settle?.reject(new TlsshError('TLSSH_ERR_ALPN', 'the server does not share connections (it chose tlssh/2): it logs a connection in only with a session'));
       this.mux = undefined;
       socket.once('close', () => this.ended(undefined));
     }

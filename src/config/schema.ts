@@ -208,7 +208,7 @@ function offOnly(name: string, off: readonly string[], why: string): KeywordSpec
       if (off.includes(text.toLowerCase())) return text;
       throw new ValueProblem(`${shown(text)} is not supported (${why}); only ${JSON.stringify(off[0])} is accepted`);
     },
-    ignored: `what tlssh does anyway`,
+    ignored: 'what tlssh does anyway',
   });
 }
 
