@@ -167,7 +167,9 @@ describe('connection sharing (ControlMaster, ControlPath, ControlPersist)', () =
     const pid = await masterPid(args);
     const child = spawn(process.execPath, [TLSSH, ...args, 'localhost', 'echo started; read x; echo "got $x"'], { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
+    let stderr = '';
     child.stdout.on('data', (b: Buffer) => { out += b.toString(); });
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
     const done = new Promise<number | null>((resolve) => child.once('close', (status) => resolve(status)));
     await eventually('the session started', () => out === 'started\n');
     const stop = await runTlssh([...args, '-O', 'stop', 'localhost']);
@@ -176,7 +178,8 @@ describe('connection sharing (ControlMaster, ControlPath, ControlPersist)', () =
     await eventually('the socket is removed', () => !fs.existsSync(socket));
     assert.ok(isAlive(pid), 'the master waits for its session');
     child.stdin.end('more\n');
-    assert.equal(await done, 0);
+    // Once 255 in CI (at ef00ca3), not seen again in runs of its own: its words, should it recur.
+    assert.equal(await done, 0, `tlssh said: ${stderr}\n${fx.server.logs().split('\n').slice(-15).join('\n')}`);
     assert.equal(out, 'started\ngot more\n');
     await eventually('the master ends after its last session', () => !isAlive(pid));
   });
