@@ -11,35 +11,32 @@ import { TlsshError } from '../errors';
 import { openMuxConnection } from './mux-connection';
 
 /**
- * A user asked for with -l or user@ that the certificate cannot name. The login of a shared
- * connection names no user (the certificate does), so this is the one part of -N's answer
- * decided here, by the server's own rule (src/server/cert-user.ts): the CN is the user, or
- * `user.ClientDomain`. Only a user that no ClientDomain could give is refused.
+ * Throws for a user asked for with -l or user@ that the certificate cannot name, before anything
+ * is asked of the server. The login of a shared connection names no user (the certificate does),
+ * so this is the one part of -N's answer decided here, by the server's own rule
+ * (src/server/cert-user.ts): the CN is the user, or `user.ClientDomain`. Only a user that no
+ * ClientDomain could give is refused.
  */
-export function userTheCertificateCannotName(certFile: string, user: string): string | undefined {
-  if (user === '') return undefined;
+export function refuseUserTheCertificateCannotName(cfg: Pick<ClientConfig, 'CertFile' | 'User'>): void {
+  const user = cfg.User;
+  if (user === '') return;
   let cns: string[];
   try {
-    const subject = new X509Certificate(fs.readFileSync(certFile)).subject;
+    const subject = new X509Certificate(fs.readFileSync(cfg.CertFile)).subject;
     cns = subject.split('\n').filter((l) => l.startsWith('CN=')).map((l) => l.slice(3));
   } catch {
-    // Unreadable here: the connection would have failed already with its own words.
-    return undefined;
+    // Unreadable here: the connection fails with its own words.
+    return;
   }
   const cn = cns.length === 1 ? cns[0]! : undefined;
   // Case counts, as on the server. A ClientDomain the client cannot know may still make a longer
   // prefix the user (CN a.b.example, ClientDomain example): only what no domain could give is refused.
-  if (cn === undefined || cn === user || cn.startsWith(`${user}.`)) return undefined;
-  return `certificate is for user ${cn}, not ${user}`;
+  if (cn === undefined || cn === user || cn.startsWith(`${user}.`)) return;
+  throw new TlsshError('TLSSH_ERR_USER_MISMATCH', `certificate is for user ${cn}, not ${user}`);
 }
 
 /** Resolves once the server has logged the connection in; rejects with its refusal. */
 export async function checkLogin(cfg: ClientConfig, socket: TLSSocket, debug?: (line: string) => void): Promise<void> {
-  const mismatch = userTheCertificateCannotName(cfg.CertFile, cfg.User);
-  if (mismatch) {
-    socket.destroy();
-    throw new TlsshError('TLSSH_ERR_USER_MISMATCH', mismatch);
-  }
   const conn = openMuxConnection(socket, { keepalive: cfg.Keepalive, keepaliveMaxMissed: cfg.ServerAliveCountMax, ...(debug ? { debug } : {}) });
   if (!conn.multiplexing) {
     socket.destroy();

@@ -130,6 +130,8 @@ async function start(argv: string[], socketPath: string, cwd: string, own: strin
       });
     const { MUX_ALPN, openMuxConnection } = require('./mux-connection') as typeof import('./mux-connection');
     const { negotiated } = require('../protocol/alpn') as typeof import('../protocol/alpn');
+    // Asked of nobody: a user the certificate cannot name (login-check.ts).
+    if (args.noCommand) (require('./login-check') as typeof import('./login-check')).refuseUserTheCertificateCannotName(loaded);
     const { cfg, socket, reconnect } = await authenticate(loaded, args.host, log, loaded.BatchMode ? undefined : prompt, MUX_ALPN);
     if (negotiated(socket.alpnProtocol)?.multiplexed !== true) {
       // A server without the extension: one connection per session, still without a client start-up.
@@ -139,12 +141,7 @@ async function start(argv: string[], socketPath: string, cwd: string, own: strin
       const conn = openMuxConnection(socket, { keepalive: cfg.Keepalive, keepaliveMaxMissed: cfg.ServerAliveCountMax, ...(log.debug2 ? { debug: log.debug2 } : {}) });
       // A master started on its own (-N) is "ready" only once its login is: the client that
       // started it then says why it was refused, instead of returning 0.
-      if (args.noCommand) {
-        const { userTheCertificateCannotName } = require('./login-check') as typeof import('./login-check');
-        const mismatch = userTheCertificateCannotName(cfg.CertFile, cfg.User);
-        if (mismatch) throw new TlsshError('TLSSH_ERR_USER_MISMATCH', mismatch);
-        await conn.loggedIn;
-      }
+      if (args.noCommand) await conn.loggedIn;
       // Without its connection a master has nothing to offer: its sessions end, and so does it.
       conn.once('close', (err) => m.end(`connection to ${args.host} lost${err ? `: ${err.message}` : ''}`));
       // eslint-disable-next-line @typescript-eslint/no-require-imports

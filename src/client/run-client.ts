@@ -127,9 +127,11 @@ async function connectAndRun(args: ClientArgs, loaded: ClientConfig, env: NodeJS
 
   // -N: ssh keeps the connection for its forwardings; tlssh has none, so it checks the login
   // (login-check.ts), which takes a shared connection's ALPN.
-  const { cfg, socket } = await authenticate(loaded, args.host, log, undefined, args.noCommand ? MUX_ALPN : undefined);
-  if (args.noCommand) {
-    await (await import('./login-check')).checkLogin(cfg, socket, log.debug2);
+  const loginCheck = args.noCommand ? await import('./login-check') : undefined;
+  loginCheck?.refuseUserTheCertificateCannotName(loaded);
+  const { cfg, socket } = await authenticate(loaded, args.host, log, undefined, loginCheck ? MUX_ALPN : undefined);
+  if (loginCheck) {
+    await loginCheck.checkLogin(cfg, socket, log.debug2);
     debug?.('-N: logged in; no command to run');
     return 0;
   }
