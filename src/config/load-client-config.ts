@@ -12,7 +12,7 @@ import { deepFreeze } from './deep-freeze';
 import { assertOnlyOwnerWrites, recordSecretFiles } from './file-permissions';
 import { hostMatches } from './host-patterns';
 import { resolveIdentity, type Identity } from './identity-file';
-import { expandPathTokens, tokenContext } from './percent-tokens';
+import { expandPathTokens, tokenContext, type TokenContext } from './percent-tokens';
 import { secretFilesIn } from './load-server-config';
 import type { ConfigStatement } from './parse-config-text';
 import { readConfigFile } from './read-config-files';
@@ -130,10 +130,14 @@ function buildClientConfig(fold: ConfigFold, host: string, home: string, notes: 
   }
   // `IdentityFile ~/.tlssh/keys/%h.key`: ssh's tokens, once the destination is known. Defaults
   // are never expanded (a % in a home directory is a character).
-  const tokens = tokenContext({ host, HostName: String(values['HostName']), Port: Number(values['Port']), User: String(values['User']) }, home);
+  // The context (the user database, the host name) only when a token asks for it: this runs at
+  // every start.
+  let tokens: TokenContext | undefined;
   for (const field of ['IdentityFile', 'CertFile', 'KeyFile']) {
     const v = values[field];
-    if (fold.values.has(field) && typeof v === 'string' && v.includes('%')) values[field] = expandPathTokens(v, tokens);
+    if (!fold.values.has(field) || typeof v !== 'string' || !v.includes('%')) continue;
+    tokens ??= tokenContext({ host, HostName: String(values['HostName']), Port: Number(values['Port']), User: String(values['User']) }, home);
+    values[field] = expandPathTokens(v, tokens);
   }
   const identity = values['IdentityFile'];
   if (typeof identity === 'string' && identity !== '') {
