@@ -29,14 +29,12 @@ export class Keepalive {
         this.hooks.timedOut(new TlsshError('TLSSH_ERR_KEEPALIVE_TIMEOUT', `peer did not answer ${maxMissed} keepalives in ${maxMissed * seconds} seconds`));
         return;
       }
-      this.cookie = (this.cookie + 1) >>> 0;
-      this.outstanding.push(this.cookie);
-      this.hooks.sendPing(this.cookie);
+      this.pingNow();
     }, seconds * 1000);
     this.timer.unref();
   }
 
-  /** One ping now, apart from the interval: a server's at login, which tells the client it is in. */
+  /** The next ping; also one apart from the interval, a server's at login, which tells the client it is in. */
   pingNow(): void {
     this.cookie = (this.cookie + 1) >>> 0;
     this.outstanding.push(this.cookie);
