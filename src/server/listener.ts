@@ -26,7 +26,7 @@ import { parseWorkerMessage } from './ipc-messages';
 import { LoginRecords, ttyOwner } from './login-records';
 import type { Logger, LogSink } from './log';
 import { shouldDrop } from './max-startups';
-import { closePamSession, pamDecision, pamServiceNote, type PamDecision } from './pam-session';
+import { closePamSession, pamAtStart, pamServiceNote, type PamDecision } from './pam-session';
 import { PamSessionRegistry } from './pam-session-registry';
 import { checkRuntimeDir } from './runtime-dir';
 import { openFileKey, startFileKey, type FileKeySigner } from './file-key';
@@ -711,9 +711,7 @@ export class Listener {
    */
   /** Whether PAM is on for `cfg`; throws when UsePAM yes cannot be honoured. Logs nothing. */
   private pamFor(cfg: ServerConfig): PamDecision {
-    const d = pamDecision(cfg, process.geteuid?.() ?? 0);
-    if (!d.on && d.refuse) throw new TlsshError('TLSSH_ERR_PAM_UNAVAILABLE', `UsePAM yes, but ${d.why}`);
-    return d;
+    return pamAtStart(cfg, process.geteuid?.() ?? 0);
   }
 
   /** For the configuration now in force. */

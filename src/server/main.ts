@@ -18,7 +18,7 @@ import { Listener, TLSSHD_EXEC_ARGV, type BoundAddress } from './listener';
 import { Logger, fileProblem, logFileProblem, openLogFile, syslogSocketProblem, type LogLevel, type LogSink } from './log';
 import { checkRuntimeDir } from './runtime-dir';
 import { listenAddresses } from '../config/listen-address';
-import { pamDecision, pamServiceNote } from './pam-session';
+import { pamAtStart, pamServiceNote } from './pam-session';
 import { checkServerFiles, checkTpmSignature, signInProcess, signThroughAgent, type ServerFiles } from './startup-checks';
 import { exitQuietlyOnEpipe } from '../quiet-epipe';
 import { emptyDefaultTrust } from '../transport/default-trust';
@@ -146,8 +146,7 @@ async function testSetup(cfg: ServerConfig): Promise<void> {
   }
   // As the start decides it: an explicit UsePAM yes without the addon stops the daemon, and a
   // missing service file means /etc/pam.d/other's rules (often pam_deny, or no pam_loginuid).
-  const pam = pamDecision(cfg, process.geteuid?.() ?? 0);
-  if (!pam.on && pam.refuse) throw new TlsshError('TLSSH_ERR_PAM_UNAVAILABLE', `UsePAM yes, but ${pam.why}`);
+  const pam = pamAtStart(cfg, process.geteuid?.() ?? 0);
   const pamNote = pam.on ? pamServiceNote(cfg.PAMServiceName) : undefined;
   if (pamNote) warn([pamNote]);
   if (cfg.PrivkeyEngine === 'tpm') await checkTpmSignature(cfg, files.cert, await signInProcess(cfg));

@@ -81,6 +81,13 @@ export function pamDecision(
   return { on: false, why: a.why, refuse: explicit };
 }
 
+/** pamDecision for the start, a reload and `tlsshd -t`: throws when UsePAM yes cannot be honoured. */
+export function pamAtStart(cfg: Pick<ServerConfig, 'UsePAM' | 'origin'>, euid: number): PamDecision {
+  const d = pamDecision(cfg, euid);
+  if (!d.on && d.refuse) throw new TlsshError('TLSSH_ERR_PAM_UNAVAILABLE', `UsePAM yes, but ${d.why}`);
+  return d;
+}
+
 /** A note for the log when /etc/pam.d/<service> is missing: libpam then uses /etc/pam.d/other. */
 export function pamServiceNote(service: string, dir = '/etc/pam.d'): string | undefined {
   return fs.existsSync(`${dir}/${service}`) ? undefined : `${dir}/${service} does not exist: PAM uses ${dir}/other for tlsshd`;
