@@ -178,7 +178,8 @@ async function chooseWhere(plan: Plan, env: NodeJS.ProcessEnv): Promise<{ where:
 
 const UNUSABLE_TPM = new Set(['TLSSH_ERR_TPM_UNAVAILABLE', 'TLSSH_ERR_TPM_PERMISSION', 'TLSSH_ERR_TPM_NATIVE_MISSING']);
 
-async function createKey(plan: Plan, given: CreatePlan, secrets: Secrets, env: NodeJS.ProcessEnv, io: Output): Promise<void> {
+/** Makes the key; says where it went, the TPM or a file (`auto` decides here). */
+async function createKey(plan: Plan, given: CreatePlan, secrets: Secrets, env: NodeJS.ProcessEnv, io: Output): Promise<'tpm' | 'file'> {
   let c = given;
   refuseExisting(c.out, c.force);
   if (plan.csr) refuseExisting(plan.csr.out, plan.csr.force);
@@ -206,7 +207,7 @@ async function createKey(plan: Plan, given: CreatePlan, secrets: Secrets, env: N
     writeNewFile(c.out, key.pem, { mode: 0o600, force: c.force });
     io.info(`Your key has been saved in ${c.out}${password === '' ? '' : ' (encrypted)'}`);
     io.info(keyLine(key.publicKey, c.out, 'key file'));
-    return;
+    return 'file';
   }
   const tpm = tpmFacade();
   const pemKey = c.wrap !== undefined ? await keyToWrap(c.wrap, env) : undefined;
@@ -223,6 +224,7 @@ async function createKey(plan: Plan, given: CreatePlan, secrets: Secrets, env: N
   const publicKey = tpm.tpmPublicKey(contents.text, c.out);
   io.info(`Your TPM key has been saved in ${c.out}${c.wrap !== undefined ? ` (imported from ${c.wrap})` : ''}`);
   io.info(keyLine(publicKey, c.out, tpmKeyNote(contents)));
+  return 'tpm';
 }
 
 async function signerFor(file: string, plan: Plan, secrets: Secrets): Promise<CsrSigner> {
@@ -261,12 +263,12 @@ async function makeCsr(plan: Plan, c: CsrPlan, keyFile: string, secrets: Secrets
  * A key alone logs nobody in: a newcomer needs to hear that a CA must sign a request for it, and
  * where tlssh looks for the certificate (beside the key, identity-file.ts).
  */
-function nextStep(plan: Plan, keyFile: string, io: Output): void {
+function nextStep(plan: Plan, keyFile: string, inTpm: boolean, io: Output): void {
   const candidates = certificateCandidates(keyFile);
   const cert = candidates.length > 2 ? candidates[2]! : candidates[0]!;
   const csr = cert.replace(/\.crt$/, '.csr');
   // A TPM key signs its request in the TPM it was made in: the same --tcti, when one was given.
-  const tcti = plan.tpm.tcti !== undefined && readKeyFile(keyFile).kind === 'tss2' ? ` --tcti ${plan.tpm.tcti}` : '';
+  const tcti = inTpm && plan.tpm.tcti !== undefined ? ` --tcti ${plan.tpm.tcti}` : '';
   io.info(`Next, a certificate: tlssh-keygen${tcti} --csr ${csr} --key ${keyFile} --subject /CN=${userInfo().username} --client`);
   io.info(`(a server's: --server --san DNS:HOST); your CA signs the request, and the certificate goes in ${cert}.`);
 }
@@ -275,9 +277,9 @@ export async function runPlan(plan: Plan, env: NodeJS.ProcessEnv, io: Output): P
   const secrets = new Secrets(plan, env);
   try {
     if (plan.print !== undefined) return await printKey(plan.print, plan.printPublic === true, secrets, io);
-    if (plan.create) await createKey(plan, plan.create, secrets, env, io);
+    const madeIn = plan.create ? await createKey(plan, plan.create, secrets, env, io) : undefined;
     if (plan.csr) await makeCsr(plan, plan.csr, plan.csr.key ?? (plan.create as CreatePlan).out, secrets, io);
-    else if (plan.create) nextStep(plan, plan.create.out, io);
+    else if (plan.create) nextStep(plan, plan.create.out, madeIn === 'tpm', io);
   } finally {
     releaseTpm();
   }

@@ -19,7 +19,7 @@ const MAN: Readonly<Record<string, string>> = {
 const OPTION = /(?<![\w-])(--?[A-Za-z0-9][\w-]*)/g;
 
 /** The options --help names: the first column of its option lines, and its "Long forms" line. */
-export function helpOptions(help: string): Set<string> {
+function helpOptions(help: string): Set<string> {
   const out = new Set<string>();
   for (const line of help.split('\n')) {
     const longForms = line.startsWith('Long forms:') || /^--[a-z]/.test(line);
@@ -32,7 +32,7 @@ export function helpOptions(help: string): Set<string> {
 }
 
 /** The options the man page describes: each `Fl` on an `.It` line. */
-export function manOptions(text: string): Set<string> {
+function manOptions(text: string): Set<string> {
   const out = new Set<string>();
   for (const line of text.split('\n')) {
     if (!line.startsWith('.It Fl')) continue;
