@@ -9,6 +9,7 @@
 
 import { existsSync } from 'node:fs';
 import { applyTtyFlag, type TtyRequest } from './pty-decision';
+import type { CommandLineSetting } from '../config/types';
 
 export interface ClientArgs {
   /** The host as typed, without any user@ part. */
@@ -18,12 +19,12 @@ export interface ClientArgs {
   /** -F FILE or -c FILE, replacing the default configuration files. */
   configFile: string | undefined;
   /** `Keyword=value` from -o, -l, -p, -i and user@host, in command-line order: the first of a keyword wins. */
-  overrides: string[];
+  overrides: CommandLineSetting[];
   /**
    * `Keyword=value` from the flags ssh applies whenever they come (-4 -6 -b -e -E -q -M -S): the
    * last of a keyword wins, over any -o of it.
    */
-  flagOverrides: string[];
+  flagOverrides: CommandLineSetting[];
   ttyRequest: TtyRequest;
   /** Number of -v flags. */
   verbose: number;
@@ -135,8 +136,10 @@ type Action =
   | { kind: 'refuse'; value: boolean; why: string };
 
 interface ParseState {
-  overrides: string[];
-  flagOverrides: string[];
+  overrides: CommandLineSetting[];
+  flagOverrides: CommandLineSetting[];
+  /** The option being applied, as typed (`-e xx`), for the messages of the setting it makes. */
+  typed: string;
   tty: TtyRequest;
   configFile: string | undefined;
   verbose: number;
@@ -178,8 +181,8 @@ function x11Asked(s: ParseState, letter: string): void {
 const toggle =
   (name: string, fixed?: string): Action =>
     fixed === undefined
-      ? { kind: 'value', apply: (s, v) => void s.flagOverrides.push(`${name}=${v}`) }
-      : { kind: 'flag', apply: (s) => void s.flagOverrides.push(`${name}=${fixed}`) };
+      ? { kind: 'value', apply: (s, v) => void s.flagOverrides.push({ statement: `${name}=${v}`, typed: s.typed }) }
+      : { kind: 'flag', apply: (s) => void s.flagOverrides.push({ statement: `${name}=${fixed}`, typed: s.typed }) };
 
 const NO_FORWARDING = 'tlssh has no port forwarding, stdio forwarding or jump hosts';
 
@@ -204,23 +207,23 @@ const OPTION_TABLE: Readonly<Record<string, Action>> = {
     apply: (s, v) => {
       // ssh's -E is a log file; tlssh's (the original's) is the key engine.
       if (v.toLowerCase() !== 'tpm' && /[/.]/.test(v)) throw new UsageProblem(`-E takes a private key engine (tpm), not a file: ssh's -E LOGFILE is not supported; redirect standard error instead (2>${v})`);
-      s.flagOverrides.push(`PrivkeyEngine=${v}`);
+      s.flagOverrides.push({ statement: `PrivkeyEngine=${v}`, typed: s.typed });
       return undefined;
     },
   },
   e: toggle('EscapeChar'),
   G: { kind: 'flag', apply: (s) => void (s.dumpConfig = true) },
   // ssh adds each -i to its list, and tries them in order: the first one is the key.
-  i: { kind: 'value', apply: (s, v) => void s.overrides.push(`IdentityFile=${v}`) },
+  i: { kind: 'value', apply: (s, v) => void s.overrides.push({ statement: `IdentityFile=${v}`, typed: s.typed }) },
   // In the order typed, as -p: the first -l, -p or -o of a keyword wins, as in ssh.
-  l: { kind: 'value', apply: (s, v) => void s.overrides.push(`User=${v}`) },
+  l: { kind: 'value', apply: (s, v) => void s.overrides.push({ statement: `User=${v}`, typed: s.typed }) },
   N: { kind: 'flag', apply: (s) => void (s.noCommand = true) },
   f: { kind: 'flag', apply: (s) => void (s.background = true) },
   n: { kind: 'flag', apply: (s) => void (s.stdinNull = true) },
   o: {
     kind: 'value',
     apply: (s, v) => {
-      s.overrides.push(v);
+      s.overrides.push({ statement: v, typed: s.typed });
       if (/^\s*forwardx11\s*(?:=|\s)\s*yes\s*$/i.test(v)) s.x11 = true;
       return undefined;
     },
@@ -230,7 +233,7 @@ const OPTION_TABLE: Readonly<Record<string, Action>> = {
     kind: 'value',
     apply: (s, v) => {
       if (!/^[0-9]{1,5}$/.test(v) || Number(v) < 1 || Number(v) > 65535) throw new UsageProblem(`Bad port '${v}': -p takes a number from 1 to 65535`);
-      s.overrides.push(`Port=${v}`);
+      s.overrides.push({ statement: `Port=${v}`, typed: s.typed });
       return undefined;
     },
   },
@@ -253,7 +256,7 @@ const OPTION_TABLE: Readonly<Record<string, Action>> = {
     kind: 'flag',
     apply: (s) => {
       s.masterFlags += 1;
-      s.flagOverrides.push(`ControlMaster=${s.masterFlags === 1 ? 'yes' : 'ask'}`);
+      s.flagOverrides.push({ statement: `ControlMaster=${s.masterFlags === 1 ? 'yes' : 'ask'}`, typed: s.typed });
     },
   },
   m: { kind: 'ignore', value: true, why: 'TLS 1.3 chooses its own MACs' },
@@ -377,9 +380,11 @@ function parseOptions(argv: readonly string[], start: number, s: ParseState): { 
           if (i >= argv.length) throw new UsageProblem(`option '${name}' needs an argument`, true);
           value = argv[i++]!;
         }
+        s.typed = `${name} ${value}`;
         action.apply(s, value);
       } else if (action.kind === 'flag') {
         if (eq >= 0) throw new UsageProblem(`option '${name}' takes no argument`, true);
+        s.typed = name;
         action.apply(s);
       }
       continue;
@@ -396,6 +401,7 @@ function parseOptions(argv: readonly string[], start: number, s: ParseState): { 
         else throw new UsageProblem(`option '-${letter}' needs an argument`, true);
         j = arg.length;
       }
+      s.typed = value === undefined ? `-${letter}` : `-${letter} ${value}`;
       switch (action.kind) {
         case 'flag':
           action.apply(s);
@@ -418,6 +424,7 @@ export function parseArgs(argv: readonly string[], version: string): ParseResult
   const s: ParseState = {
     overrides: [],
     flagOverrides: [],
+    typed: '',
     tty: 'auto',
     configFile: undefined,
     verbose: 0,
@@ -462,13 +469,13 @@ export function parseArgs(argv: readonly string[], version: string): ParseResult
   }
   const { user, host } = uri ?? splitDestination(destination);
   // A URI's port goes last, like its user: -p and -o Port, which come first, win over it, as in ssh.
-  if (uri?.port !== undefined) s.overrides.push(`Port=${uri.port}`);
+  if (uri?.port !== undefined) s.overrides.push({ statement: `Port=${uri.port}`, typed: destination });
   if (host === '') return usageError(`no host in "${destination}"`);
   if (user === '') return usageError(`empty user name in "${destination}"`);
   // -l and -o User win over user@host, as in ssh; all of them win over the configuration files.
   // On the command line the first value of a keyword wins (load-client-config.ts), so user@host
   // goes last, where any -l or -o User, typed before or after the host, comes before it.
-  if (user !== undefined) s.overrides.push(`User=${user}`);
+  if (user !== undefined) s.overrides.push({ statement: `User=${user}`, typed: destination });
   if (s.subsystem && words.length === 0) return usageError('-s needs a subsystem name after the host');
   // ssh -f runs the command in the background after the login; Node cannot fork a process that
   // holds a connection, so tlssh has only ssh -fN's use of it: a master, which is detached anyway.

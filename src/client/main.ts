@@ -26,7 +26,8 @@ if (parsed.kind === 'exit') {
   // ssh says when X11 forwarding does not happen; tlssh has none, so asking for it gets the
   // same kind of line (-q, or else the first -o LogLevel, silences it; the configuration files are
   // not read yet).
-  const level = args.flagOverrides.filter((o) => /^\s*loglevel\b/i.test(o)).pop() ?? args.overrides.find((o) => /^\s*loglevel\b/i.test(o)) ?? '';
+  const isLogLevel = (o: { statement: string }): boolean => /^\s*loglevel\b/i.test(o.statement);
+  const level = (args.flagOverrides.filter(isLogLevel).pop() ?? args.overrides.find(isLogLevel))?.statement ?? '';
   const quiet = /quiet\s*$/i.test(level);
   if (args.x11 && !args.dumpConfig && !args.controlCommand && !quiet) writeStderrLine('tlssh: X11 forwarding is not supported; the session goes on without it');
   const onVerbosity = (v: number): void => {

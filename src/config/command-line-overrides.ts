@@ -4,6 +4,7 @@ import { configError, type Where } from './config-error';
 import { SyntaxProblem, lexLine } from './line-lexer';
 import { lookupKeyword, parseValue, refuseCutCommand } from './parse-config-text';
 import type { ConfigSchema, KeywordSpec } from './schema';
+import type { CommandLineSetting } from './types';
 
 export interface Override {
   readonly spec: KeywordSpec;
@@ -11,12 +12,13 @@ export interface Override {
   readonly where: Where;
 }
 
-export function parseOverrides(args: readonly string[], schema: ConfigSchema, home: string): Override[] {
-  return args.map((arg) => parseOverride(arg, schema, home));
+/** A plain string is an `-o` argument; a flag's setting keeps what was typed, so that its errors name the flag. */
+export function parseOverrides(args: readonly (string | CommandLineSetting)[], schema: ConfigSchema, home: string): Override[] {
+  return args.map((a) => (typeof a === 'string' ? parseOverride(a, `-o ${a}`, schema, home) : parseOverride(a.statement, a.typed, schema, home)));
 }
 
-function parseOverride(arg: string, schema: ConfigSchema, home: string): Override {
-  let where: Where = { commandLine: arg };
+function parseOverride(arg: string, typed: string, schema: ConfigSchema, home: string): Override {
+  let where: Where = { commandLine: typed };
   let lexed;
   try {
     lexed = lexLine(arg);
@@ -38,7 +40,7 @@ function parseOverride(arg: string, schema: ConfigSchema, home: string): Overrid
   if (!/[=\s]/.test(arg.trim())) throw configError('TLSSH_ERR_CONFIG_SYNTAX', where, spec.name, 'no value after the keyword: -o Keyword=value');
   if (spec.secret) {
     // The argument itself must not reach a message or log: argv is readable by every local user.
-    where = { commandLine: `${spec.name}=...` };
+    where = { commandLine: `-o ${spec.name}=...` };
     throw configError(
       'TLSSH_ERR_CONFIG_BAD_VALUE',
       where,

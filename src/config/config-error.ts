@@ -2,13 +2,13 @@
 // jump straight to the line: "/etc/tlssh/tlsshd.conf:12: Port: ..." or "command line: -o ...".
 import { TlsshError, type ErrorCode } from '../errors';
 
-/** A line of a file (line 0: the file as a whole), or one `-o` argument. */
+/** A line of a file (line 0: the file as a whole), or one command-line option as typed (`-o Port=x`, `-e xx`). */
 export type Where =
   | { readonly file: string; readonly line: number }
   | { readonly commandLine: string };
 
 export function whereText(where: Where): string {
-  if (!('file' in where)) return `command line: -o ${where.commandLine}`;
+  if (!('file' in where)) return `command line: ${where.commandLine}`;
   return where.line > 0 ? `${where.file}:${where.line}` : where.file;
 }
 

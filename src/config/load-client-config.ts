@@ -118,7 +118,7 @@ function buildClientConfig(fold: ConfigFold, host: string, home: string, notes: 
   if (values['ServerCAFile'] === '' && values['ServerCAPath'] === '') {
     throw configError(
       'TLSSH_ERR_CONFIG_BAD_VALUE',
-      fold.where.get('ServerCAFile') ?? fold.where.get('ServerCAPath') ?? { commandLine: 'ServerCAFile=' },
+      fold.where.get('ServerCAFile') ?? fold.where.get('ServerCAPath') ?? { commandLine: '-o ServerCAFile=' },
       'ServerCAFile',
       'ServerCAFile and ServerCAPath are both empty: no server certificate could be verified',
     );

@@ -60,7 +60,7 @@ function buildServerConfig(fold: ConfigFold): ServerConfig {
   if (values['ClientCAFile'] === '' && values['ClientCAPath'] === '') {
     throw configError(
       'TLSSH_ERR_CONFIG_BAD_VALUE',
-      fold.where.get('ClientCAFile') ?? fold.where.get('ClientCAPath') ?? { commandLine: 'ClientCAFile=' },
+      fold.where.get('ClientCAFile') ?? fold.where.get('ClientCAPath') ?? { commandLine: '-o ClientCAFile=' },
       'ClientCAFile',
       'ClientCAFile and ClientCAPath are both empty: no client certificate could be verified',
     );

@@ -195,16 +195,22 @@ export interface ClientConfig extends CommonConfig {
   readonly warnings: readonly string[];
 }
 
+/** One setting from the client's command line: `Keyword=value`, and what the user typed for it (`-e xx`), for messages. */
+export interface CommandLineSetting {
+  readonly statement: string;
+  readonly typed: string;
+}
+
 export interface LoadOptions {
   /** `-c FILE`: replaces the default file list. */
   file?: string;
   /** `-o Keyword=value` arguments, in order; later ones win (the client's: the first one). */
-  overrides?: readonly string[];
+  overrides?: readonly (string | CommandLineSetting)[];
 }
 
 export interface ClientLoadOptions extends LoadOptions {
   /** The client's flags that stand for keywords (cli-args.ts `flagOverrides`): applied last, the last one winning. */
-  flagOverrides?: readonly string[];
+  flagOverrides?: readonly CommandLineSetting[];
   /** The host as the user typed it (without user@). */
   host: string;
   /** Home directory used to expand `~`; defaults to os.homedir(). */

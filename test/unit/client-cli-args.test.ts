@@ -12,6 +12,9 @@ function args(argv: string[]): ClientArgs {
   return (r as { args: ClientArgs }).args;
 }
 
+/** The `Keyword=value` statements of a list of command-line settings. */
+const statements = (list: readonly { statement: string }[]): string[] => list.map((o) => o.statement);
+
 function exitOf(argv: string[]): { status: number; stdout: string; stderr: string } {
   const r = parseArgs(argv, 'tlssh 0.0.0');
   assert.equal(r.kind, 'exit');
@@ -23,7 +26,7 @@ describe('tlssh command line', () => {
     const a = args(['host', 'ls', '-l']);
     assert.equal(a.host, 'host');
     assert.equal(a.command, 'ls -l');
-    assert.deepEqual(a.overrides, []);
+    assert.deepEqual(statements(a.overrides), []);
   });
 
   it('passes options that look like tlssh flags after the host to the remote command', () => {
@@ -40,11 +43,11 @@ describe('tlssh command line', () => {
   it('splits user@host at the last @', () => {
     const a = args(['alice@example@host']);
     assert.equal(a.host, 'host');
-    assert.deepEqual(a.overrides, ['User=alice@example']);
+    assert.deepEqual(statements(a.overrides), ['User=alice@example']);
   });
 
   it('puts user@host after -l, so that -l wins (the first value on the command line does)', () => {
-    assert.deepEqual(args(['-l', 'bob', 'alice@h']).overrides, ['User=bob', 'User=alice']);
+    assert.deepEqual(statements(args(['-l', 'bob', 'alice@h']).overrides), ['User=bob', 'User=alice']);
   });
 
   it('takes ssh:// and tlssh:// destinations as ssh does: user, host, port; -p and -l win over them', () => {
@@ -61,10 +64,10 @@ describe('tlssh command line', () => {
     // A user name with an @ of its own (sssd's): the host is after the last one.
     const at = args(['ssh://alice%40corp@db1']);
     assert.equal(at.host, 'db1');
-    assert.deepEqual(at.overrides, ['User=alice@corp']);
+    assert.deepEqual(statements(at.overrides), ['User=alice@corp']);
     const raw = args(['ssh://a@b@db1']);
     assert.equal(raw.host, 'db1');
-    assert.deepEqual(raw.overrides, ['User=a@b']);
+    assert.deepEqual(statements(raw.overrides), ['User=a@b']);
     for (const bad of ['ssh://db1/path', 'ssh://db1:port', 'ssh://', 'ssh://a%zz@db1', 'ssh://[::1']) {
       const r = exitOf([bad]);
       assert.equal(r.status, 255, bad);
@@ -113,14 +116,31 @@ describe('tlssh command line', () => {
     assert.deepEqual(cfg(['-o', 'SendEnv=A', '-o', 'SendEnv=B', 'h']).SendEnv, ['LANG', 'LC_*', 'A', 'B']);
   });
 
+  it('names a bad value by the flag the user typed, not by the -o it stands for', () => {
+    const failure = (argv: string[]): string => {
+      const a = args(argv);
+      try {
+        loadClientConfig({ host: a.host, file: '/dev/null', overrides: a.overrides, flagOverrides: a.flagOverrides, home: os.tmpdir() });
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return 'no error';
+    };
+    assert.match(failure(['-e', 'xx', 'h']), /^command line: -e xx: EscapeChar: "xx" /);
+    assert.match(failure(['-exx', 'h']), /^command line: -e xx: EscapeChar: /);
+    assert.match(failure(['-b', '1.2.3.x', 'h']), /^command line: -b 1\.2\.3\.x: BindAddress: /);
+    assert.match(failure(['-o', 'BindAddress=1.2.3.x', 'h']), /^command line: -o BindAddress=1\.2\.3\.x: BindAddress: /);
+    assert.match(failure(['-S', 'a b/%Q', 'h']), /^command line: -S a b\/%Q: ControlPath: /);
+  });
+
   it('maps flags to keyword overrides in the order typed: -l -p -i with -o, the others apart', () => {
     const a = args(['-o', 'Port=1', '-p', '2', '-4', '-E', 'tpm', '-e', 'none', '-i', 'k', '-6', '-q', 'h']);
-    assert.deepEqual(a.overrides, ['Port=1', 'Port=2', 'IdentityFile=k']);
-    assert.deepEqual(a.flagOverrides, ['AddressFamily=inet', 'PrivkeyEngine=tpm', 'EscapeChar=none', 'AddressFamily=inet6', 'LogLevel=QUIET']);
+    assert.deepEqual(statements(a.overrides), ['Port=1', 'Port=2', 'IdentityFile=k']);
+    assert.deepEqual(statements(a.flagOverrides), ['AddressFamily=inet', 'PrivkeyEngine=tpm', 'EscapeChar=none', 'AddressFamily=inet6', 'LogLevel=QUIET']);
   });
 
   it('accepts attached option values (-p22, -oKey=value)', () => {
-    assert.deepEqual(args(['-p22', '-oConnectTimeout=3', 'h']).overrides, ['Port=22', 'ConnectTimeout=3']);
+    assert.deepEqual(statements(args(['-p22', '-oConnectTimeout=3', 'h']).overrides), ['Port=22', 'ConnectTimeout=3']);
   });
 
   it('counts -v and folds -t/-T', () => {
@@ -179,22 +199,22 @@ describe('tlssh command line, as OpenSSH parses it', () => {
     const a = args(['host', '-p', '232', '-l', 'bob', 'ls', '-l', '-p']);
     assert.equal(a.host, 'host');
     assert.equal(a.command, 'ls -l -p');
-    assert.deepEqual(a.overrides, ['Port=232', 'User=bob']);
+    assert.deepEqual(statements(a.overrides), ['Port=232', 'User=bob']);
   });
 
   it('ends options at -- before or after the host', () => {
     assert.equal(args(['host', '--', '-p', '1']).command, '-p 1');
-    assert.deepEqual(args(['host', '--', '-p', '1']).overrides, []);
+    assert.deepEqual(statements(args(['host', '--', '-p', '1']).overrides), []);
     const b = args(['-v', '--', 'host', '-p', '1']);
     assert.equal(b.command, '-p 1');
-    assert.deepEqual(b.overrides, []);
+    assert.deepEqual(statements(b.overrides), []);
   });
 
   it('takes -F like -c, and -i as IdentityFile', () => {
     assert.equal(args(['-F', '/x.conf', 'h']).configFile, '/x.conf');
     assert.equal(args(['-c', '/y.conf', 'h']).configFile, '/y.conf');
-    assert.deepEqual(args(['-i', '/k.key', 'h']).overrides, ['IdentityFile=/k.key']);
-    assert.deepEqual(args(['-b', '127.0.0.1', 'h']).flagOverrides, ['BindAddress=127.0.0.1']);
+    assert.deepEqual(statements(args(['-i', '/k.key', 'h']).overrides), ['IdentityFile=/k.key']);
+    assert.deepEqual(statements(args(['-b', '127.0.0.1', 'h']).flagOverrides), ['BindAddress=127.0.0.1']);
   });
 
   it('-c with ssh cipher names and no such file is the cipher scp -c passes: noted, not a config file', () => {
@@ -221,7 +241,7 @@ describe('tlssh command line, as OpenSSH parses it', () => {
   });
 
   it('-E is the key engine; a file there is ssh\'s log file, refused with what to do instead', () => {
-    assert.deepEqual(args(['-E', 'tpm', 'h']).flagOverrides, ['PrivkeyEngine=tpm']);
+    assert.deepEqual(statements(args(['-E', 'tpm', 'h']).flagOverrides), ['PrivkeyEngine=tpm']);
     const r = exitOf(['-E', '/tmp/ssh.log', 'h']);
     assert.equal(r.status, 255);
     assert.match(r.stderr, /^tlssh: -E takes a private key engine \(tpm\), not a file: .*2>\/tmp\/ssh\.log/);
@@ -256,7 +276,7 @@ describe('tlssh command line, as OpenSSH parses it', () => {
   });
 
   it('-p takes a port number, and a bad one is refused in ssh\'s words, naming -p', () => {
-    assert.deepEqual(args(['-p', '2222', 'h']).overrides, ['Port=2222']);
+    assert.deepEqual(statements(args(['-p', '2222', 'h']).overrides), ['Port=2222']);
     for (const bad of ['abc', '0', '65536', '22x', '']) {
       const r = exitOf(['-p', bad, 'h']);
       assert.equal(r.status, 255, bad);
@@ -280,9 +300,9 @@ describe('tlssh command line, as OpenSSH parses it', () => {
   });
 
   it('takes connection sharing with ssh\'s letters: -M (twice: ask), -S PATH, -O check|exit|stop', () => {
-    assert.deepEqual(args(['-M', 'h']).flagOverrides, ['ControlMaster=yes']);
-    assert.deepEqual(args(['-MM', 'h']).flagOverrides, ['ControlMaster=yes', 'ControlMaster=ask']);
-    assert.deepEqual(args(['-S', '/tmp/ctl', 'h']).flagOverrides, ['ControlPath=/tmp/ctl']);
+    assert.deepEqual(statements(args(['-M', 'h']).flagOverrides), ['ControlMaster=yes']);
+    assert.deepEqual(statements(args(['-MM', 'h']).flagOverrides), ['ControlMaster=yes', 'ControlMaster=ask']);
+    assert.deepEqual(statements(args(['-S', '/tmp/ctl', 'h']).flagOverrides), ['ControlPath=/tmp/ctl']);
     for (const op of ['check', 'exit', 'stop'] as const) assert.equal(args(['-O', op, 'h']).controlCommand, op);
     assert.equal(args(['h']).controlCommand, undefined);
     for (const op of ['cancel', 'forward', 'proxy']) {
@@ -316,9 +336,9 @@ describe('tlssh command line, as OpenSSH parses it', () => {
     const a = args(['-tvp2222', 'h']);
     assert.equal(a.ttyRequest, 'yes');
     assert.equal(a.verbose, 1);
-    assert.deepEqual(a.overrides, ['Port=2222']);
+    assert.deepEqual(statements(a.overrides), ['Port=2222']);
     const cq = args(['-Cqo', 'User=x', 'h']);
-    assert.deepEqual(cq.overrides, ['User=x']);
-    assert.deepEqual(cq.flagOverrides, ['LogLevel=QUIET']);
+    assert.deepEqual(statements(cq.overrides), ['User=x']);
+    assert.deepEqual(statements(cq.flagOverrides), ['LogLevel=QUIET']);
   });
 });
