@@ -124,7 +124,7 @@ export function buildProgram(version: string): Command {
     .usage(
       '--tpm [-o FILE] [--ecc P-256|P-384 | --rsa 2048|3072] [--parent HANDLE] [--password]\n' +
         '       tlssh-keygen --wrap PEMFILE [-o FILE] [--parent HANDLE] [--password]\n' +
-        '       tlssh-keygen [-t ec|rsa] [-b BITS] [-o FILE] [--password]\n' +
+        '       tlssh-keygen [-t ec|ecdsa|rsa] [-b BITS] [-o FILE] [--password]\n' +
         '       tlssh-keygen --csr FILE --key KEYFILE --subject /CN=NAME [--san LIST] [--client|--server]\n' +
         '       tlssh-keygen -l|-y KEYFILE\n' +
         '       tlssh-keygen            (the default key: in the TPM when one is usable, else a file)',
@@ -136,7 +136,7 @@ export function buildProgram(version: string): Command {
     .addOption(new Option('--wrap <pemfile>', 'import an existing PEM private key under the TPM parent (implies --tpm)'))
     .addOption(new Option('-f, --file <file>', 'file to write the new key to, mode 0600, as ssh-keygen -f (default ~/.tlssh/keys/default.key)'))
     .addOption(new Option('-o, --out <file>', 'the same as -f'))
-    .addOption(new Option('-t, --type <type>', 'key type: ec or rsa (default ec)').choices(['ec', 'rsa']))
+    .addOption(new Option('-t, --type <type>', 'key type: ec (or ecdsa, as ssh-keygen names it) or rsa (default ec)'))
     .addOption(new Option('-b, --bits <bits>', 'key size: ec 256|384 (521 for files), rsa 2048|3072 (4096 for files)'))
     .addOption(new Option('--ecc <curve>', 'TPM key on this curve (default P-256; implies --tpm)').choices(['P-256', 'P-384']).conflicts(['rsa', 'type', 'bits']))
     .addOption(new Option('--rsa <bits>', 'TPM RSA key of this size (implies --tpm)').choices(['2048', '3072']).conflicts(['type', 'bits']))
@@ -185,7 +185,7 @@ export function parseHandle(v: string): number {
 function keySpec(o: RawOptions, where: 'tpm' | 'file'): { type: KeyAlgorithm; bits: number } {
   if (o.ecc !== undefined) return { type: 'ec', bits: o.ecc === 'P-384' ? 384 : 256 };
   if (o.rsa !== undefined) return { type: 'rsa', bits: Number(o.rsa) };
-  const type: KeyAlgorithm = o.type === 'rsa' ? 'rsa' : 'ec';
+  const type = keyType(o.type);
   const sizes: readonly number[] = where === 'tpm' ? TPM_KEY_SIZES[type] : FILE_KEY_SIZES[type];
   const defaults = where === 'tpm' ? DEFAULT_TPM_KEY_BITS : DEFAULT_FILE_KEY_BITS;
   if (o.bits === undefined) return { type, bits: defaults[type] };
@@ -194,6 +194,20 @@ function keySpec(o: RawOptions, where: 'tpm' | 'file'): { type: KeyAlgorithm; bi
     throw usage(`${where === 'tpm' ? 'TPM ' : ''}${type} keys can have ${sizes.join(' or ')} bits, not ${o.bits}`);
   }
   return { type, bits };
+}
+
+/**
+ * -t as ssh-keygen users type it. Its default, ed25519, gets a reason rather than commander's list:
+ * no TPM 2.0 chip in use signs with Ed25519, and the daemon's key agent signs only what a TPM can.
+ */
+function keyType(t: string | undefined): KeyAlgorithm {
+  const lower = (t ?? 'ec').toLowerCase();
+  if (lower === 'ec' || lower === 'ecdsa') return 'ec';
+  if (lower === 'rsa') return 'rsa';
+  const why = /^(ed25519|ed448|dsa)|-sk$/.test(lower)
+    ? `${t} keys are not made: tlssh keys are ECDSA or RSA, what TPM 2.0 chips sign with (use -t ec, the default, or -t rsa)`
+    : `-t takes ec (or ecdsa) or rsa, not "${t}"`;
+  throw usage(why);
 }
 
 /** Validates the parsed options into a Plan; every inconsistency is a TLSSH_ERR_USAGE. */

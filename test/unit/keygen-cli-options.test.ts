@@ -20,6 +20,9 @@ test('TPM key shapes: --ecc, --rsa, and -t/-b', () => {
   assert.deepEqual([tb?.type, tb?.bits], ['rsa', 2048]);
   const file = planFromArgv(['-o', 'k', '-t', 'rsa']).create;
   assert.deepEqual([file?.where, file?.type, file?.bits], ['file', 'rsa', 3072]);
+  // ssh-keygen's name for the type, in either case.
+  const ecdsa = planFromArgv(['-o', 'k', '-t', 'ECDSA', '-b', '384']).create;
+  assert.deepEqual([ecdsa?.where, ecdsa?.type, ecdsa?.bits], ['file', 'ec', 384]);
   assert.equal(planFromArgv(['-o', 'k', '-b', '521']).create?.bits, 521);
 });
 
@@ -63,6 +66,13 @@ test('parent handles', () => {
   assert.equal(parseHandle('0x40000001'), 0x40000001);
   assert.equal(parseHandle('2164260865'), 0x81000001);
   for (const bad of ['0x80000001', '0x01', 'srk', '0x1ffffffff', '']) assert.throws(() => parseHandle(bad), { code: 'TLSSH_ERR_USAGE' }, bad);
+});
+
+test("ssh-keygen's own key types get the reason they are not made, not a list of choices", () => {
+  for (const t of ['ed25519', 'dsa', 'ecdsa-sk', 'ed25519-sk']) {
+    assert.throws(() => planFromArgv(['-o', 'k', '-t', t]), { code: 'TLSSH_ERR_USAGE', message: new RegExp(`^${t} keys are not made: tlssh keys are ECDSA or RSA, what TPM 2\\.0 chips sign with`) }, t);
+  }
+  assert.throws(() => planFromArgv(['-o', 'k', '-t', 'x25519']), { code: 'TLSSH_ERR_USAGE', message: '-t takes ec (or ecdsa) or rsa, not "x25519"' });
 });
 
 test('every inconsistent command line is a usage error', () => {
