@@ -66,6 +66,8 @@ const CODE_RUNNING_NAMES = new Set([
   'SYSTEMD_LESS', 'MANOPT', 'MANROFFOPT', 'MANPATH', 'TAR_OPTIONS', 'MAKEFLAGS', 'GNUMAKEFLAGS', 'MFLAGS', 'MAKEFILES',
   'KRB5_CONFIG', 'KRB5_KDC_PROFILE', 'PSQLRC', 'HGRCPATH', 'HGEDITOR', 'HGMERGE', 'GNUPGHOME', 'SCREENRC', 'SYSSCREENRC',
   'CURL_HOME', 'WGETRC', 'PERLDB_OPTS', 'BUNDLE_GEMFILE', 'RUSTC_WRAPPER', 'RUSTC_WORKSPACE_WRAPPER', 'GOFLAGS', 'GOENV',
+  'GOROOT', 'GOPATH', 'GOBIN', 'GOTOOLCHAIN', 'GOPROXY', 'GOCACHE', 'GOMODCACHE', 'GOWORK', 'GOEXPERIMENT', 'CONFIG_SITE',
+  'SASL_PATH',
 ]);
 
 /** git's identity variables only: the rest of GIT_* points git at configs, hooks and helpers it runs. */
@@ -80,7 +82,12 @@ const CODE_RUNNING_PREFIXES = [
   'LD_', 'BASH_FUNC_', 'MALLOC_', 'LUA_INIT_', 'LUA_PATH_', 'LUA_CPATH_', 'GIT_', 'XDG_', 'TLSSH_', 'SSH_',
   // Whole families of settings, among them ones that run or load code (npm's script-shell,
   // pip's config file, .NET's startup hooks and profilers, Cargo's build tools).
-  'npm_config_', 'NPM_CONFIG_', 'PIP_', 'DOTNET_', 'CORECLR_', 'COMPlus_', 'CARGO_',
+  'npm_config_', 'NPM_CONFIG_', 'PIP_', 'DOTNET_', 'CORECLR_', 'COMPlus_', 'CARGO_', 'RUSTUP_',
+  // Whole interpreter families: each keeps adding variables that load code or cached code
+  // (PYTHONPYCACHEPREFIX makes Python run .pyc files from a directory of the client's choosing).
+  'PYTHON', 'PERL', 'RUBY', 'NODE_', 'JAVA_', 'JDK_', 'LUA_', 'R_', 'PHP', 'GEM_', 'BUNDLE_',
+  // Toolkits' module and plugin paths.
+  'GIO_', 'GTK_', 'QT_', 'GST_', 'LIBGL_',
 ];
 
 /** True for names that no AcceptEnv pattern may let a client set. */
@@ -114,10 +121,16 @@ export function globMatch(pattern: string, s: string): boolean {
   return re.test(s);
 }
 
-export function isAcceptedVariable(name: string, acceptEnv: readonly string[]): boolean {
+/**
+ * Under a forced command, a pattern with `*` or `?` lets through locale variables only; any other
+ * variable must be named in full. The list above cannot be complete (make runs $CC), and a
+ * forced command is exactly where a variable nobody thought of would sidestep the administrator.
+ */
+export function isAcceptedVariable(name: string, acceptEnv: readonly string[], forced = false): boolean {
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) return false;
   if (isForbiddenVariable(name)) return false;
-  return acceptEnv.some((p) => globMatch(p, name));
+  const wildcardsApply = !forced || isLocaleVariable(name);
+  return acceptEnv.some((p) => (/[*?]/.test(p) ? wildcardsApply && globMatch(p, name) : p === name));
 }
 
 export interface EnvInput {
@@ -132,7 +145,10 @@ export interface EnvInput {
   tty?: string;
   /** "NAME=value" strings from the PAM session (pam_getenvlist); trusted: the administrator's. */
   pamEnv?: readonly string[];
-  /** Under ForceCommand, the command the client asked for; "" (a login shell): none. */
+  /**
+   * Under ForceCommand, the command the client asked for ("" for a login shell); undefined when
+   * nothing is forced. Set, it also narrows AcceptEnv's patterns (isAcceptedVariable).
+   */
   originalCommand?: string;
 }
 
@@ -152,7 +168,7 @@ export function sshConnectionVars(connection: string): Record<string, string> {
 export function buildSessionEnv(i: EnvInput): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [name, value] of i.requested) {
-    if (isAcceptedVariable(name, i.acceptEnv) && isAcceptedValue(name, value)) env[name] = value;
+    if (isAcceptedVariable(name, i.acceptEnv, i.originalCommand !== undefined) && isAcceptedValue(name, value)) env[name] = value;
   }
   Object.assign(env, {
     HOME: i.account.home,

@@ -13,9 +13,11 @@ import { isRoot } from '../helpers/server-harness';
 import { TLSSH, errorCodeOf, runTlssh, startFixture, type ClientFixture } from './client-fixture';
 
 // What the forced command saw: the client's command (or "unset"), whether it has a terminal, and
-// its arguments (none: a forced command is a command line, not the client's words).
+// its arguments (none: a forced command is a command line, not the client's words); on stderr
+// when that is not the terminal, the variables a client may try to send it.
 const PROBE = `#!/bin/sh
 printf 'forced[%s] %s args=%s\\n' "\${SSH_ORIGINAL_COMMAND-unset}" "$(if [ -t 0 ]; then echo tty; else echo notty; fi)" "$#"
+[ -t 2 ] || printf 'env FOO=%s NAMED=%s LC_TIME=%s PYTHONPYCACHEPREFIX=%s\\n' "\${FOO-unset}" "\${NAMED-unset}" "\${LC_TIME-unset}" "\${PYTHONPYCACHEPREFIX-unset}" >&2
 exit 7
 `;
 
@@ -32,7 +34,7 @@ before(async () => {
   // (whom the tests log in as then), PermitRootLogin forced-commands-only: the forced command
   // is what lets root in.
   probe = await startFixture({
-    serverConfig: { ForceCommand: probeFile, AcceptEnv: '*', ...(isRoot ? { PermitRootLogin: 'forced-commands-only' } : {}) },
+    serverConfig: { ForceCommand: probeFile, AcceptEnv: '* NAMED', ...(isRoot ? { PermitRootLogin: 'forced-commands-only' } : {}) },
   });
   fs.mkdirSync(path.join(scratch, 'srv', 'data'), { recursive: true });
   fs.writeFileSync(path.join(scratch, 'srv', 'data', 'file.txt'), 'backed up\n');
@@ -88,6 +90,14 @@ describe('ForceCommand', () => {
       env: { ...process.env, LANG: 'C', SSH_ORIGINAL_COMMAND: 'rm -rf /' },
     });
     assert.equal(r.stdout.toString(), 'forced[unset] notty args=0\n', r.stderr);
+  });
+
+  it('lets through only variables AcceptEnv names in full, and the locale: its patterns (even *) admit nothing else', async () => {
+    const r = await tlssh(['-o', 'SendEnv=FOO NAMED LC_TIME PYTHONPYCACHEPREFIX', '127.0.0.1', 'true'], {
+      env: { ...process.env, FOO: 'x', NAMED: 'y', LC_TIME: 'C', PYTHONPYCACHEPREFIX: '/tmp/planted' },
+    });
+    assert.equal(r.status, 7, r.stderr);
+    assert.match(r.stderr.toString(), /^env FOO=unset NAMED=y LC_TIME=C PYTHONPYCACHEPREFIX=unset$/m);
   });
 
   it('applies to every session of a shared connection (ControlMaster), the first and the later ones', async () => {

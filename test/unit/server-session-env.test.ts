@@ -99,6 +99,12 @@ test('even AcceptEnv * never lets through a variable that makes a shell, the loa
     'MFLAGS', 'KRB5_KDC_PROFILE', 'HGEDITOR', 'HGMERGE', 'SYSSCREENRC', 'RUSTC_WORKSPACE_WRAPPER', 'GOENV',
     // Found by an attacker's review: bash expands the translation of a script's $"..." strings.
     'TEXTDOMAIN', 'TEXTDOMAINDIR',
+    // Found by a later attacker's review: Python runs cached bytecode from PYTHONPYCACHEPREFIX
+    // (a ForceCommand escape); the other families load code or toolchains the same way.
+    'PYTHONPYCACHEPREFIX', 'PYTHONPLATLIBDIR', 'PERL_MB_OPT', 'RUBY_GC_HEAP_INIT_SLOTS', 'NODE_EXTRA_CA_CERTS',
+    'JAVA_HOME', 'JDK_HOME', 'LUA_INIT_5_3', 'R_HOME', 'PHP_INI', 'GEM_SPEC_CACHE', 'BUNDLE_PATH', 'GOROOT', 'GOPATH',
+    'GOBIN', 'GOTOOLCHAIN', 'GOPROXY', 'GOCACHE', 'GOMODCACHE', 'GOWORK', 'GOEXPERIMENT', 'CONFIG_SITE', 'SASL_PATH',
+    'RUSTUP_TOOLCHAIN', 'RUSTUP_HOME', 'GIO_MODULE_DIR', 'GTK_MODULES', 'QT_PLUGIN_PATH', 'GST_PLUGIN_PATH', 'LIBGL_DRIVERS_PATH',
   ];
   for (const name of codeRunning) {
     assert.ok(!isAcceptedVariable(name, ['*']), `${name} must never pass`);
@@ -107,6 +113,24 @@ test('even AcceptEnv * never lets through a variable that makes a shell, the loa
   for (const name of ['LANG', 'LC_ALL', 'TZ', 'COLORTERM', 'GIT_AUTHOR_NAME', 'MY_VAR', 'TMPDIR']) {
     assert.ok(isAcceptedVariable(name, ['*']), `${name} passes with AcceptEnv *`);
   }
+});
+
+test('under a forced command, patterns admit only the locale: other variables must be named in full', () => {
+  assert.ok(isAcceptedVariable('CC', ['*']), 'without one, * admits it');
+  assert.ok(!isAcceptedVariable('CC', ['*'], true));
+  assert.ok(!isAcceptedVariable('CC', ['C?'], true));
+  assert.ok(isAcceptedVariable('CC', ['*', 'CC'], true));
+  assert.ok(isAcceptedVariable('LANG', ['*'], true));
+  assert.ok(isAcceptedVariable('LC_TIME', ['LC_*'], true));
+  assert.ok(!isAcceptedVariable('LC_TIME', ['LANG'], true), 'the locale too needs a pattern');
+  assert.ok(!isAcceptedVariable('LD_PRELOAD', ['LD_PRELOAD'], true), 'naming a forbidden one does not help');
+  const base = { account, shell: '/bin/sh', term: undefined, acceptEnv: ['*', 'NAMED'], connection: '1 2 3 4', requested: [['FOO', 'x'], ['NAMED', 'y'], ['LANG', 'C']] as [string, string][] };
+  // A forced login shell ("") is forced too.
+  for (const originalCommand of ['', 'ls']) {
+    const env = buildSessionEnv({ ...base, originalCommand });
+    assert.deepEqual([env['FOO'], env['NAMED'], env['LANG']], [undefined, 'y', 'C'], originalCommand);
+  }
+  assert.equal(buildSessionEnv(base)['FOO'], 'x', 'nothing forced: * admits it');
 });
 
 test('locale variables pass only when their value looks like a locale name', () => {
