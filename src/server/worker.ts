@@ -60,6 +60,8 @@ interface LoggedIn {
 
 /** How often the traffic counts go to the listener (only when they changed). */
 const STATS_INTERVAL_MS = 2000;
+/** Refused session requests a logged-in shared connection may make before it is ended. */
+const MAX_REFUSED_SESSIONS = 10;
 
 /** `prepared`: the TLS set-up a warm worker made before the connection (warm-tls.ts), still current. */
 export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hooks: WorkerHooks, prepared?: BuiltTls): ServedConnection {
@@ -197,6 +199,7 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
     let peer: PeerIdentity;
     // `ch` is the session's Channel. A refused session of a multiplexed connection gets a
     // session-error; until one session has started, the connection ends too (PROTOCOL.md 12.5).
+    let refusedSessions = 0;
     const refuse = (e: unknown, who: PeerIdentity | undefined, ch: Channel | MuxChannel = conn): void => {
       const code: ErrorCode = isTlsshError(e) ? e.code : 'TLSSH_ERR_INTERNAL';
       const message = shortMessage(e);
@@ -206,6 +209,13 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
       if (!authenticated) safeReport(hooks, { t: 'penalty', reason: categoryOf(code) === 'protocol' ? 'noauth' : 'authfail' }, log);
       ch.fail(code, message);
       if (!authenticated && ch !== conn) conn.fail(code, message);
+      // A logged-in peer that asks for refused sessions in a loop (another user, an unknown
+      // subsystem) would write the log at thousands of lines a second: like sshd after
+      // MaxAuthTries, the connection ends, here after MAX_REFUSED_SESSIONS of them.
+      if (authenticated && ch !== conn && ++refusedSessions >= MAX_REFUSED_SESSIONS) {
+        log.info(`ending the connection of ${who ? describePeer(who) : 'client'}: ${refusedSessions} session requests refused`);
+        conn.fail('TLSSH_ERR_PROTOCOL_STATE', `${refusedSessions} session requests refused on this connection`);
+      }
     };
     try {
       peer = checkClientCertificate(tlsSocket, tlsSetup);

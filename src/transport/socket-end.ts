@@ -12,7 +12,10 @@ import { TlsshError } from '../errors';
 export function endFlushed(socket: Duplex): boolean {
   if (socket.destroyed) return false;
   if (!socket.writableEnded) socket.end();
-  setTimeout(() => socket.destroy(), 5000).unref();
+  // Cleared at 'close': a pending timer holds the stream, and a shared connection's session
+  // links close by the thousand when a peer opens and refuses sessions in a loop.
+  const timer = setTimeout(() => socket.destroy(), 5000).unref();
+  socket.once('close', () => clearTimeout(timer));
   return true;
 }
 

@@ -248,6 +248,22 @@ test('a session refused for itself (unknown subsystem, another user) leaves the 
   conn.close();
 });
 
+test('a logged-in peer asking for refused sessions in a loop loses its connection at the tenth, with one line saying so', { timeout: 60_000 }, async () => {
+  const conn = await openMux(d.daemon.port, d.id);
+  const closed = new Promise<void>((resolve) => conn.once('close', () => resolve()));
+  for (let i = 1; i <= 9; i++) {
+    await assert.rejects(conn.openSession(sessionRequest({ command: `no-such-${i}`, subsystem: true })), (e: unknown) => isTlsshError(e) && e.code === 'TLSSH_ERR_UNKNOWN_SUBSYSTEM');
+  }
+  assert.equal(conn.isClosed, false, 'nine refusals leave the connection');
+  const ok = collector();
+  assert.equal((await (await conn.openSession(sessionRequest({ command: 'echo still' }), { stdout: ok.sink })).done).kind, 'exit');
+  assert.equal(ok.text(), 'still\n');
+  await assert.rejects(conn.openSession(sessionRequest({ user: 'nobody', command: 'true' })));
+  await closed;
+  const line = await d.daemon.waitForLog(/ending the connection of .*: 10 session requests refused/);
+  assert.ok(line.length > 0);
+});
+
 test('MaxSessions refuses the session beyond it, not the connection', { timeout: 60_000 }, async () => {
   const dir = `${d.fx.dir}/max-sessions`;
   fs.mkdirSync(dir, { mode: 0o755 });
@@ -392,15 +408,21 @@ const lingerer = (flag: string): string => `trap "" HUP; echo up; i=0; while [ !
 
 test('ids of ended or refused sessions the client never closes are bounded: the connection ends at MaxSessions + 16', { timeout: 60_000 }, async () => {
   const raw = await rawMux(d.daemon.port, d.id);
-  // Refused for themselves (another user), one after another, never closed: each is answered,
-  // and each id stays remembered until its session-close, which never comes.
-  const limit = 10 + MUX_LIMITS.maxUnacknowledged; // MaxSessions is 10 by default
-  for (let id = 1; id <= limit; id++) {
-    raw.send({ session: id, message: sessionRequest({ user: 'nobody', command: 'true' }) });
-    const refused = await raw.next((f) => f.session === id && f.message.type === 'session-error');
-    assert.equal(refused.message.type === 'session-error' && refused.message.code, 'TLSSH_ERR_USER_MISMATCH');
+  // MaxSessions (10 by default) sessions that wait, then requests refused for MaxSessions, one
+  // after another, never closed: each is answered, and each id stays remembered until its
+  // session-close, which never comes. (Refusals the worker makes, such as another user, end the
+  // connection at the tenth anyway: the test above.)
+  const limit = 10 + MUX_LIMITS.maxUnacknowledged;
+  for (let id = 1; id <= 10; id++) {
+    raw.send({ session: id, message: sessionRequest({ command: 'read x' }) });
+    await raw.next((f) => f.session === id && f.message.type === 'session-started');
   }
-  raw.send({ session: limit + 1, message: sessionRequest({ user: 'nobody', command: 'true' }) });
+  for (let id = 11; id <= limit; id++) {
+    raw.send({ session: id, message: sessionRequest({ command: 'true' }) });
+    const refused = await raw.next((f) => f.session === id && f.message.type === 'session-error');
+    assert.equal(refused.message.type === 'session-error' && refused.message.code, 'TLSSH_ERR_MAX_SESSIONS');
+  }
+  raw.send({ session: limit + 1, message: sessionRequest({ command: 'true' }) });
   const err = await raw.next((f) => f.session === null && f.message.type === 'error');
   assert.equal(err.message.type === 'error' && err.message.code, 'TLSSH_ERR_MAX_SESSIONS');
   await raw.closed;

@@ -2,6 +2,7 @@
 // silent peer would hold a worker (and its process) for ever.
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
+import { Duplex } from 'node:stream';
 import { once } from 'node:events';
 import { test } from 'node:test';
 import { endFlushed } from '../../src/transport/socket-end';
@@ -30,4 +31,21 @@ test('endFlushed on a socket already gone says so, so the caller finishes by its
   const s = new net.Socket();
   s.destroy();
   assert.equal(endFlushed(s), false);
+});
+
+test('a stream that closed by itself releases the timer: nothing holds it for the 5 s', (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  let destroys = 0;
+  const s = new Duplex({ read() {}, write(_c, _e, cb) { cb(); } });
+  const destroy = s.destroy.bind(s);
+  s.destroy = (err?: Error): Duplex => {
+    destroys += 1;
+    return destroy(err);
+  };
+  assert.equal(endFlushed(s), true);
+  // Closed without endFlushed's destroy (a shared connection's session link, once both ends are
+  // done); the timer must not outlive it, holding the stream and all it refers to.
+  s.emit('close');
+  t.mock.timers.tick(5000);
+  assert.equal(destroys, 0);
 });
