@@ -255,15 +255,19 @@ async function runPty(o: SessionOptions, shell: string, args: string[] | 'login'
       term.resize(cols, rows);
     } else if (msg.type === 'signal') {
       deliverSignal(term.pid, msg.name, log);
+      // The client's reader has gone (`tlssh -tt host cmd | head -1`): nothing the terminal shows
+      // reaches anybody. A program that ignores SIGPIPE and writes on is hung up, as a lost
+      // connection would, at its next output.
+      if (msg.name === 'PIPE') term.output.once('data', onLost);
     }
   };
-  channel.on('message', onMessage);
-  for (const name of o.early?.signals ?? []) deliverSignal(term.pid, name, log);
   const onLost = (): void => {
     // Like sshd: SIGHUP to the shell and a hung-up terminal for whatever else still holds it.
     hangUp(() => process.kill(term.pid, 'SIGHUP'));
     void term.close();
   };
+  channel.on('message', onMessage);
+  for (const name of o.early?.signals ?? []) deliverSignal(term.pid, name, log);
   channel.once('close', onLost);
   // The session is over when the shell has exited and what it wrote has been passed on.
   const [exit] = await Promise.all([term.exited, finished(term.output).catch(() => undefined)]);
@@ -333,6 +337,16 @@ function runPipes(o: SessionOptions, shell: string, args: string[] | 'login', cw
   }
   const onMessage = (msg: import('../protocol/messages').Message): void => {
     if (msg.type !== 'signal') return;
+    // PIPE is what a client sends when the reader of its output has gone (`tlssh host cmd | head
+    // -1`). A command that ignores SIGPIPE (Python, Node, many daemons) would write on for ever
+    // into a client that throws the bytes away; closing our end of its stdout gives it the EPIPE
+    // a local pipeline would, as sshd's closed channel does.
+    if (msg.name === 'PIPE' && !streams.stdout.destroyed) {
+      log.debug('the client\'s reader has gone: closing the command\'s stdout');
+      streams.stdout.unpipe(stdout);
+      streams.stdout.destroy();
+      stdout.end();
+    }
     // Once reaped, its pid may be another process's: a job it left behind keeps the session open.
     if (child.exitCode !== null || child.signalCode !== null) log.verbose(`ignoring signal ${msg.name}: the command has exited`);
     else deliverSignal(child.pid, msg.name, log);

@@ -244,6 +244,22 @@ describe('tlssh running commands', () => {
     assert.equal(fs.readFileSync(path.join(fx.dir, 'epipe.err'), 'utf8'), '');
   });
 
+  it('a remote command that ignores SIGPIPE gets EPIPE when the local reader goes away, and its status is tlssh\'s', () => {
+    // Python, Node and many daemons ignore SIGPIPE: such a writer must see its stdout closed, as
+    // in a local pipeline, instead of writing for ever into a client that drops the bytes.
+    const remote = 'trap "" PIPE; while :; do echo y || exit 3; done';
+    const script = `"${process.execPath}" "${TLSSH}" -c "${fx.configFile}" localhost '${remote}' 2>"${fx.dir}/epipe-ignored.err" | head -1; echo "status=\${PIPESTATUS[0]}"`;
+    const out = execFileSync('bash', ['-c', script], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(out, 'y\nstatus=3\n');
+  });
+
+  it('with -tt, a remote program that ignores SIGPIPE is hung up at its next output once the local reader has gone', () => {
+    const remote = 'trap "" PIPE; while :; do echo y; done';
+    const script = `"${process.execPath}" "${TLSSH}" -c "${fx.configFile}" -tt localhost '${remote}' 2>"${fx.dir}/epipe-tty.err" | head -1; echo "status=\${PIPESTATUS[0]}"`;
+    const out = execFileSync('bash', ['-c', script], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(out, `y\r\nstatus=${128 + constants.signals.SIGHUP}\n`);
+  });
+
   it('exits 255 on SIGTERM, SIGHUP, SIGQUIT and SIGINT, quietly as ssh does; -v says "Killed by signal N."', async () => {
     // SIGINT ends tlssh only with a terminal: without one the first goes to the remote command.
     const cases: [NodeJS.Signals, string[]][] = [['SIGTERM', []], ['SIGHUP', []], ['SIGQUIT', []], ['SIGINT', ['-tt']]];
