@@ -19,10 +19,12 @@ export function checkControlDir(socketPath: string, uid: number = process.getuid
   try {
     st = fs.statSync(dir);
   } catch (err) {
-    throw new TlsshError('TLSSH_ERR_CONTROL_SOCKET', `ControlPath directory ${dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new TlsshError('TLSSH_ERR_CONTROL_SOCKET', `ControlPath directory ${dir}: ${code === 'ENOENT' ? 'no such directory' : (code ?? String(err))}`, { cause: err });
   }
   if (!st.isDirectory()) throw new TlsshError('TLSSH_ERR_CONTROL_SOCKET', `ControlPath directory ${dir} is not a directory`);
-  if (st.uid !== uid) throw new TlsshError('TLSSH_ERR_CONTROL_SOCKET', `ControlPath directory ${dir} belongs to uid ${st.uid}, not to you (${uid})`);
+  // ssh takes /tmp; here another user could have made the socket there (see the top of the file).
+  if (st.uid !== uid) throw new TlsshError('TLSSH_ERR_CONTROL_SOCKET', `ControlPath directory ${dir} belongs to uid ${st.uid}, not to you (${uid}): use a directory of your own, mode 0700, such as ~/.tlssh/cm`);
   if ((st.mode & 0o077) !== 0) {
     throw new TlsshError(
       'TLSSH_ERR_CONTROL_SOCKET',

@@ -70,8 +70,9 @@ export async function runThroughMaster(ctx: RouteContext): Promise<number | unde
         writeStderrLine(failureLine(err, args.verbose > 0));
         return EXIT_TLSSH_FAILURE;
       }
-      // The words a master started there would send back (master-main.ts), as ssh connects directly then.
-      log.info(`tlssh: ${describeError(err)}`);
+      // The words a master started there would send back (master-main.ts), as ssh connects
+      // directly then; and what that means, since it is not what ssh would have done with it.
+      log.info(`tlssh: ${describeError(err)}; connecting without sharing`);
       return undefined;
     }
   }

@@ -513,7 +513,7 @@ describe('connection sharing (ControlMaster, ControlPath, ControlPersist)', () =
         const r = await runTlssh(['-F', fx.configFile, '-o', `ControlMaster=${mode}`, '-o', `ControlPath=${socket}`, 'localhost', 'cat'], { input: 'a password\n' });
         assert.equal(r.status, 0, r.stderr);
         assert.equal(r.stdout.toString(), 'a password\n');
-        assert.match(r.stderr, new RegExp(`^tlssh: ControlPath directory ${open} is open to other users \\(mode 0777\\): run chmod 700 ${open}$`, 'm'), mode);
+        assert.match(r.stderr, new RegExp(`^tlssh: ControlPath directory ${open} is open to other users \\(mode 0777\\): run chmod 700 ${open}; connecting without sharing$`, 'm'), mode);
       }
       const check = await runTlssh(['-F', fx.configFile, '-S', socket, '-O', 'check', 'localhost']);
       assert.equal(check.status, 255);
@@ -563,7 +563,7 @@ describe('connection sharing (ControlMaster, ControlPath, ControlPersist)', () =
       } catch (e) {
         stderr = (e as { stderr: Buffer }).stderr.toString();
       }
-      assert.match(stderr, /ControlPath directory .* belongs to uid 0, not to you/);
+      assert.match(stderr, /ControlPath directory .* belongs to uid 0, not to you \(\d+\): use a directory of your own, mode 0700, such as ~\/\.tlssh\/cm$/m);
     } finally {
       fs.chmodSync(cmDir, 0o700);
       fs.chmodSync(fx.dir, fixtureMode);
