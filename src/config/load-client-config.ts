@@ -14,7 +14,7 @@ import { hostMatches } from './host-patterns';
 import { resolveIdentity, type Identity } from './identity-file';
 import { expandPathTokens, tokenContext, type TokenContext } from './percent-tokens';
 import { secretFilesIn } from './load-server-config';
-import type { ConfigStatement } from './parse-config-text';
+import type { ConfigStatement, HostSection } from './parse-config-text';
 import { readConfigFile } from './read-config-files';
 import { clientSchema } from './schema';
 import type { ClientConfig, ClientLoadOptions } from './types';
@@ -51,7 +51,7 @@ export function loadClientConfig(opts: ClientLoadOptions, paths: ConfigPaths = D
     const applied = new Set<string>();
     const bySection = new Map<string, { value: string; st: ConfigStatement & { kind: 'set' } }>();
     for (const st of statements) {
-      if (st.kind === 'set' && st.section !== null && hostMatches(opts.host, st.section.patterns)) {
+      if (st.kind === 'set' && st.section !== null && sectionApplies(opts.host, st.section)) {
         const earlier = st.spec.list ? undefined : bySection.get(st.spec.field);
         const value = JSON.stringify(st.value);
         if (earlier && earlier.value !== value && looksLikeSshLayout(st, earlier.st)) warnings.push(sshStyleOverride(st, earlier.st, opts.host));
@@ -160,4 +160,9 @@ function buildClientConfig(fold: ConfigFold, host: string, home: string, notes: 
   Object.defineProperty(cfg, 'notes', { value: Object.freeze([...notes]), enumerable: false });
   Object.defineProperty(cfg, 'warnings', { value: Object.freeze(said), enumerable: false });
   return cfg as unknown as ClientConfig;
+}
+
+/** A section applies when its patterns match, and those of every section it was included from. */
+function sectionApplies(host: string, section: HostSection): boolean {
+  return hostMatches(host, section.patterns) && (section.within === null || sectionApplies(host, section.within));
 }

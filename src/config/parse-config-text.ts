@@ -32,6 +32,11 @@ export interface HostSection {
   readonly where: FileWhere;
   /** Opened by an ssh-style `Host` line rather than a `[pattern]` header. */
   readonly sshStyle: boolean;
+  /**
+   * The section of the include line whose file this section is in, if any: as in ssh, a section
+   * inside a file included from a section applies only where that section does too.
+   */
+  readonly within: HostSection | null;
 }
 
 export type ConfigStatement =
@@ -89,7 +94,7 @@ export function parseConfigText(
     }
     if (lexed.kind === 'blank') return;
     if (lexed.kind === 'section') {
-      section = hostSection(lexed.text, where, schema, undefined);
+      section = hostSection(lexed.text, where, schema, undefined, options.section ?? null);
       return;
     }
     const lower = lexed.keyword.toLowerCase();
@@ -99,7 +104,7 @@ export function parseConfigText(
       return;
     }
     if (lower === 'host' && schema.hostSections) {
-      section = hostSection(lexed.value, where, schema, 'Host');
+      section = hostSection(lexed.value, where, schema, 'Host', options.section ?? null);
       return;
     }
     if (lower === 'ignoreunknown' && schema.hostSections && options.ignoreUnknown !== undefined) {
@@ -173,7 +178,7 @@ function includePath(value: string, where: FileWhere, keyword: string, ctx: Valu
   }
 }
 
-function hostSection(text: string, where: FileWhere, schema: ConfigSchema, keyword: string | undefined): HostSection {
+function hostSection(text: string, where: FileWhere, schema: ConfigSchema, keyword: string | undefined, within: HostSection | null): HostSection {
   if (!schema.hostSections) {
     throw configError('TLSSH_ERR_CONFIG_SYNTAX', where, keyword, `${schema.fileName} has no [host] sections; they belong in tlssh.conf`);
   }
@@ -184,5 +189,5 @@ function hostSection(text: string, where: FileWhere, schema: ConfigSchema, keywo
       throw configError('TLSSH_ERR_CONFIG_SYNTAX', where, keyword, `${JSON.stringify(p)} is not a host pattern (like *.example.com or !bad.example.com)`);
     }
   }
-  return { patterns, where, sshStyle: keyword !== undefined };
+  return { patterns, where, sshStyle: keyword !== undefined, within };
 }

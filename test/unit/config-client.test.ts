@@ -223,6 +223,17 @@ describe('tlssh.conf includes inside sections', () => {
     assert.equal(other.Port, 232);
   });
 
+  it('applies a section inside a file included from a section only where both match, as ssh does', () => {
+    const inc = write('Host *\n  User fromstar\n[*db*]\n  Port 2000\n');
+    const main = write(`Host web*\n  Include ${inc}\n`);
+    assert.equal(loadClientConfig({ host: 'web1', file: main, home: HOME }).User, 'fromstar');
+    assert.equal(loadClientConfig({ host: 'db1', file: main, home: HOME }).User, '', 'Host * inside Host web* is not for db1');
+    assert.equal(loadClientConfig({ host: 'db1', file: main, home: HOME }).Port, 232);
+    assert.equal(loadClientConfig({ host: 'webdb', file: main, home: HOME }).Port, 2000, 'both match');
+    // An include outside any section leaves its sections as they are.
+    assert.equal(loadClientConfig({ host: 'db1', file: write(`Include ${inc}\n`), home: HOME }).Port, 2000);
+  });
+
   it('expands ~/ in include names with the given home', () => {
     const home = fs.mkdtempSync(path.join(tmp, 'home-'));
     fs.writeFileSync(path.join(home, 'extra.conf'), 'User fromhome\n');
