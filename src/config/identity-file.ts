@@ -19,17 +19,18 @@ export function certificateCandidates(file: string): string[] {
   return out;
 }
 
-function holdsCertificate(file: string): boolean {
+/** Which PEM blocks the file holds (none when it cannot be read: the key loader says why later). */
+function pemBlocks(file: string): { certificate: boolean; key: boolean } {
   let fd: number | undefined;
   try {
     fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-    if (!fs.fstatSync(fd).isFile()) return false;
+    if (!fs.fstatSync(fd).isFile()) return { certificate: false, key: false };
     const buf = Buffer.alloc(256 * 1024);
     const n = fs.readSync(fd, buf, 0, buf.length, 0);
     const text = buf.subarray(0, n).toString('latin1');
-    return text.includes('-----BEGIN CERTIFICATE-----') && /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/.test(text);
+    return { certificate: text.includes('-----BEGIN CERTIFICATE-----'), key: /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/.test(text) };
   } catch {
-    return false;
+    return { certificate: false, key: false };
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
   }
@@ -38,7 +39,13 @@ function holdsCertificate(file: string): boolean {
 /** Key and certificate for `file`; throws when no certificate can be found for it. */
 export function resolveIdentity(file: string, exists: (f: string) => boolean = fs.existsSync): Identity {
   if (!exists(file)) throw new TlsshError('TLSSH_ERR_TLS_KEY', `identity file ${file}: no such file`);
-  if (holdsCertificate(file)) return { keyFile: file, certFile: file };
+  const blocks = pemBlocks(file);
+  if (blocks.certificate && blocks.key) return { keyFile: file, certFile: file };
+  // ssh users give -i the key; the certificate beside it is found. Given the certificate, say so
+  // rather than list the names tried for it as if it were a key.
+  if (blocks.certificate) {
+    throw new TlsshError('TLSSH_ERR_TLS_KEY', `identity file ${file} is a certificate: -i (IdentityFile) takes the private key, whose certificate is then found beside it`);
+  }
   const candidates = certificateCandidates(file);
   const cert = candidates.find((c) => exists(c));
   if (cert === undefined) {

@@ -373,6 +373,10 @@ describe('OpenSSH keywords in tlssh.conf and -o', () => {
     cfg = loadClientConfig({ host: 'h', home: HOME, overrides: [`IdentityFile=${both}`] }, NONE);
     assert.equal(cfg.CertFile, both);
     assert.equal(cfg.KeyFile, both);
+    // The certificate given where the key belongs: said as such, not as names tried beside it.
+    const certOnly = path.join(dir, 'only.crt');
+    fs.writeFileSync(certOnly, '-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n');
+    fails(() => loadClientConfig({ host: 'h', home: HOME, overrides: [`IdentityFile=${certOnly}`] }, NONE), 'TLSSH_ERR_TLS_KEY', `identity file ${certOnly} is a certificate: -i (IdentityFile) takes the private key`);
   });
 
   it('IdentityFile, CertFile and KeyFile take ssh\'s %-tokens, expanded for the destination', () => {
