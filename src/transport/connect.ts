@@ -3,11 +3,12 @@
 // session is sent.
 
 import { X509Certificate } from 'node:crypto';
+import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { isIP } from 'node:net';
 import * as tls from 'node:tls';
 import type { ClientConfig } from '../config/types';
-import { TlsshError } from '../errors';
+import { TlsshError, isTlsshError } from '../errors';
 import { DIRECT_ALPN } from '../protocol/alpn';
 import { ALPN_TLSSH2 } from '../protocol/messages';
 import { emptyDefaultTrust } from './default-trust';
@@ -31,10 +32,26 @@ export interface ConnectOptions {
   alpn?: readonly string[];
 }
 
+/**
+ * The client's key and certificate. A first run has neither, at the default place: that says
+ * where they come from rather than only that a file is missing.
+ */
+function clientKeyMaterial(cfg: ClientConfig): ReturnType<typeof keyMaterial> {
+  try {
+    return keyMaterial(cfg);
+  } catch (e) {
+    const unset = (cfg.origin['CertFile'] ?? 'default') === 'default' && (cfg.origin['KeyFile'] ?? 'default') === 'default';
+    if (unset && isTlsshError(e) && e.code === 'TLSSH_ERR_TLS_CERT_FILE' && !fs.existsSync(cfg.CertFile)) {
+      throw new TlsshError('TLSSH_ERR_TLS_CERT_FILE', `${e.message}: no key and certificate yet? tlssh-keygen makes the key and a request for your CA to sign, whose certificate goes there (tlssh-keygen(1), or the README's walkthrough)`, { cause: e });
+    }
+    throw e;
+  }
+}
+
 export function clientTlsOptions(cfg: ClientConfig, alpn: readonly string[] = DIRECT_ALPN): tls.ConnectionOptions {
   emptyDefaultTrust();
   const opts: tls.ConnectionOptions = {
-    ...keyMaterial(cfg),
+    ...clientKeyMaterial(cfg),
     minVersion: TLS_MIN_VERSION,
     ca: loadCaCertificates(cfg.ServerCAFile, cfg.ServerCAPath, 'ServerCAFile', 'ServerCAPath'),
     ALPNProtocols: [...alpn],
