@@ -25,6 +25,7 @@ import { writeStderrLine, type Log } from './stderr-log';
 import { localTerminalModes } from './terminal-modes';
 
 export interface SharedSessionSettings {
+  HostName: string;
   EscapeChar: string;
   RequestTTY: 'auto' | 'no' | 'yes' | 'force';
   SendEnv: readonly string[];
@@ -183,7 +184,7 @@ export async function runSharedSession(
       if (action === 'disconnect') {
         // Closing our socket is the whole message: the master ends this session only.
         writeStderrLine(`${showEscapeChar(e)}.`);
-        finish(EXIT_TLSSH_FAILURE, undefined, `Shared connection to ${args.host} closed.`);
+        finish(EXIT_TLSSH_FAILURE, undefined, `Shared connection to ${cfg.HostName} closed.`);
       } else if (action === 'help') {
         for (const line of escapeHelp(e, true)) writeStderrLine(line);
       } else if (terminal && terminalMod) {
@@ -221,7 +222,7 @@ export async function runSharedSession(
         case MUX.exit: {
           const status = parseExit(f.payload);
           debug?.(status.code !== null ? `exit status ${status.code}` : `killed by signal ${status.signal}`);
-          return finish(remoteExitCode({ type: 'exit-status', coreDumped: false, ...status }), undefined, pty ? `Shared connection to ${args.host} closed.` : undefined);
+          return finish(remoteExitCode({ type: 'exit-status', coreDumped: false, ...status }), undefined, pty ? `Shared connection to ${cfg.HostName} closed.` : undefined);
         }
         case MUX.failure: {
           const failure = parseFailure(f.payload);

@@ -156,20 +156,21 @@ async function connectAndRun(args: ClientArgs, loaded: ClientConfig, env: NodeJS
   };
   debug?.(`sending session request${sendEnv.length > 0 ? ` with environment ${sendEnv.map(([k]) => k).join(' ')}` : ''}`);
 
-  const result = await runSession(channel, { host: args.host, request, escapeChar, io, log });
+  // ssh's messages name the host it connected to: HostName, as ssh's own `host` is after its config.
+  const result = await runSession(channel, { host: loaded.HostName, request, escapeChar, io, log });
   const end = result.end;
   switch (end.kind) {
     case 'exit':
       debug?.(describeRemoteEnd(end.status));
       // ssh's goodbye after an interactive session; scripts without a PTY see nothing.
-      if (pty) log.info(`Connection to ${args.host} closed.`);
+      if (pty) log.info(`Connection to ${loaded.HostName} closed.`);
       if (result.outputError) {
         log.error(failureLine(new TlsshError('TLSSH_ERR_INTERNAL', `output cut short: ${result.outputError.message}`), log.verbosity > 0));
         return EXIT_TLSSH_FAILURE;
       }
       return remoteExitCode(end.status);
     case 'disconnected':
-      log.info(`Connection to ${args.host} closed.`);
+      log.info(`Connection to ${loaded.HostName} closed.`);
       return EXIT_TLSSH_FAILURE;
     case 'failed':
       throw end.error;

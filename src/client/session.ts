@@ -28,7 +28,7 @@ export interface SessionIo {
 }
 
 export interface SessionSetup {
-  /** The host as typed, for messages. */
+  /** The host connected to (HostName), for messages, as ssh names it. */
   host: string;
   request: SessionRequest;
   /** Escape character, or null when escapes are off (no PTY, or EscapeChar none). */
@@ -200,7 +200,6 @@ export function runSession(channel: Channel, setup: SessionSetup): Promise<Sessi
         case 'exit-status':
           if (!started) return protocolError('exit-status before session-started');
           exitStatus = msg;
-          debug?.(msg.code !== null ? `exit status ${msg.code}` : `killed by signal ${sanitizeRemoteText(msg.signal ?? '?')}`);
           // The server sends it after the last output and closes; closing our side completes that.
           channel.close();
           return;

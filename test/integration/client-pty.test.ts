@@ -117,11 +117,12 @@ describe('tlssh with a pseudo-terminal', () => {
 
   it('logs in, runs `echo hi; exit 3`, and exits 3 with the terminal restored', async (ctx) => {
     ctx.after(() => term?.close());
-    const { t, tag, mark } = await login();
+    // The goodbye names the host connected to (HostName), as ssh's does, not the name typed.
+    const { t, tag, mark } = await login(['-o', 'HostName=127.0.0.1']);
     t.type('echo hi-$((40+2)); exit 3\r');
     const at = await t.waitFor(/hi-42/, mark);
     assert.equal(await finished(t, at), 3);
-    assert.match(t.output().slice(at), /Connection to localhost closed\./);
+    assert.match(t.output().slice(at), /Connection to 127\.0\.0\.1 closed\./);
     sttyRestored(tag);
   });
 
