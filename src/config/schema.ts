@@ -90,8 +90,27 @@ function commonKeywords(): KeywordSpec[] {
 
 const NAME_LIKE = /^[A-Za-z0-9._-]+$/;
 
+/**
+ * sshd_config lines that say what tlsshd does anyway ("PasswordAuthentication no", Debian's
+ * "KbdInteractiveAuthentication no" and "PrintMotd no"): accepted, so that a block carried over
+ * from sshd_config needs no editing; any other value is refused with why, as it would mislead.
+ */
+const CERTIFICATES_ONLY_WHY = 'tlsshd authenticates only with client certificates (ClientCAFile)';
+const NO_FORWARDING_WHY = 'tlsshd has no forwarding of ports, agents or X11';
+const SSHD_OFF_ONLY_KEYWORDS: ReadonlyArray<readonly [string, readonly string[], string]> = [
+  ...['PasswordAuthentication', 'KbdInteractiveAuthentication', 'ChallengeResponseAuthentication', 'HostbasedAuthentication',
+    'GSSAPIAuthentication', 'KerberosAuthentication', 'PermitEmptyPasswords'].map((k) => [k, ['no'], CERTIFICATES_ONLY_WHY] as const),
+  ...['X11Forwarding', 'AllowTcpForwarding', 'AllowAgentForwarding', 'AllowStreamLocalForwarding', 'GatewayPorts', 'PermitTunnel']
+    .map((k) => [k, ['no'], NO_FORWARDING_WHY] as const),
+  ['DisableForwarding', ['yes'], NO_FORWARDING_WHY],
+  ['PrintMotd', ['no'], 'tlsshd does not print the motd itself; with UsePAM yes the PAM session shows it (pam_motd)'],
+  ['UseDNS', ['no'], 'tlsshd logs addresses and never looks up client names'],
+  ['PermitUserEnvironment', ['no'], 'use AcceptEnv'],
+];
+
 const serverKeywords: KeywordSpec[] = [
   ...commonKeywords(),
+  ...SSHD_OFF_ONLY_KEYWORDS.map(([name, off, why]) => offOnly(name, off, why, 'tlsshd')),
   // 0 lets the kernel choose, which is how tests run a daemon without racing for a free port.
   spec({ name: 'Port', parse: integer(0, 65535) }),
   spec({ name: 'Listen', parse: parseListen(0), list: true }),
@@ -200,7 +219,7 @@ const OFF_ONLY_SSH_KEYWORDS: ReadonlyArray<readonly [string, readonly string[], 
   ['ForkAfterAuthentication', ['no', 'false'], 'tlssh goes to the background only as a connection-sharing master, with -f -N -M on the command line'],
 ];
 
-function offOnly(name: string, off: readonly string[], why: string): KeywordSpec {
+function offOnly(name: string, off: readonly string[], why: string, program = 'tlssh'): KeywordSpec {
   return spec({
     name,
     field: name,
@@ -208,7 +227,7 @@ function offOnly(name: string, off: readonly string[], why: string): KeywordSpec
       if (off.includes(text.toLowerCase())) return text;
       throw new ValueProblem(`${shown(text)} is not supported (${why}); only ${JSON.stringify(off[0])} is accepted`);
     },
-    ignored: 'what tlssh does anyway',
+    ignored: `what ${program} does anyway`,
   });
 }
 
@@ -342,15 +361,10 @@ const CERTIFICATES_ONLY = 'tlsshd authenticates only with client certificates (C
 const NO_FORWARDING_SERVER = 'tlsshd has no forwarding of ports, agents or X11; remove this line';
 const REFUSED_SSHD_KEYWORDS: Readonly<Record<string, string>> = {
   ...Object.fromEntries([
-    'passwordauthentication', 'kbdinteractiveauthentication', 'challengeresponseauthentication', 'pubkeyauthentication',
-    'authenticationmethods', 'authorizedkeysfile', 'authorizedkeyscommand', 'authorizedkeyscommanduser', 'authorizedprincipalsfile',
-    'hostbasedauthentication', 'gssapiauthentication', 'kerberosauthentication', 'permitemptypasswords', 'trustedusercakeys',
-    'pubkeyacceptedalgorithms', 'maxauthtries',
+    'pubkeyauthentication', 'authenticationmethods', 'authorizedkeysfile', 'authorizedkeyscommand', 'authorizedkeyscommanduser',
+    'authorizedprincipalsfile', 'trustedusercakeys', 'pubkeyacceptedalgorithms', 'maxauthtries',
   ].map((k) => [k, CERTIFICATES_ONLY])),
-  ...Object.fromEntries([
-    'x11forwarding', 'x11uselocalhost', 'x11displayoffset', 'allowtcpforwarding', 'allowagentforwarding', 'allowstreamlocalforwarding',
-    'gatewayports', 'permittunnel', 'permitopen', 'permitlisten', 'disableforwarding',
-  ].map((k) => [k, NO_FORWARDING_SERVER])),
+  ...Object.fromEntries(['x11uselocalhost', 'x11displayoffset', 'permitopen', 'permitlisten'].map((k) => [k, NO_FORWARDING_SERVER])),
   clientaliveinterval: 'use Keepalive (seconds between keepalives; 3 unanswered end the connection)',
   clientalivecountmax: 'a connection ends after 3 unanswered keepalives (Keepalive sets the interval)',
   tcpkeepalive: 'tlsshd sends its own keepalives (Keepalive)',
@@ -363,10 +377,7 @@ const REFUSED_SSHD_KEYWORDS: Readonly<Record<string, string>> = {
   match: 'tlsshd has no Match blocks; run a second tlsshd for logins that need other settings (tlsshd@.service, in tlsshd(8))',
   chrootdirectory: 'tlsshd does not chroot sessions',
   banner: 'tlsshd sends no banner before login',
-  printmotd: 'with UsePAM yes the PAM session shows the motd (pam_motd)',
-  usedns: 'tlsshd logs addresses and never looks up client names',
   permittty: 'tlsshd has no per-user terminal policy',
-  permituserenvironment: 'use AcceptEnv',
   setenv: 'set it in the account\'s shell start-up files, or with pam_env (UsePAM yes)',
 };
 

@@ -122,9 +122,9 @@ describe('config unknown keywords', () => {
   it('answers sshd_config keywords with what to use instead, not "belongs in tlssh.conf"', () => {
     const said = (line: string): string => fails(() => parseConfigText(line, FILE, serverSchema), 'TLSSH_ERR_CONFIG_UNKNOWN_KEYWORD', `${FILE}:1: ${line.split(' ')[0]}: `).message;
     assert.match(said('ClientAliveInterval 30'), /OpenSSH keyword not supported: use Keepalive/);
-    assert.match(said('PasswordAuthentication no'), /only with client certificates/);
-    assert.doesNotMatch(said('PasswordAuthentication no'), /tlssh\.conf/);
-    assert.match(said('X11Forwarding yes'), /no forwarding/);
+    assert.match(said('PubkeyAuthentication yes'), /only with client certificates/);
+    assert.doesNotMatch(said('PubkeyAuthentication yes'), /tlssh\.conf/);
+    assert.match(fails(() => parseConfigText('X11Forwarding yes', FILE, serverSchema), 'TLSSH_ERR_CONFIG_BAD_VALUE', `${FILE}:1: X11Forwarding: `).message, /no forwarding/);
     assert.match(said('HostKey /etc/ssh/ssh_host_ed25519_key'), /CertFile and KeyFile/);
     assert.match(said('Match User backup'), /no Match blocks; run a second tlsshd/);
     assert.match(fails(() => parseConfigText('Match host x', FILE, clientSchema), 'TLSSH_ERR_CONFIG_UNKNOWN_KEYWORD', `${FILE}:1: Match: `).message, /Host sections/);
@@ -134,24 +134,34 @@ describe('config unknown keywords', () => {
     // Named one by one, so that dropping one from the table (back to "unknown keyword") is seen.
     const said = (line: string): string => fails(() => parseConfigText(line, FILE, serverSchema), 'TLSSH_ERR_CONFIG_UNKNOWN_KEYWORD', `${FILE}:1: ${line.split(' ')[0]}: OpenSSH keyword not supported: `).message;
     const certificatesOnly = [
-      'PasswordAuthentication', 'KbdInteractiveAuthentication', 'ChallengeResponseAuthentication', 'PubkeyAuthentication',
-      'AuthenticationMethods', 'AuthorizedKeysFile', 'AuthorizedKeysCommand', 'AuthorizedKeysCommandUser', 'AuthorizedPrincipalsFile',
-      'HostbasedAuthentication', 'GSSAPIAuthentication', 'KerberosAuthentication', 'PermitEmptyPasswords', 'TrustedUserCAKeys',
-      'PubkeyAcceptedAlgorithms', 'MaxAuthTries',
+      'PubkeyAuthentication', 'AuthenticationMethods', 'AuthorizedKeysFile', 'AuthorizedKeysCommand', 'AuthorizedKeysCommandUser',
+      'AuthorizedPrincipalsFile', 'TrustedUserCAKeys', 'PubkeyAcceptedAlgorithms', 'MaxAuthTries',
     ];
     for (const k of certificatesOnly) assert.match(said(`${k} x`), /only with client certificates \(ClientCAFile\)/, k);
-    const noForwarding = [
-      'X11Forwarding', 'X11UseLocalhost', 'X11DisplayOffset', 'AllowTcpForwarding', 'AllowAgentForwarding', 'AllowStreamLocalForwarding',
-      'GatewayPorts', 'PermitTunnel', 'PermitOpen', 'PermitListen', 'DisableForwarding',
+    for (const k of ['X11UseLocalhost', 'X11DisplayOffset', 'PermitOpen', 'PermitListen']) assert.match(said(`${k} x`), /no forwarding of ports, agents or X11/, k);
+    // The lines that say what tlsshd does anyway pass, so that sshd_config blocks carry over
+    // (Debian's "KbdInteractiveAuthentication no", "PrintMotd no"); any other value is refused.
+    const offOnly: [string, string, RegExp][] = [
+      ...['PasswordAuthentication', 'KbdInteractiveAuthentication', 'ChallengeResponseAuthentication', 'HostbasedAuthentication',
+        'GSSAPIAuthentication', 'KerberosAuthentication', 'PermitEmptyPasswords'].map((k): [string, string, RegExp] => [k, 'no', /only with client certificates \(ClientCAFile\)/]),
+      ...['X11Forwarding', 'AllowTcpForwarding', 'AllowAgentForwarding', 'AllowStreamLocalForwarding', 'GatewayPorts', 'PermitTunnel']
+        .map((k): [string, string, RegExp] => [k, 'no', /no forwarding of ports, agents or X11/]),
+      ['DisableForwarding', 'yes', /no forwarding of ports, agents or X11/],
+      ['PrintMotd', 'no', /pam_motd/], ['UseDNS', 'no', /never looks up client names/], ['PermitUserEnvironment', 'no', /use AcceptEnv/],
     ];
-    for (const k of noForwarding) assert.match(said(`${k} x`), /no forwarding of ports, agents or X11/, k);
+    for (const [k, off, re] of offOnly) {
+      assert.equal(parseConfigText(`${k} ${off}`, FILE, serverSchema).length, 1, k);
+      const other = off === 'no' ? 'yes' : 'no';
+      const e = fails(() => parseConfigText(`${k} ${other}`, FILE, serverSchema), 'TLSSH_ERR_CONFIG_BAD_VALUE', `${FILE}:1: ${k}: "${other}" is not supported (`);
+      assert.match(e.message, re, k);
+      assert.match(e.message, new RegExp(`only "${off}" is accepted$`), k);
+    }
     const own: [string, RegExp][] = [
       ['ClientAliveCountMax 3', /3 unanswered keepalives/], ['TCPKeepAlive yes', /its own keepalives \(Keepalive\)/],
       ['HostCertificate /x', /use CertFile and KeyFile$/], ['Ciphers aes128-ctr', /own cipher suites/], ['MACs hmac-sha2-256', /own algorithms/],
       ['KexAlgorithms curve25519-sha256', /own key exchange/], ['HostKeyAlgorithms ssh-ed25519', /own algorithms/],
       ['ChrootDirectory /srv', /does not chroot sessions/], ['Banner /etc/issue.net', /no banner before login/],
-      ['PrintMotd no', /pam_motd/], ['UseDNS no', /never looks up client names/],
-      ['PermitTTY yes', /no per-user terminal policy/], ['PermitUserEnvironment no', /use AcceptEnv/], ['SetEnv A=b', /pam_env/],
+      ['PermitTTY yes', /no per-user terminal policy/], ['SetEnv A=b', /pam_env/],
     ];
     for (const [line, re] of own) assert.match(said(line), re, line);
   });
