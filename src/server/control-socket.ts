@@ -89,8 +89,15 @@ function serveClient(s: net.Socket, handle: ControlHandler, onError: (message: s
     if (s.destroyed) return;
     if (!s.write(`${JSON.stringify(r)}\n`) && s.writableLength > MAX_UNSENT) {
       await new Promise<void>((resolve) => {
-        s.once('drain', resolve);
-        s.once('close', resolve);
+        // Each wait takes its listeners away again: a peer that keeps the replies backed up
+        // would otherwise pile a 'close' listener per reply onto its socket.
+        const done = (): void => {
+          s.off('drain', done);
+          s.off('close', done);
+          resolve();
+        };
+        s.once('drain', done);
+        s.once('close', done);
       });
     }
   };
