@@ -239,9 +239,18 @@ describe('tlssh running commands', () => {
 
   it('stops quietly when the local reader goes away (`tlssh host yes | head -1`)', () => {
     const script = `"${process.execPath}" "${TLSSH}" -c "${fx.configFile}" localhost yes 2>"${fx.dir}/epipe.err" | head -1; echo "status=\${PIPESTATUS[0]}"`;
-    const out = execFileSync('bash', ['-c', script], { encoding: 'utf8' });
+    // Bounded: a regression would otherwise hang the suite instead of failing.
+    const out = execFileSync('bash', ['-c', script], { encoding: 'utf8', timeout: 30_000 });
     assert.equal(out, `y\nstatus=${128 + constants.signals.SIGPIPE}\n`);
     assert.equal(fs.readFileSync(path.join(fx.dir, 'epipe.err'), 'utf8'), '');
+  });
+
+  it('says when its output could not be written (a full disk) and exits 255, not the remote status', () => {
+    const err = path.join(fx.dir, 'full.err');
+    const script = `"${process.execPath}" "${TLSSH}" -c "${fx.configFile}" localhost 'head -c 200000 /dev/zero' >/dev/full 2>"${err}"; echo "status=$?"`;
+    const out = execFileSync('bash', ['-c', script], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(out, 'status=255\n');
+    assert.match(fs.readFileSync(err, 'utf8'), /^tlssh: output cut short: .*ENOSPC/m);
   });
 
   it('a remote command that ignores SIGPIPE gets EPIPE when the local reader goes away, and its status is tlssh\'s', () => {
