@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
+import * as tls from 'node:tls';
 import { issueCert, makeCa, makeTempDir, type Ca } from '../helpers/ca';
 import { loginUser, startTlsshd, type TlsshdHandle } from '../helpers/server-harness';
 import { TLSSH, errorCodeOf, runTlssh } from './client-fixture';
@@ -48,5 +49,24 @@ test('the control: without keyUsage, or with digitalSignature, it serves', async
     const r = await clientAgainst(ku);
     assert.equal(r.status, 0, `${String(ku)}: ${r.stderr}`);
     assert.equal(r.stdout, 'ran\n');
+  }
+});
+
+test('a server certificate for client authentication only is refused as TLSSH_ERR_SERVER_EKU', async () => {
+  // tlsshd itself refuses to start with one (tlsshd -t), so a bare TLS server presents it.
+  const server = issueCert(ca, { cn: 'localhost', san: ['IP:127.0.0.1'], eku: 'clientAuth' });
+  const srv = tls.createServer({ key: fs.readFileSync(server.keyFile), cert: fs.readFileSync(server.certFile), minVersion: 'TLSv1.3' }, (c) => c.end());
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  try {
+    const port = (srv.address() as { port: number }).port;
+    const client = issueCert(ca, { cn: me.name });
+    const conf = path.join(dir, 'tlssh-eku.conf');
+    fs.writeFileSync(conf, `Port ${port}\nServerCAFile ${ca.certFile}\nCertFile ${client.certFile}\nKeyFile ${client.keyFile}\n`, { mode: 0o600 });
+    const r = await runTlssh(['-c', conf, '-v', '127.0.0.1', 'echo ran']);
+    assert.equal(r.status, 255, r.stderr);
+    assert.equal(errorCodeOf(r.stderr), 'TLSSH_ERR_SERVER_EKU', r.stderr);
+    assert.match(r.stderr, /server certificate of 127\.0\.0\.1 is not for server authentication \(extendedKeyUsage\)/);
+  } finally {
+    srv.close();
   }
 });
