@@ -345,7 +345,7 @@ function runPipes(o: SessionOptions, shell: string, args: string[] | 'login', cw
       log.debug('the client\'s reader has gone: closing the command\'s stdout');
       streams.stdout.unpipe(stdout);
       streams.stdout.destroy();
-      stdout.end();
+      if (!stdout.writableEnded) stdout.end();
     }
     // Once reaped, its pid may be another process's: a job it left behind keeps the session open.
     if (child.exitCode !== null || child.signalCode !== null) log.verbose(`ignoring signal ${msg.name}: the command has exited`);
