@@ -248,6 +248,7 @@ async function runPty(o: SessionOptions, shell: string, args: string[] | 'login'
   term.output.pipe(stdout, { end: false });
   // The client's end of input becomes the terminal's EOF character, as a user would type it.
   channel.incoming(STREAM.stdin, ptyStdin(term.input, term.ttyPath, (b) => log.debug(`stdin eof: ${b.length} x VEOF`)));
+  let hangUpAtOutput = false;
   const onMessage = (msg: import('../protocol/messages').Message): void => {
     if (msg.type === 'window-change') {
       cols = clampDimension(msg.cols, cols);
@@ -258,7 +259,10 @@ async function runPty(o: SessionOptions, shell: string, args: string[] | 'login'
       // The client's reader has gone (`tlssh -tt host cmd | head -1`): nothing the terminal shows
       // reaches anybody. A program that ignores SIGPIPE and writes on is hung up, as a lost
       // connection would, at its next output.
-      if (msg.name === 'PIPE') term.output.once('data', onLost);
+      if (msg.name === 'PIPE' && !hangUpAtOutput) {
+        hangUpAtOutput = true;
+        term.output.once('data', onLost);
+      }
     }
   };
   const onLost = (): void => {

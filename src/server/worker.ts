@@ -212,7 +212,7 @@ export function serveConnection(msg: ConnectionMessage, socket: net.Socket, hook
       // A logged-in peer that asks for refused sessions in a loop (another user, an unknown
       // subsystem) would write the log at thousands of lines a second: like sshd after
       // MaxAuthTries, the connection ends, here after MAX_REFUSED_SESSIONS of them.
-      if (authenticated && ch !== conn && ++refusedSessions >= MAX_REFUSED_SESSIONS) {
+      if (authenticated && ch !== conn && ++refusedSessions === MAX_REFUSED_SESSIONS) {
         log.info(`ending the connection of ${who ? describePeer(who) : 'client'}: ${refusedSessions} session requests refused`);
         conn.fail('TLSSH_ERR_PROTOCOL_STATE', `${refusedSessions} session requests refused on this connection`);
       }
