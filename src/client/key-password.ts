@@ -73,6 +73,11 @@ export function missingKeyPassword(cfg: ClientConfig, readKey: (file: string) =>
 export async function withKeyPassword(cfg: ClientConfig, prompt: PasswordPrompt): Promise<ClientConfig> {
   const question = missingKeyPassword(cfg);
   if (question === undefined) return cfg;
+  if (cfg.PrivkeyEngine === 'tpm') {
+    // No TPM at all is known without the password: say so before asking for one.
+    const [{ configuredTcti }, { resolveTcti }] = await Promise.all([import('../transport/tpm-key'), import('../tpm/tcti')]);
+    resolveTcti(configuredTcti(cfg));
+  }
   let password: string;
   try {
     password = await prompt(question);

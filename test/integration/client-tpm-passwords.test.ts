@@ -84,6 +84,16 @@ describe('tlssh TPM key passwords', () => {
     assert.match(t.out, /BatchMode.*\(TLSSH_ERR_TTY\)/);
   });
 
+  it('says there is no TPM before asking for the key\'s password', { skip: fs.existsSync('/dev/tpmrm0') || fs.existsSync('/dev/tpm0') ? 'this machine has a TPM device' : false }, async () => {
+    const withTcti = await tpmIdentity('no-tpm', 'a secret');
+    const conf = path.join(fx.dir, 'no-tpm-anywhere.conf');
+    fs.writeFileSync(conf, fs.readFileSync(withTcti, 'utf8').split('\n').filter((l) => !/^\s*TpmTcti\b/i.test(l)).join('\n'), { mode: 0o600 });
+    const t = await onTerminal(['-c', conf, 'localhost', 'true'], ['never typed']);
+    assert.equal(t.code, 255, t.out);
+    assert.equal(t.prompts, 0, t.out);
+    assert.match(t.out, /no TPM found \(tried \/dev\/tpmrm0, \/dev\/tpm0\)/);
+  });
+
   it('asks again after a wrong password, saying how many tries are left, and logs in with the right one', async () => {
     const conf = await tpmIdentity('retry', 'right secret');
     const t = await onTerminal(['-c', conf, 'localhost', 'echo retry-$((6*7))'], ['wrong secret', 'right secret']);
