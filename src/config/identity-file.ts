@@ -20,7 +20,7 @@ export function certificateCandidates(file: string): string[] {
 }
 
 /** Which PEM blocks the file holds (none when it cannot be read: the key loader says why later). */
-function pemBlocks(file: string): { certificate: boolean; key: boolean } {
+function pemKinds(file: string): { certificate: boolean; key: boolean } {
   let fd: number | undefined;
   try {
     fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
@@ -39,7 +39,7 @@ function pemBlocks(file: string): { certificate: boolean; key: boolean } {
 /** Key and certificate for `file`; throws when no certificate can be found for it. */
 export function resolveIdentity(file: string, exists: (f: string) => boolean = fs.existsSync): Identity {
   if (!exists(file)) throw new TlsshError('TLSSH_ERR_TLS_KEY', `identity file ${file}: no such file`);
-  const blocks = pemBlocks(file);
+  const blocks = pemKinds(file);
   if (blocks.certificate && blocks.key) return { keyFile: file, certFile: file };
   // ssh users give -i the key; the certificate beside it is found. Given the certificate, say so
   // rather than list the names tried for it as if it were a key.

@@ -357,8 +357,8 @@ export const DEFAULT_SERVER_CONFIG = {
  * sshd_config keywords an administrator may carry over, each refused with what to do instead,
  * so that a line pasted from sshd_config says more than "unknown keyword".
  */
-const CERTIFICATES_ONLY = 'tlsshd authenticates only with client certificates (ClientCAFile); remove this line';
-const NO_FORWARDING_SERVER = 'tlsshd has no forwarding of ports, agents or X11; remove this line';
+const CERTIFICATES_ONLY = `${CERTIFICATES_ONLY_WHY}; remove this line`;
+const NO_FORWARDING_SERVER = `${NO_FORWARDING_WHY}; remove this line`;
 const REFUSED_SSHD_KEYWORDS: Readonly<Record<string, string>> = {
   ...Object.fromEntries([
     'pubkeyauthentication', 'authenticationmethods', 'authorizedkeysfile', 'authorizedkeyscommand', 'authorizedkeyscommanduser',
